@@ -1,0 +1,132 @@
+"""The `nuvyn-executor` console script: a thin face over the same pieces as executor.main.
+
+  nuvyn-executor run ...                         same arguments as `python -m executor.main`
+  nuvyn-executor query --workflow-id W [--source-id S] [--run-id R] [--format json|table]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+from executor.errors import ExecutorError, PayloadError
+from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+Command = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Command, str]] = {}
+
+
+def command(name: str, help_text: str):
+    """Register a sub-command: a function that adds its arguments, and one that runs it."""
+
+    def wrap(add_args: Callable[[argparse.ArgumentParser], None]):
+        def register(run: Command) -> Command:
+            _COMMANDS[name] = (add_args, run, help_text)
+            return run
+
+        return register
+
+    return wrap
+
+
+def _check_id(value: str | None, name: str, pattern=ID_PATTERN, rule: str = ID_RULE) -> str | None:
+    if value is None or value == "":
+        return None
+    if not pattern.match(value):
+        raise PayloadError(f"{name} {value[:40]!r} is invalid: expected {rule}")
+    return value
+
+
+def _context():
+    from executor.context import ExecutorContext
+
+    return ExecutorContext()
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str, ensure_ascii=False)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A plain text table (no escape codes)."""
+    if not rows:
+        return "(none)"
+    cells = [[("" if r.get(c) is None else str(r.get(c))).replace("\n", " ")[:60] for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join([line, sep, *body])
+
+
+def render_metadata(result: dict[str, Any]) -> str:
+    out = ["Runs:", _table(result["runs"], ["run_id", "workflow_id", "source_id", "status", "started_at", "finished_at"])]
+    out += ["", "Tables:", _table(result["tables"], ["table_name", "file_type", "row_count", "column_count",
+                                                    "size_bytes", "status", "error_message"])]
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for c in result["columns"]:
+        by_table.setdefault(c["table_name"], []).append(c)
+    for name, cols in by_table.items():
+        out += ["", f"Columns of {name}:", _table(cols, ["position", "column_name", "data_type", "is_nullable",
+                                                          "sample_values"])]
+    return "\n".join(out)
+
+
+def _add_query_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id")
+    p.add_argument("--source-id", "--source_id", dest="source_id")
+    p.add_argument("--run-id", "--run_id", dest="run_id")
+    p.add_argument("--format", choices=("json", "table"), default="json")
+
+
+@command("query", "print the metadata of a workflow's latest completed run (or of --run-id)")(_add_query_args)
+def cmd_query(args: argparse.Namespace) -> int:
+    wf = _check_id(args.workflow_id, "workflow_id")
+    src = _check_id(args.source_id, "source_id")
+    rid = _check_id(args.run_id, "run_id", RUN_ID_PATTERN, "letters, digits and . _ : -")
+    if not wf and not src:
+        raise PayloadError("query needs --workflow-id or --source-id")
+    result = _context().writer.query_metadata(workflow_id=wf, source_id=src, run_id=rid)
+    print(_json(result) if args.format == "json" else render_metadata(result))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nuvyn-executor", description="Metadata extraction for data lakes.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="run the job (same arguments as python -m executor.main)", add_help=False)
+    for name, (add_args, _run, help_text) in sorted(_COMMANDS.items()):
+        add_args(sub.add_parser(name, help=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "run":
+        from executor.main import main as run_main
+
+        return run_main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    from executor.logging_setup import configure_logging
+
+    configure_logging("WARNING")
+    try:
+        return _COMMANDS[args.command][1](args)
+    except PayloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ExecutorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Extraction: from a file listing to a MetadataResult. Never imports executor.storage."""

@@ -1,0 +1,408 @@
+"""MetadataExtractor: a data source in, a MetadataResult out.
+
+The way through (each step's rules live in a pure module, this file wires them):
+  1. parse the location, open its FileStore, stream the listing          executor.sources
+  2. group files into table plans (skips, partitions)                    grouping.plan_tables
+  3. read each file's header (CSV) or footer (Parquet), in threads       csv_scan / pyarrow
+  4. split folders whose files disagree on schema, name the tables       grouping
+  5. per table: exact row count, Spark schema, samples                   this file
+A table that fails (corrupt file, unreadable header, Spark error) is recorded as failed with its
+error, and the run goes on. Extraction never writes anything: storage is a separate room.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping
+
+from executor.errors import ExecutorError, TableExtractionError
+from executor.metadata import csv_scan
+from executor.metadata.formats import CSV_LIKE, default_delimiter
+from executor.metadata.grouping import TablePlan, assign_names, plan_tables, prune_dir, split_by_schema
+from executor.metadata.model import (
+    TABLE_FAILED,
+    ColumnFacts,
+    MetadataResult,
+    TableFacts,
+)
+from executor.payload import PAYLOAD_ENV, JobRequest, parse_payload_json, resolve_source_id, resolve_workflow_id
+from executor.redaction import SECRETS
+from executor.settings import Settings
+from executor.sources.base import FileInfo, FileStore
+from executor.sources.location import Location, parse_location
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
+
+logger = logging.getLogger(__name__)
+
+StoreFactory = Callable[[Location, Settings], FileStore]
+
+
+def default_store_factory(location: Location, settings: Settings) -> FileStore:
+    """Local and DBFS paths read through the file system; Azure through azure-storage-blob."""
+    if location.kind == "local":
+        from executor.sources.local import LocalFileStore
+
+        return LocalFileStore(location.local_path or location.display)
+    if location.kind == "dbfs":
+        from executor.sources.local import LocalFileStore
+
+        return LocalFileStore(location.local_path or "/dbfs", kind="dbfs", fuse_root="/dbfs", spark_scheme="dbfs:")
+    from executor.sources.azure import AzureBlobFileStore
+
+    return AzureBlobFileStore.from_location(location, settings)
+
+
+@dataclass
+class FileFacts:
+    """What one file's header or footer told us."""
+
+    signature: Hashable | None = None
+    error: str | None = None
+    dialect: csv_scan.CsvDialect | None = None
+    header: list[str] | None = None
+    parquet_rows: int | None = None
+    nullable: dict[str, bool] | None = None
+
+
+def format_value(value: Any, limit: int) -> str:
+    """A sample value as a string: Spark-like text for scalars, JSON for nested values."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, datetime):
+        text = value.isoformat(sep=" ")
+    elif isinstance(value, (date, Decimal, int, float)):
+        text = str(value)
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        text = bytes(value).hex()
+    elif isinstance(value, (dict, list, tuple)):
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    else:
+        text = str(value)
+    return text[:limit]
+
+
+def distinct_samples(values: Any, count: int, limit: int) -> list[str]:
+    """Up to `count` distinct non-null values (in order of appearance), each cut to `limit` chars."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for v in values:
+        if v is None or v == "":
+            continue
+        text = format_value(v, limit)
+        if text in seen:
+            continue
+        seen.add(text)
+        out.append(text)
+        if len(out) >= count:
+            break
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    line = text.splitlines()[0]
+    return SECRETS.redact(line[:500])
+
+
+class MetadataExtractor:
+    """Extracts schema, exact row counts and samples of every table under a source path."""
+
+    def __init__(self, spark: "SparkSession", settings: Settings | None = None,
+                 store_factory: StoreFactory | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.spark = spark
+        self.settings = settings or Settings.from_env()
+        self.store_factory = store_factory or default_store_factory
+        self.env = os.environ if env is None else env
+
+    # ------------------------------------------------------------------ payload (the seed's API)
+
+    def _payload_from_environment(self) -> dict[str, Any]:
+        return parse_payload_json(self.env.get(PAYLOAD_ENV), PAYLOAD_ENV)
+
+    def _get_workflow_id_from_environment(self) -> str | None:
+        """Extract workflow_id from the NUVYN_JOB_PAYLOAD environment variable."""
+        return resolve_workflow_id(self._payload_from_environment())
+
+    def _get_source_id_from_environment(self) -> str | None:
+        """Extract source_id from NUVYN_JOB_PAYLOAD environment variable (for filtering)."""
+        return resolve_source_id(self._payload_from_environment())
+
+    # ------------------------------------------------------------------ extraction
+
+    def extract(self, request: JobRequest) -> MetadataResult:
+        return self.extract_metadata(request.data_source_path, request.data_source_type,
+                                     include=request.include, exclude=request.exclude)
+
+    def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
+        hint = data_source_type if data_source_type in ("local", "dbfs", "azure_blob", "adls_gen2") else None
+        location = parse_location(data_source_path, hint)
+        if location.sas_token:
+            SECRETS.add(location.sas_token)
+        return location, self.store_factory(location, self.settings)
+
+    def plan(self, data_source_path: str, data_source_type: str = "auto", include=(), exclude=()):
+        """Location, store, and the grouped (unnamed, unsplit) table plan: no Spark involved."""
+        location, store = self.open_source(data_source_path, data_source_type)
+        fmt = data_source_type if data_source_type in ("csv", "tsv", "parquet") else None
+        plan = plan_tables(store.list_files(prune_dir), format_filter=fmt, include=include, exclude=exclude)
+        return location, store, plan
+
+    def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
+                         include=(), exclude=()) -> MetadataResult:
+        """Extract the metadata of every table under `data_source_path`."""
+        started = datetime.now(timezone.utc)
+        t0 = time.monotonic()
+        location, store, plan = self.plan(data_source_path, data_source_type, include, exclude)
+        logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
+                    location.display, plan.files_found, plan.total_size_bytes, len(plan.tables),
+                    len(plan.skipped))
+        result = MetadataResult(
+            source_path=location.display,
+            source_type=location.kind,
+            extraction_timestamp=started,
+            files_found=plan.files_found,
+            total_size_bytes=plan.total_size_bytes,
+            skipped=plan.skipped,
+        )
+        with ThreadPoolExecutor(max_workers=self.settings.io_threads, thread_name_prefix="nuvyn-io") as pool:
+            facts = self._read_file_facts(store, plan.tables, pool)
+            signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
+            tables = assign_names(split_by_schema(plan.tables, signatures), location.root_name)
+            counts = self._submit_csv_counts(store, tables, facts, pool)
+            for table in tables:
+                result.tables.append(self._extract_table(store, location, table, facts, counts))
+        logger.info("extracted %d tables (%d failed) in %.1fs", len(result.tables),
+                    len(result.failed_tables), time.monotonic() - t0)
+        return result
+
+    # ------------------------------------------------------------------ per file
+
+    def _read_file_facts(self, store: FileStore, tables: list[TablePlan],
+                         pool: ThreadPoolExecutor) -> dict[str, FileFacts]:
+        jobs: dict[str, Future] = {}
+        for t in tables:
+            for f in t.files:
+                jobs[f.info.uri] = pool.submit(self._file_facts, store, f.info, t.file_format)
+        return {uri: fut.result() for uri, fut in jobs.items()}
+
+    def _file_facts(self, store: FileStore, info: FileInfo, file_format: str) -> FileFacts:
+        if info.size == 0:
+            return FileFacts(error=f"{info.relative or info.name} is empty (0 bytes)")
+        try:
+            if file_format in CSV_LIKE:
+                with store.open(info.uri) as fh:
+                    head = fh.read(csv_scan.SNIFF_BYTES)
+                    if b"\x00" in head[:4096]:
+                        return FileFacts(error=f"{info.relative or info.name} is not a text file (binary content)")
+                    dialect = csv_scan.sniff_dialect(head, delimiter=default_delimiter(file_format))
+                    fh.seek(0)
+                    first = csv_scan.read_head(fh, dialect, max_records=0)
+                header = first.header
+                sig = (file_format, dialect.signature(), tuple(header) if header is not None else None)
+                return FileFacts(signature=sig, dialect=dialect, header=header)
+            if file_format == "parquet":
+                import pyarrow.parquet as pq
+
+                with store.open(info.uri) as fh:
+                    meta = pq.ParquetFile(fh).metadata
+                    arrow = meta.schema.to_arrow_schema()
+                sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
+                return FileFacts(signature=sig, parquet_rows=meta.num_rows,
+                                 nullable={f.name: f.nullable for f in arrow})
+            return FileFacts(error=f"unsupported format {file_format}")
+        except FileNotFoundError:
+            return FileFacts(error=f"{info.relative or info.name} disappeared after listing")
+        except PermissionError:
+            return FileFacts(error=f"{info.relative or info.name} is not readable (permission denied)")
+        except Exception as exc:  # noqa: BLE001 - recorded as the table's error, the run goes on
+            return FileFacts(error=f"{info.relative or info.name}: {_first_line(exc)}")
+
+    def _submit_csv_counts(self, store: FileStore, tables: list[TablePlan], facts: dict[str, FileFacts],
+                           pool: ThreadPoolExecutor) -> dict[str, Future]:
+        counts: dict[str, Future] = {}
+        for t in tables:
+            if t.file_format not in CSV_LIKE or t.error:
+                continue
+            if any(facts[f.info.uri].error for f in t.files):
+                continue
+            for f in t.files:
+                counts[f.info.uri] = pool.submit(self._count_csv, store, f.info, facts[f.info.uri].dialect)
+        return counts
+
+    @staticmethod
+    def _count_csv(store: FileStore, info: FileInfo, dialect: csv_scan.CsvDialect | None) -> csv_scan.CsvCount:
+        assert dialect is not None
+        with store.open(info.uri) as fh:
+            return csv_scan.count_records(fh, dialect)
+
+    # ------------------------------------------------------------------ per table
+
+    def _extract_table(self, store: FileStore, location: Location, plan: TablePlan,
+                       facts: dict[str, FileFacts], counts: dict[str, Future]) -> TableFacts:
+        root = self._table_root(store, location, plan)
+        table = TableFacts(
+            table_name=plan.name,
+            file_path=root,
+            file_type=plan.file_format,
+            file_count=len(plan.files),
+            size_bytes=plan.size_bytes,
+            partition_columns=list(plan.partition_keys),
+        )
+        try:
+            if plan.error:
+                raise TableExtractionError(plan.error)
+            bad = next((facts[f.info.uri].error for f in plan.files if facts[f.info.uri].error), None)
+            if bad:
+                raise TableExtractionError(bad)
+            if plan.file_format in CSV_LIKE:
+                self._extract_csv(store, plan, facts, counts, table)
+            else:
+                self._extract_parquet(store, plan, facts, table)
+        except Exception as exc:  # noqa: BLE001 - one table fails, the run goes on
+            table.status = TABLE_FAILED
+            table.error_message = _first_line(exc) if not isinstance(exc, ExecutorError) else SECRETS.redact(str(exc))
+            table.columns = []
+            table.row_count = None
+            logger.warning("table %s failed: %s", plan.name, table.error_message)
+        return table
+
+    def _table_root(self, store: FileStore, location: Location, plan: TablePlan) -> str:
+        first = plan.files[0].info
+        if len(plan.files) == 1 and not plan.partitioned and not first.relative == "":
+            return store.display(first.uri)
+        if first.relative == "":
+            return store.display(first.uri)
+        depth = first.relative.count("/") - (plan.folder.count("/") + 1 if plan.folder else 0)
+        uri = first.uri
+        for _ in range(depth + 1):
+            uri = uri.rsplit("/", 1)[0]
+        return store.display(uri)
+
+    def _spark_partition_schema(self, store: FileStore, plan: TablePlan, root_uri: str) -> "StructType":
+        """Spark's own partition column inference: read the paths as text (no data is read)."""
+        uris = [store.spark_uri(f.info.uri) for f in plan.files]
+        return self.spark.read.format("text").option("basePath", root_uri).load(uris).schema
+
+    def _root_spark_uri(self, store: FileStore, plan: TablePlan) -> str:
+        first = plan.files[0].info
+        depth = len(plan.partition_keys)
+        uri = store.spark_uri(first.uri)
+        for _ in range(depth + 1):
+            uri = uri.rsplit("/", 1)[0]
+        return uri
+
+    def _partition_facts(self, plan: TablePlan, partition_schema: "StructType", start: int) -> list[ColumnFacts]:
+        cols = []
+        s = self.settings
+        for i, field in enumerate(partition_schema.fields):
+            values = []
+            for f in plan.files:
+                for k, v in f.partition_values:
+                    if k == field.name and v != "__HIVE_DEFAULT_PARTITION__":
+                        values.append(v)
+            cols.append(ColumnFacts(field.name, field.dataType.simpleString(), start + i, True,
+                                    distinct_samples(values, s.sample_values_count, s.sample_value_max_chars),
+                                    is_partition=True))
+        return cols
+
+    def _extract_csv(self, store: FileStore, plan: TablePlan, facts: dict[str, FileFacts],
+                     counts: dict[str, Future], table: TableFacts) -> None:
+        s = self.settings
+        dialect = facts[plan.files[0].info.uri].dialect
+        assert dialect is not None
+        total = 0
+        for f in plan.files:
+            total += counts[f.info.uri].result().data_rows
+        table.row_count = total
+
+        reader = (self.spark.read.option("header", str(dialect.header).lower())
+                  .option("sep", dialect.delimiter).option("quote", '"').option("escape", '"')
+                  .option("inferSchema", "true").option("mode", "PERMISSIVE"))
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        budget = s.infer_sample_records
+        for f in plan.files[: s.infer_sample_files] if budget else []:
+            with store.open(f.info.uri) as fh:
+                head = csv_scan.read_head(fh, dialect, max_records=budget - len(rows))
+            header = header if header is not None else head.header
+            rows.extend(head.rows)
+            if len(rows) >= budget:
+                break
+        if budget:
+            lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)
+            data_schema = reader.csv(self.spark.sparkContext.parallelize(lines, 1)).schema
+        else:  # the full-scan path: Spark infers from every record of every file
+            uris = [store.spark_uri(f.info.uri) for f in plan.files]
+            data_schema = (reader.option("multiLine", "true").option("encoding", dialect.spark_encoding)
+                           .csv(uris).schema)
+            for f in plan.files[: s.infer_sample_files]:
+                with store.open(f.info.uri) as fh:
+                    rows.extend(csv_scan.read_head(fh, dialect, max_records=1000).rows)
+                if len(rows) >= 1000:
+                    break
+        cols: list[ColumnFacts] = []
+        for i, field in enumerate(data_schema.fields):
+            values = (r[i] if i < len(r) else None for r in rows)
+            cols.append(ColumnFacts(field.name, field.dataType.simpleString(), i + 1, True,
+                                    distinct_samples(values, s.sample_values_count, s.sample_value_max_chars)))
+        if plan.partitioned:
+            part_schema = self._spark_partition_schema(store, plan, self._root_spark_uri(store, plan))
+            part_fields = [f for f in part_schema.fields if f.name != "value"]
+            from pyspark.sql.types import StructType
+
+            cols.extend(self._partition_facts(plan, StructType(part_fields), len(cols) + 1))
+        table.columns = cols
+
+    def _extract_parquet(self, store: FileStore, plan: TablePlan, facts: dict[str, FileFacts],
+                         table: TableFacts) -> None:
+        import pyarrow.parquet as pq
+
+        s = self.settings
+        table.row_count = sum(facts[f.info.uri].parquet_rows or 0 for f in plan.files)
+        uris = [store.spark_uri(f.info.uri) for f in plan.files]
+        reader = self.spark.read
+        if plan.partitioned:
+            reader = reader.option("basePath", self._root_spark_uri(store, plan))
+        spark_schema = reader.parquet(*uris).schema
+        partition_names = set(plan.partition_keys)
+        data_fields = [f for f in spark_schema.fields if f.name not in partition_names]
+        nullable = facts[plan.files[0].info.uri].nullable or {}
+        samples: dict[str, list[str]] = {}
+        for f in plan.files[:3]:
+            with store.open(f.info.uri) as fh:
+                pf = pq.ParquetFile(fh)
+                if pf.metadata.num_rows == 0:
+                    continue
+                batch = next(pf.iter_batches(batch_size=100), None)
+            if batch is None:
+                continue
+            for name, column in zip(batch.schema.names, batch.columns):
+                if len(samples.get(name, [])) >= s.sample_values_count:
+                    continue
+                have = samples.setdefault(name, [])
+                more = distinct_samples(column.to_pylist(), s.sample_values_count, s.sample_value_max_chars)
+                for v in more:
+                    if v not in have and len(have) < s.sample_values_count:
+                        have.append(v)
+            if all(len(samples.get(fl.name, [])) >= s.sample_values_count for fl in data_fields):
+                break
+        cols = [ColumnFacts(f.name, f.dataType.simpleString(), i + 1, bool(nullable.get(f.name, True)),
+                            samples.get(f.name, []))
+                for i, f in enumerate(data_fields)]
+        if plan.partitioned:
+            from pyspark.sql.types import StructType
+
+            part = StructType([f for f in spark_schema.fields if f.name in partition_names])
+            cols.extend(self._partition_facts(plan, part, len(cols) + 1))
+        table.columns = cols

@@ -1,0 +1,224 @@
+"""From a file listing to a table plan. Pure: no Spark, no I/O.
+
+Rules (documented in the README, "How files become tables"):
+- Skipped: names starting with '.' (hidden) or '_' (markers such as _SUCCESS, _committed_*,
+  _started_*, and internal folders such as _delta_log), checkpoint folders, *.crc files, files of
+  no supported format, files outside the requested format.
+- A table is the set of same-format files in one folder, plus the files in Hive-style `key=value`
+  sub-folders below it (its partitions; the keys become partition columns).
+- Files of one folder are split into several tables when their schemas differ (CSV: header and
+  dialect; Parquet: column names and types). Schemas are never merged across incompatible files;
+  a partitioned table whose files disagree fails with a message naming two of them.
+- Names: the folder path relative to the source root ('/'-separated; the root folder takes the
+  source's own name). A folder that holds several tables names each after its first file (without
+  extension and trailing part numbers): `<folder>/<stem>`, or `<stem>` at the root.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import Hashable, Iterable, Sequence
+
+from executor.metadata.formats import detect_format
+from executor.metadata.model import SkippedFile
+from executor.sources.base import FileInfo
+
+CHECKPOINT_DIRS = {"checkpoint", "checkpoints", "_checkpoint", "_checkpoints"}
+_PART_RE = re.compile(r"^([^=/]+)=(.*)$")
+_STEM_TAIL_RE = re.compile(r"([-_.]?(part|chunk)?[-_.]?\d+)+$", re.I)
+
+
+def prune_dir(name: str) -> str | None:
+    """Why a folder is not descended into, or None."""
+    if name.startswith("."):
+        return "hidden folder"
+    if name == "_delta_log":
+        return "Delta transaction log"
+    if name.lower() in CHECKPOINT_DIRS:
+        return "checkpoint folder"
+    if name.startswith("_"):
+        return "internal folder ('_' prefix)"
+    return None
+
+
+def skip_file(name: str) -> str | None:
+    """Why a file is not data, or None."""
+    if name.startswith("."):
+        return "hidden file"
+    if name == "_SUCCESS" or name.startswith(("_committed_", "_started_")):
+        return "marker file"
+    if name.startswith("_"):
+        return "internal file ('_' prefix)"
+    if name.lower().endswith(".crc"):
+        return "checksum file"
+    return None
+
+
+def partition_segments(dirs: Sequence[str]) -> tuple[int, list[tuple[str, str]]]:
+    """(index where trailing key=value folders start, [(key, value), ...])."""
+    i = len(dirs)
+    parts: list[tuple[str, str]] = []
+    while i > 0:
+        m = _PART_RE.match(dirs[i - 1])
+        if not m or not m.group(1):
+            break
+        parts.insert(0, (m.group(1), m.group(2)))
+        i -= 1
+    return i, parts
+
+
+@dataclass
+class PlannedFile:
+    info: FileInfo
+    partition_values: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class TablePlan:
+    folder: str  # table root relative to the source root ('' = the root)
+    file_format: str
+    partition_keys: tuple[str, ...]
+    files: list[PlannedFile] = field(default_factory=list)
+    name: str = ""
+    error: str | None = None  # set when the plan itself is not a valid table
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.info.size for f in self.files)
+
+    @property
+    def partitioned(self) -> bool:
+        return bool(self.partition_keys)
+
+
+@dataclass
+class Plan:
+    tables: list[TablePlan]
+    skipped: list[SkippedFile]
+    files_found: int
+    total_size_bytes: int
+
+
+def _matches(path: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], p) for p in patterns)
+
+
+def plan_tables(
+    files: Iterable[FileInfo],
+    *,
+    format_filter: str | None = None,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> Plan:
+    """Group a listing into tables (names are assigned later, after schema splitting)."""
+    groups: dict[tuple[str, str, tuple[str, ...]], TablePlan] = {}
+    skipped: list[SkippedFile] = []
+    found = 0
+    total = 0
+    for info in files:
+        if info.skip_reason:
+            skipped.append(SkippedFile(info.relative, info.skip_reason))
+            continue
+        name = info.name
+        reason = skip_file(name)
+        if reason is None:
+            dirs = info.relative.split("/")[:-1]
+            bad_dir = next((d for d in dirs if prune_dir(d)), None)
+            if bad_dir:
+                reason = prune_dir(bad_dir)
+        fmt = detect_format(name) if reason is None else None
+        if reason is None and fmt is None:
+            reason = "unsupported format"
+        if reason is None and format_filter and fmt != format_filter:
+            reason = f"excluded by data_source_type={format_filter}"
+        if reason is None and include and not _matches(info.relative, include):
+            reason = "not matched by include patterns"
+        if reason is None and exclude and _matches(info.relative, exclude):
+            reason = "excluded by pattern"
+        if reason is not None:
+            skipped.append(SkippedFile(info.relative or name, reason))
+            continue
+        assert fmt is not None
+        dirs = info.relative.split("/")[:-1] if info.relative else []
+        cut, parts = partition_segments(dirs)
+        folder = "/".join(dirs[:cut])
+        keys = tuple(k for k, _ in parts)
+        key = (folder, fmt, keys)
+        plan = groups.get(key)
+        if plan is None:
+            plan = groups[key] = TablePlan(folder=folder, file_format=fmt, partition_keys=keys)
+        plan.files.append(PlannedFile(info, parts))
+        found += 1
+        total += info.size
+    return Plan(tables=list(groups.values()), skipped=skipped, files_found=found, total_size_bytes=total)
+
+
+def split_by_schema(tables: list[TablePlan], signature: dict[str, Hashable]) -> list[TablePlan]:
+    """Split each unpartitioned plan into one plan per distinct file schema signature.
+
+    `signature` maps FileInfo.uri to a hashable schema description; files without one (they could
+    not be read) stay with the first group so that the table reports their error. A partitioned plan
+    is never split: disagreeing partitions make it fail, naming two files.
+    """
+    out: list[TablePlan] = []
+    for plan in tables:
+        sigs: dict[Hashable, list[PlannedFile]] = {}
+        unread: list[PlannedFile] = []
+        for f in plan.files:
+            sig = signature.get(f.info.uri)
+            if sig is None:
+                unread.append(f)
+            else:
+                sigs.setdefault(sig, []).append(f)
+        if len(sigs) <= 1:
+            out.append(plan)
+            continue
+        if plan.partitioned:
+            firsts = [files[0].info.relative for files in sigs.values()]
+            plan.error = (
+                f"files of one partitioned table have different schemas ({firsts[0]} vs {firsts[1]}); "
+                "the executor does not merge incompatible schemas: rewrite or move the odd files"
+            )
+            out.append(plan)
+            continue
+        for i, files in enumerate(sigs.values()):
+            out.append(TablePlan(plan.folder, plan.file_format, plan.partition_keys,
+                                 files + (unread if i == 0 else [])))
+    return out
+
+
+def _stem(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    for ext in (".gz", ".bz2", ".snappy"):
+        if base.lower().endswith(ext):
+            base = base[: -len(ext)]
+    base = base.rsplit(".", 1)[0] if "." in base else base
+    trimmed = _STEM_TAIL_RE.sub("", base)
+    return trimmed or base
+
+
+def assign_names(tables: list[TablePlan], root_name: str) -> list[TablePlan]:
+    """Stable, readable, unique names derived from paths relative to the source root."""
+    by_folder: dict[str, list[TablePlan]] = {}
+    for t in tables:
+        by_folder.setdefault(t.folder, []).append(t)
+    used: set[str] = set()
+    for folder, plans in sorted(by_folder.items()):
+        base = folder or root_name
+        for t in sorted(plans, key=lambda p: (p.file_format, p.files[0].info.relative)):
+            whole_folder = len(plans) == 1 and (len(t.files) > 1 or t.partitioned or folder != "")
+            if whole_folder:
+                name = base
+            else:
+                stem = _stem(t.files[0].info.relative) if len(t.files) > 1 else \
+                    t.files[0].info.name.rsplit(".", 1)[0]
+                name = f"{folder}/{stem}" if folder else stem
+            candidate, n = name, 2
+            while candidate in used:
+                candidate = f"{name}_{n}"
+                n += 1
+            t.name = candidate
+            used.add(candidate)
+    return sorted(tables, key=lambda p: p.name)

@@ -1,0 +1,100 @@
+"""The one result model every writer and printer reads. Plain dataclasses, no Spark."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+TABLE_OK = "ok"
+TABLE_FAILED = "failed"
+
+RUN_RUNNING = "running"
+RUN_SUCCEEDED = "succeeded"
+RUN_PARTIAL = "partial"
+RUN_FAILED = "failed"
+COMPLETED_STATUSES = (RUN_SUCCEEDED, RUN_PARTIAL)
+
+
+@dataclass
+class ColumnFacts:
+    column_name: str
+    data_type: str
+    position: int  # 1-based, like information_schema.columns.ordinal_position
+    is_nullable: bool
+    sample_values: list[str] = field(default_factory=list)
+    is_partition: bool = False
+
+
+@dataclass
+class TableFacts:
+    table_name: str
+    file_path: str  # the table's root (a folder, or the lone file), secrets removed
+    file_type: str
+    file_count: int
+    size_bytes: int
+    row_count: int | None = None
+    partition_columns: list[str] = field(default_factory=list)
+    columns: list[ColumnFacts] = field(default_factory=list)
+    status: str = TABLE_OK
+    error_message: str | None = None
+
+    @property
+    def column_count(self) -> int:
+        return len(self.columns)
+
+
+@dataclass
+class SkippedFile:
+    path: str  # relative to the source root
+    reason: str
+
+
+@dataclass
+class MetadataResult:
+    source_path: str  # as given, secrets removed
+    source_type: str
+    extraction_timestamp: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    files_found: int = 0
+    total_size_bytes: int = 0
+    tables: list[TableFacts] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """succeeded when every table was extracted, partial when some failed."""
+        if any(t.status == TABLE_FAILED for t in self.tables):
+            return RUN_PARTIAL if any(t.status == TABLE_OK for t in self.tables) else RUN_FAILED
+        return RUN_SUCCEEDED
+
+    @property
+    def failed_tables(self) -> list[TableFacts]:
+        return [t for t in self.tables if t.status == TABLE_FAILED]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["extraction_timestamp"] = self.extraction_timestamp.isoformat()
+        d["status"] = self.status
+        for t, td in zip(self.tables, d["tables"]):
+            td["column_count"] = t.column_count
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "MetadataResult":
+        ts = d.get("extraction_timestamp")
+        if isinstance(ts, str):
+            ts = datetime.fromisoformat(ts)
+        tables = []
+        for td in d.get("tables", []):
+            td = {k: v for k, v in td.items() if k != "column_count"}
+            cols = [ColumnFacts(**c) for c in td.pop("columns", [])]
+            tables.append(TableFacts(columns=cols, **td))
+        return cls(
+            source_path=d["source_path"],
+            source_type=d.get("source_type", "local"),
+            extraction_timestamp=ts or datetime.now(timezone.utc),
+            files_found=d.get("files_found", 0),
+            total_size_bytes=d.get("total_size_bytes", 0),
+            tables=tables,
+            skipped=[SkippedFile(**s) for s in d.get("skipped", [])],
+        )

@@ -1,0 +1,141 @@
+"""Typed settings, read from the environment once, at the edge (main / context).
+
+Every field has a description; `python -m executor.cli settings` prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Mapping
+
+from executor.errors import SettingsError
+
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def on_databricks(env: Mapping[str, str] | None = None) -> bool:
+    """True inside a Databricks runtime (the runtime sets DATABRICKS_RUNTIME_VERSION)."""
+    env = os.environ if env is None else env
+    return bool(env.get("DATABRICKS_RUNTIME_VERSION"))
+
+
+def _doc(text: str, env: str) -> dict:
+    return {"description": text, "env": env}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Executor settings. Defaults suit a local run; on Databricks the catalog is hive_metastore."""
+
+    catalog: str = field(
+        default="spark_catalog",
+        metadata=_doc(
+            "Catalog of the metadata tables: hive_metastore on Databricks, spark_catalog locally.",
+            "NUVYN_METADATA_CATALOG",
+        ),
+    )
+    schema: str = field(
+        default="_executor_metadata",
+        metadata=_doc("Schema (database) that holds the four metadata tables.", "NUVYN_METADATA_SCHEMA"),
+    )
+    warehouse_dir: str = field(
+        default=str(Path.home() / ".nuvyn" / "warehouse"),
+        metadata=_doc(
+            "Local runs only: root of the local Spark warehouse that holds the Delta tables.",
+            "NUVYN_WAREHOUSE_DIR",
+        ),
+    )
+    tables_location: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Where the Delta tables live. Unset on Databricks: managed tables. Locally it defaults to "
+            "<warehouse>/<schema>.db so every process finds the same tables.",
+            "NUVYN_TABLES_LOCATION",
+        ),
+    )
+    spark_master: str = field(
+        default="local[*]",
+        metadata=_doc("Local runs only: Spark master URL.", "NUVYN_SPARK_MASTER"),
+    )
+    infer_sample_records: int = field(
+        default=10000,
+        metadata=_doc(
+            "CSV: records per table given to Spark's schema inference (0 = every record, the slow "
+            "full-scan path). Counts are always exact, whatever this bound.",
+            "NUVYN_INFER_SAMPLE_RECORDS",
+        ),
+    )
+    infer_sample_files: int = field(
+        default=20,
+        metadata=_doc("CSV: at most this many files per table feed the inference sample.", "NUVYN_INFER_SAMPLE_FILES"),
+    )
+    sample_value_max_chars: int = field(
+        default=100,
+        metadata=_doc("Each sample value is cut to this many characters.", "NUVYN_SAMPLE_VALUE_MAX_CHARS"),
+    )
+    sample_values_count: int = field(
+        default=5,
+        metadata=_doc("Distinct non-null sample values kept per column.", "NUVYN_SAMPLE_VALUES_COUNT"),
+    )
+    io_threads: int = field(
+        default=8,
+        metadata=_doc("Threads that read file headers, footers and count CSV records.", "NUVYN_IO_THREADS"),
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("catalog", "schema"):
+            value = getattr(self, name)
+            if not _IDENT_RE.match(value):
+                env = self.__dataclass_fields__[name].metadata["env"]
+                raise SettingsError(
+                    f"{env}={value!r} is not a valid identifier; use letters, digits and underscores"
+                )
+        for name in ("infer_sample_records", "infer_sample_files", "sample_value_max_chars",
+                     "sample_values_count", "io_threads"):
+            value = getattr(self, name)
+            minimum = 0 if name == "infer_sample_records" else 1
+            if value < minimum:
+                env = self.__dataclass_fields__[name].metadata["env"]
+                raise SettingsError(f"{env}={value} must be >= {minimum}")
+
+    @property
+    def qualified_schema(self) -> str:
+        return f"`{self.catalog}`.`{self.schema}`"
+
+    def table_name(self, table: str) -> str:
+        return f"`{self.catalog}`.`{self.schema}`.`{table}`"
+
+    def resolved_tables_location(self, databricks: bool) -> str | None:
+        if self.tables_location:
+            return self.tables_location.rstrip("/")
+        if databricks:
+            return None
+        return str(Path(self.warehouse_dir) / f"{self.schema}.db")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        kwargs: dict = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int",):
+                try:
+                    kwargs[f.name] = int(raw)
+                except ValueError:
+                    raise SettingsError(f"{name}={raw!r} is not an integer") from None
+            else:
+                kwargs[f.name] = raw
+        if "catalog" not in kwargs and on_databricks(env):
+            kwargs["catalog"] = "hive_metastore"
+        return cls(**kwargs)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(environment variable, default, description) for the docs."""
+        return [(f.metadata["env"], repr(f.default), f.metadata["description"]) for f in fields(cls)]

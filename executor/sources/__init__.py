@@ -1,0 +1,1 @@
+"""Where files come from: parsed locations, listings and readers (local, DBFS, Azure)."""

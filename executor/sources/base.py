@@ -1,0 +1,45 @@
+"""What every file store offers: a streamed listing, a seekable reader, and the path Spark reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator, Protocol
+
+PruneRule = Callable[[str], "str | None"]
+"""Given a folder name, the reason to skip it (and everything below), or None to descend."""
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    relative: str  # path relative to the source root, '/'-separated; '' when the root is a file
+    uri: str  # what this store's open() and spark_uri() take
+    size: int
+    modified: float | None = None  # POSIX seconds
+    etag: str | None = None
+    skip_reason: str | None = None  # set for entries the listing did not descend into
+
+    @property
+    def name(self) -> str:
+        return self.relative.rsplit("/", 1)[-1] if self.relative else self.uri.rsplit("/", 1)[-1]
+
+
+class FileStore(Protocol):
+    """A place files live. Implementations: LocalFileStore, AzureBlobFileStore."""
+
+    kind: str  # local | dbfs | azure_blob | adls_gen2
+
+    def list_files(self, prune: PruneRule) -> Iterator[FileInfo]:
+        """Every file under the root, streamed; pruned folders come back once with skip_reason."""
+        ...
+
+    def open(self, uri: str) -> BinaryIO:
+        """A seekable binary reader of one file."""
+        ...
+
+    def spark_uri(self, uri: str) -> str:
+        """The URI Spark reads this file (or folder) through."""
+        ...
+
+    def display(self, uri: str) -> str:
+        """The path to record and show (no secrets)."""
+        ...

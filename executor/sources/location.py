@@ -1,0 +1,133 @@
+"""One parsed, typed location for every path form the executor accepts. Pure.
+
+Forms:
+  /abs/path, ./rel/path, file:///abs/path                       -> local
+  dbfs:/path, /dbfs/path                                        -> dbfs (read through /dbfs FUSE)
+  https://<account>.blob.core.windows.net/<container>/<prefix>  -> azure_blob
+  https://<account>.dfs.core.windows.net/<filesystem>/<prefix>  -> adls_gen2
+  abfss://<container>@<account>.dfs.core.windows.net/<prefix>   -> adls_gen2
+  wasbs://<container>@<account>.blob.core.windows.net/<prefix>  -> azure_blob
+  http://127.0.0.1:10000/<account>/<container>/<prefix>         -> azure_blob (emulator, Azurite)
+A SAS token in the query string is kept apart (`sas_token`) and never shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from executor.errors import PayloadError
+from executor.redaction import strip_query
+
+_HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.(?P<svc>blob|dfs)\.(?P<suffix>core\.windows\.net|core\.chinacloudapi\.cn|core\.usgovcloudapi\.net)$", re.I)
+_EMULATOR_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+
+
+@dataclass(frozen=True)
+class Location:
+    kind: str  # local | dbfs | azure_blob | adls_gen2
+    display: str  # the path as given, without query string (no secrets)
+    local_path: str | None = None  # local / dbfs: a path the driver can open
+    account: str | None = None
+    container: str | None = None
+    prefix: str = ""  # blob name prefix, no leading '/', decoded
+    endpoint_suffix: str = "core.windows.net"
+    emulator_endpoint: str | None = None  # http://127.0.0.1:10000/<account>
+    sas_token: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_azure(self) -> bool:
+        return self.kind in ("azure_blob", "adls_gen2")
+
+    @property
+    def blob_endpoint(self) -> str | None:
+        if not self.is_azure:
+            return None
+        if self.emulator_endpoint:
+            return self.emulator_endpoint
+        return f"https://{self.account}.blob.{self.endpoint_suffix}"
+
+    @property
+    def root_name(self) -> str:
+        """The last segment of the path: the name of a table rooted at the location itself."""
+        if self.is_azure:
+            tail = self.prefix.rstrip("/") or (self.container or "")
+        else:
+            tail = (self.local_path or self.display).rstrip("/")
+        name = tail.rsplit("/", 1)[-1]
+        return name or "root"
+
+    def abfss_uri(self, blob_path: str = "") -> str:
+        """The abfss:// URI Spark reads on Databricks (for both the blob and the dfs forms)."""
+        path = blob_path if blob_path else self.prefix
+        return f"abfss://{self.container}@{self.account}.dfs.{self.endpoint_suffix}/{path}"
+
+    def __repr__(self) -> str:  # never print the SAS token
+        return f"Location(kind={self.kind!r}, display={self.display!r})"
+
+
+def _clean_prefix(path: str) -> str:
+    return unquote(path).lstrip("/")
+
+
+def parse_location(path: str, storage_hint: str | None = None) -> Location:
+    """Parse a data_source_path; raise PayloadError naming the path (without secrets)."""
+    raw = path.strip()
+    shown = strip_query(raw)
+    if not raw:
+        raise PayloadError("data_source_path is empty")
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    sas = parts.query or None
+
+    if scheme in ("", "file") or (len(scheme) == 1 and raw[1:3] in (":\\", ":/")):
+        local = unquote(parts.path) if scheme == "file" else raw
+        if local.startswith("/dbfs/") or local == "/dbfs":
+            return Location("dbfs", shown, local_path=local)
+        return Location("local", shown, local_path=os.path.abspath(os.path.expanduser(local)))
+    if scheme == "dbfs":
+        rest = raw[len("dbfs:"):]
+        rest = "/" + rest.lstrip("/")
+        return Location("dbfs", shown, local_path="/dbfs" + rest)
+    if scheme in ("abfss", "abfs", "wasbs", "wasb"):
+        if "@" not in parts.netloc:
+            raise PayloadError(
+                f"data_source_path {shown!r}: expected {scheme}://<container>@<account>.<dfs|blob>.core.windows.net/<path>"
+            )
+        container, host = parts.netloc.split("@", 1)
+        m = _HOST_RE.match(host)
+        if not m or not container:
+            raise PayloadError(f"data_source_path {shown!r}: {host!r} is not an Azure storage host")
+        kind = "adls_gen2" if scheme.startswith("abfs") else "azure_blob"
+        return Location(kind, shown, account=m.group("account").lower(), container=unquote(container),
+                        prefix=_clean_prefix(parts.path), endpoint_suffix=m.group("suffix").lower(),
+                        sas_token=sas)
+    if scheme in ("http", "https"):
+        host = parts.hostname or ""
+        m = _HOST_RE.match(parts.netloc.split("@")[-1])
+        segs = [s for s in parts.path.split("/")]
+        if m:
+            segs = segs[1:] if segs and segs[0] == "" else segs
+            if not segs or not segs[0]:
+                raise PayloadError(f"data_source_path {shown!r} names no container")
+            kind = "adls_gen2" if m.group("svc").lower() == "dfs" else "azure_blob"
+            return Location(kind, shown, account=m.group("account").lower(), container=unquote(segs[0]),
+                            prefix=_clean_prefix("/".join(segs[1:])), endpoint_suffix=m.group("suffix").lower(),
+                            sas_token=sas)
+        if host in _EMULATOR_HOSTS or (storage_hint in ("azure_blob", "adls_gen2")):
+            segs = segs[1:] if segs and segs[0] == "" else segs
+            if len(segs) < 2 or not segs[0] or not segs[1]:
+                raise PayloadError(
+                    f"data_source_path {shown!r}: the emulator form is http://<host>:<port>/<account>/<container>/<prefix>"
+                )
+            endpoint = f"{parts.scheme}://{parts.netloc.split('@')[-1]}/{segs[0]}"
+            return Location("azure_blob", shown, account=segs[0], container=unquote(segs[1]),
+                            prefix=_clean_prefix("/".join(segs[2:])), emulator_endpoint=endpoint,
+                            sas_token=sas)
+        raise PayloadError(f"data_source_path {shown!r} is not an Azure storage URL this executor can read")
+    raise PayloadError(
+        f"data_source_path {shown!r} has an unsupported scheme {scheme!r}; expected a local path, dbfs:/, "
+        "https://<account>.blob|dfs.core.windows.net/..., abfss://, wasbs:// or the Azurite emulator URL"
+    )

@@ -1,0 +1,1 @@
+"""The four Delta metadata tables: DDL, migrations, idempotent appends and queries."""

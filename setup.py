@@ -1,0 +1,56 @@
+"""nuvyn-executor wheel. install_requires never names pyspark or delta-spark: a Databricks runtime
+brings its own, and a PyPI pyspark on a cluster breaks it. The `local` extra pins lane A for local
+runs; `test` adds the test tools."""
+
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "executor" / "__init__.py").read_text()).group(1)
+
+
+def pins(lane: str) -> list[str]:
+    lines = (HERE / "requirements" / f"lane-{lane}.txt").read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+setup(
+    name="nuvyn-executor",
+    version=VERSION,
+    description="Metadata extraction for data lakes as a Databricks Job: schemas, exact row counts, samples -> Delta tables",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["executor", "executor.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.22",
+        "pyarrow>=10",
+        "azure-identity>=1.12",
+        "azure-storage-blob>=12.14",
+    ],
+    extras_require={
+        "local": pins("a"),
+        "api": ["fastapi>=0.110", "uvicorn>=0.27", "databricks-sdk>=0.20"],
+        "test": [
+            "pytest>=7",
+            "chispa>=0.10",
+            "duckdb>=1.0",
+            "hypothesis>=6",
+            "httpx>=0.27",
+            "pyyaml>=6",
+            "fastapi>=0.110",
+            "uvicorn>=0.27",
+            "databricks-sdk>=0.20",
+            "rich>=13",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "nuvyn-executor=executor.cli:main",
+            "nuvyn-executor-job=executor.main:main",
+        ]
+    },
+    include_package_data=True,
+)
