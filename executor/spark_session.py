@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from executor.settings import Settings, on_databricks
 
@@ -12,6 +14,24 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def _jvm_stdout_to_stderr() -> Iterator[None]:
+    """The JVM (and Ivy's jar resolution) inherits file descriptor 1 when it starts: point it at
+    stderr so that our stdout carries only the JSON a command prints."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") -> "SparkSession":
@@ -41,7 +61,8 @@ def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") ->
         .config("spark.sql.session.timeZone", "UTC")
     )
     extra = [p for p in os.environ.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
-    spark = configure_spark_with_delta_pip(builder, extra_packages=extra).getOrCreate()
+    with _jvm_stdout_to_stderr():
+        spark = configure_spark_with_delta_pip(builder, extra_packages=extra).getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("NUVYN_SPARK_LOG_LEVEL", "ERROR"))
     logger.debug("local Spark %s started (warehouse %s)", spark.version, settings.warehouse_dir)
     return spark

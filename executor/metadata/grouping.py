@@ -158,9 +158,10 @@ def plan_tables(
 def split_by_schema(tables: list[TablePlan], signature: dict[str, Hashable]) -> list[TablePlan]:
     """Split each unpartitioned plan into one plan per distinct file schema signature.
 
-    `signature` maps FileInfo.uri to a hashable schema description; files without one (they could
-    not be read) stay with the first group so that the table reports their error. A partitioned plan
-    is never split: disagreeing partitions make it fail, naming two files.
+    `signature` maps FileInfo.uri to a hashable schema description. A file without one (it could not
+    be read) stays in its table when the folder clearly is one table (one schema, several files, or
+    partitions) and fails it; otherwise it becomes a one-file table of its own, so that it fails
+    alone. A partitioned plan is never split: disagreeing partitions make it fail, naming two files.
     """
     out: list[TablePlan] = []
     for plan in tables:
@@ -172,8 +173,21 @@ def split_by_schema(tables: list[TablePlan], signature: dict[str, Hashable]) -> 
                 unread.append(f)
             else:
                 sigs.setdefault(sig, []).append(f)
+        isolate = bool(unread) and not plan.partitioned and (len(sigs) > 1 or plan.folder == ""
+                                                               or sum(len(v) for v in sigs.values()) == 1)
+        if isolate:
+            # An unreadable file whose table cannot be told is a table of its own: it fails alone.
+            for f in unread:
+                out.append(TablePlan(plan.folder, plan.file_format, plan.partition_keys, [f]))
+            unread = []
+            if not sigs:
+                continue
         if len(sigs) <= 1:
-            out.append(plan)
+            if sigs:
+                out.append(TablePlan(plan.folder, plan.file_format, plan.partition_keys,
+                                     next(iter(sigs.values())) + unread, error=plan.error))
+            else:
+                out.append(plan)
             continue
         if plan.partitioned:
             firsts = [files[0].info.relative for files in sigs.values()]
@@ -183,9 +197,8 @@ def split_by_schema(tables: list[TablePlan], signature: dict[str, Hashable]) -> 
             )
             out.append(plan)
             continue
-        for i, files in enumerate(sigs.values()):
-            out.append(TablePlan(plan.folder, plan.file_format, plan.partition_keys,
-                                 files + (unread if i == 0 else [])))
+        for files in sigs.values():
+            out.append(TablePlan(plan.folder, plan.file_format, plan.partition_keys, files))
     return out
 
 
