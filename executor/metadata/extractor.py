@@ -351,10 +351,14 @@ class MetadataExtractor:
                     rows.extend(csv_scan.read_head(fh, dialect, max_records=1000).rows)
                 if len(rows) >= 1000:
                     break
+        # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
+        # types from Spark, by position.
+        file_header = facts[plan.files[0].info.uri].header
         cols: list[ColumnFacts] = []
         for i, field in enumerate(data_schema.fields):
             values = (r[i] if i < len(r) else None for r in rows)
-            cols.append(ColumnFacts(field.name, field.dataType.simpleString(), i + 1, True,
+            name = file_header[i] if file_header is not None and i < len(file_header) else field.name
+            cols.append(ColumnFacts(name, field.dataType.simpleString(), i + 1, True,
                                     distinct_samples(values, s.sample_values_count, s.sample_value_max_chars)))
         if plan.partitioned:
             part_schema = self._spark_partition_schema(store, plan, self._root_spark_uri(store, plan))
