@@ -79,7 +79,8 @@ def outcome(exit_code: int | None, stdout: str, stderr: str) -> dict[str, Any]:
     """Exit code + captured output -> the job's final fields (pure)."""
     report = parse_report(stdout)
     summary = report.get("summary") if report else None
-    if exit_code == 0 and report and report.get("status") in ("succeeded", "partial"):
+    # exit_code None: a job recovered after a restart; its report (if any) is the truth
+    if exit_code in (0, None) and report and report.get("status") in ("succeeded", "partial"):
         return {"status": report["status"], "summary": summary, "error_message": None}
     if exit_code == 2:
         msg = stderr_error_line(stderr) or "the job rejected its payload (exit code 2)"
