@@ -4,7 +4,6 @@ and the pure outcome/parse helpers."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -148,4 +147,3 @@ def test_parse_report_and_outcome():
     assert outcome(-9, "", "")["error_message"] == "the job process was killed by signal 9"
     crashed = outcome(1, "", "Traceback (most recent call last):\n  boom")
     assert crashed["status"] == "failed" and "Traceback" not in crashed["error_message"]
-    os.environ.get("X")  # keep the import used
