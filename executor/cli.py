@@ -2,6 +2,7 @@
 
   nuvyn-executor run ...                         same arguments as `python -m executor.main`
   nuvyn-executor query --workflow-id W [--source-id S] [--run-id R] [--format json|table]
+  nuvyn-executor serve [--host 127.0.0.1] [--port 8080] [--no-auth]   the REST API (docs/API.md)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sys
 from typing import Any, Callable, Sequence
 
+from executor.api.cli_args import add_serve_args
 from executor.errors import ExecutorError, PayloadError
 from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN
 
@@ -93,6 +95,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     result = _context().writer.query_metadata(workflow_id=wf, source_id=src, run_id=rid)
     print(_json(result) if args.format == "json" else render_metadata(result))
     return EXIT_OK
+
+
+@command("serve", "run the REST API server (FastAPI + uvicorn); see docs/API.md")(add_serve_args)
+def cmd_serve(args: argparse.Namespace) -> int:
+    from executor.api_server import serve
+
+    return serve(args)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,275 @@
+"""The FastAPI app: thin edges over JobService. Every error answers {"error": "<clear message>"};
+no stack trace or internal text ever reaches a response."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from executor import __version__
+from executor.api.models import (
+    CreateJobRequest,
+    CreateJobResponse,
+    ErrorResponse,
+    HealthResponse,
+    JobStatusResponse,
+    MetadataResponse,
+)
+from executor.api.service import JobService
+from executor.api.settings import ApiSettings
+from executor.api.store import IdempotencyConflict, JobRecord
+from executor.api.validation import REQUIRED_FIELDS, missing_field_message
+from executor.errors import MetadataStoreError, PayloadError, QueryError
+from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN
+
+logger = logging.getLogger(__name__)
+
+OPEN_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
+JOB_ID_PATTERN = re.compile(r"^job_[0-9a-f]{32}$")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+_ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in (
+    (400, "Invalid request: missing or invalid field, malformed JSON, unknown job_type"),
+    (401, "Missing or invalid bearer token"),
+    (413, "Request body larger than the limit"),
+)}
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+async def _send_json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    data = json.dumps(body).encode("utf-8")
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})
+
+
+class BearerAuthMiddleware:
+    """Every path except OPEN_PATHS needs `Authorization: Bearer <token>` (compared in constant time).
+    Runs before the body is read, so an unauthenticated client learns nothing about the body rules."""
+
+    def __init__(self, app: Any, token: str | None) -> None:
+        self.app = app
+        self.token = token.encode("utf-8") if token else None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.token is None or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        header = b""
+        for k, v in scope.get("headers", []):
+            if k == b"authorization":
+                header = v
+                break
+        scheme, _, given = header.partition(b" ")
+        ok = scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token)
+        if not ok:
+            message = "Missing bearer token" if not header else "Invalid bearer token"
+            await _send_json(send, 401, {"error": f"{message}: send Authorization: Bearer <NUVYN_API_TOKEN>"},
+                             {"WWW-Authenticate": "Bearer"})
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Reads at most `limit` bytes of a request body; a larger one answers 413 (Content-Length is
+    checked first, chunked bodies are counted)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        too_big = {"error": f"Request body too large: the limit is {self.limit} bytes"}
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    if int(v) > self.limit:
+                        await _send_json(send, 413, too_big)
+                        return
+                except ValueError:
+                    await _send_json(send, 400, {"error": "Invalid Content-Length header"})
+                    return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _send_json(send, 413, too_big)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """FastAPI's validation errors -> one clear sentence; never echoes the input."""
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return "Request body is not valid JSON: send a JSON object with job_type, data_source_path and workflow_id"
+    missing = {e["loc"][1] for e in errors
+               if e.get("type") == "missing" and len(e.get("loc", ())) == 2 and e["loc"][0] == "body"}
+    for name in REQUIRED_FIELDS:
+        if name in missing:
+            return missing_field_message(name)
+    for e in errors:
+        loc = tuple(e.get("loc", ()))
+        if loc == ("body",):
+            if e.get("type") == "missing":
+                return "Request body is required: a JSON object with job_type, data_source_path and workflow_id"
+            return "Request body must be a JSON object"
+    e = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = tuple(e.get("loc", ()))
+    where, name = (loc[0], ".".join(str(p) for p in loc[1:])) if loc else ("request", "")
+    what = {"body": "field", "query": "query parameter", "path": "path parameter", "header": "header"}.get(
+        str(where), "value")
+    return f"Invalid {what} {name}: {e.get('msg', 'invalid value')}".replace("  ", " ")
+
+
+def job_view(job: JobRecord) -> JobStatusResponse:
+    return JobStatusResponse(
+        job_id=job.job_id, status=job.status, job_type=job.job_type, workflow_id=job.workflow_id,  # type: ignore[arg-type]
+        source_id=job.source_id, data_source_path=job.data_source_path, launcher=job.launcher,
+        run_id=job.run_id, external_run_id=job.external_run_id, created_at=job.created_at,
+        started_at=job.started_at, finished_at=job.finished_at, exit_code=job.exit_code,
+        error_message=job.error_message, summary=job.summary)
+
+
+def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
+    if settings.token is None:
+        logger.warning("authentication is DISABLED (explicit opt-in): every client may start jobs")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        service.start()
+        try:
+            yield
+        finally:
+            service.stop()
+
+    app = FastAPI(
+        title="nuvyn-executor API",
+        version=__version__,
+        description="Start metadata extraction jobs, follow them, read their metadata. Every endpoint except "
+                    "/health and the docs needs `Authorization: Bearer <token>`. Errors answer "
+                    '`{"error": "<message>"}`.',
+        lifespan=lifespan,
+    )
+    bearer = HTTPBearer(auto_error=False, description="The server's NUVYN_API_TOKEN.")
+
+    def documented_auth(_: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+        """Shows the bearer scheme in OpenAPI; BearerAuthMiddleware enforces it."""
+
+    secured = [Depends(documented_auth)] if settings.token is not None else []
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(400, validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        return error(exc.status_code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unexpected error: %s", type(exc).__name__, exc_info=exc)
+        return error(500, "Internal server error; see the server log")
+
+    @app.get("/health", response_model=HealthResponse, summary="Liveness check (no authentication)")
+    def health() -> HealthResponse:
+        return HealthResponse(status="ok", version=__version__, launcher=settings.launcher,
+                              auth=settings.token is not None)
+
+    @app.post("/jobs/create", response_model=CreateJobResponse, responses={**_ERRORS, 409: {
+        "model": ErrorResponse, "description": "Idempotency-Key reused with a different body"}},
+        dependencies=secured, summary="Create and start a metadata extraction job")
+    def create_job(
+        body: CreateJobRequest,
+        idempotency_key: str | None = Header(
+            default=None, alias="Idempotency-Key",
+            description="Optional key (1-255 visible ASCII characters). A repeated request with the same key "
+                        "returns the same job instead of starting another."),
+    ) -> Any:
+        if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.match(idempotency_key):
+            return error(400, "Invalid Idempotency-Key header: 1-255 visible ASCII characters")
+        try:
+            job, created = service.create(body.model_dump(exclude_unset=False), idempotency_key)
+        except PayloadError as exc:
+            return error(400, str(exc))
+        except IdempotencyConflict as exc:
+            return error(409, str(exc))
+        if created:
+            return CreateJobResponse(job_id=job.job_id, status="created", message="Job created successfully")
+        return CreateJobResponse(job_id=job.job_id, status=job.status,  # type: ignore[arg-type]
+                                 message="Job already exists for this Idempotency-Key")
+
+    @app.get("/jobs/{job_id}", response_model=JobStatusResponse, dependencies=secured,
+             responses={**_ERRORS, 404: {"model": ErrorResponse, "description": "No such job"}},
+             summary="Status of a job")
+    def get_job(job_id: str = Path(description="The job_id POST /jobs/create returned.", max_length=64)) -> Any:
+        job = service.get(job_id) if JOB_ID_PATTERN.match(job_id) else None
+        if job is None:
+            return error(404, f"Job not found: {job_id[:64]}")
+        return job_view(job)
+
+    @app.get("/workflows/{workflow_id}/metadata", response_model=MetadataResponse, dependencies=secured,
+             responses={**_ERRORS, 503: {"model": ErrorResponse, "description": "Metadata store unavailable"}},
+             summary="Metadata of a workflow's latest completed run (or of run_id)")
+    def get_metadata(
+        workflow_id: str = Path(description=f"The workflow_id ({ID_RULE}).", max_length=128),
+        source_id: str | None = Query(default=None, max_length=128,
+                                      description="Optional source_id filter."),
+        run_id: str | None = Query(default=None, max_length=128,
+                                   description="Optional run id: that run instead of the latest completed one."),
+    ) -> Any:
+        if not ID_PATTERN.match(workflow_id):
+            return error(400, f"workflow_id is invalid: expected {ID_RULE}")
+        if source_id is not None and source_id != "" and not ID_PATTERN.match(source_id):
+            return error(400, f"source_id is invalid: expected {ID_RULE}")
+        if run_id is not None and run_id != "" and not RUN_ID_PATTERN.match(run_id):
+            return error(400, "run_id is invalid: expected letters, digits and . _ : -")
+        try:
+            result = service.metadata(workflow_id, source_id or None, run_id or None)
+        except QueryError as exc:
+            return error(400, str(exc))
+        except MetadataStoreError:
+            logger.exception("metadata query failed")
+            return error(503, "The metadata store is unavailable; see the server log")
+        return JSONResponse(jsonable_encoder(result))
+
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(BearerAuthMiddleware, token=settings.token)
+    return app

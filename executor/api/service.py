@@ -1,0 +1,101 @@
+"""JobService: the API's logic between HTTP and the launcher/store. No FastAPI here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import uuid
+from typing import Any, Callable
+
+from executor.api.launchers import Launcher
+from executor.api.store import JobRecord, JobStore
+from executor.api.validation import build_job_payload, workflow_id_overridden
+from executor.payload import new_run_id
+from executor.redaction import strip_query
+
+logger = logging.getLogger(__name__)
+
+MetadataReader = Callable[[str | None, str | None, str | None], dict[str, Any]]
+
+
+def new_job_id() -> str:
+    return f"job_{uuid.uuid4().hex}"
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+class JobService:
+    def __init__(self, store: JobStore, launcher: Launcher, metadata_reader: MetadataReader) -> None:
+        self.store = store
+        self.launcher = launcher
+        self.metadata_reader = metadata_reader
+        self._started = False
+
+    def start(self) -> None:
+        """Start the launcher and pick up the jobs a previous server left unfinished."""
+        if self._started:
+            return
+        self._started = True
+        self.launcher.start()
+        active = self.store.active()
+        for job in active:
+            if job.launcher == self.launcher.name:
+                self.launcher.recover(job)
+        if active:
+            logger.info("recovered %d unfinished job(s)", len(active))
+
+    def stop(self) -> None:
+        if self._started:
+            self.launcher.stop()
+            self._started = False
+
+    def create(self, body: dict[str, Any], idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
+        """Validate, record and launch a job. Returns (job, created); created is False for a replay."""
+        payload = build_job_payload(body)
+        if workflow_id_overridden(body, payload):
+            logger.warning("workflow_id %r overridden by job_metadata.workflow_id %r (job_metadata wins)",
+                           body.get("workflow_id"), payload["workflow_id"])
+        job = JobRecord(
+            job_id=new_job_id(),
+            status="created",
+            job_type=payload["job_type"],
+            workflow_id=payload["workflow_id"],
+            source_id=payload.get("source_id"),
+            data_source_path=strip_query(payload["data_source_path"]),
+            payload=payload,
+            launcher=self.launcher.name,
+            run_id=new_run_id(),
+            idempotency_key=idempotency_key,
+            request_hash=request_hash(payload),
+        )
+        job, created = self.store.insert(job)
+        if created:
+            logger.info("job %s created: workflow_id=%s source_id=%s", job.job_id, job.workflow_id, job.source_id)
+            self.launcher.submit(job)
+        return job, created
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self.store.get(job_id)
+
+    def metadata(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
+        return self.metadata_reader(workflow_id, source_id, run_id)
+
+
+def spark_metadata_reader(env: Any = None) -> MetadataReader:
+    """query_metadata on a lazily built ExecutorContext (one Spark session for the server)."""
+    lock = threading.Lock()
+    holder: dict[str, Any] = {}
+
+    def read(workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
+        with lock:
+            if "writer" not in holder:
+                from executor.context import ExecutorContext
+
+                holder["writer"] = ExecutorContext(env=env).writer
+            return holder["writer"].query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
+
+    return read

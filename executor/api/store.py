@@ -1,0 +1,160 @@
+"""SQLite job store: every job the API accepted, so a restarted server loses none.
+
+One row per job; an optional unique Idempotency-Key. Connections are opened per call (SQLite is
+fine with that) and writes are serialised by a lock; WAL mode lets readers go on meanwhile.
+The file holds the job payload (a data_source_path may carry a SAS token needed to run a queued
+job after a restart), so it is created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from executor.errors import ExecutorError
+
+logger = logging.getLogger(__name__)
+
+
+class IdempotencyConflict(ExecutorError):
+    """The Idempotency-Key was used before with a different request."""
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    status: str
+    job_type: str
+    workflow_id: str
+    source_id: str | None
+    data_source_path: str  # without the query string
+    payload: dict[str, Any]
+    launcher: str
+    run_id: str
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    external_run_id: str | None = None
+    pid: int | None = None
+    exit_code: int | None = None
+    error_message: str | None = None
+    summary: dict[str, Any] | None = None
+    created_at: str = field(default_factory=utcnow)
+    started_at: str | None = None
+    finished_at: str | None = None
+
+
+_COLUMNS = [f for f in JobRecord.__dataclass_fields__]
+_JSON_COLUMNS = ("payload", "summary")
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    job_type TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    source_id TEXT,
+    data_source_path TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    launcher TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    request_hash TEXT,
+    external_run_id TEXT,
+    pid INTEGER,
+    exit_code INTEGER,
+    error_message TEXT,
+    summary TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+"""
+
+
+class JobStore:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_DDL)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    @staticmethod
+    def _row(row: sqlite3.Row | None) -> JobRecord | None:
+        if row is None:
+            return None
+        values = dict(row)
+        for name in _JSON_COLUMNS:
+            if values.get(name) is not None:
+                values[name] = json.loads(values[name])
+        return JobRecord(**values)
+
+    def insert(self, job: JobRecord) -> tuple[JobRecord, bool]:
+        """Insert a job; with an Idempotency-Key already known, return (the existing job, False)."""
+        values = asdict(job)
+        for name in _JSON_COLUMNS:
+            if values[name] is not None:
+                values[name] = json.dumps(values[name])
+        with self._lock, self._connect() as db:
+            if job.idempotency_key is not None:
+                existing = self._row(db.execute("SELECT * FROM jobs WHERE idempotency_key = ?",
+                                                (job.idempotency_key,)).fetchone())
+                if existing is not None:
+                    if existing.request_hash != job.request_hash:
+                        raise IdempotencyConflict(
+                            "this Idempotency-Key was already used with a different request body")
+                    return existing, False
+            db.execute(f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                       [values[c] for c in _COLUMNS])
+        return job, True
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._connect() as db:
+            return self._row(db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone())
+
+    def update(self, job_id: str, **changes: Any) -> JobRecord | None:
+        unknown = set(changes) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown job columns: {sorted(unknown)}")
+        for name in _JSON_COLUMNS:
+            if name in changes and changes[name] is not None:
+                changes[name] = json.dumps(changes[name], default=str)
+        if changes:
+            with self._lock, self._connect() as db:
+                db.execute(f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in changes)} WHERE job_id = ?",
+                           [*changes.values(), job_id])
+        return self.get(job_id)
+
+    def active(self) -> list[JobRecord]:
+        """Jobs not finished yet (created or running), oldest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM jobs WHERE status IN ('created', 'running') "
+                              "ORDER BY created_at").fetchall()
+        return [self._row(r) for r in rows]  # type: ignore[misc]

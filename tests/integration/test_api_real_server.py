@@ -1,0 +1,163 @@
+"""The API as a real server process (uvicorn on a free 127.0.0.1 port) over HTTP: the seed's curl
+cases, a real local job on samples/lake run to completion (payload in NUVYN_JOB_PAYLOAD, the seed's
+case 3 form), a server restart that loses nothing, and the job's metadata read over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent.parent
+TOKEN = "integration-token-42"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env, self.log = env, log
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self) -> "Server":
+        port = _free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "executor.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError("server did not start:\n" + self.log.read_text()[-3000:])
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _kill_children(jobs_db: Path) -> None:
+    """Children run in their own session (they survive a server restart): end the ones we started."""
+    if not jobs_db.exists():
+        return
+    with sqlite3.connect(jobs_db) as db:
+        for (pid,) in db.execute("SELECT pid FROM jobs WHERE pid IS NOT NULL AND status IN ('created','running')"):
+            try:
+                os.killpg(pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _wait_job(client: httpx.Client, job_id: str, timeout: float = 240.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "partial", "failed"):
+            return job
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+@pytest.fixture()
+def server_env(tmp_path):
+    warehouse = tmp_path / "warehouse"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUVYN_", "DATABRICKS_"))}
+    env.update({
+        "NUVYN_WAREHOUSE_DIR": str(warehouse),
+        "NUVYN_API_TOKEN": TOKEN,
+        "NUVYN_API_MAX_CONCURRENT_JOBS": "1",
+        "NUVYN_API_PAYLOAD_TRANSPORT": "env",
+        "NUVYN_SPARK_MASTER": "local[2]",
+        "NUVYN_IO_THREADS": "4",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYTHONPATH": str(REPO),
+    })
+    return env
+
+
+def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake):
+    jobs_db = Path(server_env["NUVYN_WAREHOUSE_DIR"]) / "_api" / "jobs.sqlite3"
+    server = Server(server_env, tmp_path / "server.log").start()
+    try:
+        with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
+            # authentication is enforced
+            assert httpx.post(f"{server.url}/jobs/create", json={}).status_code == 401
+            # seed case 4: missing workflow_id
+            r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": "https://..."})
+            assert (r.status_code, r.json()) == (400, {"error": "Missing required field: workflow_id"})
+            # seed case 2 (workflow_id + source_id) on the sample lake: the real job
+            r = client.post("/jobs/create", json={"job_type": "metadata_extraction",
+                                                  "data_source_path": str(sample_lake),
+                                                  "workflow_id": "test_workflow_123", "source_id": "test_source_456"},
+                            headers={"Idempotency-Key": "real-job-1"})
+            assert r.status_code == 200
+            created = r.json()
+            assert created["status"] == "created" and created["message"] == "Job created successfully"
+            job_id = created["job_id"]
+            job = _wait_job(client, job_id)
+            assert job["status"] in ("succeeded", "partial"), (job, (tmp_path / "server.log").read_text()[-3000:])
+            assert job["exit_code"] == 0 and job["summary"]["tables"] >= 5 and job["error_message"] is None
+            assert job["workflow_id"] == "test_workflow_123" and job["source_id"] == "test_source_456"
+            run_id = job["run_id"]
+            # seed case 1 (workflow_id only): answered 'created'; the job it starts is ended here
+            r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": "https://...",
+                                                  "workflow_id": "test_workflow_123"})
+            assert r.status_code == 200 and r.json()["status"] == "created"
+            second = r.json()["job_id"]
+            time.sleep(1.0)
+            _kill_children(jobs_db)
+            assert _wait_job(client, second, 60)["status"] == "failed"
+    finally:
+        server.stop()
+        _kill_children(jobs_db)
+
+    # a restarted server still knows the job, the Idempotency-Key still maps to it, and reads its metadata
+    server = Server(server_env, tmp_path / "server.log").start()
+    try:
+        with httpx.Client(base_url=server.url, headers=AUTH, timeout=240) as client:
+            again = client.get(f"/jobs/{job_id}").json()
+            assert again["status"] == job["status"] and again["run_id"] == run_id
+            r = client.post("/jobs/create", json={"job_type": "metadata_extraction",
+                                                  "data_source_path": str(sample_lake),
+                                                  "workflow_id": "test_workflow_123", "source_id": "test_source_456"},
+                            headers={"Idempotency-Key": "real-job-1"})
+            assert r.json()["job_id"] == job_id
+            meta = client.get("/workflows/test_workflow_123/metadata", params={"source_id": "test_source_456"})
+            assert meta.status_code == 200, meta.text
+            body = meta.json()
+            assert [run["run_id"] for run in body["runs"]] == [run_id]
+            assert body["runs"][0]["status"] == job["status"]
+            names = {t["table_name"] for t in body["tables"]}
+            assert {"customers", "orders", "products", "events", "sales"} <= names
+            assert all(t["run_id"] == run_id for t in body["tables"])
+            customers = next(t for t in body["tables"] if t["table_name"] == "customers")
+            assert customers["row_count"] > 0
+            assert any(c["table_name"] == "customers" for c in body["columns"])
+            assert body["sources"][0]["source_path"] == str(sample_lake)
+    finally:
+        server.stop()
+    assert TOKEN not in (tmp_path / "server.log").read_text()

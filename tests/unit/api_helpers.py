@@ -1,0 +1,53 @@
+"""Shared helpers of the API unit tests: a recording launcher, a fake metadata reader, an app factory."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from executor.api.settings import ApiSettings
+from executor.api_server import build_app
+
+TOKEN = "test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class RecordingLauncher:
+    name = "local"
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self.recovered: list[str] = []
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def submit(self, job) -> None:
+        self.submitted.append(job.job_id)
+
+    def recover(self, job) -> None:
+        self.recovered.append(job.job_id)
+
+
+class FakeReader:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+
+    def __call__(self, workflow_id, source_id, run_id):
+        self.calls.append((workflow_id, source_id, run_id))
+        ts = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        return {"sources": [{"workflow_id": workflow_id, "source_id": source_id, "extraction_timestamp": ts}],
+                "tables": [{"table_name": "customers", "row_count": 3}],
+                "columns": [{"table_name": "customers", "column_name": "id", "position": 1}],
+                "runs": [{"run_id": "run_x", "status": "succeeded", "started_at": ts}]}
+
+
+def make_app(tmp_path, *, token: str | None = TOKEN, launcher=None, reader=None, **settings: Any):
+    s = ApiSettings(token=token, allow_no_auth=token is None, jobs_db=str(tmp_path / "jobs.sqlite3"), **settings)
+    launcher = launcher or RecordingLauncher()
+    reader = reader or FakeReader()
+    return build_app(s, {}, launcher=launcher, metadata_reader=reader), launcher, reader

@@ -1,0 +1,149 @@
+"""LocalLauncher with a fake interpreter (no JVM): exit codes, queueing, recovery after a restart;
+and the pure outcome/parse helpers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from executor.api.launchers import LocalLauncher, outcome, parse_report
+from executor.api.store import JobRecord, JobStore
+from executor.api.validation import build_job_payload
+
+FAKE = r'''#!{python}
+import json, sys, time
+args = sys.argv[1:]
+payload = json.loads(args[args.index("--payload") + 1])
+run_id = args[args.index("--run-id") + 1]
+mode = payload["job_metadata"].get("fake", "ok")
+if mode == "sleep":
+    time.sleep(float(payload["job_metadata"].get("seconds", 30)))
+    mode = "ok"
+if mode == "bad":
+    print("2025 ERROR executor.main: workflow_id is required", file=sys.stderr)
+    print("error: workflow_id is required: set job_metadata.workflow_id", file=sys.stderr)
+    sys.exit(2)
+if mode == "crash":
+    print("Traceback (most recent call last):\n  File x\nRuntimeError: /internal/path", file=sys.stderr)
+    sys.exit(3)
+status = {"ok": "succeeded", "partial": "partial", "fail": "failed"}[mode]
+print("some chatter on stdout {not json")
+print(json.dumps({"run_id": run_id, "workflow_id": payload["workflow_id"], "status": status,
+                  "error_message": "every table failed; first error: boom" if mode == "fail" else None,
+                  "summary": {"tables": 2, "tables_failed": 1 if mode != "ok" else 0}}, indent=2))
+sys.exit(1 if mode == "fail" else 0)
+'''
+
+
+@pytest.fixture()
+def fake_python(tmp_path):
+    path = tmp_path / "fake-python"
+    path.write_text(FAKE.replace("{python}", sys.executable))
+    path.chmod(0o755)
+    return str(path)
+
+
+def _job(store, mode, n=0, **meta):
+    payload = build_job_payload({"job_type": "metadata_extraction", "data_source_path": "/x",
+                                 "workflow_id": f"wf_{mode}", "job_metadata": {"fake": mode, **meta}})
+    job = JobRecord(job_id=f"job_{n:032x}", status="created", job_type="metadata_extraction",
+                    workflow_id=payload["workflow_id"], source_id=None, data_source_path="/x", payload=payload,
+                    launcher="local", run_id=f"run_{mode}_{n}")
+    store.insert(job)
+    return job
+
+
+def _wait(store, job_id, statuses=("succeeded", "partial", "failed"), timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = store.get(job_id)
+        if job.status in statuses:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {store.get(job_id).status}")
+
+
+def test_exit_codes_map_to_statuses(tmp_path, fake_python):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    launcher = LocalLauncher(store, max_concurrent=2, python=fake_python, logs_dir=tmp_path / "logs", env={})
+    launcher.start()
+    try:
+        jobs = {mode: _job(store, mode, i) for i, mode in enumerate(("ok", "partial", "fail", "bad", "crash"))}
+        for job in jobs.values():
+            launcher.submit(job)
+        done = {mode: _wait(store, job.job_id) for mode, job in jobs.items()}
+    finally:
+        launcher.stop()
+    assert done["ok"].status == "succeeded" and done["ok"].exit_code == 0 and done["ok"].error_message is None
+    assert done["ok"].summary == {"tables": 2, "tables_failed": 0}
+    assert done["ok"].started_at and done["ok"].finished_at and done["ok"].pid
+    assert done["partial"].status == "partial"
+    assert done["fail"].status == "failed" and done["fail"].error_message == "every table failed; first error: boom"
+    assert done["bad"].status == "failed" and done["bad"].exit_code == 2
+    assert done["bad"].error_message == "workflow_id is required: set job_metadata.workflow_id"
+    assert done["crash"].status == "failed" and done["crash"].error_message == "the job process ended with exit code 3"
+
+
+def test_busy_launcher_queues_jobs(tmp_path, fake_python):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    launcher = LocalLauncher(store, max_concurrent=1, python=fake_python, logs_dir=tmp_path / "logs", env={})
+    launcher.start()
+    try:
+        first = _job(store, "sleep", 1, seconds=1.5)
+        second = _job(store, "ok", 2)
+        launcher.submit(first)
+        launcher.submit(second)
+        _wait(store, first.job_id, ("running",))
+        assert store.get(second.job_id).status == "created"  # waits in the queue
+        assert _wait(store, second.job_id).status == "succeeded"
+        assert store.get(first.job_id).finished_at <= store.get(second.job_id).started_at
+    finally:
+        launcher.stop()
+
+
+def test_recovery_after_a_restart(tmp_path, fake_python):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    logs = tmp_path / "logs"
+    launcher = LocalLauncher(store, max_concurrent=1, python=fake_python, logs_dir=logs, env={})
+    # 1. a job that finished while no server ran: its report is on disk, its process gone
+    finished = _job(store, "ok", 1)
+    (logs / f"{finished.job_id}.stdout").write_text(json.dumps({"status": "partial", "summary": {"tables": 1}}))
+    store.update(finished.job_id, status="running", pid=2**22 + 12345)
+    # 2. a job whose child still runs (started by the previous server)
+    alive = _job(store, "sleep", 2, seconds=1)
+    cmd, env = launcher.command(alive)
+    with open(logs / f"{alive.job_id}.stdout", "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, env=env)
+    store.update(alive.job_id, status="running", pid=proc.pid)
+    # 3. a job still queued
+    queued = _job(store, "ok", 3)
+    # 4. a running job that left nothing
+    lost = _job(store, "ok", 4)
+    store.update(lost.job_id, status="running", pid=2**22 + 12346)
+
+    launcher.start()
+    try:
+        for job in store.active():
+            launcher.recover(job)
+        assert _wait(store, finished.job_id).status == "partial"
+        assert _wait(store, queued.job_id).status == "succeeded"
+        assert "restarted" in _wait(store, lost.job_id).error_message
+        assert store.get(alive.job_id).status == "running"
+        proc.wait()
+        assert _wait(store, alive.job_id).status == "succeeded"
+    finally:
+        launcher.stop()
+
+
+def test_parse_report_and_outcome():
+    assert parse_report('noise\n{"status": "succeeded"}\n') == {"status": "succeeded"}
+    assert parse_report("{not json\n") is None
+    assert outcome(0, '{"status": "partial", "summary": {"a": 1}}', "")["status"] == "partial"
+    assert outcome(0, "", "")["status"] == "failed"
+    assert outcome(-9, "", "")["error_message"] == "the job process was killed by signal 9"
+    crashed = outcome(1, "", "Traceback (most recent call last):\n  boom")
+    assert crashed["status"] == "failed" and "Traceback" not in crashed["error_message"]
