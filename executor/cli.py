@@ -2,6 +2,7 @@
 
   nuvyn-executor run ...                         same arguments as `python -m executor.main`
   nuvyn-executor query --workflow-id W [--source-id S] [--run-id R] [--format json|table]
+  nuvyn-executor migrate [--backfill-workflow-id-from-source-id] [--optimize] [--dry-run]
   nuvyn-executor serve [--host 127.0.0.1] [--port 8080] [--no-auth]   the REST API (docs/API.md)
 """
 
@@ -102,6 +103,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from executor.api_server import serve
 
     return serve(args)
+
+
+def _add_migrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backfill-workflow-id-from-source-id", dest="backfill", action="store_true",
+                   help="set workflow_id = source_id on rows written by v1 (workflow_id NULL)")
+    p.add_argument("--optimize", action="store_true",
+                   help="apply the query layout: liquid clustering or Z-order by workflow_id, source_id")
+    p.add_argument("--dry-run", action="store_true", help="print the statements, change nothing")
+
+
+@command("migrate", "upgrade the metadata tables in place (v1 -> v2), idempotent")(_add_migrate_args)
+def cmd_migrate(args: argparse.Namespace) -> int:
+    statements = _context().writer.migrate(backfill_workflow_id=args.backfill, optimize=args.optimize,
+                                           dry_run=args.dry_run)
+    prefix = "-- would run: " if args.dry_run else "-- ran: "
+    for stmt in statements:
+        print(prefix + stmt + ";")
+    if not statements:
+        print("-- nothing to do: the tables are up to date")
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -80,6 +80,15 @@ class Settings:
         default=5,
         metadata=_doc("Distinct non-null sample values kept per column.", "NUVYN_SAMPLE_VALUES_COUNT"),
     )
+    table_layout: str = field(
+        default="cluster",
+        metadata=_doc(
+            "How the metadata tables are laid out for queries by workflow_id/source_id (Delta has no "
+            "indexes): cluster = liquid clustering (CLUSTER BY), zorder = OPTIMIZE ... ZORDER BY when "
+            "`nuvyn-executor migrate --optimize` runs, none.",
+            "NUVYN_TABLE_LAYOUT",
+        ),
+    )
     io_threads: int = field(
         default=8,
         metadata=_doc("Threads that read file headers, footers and count CSV records.", "NUVYN_IO_THREADS"),
@@ -93,6 +102,10 @@ class Settings:
                 raise SettingsError(
                     f"{env}={value!r} is not a valid identifier; use letters, digits and underscores"
                 )
+        if self.table_layout not in ("cluster", "zorder", "none"):
+            raise SettingsError(
+                f"NUVYN_TABLE_LAYOUT={self.table_layout!r} is invalid; expected one of: cluster, zorder, none"
+            )
         for name in ("infer_sample_records", "infer_sample_files", "sample_value_max_chars",
                      "sample_values_count", "io_threads"):
             value = getattr(self, name)

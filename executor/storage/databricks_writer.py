@@ -164,11 +164,19 @@ class DatabricksWriter:
             # Written by an earlier process: register it in this session's catalog as it is.
             self.spark.sql(f"CREATE TABLE IF NOT EXISTS {full} USING DELTA LOCATION '{loc}'")
             return
-        sql = (f"CREATE TABLE IF NOT EXISTS {full} ({S.ddl_columns(name)}) USING DELTA "
-               f"COMMENT {S.sql_comment(comment)} TBLPROPERTIES ({props})")
+        sql = f"CREATE TABLE IF NOT EXISTS {full} ({S.ddl_columns(name)}) USING DELTA"
+        if self.settings.table_layout == "cluster":
+            sql += f" CLUSTER BY ({', '.join(S.LAYOUT_COLUMNS)})"
+        sql += f" COMMENT {S.sql_comment(comment)} TBLPROPERTIES ({props})"
         if loc:
             sql += f" LOCATION '{loc}'"
         self.spark.sql(sql)
+
+    def _delta_name(self, name: str) -> str:
+        """Name for DeltaTable.forName: OSS Delta parses only `schema`.`table` for the session catalog."""
+        if self.settings.catalog == "spark_catalog":
+            return f"`{self.settings.schema}`.`{name}`"
+        return self.table(name)
 
     def existing_columns(self, name: str) -> list[str]:
         return [f.name for f in self.spark.table(self.table(name)).schema.fields]
@@ -194,6 +202,60 @@ class DatabricksWriter:
                     continue
                 raise MetadataStoreError(f"cannot add columns to {self.table(name)}: {exc}") from exc
         return statements
+
+    def layout_statements(self, name: str) -> list[str]:
+        """What `migrate --optimize` runs for a table's layout (no request values in them)."""
+        cols = ", ".join(S.LAYOUT_COLUMNS)
+        if self.settings.table_layout == "cluster":
+            return [f"ALTER TABLE {self.table(name)} CLUSTER BY ({cols})", f"OPTIMIZE {self.table(name)}"]
+        if self.settings.table_layout == "zorder":
+            return [f"OPTIMIZE {self.table(name)} ZORDER BY ({cols})"]
+        return []
+
+    BACKFILL_SQL = "UPDATE {table} SET workflow_id = source_id WHERE workflow_id IS NULL AND source_id IS NOT NULL"
+
+    def migrate(self, *, backfill_workflow_id: bool = False, optimize: bool = False,
+                dry_run: bool = False) -> list[str]:
+        """Upgrade the tables in place (v1 -> v2): add missing columns, optionally backfill
+        workflow_id from source_id, optionally apply the query layout. Idempotent.
+
+        Returns the statements run (or, with dry_run, the ones that would run)."""
+        from delta.tables import DeltaTable
+        from pyspark.sql import functions as F
+
+        done: list[str] = []
+        if dry_run:
+            for name in S.ALL_TABLES:
+                if not self.spark.catalog.tableExists(f"{self.settings.catalog}.{self.settings.schema}.{name}"):
+                    loc = self._table_location(name)
+                    if not (loc and self._delta_exists_at(loc)):
+                        done.append(f"CREATE TABLE IF NOT EXISTS {self.table(name)} ({S.ddl_columns(name)}) USING DELTA")
+                        continue
+                    self.spark.sql(f"CREATE TABLE IF NOT EXISTS {self.table(name)} USING DELTA LOCATION '{loc}'")
+                done.extend(self.migration_statements(name))
+        else:
+            self._ready = False
+            done.extend(self.ensure_tables())
+        for name in S.ALL_TABLES:
+            if backfill_workflow_id:
+                stmt = self.BACKFILL_SQL.format(table=self.table(name))
+                done.append(stmt)
+                if not dry_run:
+                    table = DeltaTable.forName(self.spark, self._delta_name(name))
+                    with_retry(lambda t=table: t.update(
+                        condition=F.col("workflow_id").isNull() & F.col("source_id").isNotNull(),
+                        set={"workflow_id": F.col("source_id")}), f"backfill {name}")
+            if optimize:
+                for stmt in self.layout_statements(name):
+                    done.append(stmt)
+                    if not dry_run:
+                        try:
+                            with_retry(lambda s=stmt: self.spark.sql(s), f"layout {name}")
+                        except Exception as exc:  # noqa: BLE001 - e.g. a partitioned v1 table cannot cluster
+                            raise MetadataStoreError(
+                                f"{stmt} failed ({str(exc).splitlines()[0]}); set NUVYN_TABLE_LAYOUT=zorder "
+                                "or none for this table") from exc
+        return done
 
     # ------------------------------------------------------------------ appends
 

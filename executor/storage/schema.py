@@ -107,6 +107,10 @@ TABLE_PROPERTIES = {
 }
 
 
+# Delta has no CREATE INDEX: the tables are clustered (liquid clustering) or Z-ordered by these.
+LAYOUT_COLUMNS = ("workflow_id", "source_id")
+
+
 def sql_comment(text: str) -> str:
     """A comment as a SQL string literal (our own constant texts; quotes and backslashes removed)."""
     return "'" + text.replace("'", "").replace("\\", "") + "'"
