@@ -170,6 +170,7 @@ def spark_conf_for(location: Location, credential: AzureCredential, route: str) 
 
 def _error_code(exc: BaseException) -> str:
     code = getattr(exc, "error_code", None)
+    code = getattr(code, "value", code)
     status = getattr(exc, "status_code", None)
     return " ".join(str(x) for x in (f"HTTP {status}" if status else None, code) if x)
 
@@ -330,7 +331,7 @@ class AzureBlobFileStore:
     def from_location(cls, location: Location, settings: Settings, *, spark: "SparkSession | None" = None,
                       secret_reader: SecretReader | None = None, env: Mapping[str, str] | None = None,
                       retry_total: int = 3) -> "AzureBlobFileStore":
-        from azure.storage.blob import ContainerClient
+        from azure.storage.blob import ContainerClient, ExponentialRetry
 
         credential = resolve_credential(location, settings, databricks=on_databricks(env),
                                         secret_reader=secret_reader)
@@ -352,8 +353,9 @@ class AzureBlobFileStore:
 
             sdk_credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
         client = ContainerClient(account_url=endpoint, container_name=location.container,
-                                 credential=sdk_credential, retry_total=retry_total,
-                                 retry_backoff_factor=0.5, connection_timeout=20, read_timeout=120)
+                                 credential=sdk_credential, connection_timeout=20, read_timeout=120,
+                                 retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2,
+                                                               retry_total=retry_total))
         logger.info("Azure source: account %s container %s prefix %r (credential: %s, Spark route: %s)",
                     location.account, location.container, location.prefix, credential.source,
                     settings.azure_spark_route)
