@@ -287,7 +287,18 @@ class BlobRangeReader(io.RawIOBase):
         except ResourceNotFoundError:
             raise BlobGoneError(f"{self._label} disappeared after listing (blob not found)") from None
         except ResourceModifiedError:
+            if not self._exists():  # a conditional read of a deleted blob can answer 412 (Azurite does)
+                raise BlobGoneError(f"{self._label} disappeared after listing (blob not found)") from None
             raise BlobChangedError(f"{self._label} changed after listing (etag mismatch); rerun the job") from None
+
+    def _exists(self) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            self._blob.get_blob_properties()
+            return True
+        except ResourceNotFoundError:
+            return False
 
     @property
     def size(self) -> int:

@@ -53,8 +53,14 @@ def _run(context, path: str, workflow_id: str, capsys=None) -> dict:
     from executor.main import main
 
     payload = json.dumps({"workflow_id": workflow_id, "source_id": "src"})
-    code = main(["metadata_extraction", path, "auto", "t1", "--payload", payload, "--write-to-db",
-                 "--run-id", f"run-{workflow_id}"], env={}, context=context)
+    handlers = list(logging.root.handlers)
+    try:
+        code = main(["metadata_extraction", path, "auto", "t1", "--payload", payload, "--write-to-db",
+                     "--run-id", f"run-{workflow_id}"], env={}, context=context)
+    finally:  # main() adds a stderr handler bound to this test's captured stream: take it away
+        for h in logging.root.handlers:
+            if h not in handlers:
+                logging.root.removeHandler(h)
     out = capsys.readouterr().out if capsys else "{}"
     report = json.loads(out[out.index("{"):]) if capsys else {}
     report["_code"] = code
@@ -144,3 +150,47 @@ def test_secrets_never_leak(spark, settings, azurite, seeded, capsys, caplog):
     for secret in (sas, sig, ACCOUNT_KEY, ACCOUNT_KEY[:40]):
         assert secret not in text
     assert "sig=" not in text.replace("sig=***", "")
+
+
+def test_blob_deleted_between_listing_and_reading_fails_only_its_table(spark, settings, azurite, seeded):
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.sources.azure import AzureBlobFileStore
+
+    container, local = seeded
+    victim = "gone" + uuid.uuid4().hex[:6]
+    upload_tree(azurite, container, local / "events", f"{victim}/events/")
+    (local / "products.parquet").read_bytes()
+    cc = azurite.service().get_container_client(container)
+    with open(local / "products.parquet", "rb") as fh:
+        cc.upload_blob(f"{victim}/products.parquet", fh)
+    s = replace(settings, azure_connection_string=azurite.connection_string)
+
+    class DeletingStore(AzureBlobFileStore):
+        def list_files(self, prune):
+            yield from super().list_files(prune)
+            cc.delete_blob(f"{victim}/events/part-00001.csv")
+
+    def factory(location, st):
+        base = AzureBlobFileStore.from_location(location, st)
+        return DeletingStore(location, base.client, base.credential, st)
+
+    result = MetadataExtractor(spark, s, store_factory=factory).extract_metadata(azurite.url(container, victim))
+    by_name = {t.table_name: t for t in result.tables}
+    assert by_name["events"].status == "failed"
+    assert "part-00001.csv" in by_name["events"].error_message
+    assert "disappeared after listing" in by_name["events"].error_message
+    assert by_name["products"].status == "ok" and by_name["products"].row_count == 4
+
+
+def test_unreachable_account_is_a_clear_source_error(spark, settings, azurite):
+    from executor.errors import SourceError
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.sources.azure import AzureBlobFileStore
+    from tests.azurite import free_port
+
+    s = replace(settings, azure_connection_string=azurite.connection_string)
+    ex = MetadataExtractor(spark, s, store_factory=lambda loc, st: AzureBlobFileStore.from_location(
+        loc, st, retry_total=0))
+    with pytest.raises(SourceError, match="storage account 'devstoreaccount1' is unreachable.*container 'lake'") as err:
+        ex.extract_metadata(f"http://127.0.0.1:{free_port()}/{ACCOUNT}/lake/raw")
+    assert ACCOUNT_KEY not in str(err.value)
