@@ -367,10 +367,10 @@ class AzureBlobFileStore:
                                  credential=sdk_credential, connection_timeout=20, read_timeout=120,
                                  retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2,
                                                                retry_total=retry_total))
+        store = cls(location, client, credential, settings, spark=spark)
         logger.info("Azure source: account %s container %s prefix %r (credential: %s, Spark route: %s)",
-                    location.account, location.container, location.prefix, credential.source,
-                    settings.azure_spark_route)
-        return cls(location, client, credential, settings, spark=spark)
+                    location.account, location.container, location.prefix, credential.source, store.route)
+        return store
 
     @staticmethod
     def _container_base(location: Location) -> str:
