@@ -189,6 +189,10 @@ def source_error(exc: BaseException, location: Location, credential: AzureCreden
     where = f"container {location.container!r} of storage account {location.account!r}"
     code = _error_code(exc)
     how = f" (credential: {credential.source})" if credential else ""
+    if type(exc).__name__ == "CredentialUnavailableError":
+        return SourceError(f"no Azure credential available for storage account {location.account!r} "
+                           f"(container {location.container!r}): DefaultAzureCredential found none; give "
+                           "a SAS token, AZURE_STORAGE_CONNECTION_STRING or NUVYN_AZURE_ACCOUNT_KEY")
     if isinstance(exc, ResourceNotFoundError):
         if "ContainerNotFound" in code or not code:
             return SourceError(f"container {location.container!r} does not exist in storage account "
@@ -204,10 +208,6 @@ def source_error(exc: BaseException, location: Location, credential: AzureCreden
         return SourceError(f"storage account {location.account!r} is unreachable at {location.blob_endpoint} "
                            f"while {action} container {location.container!r} ({type(exc).__name__}); "
                            "check the account name, network and firewall")
-    if type(exc).__name__ == "CredentialUnavailableError":
-        return SourceError(f"no Azure credential available for storage account {location.account!r} "
-                           f"(container {location.container!r}): DefaultAzureCredential found none; give "
-                           "a SAS token, AZURE_STORAGE_CONNECTION_STRING or NUVYN_AZURE_ACCOUNT_KEY")
     return SourceError(f"{action} {where} failed{how}: {type(exc).__name__} {code}".rstrip())
 
 

@@ -196,3 +196,23 @@ def test_settings_reject_unknown_route():
 
     with pytest.raises(SettingsError, match="NUVYN_AZURE_SPARK_ROUTE"):
         replace(Settings(), azure_spark_route="s3")
+
+
+def test_source_errors_name_account_and_container():
+    from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError, ServiceRequestError
+    from azure.identity import CredentialUnavailableError
+
+    from executor.sources.azure import source_error
+
+    loc = parse_location(URL)
+    cred = AzureCredential(ACCOUNT_KEY, account_key=KEY)
+    msgs = {
+        "missing": str(source_error(ResourceNotFoundError("x"), loc, cred, "listing")),
+        "auth": str(source_error(ClientAuthenticationError("bad " + KEY), loc, cred, "listing")),
+        "net": str(source_error(ServiceRequestError("refused"), loc, cred, "listing")),
+        "none": str(source_error(CredentialUnavailableError("none"), loc, AzureCredential(DEFAULT), "listing")),
+    }
+    assert "does not exist" in msgs["missing"] and "authentication refused" in msgs["auth"]
+    assert "unreachable" in msgs["net"] and "no Azure credential" in msgs["none"]
+    for m in msgs.values():
+        assert "'acct01'" in m and "'raw'" in m and KEY not in m
