@@ -22,6 +22,7 @@ Spark routes (settings.azure_spark_route):
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -29,8 +30,9 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from executor.errors import SourceError
@@ -313,7 +315,7 @@ class AzureBlobFileStore:
     the container's URL in the form the user gave (without SAS); blob names are kept raw."""
 
     def __init__(self, location: Location, container_client: Any, credential: AzureCredential,
-                 settings: Settings | None = None, spark: "SparkSession | None" = None) -> None:
+                 settings: Settings | None = None, spark: SparkSession | None = None) -> None:
         if not location.is_azure or not location.container:
             raise SourceError(f"{location.display!r} is not an Azure container path")
         self.location = location
@@ -339,9 +341,9 @@ class AzureBlobFileStore:
     # ------------------------------------------------------------------ construction (the edge)
 
     @classmethod
-    def from_location(cls, location: Location, settings: Settings, *, spark: "SparkSession | None" = None,
+    def from_location(cls, location: Location, settings: Settings, *, spark: SparkSession | None = None,
                       secret_reader: SecretReader | None = None, env: Mapping[str, str] | None = None,
-                      retry_total: int = 3) -> "AzureBlobFileStore":
+                      retry_total: int = 3) -> AzureBlobFileStore:
         from azure.storage.blob import ContainerClient, ExponentialRetry
 
         credential = resolve_credential(location, settings, databricks=on_databricks(env),
@@ -495,7 +497,7 @@ class AzureBlobFileStore:
 
     # ------------------------------------------------------------------ Spark
 
-    def configure_spark(self, spark: "SparkSession") -> None:
+    def configure_spark(self, spark: SparkSession) -> None:
         """Give Spark the listing's credential for this account (values never logged)."""
         with self._lock:
             if self._spark_configured:
@@ -568,10 +570,8 @@ class AzureBlobFileStore:
         """Delete every staged file (the extractor calls this after each table: bounded batches)."""
         with self._lock:
             for path, _ in self._staged.values():
-                try:
+                with contextlib.suppress(OSError):
                     os.remove(path)
-                except OSError:
-                    pass
             self._staged.clear()
             self._staged_bytes = 0
 
@@ -581,8 +581,8 @@ class AzureBlobFileStore:
             self._finalizer()
         try:
             self.client.close()
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception as exc:  # noqa: BLE001 - closing is best effort
+            logger.debug("closing the container client failed: %s", type(exc).__name__)
 
 
 def _is_folder_marker(blob: Any) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests.azurite` importable
 
-from tests.azurite import azurite_blob  # noqa: E402
+from tests.azurite import azurite_blob
 
 
 @pytest.fixture(scope="session")

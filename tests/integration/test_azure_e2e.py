@@ -8,7 +8,7 @@ import json
 import logging
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -117,13 +117,13 @@ def _sas(azurite, container: str, **perm) -> str:
 
     return generate_container_sas(ACCOUNT, container, account_key=ACCOUNT_KEY,
                                   permission=ContainerSasPermissions(**perm),
-                                  expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+                                  expiry=datetime.now(UTC) + timedelta(hours=1))
 
 
 def test_secrets_never_leak(spark, settings, azurite, seeded, capsys, caplog):
     container, _ = seeded
     sas = _sas(azurite, container, read=True, list=True)
-    sig = [p.split("=", 1)[1] for p in sas.split("&") if p.startswith("sig=")][0]
+    sig = next(p.split("=", 1)[1] for p in sas.split("&") if p.startswith("sig="))
     # SAS wins over the account key (also in play, registered, never used).
     ctx = _context(spark, settings, azure_account_key=ACCOUNT_KEY)
     caplog.set_level(logging.DEBUG)

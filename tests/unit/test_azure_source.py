@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -32,7 +32,7 @@ URL = "https://acct01.blob.core.windows.net/raw/lake"
 
 
 class FakeBlob:
-    def __init__(self, store: "FakeContainer", name: str) -> None:
+    def __init__(self, store: FakeContainer, name: str) -> None:
         self.store, self.name = store, name
         self.calls: list[tuple[int, int]] = []
 
@@ -62,7 +62,7 @@ class FakeContainer:
                 continue
             meta = {"hdi_isfolder": "true"} if name in self.markers else {}
             yield SimpleNamespace(name=name, size=len(self.data.get(name, b"")), etag=f"etag-{name}",
-                                  last_modified=datetime(2024, 1, 1, tzinfo=timezone.utc), metadata=meta)
+                                  last_modified=datetime(2024, 1, 1, tzinfo=UTC), metadata=meta)
 
     def get_blob_client(self, name):
         return FakeBlob(self, name)
@@ -171,9 +171,9 @@ def test_blob_deleted_after_listing_is_a_clear_file_error():
     s = store({"lake/f.csv": b"a\n1\n"})
     (f,) = list(s.list_files(prune_dir))
     del s.client.data["lake/f.csv"]
-    with pytest.raises(BlobGoneError, match=r"blob 'lake/f.csv' \(container 'raw', account 'acct01'\) disappeared after listing"):
-        with s.open(f.uri) as fh:
-            fh.read()
+    gone = r"blob 'lake/f.csv' \(container 'raw', account 'acct01'\) disappeared after listing"
+    with pytest.raises(BlobGoneError, match=gone), s.open(f.uri) as fh:
+        fh.read()
     assert isinstance(BlobGoneError("x"), FileNotFoundError)  # the extractor's per-table failure path
 
 
@@ -181,9 +181,10 @@ def test_staging_route_stages_releases_and_bounds(tmp_path):
     data = {"lake/a.csv": b"x\n1\n", "lake/sub/b.csv": b"y\n2\n" * 7}
     s = store(data, azure_spark_route="staging", azure_staging_dir=str(tmp_path), azure_staging_max_bytes=30)
     files = {f.relative: f for f in s.list_files(prune_dir)}
-    uri = s.spark_uri(files["lake/a.csv".split("/", 1)[1]].uri)
+    uri = s.spark_uri(files["a.csv"].uri)
     assert uri.startswith("file:" + str(tmp_path)) and uri.endswith("/raw/lake/a.csv")
-    assert open(uri[len("file:"):], "rb").read() == b"x\n1\n"
+    with open(uri[len("file:"):], "rb") as staged:
+        assert staged.read() == b"x\n1\n"
     with pytest.raises(OSError, match="NUVYN_AZURE_STAGING_MAX_BYTES=30"):
         s.spark_uri(files["sub/b.csv"].uri)
     s.release()
@@ -199,7 +200,11 @@ def test_settings_reject_unknown_route():
 
 
 def test_source_errors_name_account_and_container():
-    from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError, ServiceRequestError
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+    )
     from azure.identity import CredentialUnavailableError
 
     from executor.sources.azure import source_error
