@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Mapping
 
 from executor.errors import SettingsError
+from executor.redaction import SECRETS
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -94,7 +95,66 @@ class Settings:
         metadata=_doc("Threads that read file headers, footers and count CSV records.", "NUVYN_IO_THREADS"),
     )
 
+    azure_connection_string: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_doc(
+            "Azure sources: a storage connection string (AccountKey or SharedAccessSignature). Used when "
+            "the path carries no SAS token. Secret: never logged.",
+            "AZURE_STORAGE_CONNECTION_STRING",
+        ),
+    )
+    azure_account_key: str | None = field(
+        default=None,
+        repr=False,
+        metadata=_doc(
+            "Azure sources: the storage account key, used when neither a SAS token nor a connection "
+            "string is given. Secret: never logged.",
+            "NUVYN_AZURE_ACCOUNT_KEY",
+        ),
+    )
+    azure_key_secret_scope: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Azure sources on Databricks: secret scope holding the account key (with "
+            "NUVYN_AZURE_KEY_SECRET_KEY); read with dbutils.secrets.get.",
+            "NUVYN_AZURE_KEY_SECRET_SCOPE",
+        ),
+    )
+    azure_key_secret_key: str | None = field(
+        default=None,
+        metadata=_doc("Azure sources on Databricks: key of the account key in the secret scope.",
+                      "NUVYN_AZURE_KEY_SECRET_KEY"),
+    )
+    azure_spark_route: str = field(
+        default="auto",
+        metadata=_doc(
+            "How Spark reads Azure files: abfss (Databricks and hadoop-azure; the production default), "
+            "wasbs, staging (download each table's files to a local folder; the emulator's route), or "
+            "auto (staging for the Azurite emulator, abfss otherwise).",
+            "NUVYN_AZURE_SPARK_ROUTE",
+        ),
+    )
+    azure_staging_dir: str | None = field(
+        default=None,
+        metadata=_doc("Staging route: local folder for staged files (default: a private temp folder).",
+                      "NUVYN_AZURE_STAGING_DIR"),
+    )
+    azure_staging_max_bytes: int = field(
+        default=8 * 1024**3,
+        metadata=_doc(
+            "Staging route: most bytes staged at once (one table's files); a larger table fails with a "
+            "clear message.",
+            "NUVYN_AZURE_STAGING_MAX_BYTES",
+        ),
+    )
+
     def __post_init__(self) -> None:
+        SECRETS.add(self.azure_connection_string, self.azure_account_key)
+        if self.azure_spark_route not in ("auto", "abfss", "wasbs", "staging"):
+            raise SettingsError(
+                f"NUVYN_AZURE_SPARK_ROUTE={self.azure_spark_route!r} must be auto, abfss, wasbs or staging"
+            )
         for name in ("catalog", "schema"):
             value = getattr(self, name)
             if not _IDENT_RE.match(value):
@@ -107,7 +167,7 @@ class Settings:
                 f"NUVYN_TABLE_LAYOUT={self.table_layout!r} is invalid; expected one of: cluster, zorder, none"
             )
         for name in ("infer_sample_records", "infer_sample_files", "sample_value_max_chars",
-                     "sample_values_count", "io_threads"):
+                     "sample_values_count", "io_threads", "azure_staging_max_bytes"):
             value = getattr(self, name)
             minimum = 0 if name == "infer_sample_records" else 1
             if value < minimum:

@@ -164,6 +164,9 @@ class MetadataExtractor:
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
         location, store, plan = self.plan(data_source_path, data_source_type, include, exclude)
+        configure = getattr(store, "configure_spark", None)  # Azure: give Spark the listing's credential
+        if configure is not None:
+            configure(self.spark)
         logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
                     location.display, plan.files_found, plan.total_size_bytes, len(plan.tables),
                     len(plan.skipped))
@@ -180,8 +183,11 @@ class MetadataExtractor:
             signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
             tables = assign_names(split_by_schema(plan.tables, signatures), location.root_name)
             counts = self._submit_csv_counts(store, tables, facts, pool)
+            release = getattr(store, "release", None)  # Azure staging route: free each table's staged files
             for table in tables:
                 result.tables.append(self._extract_table(store, location, table, facts, counts))
+                if release is not None:
+                    release()
         logger.info("extracted %d tables (%d failed) in %.1fs", len(result.tables),
                     len(result.failed_tables), time.monotonic() - t0)
         return result

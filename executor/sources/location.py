@@ -106,7 +106,7 @@ def parse_location(path: str, storage_hint: str | None = None) -> Location:
                         sas_token=sas)
     if scheme in ("http", "https"):
         host = parts.hostname or ""
-        m = _HOST_RE.match(parts.netloc.split("@")[-1])
+        m = _HOST_RE.match(host)
         segs = [s for s in parts.path.split("/")]
         if m:
             segs = segs[1:] if segs and segs[0] == "" else segs

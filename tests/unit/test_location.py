@@ -1,0 +1,96 @@
+"""parse_location: every Azure path form, odd characters, SAS tokens kept apart."""
+
+from __future__ import annotations
+
+import pytest
+
+from executor.errors import PayloadError
+from executor.sources.location import parse_location
+
+SAS = "sv=2023-11-03&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCdEf%2Bsecret%3D"
+
+
+@pytest.mark.parametrize("path, kind, account, container, prefix", [
+    ("https://acct01.blob.core.windows.net/raw/sales/2024", "azure_blob", "acct01", "raw", "sales/2024"),
+    ("https://acct01.blob.core.windows.net/raw", "azure_blob", "acct01", "raw", ""),
+    ("https://acct01.blob.core.windows.net/raw/", "azure_blob", "acct01", "raw", ""),
+    ("https://ACCT01.blob.core.windows.net/raw/x/", "azure_blob", "acct01", "raw", "x/"),
+    ("https://acct01.blob.core.windows.net:443/raw/x", "azure_blob", "acct01", "raw", "x"),
+    ("https://acct01.dfs.core.windows.net/fs1/landing/day=1", "adls_gen2", "acct01", "fs1", "landing/day=1"),
+    ("abfss://fs1@acct01.dfs.core.windows.net/landing/x.csv", "adls_gen2", "acct01", "fs1", "landing/x.csv"),
+    ("abfss://fs1@acct01.dfs.core.windows.net", "adls_gen2", "acct01", "fs1", ""),
+    ("abfs://fs1@acct01.dfs.core.windows.net/a", "adls_gen2", "acct01", "fs1", "a"),
+    ("wasbs://raw@acct01.blob.core.windows.net/a/b", "azure_blob", "acct01", "raw", "a/b"),
+    ("wasb://raw@acct01.blob.core.windows.net/a/b", "azure_blob", "acct01", "raw", "a/b"),
+    ("https://acct01.blob.core.chinacloudapi.cn/raw/a", "azure_blob", "acct01", "raw", "a"),
+    ("http://127.0.0.1:10000/devstoreaccount1/lake/raw", "azure_blob", "devstoreaccount1", "lake", "raw"),
+    ("http://localhost:41234/devstoreaccount1/lake", "azure_blob", "devstoreaccount1", "lake", ""),
+])
+def test_azure_forms(path, kind, account, container, prefix):
+    loc = parse_location(path)
+    assert (loc.kind, loc.account, loc.container, loc.prefix) == (kind, account, container, prefix)
+    assert loc.is_azure and loc.display == path and loc.sas_token is None
+
+
+def test_endpoints_and_abfss_translation():
+    loc = parse_location("https://acct01.blob.core.windows.net/raw/sales")
+    assert loc.blob_endpoint == "https://acct01.blob.core.windows.net"
+    assert loc.abfss_uri() == "abfss://raw@acct01.dfs.core.windows.net/sales"
+    assert loc.abfss_uri("sales/a b.csv") == "abfss://raw@acct01.dfs.core.windows.net/sales/a b.csv"
+    dfs = parse_location("https://acct01.dfs.core.usgovcloudapi.net/fs/x")
+    assert dfs.blob_endpoint == "https://acct01.blob.core.usgovcloudapi.net"
+    emu = parse_location("http://127.0.0.1:10000/devstoreaccount1/lake/raw")
+    assert emu.blob_endpoint == "http://127.0.0.1:10000/devstoreaccount1"
+    assert emu.root_name == "raw"
+    assert parse_location("abfss://fs1@acct01.dfs.core.windows.net").root_name == "fs1"
+
+
+@pytest.mark.parametrize("path, container, prefix", [
+    ("https://acct01.blob.core.windows.net/raw/my%20folder/a%20b.csv", "raw", "my folder/a b.csv"),
+    ("abfss://raw@acct01.dfs.core.windows.net/my%20folder/%C3%A9t%C3%A9", "raw", "my folder/été"),
+    ("wasbs://raw@acct01.blob.core.windows.net/pct%2520/x", "raw", "pct%20/x"),
+    ("http://127.0.0.1:10000/devstoreaccount1/lake/odd%20folder/a%5B1%5D.csv", "lake", "odd folder/a[1].csv"),
+    ("https://acct01.blob.core.windows.net/raw/k=v%3Dw/x", "raw", "k=v=w/x"),
+])
+def test_encoded_names_decode(path, container, prefix):
+    loc = parse_location(path)
+    assert loc.container == container and loc.prefix == prefix
+    assert loc.display == path  # recorded as given
+
+
+@pytest.mark.parametrize("path", [
+    "https://acct01.blob.core.windows.net/raw/sales",
+    "abfss://fs1@acct01.dfs.core.windows.net/landing",
+    "http://127.0.0.1:10000/devstoreaccount1/lake/raw",
+])
+def test_sas_token_kept_apart(path):
+    loc = parse_location(f"{path}?{SAS}")
+    assert loc.sas_token == SAS
+    assert loc.display == path
+    assert "sig" not in repr(loc) and "secret" not in repr(loc)
+    assert loc.prefix and "?" not in loc.prefix
+
+
+@pytest.mark.parametrize("path, words", [
+    ("https://acct01.blob.core.windows.net/", "no container"),
+    ("abfss://acct01.dfs.core.windows.net/x", "<container>@<account>"),
+    ("abfss://c@example.com/x", "not an Azure storage host"),
+    ("https://example.com/c/x", "not an Azure storage URL"),
+    ("http://127.0.0.1:10000/devstoreaccount1", "emulator form"),
+    ("s3://bucket/x", "unsupported scheme"),
+])
+def test_bad_paths(path, words):
+    with pytest.raises(PayloadError, match=words):
+        parse_location(path)
+
+
+def test_bad_path_error_never_shows_sas():
+    with pytest.raises(PayloadError) as err:
+        parse_location(f"https://example.com/c/x?{SAS}")
+    assert "sig" not in str(err.value) and "secret" not in str(err.value)
+
+
+def test_local_and_dbfs_unchanged(tmp_path):
+    assert parse_location(str(tmp_path)).kind == "local"
+    assert parse_location("dbfs:/mnt/x").local_path == "/dbfs/mnt/x"
+    assert parse_location("/dbfs/mnt/x").kind == "dbfs"
