@@ -47,7 +47,6 @@ __all__ = [
 SUPPORTED_SPARK_VERSIONS = ("3.5", "4.0")
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 MAX_PRECISION = 38
-MAX_TO_STRING_FIELDS = 25  # spark.sql.debug.maxToStringFields: struct<> simpleString truncation
 
 
 class SparkFallback(ValueError):
@@ -569,9 +568,9 @@ class CsvSchemaInferrer:
 
 
 def _csv_compatible(t1: Any, t2: Any) -> Any | None:
-    """CSVInferSchema.compatibleType."""
-    if {t1, t2} == {DATE, TS}:
-        return STRING
+    """CSVInferSchema.compatibleType. Dates mixed with timestamps widen to timestamp: the
+    default dateFormat (yyyy-MM-dd) is one the lenient default timestamp parser reads
+    (canParseDateAsTimestamp), and no timestampFormat is set."""
     t = _tightest_common_type(t1, t2)
     if t is not None:
         return t
@@ -629,7 +628,7 @@ def infer_csv_schema(header: Sequence[str | None] | None, rows: Iterable[Sequenc
 # ============================================================================ partitions
 
 _PART_TS = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9])?\Z")
-_PART_TS_LOOSE = re.compile(r"[+-]?[0-9]{4,}-[0-9]{2}-[0-9]{2}[ T]")
+_PART_TS_LOOSE = re.compile(r"(?:[+-][0-9]{4,}|[0-9]{5,})-[0-9]{2}-[0-9]{2} ")
 
 
 def _unescape_path_name(s: str) -> str:
@@ -657,8 +656,11 @@ def partition_value_type(raw: str) -> Any:
     if _java_parse_int(raw, 64):
         return LONG
     bd = _big_decimal(raw)
-    if bd is not None and bd[1] == 0 and bd[0] <= MAX_PRECISION:
-        return ("decimal", bd[0], 0)
+    if bd is not None and bd[1] <= 0:
+        # Decimal(bigDecimal) rescales a negative scale to 0: "1e5" -> 100000 -> decimal(6,0)
+        precision = 1 if set(raw.split("e")[0].split("E")[0]) <= set("+-.0") else bd[0] - bd[1]
+        if precision <= MAX_PRECISION:
+            return ("decimal", precision, 0)
     if _java_parse_double(raw):
         return DOUBLE
     # timestamp: TimestampFormatter("yyyy-MM-dd HH:mm:ss[.S]") on the unescaped value, and a
@@ -704,7 +706,7 @@ def infer_partition_types(values_by_column: Mapping[str, Iterable[str]] | Sequen
     values_by_column: {column name: every raw value seen for it, one per partition directory
     (duplicates are fine; ``__HIVE_DEFAULT_PARTITION__`` is a null)} -- in column order (a dict
     keeps insertion order) or a list of (name, values) pairs.
-    Returns [(name, Spark type string)]; a column that is all nulls is ``string``.
+    Returns [(name, Spark type string)]; a column that is all nulls is ``void`` (as Spark).
     Raises :class:`SparkFallback` for values outside the exactly ported forms.
     """
     _check_version(spark_version)
@@ -716,7 +718,7 @@ def infer_partition_types(values_by_column: Mapping[str, Iterable[str]] | Sequen
             vt = partition_value_type(raw)
             t = vt if t is None else _wider_partition_type(t, vt)
         if t is None or t == NULL:
-            t = STRING
+            t = "void"  # NullType: a column whose every value is __HIVE_DEFAULT_PARTITION__
         out.append((name, _type_string(t)))
     return out
 
@@ -725,10 +727,8 @@ def infer_partition_types(values_by_column: Mapping[str, Iterable[str]] | Sequen
 
 
 def _truncated(items: list[str], start: str, sep: str, end: str) -> str:
-    """catalyst.util.truncatedString with maxFields = spark.sql.debug.maxToStringFields."""
-    if len(items) > MAX_TO_STRING_FIELDS:
-        keep = max(0, MAX_TO_STRING_FIELDS - 1)
-        return start + sep.join(items[:keep]) + sep + f"... {len(items) - keep} more fields" + end
+    """struct<...> as PySpark's StructType.simpleString() prints it: every field, no truncation
+    (the JVM's simpleString would cut at spark.sql.debug.maxToStringFields; PySpark does not)."""
     return start + sep.join(items) + end
 
 
@@ -784,7 +784,11 @@ def arrow_to_spark_type(arrow_type: Any, spark_version: str = "3.5") -> str:
         parts = [f"{t.field(i).name}:{arrow_to_spark_type(t.field(i).type, spark_version)}"
                  for i in range(t.num_fields)]
         return _truncated(parts, "struct<", ",", ">")
-    if pt.is_time(t) or pt.is_duration(t) or pt.is_interval(t) or pt.is_null(t) or pt.is_float16(t):
+    if pt.is_null(t):
+        return "int"  # written as INT32 with the UNKNOWN (null) logical type
+    if pt.is_duration(t):
+        return "bigint"  # written as a plain INT64
+    if pt.is_time(t) or pt.is_interval(t) or pt.is_float16(t):
         raise UnsupportedParquetType(f"{t}: no Spark type is inferred for it")
     raise SparkFallback(f"Arrow type {t} is not mapped")
 
@@ -822,8 +826,8 @@ def _leaf_type(col: Any, spark_version: str) -> str:
         if kind in ("NONE", "None"):
             return "double"
     elif phys == "INT32":
-        if kind in ("NONE", "None"):
-            return "int"
+        if kind in ("NONE", "None", "UNKNOWN"):
+            return "int"  # UNKNOWN: Arrow's null type, which pyarrow writes as INT32
         if kind == "INT":
             bits, signed = info.get("bitWidth"), info.get("isSigned")
             if signed:
