@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ class LakeSpec:
     seed: int = 7
 
     @classmethod
-    def quick(cls) -> "LakeSpec":
+    def quick(cls) -> LakeSpec:
         return cls(csv_tables=3, parquet_tables=3, files_per_table=3, rows_per_file=200, hive_years=2,
                    hive_months=2, hive_days=2, hive_rows_per_file=50, big_csv_mb=2)
 

@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _jvm_peak_mb(spark) -> float | None:
     try:
-        pid = spark.sparkContext._gateway.proc.pid  # noqa: SLF001 - local JVM only
+        pid = spark.sparkContext._gateway.proc.pid
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024

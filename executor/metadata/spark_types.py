@@ -26,22 +26,23 @@ where 4.0's defaults agree and signals a fallback where they may not.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = [
+    "HIVE_DEFAULT_PARTITION",
+    "SUPPORTED_SPARK_VERSIONS",
+    "CsvSchemaInferrer",
     "SparkFallback",
     "UnsupportedParquetType",
     "arrow_to_spark_type",
-    "parquet_schema_to_spark",
-    "CsvSchemaInferrer",
     "infer_csv_schema",
-    "make_safe_header",
     "infer_partition_types",
+    "make_safe_header",
+    "parquet_schema_to_spark",
     "partition_value_type",
-    "HIVE_DEFAULT_PARTITION",
-    "SUPPORTED_SPARK_VERSIONS",
 ]
 
 SUPPORTED_SPARK_VERSIONS = ("3.5", "4.0")
@@ -163,7 +164,7 @@ def _big_decimal(s: str) -> tuple[int, int] | None:
         d = Decimal(s)
     except InvalidOperation:  # pragma: no cover - the regex admits only valid literals
         return None
-    sign, digits, exponent = d.as_tuple()
+    _sign, digits, exponent = d.as_tuple()
     scale = -int(exponent)
     if not -(1 << 31) <= scale < (1 << 31):
         return None
@@ -237,8 +238,7 @@ def _zone_ok(zone: str) -> bool:
 
 
 _JAVA_SHORT_IDS = frozenset(
-    "EST MST HST ACT AET AGT ART AST BET BST CAT CNT CST CTT EAT ECT IET IST JST MIT NET NST PLT "
-    "PNT PRT PST SST VST".split())
+    ["EST", "MST", "HST", "ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT", "EAT", "ECT", "IET", "IST", "JST", "MIT", "NET", "NST", "PLT", "PNT", "PRT", "PST", "SST", "VST"])
 _REGIONS: frozenset | None = None
 
 
@@ -261,9 +261,7 @@ def _zone_offset_ok(z: str) -> bool:
     n = len(body)
     if not body.isascii() or not all(c.isdigit() or c == ":" for c in body):
         return False
-    if n == 1 and body.isdigit():
-        h, mi, se = int(body), 0, 0
-    elif n == 2 and body.isdigit():
+    if n == 1 and body.isdigit() or n == 2 and body.isdigit():
         h, mi, se = int(body), 0, 0
     elif n == 4 and body.isdigit():
         h, mi, se = int(body[:2]), int(body[2:]), 0
@@ -521,14 +519,14 @@ class CsvSchemaInferrer:
             return BOOL
         return STRING
 
-    _STEP = {NULL: 0, INT: 0, LONG: 1, DOUBLE: 3, DATE: 4, TS: 5, BOOL: 6}
+
 
     def _infer_field(self, so_far: Any, f: str | None) -> Any:
         if f is None or f == "" or f == self._null:
             return so_far
         if so_far == STRING:
             return STRING
-        step = 2 if _is_decimal(so_far) else self._STEP[so_far]
+        step = 2 if _is_decimal(so_far) else _STEP[so_far]
         key = (step, f)
         t = self._cache.get(key)
         if t is None:
@@ -545,12 +543,12 @@ class CsvSchemaInferrer:
             if types[i] != STRING:
                 types[i] = self._infer_field(types[i], row[i])
 
-    def add_rows(self, rows: Iterable[Sequence[str | None]]) -> "CsvSchemaInferrer":
+    def add_rows(self, rows: Iterable[Sequence[str | None]]) -> CsvSchemaInferrer:
         for r in rows:
             self.add_row(r)
         return self
 
-    def merge(self, other: "CsvSchemaInferrer") -> "CsvSchemaInferrer":
+    def merge(self, other: CsvSchemaInferrer) -> CsvSchemaInferrer:
         """mergeRowTypes: incompatible types become NullType (a Spark quirk, kept)."""
         a, b = self.types, other.types
         n = max(len(a), len(b))
@@ -565,6 +563,10 @@ class CsvSchemaInferrer:
 
     def schema(self, names: Sequence[str]) -> list[tuple[str, str]]:
         return list(zip(names, self.type_strings()))
+
+
+# where CSVInferSchema's tryParse* chain starts for each typeSoFar (decimal: 2)
+_STEP = {NULL: 0, INT: 0, LONG: 1, DOUBLE: 3, DATE: 4, TS: 5, BOOL: 6}
 
 
 def _csv_compatible(t1: Any, t2: Any) -> Any | None:

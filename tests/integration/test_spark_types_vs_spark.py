@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from executor.metadata.spark_types import (  # noqa: E402
+from executor.metadata.spark_types import (
     SparkFallback,
     UnsupportedParquetType,
     infer_csv_schema,
     infer_partition_types,
     parquet_schema_to_spark,
 )
-from tests.unit.test_spark_types import CSV_CASES, PARTITION_CASES  # noqa: E402
+from tests.unit.test_spark_types import CSV_CASES, PARTITION_CASES
 
 
 def _spark_csv_types(spark, path: Path) -> list[tuple[str, str]]:
