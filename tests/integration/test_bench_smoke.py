@@ -1,0 +1,28 @@
+"""python -m bench --quick --json runs end to end and reports the documented shape (no timing
+assertions: the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_quick_json(tmp_path):
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", "--cache-dir", str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(out["seconds"]) >= {"ours", "naive_spark", "duckdb", "ours_delta_write"}
+    assert set(out["ratios"]) >= {"naive_spark_over_ours", "duckdb_over_ours", "big_csv_ours_over_duckdb"}
+    assert set(out["spark_jobs"]) == {"ours", "naive_spark"}
+    assert out["lake"]["tables"] == 9 and out["lake"]["files"] >= 20
+    assert out["counts"]["agree"], out["counts"]
+    assert out["counts"]["tables_failed"] == []
+    assert out["spark_jobs"]["naive_spark"] > out["spark_jobs"]["ours"] > 0
+    assert out["peak_rss_mb"] > 0
