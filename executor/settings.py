@@ -81,6 +81,15 @@ class Settings:
         default=5,
         metadata=_doc("Distinct non-null sample values kept per column.", "NUVYN_SAMPLE_VALUES_COUNT"),
     )
+    inference: str = field(
+        default="fast",
+        metadata=_doc(
+            "fast = Spark's inference rules run in Python (executor/metadata/spark_types.py, checked "
+            "against Spark in the tests; Spark itself is asked whenever a value is outside the ported "
+            "rules); spark = ask Spark for every table (one or more Spark jobs per table).",
+            "NUVYN_INFERENCE",
+        ),
+    )
     table_layout: str = field(
         default="cluster",
         metadata=_doc(
@@ -162,6 +171,8 @@ class Settings:
                 raise SettingsError(
                     f"{env}={value!r} is not a valid identifier; use letters, digits and underscores"
                 )
+        if self.inference not in ("fast", "spark"):
+            raise SettingsError(f"NUVYN_INFERENCE={self.inference!r} is invalid; expected one of: fast, spark")
         if self.table_layout not in ("cluster", "zorder", "none"):
             raise SettingsError(
                 f"NUVYN_TABLE_LAYOUT={self.table_layout!r} is invalid; expected one of: cluster, zorder, none"

@@ -24,6 +24,13 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping
 
 from executor.errors import ExecutorError, TableExtractionError
 from executor.metadata import csv_scan
+from executor.metadata.spark_types import (
+    SparkFallback,
+    UnsupportedParquetType,
+    infer_csv_schema,
+    infer_partition_types,
+    parquet_schema_to_spark,
+)
 from executor.metadata.formats import CSV_LIKE, default_delimiter
 from executor.metadata.grouping import TablePlan, assign_names, plan_tables, prune_dir, split_by_schema
 from executor.metadata.model import (
@@ -40,7 +47,6 @@ from executor.sources.location import Location, parse_location
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-    from pyspark.sql.types import StructType
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +78,7 @@ class FileFacts:
     header: list[str] | None = None
     parquet_rows: int | None = None
     nullable: dict[str, bool] | None = None
+    spark_columns: list[tuple[str, str, bool]] | None = None  # Parquet: Spark's types from the footer
 
 
 def format_value(value: Any, limit: int) -> str:
@@ -124,6 +131,15 @@ class MetadataExtractor:
         self.settings = settings or Settings.from_env()
         self.store_factory = store_factory or default_store_factory
         self.env = os.environ if env is None else env
+
+    @property
+    def spark_version(self) -> str:
+        """'3.5' or '4.0': the rules spark_types applies (others make it ask Spark)."""
+        return ".".join(self.spark.version.split(".")[:2])
+
+    @property
+    def fast(self) -> bool:
+        return self.settings.inference == "fast"
 
     # ------------------------------------------------------------------ payload (the seed's API)
 
@@ -223,9 +239,20 @@ class MetadataExtractor:
                 with store.open(info.uri) as fh:
                     meta = pq.ParquetFile(fh).metadata
                     arrow = meta.schema.to_arrow_schema()
-                sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
+                spark_columns = None
+                try:
+                    spark_columns = parquet_schema_to_spark(meta.schema, self.spark_version)
+                except UnsupportedParquetType as exc:
+                    return FileFacts(error=f"{info.relative or info.name}: {exc}; Spark cannot read this "
+                                           "column type (rewrite the file with a supported type)")
+                except SparkFallback:
+                    pass  # Spark itself is asked for this table's schema
+                if spark_columns is not None:
+                    sig = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
+                else:
+                    sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
                 return FileFacts(signature=sig, parquet_rows=meta.num_rows,
-                                 nullable={f.name: f.nullable for f in arrow})
+                                 nullable={f.name: f.nullable for f in arrow}, spark_columns=spark_columns)
             return FileFacts(error=f"unsupported format {file_format}")
         except FileNotFoundError:
             return FileFacts(error=f"{info.relative or info.name} disappeared after listing")
@@ -295,10 +322,21 @@ class MetadataExtractor:
             uri = uri.rsplit("/", 1)[0]
         return store.display(uri)
 
-    def _spark_partition_schema(self, store: FileStore, plan: TablePlan, root_uri: str) -> "StructType":
-        """Spark's own partition column inference: read the paths as text (no data is read)."""
+    def _partition_types(self, store: FileStore, plan: TablePlan) -> list[tuple[str, str]]:
+        """Partition column types as Spark infers them: ported rules, else Spark's own inference
+        through a text read of the paths (no data is read)."""
+        if self.fast:
+            values: dict[str, list[str]] = {k: [] for k in plan.partition_keys}
+            for f in plan.files:
+                for k, v in f.partition_values:
+                    values[k].append(v)
+            try:
+                return infer_partition_types(values, spark_version=self.spark_version)
+            except SparkFallback:
+                pass
         uris = [store.spark_uri(f.info.uri) for f in plan.files]
-        return self.spark.read.format("text").option("basePath", root_uri).load(uris).schema
+        schema = self.spark.read.format("text").option("basePath", self._root_spark_uri(store, plan)).load(uris).schema
+        return [(f.name, f.dataType.simpleString()) for f in schema.fields if f.name != "value"]
 
     def _root_spark_uri(self, store: FileStore, plan: TablePlan) -> str:
         first = plan.files[0].info
@@ -308,19 +346,57 @@ class MetadataExtractor:
             uri = uri.rsplit("/", 1)[0]
         return uri
 
-    def _partition_facts(self, plan: TablePlan, partition_schema: "StructType", start: int) -> list[ColumnFacts]:
+    def _partition_facts(self, plan: TablePlan, types: list[tuple[str, str]], start: int) -> list[ColumnFacts]:
         cols = []
         s = self.settings
-        for i, field in enumerate(partition_schema.fields):
+        for i, (name, type_string) in enumerate(types):
             values = []
             for f in plan.files:
                 for k, v in f.partition_values:
-                    if k == field.name and v != "__HIVE_DEFAULT_PARTITION__":
+                    if k == name and v != "__HIVE_DEFAULT_PARTITION__":
                         values.append(v)
-            cols.append(ColumnFacts(field.name, field.dataType.simpleString(), start + i, True,
+            cols.append(ColumnFacts(name, type_string, start + i, True,
                                     distinct_samples(values, s.sample_values_count, s.sample_value_max_chars),
                                     is_partition=True))
         return cols
+
+    def _csv_reader(self, dialect: csv_scan.CsvDialect):
+        return (self.spark.read.option("header", str(dialect.header).lower())
+                .option("sep", dialect.delimiter).option("quote", '"').option("escape", '"')
+                .option("inferSchema", "true").option("mode", "PERMISSIVE"))
+
+    def _csv_sample(self, store: FileStore, plan: TablePlan, dialect: csv_scan.CsvDialect,
+                    budget: int) -> tuple[list[str] | None, list[list[str]]]:
+        """The header and up to `budget` records from the table's first files."""
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        for f in plan.files[: self.settings.infer_sample_files]:
+            with store.open(f.info.uri) as fh:
+                head = csv_scan.read_head(fh, dialect, max_records=budget - len(rows))
+            header = header if header is not None else head.header
+            rows.extend(head.rows)
+            if len(rows) >= budget:
+                break
+        return header, rows
+
+    def _infer_csv_sample(self, plan: TablePlan, dialect: csv_scan.CsvDialect, header: list[str] | None,
+                          rows: list[list[str]]) -> list[tuple[str, str]]:
+        """[(Spark's column name, type)] for the sample: the ported rules, else Spark itself."""
+        if self.fast:
+            try:
+                return infer_csv_schema(header if dialect.header else None, rows, spark_version=self.spark_version)
+            except SparkFallback as exc:
+                logger.debug("table %s: asking Spark for the CSV schema (%s)", plan.name, exc)
+        lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)
+        schema = self._csv_reader(dialect).csv(self.spark.sparkContext.parallelize(lines, 1)).schema
+        return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+
+    def _infer_csv_full_scan(self, store: FileStore, plan: TablePlan,
+                             dialect: csv_scan.CsvDialect) -> list[tuple[str, str]]:
+        uris = [store.spark_uri(f.info.uri) for f in plan.files]
+        schema = (self._csv_reader(dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
+                  .csv(uris).schema)
+        return [(f.name, f.dataType.simpleString()) for f in schema.fields]
 
     def _extract_csv(self, store: FileStore, plan: TablePlan, facts: dict[str, FileFacts],
                      counts: dict[str, Future], table: TableFacts) -> None:
@@ -332,46 +408,25 @@ class MetadataExtractor:
             total += counts[f.info.uri].result().data_rows
         table.row_count = total
 
-        reader = (self.spark.read.option("header", str(dialect.header).lower())
-                  .option("sep", dialect.delimiter).option("quote", '"').option("escape", '"')
-                  .option("inferSchema", "true").option("mode", "PERMISSIVE"))
-        header: list[str] | None = None
         rows: list[list[str]] = []
         budget = s.infer_sample_records
-        for f in plan.files[: s.infer_sample_files] if budget else []:
-            with store.open(f.info.uri) as fh:
-                head = csv_scan.read_head(fh, dialect, max_records=budget - len(rows))
-            header = header if header is not None else head.header
-            rows.extend(head.rows)
-            if len(rows) >= budget:
-                break
         if budget:
-            lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)
-            data_schema = reader.csv(self.spark.sparkContext.parallelize(lines, 1)).schema
+            header, rows = self._csv_sample(store, plan, dialect, budget)
+            inferred = self._infer_csv_sample(plan, dialect, header, rows)
         else:  # the full-scan path: Spark infers from every record of every file
-            uris = [store.spark_uri(f.info.uri) for f in plan.files]
-            data_schema = (reader.option("multiLine", "true").option("encoding", dialect.spark_encoding)
-                           .csv(uris).schema)
-            for f in plan.files[: s.infer_sample_files]:
-                with store.open(f.info.uri) as fh:
-                    rows.extend(csv_scan.read_head(fh, dialect, max_records=1000).rows)
-                if len(rows) >= 1000:
-                    break
+            inferred = self._infer_csv_full_scan(store, plan, dialect)
+            rows = self._csv_sample(store, plan, dialect, 1000)[1]
         # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
         # types from Spark, by position.
         file_header = facts[plan.files[0].info.uri].header
         cols: list[ColumnFacts] = []
-        for i, field in enumerate(data_schema.fields):
+        for i, (spark_name, type_string) in enumerate(inferred):
             values = (r[i] if i < len(r) else None for r in rows)
-            name = file_header[i] if file_header is not None and i < len(file_header) else field.name
-            cols.append(ColumnFacts(name, field.dataType.simpleString(), i + 1, True,
+            name = file_header[i] if file_header is not None and i < len(file_header) else spark_name
+            cols.append(ColumnFacts(name, type_string, i + 1, True,
                                     distinct_samples(values, s.sample_values_count, s.sample_value_max_chars)))
         if plan.partitioned:
-            part_schema = self._spark_partition_schema(store, plan, self._root_spark_uri(store, plan))
-            part_fields = [f for f in part_schema.fields if f.name != "value"]
-            from pyspark.sql.types import StructType
-
-            cols.extend(self._partition_facts(plan, StructType(part_fields), len(cols) + 1))
+            cols.extend(self._partition_facts(plan, self._partition_types(store, plan), len(cols) + 1))
         table.columns = cols
 
     def _extract_parquet(self, store: FileStore, plan: TablePlan, facts: dict[str, FileFacts],
@@ -380,13 +435,23 @@ class MetadataExtractor:
 
         s = self.settings
         table.row_count = sum(facts[f.info.uri].parquet_rows or 0 for f in plan.files)
-        uris = [store.spark_uri(f.info.uri) for f in plan.files]
-        reader = self.spark.read
-        if plan.partitioned:
-            reader = reader.option("basePath", self._root_spark_uri(store, plan))
-        spark_schema = reader.parquet(*uris).schema
         partition_names = set(plan.partition_keys)
-        data_fields = [f for f in spark_schema.fields if f.name not in partition_names]
+        first = facts[plan.files[0].info.uri]
+        part_types: list[tuple[str, str]] = []
+        if self.fast and first.spark_columns is not None:
+            data_fields = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+            if plan.partitioned:
+                part_types = self._partition_types(store, plan)
+        else:
+            uris = [store.spark_uri(f.info.uri) for f in plan.files]
+            reader = self.spark.read
+            if plan.partitioned:
+                reader = reader.option("basePath", self._root_spark_uri(store, plan))
+            spark_schema = reader.parquet(*uris).schema
+            data_fields = [(f.name, f.dataType.simpleString()) for f in spark_schema.fields
+                           if f.name not in partition_names]
+            part_types = [(f.name, f.dataType.simpleString()) for f in spark_schema.fields
+                          if f.name in partition_names]
         nullable = facts[plan.files[0].info.uri].nullable or {}
         samples: dict[str, list[str]] = {}
         for f in plan.files[:3]:
@@ -405,14 +470,10 @@ class MetadataExtractor:
                 for v in more:
                     if v not in have and len(have) < s.sample_values_count:
                         have.append(v)
-            if all(len(samples.get(fl.name, [])) >= s.sample_values_count for fl in data_fields):
+            if all(len(samples.get(n, [])) >= s.sample_values_count for n, _t in data_fields):
                 break
-        cols = [ColumnFacts(f.name, f.dataType.simpleString(), i + 1, bool(nullable.get(f.name, True)),
-                            samples.get(f.name, []))
-                for i, f in enumerate(data_fields)]
+        cols = [ColumnFacts(n, t, i + 1, bool(nullable.get(n, True)), samples.get(n, []))
+                for i, (n, t) in enumerate(data_fields)]
         if plan.partitioned:
-            from pyspark.sql.types import StructType
-
-            part = StructType([f for f in spark_schema.fields if f.name in partition_names])
-            cols.extend(self._partition_facts(plan, part, len(cols) + 1))
+            cols.extend(self._partition_facts(plan, part_types, len(cols) + 1))
         table.columns = cols

@@ -205,3 +205,26 @@ def test_tables_are_visible_to_the_next_process(tmp_path, sample_lake):
     names = {t["table_name"] for t in result["tables"]}
     assert names == {"customers", "events", "legacy", "stores_semicolon"}  # csv only: tsv/parquet filtered
     assert result["runs"][0]["source_id"] == "s1" and result["runs"][0]["status"] == "succeeded"
+
+
+def test_fast_inference_equals_spark_inference(spark, settings, sample_lake):
+    """The ported inference rules (no Spark jobs) give the same facts as asking Spark every time."""
+    from dataclasses import replace
+
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.spark_jobs import job_group
+
+    (sample_lake / "mixed.csv").write_text("a,b,c,d\n1,1.5,2024-01-01,x\n2,,2024-01-02 10:00:00,\n"
+                                           "3000000000,NaN,,true\n")
+    results = {}
+    jobs = {}
+    for mode in ("fast", "spark"):
+        extractor = MetadataExtractor(spark, replace(settings, inference=mode), env={})
+        with job_group(spark, f"cmp-{mode}", mode) as counter:
+            result = extractor.extract_metadata(str(sample_lake))
+            jobs[mode] = counter.count
+        results[mode] = {(t.table_name, t.row_count, tuple((c.column_name, c.data_type, c.position, c.is_nullable,
+                                                             tuple(c.sample_values)) for c in t.columns))
+                         for t in result.tables}
+    assert results["fast"] == results["spark"]
+    assert jobs["fast"] == 0 < jobs["spark"]
