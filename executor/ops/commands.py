@@ -60,6 +60,8 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     p.add_argument("--progress", choices=("auto", "bar", "log", "off"), default="auto",
                    help="auto: a bar on a terminal, else a log line every few seconds")
+    p.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
+                   help="log progress at most this often (default 5)")
     p.add_argument("--log-level", default=os.environ.get("NUVYN_LOG_LEVEL", "INFO"))
     p.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("NUVYN_LOG_FORMAT", "text"))
 
@@ -133,7 +135,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from executor.ops.progress import make_progress
     from executor.ops.summary import render_summary
 
-    progress = make_progress("log" if args.progress == "auto" and args.log_format == "json" else args.progress)
+    progress = make_progress("log" if args.progress == "auto" and args.log_format == "json" else args.progress,
+                             interval=args.progress_interval)
     context = ExecutorContext()
     if progress is None:
         code, report = run_job(request, context)
