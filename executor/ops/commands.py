@@ -130,14 +130,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
         print(_json(report.to_dict()) if args.format == "json" else render_dry_run(report))
         return EXIT_OK
 
-    from executor.context import ExecutorContext
+    from executor.cli import _context
     from executor.main import run_job
     from executor.ops.progress import make_progress
     from executor.ops.summary import render_summary
 
     progress = make_progress("log" if args.progress == "auto" and args.log_format == "json" else args.progress,
                              interval=args.progress_interval)
-    context = ExecutorContext()
+    context = _context()
     if progress is None:
         code, report = run_job(request, context)
     else:

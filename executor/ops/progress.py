@@ -40,22 +40,27 @@ def human_seconds(s: float | None) -> str:
 
 
 def time_left(totals: dict[str, int], elapsed: float) -> float | None:
-    """A rough estimate: elapsed time scaled by the share of bytes (or tables) still to do."""
-    done, total = totals.get("bytes_done", 0), totals.get("bytes_total", 0)
-    if not total:
-        done, total = totals.get("tables_done", 0), totals.get("tables_total", 0)
-    if not done or not total:
+    """A rough estimate: `elapsed` (time spent on tables so far) scaled by the share still to do,
+    the share being the mean of the tables' and the bytes' fractions (small tables cost a Spark job
+    each, big ones cost their bytes)."""
+    fractions = [totals.get(d, 0) / totals[t] for d, t in (("tables_done", "tables_total"), ("bytes_done", "bytes_total"))
+                 if totals.get(t)]
+    if not fractions:
         return None
-    return max(0.0, elapsed * (total - done) / done)
+    frac = sum(fractions) / len(fractions)
+    if frac <= 0:
+        return None
+    return max(0.0, elapsed * (1 - frac) / frac)
 
 
-def progress_line(totals: dict[str, int], elapsed: float) -> str:
+def progress_line(totals: dict[str, int], elapsed: float, working: float | None = None) -> str:
+    """`elapsed`: since the run started; `working`: since the first table started (for the estimate)."""
     t = totals
     return (f"progress: {t.get('tables_done', 0)}/{t.get('tables_total', 0)} tables, "
             f"{t.get('files_done', 0)}/{t.get('files_total', 0)} files, "
             f"{human_bytes(t.get('bytes_done', 0))}/{human_bytes(t.get('bytes_total', 0))}, "
             f"{t.get('rows', 0):,} rows, elapsed {human_seconds(elapsed)}, "
-            f"~{human_seconds(time_left(t, elapsed))} left")
+            f"~{human_seconds(time_left(t, elapsed if working is None else working))} left")
 
 
 class LogProgress:
@@ -69,15 +74,18 @@ class LogProgress:
         self.log = log or (lambda line: logger.info("%s", line))
         self.start = clock()
         self.last = self.start
+        self.first: float | None = None  # when the first table started (listing and set-up excluded)
         self.lines = 0
 
     def __call__(self, table: Any, totals: dict[str, int]) -> None:
         now = self.clock()
+        if self.first is None:
+            self.first = now
         if now - self.last < self.interval:
             return
         self.last = now
         self.lines += 1
-        self.log(progress_line(totals, now - self.start))
+        self.log(progress_line(totals, now - self.start, now - self.first))
 
     def close(self) -> None:
         pass

@@ -96,3 +96,13 @@ def test_render_summary_and_run_row():
     assert "no summary recorded" in render_summary({"run_id": "r", "status": "running", "summary": None})
     assert "spark jobs:   unknown" in render_summary({"run_id": "r", "status": "failed",
                                                        "summary": {"spark_jobs": -1, "seconds": 1}})
+
+
+def test_estimate_ignores_set_up_time_before_the_first_table():
+    clock, lines = Clock(), []
+    p = LogProgress(interval=5, clock=clock, log=lines.append)
+    clock.now += 60  # Spark start-up, listing
+    p(None, totals(0))  # logged: 60 s since the start
+    clock.now += 10
+    p(object(), totals(5))  # half done after 10 s of table work
+    assert lines[1].startswith("progress: 5/10 tables") and "elapsed 1m10s, ~10s left" in lines[1]
