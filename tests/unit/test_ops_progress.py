@@ -106,3 +106,20 @@ def test_estimate_ignores_set_up_time_before_the_first_table():
     clock.now += 10
     p(object(), totals(5))  # half done after 10 s of table work
     assert lines[1].startswith("progress: 5/10 tables") and "elapsed 1m10s, ~10s left" in lines[1]
+
+
+def test_make_progress_modes_and_rich_bar(monkeypatch):
+    from executor.ops import progress as P
+
+    assert P.make_progress("off") is None
+    assert isinstance(P.make_progress("log"), LogProgress)
+    monkeypatch.setattr(P, "interactive", lambda stream=None: False)
+    assert isinstance(P.make_progress("auto"), LogProgress)
+    monkeypatch.setattr(P, "interactive", lambda stream=None: True)
+    bar = P.make_progress("auto")
+    assert isinstance(bar, P.RichProgress)
+    with bar:
+        bar(None, totals(0, 3))
+        bar(object(), totals(3, 3, rows=42))
+    task = bar.progress.tasks[0]
+    assert (task.completed, task.total) == (3, 3) and "42 rows" in task.fields["detail"]
