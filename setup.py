@@ -29,6 +29,7 @@ setup(
         "pyarrow>=10",
         "azure-identity>=1.12",
         "azure-storage-blob>=12.14",
+        "rich>=13",  # progress bar of `nuvyn-executor extract` in a terminal (pure Python)
     ],
     extras_require={
         "local": pins("a"),

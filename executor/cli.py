@@ -1,6 +1,9 @@
 """The `nuvyn-executor` console script: a thin face over the same pieces as executor.main.
 
   nuvyn-executor run ...                         same arguments as `python -m executor.main`
+  nuvyn-executor extract <path> [--dry-run] ...  the job with friendly flags (executor.ops.commands)
+  nuvyn-executor runs --workflow-id W            every run: status, times, summary
+  nuvyn-executor tables --workflow-id W          the latest run's tables with row counts
   nuvyn-executor query --workflow-id W [--source-id S] [--run-id R] [--format json|table]
   nuvyn-executor migrate [--backfill-workflow-id-from-source-id] [--optimize] [--dry-run]
   nuvyn-executor serve [--host 127.0.0.1] [--port 8080] [--no-auth]   the REST API (docs/API.md)
@@ -76,6 +79,9 @@ def render_metadata(result: dict[str, Any]) -> str:
     for name, cols in by_table.items():
         out += ["", f"Columns of {name}:", _table(cols, ["position", "column_name", "data_type", "is_nullable",
                                                           "sample_values"])]
+    from executor.ops.summary import render_summary
+
+    out += ["", "Run summary:", *(render_summary(r) for r in result["runs"])]
     return "\n".join(out)
 
 
@@ -94,6 +100,10 @@ def cmd_query(args: argparse.Namespace) -> int:
     if not wf and not src:
         raise PayloadError("query needs --workflow-id or --source-id")
     result = _context().writer.query_metadata(workflow_id=wf, source_id=src, run_id=rid)
+    from executor.ops.render import parse_summary
+
+    for run in result["runs"]:  # stored as JSON text: shown as an object
+        run["summary"] = parse_summary(run.get("summary"))
     print(_json(result) if args.format == "json" else render_metadata(result))
     return EXIT_OK
 
@@ -123,6 +133,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if not statements:
         print("-- nothing to do: the tables are up to date")
     return EXIT_OK
+
+
+from executor.ops.commands import COMMANDS as _OPS_COMMANDS  # noqa: E402 - extract, runs, tables
+
+for _name, _help, _add, _run in _OPS_COMMANDS:
+    command(_name, _help)(_add)(_run)
 
 
 def build_parser() -> argparse.ArgumentParser:

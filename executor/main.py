@@ -86,6 +86,17 @@ def argument_parser() -> argparse.ArgumentParser:
     return p
 
 
+PATTERN_ENV = {"include": "NUVYN_INCLUDE", "exclude": "NUVYN_EXCLUDE"}
+
+
+def apply_pattern_settings(payload: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """NUVYN_INCLUDE / NUVYN_EXCLUDE (comma-separated globs) apply when the payload has no include/exclude."""
+    for name, var in PATTERN_ENV.items():
+        if payload.get(name) in (None, "", []) and env.get(var, "").strip():
+            payload[name] = env[var]
+    return payload
+
+
 def resolve_request(argv: Sequence[str], env: Mapping[str, str]) -> JobRequest:
     """Arguments + payload (parameter or env var) -> JobRequest. Raises PayloadError."""
     args = argument_parser().parse_args(list(argv))
@@ -94,6 +105,7 @@ def resolve_request(argv: Sequence[str], env: Mapping[str, str]) -> JobRequest:
     else:
         payload = parse_payload_json(env.get(PAYLOAD_ENV), PAYLOAD_ENV)
     payload = dict(payload)
+    apply_pattern_settings(payload, env)
     for name in NAMED_FIELDS:
         value = getattr(args, f"named_{name}")
         if value is not None and value != "":
@@ -126,8 +138,10 @@ def summarize(result: MetadataResult | None, seconds: float, spark_jobs: int) ->
     }
 
 
-def run_job(request: JobRequest, context: Any) -> tuple[int, dict[str, Any]]:
-    """Run one extraction: record the start, extract, append, record the end."""
+def run_job(request: JobRequest, context: Any, progress: Any = None) -> tuple[int, dict[str, Any]]:
+    """Run one extraction: record the start, extract, append, record the end.
+
+    `progress` (optional): a ProgressCallback passed to the extractor (executor.ops.progress)."""
     from executor.logging_setup import CONTEXT
     from executor.spark_jobs import job_group
     from executor.storage.databricks_writer import RunRecord
@@ -150,7 +164,8 @@ def run_job(request: JobRequest, context: Any) -> tuple[int, dict[str, Any]]:
             if writer is not None:
                 writer.ensure_tables()
                 writer.record_run(run)
-            result = context.extractor.extract(request)
+            result = (context.extractor.extract(request, progress=progress) if progress is not None
+                      else context.extractor.extract(request))
             if writer is not None:
                 writer.write_metadata(result, request.workflow_id, request.source_id, run_id=request.run_id)
             run.status = result.status
@@ -205,7 +220,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         from executor.context import ExecutorContext
 
         context = ExecutorContext(env=env)
-    code, report = run_job(request, context)
+    from executor.ops.progress import LogProgress
+
+    code, report = run_job(request, context, progress=LogProgress())
     print(json.dumps(report, indent=2, default=str, ensure_ascii=False))
     return code
 

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 StoreFactory = Callable[[Location, Settings], FileStore]
+# progress(table, totals): called once before the first table (table=None) and after each table;
+# totals: tables_done, tables_total, files_done, files_total, bytes_done, bytes_total, rows.
+ProgressCallback = Callable[[TableFacts | None, dict[str, int]], None]
 
 
 def default_store_factory(location: Location, settings: Settings) -> FileStore:
@@ -121,6 +124,16 @@ def _first_line(exc: BaseException) -> str:
     return SECRETS.redact(line[:500])
 
 
+def _notify(progress: ProgressCallback | None, table: TableFacts | None, totals: dict[str, int]) -> None:
+    """Call the progress callback; its failure never fails the run."""
+    if progress is None:
+        return
+    try:
+        progress(table, dict(totals))
+    except Exception:  # noqa: BLE001 - progress display is best effort
+        logger.debug("progress callback failed", exc_info=True)
+
+
 class MetadataExtractor:
     """Extracts schema, exact row counts and samples of every table under a source path."""
 
@@ -156,9 +169,9 @@ class MetadataExtractor:
 
     # ------------------------------------------------------------------ extraction
 
-    def extract(self, request: JobRequest) -> MetadataResult:
+    def extract(self, request: JobRequest, progress: ProgressCallback | None = None) -> MetadataResult:
         return self.extract_metadata(request.data_source_path, request.data_source_type,
-                                     include=request.include, exclude=request.exclude)
+                                     include=request.include, exclude=request.exclude, progress=progress)
 
     def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
         hint = data_source_type if data_source_type in ("local", "dbfs", "azure_blob", "adls_gen2") else None
@@ -175,8 +188,10 @@ class MetadataExtractor:
         return location, store, plan
 
     def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
-                         include=(), exclude=()) -> MetadataResult:
-        """Extract the metadata of every table under `data_source_path`."""
+                         include=(), exclude=(), progress: ProgressCallback | None = None) -> MetadataResult:
+        """Extract the metadata of every table under `data_source_path`.
+
+        `progress` (optional) is called before the first table and after each one (ProgressCallback)."""
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
         location, store, plan = self.plan(data_source_path, data_source_type, include, exclude)
@@ -199,11 +214,21 @@ class MetadataExtractor:
             signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
             tables = assign_names(split_by_schema(plan.tables, signatures), location.root_name)
             counts = self._submit_csv_counts(store, tables, facts, pool)
+            totals = {"tables_done": 0, "tables_total": len(tables), "files_done": 0,
+                      "files_total": plan.files_found, "bytes_done": 0, "bytes_total": plan.total_size_bytes,
+                      "rows": 0}
+            _notify(progress, None, totals)
             release = getattr(store, "release", None)  # Azure staging route: free each table's staged files
             for table in tables:
                 result.tables.append(self._extract_table(store, location, table, facts, counts))
                 if release is not None:
                     release()
+                done = result.tables[-1]
+                totals["tables_done"] += 1
+                totals["files_done"] += done.file_count
+                totals["bytes_done"] += done.size_bytes
+                totals["rows"] += done.row_count or 0
+                _notify(progress, done, totals)
         logger.info("extracted %d tables (%d failed) in %.1fs", len(result.tables),
                     len(result.failed_tables), time.monotonic() - t0)
         return result

@@ -1,0 +1,1 @@
+"""Operator tools: dry run, progress, run summaries and the inspection commands of the CLI."""

@@ -1,0 +1,133 @@
+"""Dry run: what an extraction would do, without Spark and without writing anything.
+
+Lists the source, applies the skip rules and include/exclude patterns (grouping.plan_tables), then
+(by default) reads each file's CSV header or Parquet footer the way the extractor does, so that
+folders whose files disagree on schema are split and named exactly as a real run would. With
+read_headers=False only the listing is used: the plan is the pre-split grouping (one entry per
+folder, format and partition layout) and says so.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from executor.ops.progress import human_bytes
+
+
+@dataclass
+class PlannedTable:
+    name: str
+    file_format: str
+    files: int
+    size_bytes: int
+    partition_columns: list[str]
+    folder: str
+    problem: str | None = None  # why a real run would record this table as failed
+
+
+@dataclass
+class DryRunReport:
+    source_path: str
+    source_type: str
+    data_source_type: str
+    include: list[str]
+    exclude: list[str]
+    schema_split: bool
+    files_found: int
+    total_size_bytes: int
+    tables: list[PlannedTable] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.skipped:
+            out[s["reason"]] = out.get(s["reason"], 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": True,
+            "source_path": self.source_path,
+            "source_type": self.source_type,
+            "data_source_type": self.data_source_type,
+            "include": self.include,
+            "exclude": self.exclude,
+            "schema_split": self.schema_split,
+            "files_found": self.files_found,
+            "total_size_bytes": self.total_size_bytes,
+            "table_count": len(self.tables),
+            "tables": [t.__dict__ for t in self.tables],
+            "files_skipped": len(self.skipped),
+            "skipped_by_reason": self.skipped_by_reason(),
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def plan_extraction(data_source_path: str, data_source_type: str = "auto", include=(), exclude=(),
+                    settings: Any = None, read_headers: bool = True, extractor: Any = None) -> DryRunReport:
+    """The tables a run would create and every file it would skip. Never starts Spark."""
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.metadata.grouping import assign_names, split_by_schema
+    from executor.settings import Settings
+
+    t0 = time.monotonic()
+    ex = extractor or MetadataExtractor(spark=None, settings=settings or Settings.from_env())
+    location, store, plan = ex.plan(data_source_path, data_source_type, include, exclude)
+    problems: dict[str, str] = {}
+    if read_headers:
+        with ThreadPoolExecutor(max_workers=ex.settings.io_threads, thread_name_prefix="nuvyn-dry") as pool:
+            facts = ex._read_file_facts(store, plan.tables, pool)
+        signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
+        problems = {uri: f.error for uri, f in facts.items() if f.error}
+        tables = split_by_schema(plan.tables, signatures)
+    else:
+        tables = plan.tables
+    tables = assign_names(tables, location.root_name)
+    report = DryRunReport(
+        source_path=location.display, source_type=location.kind, data_source_type=data_source_type,
+        include=list(include), exclude=list(exclude), schema_split=read_headers,
+        files_found=plan.files_found, total_size_bytes=plan.total_size_bytes,
+        skipped=[{"path": s.path, "reason": s.reason} for s in plan.skipped],
+    )
+    for t in tables:
+        problem = t.error or next((problems[f.info.uri] for f in t.files if f.info.uri in problems), None)
+        report.tables.append(PlannedTable(
+            name=t.name, file_format=t.file_format, files=len(t.files), size_bytes=t.size_bytes,
+            partition_columns=list(t.partition_keys), folder=t.folder or ".", problem=problem))
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def render_dry_run(report: DryRunReport, max_skipped: int | None = None) -> str:
+    """A plain text rendering: tables, skipped files (with reasons), totals."""
+    from executor.ops.render import text_table
+
+    d = report.to_dict()
+    head = [f"DRY RUN (nothing written, Spark not started): {report.source_path}",
+            f"  type={report.data_source_type}  include={','.join(report.include) or '-'}  "
+            f"exclude={','.join(report.exclude) or '-'}",
+            f"  {report.files_found} data files, {human_bytes(report.total_size_bytes)}; "
+            f"{len(report.tables)} tables; {len(report.skipped)} files skipped; {report.seconds:.2f}s"]
+    if not report.schema_split:
+        head.append("  note: headers/footers not read (--no-read-headers): folders whose files disagree on "
+                    "schema would be split into several tables by a real run")
+    rows = [{"table": t.name, "format": t.file_format, "files": t.files, "bytes": t.size_bytes,
+             "size": human_bytes(t.size_bytes), "partition_columns": ",".join(t.partition_columns) or "-",
+             "would_fail": t.problem or ""} for t in report.tables]
+    cols = ["table", "format", "files", "bytes", "size", "partition_columns"]
+    if any(t.problem for t in report.tables):
+        cols.append("would_fail")
+    out = head + ["", "Tables it would create:", text_table(rows, cols, max_width=80)]
+    skipped = d["skipped"]
+    shown = skipped if max_skipped is None else skipped[:max_skipped]
+    out += ["", "Skipped files:", text_table(shown, ["path", "reason"], max_width=100)]
+    if len(shown) < len(skipped):
+        out.append(f"... and {len(skipped) - len(shown)} more (--format json lists them all)")
+    if skipped:
+        out += ["", "Skipped by reason: " + ", ".join(f"{r}: {n}" for r, n in d["skipped_by_reason"].items())]
+    return "\n".join(out)

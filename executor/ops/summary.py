@@ -1,0 +1,55 @@
+"""A run's summary (executor.main.summarize, stored as JSON in executor_runs.summary) for humans."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from executor.ops.progress import human_bytes, human_seconds
+from executor.ops.render import parse_summary
+
+
+def render_summary(run: dict[str, Any]) -> str:
+    """`run`: a run report of executor.main.run_job, or an executor_runs row (summary as JSON text)."""
+    s = parse_summary(run.get("summary")) or {}
+    head = f"Run {run.get('run_id')}: {str(run.get('status', '?')).upper()}"
+    ids = ", ".join(f"{k} {run[k]}" for k in ("workflow_id", "source_id") if run.get(k))
+    lines = [head + (f" ({ids})" if ids else "")]
+    if run.get("error_message"):
+        lines.append(f"  error: {run['error_message']}")
+    if "tables" in s:
+        written = s["tables"] - s.get("tables_failed", 0)
+        lines.append(f"  tables:       {s['tables']} extracted, {written} ok, {s.get('tables_failed', 0)} failed")
+        for f in s.get("failed", []):
+            lines.append(f"    failed {f.get('table')}: {f.get('error')}")
+        if s.get("tables_failed", 0) > len(s.get("failed", [])):
+            lines.append(f"    ... and {s['tables_failed'] - len(s.get('failed', []))} more failed tables")
+        lines.append(f"  rows counted: {s.get('rows', 0):,}")
+        lines.append(f"  files:        {s.get('files', 0):,} read, {s.get('files_skipped', 0):,} skipped")
+        lines.append(f"  bytes read:   {human_bytes(s.get('bytes'))} ({s.get('bytes', 0):,} bytes)")
+    if "spark_jobs" in s:
+        jobs = s["spark_jobs"]
+        lines.append(f"  spark jobs:   {jobs if jobs is not None and jobs >= 0 else 'unknown'}")
+    if "seconds" in s:
+        lines.append(f"  seconds:      {s['seconds']} ({human_seconds(s['seconds'])})")
+    if not s:
+        lines.append("  (no summary recorded: the run is still running or ended before recording it)")
+    return "\n".join(lines)
+
+
+def run_row(run: dict[str, Any]) -> dict[str, Any]:
+    """One executor_runs row, flattened for a table: status, times and the summary's main figures."""
+    s = parse_summary(run.get("summary")) or {}
+    return {
+        "run_id": run.get("run_id"),
+        "workflow_id": run.get("workflow_id"),
+        "source_id": run.get("source_id"),
+        "status": run.get("status"),
+        "started_at": run.get("started_at"),
+        "finished_at": run.get("finished_at"),
+        "seconds": s.get("seconds"),
+        "tables": s.get("tables"),
+        "failed": s.get("tables_failed"),
+        "rows": s.get("rows"),
+        "bytes": s.get("bytes"),
+        "error": run.get("error_message"),
+    }
