@@ -454,6 +454,37 @@ class MetadataExtractor:
             cols.extend(self._partition_facts(plan, self._partition_types(store, plan), len(cols) + 1))
         table.columns = cols
 
+    def _parquet_samples(self, store: FileStore, plan: TablePlan, names: list[str]) -> dict[str, list[str]]:
+        """Distinct values from the first rows of up to three files. The only data pages this
+        executor reads for Parquet: schema and counts come from footers. A sample that cannot be
+        read (a corrupt data page) leaves the samples empty and is logged; the footer facts stand."""
+        import pyarrow.parquet as pq
+
+        s = self.settings
+        samples: dict[str, list[str]] = {}
+        for f in plan.files[:3]:
+            try:
+                with store.open(f.info.uri) as fh:
+                    pf = pq.ParquetFile(fh)
+                    if pf.metadata.num_rows == 0:
+                        continue
+                    batch = next(pf.iter_batches(batch_size=100), None)
+            except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
+                logger.warning("table %s: no samples from %s (%s)", plan.name, f.info.relative, _first_line(exc))
+                continue
+            if batch is None:
+                continue
+            for name, column in zip(batch.schema.names, batch.columns):
+                have = samples.setdefault(name, [])
+                if len(have) >= s.sample_values_count:
+                    continue
+                for v in distinct_samples(column.to_pylist(), s.sample_values_count, s.sample_value_max_chars):
+                    if v not in have and len(have) < s.sample_values_count:
+                        have.append(v)
+            if all(len(samples.get(n, [])) >= s.sample_values_count for n in names):
+                break
+        return samples
+
     def _extract_parquet(self, store: FileStore, plan: TablePlan, facts: dict[str, FileFacts],
                          table: TableFacts) -> None:
         import pyarrow.parquet as pq
@@ -478,25 +509,7 @@ class MetadataExtractor:
             part_types = [(f.name, f.dataType.simpleString()) for f in spark_schema.fields
                           if f.name in partition_names]
         nullable = facts[plan.files[0].info.uri].nullable or {}
-        samples: dict[str, list[str]] = {}
-        for f in plan.files[:3]:
-            with store.open(f.info.uri) as fh:
-                pf = pq.ParquetFile(fh)
-                if pf.metadata.num_rows == 0:
-                    continue
-                batch = next(pf.iter_batches(batch_size=100), None)
-            if batch is None:
-                continue
-            for name, column in zip(batch.schema.names, batch.columns):
-                if len(samples.get(name, [])) >= s.sample_values_count:
-                    continue
-                have = samples.setdefault(name, [])
-                more = distinct_samples(column.to_pylist(), s.sample_values_count, s.sample_value_max_chars)
-                for v in more:
-                    if v not in have and len(have) < s.sample_values_count:
-                        have.append(v)
-            if all(len(samples.get(n, [])) >= s.sample_values_count for n, _t in data_fields):
-                break
+        samples = self._parquet_samples(store, plan, [n for n, _t in data_fields])
         cols = [ColumnFacts(n, t, i + 1, bool(nullable.get(n, True)), samples.get(n, []))
                 for i, (n, t) in enumerate(data_fields)]
         if plan.partitioned:

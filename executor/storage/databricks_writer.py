@@ -52,6 +52,10 @@ _RETRYABLE = (
     "TABLE_OR_VIEW_ALREADY_EXISTS",
     "SCHEMA_ALREADY_EXISTS",
     "already exists",
+    # another process is creating the same external table: its _delta_log exists, its first
+    # commit does not yet; the retry finds the committed table and registers it
+    "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",
+    "is not empty and also not a Delta table",
 )
 
 
