@@ -41,6 +41,7 @@ setup(
             "hypothesis>=6",
             "httpx>=0.27",
             "pyyaml>=6",
+            "ruff>=0.4",
             "fastapi>=0.110",
             "uvicorn>=0.27",
             "databricks-sdk>=0.20",

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from executor.api.cli_args import add_serve_args
 from executor.errors import ExecutorError, PayloadError

@@ -6,8 +6,9 @@ Tests build an ExecutorContext with their own session (and settings) and replace
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from executor.settings import Settings, on_databricks
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 class ExecutorContext:
     def __init__(self, settings: Settings | None = None, env: Mapping[str, str] | None = None,
-                 spark: "SparkSession | None" = None) -> None:
+                 spark: SparkSession | None = None) -> None:
         self.env = os.environ if env is None else env
         self._settings = settings
         self._spark = spark
@@ -34,7 +35,7 @@ class ExecutorContext:
         return on_databricks(self.env)
 
     @cached_property
-    def spark(self) -> "SparkSession":
+    def spark(self) -> SparkSession:
         if self._spark is not None:
             return self._spark
         from executor.spark_session import build_spark_session
@@ -42,13 +43,13 @@ class ExecutorContext:
         return build_spark_session(self.settings)
 
     @cached_property
-    def extractor(self) -> "MetadataExtractor":
+    def extractor(self) -> MetadataExtractor:
         from executor.metadata.extractor import MetadataExtractor
 
         return MetadataExtractor(self.spark, self.settings, env=self.env)
 
     @cached_property
-    def writer(self) -> "DatabricksWriter":
+    def writer(self) -> DatabricksWriter:
         from executor.storage.databricks_writer import DatabricksWriter
 
         return DatabricksWriter(self.spark, self.settings, databricks=self.databricks)

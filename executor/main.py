@@ -25,8 +25,9 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from executor.errors import ExecutorError, PayloadError
 from executor.metadata.model import RUN_FAILED, RUN_RUNNING, MetadataResult

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Mapping
 
 from executor.errors import SettingsError
 from executor.redaction import SECRETS
@@ -200,7 +200,7 @@ class Settings:
         return str(Path(self.warehouse_dir) / f"{self.schema}.db")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         kwargs: dict = {}
         for f in fields(cls):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
 class JobCounter:
-    def __init__(self, spark: "SparkSession", group: str) -> None:
+    def __init__(self, spark: SparkSession, group: str) -> None:
         self.spark = spark
         self.group = group
 
@@ -23,7 +24,7 @@ class JobCounter:
 
 
 @contextmanager
-def job_group(spark: "SparkSession", group: str, description: str) -> Iterator[JobCounter]:
+def job_group(spark: SparkSession, group: str, description: str) -> Iterator[JobCounter]:
     """Tag every job started in this thread with `group`, and count them."""
     try:
         sc = spark.sparkContext

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from executor.settings import Settings, on_databricks
 
@@ -34,7 +35,7 @@ def _jvm_stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") -> "SparkSession":
+def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") -> SparkSession:
     """On Databricks: the active session. Locally: local[*] with Delta's extension and catalog,
     UI off, warehouse under settings.warehouse_dir. Delta jars come from Maven Central on first use
     (spark.jars.packages) and are cached in ~/.ivy2* for later, offline runs."""

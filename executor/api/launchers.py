@@ -20,8 +20,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 import executor
 from executor.api.store import JobRecord, JobStore, utcnow
@@ -132,7 +133,7 @@ class LocalLauncher:
         self.env = dict(os.environ if env is None else env)
         self.payload_transport = payload_transport
         self.poll_seconds = poll_seconds
-        self._queue: "queue.Queue[str | None]" = queue.Queue()
+        self._queue: queue.Queue[str | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._procs: dict[str, subprocess.Popen] = {}
         self._stopping = threading.Event()

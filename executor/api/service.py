@@ -7,7 +7,8 @@ import json
 import logging
 import threading
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from executor.api.launchers import Launcher
 from executor.api.store import JobRecord, JobStore

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -65,7 +66,7 @@ class ApiSettings(BaseModel):
         "Databricks launcher: seconds between jobs.get_run polls of active runs. NUVYN_API_POLL_SECONDS."))
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> "ApiSettings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides) -> ApiSettings:
         env = os.environ if env is None else env
         values: dict = {}
         for name, var in ENV_NAMES.items():

@@ -16,21 +16,15 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from executor.errors import ExecutorError, TableExtractionError
 from executor.metadata import csv_scan
-from executor.metadata.spark_types import (
-    SparkFallback,
-    UnsupportedParquetType,
-    infer_csv_schema,
-    infer_partition_types,
-    parquet_schema_to_spark,
-)
 from executor.metadata.formats import CSV_LIKE, default_delimiter
 from executor.metadata.grouping import TablePlan, assign_names, plan_tables, prune_dir, split_by_schema
 from executor.metadata.model import (
@@ -38,6 +32,13 @@ from executor.metadata.model import (
     ColumnFacts,
     MetadataResult,
     TableFacts,
+)
+from executor.metadata.spark_types import (
+    SparkFallback,
+    UnsupportedParquetType,
+    infer_csv_schema,
+    infer_partition_types,
+    parquet_schema_to_spark,
 )
 from executor.payload import PAYLOAD_ENV, JobRequest, parse_payload_json, resolve_source_id, resolve_workflow_id
 from executor.redaction import SECRETS
@@ -137,7 +138,7 @@ def _notify(progress: ProgressCallback | None, table: TableFacts | None, totals:
 class MetadataExtractor:
     """Extracts schema, exact row counts and samples of every table under a source path."""
 
-    def __init__(self, spark: "SparkSession", settings: Settings | None = None,
+    def __init__(self, spark: SparkSession, settings: Settings | None = None,
                  store_factory: StoreFactory | None = None,
                  env: Mapping[str, str] | None = None) -> None:
         self.spark = spark
@@ -487,9 +488,6 @@ class MetadataExtractor:
 
     def _extract_parquet(self, store: FileStore, plan: TablePlan, facts: dict[str, FileFacts],
                          table: TableFacts) -> None:
-        import pyarrow.parquet as pq
-
-        s = self.settings
         table.row_count = sum(facts[f.info.uri].parquet_rows or 0 for f in plan.files)
         partition_names = set(plan.partition_keys)
         first = facts[plan.files[0].info.uri]

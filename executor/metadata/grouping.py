@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Hashable, Iterable, Sequence
 
 from executor.metadata.formats import detect_format
 from executor.metadata.model import SkippedFile

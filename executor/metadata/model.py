@@ -80,7 +80,7 @@ class MetadataResult:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "MetadataResult":
+    def from_dict(cls, d: dict[str, Any]) -> MetadataResult:
         ts = d.get("extraction_timestamp")
         if isinstance(ts, str):
             ts = datetime.fromisoformat(ts)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from executor.errors import PayloadError
 from executor.ops.render import parse_summary, text_table

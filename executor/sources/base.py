@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator, Protocol
+from typing import BinaryIO, Protocol
 
 PruneRule = Callable[[str], "str | None"]
 """Given a folder name, the reason to skip it (and everything below), or None to descend."""

@@ -18,9 +18,10 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from executor import __version__
 from executor.errors import MetadataStoreError, QueryError
@@ -117,7 +118,7 @@ class RunRecord:
 class DatabricksWriter:
     """Writes extracted metadata to the Delta tables and reads it back."""
 
-    def __init__(self, spark: "SparkSession", settings: Settings | None = None,
+    def __init__(self, spark: SparkSession, settings: Settings | None = None,
                  databricks: bool | None = None) -> None:
         self.spark = spark
         self.settings = settings or Settings.from_env()
@@ -371,7 +372,7 @@ class DatabricksWriter:
 
     # ------------------------------------------------------------------ queries
 
-    def _df(self, name: str) -> "DataFrame":
+    def _df(self, name: str) -> DataFrame:
         return self.spark.table(self.table(name))
 
     def select_runs(self, workflow_id: str | None = None, source_id: str | None = None,

@@ -33,7 +33,7 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self.url = ""
 
-    def start(self) -> "Server":
+    def start(self) -> Server:
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
         with open(self.log, "ab") as log:

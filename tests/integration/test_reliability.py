@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from executor.context import ExecutorContext
 from executor.main import EXIT_FAILED, EXIT_OK, run_job
@@ -178,8 +177,7 @@ def test_bad_files_fail_their_table_and_the_run_goes_on(context, tmp_path):
         real_open, real_list = store.open, store.list_files
 
         def list_files(prune):
-            for info in real_list(prune):
-                yield info
+            yield from real_list(prune)
             (lake / "vanishing.csv").unlink()  # gone between listing and reading
 
         def open_(uri):

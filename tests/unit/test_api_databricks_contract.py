@@ -11,9 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
-
 from api_helpers import AUTH, FakeReader
+from fastapi.testclient import TestClient
 
 from executor.api.launchers import DatabricksLauncher, databricks_client_factory
 from executor.api.settings import ApiSettings

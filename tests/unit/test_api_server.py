@@ -7,9 +7,8 @@ import json
 import logging
 
 import pytest
-from fastapi.testclient import TestClient
-
 from api_helpers import AUTH, TOKEN, make_app
+from fastapi.testclient import TestClient
 
 from executor.api.settings import ApiSettings
 from executor.errors import SettingsError

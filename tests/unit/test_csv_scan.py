@@ -87,7 +87,7 @@ def test_encoding_and_bom_detection():
     d = sniff_dialect(b"\xef\xbb\xbfa,b\n1,2\n")
     assert (d.encoding, d.bom) == ("utf-8", True)
     assert sniff_dialect("a,b\ncafé,crème\n".encode("iso-8859-1")).encoding == "iso-8859-1"
-    assert sniff_dialect("a,b\ncafé,crème\n".encode("utf-8")).encoding == "utf-8"
+    assert sniff_dialect("a,b\ncafé,crème\n".encode()).encoding == "utf-8"
 
 
 def test_header_detection():
@@ -97,7 +97,7 @@ def test_header_detection():
 
 
 def test_read_head_and_lines_round_trip():
-    data = 'id,note\n1,"multi\nline"\n2,"q ""x"""\n3,plain\n'.encode()
+    data = b'id,note\n1,"multi\nline"\n2,"q ""x"""\n3,plain\n'
     d = sniff_dialect(data)
     head = read_head(io.BytesIO(data), d, max_records=2)
     assert head.header == ["id", "note"]

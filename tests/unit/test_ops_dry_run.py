@@ -9,8 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from executor.ops.dry_run import plan_extraction, render_dry_run
 
 REPO = Path(__file__).resolve().parents[2]
