@@ -42,7 +42,7 @@ def rows_of(context, table, **filters):
 def small_lake(root: Path, n: int = 3) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        (root / f"t{i}.csv").write_text("a,b\n" + "".join(f"{j},{j * i}\n" for j in range(10 + i)))
+        (root / f"t{i}.csv").write_text(f"a,b{i}\n" + "".join(f"{j},{j * i}\n" for j in range(10 + i)))
     return root
 
 
