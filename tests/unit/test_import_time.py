@@ -55,7 +55,8 @@ print(json.dumps({
 
 
 def test_importing_every_module_has_no_side_effects():
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         check=False)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert "executor.main" in report["modules"] and "executor.spark_session" in report["modules"]
