@@ -31,7 +31,7 @@ test-lane-b:
 
 # The wheel the bundle deploys (databricks.yml builds it the same way).
 wheel: setup
-	$(PY) -m pip wheel . --no-deps -w dist/
+	$(PY) scripts/build_wheel.py
 
 # The job under spark-submit, as on a plain Spark cluster (lane A's Spark and Delta).
 submit: setup
