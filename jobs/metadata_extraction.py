@@ -1,6 +1,7 @@
 """The metadata extraction job as a plain script, for spark-submit (and any runner that takes a
 Python file rather than a wheel). It runs the same code path as the wheel's entry point
-(`nuvyn-executor-job` = executor.main:main) and `python -m executor.main`.
+(`nuvyn-executor-job` = executor.main:job_main) and `python -m executor.main`: executor.main.main,
+whose exit code becomes the script's.
 
     spark-submit \\
       --packages io.delta:delta-spark_2.12:3.3.2 \\

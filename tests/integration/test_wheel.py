@@ -59,7 +59,7 @@ def test_wheel_name_version_and_entry_point(wheel):
         names = z.namelist()
         (ep,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         entry_points = z.read(ep).decode()
-    assert "nuvyn-executor-job = executor.main:main" in entry_points
+    assert "nuvyn-executor-job = executor.main:job_main" in entry_points
     assert "executor/main.py" in names and "executor/storage/schema.py" in names
     assert not [n for n in names if n.startswith(("tests/", "jobs/", "samples/"))]
 
@@ -109,3 +109,21 @@ def test_installing_the_wheel_leaves_the_runtime_spark_alone(wheel, tmp_path):
     assert exec_version == __version__
     assert not list(Path(venv_site).glob("pyspark*")) and not list(Path(venv_site).glob("delta*"))
     assert (venv / "bin" / "nuvyn-executor-job").exists()
+
+    # 3. The Databricks wheel launcher: distribution(package_name) -> entry point -> load()() with the
+    #    task parameters in sys.argv. With an empty payload and no NUVYN_JOB_PAYLOAD the run is bad
+    #    input: the task must fail (an exception), not return 2 into the void.
+    launcher = (
+        "import sys, importlib.metadata as metadata\n"
+        "sys.argv = ['nuvyn_executor', '--payload=', '--run-id=42', '--write-to-db']\n"
+        "entry = [ep for ep in metadata.distribution('nuvyn_executor').entry_points"
+        " if ep.name == 'nuvyn-executor-job']\n"
+        "assert entry, 'entry point not found'\n"
+        "entry[0].load()()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NUVYN_")}
+    run = subprocess.run([str(py), "-c", launcher], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert run.returncode != 0
+    assert "JobFailedError: nuvyn-executor exit code 2" in run.stderr
+    assert "workflow_id is required" in run.stderr

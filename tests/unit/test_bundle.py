@@ -132,7 +132,8 @@ def test_task_runs_the_wheel_entry_point(included):
     scripts = console_scripts()
     assert wheel_task["entry_point"] in scripts
     module, func = scripts[wheel_task["entry_point"]].split(":")
-    assert (module, func) == ("executor.main", "main")
+    # job_main, not main: the wheel launcher ignores return values, so failures must raise.
+    assert (module, func) == ("executor.main", "job_main")
     assert callable(getattr(importlib.import_module(module), func))
     (lib,) = task["libraries"]
     whl = (path.parent / lib["whl"]).resolve()
