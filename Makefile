@@ -1,13 +1,16 @@
 # The two commands: `make demo` and `make test`. Both set up what they need first.
 SHELL := /bin/bash
-PY := .venv/bin/python
+VENV ?= .venv
+VENV_B ?= .venv-b
+PY := $(VENV)/bin/python
+DELTA_A := $(shell sed -n 's/^delta-spark==//p' requirements/lane-a.txt)
 export NUVYN_WAREHOUSE_DIR ?= $(CURDIR)/.nuvyn/warehouse
 DEMO_PAYLOAD := {"workflow_id":"demo_workflow","source_id":"demo_source"}
 
-.PHONY: setup demo test test-unit test-integration test-lane-b bench lint clean
+.PHONY: setup demo test test-unit test-integration test-lane-b wheel submit bench lint clean
 
 setup:
-	@scripts/bootstrap.sh
+	@VENV=$(VENV) scripts/bootstrap.sh
 
 demo: setup
 	NUVYN_JOB_PAYLOAD='$(DEMO_PAYLOAD)' $(PY) -m executor.main metadata_extraction samples/lake auto default --write-to-db
@@ -23,8 +26,21 @@ test-integration: setup
 	$(PY) -m pytest tests/integration -q
 
 test-lane-b:
-	@LANE=b scripts/bootstrap.sh
-	.venv-b/bin/python -m pytest tests/integration -q
+	@LANE=b VENV=$(VENV_B) scripts/bootstrap.sh
+	$(VENV_B)/bin/python -m pytest tests/integration -q
+
+# The wheel the bundle deploys (databricks.yml builds it the same way).
+wheel: setup
+	$(PY) scripts/build_wheel.py
+
+# The job under spark-submit, as on a plain Spark cluster (lane A's Spark and Delta).
+submit: setup
+	NUVYN_JOB_PAYLOAD='$(DEMO_PAYLOAD)' PATH="$(abspath $(VENV))/bin:$$PATH" PYSPARK_PYTHON="$(abspath $(VENV))/bin/python" \
+	  $(VENV)/bin/spark-submit --packages io.delta:delta-spark_2.12:$(DELTA_A) \
+	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
+	  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
+	  --conf spark.sql.session.timeZone=UTC --conf spark.ui.enabled=false \
+	  jobs/metadata_extraction.py metadata_extraction samples/lake auto default --write-to-db
 
 bench: setup
 	$(PY) -m bench
@@ -33,4 +49,4 @@ lint: setup
 	$(PY) -m ruff check executor tests
 
 clean:
-	rm -rf .nuvyn build dist *.egg-info
+	rm -rf .nuvyn build dist *.egg-info .databricks

@@ -51,7 +51,7 @@ setup(
     entry_points={
         "console_scripts": [
             "nuvyn-executor=executor.cli:main",
-            "nuvyn-executor-job=executor.main:main",
+            "nuvyn-executor-job=executor.main:job_main",  # Databricks python_wheel_task entry_point
         ]
     },
     include_package_data=True,

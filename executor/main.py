@@ -228,5 +228,26 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     return code
 
 
+class JobFailedError(ExecutorError):
+    """Raised by job_main when a run ends with a non-zero exit code."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        what = "bad input, nothing written" if code == EXIT_BAD_INPUT else "the run failed"
+        super().__init__(f"nuvyn-executor exit code {code} ({what}); the report above and the log say why")
+
+
+def job_main() -> None:
+    """Entry point of the Databricks python_wheel_task (console script `nuvyn-executor-job`).
+
+    The wheel task's launcher calls the entry point with no arguments (parameters arrive in
+    sys.argv) and ignores what it returns, so a return code cannot fail the task: a non-zero code
+    is raised as JobFailedError, which marks the Databricks run failed (and lets max_retries and
+    on_failure notifications act). Exit code 0 (succeeded or partial) returns normally."""
+    code = main()
+    if code != EXIT_OK:
+        raise JobFailedError(code)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -35,15 +35,30 @@ def _jvm_stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") -> SparkSession:
-    """On Databricks: the active session. Locally: local[*] with Delta's extension and catalog,
-    UI off, warehouse under settings.warehouse_dir. Delta jars come from Maven Central on first use
-    (spark.jars.packages) and are cached in ~/.ivy2* for later, offline runs."""
+def _launched_by_spark_submit() -> bool:
+    """True when this Python process was started by spark-submit (or the pyspark shell): the JVM
+    is already running, with the --master, --packages and --conf the user gave it."""
+    return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+
+
+def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") -> "SparkSession":
+    """The session to run on, in this order:
+    1. a session that is already running in this process (Databricks, a notebook, a caller's own
+       session, spark-submit after the script started one): reused as it is;
+    2. on Databricks, or under spark-submit: builder.getOrCreate(), which takes the runtime's or
+       spark-submit's configuration (master, --packages, --conf) and adds nothing to it, so the
+       Delta extension and catalog must come from there (see jobs/metadata_extraction.py);
+    3. otherwise a local[*] session with Delta's extension and catalog, UI off, warehouse under
+       settings.warehouse_dir. Delta jars come from Maven Central on first use
+       (spark.jars.packages) and are cached in ~/.ivy2* for later, offline runs."""
     from pyspark.sql import SparkSession
 
-    if on_databricks():
-        active = SparkSession.getActiveSession()
-        return active if active is not None else SparkSession.builder.getOrCreate()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        logger.debug("reusing the running Spark %s session", active.version)
+        return active
+    if on_databricks() or _launched_by_spark_submit():
+        return SparkSession.builder.getOrCreate()
 
     from delta import configure_spark_with_delta_pip
 

@@ -1,0 +1,218 @@
+"""The Databricks bundle, checked offline: the official CLI (`databricks bundle validate`) cannot be
+built here (the Go module proxy does not serve github.com/databricks/cli) and needs a workspace,
+so this test loads the YAML and checks every reference the CLI and the job would follow:
+included files, the artifact's build and path, setup.py, the wheel's distribution name, the entry
+point, job parameters used by the task, variables, and the job's fields against the
+databricks-sdk JobSettings model (a misspelt key is dropped by from_dict and shows up here)."""
+
+from __future__ import annotations
+
+import ast
+import glob
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLE = REPO / "databricks.yml"
+VAR_RE = re.compile(r"\$\{var\.([A-Za-z0-9_]+)\}")
+BUNDLE_RE = re.compile(r"\$\{bundle\.(name|target)\}")
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def bundle() -> dict[str, Any]:
+    return load(BUNDLE)
+
+
+@pytest.fixture(scope="module")
+def included(bundle) -> list[Path]:
+    files: list[Path] = []
+    for pattern in bundle["include"]:
+        matches = sorted(Path(p) for p in glob.glob(str(REPO / pattern)))
+        assert matches, f"include pattern {pattern!r} matches no file"
+        files.extend(matches)
+    return files
+
+
+def setup_py_call() -> dict[str, ast.AST]:
+    tree = ast.parse((REPO / "setup.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup":
+            return {kw.arg: kw.value for kw in node.keywords}
+    raise AssertionError("setup.py has no setup(...) call")
+
+
+def wheel_distribution_name() -> str:
+    name = ast.literal_eval(setup_py_call()["name"])
+    return re.sub(r"[-_.]+", "_", name).lower()  # the wheel file name's normalization (PEP 427/503)
+
+
+def console_scripts() -> dict[str, str]:
+    eps = ast.literal_eval(setup_py_call()["entry_points"])
+    return dict(line.replace(" ", "").split("=", 1) for line in eps["console_scripts"])
+
+
+def resolve(value: Any, variables: dict[str, Any], target: str, name: str) -> Any:
+    """Substitute ${var.x} (whole value: any type; inside a string: text) and ${bundle.*}."""
+    if isinstance(value, dict):
+        return {k: resolve(v, variables, target, name) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, variables, target, name) for v in value]
+    if isinstance(value, str):
+        whole = VAR_RE.fullmatch(value)
+        if whole:
+            return variables[whole.group(1)]
+        value = VAR_RE.sub(lambda m: str(variables[m.group(1)]), value)
+        return BUNDLE_RE.sub(lambda m: name if m.group(1) == "name" else target, value)
+    return value
+
+
+def jobs_of(files: list[Path]) -> dict[str, tuple[Path, dict[str, Any]]]:
+    out = {}
+    for f in files:
+        for key, job in (load(f).get("resources", {}).get("jobs") or {}).items():
+            out[key] = (f, job)
+    return out
+
+
+def the_job(included) -> tuple[Path, dict[str, Any]]:
+    return jobs_of(included)["metadata_extraction"]
+
+
+def test_bundle_has_name_targets_and_no_hard_coded_host(bundle):
+    assert bundle["bundle"]["name"] == "nuvyn-executor"
+    assert set(bundle["targets"]) >= {"dev", "prod"}
+    assert bundle["targets"]["dev"].get("default") is True
+    hosts = [bundle.get("workspace", {}).get("host")]
+    hosts += [t.get("workspace", {}).get("host") for t in bundle["targets"].values()]
+    assert hosts == [None] * len(hosts), "the workspace host comes from DATABRICKS_HOST / a profile"
+
+
+def test_every_variable_used_is_declared_with_a_default(bundle, included):
+    declared = bundle["variables"]
+    texts = [BUNDLE.read_text()] + [f.read_text() for f in included]
+    used = {m for t in texts for m in VAR_RE.findall(t)}
+    assert used <= set(declared), f"undeclared: {used - set(declared)}"
+    for name in used:
+        assert "default" in declared[name], f"{name} has no default: validate would need --var"
+    assert declared["spark_version"]["default"] == "15.4.x-scala2.12"
+    assert "17.3.x-scala2.13" in declared["spark_version"]["description"]
+    for target in bundle["targets"].values():
+        assert set(target.get("variables") or {}) <= set(declared)
+
+
+def test_artifact_builds_the_wheel_from_setup_py(bundle):
+    (artifact,) = bundle["artifacts"].values()
+    assert artifact["type"] == "whl"
+    root = (REPO / artifact["path"]).resolve()
+    assert root == REPO and (root / "setup.py").is_file()
+    cmd = artifact["build"].split()
+    assert cmd[:2] == ["python3", "scripts/build_wheel.py"]
+    script = (root / cmd[1]).read_text()
+    assert '"pip", "wheel", ".", "--no-deps", "-w"' in script and '"dist"' in script
+    assert f'glob("{wheel_distribution_name()}-*.whl")' in script
+    assert not artifact.get("files"), "the CLI's default, <path>/dist/*.whl, is what the job installs"
+
+
+def test_task_runs_the_wheel_entry_point(included):
+    path, job = the_job(included)
+    (task,) = job["tasks"]
+    wheel_task = task["python_wheel_task"]
+    assert wheel_task["package_name"] == wheel_distribution_name() == "nuvyn_executor"
+    scripts = console_scripts()
+    assert wheel_task["entry_point"] in scripts
+    module, func = scripts[wheel_task["entry_point"]].split(":")
+    # job_main, not main: the wheel launcher ignores return values, so failures must raise.
+    assert (module, func) == ("executor.main", "job_main")
+    assert callable(getattr(importlib.import_module(module), func))
+    (lib,) = task["libraries"]
+    whl = (path.parent / lib["whl"]).resolve()
+    assert whl.parent == REPO / "dist" and whl.name == "*.whl"
+
+
+def test_task_parameters_reference_declared_job_parameters(included):
+    _, job = the_job(included)
+    (task,) = job["tasks"]
+    params = task["python_wheel_task"]["parameters"]
+    declared = {p["name"]: p for p in job["parameters"]}
+    used = set(re.findall(r"\{\{job\.parameters\.([A-Za-z0-9_]+)\}\}", " ".join(params)))
+    assert used == {"payload"} and used <= set(declared)
+    assert declared["payload"]["default"] == ""
+    assert params == ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}", "--write-to-db"]
+
+
+def databricks_argv(params: list[str], payload: str, run_id: str) -> list[str]:
+    return [p.replace("{{job.parameters.payload}}", payload).replace("{{job.run_id}}", run_id) for p in params]
+
+
+def test_the_task_arguments_parse_as_the_backend_triggers_them(included):
+    """What main() gets on the cluster for run_now(job_parameters={"payload": ...})."""
+    from executor.main import resolve_request
+
+    _, job = the_job(included)
+    params = job["tasks"][0]["python_wheel_task"]["parameters"]
+    payload = {"job_type": "metadata_extraction", "data_source_path": "abfss://c@acct.dfs.core.windows.net/raw",
+               "data_source_type": "adls_gen2", "workflow_id": "wf_top",
+               "job_metadata": {"workflow_id": "wf_1", "source_id": "src_1"}}
+    env = {"NUVYN_JOB_PAYLOAD": json.dumps({"workflow_id": "from_env", "data_source_path": "/x"})}
+    req = resolve_request(databricks_argv(params, json.dumps(payload), "734219876543"), env)
+    assert (req.workflow_id, req.source_id, req.run_id) == ("wf_1", "src_1", "734219876543")
+    assert req.write_to_db and req.data_source_type == "adls_gen2"
+    assert req.data_source_path == payload["data_source_path"]
+    # An empty parameter (the default) falls back to the cluster's NUVYN_JOB_PAYLOAD.
+    req = resolve_request(databricks_argv(params, "", "42"), env)
+    assert (req.workflow_id, req.data_source_path, req.run_id) == ("from_env", "/x", "42")
+
+
+def test_job_settings_match_the_jobs_api_model(bundle, included):
+    """Round-trip through databricks-sdk's JobSettings: keys it does not know are dropped."""
+    jobs = pytest.importorskip("databricks.sdk.service.jobs")
+    variables = {k: v.get("default") for k, v in bundle["variables"].items()}
+    for target in bundle["targets"]:
+        for key, (_, job) in jobs_of(included).items():
+            resolved = resolve(job, {**variables, **(bundle["targets"][target].get("variables") or {})},
+                               target, bundle["bundle"]["name"])
+            # `libraries` at task level are Jobs API fields too; the wheel path is the bundle's.
+            settings = jobs.JobSettings.from_dict(resolved)
+            assert _normalize(settings.as_dict()) == _normalize(resolved), key
+
+
+def _normalize(value: Any) -> Any:
+    if isinstance(value, dict):
+        items = {k: _normalize(v) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v not in (None, [], {})}
+    if isinstance(value, list):
+        return [_normalize(v) for v in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)  # from_dict keeps ints; YAML variables may arrive as text
+    return value
+
+
+def test_job_resources_for_many_workflows_and_safe_retries(bundle, included):
+    _, job = the_job(included)
+    variables = {k: v.get("default") for k, v in bundle["variables"].items()}
+    job = resolve(job, variables, "dev", "nuvyn-executor")
+    assert job["max_concurrent_runs"] >= 100
+    assert job["queue"] == {"enabled": True}
+    assert job["timeout_seconds"] > 0
+    assert job["email_notifications"]["on_failure"] == []
+    (task,) = job["tasks"]
+    assert task["max_retries"] >= 1 and task["min_retry_interval_millis"] >= 10_000
+    assert task["retry_on_timeout"] is False
+    (cluster,) = job["job_clusters"]
+    assert task["job_cluster_key"] == cluster["job_cluster_key"]
+    nc = cluster["new_cluster"]
+    assert nc["spark_version"] == "15.4.x-scala2.12"
+    assert nc["spark_env_vars"]["NUVYN_JOB_PAYLOAD"] == ""
