@@ -41,7 +41,7 @@ def _launched_by_spark_submit() -> bool:
     return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
 
 
-def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") -> "SparkSession":
+def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") -> SparkSession:
     """The session to run on, in this order:
     1. a session that is already running in this process (Databricks, a notebook, a caller's own
        session, spark-submit after the script started one): reused as it is;
