@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -90,7 +91,8 @@ def _job_env(warehouse: Path, payload: dict) -> dict:
 
 
 def _context_on(spark, settings, warehouse: Path) -> ExecutorContext:
-    s = replace(settings, schema="_executor_metadata", tables_location=str(warehouse / "_executor_metadata.db"))
+    # a schema name of its own (the session catalog outlives the test), the tables where the jobs wrote them
+    s = replace(settings, schema=f"m_{uuid.uuid4().hex[:10]}", tables_location=str(warehouse / "_executor_metadata.db"))
     return ExecutorContext(settings=s, env={}, spark=spark)
 
 
@@ -226,7 +228,6 @@ V1_COLUMNS = {name: [c for c in cols if c.seed and c.name != "workflow_id"] for 
 def test_v1_tables_are_upgraded_in_place(tmp_path, spark, settings, sample_lake):
     warehouse = tmp_path / "wh"
     ctx = _context_on(spark, replace(settings, warehouse_dir=str(warehouse)), warehouse)
-    ctx.settings.__dict__  # settings are frozen; schema is _executor_metadata at <warehouse>
     loc = warehouse / "_executor_metadata.db"
     s = ctx.settings
     spark.sql(f"CREATE SCHEMA IF NOT EXISTS {s.qualified_schema} LOCATION '{loc}'")
