@@ -354,6 +354,8 @@ class DatabricksWriter:
                 "partition_columns": json.dumps(t.partition_columns),
                 "status": t.status,
                 "error_message": t.error_message,
+                "malformed_records": t.malformed_records,
+                "schema_fingerprint": t.schema_fingerprint,
             })
             for c in t.columns:
                 columns.append({
@@ -366,6 +368,11 @@ class DatabricksWriter:
                     "is_nullable": c.is_nullable,
                     "sample_values": json.dumps(c.sample_values, ensure_ascii=False),
                     "is_partition": c.is_partition,
+                    "null_count": c.null_count,
+                    "distinct_count": c.distinct_count,
+                    "min_value": c.min_value,
+                    "max_value": c.max_value,
+                    "profile_scope": c.profile_scope,
                 })
         return {S.SOURCES: sources, S.TABLES: tables, S.COLUMNS: columns}
 
