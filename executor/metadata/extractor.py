@@ -159,7 +159,10 @@ class MetadataExtractor(FormatTables):
 
     @property
     def spark_version(self) -> str:
-        """'3.5' or '4.0': the rules spark_types applies (others make it ask Spark)."""
+        """'3.5' or '4.0': the rules spark_types applies (others make it ask Spark). Without a
+        session (dry run: only schema signatures are needed) the 3.5 rules."""
+        if self.spark is None:
+            return "3.5"
         return ".".join(self.spark.version.split(".")[:2])
 
     @property

@@ -300,3 +300,37 @@ def test_generated_lake_without_spark_matches_independent_readers(tmp_path):
     qty = {c.column_name: c for c in tables["sales"].columns}["qty"]
     assert qty.profile_scope == "sampled" and qty.null_count == sales["qty"].null_count
     assert (qty.min_value, qty.max_value) == ("0", "49")
+
+
+def test_dry_run_reads_every_format_without_spark(tmp_path):
+    from executor.ops.dry_run import plan_extraction
+    from executor.settings import Settings
+
+    lake = tmp_path / "lake"
+    expected = build_lake(lake)
+    report = plan_extraction(str(lake), settings=Settings(io_threads=2))
+    assert {t.name for t in report.tables} == set(expected)
+    assert [t.problem for t in report.tables if t.problem] == []
+
+
+def test_bad_files_of_new_formats_fail_their_table_not_the_run(tmp_path):
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.settings import Settings
+
+    lake = tmp_path / "bad"
+    lake.mkdir()
+    good = io.BytesIO()
+    fastavro.writer(good, fastavro.parse_schema(AVRO_SCHEMA), avro_records(50), sync_interval=100)
+    (lake / "cut.avro").write_bytes(good.getvalue()[:-30])
+    (lake / "fake.orc").write_bytes(b"ORC not really")
+    (lake / "broken.json.gz").write_bytes(gzip.compress(b'{"a": 1}\n')[:-6])
+    (lake / "dt" / "_delta_log").mkdir(parents=True)
+    (lake / "dt" / "_delta_log" / "00000000000000000000.json").write_text('{"protocol": {}}\n')
+    (lake / "ok.jsonl").write_text('{"a": 1}\n')
+    result = MetadataExtractor(NoSpark(), Settings(io_threads=2), env={}).extract_metadata(str(lake))
+    status = {t.table_name: (t.status, t.error_message) for t in result.tables}
+    assert status["ok"] == ("ok", None)
+    for name in ("cut", "fake", "broken", "dt"):
+        assert status[name][0] == "failed" and status[name][1], (name, status)
+    assert "metaData" in status["dt"][1]
+    assert result.status == "partial"
