@@ -151,10 +151,22 @@ class FormatTables:
         table.row_count = total
         table.malformed_records = malformed
         partition_names = set(plan.partition_keys)
-        names_types = [(n, t) for n, t in root_columns(root) if n not in partition_names]
+        inferred = root_columns(root)
+        if not getattr(self, "fast", True):  # NUVYN_INFERENCE=spark: Spark reads the files (one job)
+            inferred = self._spark_json_schema(store, plan, facts[plan.files[0].info.uri].json_scan.mode)
+        names_types = [(n, t) for n, t in inferred if n not in partition_names]
+        doubles = {n for n, t in names_types if t in ("double", "float")}
+        if doubles:  # a JSON integer in a double column reads as Spark shows it (1 -> 1.0)
+            rows = [{k: (float(v) if k in doubles and isinstance(v, int) and not isinstance(v, bool) else v)
+                     for k, v in r.items()} for r in rows]
         profiles = profile_rows(names_types, rows, self._scope(len(rows), total), s.sample_value_max_chars)
         samples = self._value_samples([n for n, _ in names_types], rows)
         self._finish(store, plan, table, self._columns(plan, names_types, {}, samples, profiles))
+
+    def _spark_json_schema(self, store: "FileStore", plan: "TablePlan", mode: str) -> list[tuple[str, str]]:
+        uris = [store.spark_uri(f.info.uri) for f in plan.files]
+        reader = self.spark.read.option("multiLine", "true" if mode == "document" else "false")  # type: ignore[attr-defined]
+        return [(f.name, f.dataType.simpleString()) for f in reader.json(uris).schema.fields]
 
     def _extract_avro(self, store: "FileStore", plan: "TablePlan", facts: dict[str, Any], table: TableFacts) -> None:
         from executor.metadata.readers.avro_reader import read_records

@@ -128,3 +128,18 @@ def test_diff_with_a_single_run_says_so(context, tmp_path, wf):
     assert _run(context, lake, wf)[0] == EXIT_OK
     diff = context.writer.schema_changes(wf)
     assert diff["changes"] is None and "fewer than two completed runs" in diff["message"]
+
+
+def test_json_spark_inference_mode_agrees_with_the_ported_rules(context, tmp_path):
+    from dataclasses import replace
+
+    from executor.metadata.extractor import MetadataExtractor
+
+    lake = tmp_path / "lake"
+    build_lake(lake)
+    fast = MetadataExtractor(context.spark, context.settings, env={}).extract_metadata(str(lake / "events"))
+    slow = MetadataExtractor(context.spark, replace(context.settings, inference="spark"),
+                             env={}).extract_metadata(str(lake / "events"))
+    (f,), (s,) = fast.tables, slow.tables
+    assert [(c.column_name, c.data_type) for c in f.columns] == [(c.column_name, c.data_type) for c in s.columns]
+    assert (f.row_count, f.malformed_records) == (s.row_count, s.malformed_records) == (5, 1)
