@@ -262,17 +262,20 @@ class MetadataExtractor(FormatTables):
         for t in tables:
             if t.is_delta:  # one table by definition: read from its log in _extract_delta
                 continue
+            # JSON keeps its profile rows while counting: each file keeps its share of the bound
+            share = -(-self.settings.profile_max_rows // max(1, len(t.files)))
             for f in t.files:
-                jobs[f.info.uri] = pool.submit(self._file_facts, store, f, t.file_format)
+                jobs[f.info.uri] = pool.submit(self._file_facts, store, f, t.file_format, share)
         return {uri: fut.result() for uri, fut in jobs.items()}
 
-    def _file_facts(self, store: FileStore, pf: PlannedFile, file_format: str) -> FileFacts:
+    def _file_facts(self, store: FileStore, pf: PlannedFile, file_format: str,
+                    sample_rows: int | None = None) -> FileFacts:
         info = pf.info
         if info.size == 0:
             return FileFacts(error=f"{info.relative or info.name} is empty (0 bytes)")
         try:
             if file_format == "json":
-                return self._json_file_facts(store, pf, FileFacts)
+                return self._json_file_facts(store, pf, FileFacts, sample_rows)
             if file_format == "avro":
                 return self._avro_file_facts(store, pf, FileFacts)
             if file_format == "orc":

@@ -79,7 +79,8 @@ class FormatTables:
 
     # ------------------------------------------------------------------ per file
 
-    def _json_file_facts(self, store: "FileStore", pf: "PlannedFile", facts_cls: Any) -> Any:
+    def _json_file_facts(self, store: "FileStore", pf: "PlannedFile", facts_cls: Any,
+                         sample_rows: int | None = None) -> Any:
         from executor.metadata.readers.json_reader import scan_json
 
         with open_data(store, pf.info.uri, pf.compression) as fh:
@@ -87,7 +88,7 @@ class FormatTables:
             if b"\x00" in head:
                 return facts_cls(error=f"{pf.info.relative or pf.info.name} is not a text file (binary content)")
             fh.seek(0)
-            scan = scan_json(fh, sample_rows=self.settings.profile_max_rows)
+            scan = scan_json(fh, sample_rows=self.settings.profile_max_rows if sample_rows is None else sample_rows)
         return facts_cls(signature=("json", scan.mode), rows=scan.rows, malformed=scan.malformed, json_scan=scan)
 
     def _avro_file_facts(self, store: "FileStore", pf: "PlannedFile", facts_cls: Any) -> Any:
