@@ -29,6 +29,7 @@ setup(
         "pyarrow>=10",
         "azure-identity>=1.12",
         "azure-storage-blob>=12.14",
+        "fastavro>=1.7",  # Avro samples and profiles (header and counts are read without it)
         "rich>=13",  # progress bar of `nuvyn-executor extract` in a terminal (pure Python)
     ],
     extras_require={

@@ -5,6 +5,7 @@
   nuvyn-executor runs --workflow-id W            every run: status, times, summary
   nuvyn-executor tables --workflow-id W          the latest run's tables with row counts
   nuvyn-executor query --workflow-id W [--source-id S] [--run-id R] [--format json|table]
+  nuvyn-executor diff --workflow-id W [--source-id S] [--from-run R1 --to-run R2] [--format json|table]
   nuvyn-executor migrate [--backfill-workflow-id-from-source-id] [--optimize] [--dry-run]
   nuvyn-executor serve [--host 127.0.0.1] [--port 8080] [--no-auth]   the REST API (docs/API.md)
 """
@@ -106,6 +107,41 @@ def cmd_query(args: argparse.Namespace) -> int:
     for run in result["runs"]:  # stored as JSON text: shown as an object
         run["summary"] = parse_summary(run.get("summary"))
     print(_json(result) if args.format == "json" else render_metadata(result))
+    return EXIT_OK
+
+
+def _add_diff_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id", required=True)
+    p.add_argument("--source-id", "--source_id", dest="source_id")
+    p.add_argument("--from-run", "--from_run", dest="from_run")
+    p.add_argument("--to-run", "--to_run", dest="to_run")
+    p.add_argument("--format", choices=("json", "table"), default="json")
+
+
+@command("diff", "schema changes between a workflow's latest two completed runs (or --from-run/--to-run)")(
+    _add_diff_args)
+def cmd_diff(args: argparse.Namespace) -> int:
+    wf = _check_id(args.workflow_id, "workflow_id")
+    src = _check_id(args.source_id, "source_id")
+    rule = "letters, digits and . _ : -"
+    r1 = _check_id(args.from_run, "from_run", RUN_ID_PATTERN, rule)
+    r2 = _check_id(args.to_run, "to_run", RUN_ID_PATTERN, rule)
+    if not wf:
+        raise PayloadError("diff needs --workflow-id")
+    if bool(r1) != bool(r2):
+        raise PayloadError("diff needs both --from-run and --to-run, or neither")
+    from executor.errors import QueryError
+
+    try:
+        result = _context().writer.schema_changes(wf, src, r1, r2)
+    except QueryError as exc:
+        raise PayloadError(str(exc)) from exc
+    if args.format == "json":
+        print(_json(result))
+    else:
+        from executor.metadata.drift import render_diff
+
+        print(render_diff(result))
     return EXIT_OK
 
 

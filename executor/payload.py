@@ -23,7 +23,7 @@ MAX_PAYLOAD_BYTES = 1_000_000
 MAX_PAYLOAD_DEPTH = 16
 
 JOB_TYPES = ("metadata_extraction",)
-FILE_FORMATS = ("csv", "tsv", "parquet")
+FILE_FORMATS = ("csv", "tsv", "parquet", "json", "avro", "orc", "delta")
 STORAGE_KINDS = ("local", "dbfs", "azure_blob", "adls_gen2")
 DATA_SOURCE_TYPE_ALIASES = {
     "": "auto",
@@ -38,6 +38,8 @@ DATA_SOURCE_TYPE_ALIASES = {
     "azure_datalake": "adls_gen2",
     "txt": "csv",
     "tab": "tsv",
+    "jsonl": "json",
+    "ndjson": "json",
 }
 VALID_DATA_SOURCE_TYPES = ("auto",) + FILE_FORMATS + STORAGE_KINDS
 

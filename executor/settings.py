@@ -81,6 +81,15 @@ class Settings:
         default=5,
         metadata=_doc("Distinct non-null sample values kept per column.", "NUVYN_SAMPLE_VALUES_COUNT"),
     )
+    profile_max_rows: int = field(
+        default=100000,
+        metadata=_doc(
+            "Column profiles (null_count, distinct_count, min_value, max_value) are computed over at most "
+            "this many rows per table (the first rows of its first files): profile_scope says exact when "
+            "they were all the table's rows, else sampled. Row counts are always exact.",
+            "NUVYN_PROFILE_MAX_ROWS",
+        ),
+    )
     inference: str = field(
         default="fast",
         metadata=_doc(
@@ -178,7 +187,7 @@ class Settings:
                 f"NUVYN_TABLE_LAYOUT={self.table_layout!r} is invalid; expected one of: cluster, zorder, none"
             )
         for name in ("infer_sample_records", "infer_sample_files", "sample_value_max_chars",
-                     "sample_values_count", "io_threads", "azure_staging_max_bytes"):
+                     "sample_values_count", "io_threads", "azure_staging_max_bytes", "profile_max_rows"):
             value = getattr(self, name)
             minimum = 0 if name == "infer_sample_records" else 1
             if value < minimum:

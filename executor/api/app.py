@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from executor import __version__
 from executor.api.models import (
+    ChangesResponse,
     CreateJobRequest,
     CreateJobResponse,
     ErrorResponse,
@@ -267,6 +268,35 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
             return error(400, str(exc))
         except MetadataStoreError:
             logger.exception("metadata query failed")
+            return error(503, "The metadata store is unavailable; see the server log")
+        return JSONResponse(jsonable_encoder(result))
+
+    @app.get("/workflows/{workflow_id}/changes", response_model=ChangesResponse, dependencies=secured,
+             responses={**_ERRORS, 503: {"model": ErrorResponse, "description": "Metadata store unavailable"}},
+             summary="Schema changes between a workflow's latest two completed runs (or from_run/to_run)")
+    def get_changes(
+        workflow_id: str = Path(description=f"The workflow_id ({ID_RULE}).", max_length=128),
+        source_id: str | None = Query(default=None, max_length=128, description="Optional source_id filter."),
+        from_run: str | None = Query(default=None, max_length=128,
+                                     description="Older run id (with to_run) instead of the previous completed run."),
+        to_run: str | None = Query(default=None, max_length=128,
+                                   description="Newer run id (with from_run) instead of the latest completed run."),
+    ) -> Any:
+        if not ID_PATTERN.match(workflow_id):
+            return error(400, f"workflow_id is invalid: expected {ID_RULE}")
+        if source_id is not None and source_id != "" and not ID_PATTERN.match(source_id):
+            return error(400, f"source_id is invalid: expected {ID_RULE}")
+        for name, value in (("from_run", from_run), ("to_run", to_run)):
+            if value is not None and value != "" and not RUN_ID_PATTERN.match(value):
+                return error(400, f"{name} is invalid: expected letters, digits and . _ : -")
+        if bool(from_run) != bool(to_run):
+            return error(400, "give both from_run and to_run, or neither")
+        try:
+            result = service.changes(workflow_id, source_id or None, from_run or None, to_run or None)
+        except QueryError as exc:
+            return error(400, str(exc))
+        except MetadataStoreError:
+            logger.exception("schema changes query failed")
             return error(503, "The metadata store is unavailable; see the server log")
         return JSONResponse(jsonable_encoder(result))
 

@@ -90,6 +90,18 @@ class MetadataResponse(BaseModel):
                                                    "default the latest completed run per workflow/source.")
 
 
+class ChangesResponse(BaseModel):
+    workflow_id: str = Field(description="The workflow compared.")
+    source_id: str | None = Field(default=None, description="The source whose runs were compared.")
+    from_run_id: str | None = Field(default=None, description="The older run (None: fewer than two runs).")
+    to_run_id: str | None = Field(default=None, description="The newer run.")
+    changes: dict[str, Any] | None = Field(
+        default=None, description="tables_added, tables_removed, tables_changed (columns_added, columns_removed, "
+                                  "columns_retyped, nullability_changed, columns_moved), tables_failed, "
+                                  "tables_unchanged; None when there is nothing to compare.")
+    message: str | None = Field(default=None, description="Why nothing was compared, when so.")
+
+
 class HealthResponse(BaseModel):
     status: Literal["ok"] = Field(description="Always 'ok' when the server answers.")
     version: str = Field(description="nuvyn-executor version.")

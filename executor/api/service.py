@@ -19,6 +19,8 @@ from executor.redaction import strip_query
 logger = logging.getLogger(__name__)
 
 MetadataReader = Callable[[str | None, str | None, str | None], dict[str, Any]]
+# (workflow_id, source_id, from_run, to_run) -> DatabricksWriter.schema_changes(...)
+ChangesReader = Callable[[str, str | None, str | None, str | None], dict[str, Any]]
 
 
 def new_job_id() -> str:
@@ -85,6 +87,16 @@ class JobService:
     def metadata(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
         return self.metadata_reader(workflow_id, source_id, run_id)
 
+    def changes(self, workflow_id: str, source_id: str | None, from_run: str | None,
+                to_run: str | None) -> dict[str, Any]:
+        """Schema drift between two runs; the reader is the metadata reader's `changes` attribute."""
+        reader: ChangesReader | None = getattr(self.metadata_reader, "changes", None)
+        if reader is None:
+            from executor.errors import MetadataStoreError
+
+            raise MetadataStoreError("this server has no schema-changes reader")
+        return reader(workflow_id, source_id, from_run, to_run)
+
 
 def spark_metadata_reader(env: Any = None) -> MetadataReader:
     """query_metadata on a lazily built ExecutorContext (one Spark session for the server)."""
@@ -99,4 +111,13 @@ def spark_metadata_reader(env: Any = None) -> MetadataReader:
                 holder["writer"] = ExecutorContext(env=env).writer
             return holder["writer"].query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
 
+    def changes(workflow_id: str, source_id: str | None, from_run: str | None, to_run: str | None) -> dict[str, Any]:
+        with lock:
+            if "writer" not in holder:
+                from executor.context import ExecutorContext
+
+                holder["writer"] = ExecutorContext(env=env).writer
+            return holder["writer"].schema_changes(workflow_id, source_id, from_run, to_run)
+
+    read.changes = changes  # type: ignore[attr-defined]
     return read

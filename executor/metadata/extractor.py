@@ -25,14 +25,23 @@ from typing import TYPE_CHECKING, Any
 
 from executor.errors import ExecutorError, TableExtractionError
 from executor.metadata import csv_scan
-from executor.metadata.formats import CSV_LIKE, default_delimiter
-from executor.metadata.grouping import TablePlan, assign_names, plan_tables, prune_dir, split_by_schema
+from executor.metadata.format_tables import FormatTables, open_data
+from executor.metadata.formats import CSV_LIKE, SUPPORTED_FORMATS, default_delimiter, sniff_file
+from executor.metadata.grouping import (
+    PlannedFile,
+    TablePlan,
+    assign_names,
+    plan_tables,
+    prune_listing,
+    split_by_schema,
+)
 from executor.metadata.model import (
     TABLE_FAILED,
     ColumnFacts,
     MetadataResult,
     TableFacts,
 )
+from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfiler
 from executor.metadata.spark_types import (
     SparkFallback,
     UnsupportedParquetType,
@@ -82,7 +91,10 @@ class FileFacts:
     header: list[str] | None = None
     parquet_rows: int | None = None
     nullable: dict[str, bool] | None = None
-    spark_columns: list[tuple[str, str, bool]] | None = None  # Parquet: Spark's types from the footer
+    spark_columns: list[tuple[str, str, bool]] | None = None  # Parquet, Avro, ORC: Spark's types
+    rows: int | None = None  # JSON, Avro, ORC: exact rows of the file
+    malformed: int = 0  # JSON: malformed records
+    json_scan: Any = None  # JSON: readers.json_reader.JsonScan
 
 
 def format_value(value: Any, limit: int) -> str:
@@ -135,7 +147,7 @@ def _notify(progress: ProgressCallback | None, table: TableFacts | None, totals:
         logger.debug("progress callback failed", exc_info=True)
 
 
-class MetadataExtractor:
+class MetadataExtractor(FormatTables):
     """Extracts schema, exact row counts and samples of every table under a source path."""
 
     def __init__(self, spark: SparkSession, settings: Settings | None = None,
@@ -148,7 +160,10 @@ class MetadataExtractor:
 
     @property
     def spark_version(self) -> str:
-        """'3.5' or '4.0': the rules spark_types applies (others make it ask Spark)."""
+        """'3.5' or '4.0': the rules spark_types applies (others make it ask Spark). Without a
+        session (dry run: only schema signatures are needed) the 3.5 rules."""
+        if self.spark is None:
+            return "3.5"
         return ".".join(self.spark.version.split(".")[:2])
 
     @property
@@ -184,8 +199,14 @@ class MetadataExtractor:
     def plan(self, data_source_path: str, data_source_type: str = "auto", include=(), exclude=()):
         """Location, store, and the grouped (unnamed, unsplit) table plan: no Spark involved."""
         location, store = self.open_source(data_source_path, data_source_type)
-        fmt = data_source_type if data_source_type in ("csv", "tsv", "parquet") else None
-        plan = plan_tables(store.list_files(prune_dir), format_filter=fmt, include=include, exclude=exclude)
+        fmt = data_source_type if data_source_type in SUPPORTED_FORMATS else None
+
+        def sniff(info: FileInfo):
+            with store.open(info.uri) as fh:
+                return sniff_file(fh)
+
+        plan = plan_tables(store.list_files(prune_listing), format_filter=fmt, include=include, exclude=exclude,
+                           sniff=sniff)
         return location, store, plan
 
     def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
@@ -240,16 +261,28 @@ class MetadataExtractor:
                          pool: ThreadPoolExecutor) -> dict[str, FileFacts]:
         jobs: dict[str, Future] = {}
         for t in tables:
+            if t.is_delta:  # one table by definition: read from its log in _extract_delta
+                continue
+            # JSON keeps its profile rows while counting: each file keeps its share of the bound
+            share = -(-self.settings.profile_max_rows // max(1, len(t.files)))
             for f in t.files:
-                jobs[f.info.uri] = pool.submit(self._file_facts, store, f.info, t.file_format)
+                jobs[f.info.uri] = pool.submit(self._file_facts, store, f, t.file_format, share)
         return {uri: fut.result() for uri, fut in jobs.items()}
 
-    def _file_facts(self, store: FileStore, info: FileInfo, file_format: str) -> FileFacts:
+    def _file_facts(self, store: FileStore, pf: PlannedFile, file_format: str,
+                    sample_rows: int | None = None) -> FileFacts:
+        info = pf.info
         if info.size == 0:
             return FileFacts(error=f"{info.relative or info.name} is empty (0 bytes)")
         try:
+            if file_format == "json":
+                return self._json_file_facts(store, pf, FileFacts, sample_rows)
+            if file_format == "avro":
+                return self._avro_file_facts(store, pf, FileFacts)
+            if file_format == "orc":
+                return self._orc_file_facts(store, pf, FileFacts)
             if file_format in CSV_LIKE:
-                with store.open(info.uri) as fh:
+                with open_data(store, info.uri, pf.compression) as fh:
                     head = fh.read(csv_scan.SNIFF_BYTES)
                     if b"\x00" in head[:4096]:
                         return FileFacts(error=f"{info.relative or info.name} is not a text file (binary content)")
@@ -296,13 +329,13 @@ class MetadataExtractor:
             if any(facts[f.info.uri].error for f in t.files):
                 continue
             for f in t.files:
-                counts[f.info.uri] = pool.submit(self._count_csv, store, f.info, facts[f.info.uri].dialect)
+                counts[f.info.uri] = pool.submit(self._count_csv, store, f, facts[f.info.uri].dialect)
         return counts
 
     @staticmethod
-    def _count_csv(store: FileStore, info: FileInfo, dialect: csv_scan.CsvDialect | None) -> csv_scan.CsvCount:
+    def _count_csv(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect | None) -> csv_scan.CsvCount:
         assert dialect is not None
-        with store.open(info.uri) as fh:
+        with open_data(store, pf.info.uri, pf.compression) as fh:
             return csv_scan.count_records(fh, dialect)
 
     # ------------------------------------------------------------------ per table
@@ -321,11 +354,20 @@ class MetadataExtractor:
         try:
             if plan.error:
                 raise TableExtractionError(plan.error)
+            if plan.is_delta:
+                self._extract_delta(store, plan, table)
+                return table
             bad = next((facts[f.info.uri].error for f in plan.files if facts[f.info.uri].error), None)
             if bad:
                 raise TableExtractionError(bad)
             if plan.file_format in CSV_LIKE:
                 self._extract_csv(store, plan, facts, counts, table)
+            elif plan.file_format == "json":
+                self._extract_json(store, plan, facts, table)
+            elif plan.file_format == "avro":
+                self._extract_avro(store, plan, facts, table)
+            elif plan.file_format == "orc":
+                self._extract_orc(store, plan, facts, table)
             else:
                 self._extract_parquet(store, plan, facts, table)
         except Exception as exc:  # noqa: BLE001 - one table fails, the run goes on
@@ -337,6 +379,9 @@ class MetadataExtractor:
         return table
 
     def _table_root(self, store: FileStore, location: Location, plan: TablePlan) -> str:
+        if plan.is_delta:
+            uri = plan.log_files[0].uri.rsplit("/_delta_log/", 1)[0] if plan.log_files else location.display
+            return store.display(uri)
         first = plan.files[0].info
         if len(plan.files) == 1 and not plan.partitioned and not first.relative == "":
             return store.display(first.uri)
@@ -381,9 +426,14 @@ class MetadataExtractor:
                 for k, v in f.partition_values:
                     if k == name and v != "__HIVE_DEFAULT_PARTITION__":
                         values.append(v)
+            profile = ColumnProfiler(type_string, text=True, max_chars=s.sample_value_max_chars).add_all(
+                dict.fromkeys(values)).result(PROFILE_EXACT)  # over the distinct folder values: exact
+            default = any(v == "__HIVE_DEFAULT_PARTITION__" for f in plan.files for k, v in f.partition_values
+                          if k == name)
+            profile.null_count = None if default else 0  # rows under the default partition are not counted
             cols.append(ColumnFacts(name, type_string, start + i, True,
                                     distinct_samples(values, s.sample_values_count, s.sample_value_max_chars),
-                                    is_partition=True))
+                                    is_partition=True).set_profile(profile))
         return cols
 
     def _csv_reader(self, dialect: csv_scan.CsvDialect):
@@ -397,7 +447,7 @@ class MetadataExtractor:
         header: list[str] | None = None
         rows: list[list[str]] = []
         for f in plan.files[: self.settings.infer_sample_files]:
-            with store.open(f.info.uri) as fh:
+            with open_data(store, f.info.uri, f.compression) as fh:
                 head = csv_scan.read_head(fh, dialect, max_records=budget - len(rows))
             header = header if header is not None else head.header
             rows.extend(head.rows)
@@ -437,11 +487,14 @@ class MetadataExtractor:
         rows: list[list[str]] = []
         budget = s.infer_sample_records
         if budget:
-            header, rows = self._csv_sample(store, plan, dialect, budget)
-            inferred = self._infer_csv_sample(plan, dialect, header, rows)
+            # one read serves inference (the first `budget` records) and profiles (profile_max_rows)
+            header, rows = self._csv_sample(store, plan, dialect, max(budget, s.profile_max_rows))
+            inferred = self._infer_csv_sample(plan, dialect, header, rows[:budget])
         else:  # the full-scan path: Spark infers from every record of every file
             inferred = self._infer_csv_full_scan(store, plan, dialect)
-            rows = self._csv_sample(store, plan, dialect, 1000)[1]
+            rows = self._csv_sample(store, plan, dialect, s.profile_max_rows)[1]
+        rows = rows[: s.profile_max_rows]
+        scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
         # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
         # types from Spark, by position.
         file_header = facts[plan.files[0].info.uri].header
@@ -449,42 +502,14 @@ class MetadataExtractor:
         for i, (spark_name, type_string) in enumerate(inferred):
             values = (r[i] if i < len(r) else None for r in rows)
             name = file_header[i] if file_header is not None and i < len(file_header) else spark_name
+            profile = ColumnProfiler(type_string, text=True, max_chars=s.sample_value_max_chars).add_all(
+                r[i] if i < len(r) else None for r in rows).result(scope)
             cols.append(ColumnFacts(name, type_string, i + 1, True,
-                                    distinct_samples(values, s.sample_values_count, s.sample_value_max_chars)))
+                                    distinct_samples(values, s.sample_values_count, s.sample_value_max_chars))
+                        .set_profile(profile))
         if plan.partitioned:
             cols.extend(self._partition_facts(plan, self._partition_types(store, plan), len(cols) + 1))
         table.columns = cols
-
-    def _parquet_samples(self, store: FileStore, plan: TablePlan, names: list[str]) -> dict[str, list[str]]:
-        """Distinct values from the first rows of up to three files. The only data pages this
-        executor reads for Parquet: schema and counts come from footers. A sample that cannot be
-        read (a corrupt data page) leaves the samples empty and is logged; the footer facts stand."""
-        import pyarrow.parquet as pq
-
-        s = self.settings
-        samples: dict[str, list[str]] = {}
-        for f in plan.files[:3]:
-            try:
-                with store.open(f.info.uri) as fh:
-                    pf = pq.ParquetFile(fh)
-                    if pf.metadata.num_rows == 0:
-                        continue
-                    batch = next(pf.iter_batches(batch_size=100), None)
-            except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
-                logger.warning("table %s: no samples from %s (%s)", plan.name, f.info.relative, _first_line(exc))
-                continue
-            if batch is None:
-                continue
-            for name, column in zip(batch.schema.names, batch.columns):
-                have = samples.setdefault(name, [])
-                if len(have) >= s.sample_values_count:
-                    continue
-                for v in distinct_samples(column.to_pylist(), s.sample_values_count, s.sample_value_max_chars):
-                    if v not in have and len(have) < s.sample_values_count:
-                        have.append(v)
-            if all(len(samples.get(n, [])) >= s.sample_values_count for n in names):
-                break
-        return samples
 
     def _extract_parquet(self, store: FileStore, plan: TablePlan, facts: dict[str, FileFacts],
                          table: TableFacts) -> None:
@@ -507,8 +532,12 @@ class MetadataExtractor:
             part_types = [(f.name, f.dataType.simpleString()) for f in spark_schema.fields
                           if f.name in partition_names]
         nullable = facts[plan.files[0].info.uri].nullable or {}
-        samples = self._parquet_samples(store, plan, [n for n, _t in data_fields])
-        cols = [ColumnFacts(n, t, i + 1, bool(nullable.get(n, True)), samples.get(n, []))
+        profiles, samples = self._arrow_profile(store, plan, "parquet", data_fields, table.row_count)
+        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()):
+            # footer statistics: exact null counts, min and max without reading data pages
+            self._apply_stats(profiles, data_fields,
+                              self.parquet_footer_stats(store, [f.info.uri for f in plan.files]))
+        cols = [ColumnFacts(n, t, i + 1, bool(nullable.get(n, True)), samples.get(n, [])).set_profile(profiles.get(n))
                 for i, (n, t) in enumerate(data_fields)]
         if plan.partitioned:
             cols.extend(self._partition_facts(plan, part_types, len(cols) + 1))

@@ -9,6 +9,10 @@ Rules (documented in the README, "How files become tables"):
 - Files of one folder are split into several tables when their schemas differ (CSV: header and
   dialect; Parquet: column names and types). Schemas are never merged across incompatible files;
   a partitioned table whose files disagree fails with a message naming two of them.
+- A folder that holds `_delta_log` is one Delta table (format `delta`): its data files belong to
+  it (never tables of their own), its log files are kept for the Delta log reader, and its
+  partitions come from the log, not from folder names.
+- Files without an extension are sniffed (formats.sniff_format) through the `sniff` callback.
 - Names: the folder path relative to the source root ('/'-separated; the root folder takes the
   source's own name). A folder that holds several tables names each after its first file (without
   extension and trailing part numbers): `<folder>/<stem>`, or `<stem>` at the root.
@@ -18,10 +22,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from executor.metadata.formats import detect_format
+from executor.metadata.formats import compression_of, detect_format, has_extension, split_compression
 from executor.metadata.model import SkippedFile
 from executor.sources.base import FileInfo
 
@@ -41,6 +45,17 @@ def prune_dir(name: str) -> str | None:
     if name.startswith("_"):
         return "internal folder ('_' prefix)"
     return None
+
+
+DELTA_LOG = "_delta_log"
+
+
+def prune_listing(name: str) -> str | None:
+    """The prune rule given to FileStore.list_files: like prune_dir, but `_delta_log` folders are
+    listed (their files are read by the Delta log reader, never as tables)."""
+    if name == DELTA_LOG:
+        return None
+    return prune_dir(name)
 
 
 def skip_file(name: str) -> str | None:
@@ -73,6 +88,7 @@ def partition_segments(dirs: Sequence[str]) -> tuple[int, list[tuple[str, str]]]
 class PlannedFile:
     info: FileInfo
     partition_values: list[tuple[str, str]] = field(default_factory=list)
+    compression: str | None = None  # gzip | bzip2 | None (text formats only)
 
 
 @dataclass
@@ -83,6 +99,11 @@ class TablePlan:
     files: list[PlannedFile] = field(default_factory=list)
     name: str = ""
     error: str | None = None  # set when the plan itself is not a valid table
+    log_files: list[FileInfo] = field(default_factory=list)  # Delta: the files under _delta_log
+
+    @property
+    def is_delta(self) -> bool:
+        return self.file_format == "delta"
 
     @property
     def size_bytes(self) -> int:
@@ -105,23 +126,86 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(path.rsplit("/", 1)[-1], p) for p in patterns)
 
 
+Sniffer = Callable[[FileInfo], "tuple[str | None, str | None]"]
+
+
+def delta_roots(infos: Iterable[FileInfo]) -> set[str]:
+    """Relative folders ('' = the root) that hold a _delta_log folder."""
+    roots: set[str] = set()
+    for info in infos:
+        segs = info.relative.split("/")
+        for i, seg in enumerate(segs[:-1]):
+            if seg == DELTA_LOG:
+                roots.add("/".join(segs[:i]))
+                break
+    return roots
+
+
+def _delta_root_of(relative: str, roots: set[str]) -> str | None:
+    """The shortest Delta root that contains this path, or None."""
+    if "" in roots:
+        return ""
+    segs = relative.split("/")
+    for i in range(1, len(segs)):
+        if "/".join(segs[:i]) in roots:
+            return "/".join(segs[:i])
+    return None
+
+
 def plan_tables(
     files: Iterable[FileInfo],
     *,
     format_filter: str | None = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    sniff: Sniffer | None = None,
 ) -> Plan:
-    """Group a listing into tables (names are assigned later, after schema splitting)."""
+    """Group a listing into tables (names are assigned later, after schema splitting).
+
+    `sniff(info)` gives (format, compression) of a file without an extension (it reads the first
+    bytes); without it such files are skipped as of no supported format."""
+    listing = list(files)
+    roots = delta_roots(listing)
     groups: dict[tuple[str, str, tuple[str, ...]], TablePlan] = {}
+    deltas: dict[str, TablePlan] = {}
     skipped: list[SkippedFile] = []
     found = 0
     total = 0
-    for info in files:
+    for root in sorted(roots):
+        if _delta_root_of(root, roots - {root}) is None:  # a Delta table inside another is its data
+            deltas[root] = TablePlan(folder=root, file_format="delta", partition_keys=())
+    for info in listing:
         if info.skip_reason:
             skipped.append(SkippedFile(info.relative, info.skip_reason))
             continue
         name = info.name
+        delta_root = _delta_root_of(info.relative, set(deltas)) if deltas else None
+        if delta_root is not None:
+            plan = deltas[delta_root]
+            inside = info.relative[len(delta_root) + 1:] if delta_root else info.relative
+            if inside.split("/", 1)[0] == DELTA_LOG:
+                plan.log_files.append(info)
+                continue
+            reason = skip_file(name)
+            if reason is None:
+                dirs = inside.split("/")[:-1]
+                bad_dir = next((d for d in dirs if prune_dir(d)), None)
+                if bad_dir:
+                    reason = prune_dir(bad_dir)
+            if reason is None and format_filter and format_filter != "delta":
+                reason = f"part of a Delta table, excluded by data_source_type={format_filter}"
+            if reason is None and include and not _matches(info.relative, include):
+                reason = "not matched by include patterns"
+            if reason is None and exclude and _matches(info.relative, exclude):
+                reason = "excluded by pattern"
+            if reason is not None:
+                skipped.append(SkippedFile(info.relative or name, reason))
+                continue
+            parts = [tuple(d.split("=", 1)) for d in inside.split("/")[:-1] if _PART_RE.match(d)]
+            plan.files.append(PlannedFile(info, [(k, v) for k, v in parts]))
+            found += 1
+            total += info.size
+            continue
         reason = skip_file(name)
         if reason is None:
             dirs = info.relative.split("/")[:-1]
@@ -129,6 +213,12 @@ def plan_tables(
             if bad_dir:
                 reason = prune_dir(bad_dir)
         fmt = detect_format(name) if reason is None else None
+        codec = compression_of(name) if fmt else None
+        if reason is None and fmt is None and sniff is not None and not has_extension(name):
+            try:
+                fmt, codec = sniff(info)
+            except Exception:  # noqa: BLE001 - an unreadable file is of no known format
+                fmt, codec = None, None
         if reason is None and fmt is None:
             reason = "unsupported format"
         if reason is None and format_filter and fmt != format_filter:
@@ -149,9 +239,15 @@ def plan_tables(
         plan = groups.get(key)
         if plan is None:
             plan = groups[key] = TablePlan(folder=folder, file_format=fmt, partition_keys=keys)
-        plan.files.append(PlannedFile(info, parts))
+        plan.files.append(PlannedFile(info, parts, codec))
         found += 1
         total += info.size
+    for root, plan in deltas.items():
+        if format_filter and format_filter != "delta":
+            continue
+        if include and not plan.files and not _matches(root, include):
+            continue
+        groups[(root, "delta", ())] = plan
     return Plan(tables=list(groups.values()), skipped=skipped, files_found=found, total_size_bytes=total)
 
 
@@ -165,6 +261,9 @@ def split_by_schema(tables: list[TablePlan], signature: dict[str, Hashable]) -> 
     """
     out: list[TablePlan] = []
     for plan in tables:
+        if plan.is_delta:  # one table by definition: its schema comes from the log
+            out.append(plan)
+            continue
         sigs: dict[Hashable, list[PlannedFile]] = {}
         unread: list[PlannedFile] = []
         for f in plan.files:
@@ -204,12 +303,18 @@ def split_by_schema(tables: list[TablePlan], signature: dict[str, Hashable]) -> 
 
 def _stem(name: str) -> str:
     base = name.rsplit("/", 1)[-1]
-    for ext in (".gz", ".bz2", ".snappy"):
+    for ext in (".gz", ".gzip", ".bz2", ".snappy"):
         if base.lower().endswith(ext):
             base = base[: -len(ext)]
     base = base.rsplit(".", 1)[0] if "." in base else base
     trimmed = _STEM_TAIL_RE.sub("", base)
     return trimmed or base
+
+
+def _one_file_stem(name: str) -> str:
+    """`customers` for customers.csv and customers.csv.gz; the name itself when it has no extension."""
+    base = split_compression(name)[0]
+    return base.rsplit(".", 1)[0] if "." in base.lstrip(".") else base
 
 
 def assign_names(tables: list[TablePlan], root_name: str) -> list[TablePlan]:
@@ -220,13 +325,13 @@ def assign_names(tables: list[TablePlan], root_name: str) -> list[TablePlan]:
     used: set[str] = set()
     for folder, plans in sorted(by_folder.items()):
         base = folder or root_name
-        for t in sorted(plans, key=lambda p: (p.file_format, p.files[0].info.relative)):
+        for t in sorted(plans, key=lambda p: (p.file_format, p.files[0].info.relative if p.files else "")):
             whole_folder = len(plans) == 1 and (len(t.files) > 1 or t.partitioned or folder != "")
-            if whole_folder:
+            if whole_folder or t.is_delta:
                 name = base
             else:
                 stem = _stem(t.files[0].info.relative) if len(t.files) > 1 else \
-                    t.files[0].info.name.rsplit(".", 1)[0]
+                    _one_file_stem(t.files[0].info.name)
                 name = f"{folder}/{stem}" if folder else stem
             candidate, n = name, 2
             while candidate in used:

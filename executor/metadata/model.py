@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,6 +26,27 @@ class ColumnFacts:
     is_nullable: bool
     sample_values: list[str] = field(default_factory=list)
     is_partition: bool = False
+    # profile (executor.metadata.profile): over the table's rows, or a bounded sample of them
+    null_count: int | None = None
+    distinct_count: int | None = None
+    min_value: str | None = None
+    max_value: str | None = None
+    profile_scope: str | None = None  # exact | sampled
+
+    def set_profile(self, profile: Any) -> ColumnFacts:
+        if profile is not None:
+            self.null_count = profile.null_count
+            self.distinct_count = profile.distinct_count
+            self.min_value = profile.min_value
+            self.max_value = profile.max_value
+            self.profile_scope = profile.profile_scope
+        return self
+
+
+def schema_fingerprint(columns: list[tuple[str, str, bool]]) -> str:
+    """sha256 (hex) of the ordered (name, type, nullable) triples: equal schemas, equal prints."""
+    text = json.dumps([[n, t, bool(nl)] for n, t, nl in columns], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -38,10 +61,18 @@ class TableFacts:
     columns: list[ColumnFacts] = field(default_factory=list)
     status: str = TABLE_OK
     error_message: str | None = None
+    malformed_records: int | None = None  # JSON: records Spark reads as _corrupt_record
 
     @property
     def column_count(self) -> int:
         return len(self.columns)
+
+    @property
+    def schema_fingerprint(self) -> str | None:
+        """Hash of the ordered (name, type, nullable) columns; None for a failed table."""
+        if self.status != TABLE_OK:
+            return None
+        return schema_fingerprint([(c.column_name, c.data_type, c.is_nullable) for c in self.columns])
 
 
 @dataclass

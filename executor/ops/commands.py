@@ -39,7 +39,7 @@ def _patterns(values: list[str] | None) -> list[str]:
 def add_extract_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="data source path: local folder or file, dbfs:/..., Azure URL")
     p.add_argument("--type", "--data-source-type", dest="data_source_type", default=None,
-                   help="auto (default), csv, tsv, parquet, local, dbfs, azure_blob, adls_gen2")
+                   help="auto (default), csv, tsv, parquet, json, avro, orc, delta, local, dbfs, azure_blob, adls_gen2")
     p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id",
                    help="required unless --dry-run (or set in NUVYN_JOB_PAYLOAD / --payload)")
     p.add_argument("--source-id", "--source_id", dest="source_id")

@@ -355,6 +355,8 @@ class DatabricksWriter:
                 "partition_columns": json.dumps(t.partition_columns),
                 "status": t.status,
                 "error_message": t.error_message,
+                "malformed_records": t.malformed_records,
+                "schema_fingerprint": t.schema_fingerprint,
             })
             for c in t.columns:
                 columns.append({
@@ -367,6 +369,11 @@ class DatabricksWriter:
                     "is_nullable": c.is_nullable,
                     "sample_values": json.dumps(c.sample_values, ensure_ascii=False),
                     "is_partition": c.is_partition,
+                    "null_count": c.null_count,
+                    "distinct_count": c.distinct_count,
+                    "min_value": c.min_value,
+                    "max_value": c.max_value,
+                    "profile_scope": c.profile_scope,
                 })
         return {S.SOURCES: sources, S.TABLES: tables, S.COLUMNS: columns}
 
@@ -434,4 +441,56 @@ class DatabricksWriter:
             if source_id:
                 df = df.filter(F.col("source_id") == F.lit(source_id))
             out[key] = [r.asDict() for r in df.orderBy(*order[name]).collect()]
+        return out
+
+    def schema_changes(self, workflow_id: str, source_id: str | None = None, from_run: str | None = None,
+                       to_run: str | None = None) -> dict[str, Any]:
+        """What changed between two completed runs of a workflow (executor.metadata.drift).
+
+        Without run ids: the latest completed run (of source_id when given, else of the latest
+        run's source) and the completed run before it of the same workflow and source. With
+        from_run and to_run: those two runs, which must belong to workflow_id (and source_id).
+        Returns {"workflow_id", "source_id", "from_run_id", "to_run_id", "changes", "message"};
+        reads with DataFrame filters only."""
+        from pyspark.sql import functions as F
+
+        from executor.metadata.drift import diff_tables
+
+        if not workflow_id:
+            raise QueryError("schema_changes needs workflow_id")
+        if bool(from_run) != bool(to_run):
+            raise QueryError("give both from_run and to_run, or neither")
+        out: dict[str, Any] = {"workflow_id": workflow_id, "source_id": source_id, "from_run_id": None,
+                               "to_run_id": None, "changes": None, "message": None}
+        if from_run and to_run:
+            picked = []
+            for rid in (from_run, to_run):
+                rows = self.select_runs(workflow_id, source_id, rid)
+                if not rows:
+                    raise QueryError(f"run {rid} of workflow {workflow_id} not found")
+                if rows[0]["status"] not in COMPLETED_STATUSES:
+                    raise QueryError(f"run {rid} is not completed (status {rows[0]['status']})")
+                picked.append(rows[0])
+            older, newer = picked
+        else:
+            runs = self.select_runs(workflow_id, source_id, latest_only=False)
+            runs.sort(key=lambda r: (r.get("finished_at") or r.get("started_at"), r["run_id"]), reverse=True)
+            if runs:
+                src = runs[0].get("source_id")
+                runs = [r for r in runs if r.get("source_id") == src]
+                out["source_id"] = src
+            if len(runs) < 2:
+                out["to_run_id"] = runs[0]["run_id"] if runs else None
+                out["message"] = f"fewer than two completed runs of workflow {workflow_id}: nothing to compare"
+                return out
+            newer, older = runs[0], runs[1]
+        out["from_run_id"], out["to_run_id"] = older["run_id"], newer["run_id"]
+
+        def rows(name: str, run_id: str) -> list[dict[str, Any]]:
+            df = (self._df(name).filter(F.col("run_id") == F.lit(run_id))
+                  .filter(F.col("workflow_id") == F.lit(workflow_id)))
+            return [r.asDict() for r in df.collect()]
+
+        out["changes"] = diff_tables(rows(S.TABLES, older["run_id"]), rows(S.COLUMNS, older["run_id"]),
+                                     rows(S.TABLES, newer["run_id"]), rows(S.COLUMNS, newer["run_id"]))
         return out

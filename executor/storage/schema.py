@@ -53,7 +53,7 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("source_id", "STRING", "Optional filter identifier"),
         _c("table_name", "STRING", "Path of the table's folder relative to the source root"),
         _c("file_path", "STRING", "The table's root: its folder, or the file of a one-file table"),
-        _c("file_type", "STRING", "csv, tsv or parquet"),
+        _c("file_type", "STRING", "csv, tsv, parquet, json, avro, orc or delta (gzip/bzip2 text files: their format)"),
         _c("row_count", "BIGINT", "Exact number of rows (CSV: RFC 4180 records minus headers)"),
         _c("column_count", "INT", "Columns, partition columns included"),
         _c("size_bytes", "BIGINT", "Sum of the table's file sizes"),
@@ -62,6 +62,12 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("partition_columns", "STRING", "JSON array of Hive-style partition column names", seed=False),
         _c("status", "STRING", "ok, or failed (then error_message says why)", seed=False),
         _c("error_message", "STRING", "Why the table failed; NULL when ok", seed=False),
+        # issue 8: malformed JSON records are rows (as Spark reads them), counted here, never dropped
+        _c("malformed_records", "BIGINT", "JSON: records read as _corrupt_record (in row_count); NULL for other formats",
+           seed=False),
+        # issue 8: schema drift; equal schemas give equal fingerprints across runs
+        _c("schema_fingerprint", "STRING", "sha256 of the ordered (name, type, nullable) columns; NULL when failed",
+           seed=False),
     ),
     COLUMNS: (
         _c("id", "BIGINT", "Row key: 63-bit hash of (run_id, table_name, position)"),
@@ -75,6 +81,13 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
         _c("sample_values", "STRING", "JSON array of up to 5 distinct non-null values, each cut to 100 chars"),
         _c("run_id", "STRING", "The run that wrote this row", seed=False),
         _c("is_partition", "BOOLEAN", "True for Hive-style partition columns", seed=False),
+        # issue 8: column profiles, one pass per table, bounded by NUVYN_PROFILE_MAX_ROWS
+        _c("null_count", "BIGINT", "Null values (CSV: empty fields) over the profiled rows", seed=False),
+        _c("distinct_count", "BIGINT", "Distinct non-null values, exact over the profiled rows", seed=False),
+        _c("min_value", "STRING", "Smallest value as text (orderable types only)", seed=False),
+        _c("max_value", "STRING", "Largest value as text (orderable types only)", seed=False),
+        _c("profile_scope", "STRING", "exact: every row profiled; sampled: the first NUVYN_PROFILE_MAX_ROWS rows",
+           seed=False),
     ),
     EXECUTOR_RUNS: (
         _c("id", "BIGINT", "Row key: 63-bit hash of (run_id, status)"),

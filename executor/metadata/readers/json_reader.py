@@ -1,0 +1,274 @@
+"""JSON files without Spark: exact row and malformed-record counts, and Spark's JSON schema
+inference (JsonInferSchema, Spark 3.5 / 4.0 defaults) ported to Python. Pure.
+
+Modes (per file, decided from its content):
+- `lines` (JSON Lines): the first non-blank line is a complete JSON value. Each non-blank line is
+  a record; a line holding an array of objects gives one row per object.
+- `document` (multi-line JSON, Spark's multiLine=true): the whole file is one JSON value, an
+  object (one row) or an array of objects (one row per element). Read whole into memory, as Spark
+  does per file in multiLine mode.
+
+Rows are what Spark's PERMISSIVE reader returns: a malformed record (text that does not parse, a
+top-level value that is not an object or an array of objects) is a row of nulls with the text in
+`_corrupt_record`; it is counted in `malformed`. Blank lines are not rows.
+
+Types, exactly as Spark infers them with default options (samplingRatio=1: every record):
+integers -> bigint (beyond 64 bits: decimal(p,0), beyond 38 digits: double), other numbers ->
+double, strings -> string (no timestamp/date inference: inferTimestamp=false), booleans ->
+boolean, objects -> struct<...> with fields sorted by name, arrays -> array<...> (elements
+merged), null-only fields -> string, empty objects dropped. Conflicting types widen as Spark's
+compatibleType does (bigint+double -> double, anything else -> string). A malformed record adds
+the column `_corrupt_record: string`. Differences left: Python's parser rejects single-quoted
+strings (Spark's allowSingleQuotes=true accepts them): such records count as malformed here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+CORRUPT = "_corrupt_record"
+MAX_PRECISION = 38
+
+# Internal types: ("null",) ("boolean",) ("bigint",) ("double",) ("string",) ("decimal", p, s)
+# ("array", elem) ("struct", ((name, type), ...)) with names sorted
+NULL = ("null",)
+STRING = ("string",)
+BIGINT = ("bigint",)
+DOUBLE = ("double",)
+BOOLEAN = ("boolean",)
+EMPTY_STRUCT: tuple = ("struct", ())
+
+
+def _decimal_of_int(v: int) -> tuple:
+    digits = len(str(abs(v)))
+    return ("decimal", digits, 0) if digits <= MAX_PRECISION else DOUBLE
+
+
+def infer_value(v: Any) -> tuple:
+    """JsonInferSchema.inferField for one parsed value."""
+    if v is None:
+        return NULL
+    if isinstance(v, bool):
+        return BOOLEAN
+    if isinstance(v, int):
+        return BIGINT if -(2**63) <= v < 2**63 else _decimal_of_int(v)
+    if isinstance(v, float):
+        return DOUBLE
+    if isinstance(v, str):
+        return STRING
+    if isinstance(v, dict):
+        fields: dict[str, tuple] = {}
+        for k, x in v.items():
+            t = infer_value(x)
+            fields[k] = compatible(fields[k], t) if k in fields else t
+        return ("struct", tuple(sorted(fields.items())))
+    if isinstance(v, list):
+        elem: tuple = NULL
+        for x in v:
+            elem = compatible(elem, infer_value(x))
+        return ("array", elem)
+    return STRING
+
+
+_NUMERIC_RANK = {"bigint": 3, "double": 5}
+
+
+def _tightest(t1: tuple, t2: tuple) -> tuple | None:
+    if t1 == t2:
+        return t1
+    if t1 == NULL:
+        return t2
+    if t2 == NULL:
+        return t1
+    if t1[0] in _NUMERIC_RANK and t2[0] in _NUMERIC_RANK:
+        return t1 if _NUMERIC_RANK[t1[0]] > _NUMERIC_RANK[t2[0]] else t2
+    for d, i in ((t1, t2), (t2, t1)):  # a decimal wider than bigint (decimal(20,0)) takes it
+        if d[0] == "decimal" and i == BIGINT and d[1] - d[2] >= 20 and d[2] >= 0:
+            return d
+    return None
+
+
+def _decimal_merge(d1: tuple, d2: tuple) -> tuple:
+    scale = max(d1[2], d2[2])
+    rng = max(d1[1] - d1[2], d2[1] - d2[2])
+    return DOUBLE if rng + scale > MAX_PRECISION else ("decimal", rng + scale, scale)
+
+
+def compatible(t1: tuple, t2: tuple) -> tuple:
+    """JsonInferSchema.compatibleType."""
+    t = _tightest(t1, t2)
+    if t is not None:
+        return t
+    k1, k2 = t1[0], t2[0]
+    if (k1, k2) in (("double", "decimal"), ("decimal", "double")):
+        return DOUBLE
+    if k1 == "decimal" and k2 == "decimal":
+        return _decimal_merge(t1, t2)
+    if k1 == "struct" and k2 == "struct":
+        merged = dict(t1[1])
+        for name, ft in t2[1]:
+            merged[name] = compatible(merged[name], ft) if name in merged else ft
+        return ("struct", tuple(sorted(merged.items())))
+    if k1 == "array" and k2 == "array":
+        return ("array", compatible(t1[1], t2[1]))
+    if k1 == "bigint" and k2 == "decimal":
+        return compatible(("decimal", 20, 0), t2)
+    if k1 == "decimal" and k2 == "bigint":
+        return compatible(t1, ("decimal", 20, 0))
+    return STRING
+
+
+def _with_corrupt(struct: tuple) -> tuple:
+    names = dict(struct[1])
+    if CORRUPT in names:
+        return struct
+    names[CORRUPT] = STRING
+    return ("struct", tuple(sorted(names.items())))
+
+
+def compatible_root(t1: tuple, t2: tuple) -> tuple:
+    """JsonInferSchema.compatibleRootType (PERMISSIVE mode)."""
+    if t1[0] == "array":
+        return compatible_root(t1[1], t2)
+    if t2[0] == "array":
+        return compatible_root(t1, t2[1])
+    if t1[0] == "struct" and t2 == NULL:
+        return t1
+    if t1 == NULL and t2[0] == "struct":
+        return t2
+    if t1[0] == "struct" and t2[0] != "struct":
+        return _with_corrupt(t1)
+    if t2[0] == "struct" and t1[0] != "struct":
+        return _with_corrupt(t2)
+    return compatible(t1, t2)
+
+
+def canonicalize(t: tuple) -> tuple | None:
+    """JsonInferSchema.canonicalizeType: null -> string, empty structs dropped."""
+    if t[0] == "array":
+        e = canonicalize(t[1])
+        return None if e is None else ("array", e)
+    if t[0] == "struct":
+        fields = []
+        for name, ft in t[1]:
+            if not name:
+                continue
+            c = canonicalize(ft)
+            if c is not None:
+                fields.append((name, c))
+        return ("struct", tuple(fields)) if fields else None
+    if t == NULL:
+        return STRING
+    return t
+
+
+def type_string(t: tuple) -> str:
+    """Spark's simpleString of an internal type."""
+    if t[0] == "decimal":
+        return f"decimal({t[1]},{t[2]})"
+    if t[0] == "array":
+        return f"array<{type_string(t[1])}>"
+    if t[0] == "struct":
+        return "struct<" + ",".join(f"{n}:{type_string(ft)}" for n, ft in t[1]) + ">"
+    return t[0]
+
+
+def root_columns(root: tuple) -> list[tuple[str, str]]:
+    """The table's columns [(name, Spark type string)] from the merged root type."""
+    c = canonicalize(root)
+    if c is None or c[0] != "struct":
+        return []
+    return [(n, type_string(ft)) for n, ft in c[1]]
+
+
+@dataclass
+class JsonScan:
+    mode: str  # lines | document
+    rows: int = 0  # rows Spark's PERMISSIVE reader returns (malformed ones included)
+    malformed: int = 0
+    root: tuple = EMPTY_STRUCT  # merged root type (before canonicalize)
+    sample: list[dict[str, Any]] = field(default_factory=list)  # first rows (objects) for profiles
+    first_error: str | None = None
+
+
+def _record(scan: JsonScan, value: Any, ok: bool, sample_rows: int, error: str | None = None,
+            text: bytes = b"") -> None:
+    """One parsed record (or a failed parse, with its text) into the scan."""
+    if not ok:
+        scan.rows += 1
+        scan.malformed += 1
+        scan.root = compatible_root(scan.root, ("struct", ((CORRUPT, STRING),)))
+        scan.first_error = scan.first_error or error
+        if len(scan.sample) < sample_rows:
+            scan.sample.append({CORRUPT: text[:1000].decode("utf-8", "replace").rstrip("\r\n")})
+        return
+    t = infer_value(value)
+    if isinstance(value, dict):
+        scan.rows += 1
+        if len(scan.sample) < sample_rows:
+            scan.sample.append(value)
+    elif isinstance(value, list) and all(isinstance(x, dict) for x in value):
+        scan.rows += len(value)
+        for x in value:
+            if len(scan.sample) < sample_rows:
+                scan.sample.append(x)
+    else:  # a scalar, null, or an array with non-object elements: Spark's corrupt record
+        scan.rows += 1
+        scan.malformed += 1
+        scan.first_error = scan.first_error or "a top-level value that is not an object"
+        if len(scan.sample) < sample_rows:
+            scan.sample.append({})
+    scan.root = compatible_root(scan.root, t)
+
+
+def detect_mode(head: bytes) -> str:
+    """'lines' when the first non-blank line parses as a complete JSON value, else 'document'."""
+    for line in head.splitlines():
+        if line.strip():
+            try:
+                json.loads(line)
+                return "lines"
+            except ValueError:
+                return "document"
+    return "lines"
+
+
+def scan_json(stream: BinaryIO, *, sample_rows: int = 0, mode: str | None = None,
+              max_document_bytes: int = 1 << 31) -> JsonScan:
+    """Read a (decompressed) JSON stream once: exact rows, malformed records, merged root type,
+    and the first `sample_rows` objects."""
+    if mode is None:
+        head = stream.read(1 << 16)
+        while head.strip() and b"\n" not in head.lstrip():
+            more = stream.read(1 << 16)
+            if not more:
+                break
+            head += more
+        stream.seek(0)
+        mode = detect_mode(head)
+    scan = JsonScan(mode=mode)
+    if mode == "document":
+        data = stream.read(max_document_bytes + 1)
+        if len(data) > max_document_bytes:
+            raise ValueError(f"multi-line JSON document larger than {max_document_bytes} bytes")
+        if not data.strip():
+            return scan
+        try:
+            value = json.loads(data)
+        except ValueError as exc:
+            _record(scan, None, False, sample_rows, str(exc), data)
+            return scan
+        _record(scan, value, True, sample_rows)
+        return scan
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            _record(scan, None, False, sample_rows, str(exc), line)
+            continue
+        _record(scan, value, True, sample_rows)
+    return scan
