@@ -23,7 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a small lake (smoke test)")
     p.add_argument("--csv-tables", type=int, default=d.csv_tables)
     p.add_argument("--parquet-tables", type=int, default=d.parquet_tables)
-    p.add_argument("--files-scale", type=int, default=d.files_per_table, metavar="K", help="files per table")
+    p.add_argument("--files-per-table", type=int, default=d.files_per_table)
+    p.add_argument("--files-scale", type=int, default=1, metavar="K",
+                   help="multiply the number of files (files per table and the partitioned table's days)")
+    p.add_argument("--only-ours", action="store_true",
+                   help="time only our extractor (growth runs: --files-scale 1 vs 10)")
     p.add_argument("--rows-per-file", type=int, default=d.rows_per_file)
     p.add_argument("--big-csv-mb", type=int, default=d.big_csv_mb)
     p.add_argument("--naive-max-files", type=int, default=150,
@@ -134,10 +138,15 @@ def run_duckdb(root: Path, manifest: dict):
     return counts, time.perf_counter() - t0, big_seconds
 
 
+def manifest_counts(manifest) -> dict[str, int]:
+    return {name: t["rows"] for name, t in manifest["tables"].items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     spec = LakeSpec.quick() if args.quick else LakeSpec(
-        csv_tables=args.csv_tables, parquet_tables=args.parquet_tables, files_per_table=args.files_scale,
+        csv_tables=args.csv_tables, parquet_tables=args.parquet_tables, files_per_table=args.files_per_table * args.files_scale,
+        hive_days=LakeSpec().hive_days * args.files_scale,
         rows_per_file=args.rows_per_file, big_csv_mb=args.big_csv_mb)
     cache = Path(args.cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
@@ -159,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     # the big CSV alone, to compare with DuckDB on it
     _, big_ours_s, _ = run_ours(spark, settings, root / "big")
     delta_s = run_delta_write(spark, settings, result)
-    naive = run_naive(spark, root, manifest, 8 if args.quick else args.naive_max_files)
-    duck_counts, duck_s, duck_big_s = run_duckdb(root, manifest)
+    if args.only_ours:
+        naive = {"seconds": float("nan"), "jobs": 0, "extrapolated": False, "files_measured": 0}
+        duck_counts, duck_s, duck_big_s = dict(manifest_counts(manifest)), float("nan"), 0.0
+    else:
+        naive = run_naive(spark, root, manifest, 8 if args.quick else args.naive_max_files)
+        duck_counts, duck_s, duck_big_s = run_duckdb(root, manifest)
 
     ours_counts = {t.table_name: t.row_count for t in result.tables}
     expected = {name: t["rows"] for name, t in manifest["tables"].items()}
@@ -171,11 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         "lake": {"tables": len(manifest["tables"]), "files": manifest["files"],
                  "size_mb": round(manifest["bytes"] / 2**20, 1), "spec": manifest["spec"],
                  "generate_seconds": round(gen_seconds, 2), "path": str(root)},
-        "seconds": {"ours": round(ours_s, 3), "naive_spark": round(naive["seconds"], 3),
-                    "duckdb": round(duck_s, 3), "ours_delta_write": round(delta_s, 3),
+        "seconds": {"ours": round(ours_s, 3),
+                    "naive_spark": None if args.only_ours else round(naive["seconds"], 3),
+                    "duckdb": None if args.only_ours else round(duck_s, 3), "ours_delta_write": round(delta_s, 3),
                     "big_csv_ours": round(big_ours_s, 3), "big_csv_duckdb": round(duck_big_s, 3)},
-        "ratios": {"naive_spark_over_ours": round(naive["seconds"] / ours_s, 2),
-                   "duckdb_over_ours": round(duck_s / ours_s, 2),
+        "ratios": {"naive_spark_over_ours": None if args.only_ours else round(naive["seconds"] / ours_s, 2),
+                   "duckdb_over_ours": None if args.only_ours else round(duck_s / ours_s, 2),
                    "big_csv_ours_over_duckdb": round(big_ours_s / duck_big_s, 2) if duck_big_s else None},
         "spark_jobs": {"ours": ours_jobs, "naive_spark": naive["jobs"]},
         "naive": naive,
@@ -200,8 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'ours (extract)':24}{s['ours']:>10.2f}{ours_jobs:>12}")
         print(f"{'ours (delta write)':24}{s['ours_delta_write']:>10.2f}")
         est = " (est.)" if naive["extrapolated"] else ""
-        print(f"{'naive spark' + est:24}{s['naive_spark']:>10.2f}{naive['jobs']:>12}")
-        print(f"{'duckdb':24}{s['duckdb']:>10.2f}")
+        if not args.only_ours:
+            print(f"{'naive spark' + est:24}{s['naive_spark']:>10.2f}{naive['jobs']:>12}")
+            print(f"{'duckdb':24}{s['duckdb']:>10.2f}")
         print(f"big csv: ours {s['big_csv_ours']:.2f}s, duckdb {s['big_csv_duckdb']:.2f}s")
         print(f"naive/ours {r['naive_spark_over_ours']}  duckdb/ours {r['duckdb_over_ours']}  "
               f"big csv ours/duckdb {r['big_csv_ours_over_duckdb']}")
