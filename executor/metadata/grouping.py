@@ -152,6 +152,24 @@ def _delta_root_of(relative: str, roots: set[str]) -> str | None:
     return None
 
 
+def _name_reason(name: str, dirs: Sequence[str]) -> str | None:
+    """Why a file is skipped for its own name or a folder above it, or None."""
+    reason = skip_file(name)
+    if reason is None:
+        bad_dir = next((d for d in dirs if prune_dir(d)), None)
+        if bad_dir:
+            reason = prune_dir(bad_dir)
+    return reason
+
+
+def _pattern_reason(relative: str, include: Sequence[str], exclude: Sequence[str]) -> str | None:
+    if include and not _matches(relative, include):
+        return "not matched by include patterns"
+    if exclude and _matches(relative, exclude):
+        return "excluded by pattern"
+    return None
+
+
 def plan_tables(
     files: Iterable[FileInfo],
     *,
@@ -186,18 +204,10 @@ def plan_tables(
             if inside.split("/", 1)[0] == DELTA_LOG:
                 plan.log_files.append(info)
                 continue
-            reason = skip_file(name)
-            if reason is None:
-                dirs = inside.split("/")[:-1]
-                bad_dir = next((d for d in dirs if prune_dir(d)), None)
-                if bad_dir:
-                    reason = prune_dir(bad_dir)
+            reason = _name_reason(name, inside.split("/")[:-1])
             if reason is None and format_filter and format_filter != "delta":
                 reason = f"part of a Delta table, excluded by data_source_type={format_filter}"
-            if reason is None and include and not _matches(info.relative, include):
-                reason = "not matched by include patterns"
-            if reason is None and exclude and _matches(info.relative, exclude):
-                reason = "excluded by pattern"
+            reason = reason or _pattern_reason(info.relative, include, exclude)
             if reason is not None:
                 skipped.append(SkippedFile(info.relative or name, reason))
                 continue
@@ -206,12 +216,7 @@ def plan_tables(
             found += 1
             total += info.size
             continue
-        reason = skip_file(name)
-        if reason is None:
-            dirs = info.relative.split("/")[:-1]
-            bad_dir = next((d for d in dirs if prune_dir(d)), None)
-            if bad_dir:
-                reason = prune_dir(bad_dir)
+        reason = _name_reason(name, info.relative.split("/")[:-1])
         fmt = detect_format(name) if reason is None else None
         codec = compression_of(name) if fmt else None
         if reason is None and fmt is None and sniff is not None and not has_extension(name):
@@ -223,10 +228,7 @@ def plan_tables(
             reason = "unsupported format"
         if reason is None and format_filter and fmt != format_filter:
             reason = f"excluded by data_source_type={format_filter}"
-        if reason is None and include and not _matches(info.relative, include):
-            reason = "not matched by include patterns"
-        if reason is None and exclude and _matches(info.relative, exclude):
-            reason = "excluded by pattern"
+        reason = reason or _pattern_reason(info.relative, include, exclude)
         if reason is not None:
             skipped.append(SkippedFile(info.relative or name, reason))
             continue
