@@ -41,7 +41,7 @@ from executor.metadata.model import (
     MetadataResult,
     TableFacts,
 )
-from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfiler
+from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfiler, profile_column
 from executor.metadata.spark_types import (
     SparkFallback,
     UnsupportedParquetType,
@@ -118,9 +118,16 @@ def distinct_samples(values: Any, count: int, limit: int) -> list[str]:
     """Up to `count` distinct non-null values (in order of appearance), each cut to `limit` chars."""
     out: list[str] = []
     seen: set[str] = set()
+    seen_raw: set = set()
     for v in values:
         if v is None or v == "":
             continue
+        try:
+            if v in seen_raw:  # a repeat: nothing to format
+                continue
+            seen_raw.add(v)
+        except TypeError:  # unhashable (nested) values are formatted every time
+            pass
         text = format_value(v, limit)
         if text in seen:
             continue
@@ -502,8 +509,8 @@ class MetadataExtractor(FormatTables):
         for i, (spark_name, type_string) in enumerate(inferred):
             values = (r[i] if i < len(r) else None for r in rows)
             name = file_header[i] if file_header is not None and i < len(file_header) else spark_name
-            profile = ColumnProfiler(type_string, text=True, max_chars=s.sample_value_max_chars).add_all(
-                r[i] if i < len(r) else None for r in rows).result(scope)
+            profile = profile_column([r[i] if i < len(r) else None for r in rows], type_string, scope,
+                                     text=True, max_chars=s.sample_value_max_chars)
             cols.append(ColumnFacts(name, type_string, i + 1, True,
                                     distinct_samples(values, s.sample_values_count, s.sample_value_max_chars))
                         .set_profile(profile))

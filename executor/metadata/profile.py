@@ -160,12 +160,99 @@ def profile_rows(names_types: list[tuple[str, str]], rows: Iterable[dict[str, An
 def profile_arrow(names_types: list[tuple[str, str]], batches: Iterable[Any], scope: str,
                   max_chars: int = 100) -> dict[str, ColumnProfile]:
     """Profiles of Arrow record batches (columns by name; a column missing from a batch is null)."""
-    profilers = {n: ColumnProfiler(t, max_chars=max_chars) for n, t in names_types}
-    for batch in batches:
-        names = batch.schema.names
-        for n, p in profilers.items():
-            if n in names:
-                p.add_all(batch.column(names.index(n)).to_pylist())
-            else:
-                p.add_all([None] * batch.num_rows)
-    return {n: p.result(scope) for n, p in profilers.items()}
+    import pyarrow as pa
+
+    batches = list(batches)
+    out: dict[str, ColumnProfile] = {}
+    for n, t in names_types:
+        chunks = []
+        for batch in batches:
+            names = batch.schema.names
+            chunks.append(batch.column(names.index(n)) if n in names else pa.nulls(batch.num_rows))
+        types = {c.type for c in chunks if not pa.types.is_null(c.type)}
+        if len(types) > 1:  # files disagree on the Arrow type: profile the Python values
+            values = [v for c in chunks for v in c.to_pylist()]
+            out[n] = ColumnProfiler(t, max_chars=max_chars).add_all(values).result(scope)
+            continue
+        typ = types.pop() if types else pa.null()
+        column = pa.chunked_array([c if c.type == typ else pa.nulls(len(c), typ) for c in chunks], typ)
+        out[n] = profile_column(column, t, scope, max_chars=max_chars)
+    return out
+
+
+# ---------------------------------------------------------------------------- vectorized (pyarrow)
+
+_ARROW_TEXT_CASTS = {
+    "tinyint": "int64", "smallint": "int64", "int": "int64", "bigint": "int64",
+    "float": "float64", "double": "float64", "boolean": "bool_", "date": "date32",
+    "timestamp": "timestamp_us", "timestamp_ntz": "timestamp_us",
+}
+
+
+def _arrow_cast_target(type_string: str):
+    import pyarrow as pa
+
+    t = type_string.lower()
+    if t.startswith("decimal("):
+        p, s = (int(x) for x in t[len("decimal("):-1].split(","))
+        return pa.decimal128(p, s) if p <= 38 else None
+    name = _ARROW_TEXT_CASTS.get(t)
+    if name is None:
+        return pa.string() if t == "string" or t.startswith(("char", "varchar")) else None
+    return pa.timestamp("us") if name == "timestamp_us" else getattr(pa, name)()
+
+
+def profile_column(values: Any, type_string: str, scope: str, *, text: bool = False,
+                   max_chars: int = 100) -> ColumnProfile:
+    """One column's profile with pyarrow compute (C++), the same facts as ColumnProfiler.
+
+    `values`: a pyarrow Array/ChunkedArray, or a Python list (text=True: CSV strings, '' is null).
+    Columns pyarrow cannot do exactly the same way (nested values, text that does not cast to its
+    Spark type, e.g. a timestamp format Arrow does not parse) go through ColumnProfiler."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def slow() -> ColumnProfile:
+        py = values.to_pylist() if hasattr(values, "to_pylist") else values
+        return ColumnProfiler(type_string, text=text, max_chars=max_chars).add_all(py).result(scope)
+
+    try:
+        arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(
+            values, pa.string() if text else None)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return slow()
+    if text:
+        if not pa.types.is_string(arr.type):
+            return slow()
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    elif pa.types.is_nested(arr.type) or pa.types.is_dictionary(arr.type) or pa.types.is_null(arr.type):
+        return slow()
+    profile = ColumnProfile(null_count=arr.null_count, profile_scope=scope)
+    profile.distinct_count = pc.count_distinct(arr, mode="only_valid").as_py()
+    if not orderable(type_string) or arr.null_count == len(arr):
+        return profile
+    typed = arr
+    if text:
+        target = _arrow_cast_target(type_string)
+        if target is None:
+            return slow()
+        try:
+            typed = pc.cast(arr, target) if target != pa.string() else arr
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return slow()
+        if pa.types.is_floating(typed.type) and pc.any(pc.is_nan(typed)).as_py():
+            return slow()  # NaN text: the slow path's exact rules (never a min or max)
+    elif pa.types.is_binary(typed.type) or pa.types.is_large_binary(typed.type):
+        return profile
+    mm = pc.min_max(typed)
+    lo, hi = mm["min"], mm["max"]
+    if not lo.is_valid:
+        return profile
+    if text:  # the file's own text of the smallest / largest value
+        lo_raw = arr[pc.index(typed, lo).as_py()].as_py()
+        hi_raw = arr[pc.index(typed, hi).as_py()].as_py()
+    else:
+        lo_raw, hi_raw = lo.as_py(), hi.as_py()
+    profile.min_value = render(lo_raw)[:max_chars]
+    profile.max_value = render(hi_raw)[:max_chars]
+    return profile

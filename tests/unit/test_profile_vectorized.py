@@ -1,0 +1,67 @@
+"""The pyarrow profile gives the same facts as the plain-Python ColumnProfiler."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from executor.metadata.profile import ColumnProfiler, profile_column
+
+
+def both(values, type_string, text):
+    fast = profile_column(values, type_string, "exact", text=text)
+    py = values.to_pylist() if hasattr(values, "to_pylist") else values
+    slow = ColumnProfiler(type_string, text=text).add_all(py).result("exact")
+    return fast, slow
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.just(""), st.integers(-10**12, 10**12).map(str)), max_size=40))
+def test_csv_integers(values):
+    fast, slow = both(values, "bigint", True)
+    assert fast == slow
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.just(""), st.floats(allow_nan=False, allow_infinity=False).map(repr)), max_size=40))
+def test_csv_doubles(values):
+    fast, slow = both(values, "double", True)
+    assert fast == slow
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.just(""), st.text(max_size=6)), max_size=40))
+def test_csv_strings(values):
+    fast, slow = both(values, "string", True)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("values,type_string", [
+    (["2024-01-02", "", "2023-12-31"], "date"),
+    (["2024-01-02 10:00:00", "2024-01-01 09:00:00"], "timestamp"),
+    (["true", "false", ""], "boolean"),
+    (["1.5", "NaN", "-2"], "double"),
+    (["123456789012345678901", "5"], "decimal(21,0)"),
+    (["2020-1-1", "2020-01-02 10:00"], "timestamp"),  # Arrow cannot cast: the slow path answers
+])
+def test_csv_typed_columns(values, type_string):
+    fast, slow = both(values, type_string, True)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("array,type_string", [
+    (pa.array([3, None, 1, 3], pa.int32()), "int"),
+    (pa.array([1.5, float("nan"), None], pa.float64()), "double"),
+    (pa.array(["b", "a", None]), "string"),
+    (pa.array([dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), None], pa.timestamp("us", tz="UTC")), "timestamp"),
+    (pa.array([b"\x00", b"\x01"]), "binary"),
+    (pa.array([[1], [2, 3], None]), "array<bigint>"),
+    (pa.array([True, False, None]), "boolean"),
+])
+def test_arrow_columns(array, type_string):
+    fast, slow = both(array, type_string, False)
+    assert fast == slow
