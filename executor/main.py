@@ -39,7 +39,7 @@ from executor.payload import (
     resolve_source_id,
     resolve_workflow_id,
 )
-from executor.redaction import SECRETS
+from executor.redaction import SECRETS, strip_query
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +152,6 @@ def run_job(request: JobRequest, context: Any, progress: Any = None) -> tuple[in
     logger.debug("Extracted source_id: %s", request.source_id)
     logger.info("run %s: workflow_id=%s source_id=%s path=%s type=%s", request.run_id, request.workflow_id,
                 request.source_id, SECRETS.redact(request.data_source_path), request.data_source_type)
-    from executor.redaction import strip_query
-
     run = RunRecord(run_id=request.run_id, workflow_id=request.workflow_id, source_id=request.source_id,
                     source_path=strip_query(request.data_source_path),
                     run_mode="databricks" if context.databricks else "local")
@@ -163,8 +161,7 @@ def run_job(request: JobRequest, context: Any, progress: Any = None) -> tuple[in
     with job_group(context.spark, f"nuvyn-{request.run_id}", f"nuvyn-executor {request.run_id}") as jobs:
         try:
             if writer is not None:
-                writer.ensure_tables()
-                writer.record_run(run)
+                writer.record_run(run)  # creates or migrates the tables first
             result = (context.extractor.extract(request, progress=progress) if progress is not None
                       else context.extractor.extract(request))
             if writer is not None:

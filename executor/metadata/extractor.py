@@ -43,6 +43,7 @@ from executor.metadata.model import (
 )
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfiler, profile_column
 from executor.metadata.spark_types import (
+    HIVE_DEFAULT_PARTITION,
     SparkFallback,
     UnsupportedParquetType,
     infer_csv_schema,
@@ -90,6 +91,7 @@ class FileFacts:
     dialect: csv_scan.CsvDialect | None = None
     header: list[str] | None = None
     parquet_rows: int | None = None
+    parquet_footer: Any = None  # Parquet: the footer (FileMetaData), kept for its statistics
     nullable: dict[str, bool] | None = None
     spark_columns: list[tuple[str, str, bool]] | None = None  # Parquet, Avro, ORC: Spark's types
     rows: int | None = None  # JSON, Avro, ORC: exact rows of the file
@@ -136,6 +138,13 @@ def distinct_samples(values: Any, count: int, limit: int) -> list[str]:
         if len(out) >= count:
             break
     return out
+
+
+def _parent(uri: str, levels: int) -> str:
+    """The folder `levels` segments above a '/'-separated path or URI."""
+    for _ in range(levels):
+        uri = uri.rsplit("/", 1)[0]
+    return uri
 
 
 def _first_line(exc: BaseException) -> str:
@@ -224,9 +233,7 @@ class MetadataExtractor(FormatTables):
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
         location, store, plan = self.plan(data_source_path, data_source_type, include, exclude)
-        configure = getattr(store, "configure_spark", None)  # Azure: give Spark the listing's credential
-        if configure is not None:
-            configure(self.spark)
+        store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
         logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
                     location.display, plan.files_found, plan.total_size_bytes, len(plan.tables),
                     len(plan.skipped))
@@ -247,11 +254,9 @@ class MetadataExtractor(FormatTables):
                       "files_total": plan.files_found, "bytes_done": 0, "bytes_total": plan.total_size_bytes,
                       "rows": 0}
             _notify(progress, None, totals)
-            release = getattr(store, "release", None)  # Azure staging route: free each table's staged files
             for table in tables:
                 result.tables.append(self._extract_table(store, location, table, facts, counts))
-                if release is not None:
-                    release()
+                store.release()  # Azure staging route: free the table's staged files
                 done = result.tables[-1]
                 totals["tables_done"] += 1
                 totals["files_done"] += done.file_count
@@ -317,7 +322,7 @@ class MetadataExtractor(FormatTables):
                     sig = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
                 else:
                     sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
-                return FileFacts(signature=sig, parquet_rows=meta.num_rows,
+                return FileFacts(signature=sig, parquet_rows=meta.num_rows, parquet_footer=meta,
                                  nullable={f.name: f.nullable for f in arrow}, spark_columns=spark_columns)
             return FileFacts(error=f"unsupported format {file_format}")
         except FileNotFoundError:
@@ -386,30 +391,22 @@ class MetadataExtractor(FormatTables):
         return table
 
     def _table_root(self, store: FileStore, location: Location, plan: TablePlan) -> str:
+        """The table's root as recorded: the Delta folder, the lone file, or the table's folder."""
         if plan.is_delta:
             uri = plan.log_files[0].uri.rsplit("/_delta_log/", 1)[0] if plan.log_files else location.display
             return store.display(uri)
         first = plan.files[0].info
-        if len(plan.files) == 1 and not plan.partitioned and not first.relative == "":
-            return store.display(first.uri)
-        if first.relative == "":
+        if first.relative == "" or (len(plan.files) == 1 and not plan.partitioned):
             return store.display(first.uri)
         depth = first.relative.count("/") - (plan.folder.count("/") + 1 if plan.folder else 0)
-        uri = first.uri
-        for _ in range(depth + 1):
-            uri = uri.rsplit("/", 1)[0]
-        return store.display(uri)
+        return store.display(_parent(first.uri, depth + 1))
 
     def _partition_types(self, store: FileStore, plan: TablePlan) -> list[tuple[str, str]]:
         """Partition column types as Spark infers them: ported rules, else Spark's own inference
         through a text read of the paths (no data is read)."""
         if self.fast:
-            values: dict[str, list[str]] = {k: [] for k in plan.partition_keys}
-            for f in plan.files:
-                for k, v in f.partition_values:
-                    values[k].append(v)
             try:
-                return infer_partition_types(values, spark_version=self.spark_version)
+                return infer_partition_types(plan.partition_value_lists(), spark_version=self.spark_version)
             except SparkFallback:
                 pass
         uris = [store.spark_uri(f.info.uri) for f in plan.files]
@@ -417,26 +414,19 @@ class MetadataExtractor(FormatTables):
         return [(f.name, f.dataType.simpleString()) for f in schema.fields if f.name != "value"]
 
     def _root_spark_uri(self, store: FileStore, plan: TablePlan) -> str:
-        first = plan.files[0].info
-        depth = len(plan.partition_keys)
-        uri = store.spark_uri(first.uri)
-        for _ in range(depth + 1):
-            uri = uri.rsplit("/", 1)[0]
-        return uri
+        """The partitioned table's folder as Spark reads it (its basePath)."""
+        return _parent(store.spark_uri(plan.files[0].info.uri), len(plan.partition_keys) + 1)
 
     def _partition_facts(self, plan: TablePlan, types: list[tuple[str, str]], start: int) -> list[ColumnFacts]:
         cols = []
         s = self.settings
+        by_key = plan.partition_value_lists()
         for i, (name, type_string) in enumerate(types):
-            values = []
-            for f in plan.files:
-                for k, v in f.partition_values:
-                    if k == name and v != "__HIVE_DEFAULT_PARTITION__":
-                        values.append(v)
+            raw = by_key.get(name, [])
+            values = [v for v in raw if v != HIVE_DEFAULT_PARTITION]
             profile = ColumnProfiler(type_string, text=True, max_chars=s.sample_value_max_chars).add_all(
                 dict.fromkeys(values)).result(PROFILE_EXACT)  # over the distinct folder values: exact
-            default = any(v == "__HIVE_DEFAULT_PARTITION__" for f in plan.files for k, v in f.partition_values
-                          if k == name)
+            default = len(values) < len(raw)
             profile.null_count = None if default else 0  # rows under the default partition are not counted
             cols.append(ColumnFacts(name, type_string, start + i, True,
                                     distinct_samples(values, s.sample_values_count, s.sample_value_max_chars),
@@ -507,10 +497,9 @@ class MetadataExtractor(FormatTables):
         file_header = facts[plan.files[0].info.uri].header
         cols: list[ColumnFacts] = []
         for i, (spark_name, type_string) in enumerate(inferred):
-            values = (r[i] if i < len(r) else None for r in rows)
+            values = [r[i] if i < len(r) else None for r in rows]
             name = file_header[i] if file_header is not None and i < len(file_header) else spark_name
-            profile = profile_column([r[i] if i < len(r) else None for r in rows], type_string, scope,
-                                     text=True, max_chars=s.sample_value_max_chars)
+            profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
             cols.append(ColumnFacts(name, type_string, i + 1, True,
                                     distinct_samples(values, s.sample_values_count, s.sample_value_max_chars))
                         .set_profile(profile))
@@ -538,12 +527,12 @@ class MetadataExtractor(FormatTables):
                            if f.name not in partition_names]
             part_types = [(f.name, f.dataType.simpleString()) for f in spark_schema.fields
                           if f.name in partition_names]
-        nullable = facts[plan.files[0].info.uri].nullable or {}
+        nullable = first.nullable or {}
         profiles, samples = self._arrow_profile(store, plan, "parquet", data_fields, table.row_count)
         if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()):
             # footer statistics: exact null counts, min and max without reading data pages
             self._apply_stats(profiles, data_fields,
-                              self.parquet_footer_stats(store, [f.info.uri for f in plan.files]))
+                              self.parquet_footer_stats([facts[f.info.uri].parquet_footer for f in plan.files]))
         cols = [ColumnFacts(n, t, i + 1, bool(nullable.get(n, True)), samples.get(n, [])).set_profile(profiles.get(n))
                 for i, (n, t) in enumerate(data_fields)]
         if plan.partitioned:

@@ -260,15 +260,13 @@ class FormatTables:
         profiles, samples = self._arrow_profile(store, plan, "orc", names_types, table.row_count)
         self._finish(store, plan, table, self._columns(plan, names_types, {}, samples, profiles))
 
-    def parquet_footer_stats(self, store: FileStore, uris: list[str]) -> dict[str, tuple[int | None, Any, Any]]:
-        """(null_count, min, max) per top-level primitive column over every row group of these files
-        (None where a row group lacks the statistic). Footers only."""
-        import pyarrow.parquet as pq
-
+    @staticmethod
+    def parquet_footer_stats(footers: list[Any]) -> dict[str, tuple[int | None, Any, Any]]:
+        """(null_count, min, max) per top-level primitive column over every row group of these
+        footers (pyarrow FileMetaData, read once per file when the file facts were read; None where
+        a row group lacks the statistic)."""
         out: dict[str, list[Any]] = {}
-        for uri in uris:
-            with store.open(uri) as fh:
-                meta = pq.ParquetFile(fh).metadata
+        for meta in footers:
             for rg in range(meta.num_row_groups):
                 group = meta.row_group(rg)
                 for j in range(group.num_columns):

@@ -113,6 +113,14 @@ class TablePlan:
     def partitioned(self) -> bool:
         return bool(self.partition_keys)
 
+    def partition_value_lists(self) -> dict[str, list[str]]:
+        """Every raw folder value of each partition key, in key order (one entry per file)."""
+        out: dict[str, list[str]] = {k: [] for k in self.partition_keys}
+        for f in self.files:
+            for k, v in f.partition_values:
+                out.setdefault(k, []).append(v)
+        return out
+
 
 @dataclass
 class Plan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 PruneRule = Callable[[str], "str | None"]
 """Given a folder name, the reason to skip it (and everything below), or None to descend."""
@@ -43,4 +43,12 @@ class FileStore(Protocol):
 
     def display(self, uri: str) -> str:
         """The path to record and show (no secrets)."""
+        ...
+
+    def configure_spark(self, spark: Any) -> None:
+        """Give Spark what it needs to read this store's files (Azure: the account's credential)."""
+        ...
+
+    def release(self) -> None:
+        """Free per-table resources after a table is extracted (Azure staging: its local copies)."""
         ...

@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from executor.errors import SourceError
 from executor.sources.base import FileInfo, PruneRule
@@ -96,6 +96,12 @@ class LocalFileStore:
         if self._fuse_root and self._spark_scheme and uri.startswith(self._fuse_root):
             return escape_glob(self._spark_scheme + uri[len(self._fuse_root):])
         return escape_glob("file:" + Path(uri).as_posix())
+
+    def configure_spark(self, spark: Any) -> None:
+        """Local and DBFS files need no Spark settings."""
+
+    def release(self) -> None:
+        """Nothing is held per table."""
 
     def display(self, uri: str) -> str:
         return self.spark_uri(uri) if self._spark_scheme else uri
