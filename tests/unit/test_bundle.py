@@ -1,15 +1,17 @@
-"""The Databricks bundle, checked offline: the official CLI (`databricks bundle validate`) cannot be
-built here (the Go module proxy does not serve github.com/databricks/cli) and needs a workspace,
-so this test loads the YAML and checks every reference the CLI and the job would follow:
-included files, the artifact's build and path, setup.py, the wheel's distribution name, the entry
-point, job parameters used by the task, variables, and the job's fields against the
-databricks-sdk JobSettings model (a misspelt key is dropped by from_dict and shows up here)."""
+"""The Databricks bundle, checked offline and without the CLI (a user's machine has neither the
+CLI nor a workspace; tests/integration/test_databricks_cli.py runs the official CLI against its fake
+workspace where both are available). This test loads the YAML and checks every reference the CLI
+and the job would follow: included files, the artifact's build and path, setup.py, the wheel's
+distribution name, the entry point, job parameters used by the task, variables, the prod targets'
+root path and run_as, the wheelhouse option, and the job's fields against the databricks-sdk
+JobSettings model (a misspelt key is dropped by from_dict and shows up here)."""
 
 from __future__ import annotations
 
 import ast
 import glob
 import importlib
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -135,8 +137,11 @@ def test_task_runs_the_wheel_entry_point(included):
     # job_main, not main: the wheel launcher ignores return values, so failures must raise.
     assert (module, func) == ("executor.main", "job_main")
     assert callable(getattr(importlib.import_module(module), func))
-    (lib,) = task["libraries"]
-    whl = (path.parent / lib["whl"]).resolve()
+    # The libraries come from the variable cluster_libraries; its default (paths relative to
+    # databricks.yml, where the value is written) is the wheel the artifact step builds.
+    assert task["libraries"] == "${var.cluster_libraries}"
+    (lib,) = load(BUNDLE)["variables"]["cluster_libraries"]["default"]
+    whl = (REPO / lib["whl"]).resolve()
     assert whl.parent == REPO / "dist" and whl.name == "*.whl"
 
 
@@ -216,3 +221,111 @@ def test_job_resources_for_many_workflows_and_safe_retries(bundle, included):
     nc = cluster["new_cluster"]
     assert nc["spark_version"] == "15.4.x-scala2.12"
     assert nc["spark_env_vars"]["NUVYN_JOB_PAYLOAD"] == ""
+
+
+PROD_TARGETS = ("prod", "prod_wheelhouse")
+
+
+@pytest.mark.parametrize("name", PROD_TARGETS)
+def test_prod_targets_deploy_to_the_principals_home_and_run_as_a_service_principal(bundle, name):
+    target = bundle["targets"][name]
+    assert target["mode"] == "production"
+    root = target["workspace"]["root_path"]
+    # Not /Workspace/Shared: every workspace user could replace the wheel the job installs.
+    assert root == "/Workspace/Users/${workspace.current_user.userName}/.bundle/${bundle.name}/${bundle.target}"
+    assert target["run_as"] == {"service_principal_name": "${var.prod_service_principal}"}
+    # Empty by default, so dev validates without it; the CLI refuses prod with an empty run_as.
+    assert bundle["variables"]["prod_service_principal"]["default"] == ""
+    assert "run_as" not in bundle["targets"]["dev"]
+
+
+def test_sync_uploads_only_the_bundle_configuration(bundle):
+    # .gitignore semantics, in order: drop everything at the root, take back databricks.yml and the
+    # job files. tests/integration/test_databricks_cli.py asserts what the workspace received.
+    assert bundle["sync"] == {"exclude": ["/*", "!/databricks.yml", "!/jobs/", "/jobs/*", "!/jobs/*.job.yml"]}
+    assert bundle["include"] == ["jobs/*.job.yml"]
+
+
+def test_failure_emails_is_a_list_variable_set_per_target(bundle):
+    var = bundle["variables"]["failure_emails"]
+    assert var["type"] == "complex" and var["default"] == []
+    # --var and BUNDLE_VAR_* cannot carry a list: the docs must not say so.
+    deploy = (REPO / "docs" / "DEPLOY.md").read_text(encoding="utf-8")
+    assert "--var 'failure_emails" not in deploy and "variable-overrides.json" in deploy
+
+
+def test_wheelhouse_target_installs_from_the_uploaded_requirements_file(bundle):
+    target = bundle["targets"]["prod_wheelhouse"]
+    (lib,) = target["variables"]["cluster_libraries"]
+    req = REPO / lib["requirements"]
+    assert req == REPO / "wheelhouse" / "requirements.txt" and req.is_file()
+    (artifact,) = target["artifacts"].values()
+    assert (REPO / artifact["path"]).resolve() == REPO
+    assert artifact["build"] == "python3 scripts/build_wheelhouse.py --spark-version ${var.spark_version}"
+    assert target["sync"]["include"] == ["wheelhouse/*"] and target["sync"]["exclude"] == ["!/wheelhouse/"]
+    # the wheels are git-ignored (built on deploy), the requirements file is not
+    ignored = (REPO / ".gitignore").read_text().splitlines()
+    assert "wheelhouse/*.whl" in ignored and "wheelhouse/" not in ignored
+
+
+def _wheelhouse():
+    spec = importlib.util.spec_from_file_location("build_wheelhouse", REPO / "scripts" / "build_wheelhouse.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("spark_version", "python"), [("15.4.x-scala2.12", "3.11"), ("16.4.x-scala2.12", "3.12"),
+                                                       ("17.3.x-scala2.13", "3.12")])
+def test_wheelhouse_python_follows_the_runtime(spark_version, python):
+    assert _wheelhouse().runtime_python(spark_version) == python
+
+
+@pytest.mark.parametrize("spark_version", ["14.3.x-scala2.12", "latest", ""])
+def test_wheelhouse_refuses_an_unknown_runtime_naming_the_variable(spark_version):
+    wh = _wheelhouse()
+    with pytest.raises(wh.WheelhouseError, match="spark_version"):
+        wh.runtime_python(spark_version)
+    assert wh.main(["--spark-version", spark_version, "--out", "/nonexistent"]) == 2
+
+
+def test_wheelhouse_requirements_file_installs_from_its_own_folder_only():
+    wh = _wheelhouse()
+    wh.check_requirements(REPO / "wheelhouse" / "requirements.txt")  # the tracked file is valid
+
+
+def test_wheelhouse_requirements_file_is_checked(tmp_path):
+    wh = _wheelhouse()
+    bad = tmp_path / "requirements.txt"
+    bad.write_text("--find-links .\nnuvyn-executor\n")  # no --no-index: pip would go to PyPI
+    with pytest.raises(wh.WheelhouseError, match="--no-index"):
+        wh.check_requirements(bad)
+    with pytest.raises(wh.WheelhouseError, match="missing"):
+        wh.check_requirements(tmp_path / "absent.txt")
+
+
+def test_wheelhouse_downloads_the_wheels_dependencies_but_not_the_runtimes(tmp_path):
+    import zipfile
+
+    wh = _wheelhouse()
+    wheel = tmp_path / "nuvyn_executor-9.9.9-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("nuvyn_executor-9.9.9.dist-info/METADATA", "\n".join([
+            "Metadata-Version: 2.1", "Name: nuvyn-executor", "Version: 9.9.9",
+            "Requires-Dist: numpy>=1.22", "Requires-Dist: pyarrow>=10", "Requires-Dist: azure-identity>=1.12",
+            "Requires-Dist: Fastavro>=1.7", 'Requires-Dist: pytest>=7; extra == "test"', ""]))
+    reqs = wh.requires_dist(wheel)
+    assert reqs == ["numpy>=1.22", "pyarrow>=10", "azure-identity>=1.12", "Fastavro>=1.7"]
+    assert wh.dependencies_to_download(reqs, with_runtime_packages=False) == ["azure-identity>=1.12", "Fastavro>=1.7"]
+    assert wh.dependencies_to_download(reqs, with_runtime_packages=True) == reqs
+    with pytest.raises(wh.WheelhouseError, match="pyspark"):
+        wh.dependencies_to_download(["pyspark==3.5.7"], with_runtime_packages=True)
+
+
+def test_the_wheel_requires_what_the_wheelhouse_expects():
+    """numpy and pyarrow are left out of the wheelhouse because the runtime has them; the rest of
+    install_requires is downloaded. A new dependency lands in the wheelhouse without a change here."""
+    install_requires = ast.literal_eval(setup_py_call()["install_requires"])
+    names = {_wheelhouse().requirement_name(r) for r in install_requires}
+    assert _wheelhouse().RUNTIME_PACKAGES <= names
+    assert not names & _wheelhouse().NEVER
