@@ -47,6 +47,7 @@ bench: setup
 
 lint: setup
 	$(PY) -m ruff check executor tests
+	$(PY) -m ruff check --target-version py312 --extend-ignore UP017 executor tests scripts jobs bench setup.py
 
 clean:
 	rm -rf .nuvyn build dist *.egg-info .databricks

@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 LANE="${LANE:-a}"
 if [ "$LANE" = "a" ]; then VENV="${VENV:-.venv}"; else VENV="${VENV:-.venv-$LANE}"; fi
 PY="${PYTHON:-python3}"
+if [ -z "${PYTHON:-}" ] && [ "$LANE" = "b" ]; then
+  # Lane B stands for DBR 17.3 LTS, which runs Python 3.12: use a 3.12 interpreter when the machine
+  # has one (on PATH, or pyenv's). Debian 12's apt has none; PYTHON=... overrides.
+  for cand in python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+    if "$cand" -c 'import sys, venv; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then PY="$cand"; fi
+  done
+fi
 
 if ! command -v java >/dev/null 2>&1; then
   echo "bootstrap: installing Java 17 (openjdk-17-jre-headless)" >&2
@@ -18,9 +25,11 @@ fi
 
 stamp_src="$(cat setup.py requirements/lane-$LANE.txt | sha256sum | cut -c1-16)"
 stamp="$VENV/.nuvyn-bootstrap"
-if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$stamp_src" ]; then
-  echo "bootstrap: creating $VENV (lane $LANE)" >&2
-  "$PY" -m venv "$VENV"
+want_py="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+have_py="$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)"
+if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$stamp_src" ] || [ "$have_py" != "$want_py" ]; then
+  echo "bootstrap: creating $VENV (lane $LANE, Python $want_py)" >&2
+  "$PY" -m venv --clear "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip wheel setuptools
   "$VENV/bin/pip" install -q -r "requirements/lane-$LANE.txt" -e ".[test]"
   echo "$stamp_src" > "$stamp"
