@@ -203,7 +203,8 @@ class MetadataExtractor(FormatTables):
 
     def extract(self, request: JobRequest, progress: ProgressCallback | None = None) -> MetadataResult:
         return self.extract_metadata(request.data_source_path, request.data_source_type,
-                                     include=request.include, exclude=request.exclude, progress=progress)
+                                     include=request.include, exclude=request.exclude, progress=progress,
+                                     csv_header=getattr(request, "csv_header", csv_scan.HEADER_AUTO))
 
     def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
         hint = data_source_type if data_source_type in ("local", "dbfs", "azure_blob", "adls_gen2") else None
@@ -226,10 +227,12 @@ class MetadataExtractor(FormatTables):
         return location, store, plan
 
     def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
-                         include=(), exclude=(), progress: ProgressCallback | None = None) -> MetadataResult:
+                         include=(), exclude=(), progress: ProgressCallback | None = None,
+                         csv_header: str = csv_scan.HEADER_AUTO) -> MetadataResult:
         """Extract the metadata of every table under `data_source_path`.
 
-        `progress` (optional) is called before the first table and after each one (ProgressCallback)."""
+        `progress` (optional) is called before the first table and after each one (ProgressCallback).
+        `csv_header`: auto (csv_scan.decide_header), true or false for every CSV/TSV file."""
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
         location, store, plan = self.plan(data_source_path, data_source_type, include, exclude)
@@ -246,7 +249,7 @@ class MetadataExtractor(FormatTables):
             skipped=plan.skipped,
         )
         with ThreadPoolExecutor(max_workers=self.settings.io_threads, thread_name_prefix="nuvyn-io") as pool:
-            facts = self._read_file_facts(store, plan.tables, pool)
+            facts = self._read_file_facts(store, plan.tables, pool, csv_header)
             signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
             tables = assign_names(split_by_schema(plan.tables, signatures), location.root_name)
             counts = self._submit_csv_counts(store, tables, facts, pool)
@@ -270,7 +273,7 @@ class MetadataExtractor(FormatTables):
     # ------------------------------------------------------------------ per file
 
     def _read_file_facts(self, store: FileStore, tables: list[TablePlan],
-                         pool: ThreadPoolExecutor) -> dict[str, FileFacts]:
+                         pool: ThreadPoolExecutor, csv_header: str = csv_scan.HEADER_AUTO) -> dict[str, FileFacts]:
         jobs: dict[str, Future] = {}
         for t in tables:
             if t.is_delta:  # one table by definition: read from its log in _extract_delta
@@ -278,11 +281,11 @@ class MetadataExtractor(FormatTables):
             # JSON keeps its profile rows while counting: each file keeps its share of the bound
             share = -(-self.settings.profile_max_rows // max(1, len(t.files)))
             for f in t.files:
-                jobs[f.info.uri] = pool.submit(self._file_facts, store, f, t.file_format, share)
+                jobs[f.info.uri] = pool.submit(self._file_facts, store, f, t.file_format, share, csv_header)
         return {uri: fut.result() for uri, fut in jobs.items()}
 
     def _file_facts(self, store: FileStore, pf: PlannedFile, file_format: str,
-                    sample_rows: int | None = None) -> FileFacts:
+                    sample_rows: int | None = None, csv_header: str = csv_scan.HEADER_AUTO) -> FileFacts:
         info = pf.info
         if info.size == 0:
             return FileFacts(error=f"{info.relative or info.name} is empty (0 bytes)")
@@ -298,11 +301,15 @@ class MetadataExtractor(FormatTables):
                     head = fh.read(csv_scan.SNIFF_BYTES)
                     if b"\x00" in head[:4096]:
                         return FileFacts(error=f"{info.relative or info.name} is not a text file (binary content)")
-                    dialect = csv_scan.sniff_dialect(head, delimiter=default_delimiter(file_format))
+                    dialect = csv_scan.sniff_dialect(head, delimiter=default_delimiter(file_format),
+                                                     csv_header=csv_header, spark_version=self.spark_version)
                     fh.seek(0)
-                    first = csv_scan.read_head(fh, dialect, max_records=0)
+                    first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1)
                 header = first.header
-                sig = (file_format, dialect.signature(), tuple(header) if header is not None else None)
+                # headerless files are told apart by their width (Spark takes it from the first
+                # record): files of different widths never merge into one table
+                shape = tuple(header) if header is not None else ("<no header>", len(first.rows[0]) if first.rows else 0)
+                sig = (file_format, dialect.signature(), shape)
                 return FileFacts(signature=sig, dialect=dialect, header=header)
             if file_format == "parquet":
                 import pyarrow.parquet as pq
@@ -476,6 +483,8 @@ class MetadataExtractor(FormatTables):
         s = self.settings
         dialect = facts[plan.files[0].info.uri].dialect
         assert dialect is not None
+        table.csv_header = dialect.header
+        table.csv_header_reason = dialect.header_reason
         total = 0
         for f in plan.files:
             total += counts[f.info.uri].result().data_rows
