@@ -116,15 +116,9 @@ class HeaderDecision:
     reason: str
 
 
-def _int_digits(value: str) -> int | None:
-    """Digits of a number's integer part (0.5 -> 1, -2022 -> 4, 1e9 -> 10); None for NaN/Inf."""
-    try:
-        f = abs(float(value))
-    except ValueError:
-        return None
-    if f != f or f == float("inf"):
-        return None
-    return len(str(int(f))) if f >= 1 else 1
+def _is_year(value: str) -> bool:
+    v = value.strip()
+    return len(v) == 4 and v.isdigit() and 1800 <= int(v) <= 2100
 
 
 _NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
@@ -138,9 +132,8 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
        (Spark's CSV inference over the head: adding the field leaves the column's type unchanged);
     2. at least one column is not `string`, and at least one such column has a non-blank first
        field (a blank cell is never evidence: pandas' unnamed index column, blank survey cells);
-    3. each non-blank first field of a numeric column has as many integer digits as the column's
-       own values do (between their fewest and most): a year over a column of small counts
-       (`district,2022`) or of large amounts is a header cell, not a value.
+    3. a year (an integer 1800-2100) in the first record counts as a value only over a column of
+       years: `district,2022` over counts or amounts is a header.
     A header cell that is text in a typed column (`id`, `2017-2018 season` over numbers) fails 1.
     """
     from executor.metadata.spark_types import CsvSchemaInferrer, SparkFallback
@@ -159,15 +152,13 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
             if t == "string" or cell == "":
                 continue
             if probe._infer_field(inf.types[i], cell) != inf.types[i]:
-                return HeaderDecision(True, f"first-record field {i + 1} ({cell[:40]!r}) is not a {t} like the "
-                                            "values below it: the first record is the header")
+                return HeaderDecision(True, f"first-record field {i + 1} ({cell[:40]!r}) does not parse as {t}, "
+                                            "the type of the values below it: the first record is the header")
             if t in _NUMERIC_TYPES or t.startswith("decimal"):
-                digits = [d for d in (_int_digits(r[i]) for r in rest if i < len(r) and r[i] != "") if d]
-                mine = _int_digits(cell)
-                if digits and mine is not None and not (min(digits) <= mine <= max(digits)):
-                    return HeaderDecision(True, f"first-record field {i + 1} ({cell[:40]!r}) is a number unlike the "
-                                                f"{t} values below it (a label such as a year): the first record "
-                                                "is the header")
+                values = [r[i] for r in rest if i < len(r) and r[i] != ""]
+                if _is_year(cell) and not all(_is_year(v) for v in values):
+                    return HeaderDecision(True, f"first-record field {i + 1} ({cell!r}) is a year over a column "
+                                                "that is not one of years: the first record is the header")
             evidence.append(f"{i + 1}:{t}")
     except SparkFallback as exc:
         return HeaderDecision(True, f"types not judged ({exc}): the first record is the header (Spark header=true)")
