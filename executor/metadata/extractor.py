@@ -312,25 +312,7 @@ class MetadataExtractor(FormatTables):
                 sig = (file_format, dialect.signature(), shape)
                 return FileFacts(signature=sig, dialect=dialect, header=header)
             if file_format == "parquet":
-                import pyarrow.parquet as pq
-
-                with store.open(info.uri) as fh:
-                    meta = pq.ParquetFile(fh).metadata
-                    arrow = meta.schema.to_arrow_schema()
-                spark_columns = None
-                try:
-                    spark_columns = parquet_schema_to_spark(meta.schema, self.spark_version)
-                except UnsupportedParquetType as exc:
-                    return FileFacts(error=f"{info.relative or info.name}: {exc}; Spark cannot read this "
-                                           "column type (rewrite the file with a supported type)")
-                except SparkFallback:
-                    pass  # Spark itself is asked for this table's schema
-                if spark_columns is not None:
-                    sig = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
-                else:
-                    sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
-                return FileFacts(signature=sig, parquet_rows=meta.num_rows, parquet_footer=meta,
-                                 nullable={f.name: f.nullable for f in arrow}, spark_columns=spark_columns)
+                return self._parquet_file_facts(store, pf)
             return FileFacts(error=f"unsupported format {file_format}")
         except FileNotFoundError:
             return FileFacts(error=f"{info.relative or info.name} disappeared after listing")
@@ -338,6 +320,52 @@ class MetadataExtractor(FormatTables):
             return FileFacts(error=f"{info.relative or info.name} is not readable (permission denied)")
         except Exception as exc:  # noqa: BLE001 - recorded as the table's error, the run goes on
             return FileFacts(error=f"{info.relative or info.name}: {_first_line(exc)}")
+
+    def _parquet_file_facts(self, store: FileStore, pf: PlannedFile) -> FileFacts:
+        """A Parquet file's facts from its footer, as Spark sees them: the schema tree read here
+        (readers.parquet_footer), so that what Spark refuses fails and what Spark reads stands even
+        when pyarrow would refuse it; rows = the sum of the row groups' num_rows (Spark's count)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from executor.metadata.readers.parquet_footer import read_footer_facts, spark_refusal, tree_spark_columns
+
+        info = pf.info
+        where = info.relative or info.name
+        with store.open(info.uri) as fh:
+            tree = read_footer_facts(fh)
+            refusal = spark_refusal(tree.root)
+            if refusal:
+                return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it with a valid "
+                                       "schema)")
+            fh.seek(0)
+            try:
+                meta = pq.ParquetFile(fh).metadata
+                arrow = meta.schema.to_arrow_schema()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                logger.info("%s: pyarrow refuses the schema (%s); the footer is read without it", where, exc)
+                meta, arrow = None, None
+        spark_columns = None
+        try:
+            spark_columns = (parquet_schema_to_spark(meta.schema, self.spark_version) if meta is not None
+                             else tree_spark_columns(tree.root, self.spark_version))
+        except UnsupportedParquetType as exc:
+            return FileFacts(error=f"{where}: {exc}; Spark cannot read this column type (rewrite the file with a "
+                                   "supported type)")
+        except SparkFallback:
+            pass  # Spark itself is asked for this table's schema
+        if spark_columns is not None:
+            sig = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
+        elif arrow is not None:
+            sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
+        else:
+            sig = ("parquet", tuple(sorted(c.name for c in tree.root.children)))
+        if tree.num_rows != tree.rows:
+            logger.info("%s: footer num_rows %d, row groups hold %d (Spark counts the row groups)", where,
+                        tree.num_rows, tree.rows)
+        return FileFacts(signature=sig, parquet_rows=tree.rows, parquet_footer=meta,
+                         nullable={c.name: c.repetition == "optional" for c in tree.root.children},
+                         spark_columns=spark_columns)
 
     def _submit_csv_counts(self, store: FileStore, tables: list[TablePlan], facts: dict[str, FileFacts],
                            pool: ThreadPoolExecutor) -> dict[str, Future]:
@@ -537,11 +565,12 @@ class MetadataExtractor(FormatTables):
             part_types = [(f.name, f.dataType.simpleString()) for f in spark_schema.fields
                           if f.name in partition_names]
         nullable = first.nullable or {}
-        profiles, samples = self._arrow_profile(store, plan, "parquet", data_fields, table.row_count)
-        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()):
+        profiles, samples = self._arrow_profile(store, plan, "parquet", data_fields, table.row_count,
+                                                notes=table.column_notes)
+        footers = [facts[f.info.uri].parquet_footer for f in plan.files]
+        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in footers):
             # footer statistics: exact null counts, min and max without reading data pages
-            self._apply_stats(profiles, data_fields,
-                              self.parquet_footer_stats([facts[f.info.uri].parquet_footer for f in plan.files]))
+            self._apply_stats(profiles, data_fields, self.parquet_footer_stats(footers))
         cols = [ColumnFacts(n, t, i + 1, bool(nullable.get(n, True)), samples.get(n, [])).set_profile(profiles.get(n))
                 for i, (n, t) in enumerate(data_fields)]
         if plan.partitioned:
