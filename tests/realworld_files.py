@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from executor.metadata.readers import parquet_footer as pf
 
