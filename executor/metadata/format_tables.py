@@ -393,7 +393,15 @@ class FormatTables:
         parts = set(facts.partition_columns)
         data_cols = [(n, t) for n, t, _ in facts.columns if n not in parts]
         uris = [data_uri(f.path) for f in facts.files]
-        profiles, samples = self._arrow_profile(store, plan, "parquet", data_cols, table.row_count, uris)
+        # column mapping: data files name columns by their physical names; report logical names
+        phys_cols = [(facts.physical(n), t) for n, t in data_cols]
+        logical = {facts.physical(n): n for n, _t in data_cols}
+        phys_notes: dict[str, str] = {}
+        phys_profiles, phys_samples = self._arrow_profile(store, plan, "parquet", phys_cols, table.row_count, uris,
+                                                          notes=phys_notes)
+        profiles = {logical[p]: v for p, v in phys_profiles.items()}
+        samples = {logical[p]: v for p, v in phys_samples.items()}
+        table.column_notes.update({logical.get(p, p): v for p, v in phys_notes.items()})
         if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()):
             for n, t in data_cols:
                 nulls, lo, hi = facts.column_stats(n)
