@@ -165,8 +165,9 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
     if not evidence:
         return HeaderDecision(True, "no typed column gives evidence (all string or blank first fields): the first "
                                     "record is the header (Spark header=true)")
-    return HeaderDecision(False, "no header: every first-record field parses as its column's type, and typed "
-                                 f"columns agree ({', '.join(evidence[:5])}{'...' if len(evidence) > 5 else ''})")
+    return HeaderDecision(False, "every first-record field parses as its column's type, and typed columns agree "
+                                 f"({', '.join(evidence[:5])}{'...' if len(evidence) > 5 else ''}): the first "
+                                 "record is data")
 
 
 def detect_header(rows: list[list[str]], spark_version: str = "3.5") -> bool:

@@ -94,3 +94,19 @@ def test_projected_file_reads_the_kept_columns(tmp_path):
 def test_footer_errors_are_clear():
     with pytest.raises(pf.FooterError, match="PAR1"):
         pf.read_footer_bytes(io.BytesIO(b"not a parquet file at all"))
+
+
+def test_summary_notes_show_header_decisions_and_column_reasons(tmp_path):
+    from executor.ops.summary import render_summary, table_notes
+
+    write_csv_classes(tmp_path / "lake" / "csv")
+    write_parquet_classes(tmp_path / "lake" / "pq")
+    result = MetadataExtractor(spark=None, settings=Settings(io_threads=2)).extract_metadata(str(tmp_path / "lake"))
+    notes = table_notes(result)
+    assert {h["table"]: h["header"] for h in notes["csv_headers"]}["csv/no_header"] is False
+    assert {(n["table"], n["column"]) for n in notes["column_notes"]} == {
+        ("pq/far_dates", "d"), ("pq/far_dates", "nd"), ("pq/map_optional_key", "m")}
+    text = render_summary({"run_id": "r1", "status": "partial",
+                           "summary": {"tables": len(result.tables), "tables_failed": 1, **notes}})
+    assert "csv csv/year_header: header (first-record field 2 ('2022') is a year" in text
+    assert "column pq/map_optional_key.m: no samples or profile: pyarrow cannot read this column" in text
