@@ -239,13 +239,25 @@ def _fast_count(stream: BinaryIO, delimiter: str, chunk_bytes: int) -> tuple[int
     records = 0
     for chunk in _iter_chunks(stream, chunk_bytes):
         n = len(chunk)
-        if (not parity and not pending_close and chunk[0] != _NL and b'"' not in chunk and b"\r" not in chunk
-                and b"\n\n" not in chunk):
-            # The common chunk: no quotes, no CR, no empty records: every LF ends a record (C speed).
+        if (not parity and not pending_close and chunk[0] not in (_NL, _CR) and b'"' not in chunk
+                and b"\n\n" not in chunk and b"\n\r\n" not in chunk
+                and chunk.count(b"\r") == chunk.count(b"\r\n")):
+            # The common chunk (LF or CR LF endings): no quotes, no lone CR, no empty records: every
+            # LF ends a record (C speed).
             found = chunk.count(b"\n")
             if found:
                 records += found
                 last_end = offset + chunk.rfind(b"\n")
+            prev_byte = chunk[-1]
+            offset += n
+            continue
+        if (not parity and not pending_close and chunk[0] not in (_NL, _CR) and b'"' not in chunk
+                and b"\n" not in chunk and b"\r\r" not in chunk):
+            # CR-only endings (old Mac exports), no quotes, no empty records: every CR ends a record.
+            found = chunk.count(b"\r")
+            if found:
+                records += found
+                last_end = offset + chunk.rfind(b"\r")
             prev_byte = chunk[-1]
             offset += n
             continue
