@@ -151,7 +151,7 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
             cell = first[i] if i < len(first) else ""
             if t == "string" or cell == "":
                 continue
-            if probe._infer_field(inf.types[i], cell) != inf.types[i]:
+            if probe.widen(inf.types[i], cell) != inf.types[i]:
                 return HeaderDecision(True, f"first-record field {i + 1} ({cell[:40]!r}) does not parse as {t}, "
                                             "the type of the values below it: the first record is the header")
             if t in _NUMERIC_TYPES or t.startswith("decimal"):

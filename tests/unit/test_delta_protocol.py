@@ -21,25 +21,26 @@ def extract(path: Path):
             .extract_metadata(str(path)).tables}
 
 
-def _mapped_table(path: Path) -> None:
+def _mapped_table(path: Path, mode: str = "name") -> None:
     from deltalake import write_deltalake
 
     first = pa.table({"Customer Id": pa.array([1, 2, 3], pa.int64()), "full name": ["ann", "bob", None],
                       "Region Code": ["eu", "us", "eu"]})
     write_deltalake(str(path), first, partition_by=["Region Code"],
-                    configuration={"delta.columnMapping.mode": "name"})
+                    configuration={"delta.columnMapping.mode": mode})
     second = pa.table({"Customer Id": pa.array([4, 5], pa.int64()), "full name": ["cy", "di"],
                        "Region Code": ["us", None]})
     write_deltalake(str(path), second, mode="append")
 
 
-def test_column_mapping_name_gives_logical_names_and_physical_stats(tmp_path):
+@pytest.mark.parametrize("mode", ["name", "id"])
+def test_column_mapping_gives_logical_names_and_physical_stats(tmp_path, mode):
     from deltalake import DeltaTable
 
     path = tmp_path / "lake" / "customers"
-    _mapped_table(path)
+    _mapped_table(path, mode)
     dt = DeltaTable(str(path))
-    assert dt.metadata().configuration["delta.columnMapping.mode"] == "name"
+    assert dt.metadata().configuration["delta.columnMapping.mode"] == mode
     # delta-rs' own SQL engine reads mapped columns (its to_pyarrow_table() gives all-null values for
     # them in deltalake 1.6.6: one reason the executor keeps its own log replay)
     from deltalake import QueryBuilder
