@@ -159,6 +159,7 @@ class JobRequest:
     write_to_db: bool = True
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    csv_header: str = "auto"  # auto (the header rule), true or false: see CSV_HEADER_MODES
 
     @property
     def format_filter(self) -> str | None:
@@ -168,6 +169,22 @@ class JobRequest:
     @property
     def storage_hint(self) -> str | None:
         return self.data_source_type if self.data_source_type in STORAGE_KINDS else None
+
+
+CSV_HEADER_MODES = ("auto", "true", "false")
+
+
+def normalize_csv_header(value: Any) -> str:
+    """The payload's csv_header: auto (default), true or false (JSON booleans accepted)."""
+    if value is None:
+        return "auto"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.strip().lower() in CSV_HEADER_MODES:
+        return value.strip().lower()
+    shown = str(value)[:40]
+    raise PayloadError(f"csv_header {shown!r} is invalid; expected one of: {', '.join(CSV_HEADER_MODES)} "
+                       "(auto: the first record is the header unless the file's types say otherwise)")
 
 
 def _patterns(value: Any, name: str) -> tuple[str, ...]:
@@ -229,4 +246,5 @@ def build_request(
         write_to_db=write_to_db,
         include=_patterns(payload.get("include"), "include"),
         exclude=_patterns(payload.get("exclude"), "exclude"),
+        csv_header=normalize_csv_header(payload.get("csv_header")),
     )

@@ -18,7 +18,7 @@ import csv
 import io
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
@@ -43,6 +43,7 @@ class CsvDialect:
     header: bool = True
     quotechar: str = QUOTE
     bom: bool = False
+    header_reason: str = field(default="", compare=False)  # why `header` (decide_header or csv_header)
 
     @property
     def spark_encoding(self) -> str:
@@ -103,44 +104,99 @@ def detect_delimiter(text: str, truncated: bool) -> str:
     return best
 
 
-def _looks_like_data(value: str) -> bool:
+HEADER_AUTO, HEADER_TRUE, HEADER_FALSE = "auto", "true", "false"
+HEADER_MODES = (HEADER_AUTO, HEADER_TRUE, HEADER_FALSE)
+
+
+@dataclass(frozen=True)
+class HeaderDecision:
+    """Whether a file's first record is its header, and why (recorded per table)."""
+
+    header: bool
+    reason: str
+
+
+def _is_year(value: str) -> bool:
     v = value.strip()
-    if v == "":
-        return True
-    if v.lower() in ("true", "false", "null"):
-        return True
-    try:
-        float(v)
-        return True
-    except ValueError:
-        pass
-    return len(v) >= 8 and v[:4].isdigit() and v[4] == "-" and v[5:7].isdigit()  # a date
+    return len(v) == 4 and v.isdigit() and 1800 <= int(v) <= 2100
 
 
-def detect_header(rows: list[list[str]]) -> bool:
-    """A first record is a header unless one of its fields looks like data (number, date, empty,
-    boolean) or its names repeat while the file has more than one record."""
+_NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+
+
+def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDecision:
+    """The header rule (README "CSV"): the first record is the header, as Spark reads with
+    header=true, unless strong evidence says it is data:
+
+    1. every field of the first record parses as the type the following records give its column
+       (Spark's CSV inference over the head: adding the field leaves the column's type unchanged);
+    2. at least one column is not `string`, and at least one such column has a non-blank first
+       field (a blank cell is never evidence: pandas' unnamed index column, blank survey cells);
+    3. a year (an integer 1800-2100) in the first record counts as a value only over a column of
+       years: `district,2022` over counts or amounts is a header.
+    A header cell that is text in a typed column (`id`, `2017-2018 season` over numbers) fails 1.
+    """
+    from executor.metadata.spark_types import CsvSchemaInferrer, SparkFallback
+
     if len(rows) < 2:
-        return True
-    first = rows[0]
-    if any(_looks_like_data(v) for v in first):
-        return False
-    return True
+        return HeaderDecision(True, "fewer than two records: the first record is the header (Spark header=true)")
+    first, rest = rows[0], rows[1:]
+    n = len(first)
+    try:
+        inf = CsvSchemaInferrer(n, spark_version=spark_version).add_rows(rest)
+        types = inf.type_strings()
+        probe = CsvSchemaInferrer(1, spark_version=spark_version)
+        evidence: list[str] = []
+        for i, t in enumerate(types):
+            cell = first[i] if i < len(first) else ""
+            if t == "string" or cell == "":
+                continue
+            if probe.widen(inf.types[i], cell) != inf.types[i]:
+                return HeaderDecision(True, f"first-record field {i + 1} ({cell[:40]!r}) does not parse as {t}, "
+                                            "the type of the values below it: the first record is the header")
+            if t in _NUMERIC_TYPES or t.startswith("decimal"):
+                values = [r[i] for r in rest if i < len(r) and r[i] != ""]
+                if _is_year(cell) and not all(_is_year(v) for v in values):
+                    return HeaderDecision(True, f"first-record field {i + 1} ({cell!r}) is a year over a column "
+                                                "that is not one of years: the first record is the header")
+            evidence.append(f"{i + 1}:{t}")
+    except SparkFallback as exc:
+        return HeaderDecision(True, f"types not judged ({exc}): the first record is the header (Spark header=true)")
+    if not evidence:
+        return HeaderDecision(True, "no typed column gives evidence (all string or blank first fields): the first "
+                                    "record is the header (Spark header=true)")
+    return HeaderDecision(False, "every first-record field parses as its column's type, and typed columns agree "
+                                 f"({', '.join(evidence[:5])}{'...' if len(evidence) > 5 else ''}): the first "
+                                 "record is data")
 
 
-def sniff_dialect(head: bytes, *, delimiter: str | None = None, header: bool | None = None) -> CsvDialect:
-    """Sniff encoding, delimiter and header from the first bytes of a file."""
+def detect_header(rows: list[list[str]], spark_version: str = "3.5") -> bool:
+    """decide_header(...).header."""
+    return decide_header(rows, spark_version).header
+
+
+def sniff_dialect(head: bytes, *, delimiter: str | None = None, header: bool | None = None,
+                  csv_header: str = HEADER_AUTO, spark_version: str = "3.5") -> CsvDialect:
+    """Sniff encoding, delimiter and header from the first bytes of a file.
+
+    `header` (True/False) or `csv_header` ('true'/'false', the payload field) force the header
+    decision; with neither, decide_header applies to the head's records."""
     encoding, bom = detect_encoding(head)
     body = head[len(codecs.BOM_UTF8):] if bom else head
     text = body.decode(encoding, errors="replace")
     truncated = len(head) >= SNIFF_BYTES
     delim = delimiter or detect_delimiter(text, truncated)
-    if header is None:
-        rows = _head_rows(text, delim)
+    if header is None and csv_header in (HEADER_TRUE, HEADER_FALSE):
+        header, reason = csv_header == HEADER_TRUE, f"csv_header={csv_header} (payload)"
+    elif header is not None:
+        reason = f"header={str(header).lower()} (given)"
+    else:
+        rows = _head_rows(text, delim, limit=200)
         if truncated and len(rows) > 2:
             rows = rows[:-1]
-        header = detect_header(rows)
-    return CsvDialect(delimiter=delim, encoding=encoding, header=header, bom=bom)
+        decision = decide_header(rows, spark_version)
+        header, reason = decision.header, decision.reason
+    return CsvDialect(delimiter=delim, encoding=encoding, header=header, bom=bom, header_reason=reason)
 
 
 # --------------------------------------------------------------------------- exact counting
@@ -151,44 +207,71 @@ class _StrayQuote(Exception):
 
 
 def _iter_chunks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """Chunks that never end with '\r' except at the end of the file, so that a CR LF pair is
+    never cut and a lone CR is known as one from its own chunk."""
     while True:
         chunk = stream.read(chunk_bytes)
         if not chunk:
             return
+        while chunk.endswith(b"\r"):
+            more = stream.read(1)
+            if not more:
+                break
+            chunk += more
         yield chunk
 
 
+_EMPTY = np.zeros(0, dtype=np.intp)
+
+
 def _fast_count(stream: BinaryIO, delimiter: str, chunk_bytes: int) -> tuple[int, int]:
-    """(non-empty records, bytes). Raises _StrayQuote when a quote is not RFC 4180 quoting."""
+    """(non-empty records, bytes). Raises _StrayQuote when a quote is not RFC 4180 quoting.
+
+    A record ends at LF, CR LF or a lone CR outside quotes (as Hadoop's line reader and
+    Python's csv module end lines)."""
     delim = ord(delimiter)
     quote = ord(QUOTE)
     offset = 0  # global offset of the current chunk
     parity = 0  # quotes seen so far, mod 2 (1 = inside a quoted field)
-    last_term = -1  # global position of the last record terminator
+    last_end = -1  # global position of the last byte of the last record terminator
     prev_byte = _NL  # byte before the chunk; file start behaves like after a newline
     pending_close = False  # previous chunk ended with a closing quote: check the next byte
-    terminators = 0
-    empty = 0
-    last_chunk_tail = b""
+    records = 0
     for chunk in _iter_chunks(stream, chunk_bytes):
+        n = len(chunk)
         if (not parity and not pending_close and chunk[0] not in (_NL, _CR) and b'"' not in chunk
-                and b"\n\n" not in chunk and b"\n\r\n" not in chunk):
-            # The common chunk: no quotes, no empty records: every newline ends a record (C speed).
+                and b"\n\n" not in chunk and b"\n\r\n" not in chunk
+                and chunk.count(b"\r") == chunk.count(b"\r\n")):
+            # The common chunk (LF or CR LF endings): no quotes, no lone CR, no empty records: every
+            # LF ends a record (C speed).
             found = chunk.count(b"\n")
             if found:
-                terminators += found
-                last_term = offset + chunk.rfind(b"\n")
+                records += found
+                last_end = offset + chunk.rfind(b"\n")
             prev_byte = chunk[-1]
-            offset += len(chunk)
-            last_chunk_tail = chunk[-2:]
+            offset += n
+            continue
+        if (not parity and not pending_close and chunk[0] not in (_NL, _CR) and b'"' not in chunk
+                and b"\n" not in chunk and b"\r\r" not in chunk):
+            # CR-only endings (old Mac exports), no quotes, no empty records: every CR ends a record.
+            found = chunk.count(b"\r")
+            if found:
+                records += found
+                last_end = offset + chunk.rfind(b"\r")
+            prev_byte = chunk[-1]
+            offset += n
             continue
         a = np.frombuffer(chunk, dtype=np.uint8)
-        n = a.size
         if pending_close:
             if a[0] not in (delim, _NL, _CR, quote):
                 raise _StrayQuote
             pending_close = False
-        nl = np.flatnonzero(a == _NL)
+        ends = np.flatnonzero(a == _NL)
+        if chunk.find(b"\r") >= 0:
+            cr = np.flatnonzero(a == _CR)
+            lone = cr[a[np.minimum(cr + 1, n - 1)] != _NL]  # a CR that ends the chunk is lone (EOF)
+            if lone.size:
+                ends = np.union1d(ends, lone)
         q = np.flatnonzero(a == quote) if chunk.find(b'"') >= 0 else None
         if q is not None and q.size:
             # parity before each quote: even -> opening, odd -> closing
@@ -208,31 +291,26 @@ def _fast_count(stream: BinaryIO, delimiter: str, chunk_bytes: int) -> tuple[int
                         raise _StrayQuote
                 if closing[-1] == n - 1:
                     pending_close = True
-            if nl.size:
-                k = np.searchsorted(q, nl)
-                nl = nl[((k + parity) & 1) == 0]
+            if ends.size:
+                k = np.searchsorted(q, ends)
+                ends = ends[((k + parity) & 1) == 0]
             parity = (parity + q.size) & 1
         elif parity:
-            nl = nl[:0]  # the whole chunk is inside a quoted field
-        if nl.size:
-            g = nl + offset
-            length = np.diff(g, prepend=last_term) - 1  # bytes of each record before its newline
-            if int(length.min()) <= 1:  # empty records ("" or a lone "\r") are rare: look closer
-                is_empty = length == 0
-                cr_case = length == 1
-                if cr_case.any():
-                    before_nl = np.where(nl > 0, a[np.maximum(nl - 1, 0)], prev_byte)
-                    is_empty |= cr_case & (before_nl == _CR)
-                empty += int(is_empty.sum())
-            terminators += int(g.size)
-            last_term = int(g[-1])
+            ends = _EMPTY  # the whole chunk is inside a quoted field
+        if ends.size:
+            # a terminator starts at its CR when it is CR LF; the record before it is empty when it
+            # starts right after the previous terminator (blank lines are not records)
+            before = np.where(ends > 0, a[np.maximum(ends - 1, 0)], prev_byte)
+            crlf = (a[ends] == _NL) & (before == _CR)
+            starts = ends - crlf + offset
+            g = ends + offset
+            prev_ends = np.concatenate(([last_end], g[:-1]))
+            records += int(g.size - np.count_nonzero(starts == prev_ends + 1))
+            last_end = int(g[-1])
         prev_byte = int(a[-1])
         offset += n
-        last_chunk_tail = chunk[-2:]
-    trailing = offset - last_term - 1
-    records = terminators - empty
-    if trailing > 0 and not (trailing == 1 and last_chunk_tail.endswith(b"\r")):
-        records += 1
+    if offset - last_end - 1 > 0:
+        records += 1  # the last record has no terminator
     return records, offset
 
 

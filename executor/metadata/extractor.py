@@ -203,7 +203,8 @@ class MetadataExtractor(FormatTables):
 
     def extract(self, request: JobRequest, progress: ProgressCallback | None = None) -> MetadataResult:
         return self.extract_metadata(request.data_source_path, request.data_source_type,
-                                     include=request.include, exclude=request.exclude, progress=progress)
+                                     include=request.include, exclude=request.exclude, progress=progress,
+                                     csv_header=getattr(request, "csv_header", csv_scan.HEADER_AUTO))
 
     def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
         hint = data_source_type if data_source_type in ("local", "dbfs", "azure_blob", "adls_gen2") else None
@@ -226,10 +227,12 @@ class MetadataExtractor(FormatTables):
         return location, store, plan
 
     def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
-                         include=(), exclude=(), progress: ProgressCallback | None = None) -> MetadataResult:
+                         include=(), exclude=(), progress: ProgressCallback | None = None,
+                         csv_header: str = csv_scan.HEADER_AUTO) -> MetadataResult:
         """Extract the metadata of every table under `data_source_path`.
 
-        `progress` (optional) is called before the first table and after each one (ProgressCallback)."""
+        `progress` (optional) is called before the first table and after each one (ProgressCallback).
+        `csv_header`: auto (csv_scan.decide_header), true or false for every CSV/TSV file."""
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
         location, store, plan = self.plan(data_source_path, data_source_type, include, exclude)
@@ -246,7 +249,7 @@ class MetadataExtractor(FormatTables):
             skipped=plan.skipped,
         )
         with ThreadPoolExecutor(max_workers=self.settings.io_threads, thread_name_prefix="nuvyn-io") as pool:
-            facts = self._read_file_facts(store, plan.tables, pool)
+            facts = self._read_file_facts(store, plan.tables, pool, csv_header)
             signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
             tables = assign_names(split_by_schema(plan.tables, signatures), location.root_name)
             counts = self._submit_csv_counts(store, tables, facts, pool)
@@ -270,7 +273,7 @@ class MetadataExtractor(FormatTables):
     # ------------------------------------------------------------------ per file
 
     def _read_file_facts(self, store: FileStore, tables: list[TablePlan],
-                         pool: ThreadPoolExecutor) -> dict[str, FileFacts]:
+                         pool: ThreadPoolExecutor, csv_header: str = csv_scan.HEADER_AUTO) -> dict[str, FileFacts]:
         jobs: dict[str, Future] = {}
         for t in tables:
             if t.is_delta:  # one table by definition: read from its log in _extract_delta
@@ -278,11 +281,11 @@ class MetadataExtractor(FormatTables):
             # JSON keeps its profile rows while counting: each file keeps its share of the bound
             share = -(-self.settings.profile_max_rows // max(1, len(t.files)))
             for f in t.files:
-                jobs[f.info.uri] = pool.submit(self._file_facts, store, f, t.file_format, share)
+                jobs[f.info.uri] = pool.submit(self._file_facts, store, f, t.file_format, share, csv_header)
         return {uri: fut.result() for uri, fut in jobs.items()}
 
     def _file_facts(self, store: FileStore, pf: PlannedFile, file_format: str,
-                    sample_rows: int | None = None) -> FileFacts:
+                    sample_rows: int | None = None, csv_header: str = csv_scan.HEADER_AUTO) -> FileFacts:
         info = pf.info
         if info.size == 0:
             return FileFacts(error=f"{info.relative or info.name} is empty (0 bytes)")
@@ -298,32 +301,18 @@ class MetadataExtractor(FormatTables):
                     head = fh.read(csv_scan.SNIFF_BYTES)
                     if b"\x00" in head[:4096]:
                         return FileFacts(error=f"{info.relative or info.name} is not a text file (binary content)")
-                    dialect = csv_scan.sniff_dialect(head, delimiter=default_delimiter(file_format))
+                    dialect = csv_scan.sniff_dialect(head, delimiter=default_delimiter(file_format),
+                                                     csv_header=csv_header, spark_version=self.spark_version)
                     fh.seek(0)
-                    first = csv_scan.read_head(fh, dialect, max_records=0)
+                    first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1)
                 header = first.header
-                sig = (file_format, dialect.signature(), tuple(header) if header is not None else None)
+                # headerless files are told apart by their width (Spark takes it from the first
+                # record): files of different widths never merge into one table
+                shape = tuple(header) if header is not None else ("<no header>", len(first.rows[0]) if first.rows else 0)
+                sig = (file_format, dialect.signature(), shape)
                 return FileFacts(signature=sig, dialect=dialect, header=header)
             if file_format == "parquet":
-                import pyarrow.parquet as pq
-
-                with store.open(info.uri) as fh:
-                    meta = pq.ParquetFile(fh).metadata
-                    arrow = meta.schema.to_arrow_schema()
-                spark_columns = None
-                try:
-                    spark_columns = parquet_schema_to_spark(meta.schema, self.spark_version)
-                except UnsupportedParquetType as exc:
-                    return FileFacts(error=f"{info.relative or info.name}: {exc}; Spark cannot read this "
-                                           "column type (rewrite the file with a supported type)")
-                except SparkFallback:
-                    pass  # Spark itself is asked for this table's schema
-                if spark_columns is not None:
-                    sig = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
-                else:
-                    sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
-                return FileFacts(signature=sig, parquet_rows=meta.num_rows, parquet_footer=meta,
-                                 nullable={f.name: f.nullable for f in arrow}, spark_columns=spark_columns)
+                return self._parquet_file_facts(store, pf)
             return FileFacts(error=f"unsupported format {file_format}")
         except FileNotFoundError:
             return FileFacts(error=f"{info.relative or info.name} disappeared after listing")
@@ -331,6 +320,52 @@ class MetadataExtractor(FormatTables):
             return FileFacts(error=f"{info.relative or info.name} is not readable (permission denied)")
         except Exception as exc:  # noqa: BLE001 - recorded as the table's error, the run goes on
             return FileFacts(error=f"{info.relative or info.name}: {_first_line(exc)}")
+
+    def _parquet_file_facts(self, store: FileStore, pf: PlannedFile) -> FileFacts:
+        """A Parquet file's facts from its footer, as Spark sees them: the schema tree read here
+        (readers.parquet_footer), so that what Spark refuses fails and what Spark reads stands even
+        when pyarrow would refuse it; rows = the sum of the row groups' num_rows (Spark's count)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from executor.metadata.readers.parquet_footer import read_footer_facts, spark_refusal, tree_spark_columns
+
+        info = pf.info
+        where = info.relative or info.name
+        with store.open(info.uri) as fh:
+            tree = read_footer_facts(fh)
+            refusal = spark_refusal(tree.root)
+            if refusal:
+                return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it with a valid "
+                                       "schema)")
+            fh.seek(0)
+            try:
+                meta = pq.ParquetFile(fh).metadata
+                arrow = meta.schema.to_arrow_schema()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                logger.info("%s: pyarrow refuses the schema (%s); the footer is read without it", where, exc)
+                meta, arrow = None, None
+        spark_columns = None
+        try:
+            spark_columns = (parquet_schema_to_spark(meta.schema, self.spark_version) if meta is not None
+                             else tree_spark_columns(tree.root, self.spark_version))
+        except UnsupportedParquetType as exc:
+            return FileFacts(error=f"{where}: {exc}; Spark cannot read this column type (rewrite the file with a "
+                                   "supported type)")
+        except SparkFallback:
+            pass  # Spark itself is asked for this table's schema
+        if spark_columns is not None:
+            sig = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
+        elif arrow is not None:
+            sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
+        else:
+            sig = ("parquet", tuple(sorted(c.name for c in tree.root.children)))
+        if tree.num_rows != tree.rows:
+            logger.info("%s: footer num_rows %d, row groups hold %d (Spark counts the row groups)", where,
+                        tree.num_rows, tree.rows)
+        return FileFacts(signature=sig, parquet_rows=tree.rows, parquet_footer=meta,
+                         nullable={c.name: c.repetition == "optional" for c in tree.root.children},
+                         spark_columns=spark_columns)
 
     def _submit_csv_counts(self, store: FileStore, tables: list[TablePlan], facts: dict[str, FileFacts],
                            pool: ThreadPoolExecutor) -> dict[str, Future]:
@@ -476,6 +511,8 @@ class MetadataExtractor(FormatTables):
         s = self.settings
         dialect = facts[plan.files[0].info.uri].dialect
         assert dialect is not None
+        table.csv_header = dialect.header
+        table.csv_header_reason = dialect.header_reason
         total = 0
         for f in plan.files:
             total += counts[f.info.uri].result().data_rows
@@ -528,11 +565,12 @@ class MetadataExtractor(FormatTables):
             part_types = [(f.name, f.dataType.simpleString()) for f in spark_schema.fields
                           if f.name in partition_names]
         nullable = first.nullable or {}
-        profiles, samples = self._arrow_profile(store, plan, "parquet", data_fields, table.row_count)
-        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()):
+        profiles, samples = self._arrow_profile(store, plan, "parquet", data_fields, table.row_count,
+                                                notes=table.column_notes)
+        footers = [facts[f.info.uri].parquet_footer for f in plan.files]
+        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in footers):
             # footer statistics: exact null counts, min and max without reading data pages
-            self._apply_stats(profiles, data_fields,
-                              self.parquet_footer_stats([facts[f.info.uri].parquet_footer for f in plan.files]))
+            self._apply_stats(profiles, data_fields, self.parquet_footer_stats(footers))
         cols = [ColumnFacts(n, t, i + 1, bool(nullable.get(n, True)), samples.get(n, [])).set_profile(profiles.get(n))
                 for i, (n, t) in enumerate(data_fields)]
         if plan.partitioned:

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def _short(exc: BaseException) -> str:
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    return text[:200]
+
+
 @contextmanager
 def open_data(store: FileStore, uri: str, codec: str | None) -> Iterator[Any]:
     """The file as a binary stream, decompressed when it is gzip/bzip2 compressed."""
@@ -191,10 +196,35 @@ class FormatTables:
         samples = self._value_samples([n for n, _ in names_types], rows)
         self._finish(store, plan, table, self._columns(plan, names_types, first.nullable or {}, samples, profiles))
 
-    def _arrow_batches(self, store: FileStore, plan: TablePlan, kind: str, uris: list[str] | None = None):
+    @staticmethod
+    def _open_parquet(fh: Any, notes: dict[str, str] | None = None, columns: list[str] | None = None) -> Any:
+        """pyarrow's ParquetFile over `fh`, reading INT96 as microseconds (Spark's timestamp precision:
+        nanosecond values never overflow or refuse conversion). When pyarrow refuses the schema as a
+        whole (a MAP whose key is not REQUIRED, which Spark reads), the other columns are read
+        through a footer without those columns, and `notes` says why the dropped ones have no values."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from executor.metadata.readers.parquet_footer import has_optional_map_key, projected_file, read_footer_facts
+
+        try:
+            return pq.ParquetFile(fh, coerce_int96_timestamp_unit="us")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            fh.seek(0)
+            odd = set(has_optional_map_key(read_footer_facts(fh).root))
+            if not odd:
+                raise
+            if notes is not None:
+                for name in sorted(odd):
+                    notes.setdefault(name, f"no samples or profile: pyarrow cannot read this column ({exc}); "
+                                           "Spark reads it")
+            fh.seek(0)
+            return pq.ParquetFile(projected_file(fh, odd), coerce_int96_timestamp_unit="us")
+
+    def _arrow_batches(self, store: FileStore, plan: TablePlan, kind: str, uris: list[str] | None = None,
+                       columns: list[str] | None = None, notes: dict[str, str] | None = None):
         """Record batches from the first files, up to profile_max_rows rows (read lazily)."""
         import pyarrow.orc as orc
-        import pyarrow.parquet as pq
 
         budget = self.settings.profile_max_rows
         for uri in (uris if uris is not None else [f.info.uri for f in plan.files]):
@@ -204,52 +234,81 @@ class FormatTables:
                 if kind == "orc":
                     f = orc.ORCFile(fh)
                     for i in range(f.nstripes):
-                        batch = f.read_stripe(i)
+                        batch = f.read_stripe(i, columns=columns)
                         batch = batch.slice(0, budget)
                         budget -= batch.num_rows
                         yield batch
                         if budget <= 0:
                             return
                 else:
-                    pf = pq.ParquetFile(fh)
-                    for batch in pf.iter_batches(batch_size=min(65536, max(budget, 1))):
+                    pf = self._open_parquet(fh, notes)
+                    cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+                    if cols == []:
+                        return
+                    for batch in pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols):
                         batch = batch.slice(0, budget)
                         budget -= batch.num_rows
                         yield batch
                         if budget <= 0:
                             return
 
+    def _read_batches(self, store: FileStore, plan: TablePlan, kind: str, uris: list[str] | None,
+                      columns: list[str] | None, notes: dict[str, str]) -> tuple[list[Any], int]:
+        read: list[Any] = []
+        seen = 0
+        for batch in self._arrow_batches(store, plan, kind, uris, columns, notes):
+            read.append(batch)
+            seen += batch.num_rows
+        return read, seen
+
     def _arrow_profile(self, store: FileStore, plan: TablePlan, kind: str,
                        names_types: list[tuple[str, str]], total: int,
-                       uris: list[str] | None = None) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
-        """Profiles and samples from the first rows (one read), best effort: a data page that cannot
-        be read leaves profiles from metadata only and no samples."""
+                       uris: list[str] | None = None,
+                       notes: dict[str, str] | None = None) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
+        """Profiles and samples from the first rows (one read), best effort per column: a column
+        whose values cannot be read or converted (pyarrow refuses its data pages, dates outside
+        Python's range...) gets no samples and no profile, and `notes[column]` says why; the other
+        columns keep theirs. Counts and types never depend on it."""
         from executor.metadata.extractor import distinct_samples
 
         s = self.settings
-        read: list[Any] = []
-        seen = 0
+        notes = {} if notes is None else notes
+        by_column: dict[str, tuple[list[Any], int]] = {}
         try:
-            for batch in self._arrow_batches(store, plan, kind, uris):
-                read.append(batch)
-                seen += batch.num_rows
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("table %s: no samples or profile rows (%s)", plan.name, exc)
-            read, seen = [], 0
-        profiles = profile_arrow(names_types, read, self._scope(seen, total) if read else PROFILE_SAMPLED,
-                                 s.sample_value_max_chars)
-        if not read:
-            for p in profiles.values():
-                p.null_count = p.distinct_count = None
+            read, seen = self._read_batches(store, plan, kind, uris, None, notes)
+            by_column = {n: (read, seen) for n, _t in names_types}
+        except Exception as exc:  # noqa: BLE001 - retried column by column below
+            logger.info("table %s: reading all columns failed (%s); reading column by column", plan.name, exc)
+            for n, _t in names_types:
+                try:
+                    by_column[n] = self._read_batches(store, plan, kind, uris, [n], notes)
+                except Exception as col_exc:  # noqa: BLE001 - this column has no values, the table is ok
+                    notes.setdefault(n, f"no samples or profile: its values cannot be read ({_short(col_exc)})")
+                    by_column[n] = ([], 0)
+        profiles: dict[str, ColumnProfile] = {}
         samples: dict[str, list[str]] = {}
-        for n, _t in names_types:
-            values: list[Any] = []
-            for b in read:
-                if n in b.schema.names:
+        for n, t in names_types:
+            read, seen = by_column.get(n, ([], 0))
+            present = [b for b in read if n in b.schema.names]
+            if n in notes or not present:
+                if n not in notes and read:
+                    notes[n] = "no samples or profile: the column is not in the rows read"
+                profiles[n] = ColumnProfile(profile_scope=PROFILE_SAMPLED)
+                samples[n] = []
+                continue
+            try:
+                profile = profile_arrow([(n, t)], read, self._scope(seen, total), s.sample_value_max_chars)[n]
+                values: list[Any] = []
+                for b in present:
                     values.extend(b.column(b.schema.names.index(n)).slice(0, 1000).to_pylist())
-                if len(values) >= 1000:
-                    break
-            samples[n] = distinct_samples(values, s.sample_values_count, s.sample_value_max_chars)
+                    if len(values) >= 1000:
+                        break
+                samples[n] = distinct_samples(values, s.sample_values_count, s.sample_value_max_chars)
+                profiles[n] = profile
+            except Exception as exc:  # noqa: BLE001 - values Python cannot hold (dates past year 9999...)
+                notes[n] = f"no samples or profile: its values cannot be converted ({_short(exc)})"
+                profiles[n] = ColumnProfile(profile_scope=PROFILE_SAMPLED)
+                samples[n] = []
         return profiles, samples
 
     def _extract_orc(self, store: FileStore, plan: TablePlan, facts: dict[str, Any], table: TableFacts) -> None:
@@ -334,7 +393,15 @@ class FormatTables:
         parts = set(facts.partition_columns)
         data_cols = [(n, t) for n, t, _ in facts.columns if n not in parts]
         uris = [data_uri(f.path) for f in facts.files]
-        profiles, samples = self._arrow_profile(store, plan, "parquet", data_cols, table.row_count, uris)
+        # column mapping: data files name columns by their physical names; report logical names
+        phys_cols = [(facts.physical(n), t) for n, t in data_cols]
+        logical = {facts.physical(n): n for n, _t in data_cols}
+        phys_notes: dict[str, str] = {}
+        phys_profiles, phys_samples = self._arrow_profile(store, plan, "parquet", phys_cols, table.row_count, uris,
+                                                          notes=phys_notes)
+        profiles = {logical[p]: v for p, v in phys_profiles.items()}
+        samples = {logical[p]: v for p, v in phys_samples.items()}
+        table.column_notes.update({logical.get(p, p): v for p, v in phys_notes.items()})
         if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()):
             for n, t in data_cols:
                 nulls, lo, hi = facts.column_stats(n)

@@ -62,6 +62,10 @@ class TableFacts:
     status: str = TABLE_OK
     error_message: str | None = None
     malformed_records: int | None = None  # JSON: records Spark reads as _corrupt_record
+    csv_header: bool | None = None  # CSV/TSV: whether the first record is the header
+    csv_header_reason: str | None = None  # CSV/TSV: why (csv_scan.decide_header or the payload's csv_header)
+    # column name -> why its samples/profile are empty or partial (e.g. values pyarrow cannot convert)
+    column_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def column_count(self) -> int:

@@ -537,6 +537,11 @@ class CsvSchemaInferrer:
                 self._cache[key] = t
         return _csv_compatible(so_far, t) or STRING
 
+    def widen(self, so_far: Any, value: str | None) -> Any:
+        """The column type after one more value (Spark's inferField): equal to `so_far` when the
+        value parses as that type."""
+        return self._infer_field(so_far, value)
+
     def add_row(self, row: Sequence[str | None]) -> None:
         types = self.types
         for i in range(min(len(types), len(row))):

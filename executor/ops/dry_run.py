@@ -26,6 +26,8 @@ class PlannedTable:
     partition_columns: list[str]
     folder: str
     problem: str | None = None  # why a real run would record this table as failed
+    csv_header: bool | None = None  # CSV/TSV: the header decision a real run would take
+    csv_header_reason: str | None = None  # and why (csv_scan.decide_header or csv_header)
 
 
 @dataclass
@@ -69,8 +71,11 @@ class DryRunReport:
 
 
 def plan_extraction(data_source_path: str, data_source_type: str = "auto", include=(), exclude=(),
-                    settings: Any = None, read_headers: bool = True, extractor: Any = None) -> DryRunReport:
-    """The tables a run would create and every file it would skip. Never starts Spark."""
+                    settings: Any = None, read_headers: bool = True, extractor: Any = None,
+                    csv_header: str = "auto") -> DryRunReport:
+    """The tables a run would create and every file it would skip. Never starts Spark.
+
+    `csv_header` (auto, true, false) is the payload field: CSV header decisions are shown per table."""
     from executor.metadata.extractor import MetadataExtractor
     from executor.metadata.grouping import assign_names, split_by_schema
     from executor.settings import Settings
@@ -81,11 +86,12 @@ def plan_extraction(data_source_path: str, data_source_type: str = "auto", inclu
     problems: dict[str, str] = {}
     if read_headers:
         with ThreadPoolExecutor(max_workers=ex.settings.io_threads, thread_name_prefix="nuvyn-dry") as pool:
-            facts = ex._read_file_facts(store, plan.tables, pool)
+            facts = ex._read_file_facts(store, plan.tables, pool, csv_header)
         signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
         problems = {uri: f.error for uri, f in facts.items() if f.error}
         tables = split_by_schema(plan.tables, signatures)
     else:
+        facts = {}
         tables = plan.tables
     tables = assign_names(tables, location.root_name)
     report = DryRunReport(
@@ -96,9 +102,13 @@ def plan_extraction(data_source_path: str, data_source_type: str = "auto", inclu
     )
     for t in tables:
         problem = t.error or next((problems[f.info.uri] for f in t.files if f.info.uri in problems), None)
+        dialect = next((facts[f.info.uri].dialect for f in t.files if f.info.uri in facts
+                        and facts[f.info.uri].dialect is not None), None)
         report.tables.append(PlannedTable(
             name=t.name, file_format=t.file_format, files=len(t.files), size_bytes=t.size_bytes,
-            partition_columns=list(t.partition_keys), folder=t.folder or ".", problem=problem))
+            partition_columns=list(t.partition_keys), folder=t.folder or ".", problem=problem,
+            csv_header=dialect.header if dialect is not None else None,
+            csv_header_reason=dialect.header_reason if dialect is not None else None))
     report.seconds = time.monotonic() - t0
     return report
 
@@ -118,11 +128,18 @@ def render_dry_run(report: DryRunReport, max_skipped: int | None = None) -> str:
                     "schema would be split into several tables by a real run")
     rows = [{"table": t.name, "format": t.file_format, "files": t.files, "bytes": t.size_bytes,
              "size": human_bytes(t.size_bytes), "partition_columns": ",".join(t.partition_columns) or "-",
-             "would_fail": t.problem or ""} for t in report.tables]
+             "would_fail": t.problem or "",
+             "header": "" if t.csv_header is None else ("yes" if t.csv_header else "no")} for t in report.tables]
     cols = ["table", "format", "files", "bytes", "size", "partition_columns"]
+    if any(t.csv_header is not None for t in report.tables):
+        cols.append("header")
     if any(t.problem for t in report.tables):
         cols.append("would_fail")
     out = head + ["", "Tables it would create:", text_table(rows, cols, max_width=80)]
+    reasons = [f"  {t.name}: {'header' if t.csv_header else 'no header'} - {t.csv_header_reason}"
+               for t in report.tables if t.csv_header is not None]
+    if reasons:
+        out += ["", "CSV header decisions:"] + reasons
     skipped = d["skipped"]
     shown = skipped if max_skipped is None else skipped[:max_skipped]
     out += ["", "Skipped files:", text_table(shown, ["path", "reason"], max_width=100)]

@@ -26,6 +26,7 @@ def render_summary(run: dict[str, Any]) -> str:
         lines.append(f"  rows counted: {s.get('rows', 0):,}")
         lines.append(f"  files:        {s.get('files', 0):,} read, {s.get('files_skipped', 0):,} skipped")
         lines.append(f"  bytes read:   {human_bytes(s.get('bytes'))} ({s.get('bytes', 0):,} bytes)")
+        lines.extend(render_notes(s))
     if "spark_jobs" in s:
         jobs = s["spark_jobs"]
         lines.append(f"  spark jobs:   {jobs if jobs is not None and jobs >= 0 else 'unknown'}")
@@ -34,6 +35,35 @@ def render_summary(run: dict[str, Any]) -> str:
     if not s:
         lines.append("  (no summary recorded: the run is still running or ended before recording it)")
     return "\n".join(lines)
+
+
+def table_notes(result: Any, limit: int = 50) -> dict[str, Any]:
+    """The summary's `notes` of a MetadataResult: each CSV table's header decision and reason, and
+    each column whose samples/profile are empty and why (the same facts as tables.csv_header,
+    csv_header_reason and column_notes), at most `limit` entries of each."""
+    headers = [{"table": t.table_name, "header": t.csv_header, "reason": t.csv_header_reason}
+               for t in result.tables if t.csv_header is not None]
+    columns = [{"table": t.table_name, "column": c, "reason": why}
+               for t in result.tables for c, why in sorted(t.column_notes.items())]
+    out: dict[str, Any] = {}
+    if headers:
+        out["csv_headers"] = headers[:limit]
+    if columns:
+        out["column_notes"] = columns[:limit]
+        out["column_notes_total"] = len(columns)
+    return out
+
+
+def render_notes(s: dict[str, Any]) -> list[str]:
+    lines = []
+    for h in s.get("csv_headers", []):
+        lines.append(f"    csv {h.get('table')}: {'header' if h.get('header') else 'no header'} ({h.get('reason')})")
+    for n in s.get("column_notes", []):
+        lines.append(f"    column {n.get('table')}.{n.get('column')}: {n.get('reason')}")
+    more = s.get("column_notes_total", 0) - len(s.get("column_notes", []))
+    if more > 0:
+        lines.append(f"    ... and {more} more column notes (tables.column_notes)")
+    return (["  notes:"] + lines) if lines else []
 
 
 def run_row(run: dict[str, Any]) -> dict[str, Any]:

@@ -357,6 +357,9 @@ class DatabricksWriter:
                 "error_message": t.error_message,
                 "malformed_records": t.malformed_records,
                 "schema_fingerprint": t.schema_fingerprint,
+                "csv_header": t.csv_header,
+                "csv_header_reason": t.csv_header_reason,
+                "column_notes": json.dumps(t.column_notes, ensure_ascii=False) if t.column_notes else None,
             })
             for c in t.columns:
                 columns.append({

@@ -68,6 +68,13 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
         # issue 8: schema drift; equal schemas give equal fingerprints across runs
         _c("schema_fingerprint", "STRING", "sha256 of the ordered (name, type, nullable) columns; NULL when failed",
            seed=False),
+        # issue 12: the CSV header decision and why; per-column reasons for empty samples/profiles
+        _c("csv_header", "BOOLEAN", "CSV/TSV: true when the first record is the header; NULL for other formats",
+           seed=False),
+        _c("csv_header_reason", "STRING", "CSV/TSV: why the header was or was not taken (rule or csv_header)",
+           seed=False),
+        _c("column_notes", "STRING", "JSON object: column -> why its samples/profile are empty; NULL when none",
+           seed=False),
     ),
     COLUMNS: (
         _c("id", "BIGINT", "Row key: 63-bit hash of (run_id, table_name, position)"),

@@ -34,6 +34,12 @@ CASES = [
     b'a,b\n1,5" screen\n2,3\n',  # stray quote: recounted with the csv module
     b'a,b\n1,"x"y\n2,3\n',  # junk after closing quote
     b'"a"\n"b"\n""\n',
+    b"a,b\r1,2\r3,4\r",  # CR-only (old Mac exports)
+    b"a,b\r1,2\r3,4",
+    b"a,b\r\n1,2\r3,4\n5,6\r\n",  # mixed endings
+    b'a,b\r1,"x\ry"\r2,"p\r\nq"\r',  # quoted CR / CR LF stay inside the record
+    b"a,b\r\r\n1,2\n\r3,4\r\r",  # blank records made of CR, LF, CR LF
+    b'a,b\r1,5" screen\r2,3\r',  # stray quote with CR endings: the csv module path
 ]
 
 
@@ -104,3 +110,22 @@ def test_read_head_and_lines_round_trip():
     assert head.rows == [["1", "multi\nline"], ["2", 'q "x"']]
     lines = to_csv_lines(head.header, head.rows, ",")
     assert list(csv.reader(io.StringIO("\n".join(lines) + "\n", newline=""))) == [head.header, *head.rows]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 20])
+def test_cr_only_export_counts_every_record(chunk):
+    # 921 CR-terminated records and one LF (the shape seen in old Mac exports): 921 records
+    data = b"id,name\r" + b"".join(b"%d,n%d\r" % (i, i) for i in range(920)) + b"\n"
+    res = count_records(io.BytesIO(data), CsvDialect(), chunk_bytes=chunk)
+    assert (res.records, res.data_rows) == (921, 920)
+    assert res.records == reference_records(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(field, min_size=1, max_size=4), max_size=12), st.integers(1, 16),
+       st.sampled_from(["\n", "\r", "\r\n"]))
+def test_round_trip_with_every_line_ending(rows, chunk, ending):
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=ending).writerows(rows)
+    data = buf.getvalue().encode("utf-8")
+    assert fast(data, chunk=chunk) == reference_records(data)

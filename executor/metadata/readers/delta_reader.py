@@ -5,6 +5,14 @@ Log replay (the Delta protocol): the latest checkpoint named by `_delta_log/_las
 every JSON commit after it in version order. The live files are the `add` actions not removed
 later; `metaData` gives the schema (`schemaString`) and `partitionColumns`.
 
+Protocol: the latest `protocol` action is checked before anything else. Reader version 1 and 2
+(column mapping) are read; version 3 names its reader features, and a table needing one not in
+SUPPORTED_READER_FEATURES fails with their names (as a reader that does not know them must).
+
+Column mapping (`delta.columnMapping.mode` = name or id): columns are reported by their logical
+names (the schema's `name`); data files, statistics and partition values use the physical names
+(`delta.columnMapping.physicalName`), which `physical_names` maps to.
+
 Row count: the sum of `numRecords` in the live files' `stats`, minus the rows their deletion
 vectors delete (`deletionVector.cardinality`). A live file without `numRecords` has its Parquet
 footer read (exact, no data pages). Column profile facts from the stats: `nullCount`,
@@ -30,6 +38,32 @@ _PRIMITIVE = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "
 
 class DeltaLogError(ValueError):
     pass
+
+
+# Reader features whose tables this reader reads exactly (protocol.readerFeatures, reader version 3):
+#   columnMapping     logical names from the schema, physical names for files/stats/partitions
+#   deletionVectors   deletionVector.cardinality is subtracted from numRecords
+#   timestampNtz      a type in the schema (timestamp_ntz), nothing to do when reading the log
+#   vacuumProtocolCheck, typeWidening(-preview): no effect on what the log says is live
+# Not supported (the table fails naming them): v2Checkpoint (UUID-named checkpoints and sidecar
+# files), and any feature this list does not name.
+SUPPORTED_READER_FEATURES = frozenset({"columnMapping", "deletionVectors", "timestampNtz", "vacuumProtocolCheck",
+                                       "typeWidening", "typeWidening-preview"})
+MAX_READER_VERSION = 3
+
+
+def check_protocol(protocol: dict[str, Any] | None) -> None:
+    """Raise DeltaLogError when the table needs a reader version or feature not supported here."""
+    if not protocol:
+        return
+    version = int(protocol.get("minReaderVersion") or 1)
+    if version > MAX_READER_VERSION:
+        raise DeltaLogError(f"Delta reader version {version} is not supported (up to {MAX_READER_VERSION})")
+    features = protocol.get("readerFeatures") or []
+    missing = sorted(set(features) - SUPPORTED_READER_FEATURES)
+    if missing:
+        raise DeltaLogError(f"Delta reader features not supported: {', '.join(missing)} (supported: "
+                            f"{', '.join(sorted(SUPPORTED_READER_FEATURES))}); the table is not read")
 
 
 def delta_type(t: Any) -> str:
@@ -61,6 +95,12 @@ class DeltaFacts:
     columns: list[tuple[str, str, bool]]  # (name, Spark type, nullable), in schema order
     partition_columns: list[str]
     files: list[LiveFile] = field(default_factory=list)
+    physical_names: dict[str, str] = field(default_factory=dict)  # logical -> physical (top level)
+    column_mapping: str = "none"  # delta.columnMapping.mode
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+    def physical(self, name: str) -> str:
+        return self.physical_names.get(name, name)
 
     @property
     def size_bytes(self) -> int:
@@ -87,6 +127,7 @@ class DeltaFacts:
         lo: Any = None
         hi: Any = None
         have_min = have_max = bool(self.files)
+        name = self.physical(name)
         for f in self.files:
             st = f.stats or {}
             n = (st.get("nullCount") or {}).get(name)
@@ -181,8 +222,11 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
 
     live: dict[str, LiveFile] = {}
     meta: dict[str, Any] | None = None
+    protocol: dict[str, Any] | None = None
     for a in actions:
-        if "metaData" in a and a["metaData"]:
+        if "protocol" in a and a["protocol"]:
+            protocol = a["protocol"]
+        elif "metaData" in a and a["metaData"]:
             meta = a["metaData"]
         elif "add" in a and a["add"]:
             add = a["add"]
@@ -198,13 +242,33 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
                                        int(dv.get("cardinality") or 0))
         elif "remove" in a and a["remove"]:
             live.pop(_key(a["remove"]), None)
+    check_protocol(protocol)
     if meta is None:
         raise DeltaLogError("the _delta_log holds no metaData action")
     schema = json.loads(meta["schemaString"])
     columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
+    config = meta.get("configuration") or {}
+    if isinstance(config, list):  # a checkpoint's map column read as pairs
+        config = dict(config)
+    mode = str(config.get("delta.columnMapping.mode") or "none")
+    physical: dict[str, str] = {}
+    if mode in ("name", "id"):
+        for f in schema["fields"]:
+            md = f.get("metadata") or {}
+            phys = md.get("delta.columnMapping.physicalName")
+            if not phys:
+                raise DeltaLogError(f"column mapping mode {mode} but column {f['name']!r} has no physical name")
+            physical[f["name"]] = phys
+    elif mode != "none":
+        raise DeltaLogError(f"unknown delta.columnMapping.mode {mode!r}")
+    files = sorted(live.values(), key=lambda f: f.path)
+    if physical:  # partition values are keyed by physical names: report them by logical name
+        logical = {p: n for n, p in physical.items()}
+        for f in files:
+            f.partition_values = {logical.get(k, k): v for k, v in f.partition_values.items()}
     return DeltaFacts(version=version, columns=columns,
                       partition_columns=list(meta.get("partitionColumns") or []),
-                      files=sorted(live.values(), key=lambda f: f.path))
+                      files=files, physical_names=physical, column_mapping=mode, protocol=dict(protocol or {}))
 
 
 def _key(action: dict[str, Any]) -> str:
