@@ -322,8 +322,13 @@ class DeltaReads(RowReads):
 
     def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
         import pyarrow.dataset as ds
-        from deltalake import DeltaTable
-        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            from deltalake import DeltaTable
+            from deltalake.exceptions import TableNotFoundError
+        except ImportError:
+            raise MetadataStoreError("reading the local metadata tables needs deltalake (delta-rs): "
+                                     "pip install 'nuvyn-executor[local]', or set NUVYN_READ_BACKEND=spark") from None
 
         try:
             dt = DeltaTable(self.path(table))
