@@ -450,7 +450,10 @@ class StatementReads(RowReads):
                 on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE)
             while _enum_name(resp.status.state if resp.status else None) not in _DONE:
                 if self.clock() >= deadline:
-                    api.cancel_execution(resp.statement_id)
+                    try:
+                        api.cancel_execution(resp.statement_id)
+                    except Exception as exc:  # noqa: BLE001 - best effort: the timeout is the error to report
+                        logger.warning("cancelling statement %s failed: %s", resp.statement_id, type(exc).__name__)
                     raise MetadataStoreError(f"reading {table} through SQL warehouse {self.warehouse_id} took over "
                                              f"{self.timeout_s:g} s (NUVYN_SQL_STATEMENT_TIMEOUT_S); cancelled")
                 self.sleep(self.poll_seconds)
