@@ -1,6 +1,7 @@
 """The operator commands of the `nuvyn-executor` console script: extract, runs, tables.
 
 Registered in executor.cli (COMMANDS below). This module never imports executor.cli at import time.
+runs and tables read through ExecutorContext.reads (executor.storage.queries): delta-rs locally, no JVM.
 
   nuvyn-executor extract <path> [--type T] [--workflow-id W] [--source-id S] [--include GLOB ...]
                  [--exclude GLOB ...] [--dry-run [--no-read-headers]] [--write-to-db] [--format table|json]

@@ -145,3 +145,14 @@ def test_backend_choice():
         ReadSettings.from_env({"NUVYN_READ_BACKEND": "duckdb"})
     with pytest.raises(SettingsError, match="needs NUVYN_SQL_WAREHOUSE_ID"):
         ReadSettings.from_env({"NUVYN_READ_BACKEND": "statement"})
+
+
+def test_read_settings_are_documented():
+    from executor.api.reads import ReadPoolSettings
+
+    api = (Path(__file__).resolve().parents[2] / "docs" / "API.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for env, _default, _desc in ReadSettings.describe() + ReadPoolSettings.describe():
+        assert f"`{env}`" in api, env
+    for env, _default, _desc in ReadSettings.describe():
+        assert f"`{env}`" in readme, env
