@@ -11,9 +11,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,7 +26,7 @@ from executor.api.models import (
     JobStatusResponse,
     MetadataResponse,
 )
-from executor.api.reads import ReadPool, ReadsBusy, ReadsTimeout
+from executor.api.reads import ReadPool, ReadsBusy, ReadsTimeout, json_body
 from executor.api.service import JobService
 from executor.api.settings import ApiSettings
 from executor.api.store import IdempotencyConflict, JobRecord
@@ -271,7 +270,7 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
         if run_id is not None and run_id != "" and not RUN_ID_PATTERN.match(run_id):
             return error(400, "run_id is invalid: expected letters, digits and . _ : -")
         try:
-            result = await reads.run(lambda: jsonable_encoder(
+            body = await reads.run(lambda: json_body(
                 service.metadata(workflow_id, source_id or None, run_id or None)))
         except QueryError as exc:
             return error(400, str(exc))
@@ -282,7 +281,7 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
         except MetadataStoreError:
             logger.exception("metadata query failed")
             return error(503, "The metadata store is unavailable; see the server log")
-        return JSONResponse(result)
+        return Response(body, media_type="application/json")
 
     @app.get("/workflows/{workflow_id}/changes", response_model=ChangesResponse, dependencies=secured,
              responses={**_ERRORS, **_READ_ERRORS},
@@ -305,7 +304,7 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
         if bool(from_run) != bool(to_run):
             return error(400, "give both from_run and to_run, or neither")
         try:
-            result = await reads.run(lambda: jsonable_encoder(
+            body = await reads.run(lambda: json_body(
                 service.changes(workflow_id, source_id or None, from_run or None, to_run or None)))
         except QueryError as exc:
             return error(400, str(exc))
@@ -316,7 +315,7 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
         except MetadataStoreError:
             logger.exception("schema changes query failed")
             return error(503, "The metadata store is unavailable; see the server log")
-        return JSONResponse(result)
+        return Response(body, media_type="application/json")
 
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(BearerAuthMiddleware, token=settings.token)

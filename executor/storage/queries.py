@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -311,33 +312,65 @@ class RowReads:
 
 class DeltaReads(RowReads):
     """delta-rs on the local tables: `<location>/<table>`; filters are pyarrow dataset expressions
-    (pushed down to Parquet statistics). Opens each table's latest version on every read, so runs
-    committed by other processes are seen at once."""
+    (pushed down to Parquet statistics). Every read brings each table to its latest version
+    (`update_incremental`: runs committed by other processes are seen at once); the pyarrow dataset of
+    a version is built once and reused while the version stays the same (its files never change)."""
 
     def __init__(self, location: str) -> None:
         self.location = location.rstrip("/")
+        self._lock = threading.Lock()
+        self._table_locks: dict[str, threading.Lock] = {}
+        self._cache: dict[str, tuple[Any, int, Any]] = {}  # table -> (DeltaTable, version, dataset)
 
     def path(self, table: str) -> str:
         return f"{self.location}/{table}"
 
-    def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
-        import pyarrow.dataset as ds
+    def _error(self, what: str, table: str, exc: BaseException) -> MetadataStoreError:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return MetadataStoreError(f"cannot {what} the Delta table {self.path(table)}: {type(exc).__name__}: {first}")
 
+    def dataset(self, table: str) -> Any:
+        """The pyarrow dataset of the table's latest version; None when there is no table."""
         try:
             from deltalake import DeltaTable
             from deltalake.exceptions import TableNotFoundError
         except ImportError:
             raise MetadataStoreError("reading the local metadata tables needs deltalake (delta-rs): "
                                      "pip install 'nuvyn-executor[local]', or set NUVYN_READ_BACKEND=spark") from None
+        with self._lock:
+            lock = self._table_locks.setdefault(table, threading.Lock())
+        with lock:
+            cached = self._cache.get(table)
+            dt = None
+            if cached is not None:
+                try:
+                    cached[0].update_incremental()
+                    dt = cached[0]
+                except Exception:  # noqa: BLE001 - e.g. the table was replaced: open it afresh below
+                    self._cache.pop(table, None)
+                    cached = None
+            if dt is None:
+                try:
+                    dt = DeltaTable(self.path(table))
+                except TableNotFoundError:
+                    logger.info("no Delta table at %s: nothing to read", self.path(table))
+                    return None
+                except Exception as exc:  # noqa: BLE001 - delta-rs errors (corrupt log, protocol) -> one clear error
+                    raise self._error("open", table, exc) from exc
+            version = dt.version()
+            if cached is None or cached[1] != version:
+                try:
+                    self._cache[table] = (dt, version, dt.to_pyarrow_dataset())
+                except Exception as exc:  # noqa: BLE001 - e.g. a reader feature delta-rs lacks
+                    raise self._error("read", table, exc) from exc
+            return self._cache[table][2]
 
-        try:
-            dt = DeltaTable(self.path(table))
-        except TableNotFoundError:
-            logger.info("no Delta table at %s: nothing to read", self.path(table))
+    def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
+        import pyarrow.dataset as ds
+
+        dataset = self.dataset(table)
+        if dataset is None:
             return []
-        except Exception as exc:  # noqa: BLE001 - delta-rs errors (corrupt log, protocol) -> one clear error
-            raise MetadataStoreError(f"cannot open the Delta table {self.path(table)}: "
-                                     f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
         expr = None
         for col, value in equals.items():
             term = ds.field(col) == value
@@ -346,10 +379,9 @@ class DeltaReads(RowReads):
             term = ds.field("run_id").isin(list(run_ids))
             expr = term if expr is None else expr & term
         try:
-            data = dt.to_pyarrow_dataset().to_table(filter=expr)
-        except Exception as exc:  # noqa: BLE001 - e.g. a reader feature delta-rs lacks
-            raise MetadataStoreError(f"cannot read the Delta table {self.path(table)} with delta-rs: "
-                                     f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+            data = dataset.to_table(filter=expr)
+        except Exception as exc:  # noqa: BLE001 - a file gone (vacuumed) or unreadable
+            raise self._error("read", table, exc) from exc
         have = data.column_names
         # a table written before a column existed: Spark's reads add it (ALTER TABLE ... ADD COLUMNS);
         # here it reads as null, after the existing columns, in the schema's order

@@ -156,3 +156,23 @@ def test_read_settings_are_documented():
         assert f"`{env}`" in api, env
     for env, _default, _desc in ReadSettings.describe():
         assert f"`{env}`" in readme, env
+
+
+def test_a_reader_sees_runs_committed_after_its_first_read(tmp_path):
+    loc = str(tmp_path)
+    reads = DeltaReads(loc)
+    assert reads.select_runs("wf_live") == []  # no table yet
+    M.write(loc, S.EXECUTOR_RUNS, M.run_events("run_1", "wf_live", "s", "succeeded", 0, rid=1))
+    assert [r["run_id"] for r in reads.select_runs("wf_live")] == ["run_1"]
+    M.write(loc, S.EXECUTOR_RUNS, M.run_events("run_2", "wf_live", "s", "succeeded", 5, rid=2))
+    assert [r["run_id"] for r in reads.select_runs("wf_live")] == ["run_2"]
+
+
+def test_api_json_body_is_what_jsonresponse_would_send(reads):
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.responses import JSONResponse
+
+    from executor.api.reads import json_body
+
+    for result in (reads.query_metadata(workflow_id="wf_1"), reads.schema_changes("wf_1")):
+        assert json_body(result) == JSONResponse(jsonable_encoder(result)).body
