@@ -310,6 +310,30 @@ class RowReads:
 # ---------------------------------------------------------------------- delta-rs
 
 
+# Reader features under which a version's data is exactly its add files' Parquet rows.
+_PLAIN_READER_FEATURES = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
+
+
+def _pyarrow_dataset(dt: Any) -> Any:
+    """The pyarrow dataset of one Delta table version. Tables without deletion vectors, column
+    mapping or partitions (ours: reader version 1) are their add files read with pyarrow's own local
+    filesystem and the table's schema (files written before a column existed read it as null; Spark's
+    INT96 timestamps are cast to the schema's UTC microseconds). Others go through delta-rs's
+    `to_pyarrow_dataset`. The plain route also avoids delta-rs's Python filesystem handler, which can
+    abort the interpreter at exit ("terminate called without an active exception", delta-rs #2184)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    proto = dt.protocol()
+    features = set(proto.reader_features or [])
+    plain_protocol = proto.min_reader_version == 1 or (proto.min_reader_version == 3 and
+                                                       features <= _PLAIN_READER_FEATURES)
+    files = dt.file_uris()
+    if plain_protocol and not dt.metadata().partition_columns and all(f.startswith("/") for f in files):
+        return ds.dataset(files, schema=pa.schema(dt.schema().to_arrow()), format="parquet")
+    return dt.to_pyarrow_dataset()
+
+
 class DeltaReads(RowReads):
     """delta-rs on the local tables: `<location>/<table>`; filters are pyarrow dataset expressions
     (pushed down to Parquet statistics). Every read brings each table to its latest version
@@ -360,7 +384,7 @@ class DeltaReads(RowReads):
             version = dt.version()
             if cached is None or cached[1] != version:
                 try:
-                    self._cache[table] = (dt, version, dt.to_pyarrow_dataset())
+                    self._cache[table] = (dt, version, _pyarrow_dataset(dt))
                 except Exception as exc:  # noqa: BLE001 - e.g. a reader feature delta-rs lacks
                     raise self._error("read", table, exc) from exc
             return self._cache[table][2]
