@@ -67,7 +67,11 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
         return 2
     if args.no_auth and settings.token:
         settings = settings.model_copy(update={"token": None})
-    app = build_app(settings, env)
+    try:
+        app = build_app(settings, env)
+    except ExecutorError as exc:  # e.g. NUVYN_API_READ_* or NUVYN_READ_BACKEND invalid
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logger.info("serving on http://%s:%s (launcher %s, jobs db %s)", args.host, args.port, settings.launcher,
                 settings.jobs_db)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False)

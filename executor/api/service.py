@@ -102,6 +102,9 @@ def default_metadata_reader(env: Any = None) -> MetadataReader:
     the local tables (no JVM in the server), the SQL Statement Execution API when
     NUVYN_SQL_WAREHOUSE_ID is set, Spark only on a Databricks runtime (executor.storage.queries)."""
     from executor.api.reads import reads_metadata_reader
+    from executor.storage.queries import ReadSettings
+
+    ReadSettings.from_env(env)  # a bad NUVYN_READ_BACKEND / NUVYN_SQL_* setting fails at start, not per read
 
     def make_reads() -> Any:
         from executor.context import ExecutorContext

@@ -164,3 +164,24 @@ def test_overload_answers_503_and_a_slow_read_504_while_health_answers(tmp_path)
                 break
             time.sleep(0.05)
         assert ok.status_code == 200 and ok.json()["runs"] == []
+
+
+def test_bad_read_settings_stop_the_server_at_start(tmp_path):
+    import argparse
+    import contextlib
+    import io
+
+    from executor.api.cli_args import add_serve_args
+    from executor.api_server import serve
+
+    parser = argparse.ArgumentParser()
+    add_serve_args(parser)
+    args = parser.parse_args(["--no-auth"])
+    base = {"NUVYN_API_JOBS_DB": str(tmp_path / "jobs.sqlite3"), "NUVYN_WAREHOUSE_DIR": str(tmp_path)}
+    for bad, name in (({"NUVYN_API_READ_WORKERS": "0"}, "NUVYN_API_READ_WORKERS"),
+                      ({"NUVYN_API_READ_TIMEOUT_S": "soon"}, "NUVYN_API_READ_TIMEOUT_S"),
+                      ({"NUVYN_READ_BACKEND": "duckdb"}, "NUVYN_READ_BACKEND")):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert serve(args, {**base, **bad}) == 2
+        assert name in err.getvalue()
