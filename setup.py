@@ -33,8 +33,10 @@ setup(
         "rich>=13",  # progress bar of `nuvyn-executor extract` in a terminal (pure Python)
     ],
     extras_require={
-        "local": pins("a"),
-        "api": ["fastapi>=0.110", "uvicorn>=0.27", "databricks-sdk>=0.20"],
+        # deltalake (delta-rs): query/runs/tables/diff and the API read the local Delta tables without a
+        # JVM. Not in install_requires: on Databricks the reads use Spark or the SQL Statement API.
+        "local": pins("a") + ["deltalake>=1.0"],
+        "api": ["fastapi>=0.110", "uvicorn>=0.27", "databricks-sdk>=0.20", "deltalake>=1.0"],
         "test": [
             "pytest>=7",
             "chispa>=0.10",
@@ -47,6 +49,7 @@ setup(
             "uvicorn>=0.27",
             "databricks-sdk>=0.20",
             "rich>=13",
+            "deltalake>=1.0",
         ],
     },
     entry_points={

@@ -20,7 +20,8 @@ from typing import Any
 from executor.api.app import create_app
 from executor.api.cli_args import add_serve_args
 from executor.api.launchers import DatabricksLauncher, LocalLauncher, databricks_client_factory
-from executor.api.service import JobService, MetadataReader, spark_metadata_reader
+from executor.api.reads import ReadPool, ReadPoolSettings
+from executor.api.service import JobService, MetadataReader, default_metadata_reader
 from executor.api.settings import ApiSettings
 from executor.api.store import JobStore
 from executor.errors import ExecutorError
@@ -48,8 +49,8 @@ def build_app(settings: ApiSettings | None = None, env: Mapping[str, str] | None
     SECRETS.add(settings.token, settings.databricks_token)
     store = JobStore(settings.jobs_db)
     launcher = launcher or build_launcher(settings, store, env)
-    service = JobService(store, launcher, metadata_reader or spark_metadata_reader(env))
-    return create_app(settings, service)
+    service = JobService(store, launcher, metadata_reader or default_metadata_reader(env))
+    return create_app(settings, service, read_pool=ReadPool(ReadPoolSettings.from_env(env)))
 
 
 def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
@@ -66,7 +67,11 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
         return 2
     if args.no_auth and settings.token:
         settings = settings.model_copy(update={"token": None})
-    app = build_app(settings, env)
+    try:
+        app = build_app(settings, env)
+    except ExecutorError as exc:  # e.g. NUVYN_API_READ_* or NUVYN_READ_BACKEND invalid
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logger.info("serving on http://%s:%s (launcher %s, jobs db %s)", args.host, args.port, settings.launcher,
                 settings.jobs_db)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False)

@@ -101,7 +101,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     rid = _check_id(args.run_id, "run_id", RUN_ID_PATTERN, "letters, digits and . _ : -")
     if not wf and not src:
         raise PayloadError("query needs --workflow-id or --source-id")
-    result = _context().writer.query_metadata(workflow_id=wf, source_id=src, run_id=rid)
+    result = _context().reads.query_metadata(workflow_id=wf, source_id=src, run_id=rid)
     from executor.ops.render import parse_summary
 
     for run in result["runs"]:  # stored as JSON text: shown as an object
@@ -133,7 +133,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from executor.errors import QueryError
 
     try:
-        result = _context().writer.schema_changes(wf, src, r1, r2)
+        result = _context().reads.schema_changes(wf, src, r1, r2)
     except QueryError as exc:
         raise PayloadError(str(exc)) from exc
     if args.format == "json":

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from executor.metadata.extractor import MetadataExtractor
     from executor.storage.databricks_writer import DatabricksWriter
+    from executor.storage.queries import MetadataReads
 
 
 class ExecutorContext:
@@ -53,3 +54,11 @@ class ExecutorContext:
         from executor.storage.databricks_writer import DatabricksWriter
 
         return DatabricksWriter(self.spark, self.settings, databricks=self.databricks)
+
+    @cached_property
+    def reads(self) -> MetadataReads:
+        """Metadata reads: delta-rs locally (no JVM), Spark on Databricks, or the SQL Statement
+        Execution API when NUVYN_SQL_WAREHOUSE_ID is set (executor.storage.queries.build_reads)."""
+        from executor.storage.queries import build_reads
+
+        return build_reads(self.settings, self.env, spark_reads=lambda: self.writer.reads)

@@ -11,9 +11,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -27,6 +26,7 @@ from executor.api.models import (
     JobStatusResponse,
     MetadataResponse,
 )
+from executor.api.reads import ReadPool, ReadsBusy, ReadsTimeout, json_body
 from executor.api.service import JobService
 from executor.api.settings import ApiSettings
 from executor.api.store import IdempotencyConflict, JobRecord
@@ -45,6 +45,11 @@ _ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in
     (401, "Missing or invalid bearer token"),
     (413, "Request body larger than the limit"),
 )}
+_READ_ERRORS = {
+    503: {"model": ErrorResponse, "description": "Metadata store unavailable, or too many reads in progress "
+                                                  "(NUVYN_API_READ_MAX_PENDING; see Retry-After)"},
+    504: {"model": ErrorResponse, "description": "The read took longer than NUVYN_API_READ_TIMEOUT_S"},
+}
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -168,7 +173,8 @@ def job_view(job: JobRecord) -> JobStatusResponse:
         error_message=job.error_message, summary=job.summary)
 
 
-def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
+def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool | None = None) -> FastAPI:
+    reads = read_pool or ReadPool()
     if settings.token is None:
         logger.warning("authentication is DISABLED (explicit opt-in): every client may start jobs")
 
@@ -179,6 +185,7 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
             yield
         finally:
             service.stop()
+            reads.shutdown()
 
     app = FastAPI(
         title="nuvyn-executor API",
@@ -210,7 +217,7 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
         return error(500, "Internal server error; see the server log")
 
     @app.get("/health", response_model=HealthResponse, summary="Liveness check (no authentication)")
-    def health() -> HealthResponse:
+    async def health() -> HealthResponse:
         return HealthResponse(status="ok", version=__version__, launcher=settings.launcher,
                               auth=settings.token is not None)
 
@@ -247,9 +254,9 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
         return job_view(job)
 
     @app.get("/workflows/{workflow_id}/metadata", response_model=MetadataResponse, dependencies=secured,
-             responses={**_ERRORS, 503: {"model": ErrorResponse, "description": "Metadata store unavailable"}},
+             responses={**_ERRORS, **_READ_ERRORS},
              summary="Metadata of a workflow's latest completed run (or of run_id)")
-    def get_metadata(
+    async def get_metadata(
         workflow_id: str = Path(description=f"The workflow_id ({ID_RULE}).", max_length=128),
         source_id: str | None = Query(default=None, max_length=128,
                                       description="Optional source_id filter."),
@@ -263,18 +270,23 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
         if run_id is not None and run_id != "" and not RUN_ID_PATTERN.match(run_id):
             return error(400, "run_id is invalid: expected letters, digits and . _ : -")
         try:
-            result = service.metadata(workflow_id, source_id or None, run_id or None)
+            body = await reads.run(lambda: json_body(
+                service.metadata(workflow_id, source_id or None, run_id or None)))
         except QueryError as exc:
             return error(400, str(exc))
+        except ReadsBusy as exc:
+            return error(503, str(exc), {"Retry-After": "1"})
+        except ReadsTimeout as exc:
+            return error(504, str(exc))
         except MetadataStoreError:
             logger.exception("metadata query failed")
             return error(503, "The metadata store is unavailable; see the server log")
-        return JSONResponse(jsonable_encoder(result))
+        return Response(body, media_type="application/json")
 
     @app.get("/workflows/{workflow_id}/changes", response_model=ChangesResponse, dependencies=secured,
-             responses={**_ERRORS, 503: {"model": ErrorResponse, "description": "Metadata store unavailable"}},
+             responses={**_ERRORS, **_READ_ERRORS},
              summary="Schema changes between a workflow's latest two completed runs (or from_run/to_run)")
-    def get_changes(
+    async def get_changes(
         workflow_id: str = Path(description=f"The workflow_id ({ID_RULE}).", max_length=128),
         source_id: str | None = Query(default=None, max_length=128, description="Optional source_id filter."),
         from_run: str | None = Query(default=None, max_length=128,
@@ -292,13 +304,18 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
         if bool(from_run) != bool(to_run):
             return error(400, "give both from_run and to_run, or neither")
         try:
-            result = service.changes(workflow_id, source_id or None, from_run or None, to_run or None)
+            body = await reads.run(lambda: json_body(
+                service.changes(workflow_id, source_id or None, from_run or None, to_run or None)))
         except QueryError as exc:
             return error(400, str(exc))
+        except ReadsBusy as exc:
+            return error(503, str(exc), {"Retry-After": "1"})
+        except ReadsTimeout as exc:
+            return error(504, str(exc))
         except MetadataStoreError:
             logger.exception("schema changes query failed")
             return error(503, "The metadata store is unavailable; see the server log")
-        return JSONResponse(jsonable_encoder(result))
+        return Response(body, media_type="application/json")
 
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(BearerAuthMiddleware, token=settings.token)

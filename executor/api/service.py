@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -98,26 +97,18 @@ class JobService:
         return reader(workflow_id, source_id, from_run, to_run)
 
 
-def spark_metadata_reader(env: Any = None) -> MetadataReader:
-    """query_metadata on a lazily built ExecutorContext (one Spark session for the server)."""
-    lock = threading.Lock()
-    holder: dict[str, Any] = {}
+def default_metadata_reader(env: Any = None) -> MetadataReader:
+    """query_metadata / schema_changes on ExecutorContext(env).reads, built on first use: delta-rs on
+    the local tables (no JVM in the server), the SQL Statement Execution API when
+    NUVYN_SQL_WAREHOUSE_ID is set, Spark only on a Databricks runtime (executor.storage.queries)."""
+    from executor.api.reads import reads_metadata_reader
+    from executor.storage.queries import ReadSettings
 
-    def read(workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
-        with lock:
-            if "writer" not in holder:
-                from executor.context import ExecutorContext
+    ReadSettings.from_env(env)  # a bad NUVYN_READ_BACKEND / NUVYN_SQL_* setting fails at start, not per read
 
-                holder["writer"] = ExecutorContext(env=env).writer
-            return holder["writer"].query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
+    def make_reads() -> Any:
+        from executor.context import ExecutorContext
 
-    def changes(workflow_id: str, source_id: str | None, from_run: str | None, to_run: str | None) -> dict[str, Any]:
-        with lock:
-            if "writer" not in holder:
-                from executor.context import ExecutorContext
+        return ExecutorContext(env=env).reads
 
-                holder["writer"] = ExecutorContext(env=env).writer
-            return holder["writer"].schema_changes(workflow_id, source_id, from_run, to_run)
-
-    read.changes = changes  # type: ignore[attr-defined]
-    return read
+    return reads_metadata_reader(make_reads)

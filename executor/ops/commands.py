@@ -1,6 +1,7 @@
 """The operator commands of the `nuvyn-executor` console script: extract, runs, tables.
 
 Registered in executor.cli (COMMANDS below). This module never imports executor.cli at import time.
+runs and tables read through ExecutorContext.reads (executor.storage.queries): delta-rs locally, no JVM.
 
   nuvyn-executor extract <path> [--type T] [--workflow-id W] [--source-id S] [--include GLOB ...]
                  [--exclude GLOB ...] [--dry-run [--no-read-headers]] [--write-to-db] [--format table|json]
@@ -177,10 +178,10 @@ def _ids(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return wf, src
 
 
-def list_runs(writer: Any, workflow_id: str | None, source_id: str | None,
+def list_runs(reads: Any, workflow_id: str | None, source_id: str | None,
               limit: int | None = None) -> list[dict[str, Any]]:
     """Every run (any status), newest first, each with its current status and parsed summary."""
-    runs = writer.select_runs(workflow_id, source_id, completed_only=False, latest_only=False)
+    runs = reads.select_runs(workflow_id, source_id, completed_only=False, latest_only=False)
     runs = runs[:limit] if limit else runs
     return [{k: v for k, v in {**r, "summary": parse_summary(r.get("summary"))}.items() if k != "id"}
             for r in runs]
@@ -200,14 +201,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from executor.cli import _context
 
     wf, src = _ids(args)
-    runs = list_runs(_context().writer, wf, src, args.limit)
+    runs = list_runs(_context().reads, wf, src, args.limit)
     print(_json(runs) if args.format == "json" else render_runs(runs))
     return EXIT_OK
 
 
-def latest_tables(writer: Any, workflow_id: str | None, source_id: str | None) -> dict[str, Any]:
+def latest_tables(reads: Any, workflow_id: str | None, source_id: str | None) -> dict[str, Any]:
     """The tables of the latest completed run of each matching workflow/source, with row counts."""
-    result = writer.query_metadata(workflow_id=workflow_id, source_id=source_id)
+    result = reads.query_metadata(workflow_id=workflow_id, source_id=source_id)
     runs = [{k: v for k, v in {**r, "summary": parse_summary(r.get("summary"))}.items() if k != "id"}
             for r in result["runs"]]
     return {"runs": runs, "tables": result["tables"]}
@@ -230,7 +231,7 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from executor.cli import _context
 
     wf, src = _ids(args)
-    result = latest_tables(_context().writer, wf, src)
+    result = latest_tables(_context().reads, wf, src)
     print(_json(result) if args.format == "json" else render_latest_tables(result))
     return EXIT_OK
 

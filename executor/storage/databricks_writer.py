@@ -8,7 +8,8 @@
 - Appends are blind DataFrame appends (no identity column), so concurrent runs never conflict.
   Each (run_id, table) append carries Delta's idempotent-write options txnAppId/txnVersion: a
   retried run (same run_id) never writes a table's rows twice.
-- Queries use DataFrame filters only: no SQL text is built from workflow_id, source_id or run_id.
+- Queries (executor.storage.queries.SparkReads) use DataFrame filters only: no SQL text is built
+  from workflow_id, source_id or run_id.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from executor import __version__
-from executor.errors import MetadataStoreError, QueryError
+from executor.errors import MetadataStoreError
 from executor.metadata.model import (
-    COMPLETED_STATUSES,
     RUN_RUNNING,
     MetadataResult,
 )
@@ -35,7 +35,9 @@ from executor.settings import Settings, on_databricks
 from executor.storage import schema as S
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
+
+    from executor.storage.queries import SparkReads
 
 logger = logging.getLogger(__name__)
 
@@ -382,8 +384,12 @@ class DatabricksWriter:
 
     # ------------------------------------------------------------------ queries
 
-    def _df(self, name: str) -> DataFrame:
-        return self.spark.table(self.table(name))
+    @property
+    def reads(self) -> SparkReads:
+        """The Spark backend of executor.storage.queries (tables created or migrated first)."""
+        from executor.storage.queries import SparkReads
+
+        return SparkReads(self.spark, self.settings, ensure_tables=self.ensure_tables)
 
     def select_runs(self, workflow_id: str | None = None, source_id: str | None = None,
                     run_id: str | None = None, completed_only: bool = True,
@@ -391,31 +397,7 @@ class DatabricksWriter:
         """The current (latest) event row of each matching run, newest first.
 
         With latest_only, only the newest run per (workflow_id, source_id) is kept."""
-        from pyspark.sql import Window
-        from pyspark.sql import functions as F
-
-        if not workflow_id and not source_id and not run_id:
-            raise QueryError("query_metadata needs workflow_id or source_id (or a run_id)")
-        self.ensure_tables()
-        runs = self._df(S.EXECUTOR_RUNS)
-        if workflow_id:
-            runs = runs.filter(F.col("workflow_id") == F.lit(workflow_id))
-        if source_id:
-            runs = runs.filter(F.col("source_id") == F.lit(source_id))
-        if run_id:
-            runs = runs.filter(F.col("run_id") == F.lit(run_id))
-        event_time = F.coalesce(F.col("finished_at"), F.col("started_at"))
-        final_first = F.when(F.col("status") == F.lit(RUN_RUNNING), F.lit(1)).otherwise(F.lit(0))
-        per_run = Window.partitionBy("run_id").orderBy(final_first, event_time.desc(), F.col("id"))
-        current = runs.withColumn("_rn", F.row_number().over(per_run)).filter(F.col("_rn") == 1).drop("_rn")
-        if completed_only and not run_id:
-            current = current.filter(F.col("status").isin(*COMPLETED_STATUSES))
-        if latest_only and not run_id:
-            per_key = Window.partitionBy("workflow_id", "source_id").orderBy(
-                F.coalesce(F.col("finished_at"), F.col("started_at")).desc(), F.col("run_id").desc())
-            current = current.withColumn("_rk", F.row_number().over(per_key)).filter(F.col("_rk") == 1).drop("_rk")
-        rows = [r.asDict() for r in current.orderBy(F.col("started_at").desc()).collect()]
-        return rows
+        return self.reads.select_runs(workflow_id, source_id, run_id, completed_only, latest_only)
 
     def query_metadata(self, workflow_id: str | None = None, source_id: str | None = None,
                        run_id: str | None = None) -> dict[str, Any]:
@@ -427,24 +409,8 @@ class DatabricksWriter:
             run_id: pick one run; by default the latest completed run of each matching
                 workflow/source pair is returned, never a mixture of runs
         Returns {"sources": [...], "tables": [...], "columns": [...], "runs": [...]}, each a list
-        of row dicts with the tables' column names."""
-        from pyspark.sql import functions as F
-
-        runs = self.select_runs(workflow_id, source_id, run_id)
-        run_ids = [r["run_id"] for r in runs]
-        out: dict[str, Any] = {"sources": [], "tables": [], "columns": [], "runs": runs}
-        if not run_ids:
-            return out
-        order = {S.SOURCES: ["workflow_id", "source_id"], S.TABLES: ["workflow_id", "table_name"],
-                 S.COLUMNS: ["workflow_id", "table_name", "position"]}
-        for name, key in ((S.SOURCES, "sources"), (S.TABLES, "tables"), (S.COLUMNS, "columns")):
-            df = self._df(name).filter(F.col("run_id").isin(*run_ids))
-            if workflow_id:
-                df = df.filter(F.col("workflow_id") == F.lit(workflow_id))
-            if source_id:
-                df = df.filter(F.col("source_id") == F.lit(source_id))
-            out[key] = [r.asDict() for r in df.orderBy(*order[name]).collect()]
-        return out
+        of row dicts with the tables' column names (executor.storage.queries.SparkReads)."""
+        return self.reads.query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
 
     def schema_changes(self, workflow_id: str, source_id: str | None = None, from_run: str | None = None,
                        to_run: str | None = None) -> dict[str, Any]:
@@ -455,45 +421,4 @@ class DatabricksWriter:
         from_run and to_run: those two runs, which must belong to workflow_id (and source_id).
         Returns {"workflow_id", "source_id", "from_run_id", "to_run_id", "changes", "message"};
         reads with DataFrame filters only."""
-        from pyspark.sql import functions as F
-
-        from executor.metadata.drift import diff_tables
-
-        if not workflow_id:
-            raise QueryError("schema_changes needs workflow_id")
-        if bool(from_run) != bool(to_run):
-            raise QueryError("give both from_run and to_run, or neither")
-        out: dict[str, Any] = {"workflow_id": workflow_id, "source_id": source_id, "from_run_id": None,
-                               "to_run_id": None, "changes": None, "message": None}
-        if from_run and to_run:
-            picked = []
-            for rid in (from_run, to_run):
-                rows = self.select_runs(workflow_id, source_id, rid)
-                if not rows:
-                    raise QueryError(f"run {rid} of workflow {workflow_id} not found")
-                if rows[0]["status"] not in COMPLETED_STATUSES:
-                    raise QueryError(f"run {rid} is not completed (status {rows[0]['status']})")
-                picked.append(rows[0])
-            older, newer = picked
-        else:
-            runs = self.select_runs(workflow_id, source_id, latest_only=False)
-            runs.sort(key=lambda r: (r.get("finished_at") or r.get("started_at"), r["run_id"]), reverse=True)
-            if runs:
-                src = runs[0].get("source_id")
-                runs = [r for r in runs if r.get("source_id") == src]
-                out["source_id"] = src
-            if len(runs) < 2:
-                out["to_run_id"] = runs[0]["run_id"] if runs else None
-                out["message"] = f"fewer than two completed runs of workflow {workflow_id}: nothing to compare"
-                return out
-            newer, older = runs[0], runs[1]
-        out["from_run_id"], out["to_run_id"] = older["run_id"], newer["run_id"]
-
-        def rows(name: str, run_id: str) -> list[dict[str, Any]]:
-            df = (self._df(name).filter(F.col("run_id") == F.lit(run_id))
-                  .filter(F.col("workflow_id") == F.lit(workflow_id)))
-            return [r.asDict() for r in df.collect()]
-
-        out["changes"] = diff_tables(rows(S.TABLES, older["run_id"]), rows(S.COLUMNS, older["run_id"]),
-                                     rows(S.TABLES, newer["run_id"]), rows(S.COLUMNS, newer["run_id"]))
-        return out
+        return self.reads.schema_changes(workflow_id, source_id, from_run, to_run)

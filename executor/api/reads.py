@@ -1,0 +1,153 @@
+"""Metadata reads of the API, off the event loop: a bounded thread pool with a per-read timeout.
+
+The handlers of /workflows/{id}/metadata and /changes await `ReadPool.run(...)`: at most `workers`
+reads run at once, at most `max_pending` wait; more answer 503 at once (ReadsBusy), a read slower
+than `timeout_s` answers 504 (ReadsTimeout). /health never touches the pool.
+The readers come from executor.storage.queries (delta-rs locally: no JVM in the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from executor.errors import ExecutorError, SettingsError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class ReadsBusy(ExecutorError):
+    """Too many metadata reads are running or waiting (HTTP 503)."""
+
+
+class ReadsTimeout(ExecutorError):
+    """A metadata read took longer than its timeout (HTTP 504)."""
+
+
+@dataclass(frozen=True)
+class ReadPoolSettings:
+    """Bounds of the API's metadata reads. Read from the environment once, at the edge."""
+
+    workers: int = field(default=4, metadata={"env": "NUVYN_API_READ_WORKERS", "description": (
+        "Metadata reads (/workflows/{id}/metadata and /changes) running at once, in threads off the event loop.")})
+    max_pending: int = field(default=64, metadata={"env": "NUVYN_API_READ_MAX_PENDING", "description": (
+        "Metadata reads running or waiting; one more answers 503 with Retry-After at once.")})
+    timeout_s: float = field(default=30.0, metadata={"env": "NUVYN_API_READ_TIMEOUT_S", "description": (
+        "Seconds a metadata read may take; a slower one answers 504.")})
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "max_pending", "timeout_s"):
+            env = self.__dataclass_fields__[name].metadata["env"]
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{env} must be > 0")
+        if self.max_pending < self.workers:
+            raise SettingsError("NUVYN_API_READ_MAX_PENDING must be >= NUVYN_API_READ_WORKERS")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ReadPoolSettings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, f in cls.__dataclass_fields__.items():
+            raw = env.get(f.metadata["env"])
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[name] = float(raw) if name == "timeout_s" else int(raw)
+            except ValueError:
+                raise SettingsError(f"{f.metadata['env']}={raw!r} is not a number") from None
+        return cls(**values)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        return [(f.metadata["env"], repr(f.default), f.metadata["description"])
+                for f in cls.__dataclass_fields__.values()]
+
+
+class ReadPool:
+    """A bounded pool for blocking reads. A slot is taken before a read is queued and given back
+    when the read really ends (a timed-out read still holds its slot until its thread returns),
+    so the bound holds even when reads hang."""
+
+    def __init__(self, settings: ReadPoolSettings | None = None) -> None:
+        self.settings = settings or ReadPoolSettings()
+        self._executor = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="nuvyn-read")
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def _release(self, _future: Any) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        with self._lock:
+            if self._in_flight >= self.settings.max_pending:
+                raise ReadsBusy(f"too many metadata reads in progress ({self.settings.max_pending}, "
+                                "NUVYN_API_READ_MAX_PENDING): retry in a moment")
+            self._in_flight += 1
+        try:
+            future = self._executor.submit(fn, *args)
+        except RuntimeError:  # shut down
+            self._release(None)
+            raise ReadsBusy("the server is shutting down: retry in a moment") from None
+        future.add_done_callback(self._release)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout=self.settings.timeout_s)
+        except asyncio.TimeoutError:
+            future.cancel()  # still queued: never runs; running: ends on its own, then frees its slot
+            logger.warning("metadata read timed out after %.1fs", self.settings.timeout_s)
+            raise ReadsTimeout(f"the metadata read took longer than {self.settings.timeout_s:g} s "
+                               "(NUVYN_API_READ_TIMEOUT_S): retry later or narrow it with source_id/run_id") from None
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def json_body(result: Any) -> bytes:
+    """A read's answer as JSON bytes, built in the worker thread (not on the event loop): the bytes
+    JSONResponse(jsonable_encoder(result)) would send (datetimes in ISO 8601) for the plain rows the
+    reads return."""
+    return json.dumps(result, default=_encode, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode("utf-8")
+
+
+def reads_metadata_reader(make_reads: Callable[[], Any]) -> Callable[..., dict[str, Any]]:
+    """The JobService metadata reader (with its `changes` attribute) over an
+    executor.storage.queries reader built once, on first use."""
+    lock = threading.Lock()
+    holder: dict[str, Any] = {}
+
+    def reads() -> Any:
+        if "reads" not in holder:
+            with lock:
+                if "reads" not in holder:
+                    holder["reads"] = make_reads()
+        return holder["reads"]
+
+    def read(workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
+        return reads().query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
+
+    def changes(workflow_id: str, source_id: str | None, from_run: str | None, to_run: str | None) -> dict[str, Any]:
+        return reads().schema_changes(workflow_id, source_id, from_run, to_run)
+
+    read.changes = changes  # type: ignore[attr-defined]
+    return read
