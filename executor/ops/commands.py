@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -131,7 +132,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     from executor.cli import _context
-    from executor.main import run_job
+    from executor.main import run_job, written
     from executor.ops.progress import make_progress
     from executor.ops.summary import render_summary
 
@@ -151,6 +152,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
             print(render_tables(report["metadata"]["tables"]))
             print()
         print(SECRETS.redact(render_summary(report)))
+    if request.write_to_db and written(report):  # where the rows went: one line, last
+        print(context.tables_line(), file=sys.stderr if args.format == "json" else sys.stdout)
     return code
 
 
