@@ -62,11 +62,18 @@ class ExecutorContext:
         """Open the source and read the first entry of its listing, without Spark: a missing path,
         an unreachable account or a refused credential raises SourceError within a second or two,
         with the message the run itself would give."""
-        from executor.metadata.extractor import MetadataExtractor
+        from executor.metadata.extractor import MetadataExtractor, default_store_factory
         from executor.metadata.grouping import prune_listing
 
+        def one_try(location, settings):  # no SDK retries: an unreachable account answers at once
+            if location.kind in ("local", "dbfs"):
+                return default_store_factory(location, settings)
+            from executor.sources.azure import AzureBlobFileStore
+
+            return AzureBlobFileStore.from_location(location, settings, env=self.env, retry_total=0)
+
         built = self.__dict__.get("extractor")
-        probe = MetadataExtractor(None, self.settings, store_factory=getattr(built, "store_factory", None),
+        probe = MetadataExtractor(None, self.settings, store_factory=getattr(built, "store_factory", one_try),
                                   env=self.env)
         _location, store = probe.open_source(data_source_path, data_source_type)
         for _first in store.list_files(prune_listing):
