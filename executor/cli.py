@@ -59,16 +59,11 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=str, ensure_ascii=False)
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain text table (no escape codes)."""
-    if not rows:
-        return "(none)"
-    cells = [[("" if r.get(c) is None else str(r.get(c))).replace("\n", " ")[:60] for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join([line, sep, *body])
+def _table(rows: list[dict[str, Any]], columns: list[str], max_width: int = 60) -> str:
+    """A plain text table (no escape codes): executor.ops.render.text_table."""
+    from executor.ops.render import text_table
+
+    return text_table(rows, columns, max_width)
 
 
 def render_metadata(result: dict[str, Any]) -> str:
