@@ -31,6 +31,10 @@ def test_extract_runs_tables_query(cli_context, sample_lake, tmp_path, capsys):
     assert rc == EXIT_OK, out.err
     assert "Run run_" in out.out and "SUCCEEDED" in out.out and "6 extracted, 6 ok, 0 failed" in out.out
     assert "progress: 6/6 tables, 13/13 files" in out.err  # interval 0: a line after every table
+    s = context.settings  # the write ends with one line: catalog, schema and where the four tables are
+    assert out.out.rstrip().splitlines()[-1] == (
+        f"metadata tables: {s.catalog}.{s.schema}.{{sources,tables,columns,executor_runs}} "
+        f"at {s.resolved_tables_location(False)}")
 
     # 2. a failed run (missing path) and a partial one (an empty file fails its table)
     missing = build_request({"workflow_id": "wf_ops", "source_id": "src_ops"},
