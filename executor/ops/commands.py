@@ -152,8 +152,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
             print(render_tables(report["metadata"]["tables"]))
             print()
         print(SECRETS.redact(render_summary(report)))
+    stream = sys.stderr if args.format == "json" else sys.stdout
     if request.write_to_db and written(report):  # where the rows went: one line, last
-        print(context.tables_line(), file=sys.stderr if args.format == "json" else sys.stdout)
+        print(context.tables_line(), file=stream)
+    elif request.write_to_db:
+        print("nothing written: the source could not be listed, Spark was not started", file=stream)
     return code
 
 

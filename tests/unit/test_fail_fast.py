@@ -59,6 +59,7 @@ def test_extract_missing_path_fails_before_spark(tmp_path):
     assert probe == {"code": 1, "pyspark": False}
     assert (out + err).count("does not exist; check data_source_path") == 1
     assert "FAILED" in out
+    assert out.rstrip().splitlines()[-1] == "nothing written: the source could not be listed, Spark was not started"
 
 
 def test_unreachable_account_fails_before_spark(tmp_path):
