@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from executor.errors import PayloadError
-from executor.ops.render import parse_summary, text_table
+from executor.ops.render import cell, parse_summary, text_table
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -224,7 +224,7 @@ def render_latest_tables(result: dict[str, Any]) -> str:
         return "(no completed run)"
     out = []
     for r in result["runs"]:
-        out.append(f"Run {r['run_id']} ({r['status']}, finished {r.get('finished_at')}) "
+        out.append(f"Run {r['run_id']} ({r['status']}, finished {cell(r.get('finished_at'))}) "
                    f"workflow {r['workflow_id']} source {r.get('source_id')}")
     out += ["", render_tables(result["tables"])]
     total = sum(t.get("row_count") or 0 for t in result["tables"])
