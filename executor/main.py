@@ -41,7 +41,7 @@ from executor.payload import (
 )
 from executor.redaction import SECRETS, strip_query
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("executor.main")  # not "__main__" under `python -m executor.main`
 
 EXIT_OK = 0
 EXIT_FAILED = 1
