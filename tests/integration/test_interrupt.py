@@ -100,3 +100,57 @@ def test_signal_stops_pytest_and_its_servers(tmp_path, sig):
     while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [name for name, pid in pids.items() if _alive(pid)], f"still running {limit:.0f}s later: {pids}"
+
+
+INNER_SPARK = '''
+import json, time
+from pathlib import Path
+
+STATE = Path({state!r})
+
+
+def test_holds_the_shared_session(spark):
+    spark.range(10).count()
+    (STATE / "pids.json").write_text(json.dumps({{"jvm": spark.sparkContext._gateway.proc.pid}}))
+    time.sleep(3600)
+'''
+
+
+def test_ctrl_c_stops_a_run_that_holds_the_spark_session(tmp_path):
+    """The shared `spark` fixture replaces pyspark's SIGINT handler (which first calls the JVM to
+    cancel jobs): Ctrl-C ends the run at once and the teardown stops the JVM."""
+    state = tmp_path / "state"
+    state.mkdir()
+    test_file = tmp_path / "test_inner_spark.py"
+    test_file.write_text(INNER_SPARK.format(state=str(state)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUVYN_", "PYTEST_"))}
+    env.update({"PYTHONPATH": str(REPO), "PYSPARK_PYTHON": sys.executable})
+    with open(tmp_path / "pytest.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider",
+                                 "-q", "-s", str(test_file)], cwd=tmp_path, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        limit = wait_budget(900)
+        deadline = time.monotonic() + limit
+        while not (state / "pids.json").exists():
+            assert proc.poll() is None, (tmp_path / "pytest.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, f"waited {limit:.0f}s for the inner test's Spark session"
+            time.sleep(0.5)
+        jvm = json.loads((state / "pids.json").read_text())["jvm"]
+        assert _alive(jvm)
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(wait_budget(180))
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"pytest still running {wait_budget(180):.0f}s after SIGINT")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    output = (tmp_path / "pytest.log").read_text()
+    assert code == 2 and "KeyboardInterrupt" in output, output[-3000:]
+    limit = wait_budget(60)
+    deadline = time.monotonic() + limit
+    while _alive(jvm) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _alive(jvm), f"the Spark JVM is still running {limit:.0f}s after pytest exited"
