@@ -157,13 +157,15 @@ def _add_migrate_args(p: argparse.ArgumentParser) -> None:
 
 @command("migrate", "upgrade the metadata tables in place (v1 -> v2), idempotent")(_add_migrate_args)
 def cmd_migrate(args: argparse.Namespace) -> int:
-    statements = _context().writer.migrate(backfill_workflow_id=args.backfill, optimize=args.optimize,
-                                           dry_run=args.dry_run)
+    context = _context()
+    statements = context.writer.migrate(backfill_workflow_id=args.backfill, optimize=args.optimize,
+                                        dry_run=args.dry_run)
     prefix = "-- would run: " if args.dry_run else "-- ran: "
     for stmt in statements:
         print(prefix + stmt + ";")
     if not statements:
         print("-- nothing to do: the tables are up to date")
+    print(("-- " if args.dry_run else "") + context.tables_line())
     return EXIT_OK
 
 

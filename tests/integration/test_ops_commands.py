@@ -82,3 +82,14 @@ def test_extract_runs_tables_query(cli_context, sample_lake, tmp_path, capsys):
 def test_runs_needs_an_id(capsys):
     assert cli.main(["runs"]) == 2
     assert "--workflow-id" in capsys.readouterr().err
+
+
+def test_migrate_ends_with_the_tables_line(cli_context, capsys):
+    s = cli_context.settings
+    line = (f"metadata tables: {s.catalog}.{s.schema}.{{sources,tables,columns,executor_runs}} "
+            f"at {s.resolved_tables_location(False)}")
+    assert cli.main(["migrate"]) == EXIT_OK
+    assert capsys.readouterr().out.rstrip().splitlines()[-1] == line
+    assert cli.main(["migrate", "--dry-run"]) == EXIT_OK
+    out = capsys.readouterr().out.rstrip().splitlines()
+    assert out[-1] == "-- " + line and "-- nothing to do: the tables are up to date" in out
