@@ -4,7 +4,8 @@ VENV ?= .venv
 VENV_B ?= .venv-b
 PY := $(VENV)/bin/python
 DELTA_A := $(shell sed -n 's/^delta-spark==//p' requirements/lane-a.txt)
-export NUVYN_WAREHOUSE_DIR ?= $(CURDIR)/.nuvyn/warehouse
+# Every local command uses the same warehouse: NUVYN_WAREHOUSE_DIR if set, else Settings' default
+# ~/.nuvyn/warehouse (the CLI's too), so a query typed after `make demo` finds its tables.
 DEMO_PAYLOAD := {"workflow_id":"demo_workflow","source_id":"demo_source"}
 
 .PHONY: setup demo test test-unit test-integration test-lane-b wheel submit bench lint clean
@@ -33,10 +34,12 @@ test-lane-b:
 wheel: setup
 	$(PY) scripts/build_wheel.py
 
-# The job under spark-submit, as on a plain Spark cluster (lane A's Spark and Delta).
+# The job under spark-submit, as on a plain Spark cluster (lane A's Spark and Delta). scripts/submit.py
+# adds the package's log4j2 config (ERROR only) and drops Ivy's resolution report: the JSON result,
+# then the tables' location line. NUVYN_LOG_LEVEL=DEBUG shows everything.
 submit: setup
 	NUVYN_JOB_PAYLOAD='$(DEMO_PAYLOAD)' PATH="$(abspath $(VENV))/bin:$$PATH" PYSPARK_PYTHON="$(abspath $(VENV))/bin/python" \
-	  $(VENV)/bin/spark-submit --packages io.delta:delta-spark_2.12:$(DELTA_A) \
+	  $(PY) scripts/submit.py --packages io.delta:delta-spark_2.12:$(DELTA_A) \
 	  --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
 	  --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
 	  --conf spark.sql.session.timeZone=UTC --conf spark.ui.enabled=false \

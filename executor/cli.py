@@ -59,16 +59,11 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=str, ensure_ascii=False)
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """A plain text table (no escape codes)."""
-    if not rows:
-        return "(none)"
-    cells = [[("" if r.get(c) is None else str(r.get(c))).replace("\n", " ")[:60] for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
-    sep = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join([line, sep, *body])
+def _table(rows: list[dict[str, Any]], columns: list[str], max_width: int = 60) -> str:
+    """A plain text table (no escape codes): executor.ops.render.text_table."""
+    from executor.ops.render import text_table
+
+    return text_table(rows, columns, max_width)
 
 
 def render_metadata(result: dict[str, Any]) -> str:
@@ -162,13 +157,15 @@ def _add_migrate_args(p: argparse.ArgumentParser) -> None:
 
 @command("migrate", "upgrade the metadata tables in place (v1 -> v2), idempotent")(_add_migrate_args)
 def cmd_migrate(args: argparse.Namespace) -> int:
-    statements = _context().writer.migrate(backfill_workflow_id=args.backfill, optimize=args.optimize,
-                                           dry_run=args.dry_run)
+    context = _context()
+    statements = context.writer.migrate(backfill_workflow_id=args.backfill, optimize=args.optimize,
+                                        dry_run=args.dry_run)
     prefix = "-- would run: " if args.dry_run else "-- ran: "
     for stmt in statements:
         print(prefix + stmt + ";")
     if not statements:
         print("-- nothing to do: the tables are up to date")
+    print(("-- " if args.dry_run else "") + context.tables_line())
     return EXIT_OK
 
 

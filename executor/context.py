@@ -43,6 +43,51 @@ class ExecutorContext:
 
         return build_spark_session(self.settings)
 
+    @property
+    def spark_running(self) -> bool:
+        """True when a session exists already (given, built, Databricks, spark-submit): using it
+        costs nothing. False when the first use would start a local JVM."""
+        if self._spark is not None or "spark" in self.__dict__ or self.databricks:
+            return True
+        if self.env.get("PYSPARK_GATEWAY_PORT"):
+            return True
+        import sys
+
+        if "pyspark" not in sys.modules:
+            return False
+        from pyspark.sql import SparkSession
+
+        return SparkSession.getActiveSession() is not None
+
+    def check_source(self, data_source_path: str, data_source_type: str = "auto") -> None:
+        """Open the source and read the first entry of its listing, without Spark: a missing path,
+        an unreachable account or a refused credential raises SourceError within a second or two,
+        with the message the run itself would give."""
+        from executor.metadata.extractor import MetadataExtractor, default_store_factory
+        from executor.metadata.grouping import prune_listing
+
+        def one_try(location, settings):  # no SDK retries: an unreachable account answers at once
+            if location.kind in ("local", "dbfs"):
+                return default_store_factory(location, settings)
+            from executor.sources.azure import AzureBlobFileStore
+
+            return AzureBlobFileStore.from_location(location, settings, env=self.env, retry_total=0)
+
+        built = self.__dict__.get("extractor")
+        probe = MetadataExtractor(None, self.settings, store_factory=getattr(built, "store_factory", one_try),
+                                  env=self.env)
+        _location, store = probe.open_source(data_source_path, data_source_type)
+        for _first in store.list_files(prune_listing):
+            break
+
+    def tables_line(self) -> str:
+        """One line naming the catalog, schema and location of the four metadata tables."""
+        from executor.storage.schema import ALL_TABLES
+
+        s = self.settings
+        where = s.resolved_tables_location(self.databricks) or "managed by the metastore"
+        return f"metadata tables: {s.catalog}.{s.schema}.{{{','.join(ALL_TABLES)}}} at {where}"
+
     @cached_property
     def extractor(self) -> MetadataExtractor:
         from executor.metadata.extractor import MetadataExtractor

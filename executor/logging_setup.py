@@ -84,3 +84,57 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.propagate = False
     for noisy in ("py4j", "azure", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# ---------------------------------------------------------------------- the JVM's output
+
+LOG4J2_PROPERTIES = "resources/log4j2.properties"
+
+_IVY_PREFIXES = (
+    ":: ",  # :: loading settings ::, :: resolving dependencies ::, :: resolution report ::, :: retrieving ::
+    "Ivy Default Cache set to",
+    "The jars for the packages stored in",
+    "downloading ",
+    "Setting default log level to",
+    "To adjust logging level use sc.setLogLevel",
+)
+_IVY_TAB_PREFIXES = ("confs: ", "found ", ":: ", "---", "|", "[SUCCESSFUL ]", "unknown resolver", "====",
+                     "::::", "module not found", "tried", "-- artifact", "host ", "\t")
+
+
+def log4j2_properties() -> str:
+    """Path of the log4j2 configuration shipped in the package (executor/resources)."""
+    from importlib import resources
+
+    return str(resources.files("executor").joinpath(LOG4J2_PROPERTIES))
+
+
+def jvm_log_level(env: dict[str, str] | None = None) -> str:
+    """Level of the JVM's log4j output: NUVYN_SPARK_LOG_LEVEL, else INFO when the executor logs at
+    DEBUG (`--log-level DEBUG`), else ERROR."""
+    import os
+
+    env = os.environ if env is None else env
+    explicit = (env.get("NUVYN_SPARK_LOG_LEVEL") or "").strip().upper()
+    if explicit:
+        return explicit
+    return "INFO" if logging.getLogger("executor").isEnabledFor(logging.DEBUG) else "ERROR"
+
+
+def jvm_java_options(level: str | None = None) -> str:
+    """The driver JVM's options that make it quiet: our log4j2 file at `level` (default jvm_log_level())."""
+    return (f"-Dlog4j2.configurationFile=file:{log4j2_properties()} "
+            f"-Dnuvyn.spark.log.level={(level or jvm_log_level()).lower()}")
+
+
+def jvm_noise(line: str) -> bool:
+    """True for the lines Ivy prints while it resolves --packages / spark.jars.packages (settings,
+    resolution report, retrieve summary, proxy warnings) and Spark's default-log-level hint. They
+    are dropped unless the JVM logs at INFO or finer; kept and replayed when the start fails."""
+    if line.startswith(_IVY_PREFIXES) or line.rstrip().endswith(" added as a dependency"):
+        return True
+    if line.startswith("\t"):
+        body = line.lstrip("\t")
+        return (body.startswith(_IVY_TAB_PREFIXES) or " from " in body and " in [" in body
+                or body.rstrip().endswith("already retrieved (0kB)") or " artifacts copied, " in body)
+    return False

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from executor.errors import ExecutorError, PayloadError
+from executor.errors import ExecutorError, PayloadError, SettingsError
 from executor.metadata.model import RUN_FAILED, RUN_RUNNING, MetadataResult
 from executor.payload import (
     PAYLOAD_ENV,
@@ -41,7 +41,7 @@ from executor.payload import (
 )
 from executor.redaction import SECRETS, strip_query
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("executor.main")  # not "__main__" under `python -m executor.main`
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -139,6 +139,19 @@ def summarize(result: MetadataResult | None, seconds: float, spark_jobs: int) ->
     }
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return SECRETS.redact(text.splitlines()[0] if text else type(exc).__name__)[:2000]
+
+
+def failed_before_spark(run: Any, exc: BaseException, seconds: float) -> dict[str, Any]:
+    """The report of a run whose source could not be listed: Spark was never started and nothing
+    was written (summary.recorded is false), the error is the one the run would have recorded."""
+    return {"run_id": run.run_id, "workflow_id": run.workflow_id, "source_id": run.source_id,
+            "status": RUN_FAILED, "error_message": _first_line(exc),
+            "summary": {"seconds": round(seconds, 3), "spark_jobs": 0, "recorded": False}}
+
+
 def run_job(request: JobRequest, context: Any, progress: Any = None) -> tuple[int, dict[str, Any]]:
     """Run one extraction: record the start, extract, append, record the end.
 
@@ -155,8 +168,13 @@ def run_job(request: JobRequest, context: Any, progress: Any = None) -> tuple[in
     run = RunRecord(run_id=request.run_id, workflow_id=request.workflow_id, source_id=request.source_id,
                     source_path=strip_query(request.data_source_path),
                     run_mode="databricks" if context.databricks else "local")
-    writer = context.writer if request.write_to_db else None
     t0 = time.monotonic()
+    if not context.spark_running:  # fail fast, before a JVM starts, when the source cannot be listed
+        try:
+            context.check_source(request.data_source_path, request.data_source_type)
+        except ExecutorError as exc:
+            return EXIT_FAILED, failed_before_spark(run, exc, time.monotonic() - t0)
+    writer = context.writer if request.write_to_db else None
     result: MetadataResult | None = None
     with job_group(context.spark, f"nuvyn-{request.run_id}", f"nuvyn-executor {request.run_id}") as jobs:
         try:
@@ -171,10 +189,9 @@ def run_job(request: JobRequest, context: Any, progress: Any = None) -> tuple[in
                 run.error_message = "every table failed; first error: " + (result.tables[0].error_message or "")
         except Exception as exc:  # noqa: BLE001 - recorded as the run's failure below
             run.status = RUN_FAILED
-            run.error_message = SECRETS.redact(str(exc).strip().splitlines()[0] if str(exc).strip()
-                                               else type(exc).__name__)[:2000]
-            if isinstance(exc, ExecutorError):
-                logger.error("run failed: %s", run.error_message)
+            run.error_message = _first_line(exc)
+            if isinstance(exc, ExecutorError):  # the report carries the message: logged once, at debug
+                logger.debug("run failed: %s", run.error_message)
             else:
                 logger.exception("run failed: %s", run.error_message)
         run.finished_at = datetime.now(timezone.utc)
@@ -210,19 +227,28 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         configure_logging()
     try:
         request = resolve_request(argv, env)
-    except PayloadError as exc:
-        logger.error("%s", exc)
+        if context is None:
+            from executor.context import ExecutorContext
+
+            context = ExecutorContext(env=env)
+        from executor.ops.progress import LogProgress
+
+        code, report = run_job(request, context, progress=LogProgress())
+    except (PayloadError, SettingsError) as exc:  # printed once, here (not also logged)
         print(f"error: {SECRETS.redact(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if context is None:
-        from executor.context import ExecutorContext
-
-        context = ExecutorContext(env=env)
-    from executor.ops.progress import LogProgress
-
-    code, report = run_job(request, context, progress=LogProgress())
-    print(json.dumps(report, indent=2, default=str, ensure_ascii=False))
+    except ExecutorError as exc:  # e.g. NUVYN_TABLES_LOCATION refused before the run could start
+        print(f"error: {SECRETS.redact(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps(report, indent=2, default=str, ensure_ascii=False), flush=True)
+    if request.write_to_db and written(report):
+        print(context.tables_line(), file=sys.stderr)
     return code
+
+
+def written(report: Mapping[str, Any]) -> bool:
+    """False when the run failed before Spark started (nothing was written)."""
+    return (report.get("summary") or {}).get("recorded", True) is not False
 
 
 class JobFailedError(ExecutorError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -17,22 +19,61 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-@contextmanager
-def _jvm_stdout_to_stderr() -> Iterator[None]:
-    """The JVM (and Ivy's jar resolution) inherits file descriptor 1 when it starts: point it at
-    stderr so that our stdout carries only the JSON a command prints."""
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+class _JvmOutput:
+    """The JVM started for a local session inherits file descriptors 1 and 2: both are pointed at a
+    pipe while it starts, and a daemon thread copies the pipe to our stderr for the JVM's lifetime,
+    dropping Ivy's resolution chatter (logging_setup.jvm_noise) unless `verbose`. So our stdout
+    carries only what a command prints, and stderr only what matters. The dropped lines are kept
+    (the last 500) and written out when the start fails."""
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.dropped: deque[str] = deque(maxlen=500)
+
+    @contextmanager
+    def redirect(self) -> Iterator[None]:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            saved = (os.dup(1), os.dup(2))
+        except (OSError, ValueError):  # no real descriptors (an embedding host): leave them alone
+            yield
+            return
+        read_fd, write_fd = os.pipe()
+        target = os.dup(saved[1])
+        threading.Thread(target=self._copy, args=(read_fd, target), name="nuvyn-jvm-output", daemon=True).start()
+        try:
+            os.dup2(write_fd, 1)
+            os.dup2(write_fd, 2)
+            yield
+        except BaseException:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[1], 2)
+            for line in self.dropped:
+                sys.stderr.write(line)
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in (*saved, write_fd):
+                os.close(fd)
+
+    def _copy(self, read_fd: int, target: int) -> None:
+        from executor.logging_setup import jvm_noise
+
+        with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace", newline="") as src:
+            for line in src:
+                if not self.verbose and jvm_noise(line):
+                    self.dropped.append(line)
+                    continue
+                try:
+                    os.write(target, line.encode("utf-8", "replace"))
+                except OSError:
+                    pass
+        os.close(target)
 
 
 def _launched_by_spark_submit() -> bool:
@@ -62,7 +103,10 @@ def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") ->
 
     from delta import configure_spark_with_delta_pip
 
+    from executor.logging_setup import jvm_java_options, jvm_log_level
+
     os.makedirs(settings.warehouse_dir, exist_ok=True)
+    level = jvm_log_level()
     builder = (
         SparkSession.builder.master(settings.spark_master)
         .appName(app_name)
@@ -72,13 +116,14 @@ def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") ->
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + os.path.abspath(settings.warehouse_dir))
+        .config("spark.driver.extraJavaOptions",
+                "-Dderby.system.home=" + os.path.abspath(settings.warehouse_dir) + " " + jvm_java_options(level))
         .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
     )
     extra = [p for p in os.environ.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
-    with _jvm_stdout_to_stderr():
+    with _JvmOutput(verbose=level in ("ALL", "TRACE", "DEBUG", "INFO")).redirect():
         spark = configure_spark_with_delta_pip(builder, extra_packages=extra).getOrCreate()
-    spark.sparkContext.setLogLevel(os.environ.get("NUVYN_SPARK_LOG_LEVEL", "ERROR"))
+    spark.sparkContext.setLogLevel(level)
     logger.debug("local Spark %s started (warehouse %s)", spark.version, settings.warehouse_dir)
     return spark

@@ -28,6 +28,7 @@ ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 @dataclass
 class Azurite:
     endpoint: str  # http://127.0.0.1:<port>/devstoreaccount1
+    pid: int | None = None  # the emulator we started (None when NUVYN_AZURITE_URL gave one)
 
     @property
     def connection_string(self) -> str:
@@ -49,7 +50,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_listening(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+def _wait_listening(port: int, proc: subprocess.Popen, log: Path, timeout: float | None = None) -> None:
+    from tests.servers import wait_budget
+
+    timeout = wait_budget(180) if timeout is None else timeout
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -63,8 +67,11 @@ def _wait_listening(port: int, proc: subprocess.Popen, log: Path, timeout: float
 
 
 def azurite_blob() -> Iterator[Azurite]:
-    """Generator for a pytest fixture (see tests/integration/conftest.py)."""
+    """Generator for a pytest fixture (see tests/integration/conftest.py). The emulator is stopped at
+    teardown (also after Ctrl-C or SIGTERM, see tests/conftest.py) and dies with this process."""
     import pytest
+
+    from tests.servers import die_with_parent
 
     given = os.environ.get("NUVYN_AZURITE_URL")
     if given:
@@ -79,10 +86,10 @@ def azurite_blob() -> Iterator[Azurite]:
         proc = subprocess.Popen(
             [str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(data / "db"),
              "--skipApiVersionCheck", "--loose", "--silent"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
     try:
         _wait_listening(port, proc, log)
-        yield Azurite(f"http://127.0.0.1:{port}/{ACCOUNT}")
+        yield Azurite(f"http://127.0.0.1:{port}/{ACCOUNT}", pid=proc.pid)
     finally:
         proc.terminate()
         try:

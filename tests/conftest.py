@@ -1,10 +1,17 @@
 """Shared fixtures. Unit tests (tests/unit) need no JVM; integration tests get one local Spark +
-Delta session per test session (UI off, few shuffle partitions), with its own warehouse."""
+Delta session per test session (UI off, few shuffle partitions), with its own warehouse: every
+in-process test uses it (`spark`, `context`); only tests about processes (crash, concurrency,
+spark-submit, a real server, the next process) start their own.
+
+Stopping: Ctrl-C and SIGTERM both end the run through KeyboardInterrupt, so pytest runs every
+fixture's teardown (Azurite, API servers, the Spark session); children also die with this process
+(tests/servers.py)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +19,25 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples" / "lake"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `tests.azurite`, `tests.servers` importable
+
+_previous_sigterm = None
+
+
+def _sigterm_to_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    """SIGTERM ends the run like Ctrl-C (teardowns run) instead of killing it on the spot."""
+    global _previous_sigterm
+    _previous_sigterm = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+def pytest_unconfigure(config):
+    if _previous_sigterm is not None:
+        signal.signal(signal.SIGTERM, _previous_sigterm)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -38,9 +64,20 @@ def spark(settings):
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = build_spark_session(settings, app_name="nuvyn-tests")
+    # pyspark's SIGINT handler first asks the JVM to cancel every job (a py4j call that can wait
+    # behind a busy gateway): Ctrl-C raises KeyboardInterrupt at once instead; teardown stops Spark.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()
+
+
+@pytest.fixture()
+def api_servers():
+    """start(env, log) -> a running `nuvyn-executor serve` (tests/servers.py); all stopped at teardown."""
+    from tests.servers import api_servers as servers
+
+    yield from servers()
 
 
 @pytest.fixture()

@@ -14,11 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from executor.errors import PayloadError
-from executor.ops.render import parse_summary, text_table
+from executor.ops.render import cell, parse_summary, text_table
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -132,7 +133,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     from executor.cli import _context
-    from executor.main import run_job
+    from executor.main import run_job, written
     from executor.ops.progress import make_progress
     from executor.ops.summary import render_summary
 
@@ -152,6 +153,11 @@ def cmd_extract(args: argparse.Namespace) -> int:
             print(render_tables(report["metadata"]["tables"]))
             print()
         print(SECRETS.redact(render_summary(report)))
+    stream = sys.stderr if args.format == "json" else sys.stdout
+    if request.write_to_db and written(report):  # where the rows went: one line, last
+        print(context.tables_line(), file=stream)
+    elif request.write_to_db:
+        print("nothing written: the source could not be listed, Spark was not started", file=stream)
     return code
 
 
@@ -219,7 +225,7 @@ def render_latest_tables(result: dict[str, Any]) -> str:
         return "(no completed run)"
     out = []
     for r in result["runs"]:
-        out.append(f"Run {r['run_id']} ({r['status']}, finished {r.get('finished_at')}) "
+        out.append(f"Run {r['run_id']} ({r['status']}, finished {cell(r.get('finished_at'))}) "
                    f"workflow {r['workflow_id']} source {r.get('source_id')}")
     out += ["", render_tables(result["tables"])]
     total = sum(t.get("row_count") or 0 for t in result["tables"])

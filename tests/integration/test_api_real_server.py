@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,48 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.servers import wait_budget
+
 REPO = Path(__file__).resolve().parent.parent.parent
 TOKEN = "integration-token-42"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log = env, log
-        self.proc: subprocess.Popen | None = None
-        self.url = ""
-
-    def start(self) -> Server:
-        port = _free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "executor.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise AssertionError("server did not start:\n" + self.log.read_text()[-3000:])
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def _kill_children(jobs_db: Path) -> None:
@@ -72,14 +33,15 @@ def _kill_children(jobs_db: Path) -> None:
                 pass
 
 
-def _wait_job(client: httpx.Client, job_id: str, timeout: float = 240.0) -> dict:
+def _wait_job(client: httpx.Client, job_id: str, timeout: float | None = None) -> dict:
+    timeout = wait_budget(1200) if timeout is None else timeout  # a JVM start and the job, on a busy machine
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/jobs/{job_id}").json()
         if job["status"] in ("succeeded", "partial", "failed"):
             return job
         time.sleep(0.5)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
+    raise AssertionError(f"waited {timeout:.0f}s for job {job_id} to finish: {job}")
 
 
 @pytest.fixture()
@@ -99,9 +61,9 @@ def server_env(tmp_path):
     return env
 
 
-def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake):
+def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake, api_servers):
     jobs_db = Path(server_env["NUVYN_WAREHOUSE_DIR"]) / "_api" / "jobs.sqlite3"
-    server = Server(server_env, tmp_path / "server.log").start()
+    server = api_servers(server_env, tmp_path / "server.log")
     try:
         with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
             # authentication is enforced
@@ -130,15 +92,15 @@ def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake):
             second = r.json()["job_id"]
             time.sleep(1.0)
             _kill_children(jobs_db)
-            assert _wait_job(client, second, 60)["status"] == "failed"
+            assert _wait_job(client, second, wait_budget(300))["status"] == "failed"
     finally:
         server.stop()
         _kill_children(jobs_db)
 
     # a restarted server still knows the job, the Idempotency-Key still maps to it, and reads its metadata
-    server = Server(server_env, tmp_path / "server.log").start()
+    server = api_servers(server_env, tmp_path / "server.log")
     try:
-        with httpx.Client(base_url=server.url, headers=AUTH, timeout=240) as client:
+        with httpx.Client(base_url=server.url, headers=AUTH, timeout=wait_budget(600)) as client:
             again = client.get(f"/jobs/{job_id}").json()
             assert again["status"] == job["status"] and again["run_id"] == run_id
             r = client.post("/jobs/create", json={"job_type": "metadata_extraction",

@@ -17,6 +17,7 @@ from chispa import assert_df_equality
 
 from executor.main import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, main, run_job
 from executor.payload import build_request
+from tests.servers import wait_budget
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -194,11 +195,12 @@ def test_tables_are_visible_to_the_next_process(tmp_path, sample_lake):
                                             "workflow_id": "ignored"})}
     job = subprocess.run([sys.executable, "-m", "executor.main", "metadata_extraction", str(sample_lake), "csv",
                           "default", "--write-to-db"], env=env, cwd=REPO, capture_output=True, text=True,
-                         timeout=300)
+                         timeout=wait_budget(1200))
     assert job.returncode == 0, job.stderr[-2000:]
     env.pop("NUVYN_JOB_PAYLOAD")
     query = subprocess.run([sys.executable, "-m", "executor.cli", "query", "--workflow-id", "wf_proc",
-                            "--format", "json"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+                            "--format", "json"], env=env, cwd=REPO, capture_output=True, text=True,
+                           timeout=wait_budget(1200))
     assert query.returncode == 0, query.stderr[-2000:]
     result = json.loads(query.stdout)
     assert set(result) == {"sources", "tables", "columns", "runs"}

@@ -31,6 +31,10 @@ def test_extract_runs_tables_query(cli_context, sample_lake, tmp_path, capsys):
     assert rc == EXIT_OK, out.err
     assert "Run run_" in out.out and "SUCCEEDED" in out.out and "6 extracted, 6 ok, 0 failed" in out.out
     assert "progress: 6/6 tables, 13/13 files" in out.err  # interval 0: a line after every table
+    s = context.settings  # the write ends with one line: catalog, schema and where the four tables are
+    assert out.out.rstrip().splitlines()[-1] == (
+        f"metadata tables: {s.catalog}.{s.schema}.{{sources,tables,columns,executor_runs}} "
+        f"at {s.resolved_tables_location(False)}")
 
     # 2. a failed run (missing path) and a partial one (an empty file fails its table)
     missing = build_request({"workflow_id": "wf_ops", "source_id": "src_ops"},
@@ -78,3 +82,14 @@ def test_extract_runs_tables_query(cli_context, sample_lake, tmp_path, capsys):
 def test_runs_needs_an_id(capsys):
     assert cli.main(["runs"]) == 2
     assert "--workflow-id" in capsys.readouterr().err
+
+
+def test_migrate_ends_with_the_tables_line(cli_context, capsys):
+    s = cli_context.settings
+    line = (f"metadata tables: {s.catalog}.{s.schema}.{{sources,tables,columns,executor_runs}} "
+            f"at {s.resolved_tables_location(False)}")
+    assert cli.main(["migrate"]) == EXIT_OK
+    assert capsys.readouterr().out.rstrip().splitlines()[-1] == line
+    assert cli.main(["migrate", "--dry-run"]) == EXIT_OK
+    out = capsys.readouterr().out.rstrip().splitlines()
+    assert out[-1] == "-- " + line and "-- nothing to do: the tables are up to date" in out

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from executor.context import ExecutorContext
 from executor.main import EXIT_FAILED, EXIT_OK, run_job
 from executor.payload import build_request
 from executor.storage import schema as S
+from tests.servers import die_with_parent, stop_process, wait_budget
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,9 +103,17 @@ def test_four_concurrent_runs_on_an_empty_schema(tmp_path, spark, settings):
     warehouse = tmp_path / "wh"
     procs = [subprocess.Popen([sys.executable, "-m", "executor.main", "metadata_extraction", str(lake), "auto",
                                "default", "--write-to-db"], env=_job_env(warehouse, {"workflow_id": f"wf_c{i}"}),
-                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=die_with_parent)
              for i in range(4)]
-    outs = [p.communicate(timeout=900) for p in procs]
+    limit = wait_budget(2400)  # four JVMs at once on a busy 2-core machine
+    try:
+        outs = [p.communicate(timeout=limit) for p in procs]
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"waited {limit:.0f}s for the four concurrent runs to finish")
+    finally:
+        for p in procs:
+            stop_process(p)
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
     ctx = _context_on(spark, settings, warehouse)
@@ -125,14 +135,18 @@ def test_sigkill_mid_write_is_not_reported_complete_and_the_retry_completes(tmp_
            "NUVYN_TEST_MARKER": str(marker)}
     proc = subprocess.Popen([sys.executable, str(REPO / "tests/integration/fault_job.py"), "metadata_extraction",
                              str(lake), "auto", "default", "--write-to-db", "--run-id", "run-kill-1"],
-                            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 600
-    while not marker.exists():
-        assert proc.poll() is None, proc.stderr.read()[-3000:]
-        assert time.monotonic() < deadline, "the job never reached the pause point"
-        time.sleep(0.5)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
+                            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=die_with_parent)
+    limit = wait_budget(1200)
+    deadline = time.monotonic() + limit
+    try:
+        while not marker.exists():
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            assert time.monotonic() < deadline, f"waited {limit:.0f}s: the job never reached the pause point"
+            time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=wait_budget(60))
 
     ctx = _context_on(spark, settings, warehouse)
     assert ctx.writer.query_metadata(workflow_id="wf_kill")["runs"] == []

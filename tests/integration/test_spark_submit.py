@@ -67,7 +67,9 @@ def submitted(tmp_path_factory):
     out = subprocess.run(cmd, cwd=work, env=clean_env(warehouse, payload), capture_output=True, text=True,
                          timeout=900, check=False)
     assert out.returncode == 0, f"spark-submit failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-6000:]}"
-    report = json.loads(out.stdout[out.stdout.index("{"):])
+    # the report, then (spark-submit merges the Python driver's stderr into stdout) the tables' line
+    report, end = json.JSONDecoder().raw_decode(out.stdout, out.stdout.index("{"))
+    assert out.stdout[end:].strip().splitlines()[-1].startswith("metadata tables: "), out.stdout[end:]
     return {"report": report, "warehouse": warehouse, "payload": payload, "work": work}
 
 

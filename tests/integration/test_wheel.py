@@ -61,6 +61,7 @@ def test_wheel_name_version_and_entry_point(wheel):
         entry_points = z.read(ep).decode()
     assert "nuvyn-executor-job = executor.main:job_main" in entry_points
     assert "executor/main.py" in names and "executor/storage/schema.py" in names
+    assert "executor/resources/log4j2.properties" in names  # the local JVM's quiet log config
     assert not [n for n in names if n.startswith(("tests/", "jobs/", "samples/"))]
 
 
