@@ -106,7 +106,7 @@ class ReadPool:
         future.add_done_callback(self._release)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout=self.settings.timeout_s)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError:  # noqa: UP041 - not the builtin on Python 3.10
             future.cancel()  # still queued: never runs; running: ends on its own, then frees its slot
             logger.warning("metadata read timed out after %.1fs", self.settings.timeout_s)
             raise ReadsTimeout(f"the metadata read took longer than {self.settings.timeout_s:g} s "
