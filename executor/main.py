@@ -31,6 +31,7 @@ from typing import Any
 
 from executor.errors import ExecutorError, PayloadError, SettingsError
 from executor.metadata.model import RUN_FAILED, RUN_RUNNING, MetadataResult
+from executor.ops.summary import table_notes
 from executor.payload import (
     PAYLOAD_ENV,
     JobRequest,
@@ -48,7 +49,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 NAMED_FIELDS = ("workflow_id", "source_id", "data_source_path", "data_source_type", "tenant_id", "job_type",
-                "include", "exclude")
+                "include", "exclude", "csv_header")
 
 
 def get_workflow_id_from_environment(env: Mapping[str, str] | None = None) -> str | None:
@@ -136,6 +137,7 @@ def summarize(result: MetadataResult | None, seconds: float, spark_jobs: int) ->
         "bytes": result.total_size_bytes,
         "spark_jobs": spark_jobs,
         "seconds": round(seconds, 3),
+        **table_notes(result),
     }
 
 

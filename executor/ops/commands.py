@@ -53,6 +53,8 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
                         "default NUVYN_INCLUDE")
     p.add_argument("--exclude", action="append", metavar="GLOB",
                    help="skip files whose relative path or name matches (repeatable); default NUVYN_EXCLUDE")
+    p.add_argument("--csv-header", "--csv_header", dest="csv_header", choices=("auto", "true", "false"),
+                   default=None, help="CSV/TSV header: auto (the header rule, default), true or false (payload csv_header)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the tables it would create and every skipped file; no Spark, nothing written")
     p.add_argument("--no-read-headers", dest="read_headers", action="store_false",
@@ -91,6 +93,8 @@ def build_extract_request(args: argparse.Namespace, env: Mapping[str, str] | Non
         payload["include"] = _patterns(args.include)
     if args.exclude:
         payload["exclude"] = _patterns(args.exclude)
+    if args.csv_header is not None:
+        payload["csv_header"] = args.csv_header
     if args.dry_run and not payload.get("workflow_id") and not (payload.get("job_metadata") or {}).get("workflow_id"):
         payload["workflow_id"] = "dry_run"  # nothing is written: the id only satisfies validation
     return build_request(payload, job_type="metadata_extraction", data_source_path=args.path,
@@ -128,7 +132,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         from executor.ops.dry_run import plan_extraction, render_dry_run
 
         report = plan_extraction(request.data_source_path, request.data_source_type, request.include,
-                                 request.exclude, read_headers=args.read_headers)
+                                 request.exclude, read_headers=args.read_headers,
+                                 csv_header=request.csv_header)
         print(_json(report.to_dict()) if args.format == "json" else render_dry_run(report))
         return EXIT_OK
 
