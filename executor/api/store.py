@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE INDEX IF NOT EXISTS jobs_listing ON jobs(created_at DESC, job_id DESC);
 """
 
 
@@ -159,3 +160,34 @@ class JobStore:
             rows = db.execute("SELECT * FROM jobs WHERE status IN ('created', 'running') "
                               "ORDER BY created_at").fetchall()
         return [self._row(r) for r in rows]  # type: ignore[misc]
+
+    def count(self, status: str) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0])
+
+    def list(self, *, workflow_id: str | None = None, status: str | None = None, limit: int = 50,
+             after: tuple[str, str] | None = None) -> list[JobRecord]:
+        """Jobs newest first (created_at, job_id descending), filtered; `after` is the (created_at,
+        job_id) of the last job of the previous page (keyset pagination). Parameter markers only."""
+        where: list[str] = []
+        params: list[Any] = []
+        if workflow_id is not None:
+            where.append("workflow_id = ?")
+            params.append(workflow_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if after is not None:
+            where.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
+            params += [after[0], after[0], after[1]]
+        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY created_at DESC, job_id DESC LIMIT ?"
+        params.append(int(limit))
+        with self._connect() as db:
+            rows = db.execute(sql, params).fetchall()
+        return [self._row(r) for r in rows]  # type: ignore[misc]
+
+    def get_by_key(self, idempotency_key: str) -> JobRecord | None:
+        with self._connect() as db:
+            return self._row(db.execute("SELECT * FROM jobs WHERE idempotency_key = ?",
+                                        (idempotency_key,)).fetchone())
