@@ -121,14 +121,20 @@ def check_credential_target(location: Location, settings: Settings, source: str)
                 f"AZURE_STORAGE_CONNECTION_STRING is for storage account {named!r}, but the path names "
                 f"account {account!r} (container {location.container!r}); unset it or fix the path"
             )
-        if location.emulator_endpoint:
-            endpoint = cs.get("blobendpoint", "")
-            if cs.get("usedevelopmentstorage", "").lower() == "true":
-                endpoint = "http://127.0.0.1:10000/devstoreaccount1"
-            if endpoint.rstrip("/").lower() != location.emulator_endpoint.rstrip("/").lower():
-                raise SourceError(
-                    f"AZURE_STORAGE_CONNECTION_STRING serves its own BlobEndpoint, not the emulator endpoint of "
-                    f"data_source_path (account {account!r}, container {location.container!r}); fix the path")
+        if cs.get("usedevelopmentstorage", "").lower() == "true":
+            endpoint = "http://127.0.0.1:10000/devstoreaccount1"
+        elif cs.get("blobendpoint"):
+            endpoint = cs["blobendpoint"]
+        elif named:
+            endpoint = f"https://{named}.blob.{cs.get('endpointsuffix') or 'core.windows.net'}"
+        else:
+            raise SourceError("AZURE_STORAGE_CONNECTION_STRING names no account (AccountName or BlobEndpoint): "
+                              "it is not used for a path it may not belong to; add AccountName")
+        target = location.blob_endpoint or ""
+        if endpoint.rstrip("/").lower() != target.rstrip("/").lower():
+            raise SourceError(
+                f"AZURE_STORAGE_CONNECTION_STRING serves its own endpoint only, not the one of data_source_path "
+                f"(account {account!r}, container {location.container!r}); fix the path or unset it")
         return
     if source in (ACCOUNT_KEY, SECRET_SCOPE, DEFAULT) and settings.azure_credential_accounts:
         allowed = {a.strip().lower() for a in settings.azure_credential_accounts.split(",") if a.strip()}
