@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from api_helpers import AUTH, SEED_PATH, SERVER_ENV, TOKEN, make_app
+from api_helpers import AUTH, SEED_PATH, TOKEN, make_app
 from fastapi.testclient import TestClient
 
 from executor.api.settings import ApiSettings
