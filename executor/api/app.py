@@ -230,22 +230,20 @@ def job_view(job: JobRecord) -> JobStatusResponse:
         error_message=job.error_message, summary=job.summary)
 
 
-def encode_page_token(key: tuple[str, str]) -> str:
-    return base64.urlsafe_b64encode(f"{key[0]}|{key[1]}".encode()).decode().rstrip("=")
+def encode_page_token(key: int) -> str:
+    return base64.urlsafe_b64encode(f"jobs:{key}".encode()).decode().rstrip("=")
 
 
-def decode_page_token(token: str) -> tuple[str, str] | None:
-    """The (created_at, job_id) a page token carries, or None when it is not one of ours."""
+def decode_page_token(token: str) -> int | None:
+    """The position a page token carries, or None when it is not one of ours."""
     if not PAGE_TOKEN_PATTERN.fullmatch(token):
         return None
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
         return None
-    created_at, _, job_id = text.partition("|")
-    if not JOB_ID_PATTERN.fullmatch(job_id) or not re.fullmatch(r"[0-9T:.+\-]{10,40}", created_at):
-        return None
-    return created_at, job_id
+    match = re.fullmatch(r"jobs:([1-9][0-9]{0,17})", text)
+    return int(match.group(1)) if match else None
 
 
 def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
@@ -361,12 +359,12 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
     ) -> Any:
         if workflow_id is not None and not ID_PATTERN.match(workflow_id):
             return error(400, f"workflow_id is invalid: expected {ID_RULE}")
-        after = None
+        before = None
         if page_token is not None:
-            after = decode_page_token(page_token)
-            if after is None:
+            before = decode_page_token(page_token)
+            if before is None:
                 return error(400, "page_token is invalid: pass the next_page_token of a previous GET /jobs")
-        jobs, key = service.list(workflow_id=workflow_id, status=status, limit=limit, after=after)
+        jobs, key = service.list(workflow_id=workflow_id, status=status, limit=limit, before=before)
         return JobListResponse(jobs=[job_view(j) for j in jobs],
                                next_page_token=encode_page_token(key) if key else None)
 

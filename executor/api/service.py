@@ -123,25 +123,12 @@ class JobService:
         return self.launcher.cancel(job)
 
     def list(self, *, workflow_id: str | None, status: str | None, limit: int,
-             after: tuple[str, str] | None) -> tuple[list[JobRecord], tuple[str, str] | None]:
+             before: int | None) -> tuple[list[JobRecord], int | None]:
         """One page of jobs, newest first, and the key of the next page (None on the last)."""
-        rows = self.store.list(workflow_id=workflow_id, status=status, limit=limit + 1, after=after)
+        rows = self.store.list(workflow_id=workflow_id, status=status, limit=limit + 1, before=before)
         more = len(rows) > limit
         rows = rows[:limit]
-        return rows, ((rows[-1].created_at, rows[-1].job_id) if more and rows else None)
-
-    def metadata(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
-        return self.metadata_reader(workflow_id, source_id, run_id)
-
-    def changes(self, workflow_id: str, source_id: str | None, from_run: str | None,
-                to_run: str | None) -> dict[str, Any]:
-        """Schema drift between two runs; the reader is the metadata reader's `changes` attribute."""
-        reader: ChangesReader | None = getattr(self.metadata_reader, "changes", None)
-        if reader is None:
-            from executor.errors import MetadataStoreError
-
-            raise MetadataStoreError("this server has no schema-changes reader")
-        return reader(workflow_id, source_id, from_run, to_run)
+        return [job for _, job in rows], (rows[-1][0] if more and rows else None)
 
 
 def spark_metadata_reader(env: Any = None) -> MetadataReader:

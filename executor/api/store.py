@@ -82,7 +82,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-CREATE INDEX IF NOT EXISTS jobs_listing ON jobs(created_at DESC, job_id DESC);
 """
 
 
@@ -166,9 +165,9 @@ class JobStore:
             return int(db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0])
 
     def list(self, *, workflow_id: str | None = None, status: str | None = None, limit: int = 50,
-             after: tuple[str, str] | None = None) -> list[JobRecord]:
-        """Jobs newest first (created_at, job_id descending), filtered; `after` is the (created_at,
-        job_id) of the last job of the previous page (keyset pagination). Parameter markers only."""
+             before: int | None = None) -> list[tuple[int, JobRecord]]:
+        """(rowid, job) newest first (insertion order, descending), filtered; `before` is the rowid of the
+        last job of the previous page (keyset pagination). Parameter markers only."""
         where: list[str] = []
         params: list[Any] = []
         if workflow_id is not None:
@@ -177,15 +176,23 @@ class JobStore:
         if status is not None:
             where.append("status = ?")
             params.append(status)
-        if after is not None:
-            where.append("(created_at < ? OR (created_at = ? AND job_id < ?))")
-            params += [after[0], after[0], after[1]]
-        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY created_at DESC, job_id DESC LIMIT ?"
+        if before is not None:
+            where.append("rowid < ?")
+            params.append(int(before))
+        sql = "SELECT rowid AS row_number, * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY rowid DESC LIMIT ?"
         params.append(int(limit))
         with self._connect() as db:
             rows = db.execute(sql, params).fetchall()
-        return [self._row(r) for r in rows]  # type: ignore[misc]
+        out = []
+        for row in rows:
+            values = dict(row)
+            number = values.pop("row_number")
+            for name in _JSON_COLUMNS:
+                if values.get(name) is not None:
+                    values[name] = json.loads(values[name])
+            out.append((int(number), JobRecord(**values)))
+        return out
 
     def get_by_key(self, idempotency_key: str) -> JobRecord | None:
         with self._connect() as db:
