@@ -271,7 +271,19 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
     def documented_auth(_: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         """Shows the bearer scheme in OpenAPI; BearerAuthMiddleware enforces it."""
 
+    def known_query_only(request: Request) -> None:
+        """Unknown query parameters are refused (a typo such as ?sourceid= must not be ignored)."""
+        route = request.scope.get("route")
+        known = {p.alias for p in getattr(getattr(route, "dependant", None), "query_params", [])}
+        for dep in getattr(getattr(route, "dependant", None), "dependencies", []):
+            known |= {p.alias for p in dep.query_params}
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            expected = ", ".join(sorted(known)) or "none"
+            raise StarletteHTTPException(400, f"Unknown query parameter {unknown[0][:64]!r}; expected: {expected}")
+
     secured = [Depends(documented_auth)] if settings.token is not None else []
+    secured.append(Depends(known_query_only))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -328,6 +340,8 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
              responses={**_ERRORS, 404: {"model": ErrorResponse, "description": "No such job"}},
              summary="Status of a job")
     def get_job(job_id: str = Path(description="The job_id POST /jobs/create returned.", max_length=64)) -> Any:
+        if job_id == "create":  # GET /jobs/create: the route exists, for POST only
+            return error(405, "Method Not Allowed: use POST /jobs/create", {"Allow": "POST"})
         job = service.get(job_id) if JOB_ID_PATTERN.fullmatch(job_id) else None
         if job is None:
             return error(404, f"Job not found: {job_id[:64]!r}")

@@ -130,6 +130,19 @@ class JobService:
         rows = rows[:limit]
         return [job for _, job in rows], (rows[-1][0] if more and rows else None)
 
+    def metadata(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
+        return self.metadata_reader(workflow_id, source_id, run_id)
+
+    def changes(self, workflow_id: str, source_id: str | None, from_run: str | None,
+                to_run: str | None) -> dict[str, Any]:
+        """Schema drift between two runs; the reader is the metadata reader's `changes` attribute."""
+        reader: ChangesReader | None = getattr(self.metadata_reader, "changes", None)
+        if reader is None:
+            from executor.errors import MetadataStoreError
+
+            raise MetadataStoreError("this server has no schema-changes reader")
+        return reader(workflow_id, source_id, from_run, to_run)
+
 
 def spark_metadata_reader(env: Any = None) -> MetadataReader:
     """query_metadata on a lazily built ExecutorContext (one Spark session for the server)."""
