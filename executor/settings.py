@@ -148,7 +148,7 @@ class Settings:
         default=None,
         metadata=_doc(
             "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
-            "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob|dfs."
+            "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
             "core.windows.net is refused before a connection is made.",
             "NUVYN_AZURE_EMULATOR_HOSTS",
         ),
