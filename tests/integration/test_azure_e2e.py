@@ -188,9 +188,22 @@ def test_unreachable_account_is_a_clear_source_error(spark, settings, azurite):
     from executor.sources.azure import AzureBlobFileStore
     from tests.azurite import free_port
 
-    s = replace(settings, azure_connection_string=azurite.connection_string)
+    # the connection string names the unreachable endpoint: the only emulator its key may go to
+    gone = f"http://127.0.0.1:{free_port()}/{ACCOUNT}"
+    s = replace(settings, azure_connection_string=azurite.connection_string.replace(azurite.endpoint, gone))
     ex = MetadataExtractor(spark, s, store_factory=lambda loc, st: AzureBlobFileStore.from_location(
         loc, st, retry_total=0))
     with pytest.raises(SourceError, match="storage account 'devstoreaccount1' is unreachable.*container 'lake'") as err:
-        ex.extract_metadata(f"http://127.0.0.1:{free_port()}/{ACCOUNT}/lake/raw")
+        ex.extract_metadata(f"{gone}/lake/raw")
     assert ACCOUNT_KEY not in str(err.value)
+
+
+def test_another_emulator_host_is_refused_before_connecting(spark, settings, azurite):
+    from executor.errors import PayloadError
+    from executor.metadata.extractor import MetadataExtractor
+    from tests.azurite import free_port
+
+    s = replace(settings, azure_connection_string=azurite.connection_string)
+    ex = MetadataExtractor(spark, s)
+    with pytest.raises(PayloadError, match="NUVYN_AZURE_EMULATOR_HOSTS"):
+        ex.extract_metadata(f"http://127.0.0.1:{free_port()}/{ACCOUNT}/lake/raw")
