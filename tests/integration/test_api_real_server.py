@@ -125,11 +125,16 @@ def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake):
             job_id = created["job_id"]
             # while it runs: the payload is not on its command line (ps), its logs are 0600
             deadline = time.monotonic() + 60
-            while (running := client.get(f"/jobs/{job_id}").json())["pid"] is None and time.monotonic() < deadline:
+            pid = None
+            while pid is None and time.monotonic() < deadline:
+                with sqlite3.connect(jobs_db) as db:
+                    pid = db.execute("SELECT pid FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0]
                 time.sleep(0.1)
-            if running["status"] == "running":
-                cmdline = Path(f"/proc/{running['pid']}/cmdline").read_bytes()
-                assert b"test_workflow_123" not in cmdline and b"--payload" not in cmdline
+            assert pid is not None
+            cmdline = Path(f"/proc/{pid}/cmdline")
+            if cmdline.exists():  # still running (it may have ended already)
+                text = cmdline.read_bytes()
+                assert b"test_workflow_123" not in text and b"--payload" not in text and b"executor.main" in text
             logs = Path(server_env["NUVYN_WAREHOUSE_DIR"]) / "_api" / "job_logs"
             assert {oct(p.stat().st_mode & 0o777) for p in logs.iterdir()} == {"0o600"}
             job = _wait_job(client, job_id)
