@@ -124,8 +124,10 @@ def test_secrets_never_leak(spark, settings, azurite, seeded, capsys, caplog):
     container, _ = seeded
     sas = _sas(azurite, container, read=True, list=True)
     sig = next(p.split("=", 1)[1] for p in sas.split("&") if p.startswith("sig="))
-    # SAS wins over the account key (also in play, registered, never used).
-    ctx = _context(spark, settings, azure_account_key=ACCOUNT_KEY)
+    # SAS wins over the account key (also in play, registered, never used). No connection string names
+    # the emulator here, so its host:port is listed explicitly (NUVYN_AZURE_EMULATOR_HOSTS).
+    emulator = azurite.endpoint.split("://", 1)[1].split("/", 1)[0]
+    ctx = _context(spark, settings, azure_account_key=ACCOUNT_KEY, azure_emulator_hosts=emulator)
     caplog.set_level(logging.DEBUG)
     ok = _run(ctx, azurite.url(container, "raw") + "?" + sas, "wf_sas", capsys)
     assert ok["_code"] == 0, ok
