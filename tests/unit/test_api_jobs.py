@@ -70,6 +70,8 @@ def test_recovered_jobs_count_toward_the_limit(tmp_path, fake_python):
             p.wait()
         for job in fresh:
             assert _wait(store, job.job_id).status == "succeeded"
+        for n in range(2):  # the watcher notices a recovered child's end within a poll
+            assert _wait(store, f"job_{n:032x}").status == "succeeded"
         # never more than 2 at once: the recorded intervals (a slot is released only after finished_at
         # is written, and started_at is written after a slot was taken) overlap at most twice
         events = []
