@@ -272,11 +272,16 @@ def create_app(settings: ApiSettings, service: JobService) -> FastAPI:
         """Shows the bearer scheme in OpenAPI; BearerAuthMiddleware enforces it."""
 
     def known_query_only(request: Request) -> None:
-        """Unknown query parameters are refused (a typo such as ?sourceid= must not be ignored)."""
+        """Unknown or repeated query parameters are refused (a typo such as ?sourceid= must not be ignored,
+        nor ?run_id=a&run_id=b silently read as b)."""
         route = request.scope.get("route")
         known = {p.alias for p in getattr(getattr(route, "dependant", None), "query_params", [])}
         for dep in getattr(getattr(route, "dependant", None), "dependencies", []):
             known |= {p.alias for p in dep.query_params}
+        names = [k for k, _ in request.query_params.multi_items()]
+        repeated = sorted({k for k in names if names.count(k) > 1})
+        if repeated:
+            raise StarletteHTTPException(400, f"Query parameter {repeated[0][:64]!r} is given more than once")
         unknown = sorted(set(request.query_params) - known)
         if unknown:
             expected = ", ".join(sorted(known)) or "none"

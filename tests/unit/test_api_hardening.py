@@ -170,3 +170,11 @@ def test_serve_refuses_to_start_with_a_bad_roots_entry(tmp_path, capsys):
     code = serve(args, {"NUVYN_API_TOKEN": "t" * 16, "NUVYN_API_JOBS_DB": str(tmp_path / "j.db"),
                         "NUVYN_API_SOURCE_ROOTS": "ftp://nope"})
     assert code == 2 and "NUVYN_API_SOURCE_ROOTS entry 'ftp://nope'" in capsys.readouterr().err
+
+
+def test_unknown_and_repeated_query_parameters_are_refused(api):
+    r = api.get("/jobs", params={"sourceid": "x"}, headers=AUTH)
+    assert r.status_code == 400 and "Unknown query parameter 'sourceid'" in r.json()["error"]
+    r = api.get("/workflows/w1/metadata?run_id=a&run_id=b", headers=AUTH)
+    assert r.status_code == 400 and "'run_id' is given more than once" in r.json()["error"]
+    assert api.reader.calls == []
