@@ -23,9 +23,12 @@ from executor.api.launchers import DatabricksLauncher, LocalLauncher, databricks
 from executor.api.reads import ReadPool, ReadPoolSettings
 from executor.api.service import JobService, MetadataReader, default_metadata_reader
 from executor.api.settings import ApiSettings
+from executor.api.sources import SourceGate
 from executor.api.store import JobStore
-from executor.errors import ExecutorError
+from executor.errors import ExecutorError, SettingsError
 from executor.redaction import SECRETS
+from executor.settings import Settings
+from executor.sources.policy import SourceNotAllowed
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +38,11 @@ def build_launcher(settings: ApiSettings, store: JobStore, env: Mapping[str, str
         return DatabricksLauncher(
             store, job_id=int(settings.databricks_job_id or 0),
             client_factory=databricks_client_factory(settings.databricks_host, settings.databricks_token),
-            poll_seconds=settings.poll_seconds)
+            poll_seconds=settings.poll_seconds, timeout_s=settings.job_timeout_s)
     return LocalLauncher(store, max_concurrent=settings.max_concurrent_jobs, python=settings.python_executable,
                          logs_dir=Path(settings.jobs_db).parent / "job_logs", env=env,
-                         payload_transport=settings.payload_transport)
+                         payload_transport=settings.payload_transport, timeout_s=settings.job_timeout_s,
+                         log_retention_s=settings.job_log_retention_days * 86400)
 
 
 def build_app(settings: ApiSettings | None = None, env: Mapping[str, str] | None = None, *,
@@ -47,10 +51,36 @@ def build_app(settings: ApiSettings | None = None, env: Mapping[str, str] | None
     env = os.environ if env is None else env
     settings = settings or ApiSettings.from_env(env)
     SECRETS.add(settings.token, settings.databricks_token)
+    try:
+        gate = SourceGate(settings.source_roots, Settings.from_env(env))
+    except SourceNotAllowed as exc:
+        raise SettingsError(str(exc)) from None
     store = JobStore(settings.jobs_db)
     launcher = launcher or build_launcher(settings, store, env)
-    service = JobService(store, launcher, metadata_reader or default_metadata_reader(env))
+    service = JobService(store, launcher, metadata_reader or default_metadata_reader(env), source_check=gate,
+                         max_queued=settings.max_queued_jobs)
     return create_app(settings, service, read_pool=ReadPool(ReadPoolSettings.from_env(env)))
+
+
+def uvicorn_config(app: Any, settings: ApiSettings, host: str, port: int, log_level: str) -> Any:
+    """Timeouts and limits that keep slow or idle clients from holding the server (docs/API.md)."""
+    import uvicorn
+
+    from executor.api.http_protocol import header_timeout_protocol
+
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level.lower(), access_log=True, log_config=None,
+        http=header_timeout_protocol(settings.header_timeout_s), timeout_keep_alive=settings.keep_alive_s,
+        limit_concurrency=settings.limit_concurrency, timeout_graceful_shutdown=10,
+        h11_max_incomplete_event_size=16 * 1024)
+
+
+def route_uvicorn_logs() -> None:
+    """uvicorn.error and uvicorn.access write through the executor's handler (secrets redacted)."""
+    handlers = logging.getLogger("executor").handlers
+    uv = logging.getLogger("uvicorn")
+    uv.handlers[:] = list(handlers)
+    uv.propagate = False
 
 
 def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
@@ -59,6 +89,7 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
     from executor.logging_setup import configure_logging
 
     configure_logging(args.log_level)
+    route_uvicorn_logs()
     env = os.environ if env is None else env
     try:
         settings = ApiSettings.from_env(env, allow_no_auth=True if args.no_auth else None)
@@ -69,12 +100,17 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
         settings = settings.model_copy(update={"token": None})
     try:
         app = build_app(settings, env)
-    except ExecutorError as exc:  # e.g. NUVYN_API_READ_* or NUVYN_READ_BACKEND invalid
+    except ExecutorError as exc:  # e.g. NUVYN_API_SOURCE_ROOTS, NUVYN_API_READ_* or NUVYN_READ_BACKEND invalid
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not settings.source_roots:
+        logger.warning("NUVYN_API_SOURCE_ROOTS is not set: local and DBFS paths are refused (403); set it to the "
+                       "folders, dbfs:/ prefixes and <account>/<container> the API may read")
     logger.info("serving on http://%s:%s (launcher %s, jobs db %s)", args.host, args.port, settings.launcher,
                 settings.jobs_db)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), access_log=False)
+    # log_config=None: uvicorn's loggers (uvicorn.error, uvicorn.access) go through the handlers
+    # configure_logging installed, whose filter redacts every secret; the access log is on.
+    uvicorn.Server(uvicorn_config(app, settings, args.host, args.port, args.log_level)).run()
     return 0
 
 

@@ -43,9 +43,9 @@ DATA_SOURCE_TYPE_ALIASES = {
 }
 VALID_DATA_SOURCE_TYPES = ("auto",) + FILE_FORMATS + STORAGE_KINDS
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}\Z")  # \Z: no trailing newline
 ID_RULE = "1-128 characters: letters, digits and . _ : @ -, starting with a letter or digit"
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
 def _depth(value: Any, limit: int) -> int:

@@ -144,6 +144,24 @@ class Settings:
         metadata=_doc("Azure sources on Databricks: key of the account key in the secret scope.",
                       "NUVYN_AZURE_KEY_SECRET_KEY"),
     )
+    azure_emulator_hosts: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
+            "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
+            "core.windows.net is refused before a connection is made.",
+            "NUVYN_AZURE_EMULATOR_HOSTS",
+        ),
+    )
+    azure_credential_accounts: str | None = field(
+        default=None,
+        metadata=_doc(
+            "Azure sources: comma-separated storage accounts the server's own credential (account key, "
+            "secret-scope key, DefaultAzureCredential) may be used for; required by `serve` for paths "
+            "without a SAS token. A connection string serves only its own account.",
+            "NUVYN_AZURE_CREDENTIAL_ACCOUNTS",
+        ),
+    )
     azure_spark_route: str = field(
         default="auto",
         metadata=_doc(

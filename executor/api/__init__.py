@@ -5,6 +5,8 @@ models.py     request/response models (the OpenAPI schema)
 validation.py pure checks of a create-job body -> the executor payload
 store.py      SQLite job store (survives restarts; idempotency keys)
 launchers.py  LocalLauncher (child process) and DatabricksLauncher (Jobs API run_now)
-service.py    JobService: create, follow, recover jobs
-app.py        the FastAPI app: auth, body limit, error mapping, routes
+service.py    JobService: create, follow, cancel, list, recover jobs; the queue bound
+sources.py    SourceGate: the door check of a job's source (roots, emulator hosts, credential accounts)
+http_protocol.py  uvicorn's h11 protocol with a request-header timeout
+app.py        the FastAPI app: auth, body limit, finite JSON numbers, error mapping, routes
 """

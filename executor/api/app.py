@@ -3,12 +3,15 @@ no stack trace or internal text ever reaches a response."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
 import logging
+import math
 import re
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,22 +26,77 @@ from executor.api.models import (
     CreateJobResponse,
     ErrorResponse,
     HealthResponse,
+    JobListResponse,
     JobStatusResponse,
     MetadataResponse,
 )
 from executor.api.reads import ReadPool, ReadsBusy, ReadsTimeout, json_body
-from executor.api.service import JobService
+from executor.api.service import JobNotCancellable, JobService, QueueFull
 from executor.api.settings import ApiSettings
 from executor.api.store import IdempotencyConflict, JobRecord
 from executor.api.validation import REQUIRED_FIELDS, missing_field_message
 from executor.errors import MetadataStoreError, PayloadError, QueryError
 from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN
+from executor.sources.policy import SourceNotAllowed
 
 logger = logging.getLogger(__name__)
 
 OPEN_PATHS = {"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
-JOB_ID_PATTERN = re.compile(r"^job_[0-9a-f]{32}$")
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+JOB_ID_PATTERN = re.compile(r"job_[0-9a-f]{32}")  # used with fullmatch
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")  # used with fullmatch
+PAGE_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,200}")  # used with fullmatch
+
+# The same rules as JSON Schema patterns (ECMA regex; `$` without the m flag is the very end), so that
+# OpenAPI carries every pattern the server enforces.
+SCHEMA_PATTERNS = {
+    "workflow_id": "^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$",
+    "source_id": "^([A-Za-z0-9][A-Za-z0-9._:@-]{0,127})?$",
+    "run_id": "^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$",
+    "from_run": "^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$",
+    "to_run": "^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$",
+    "job_id": "^job_[0-9a-f]{32}$",
+    "page_token": "^[A-Za-z0-9_-]{1,200}$",
+    "Idempotency-Key": "^[!-~]{1,255}$",
+}
+
+
+def add_schema_patterns(schema: dict[str, Any]) -> dict[str, Any]:
+    """Give every path/query/header parameter named in SCHEMA_PATTERNS its pattern (in place)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                pattern = SCHEMA_PATTERNS.get(param.get("name", ""))
+                target = param.get("schema", {})
+                options = target.get("anyOf")  # Optional[str] -> anyOf [string, null]
+                for sub in options if options else [target]:
+                    if pattern and sub.get("type") == "string":
+                        sub["pattern"] = pattern
+    return schema
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def json_number_problem(body: bytes) -> str | None:
+    """The reason a JSON body is refused for its numbers (NaN, Infinity, 1e999), or None. Bodies that
+    are not JSON at all are left to the normal validation (which says so)."""
+    try:
+        json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError) or isinstance(exc, UnicodeDecodeError):
+            return None
+        return f"Request body is not valid JSON: {exc}; JSON numbers must be finite"
+    except RecursionError:
+        return None
+    return None
 
 _ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in (
     (400, "Invalid request: missing or invalid field, malformed JSON, unknown job_type"),
@@ -128,6 +186,10 @@ class BodyLimitMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        problem = json_number_problem(body) if body else None
+        if problem:
+            await _send_json(send, 400, {"error": problem})
+            return
         sent = False
 
         async def replay() -> dict[str, Any]:
@@ -173,6 +235,22 @@ def job_view(job: JobRecord) -> JobStatusResponse:
         error_message=job.error_message, summary=job.summary)
 
 
+def encode_page_token(key: int) -> str:
+    return base64.urlsafe_b64encode(f"jobs:{key}".encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: str) -> int | None:
+    """The position a page token carries, or None when it is not one of ours."""
+    if not PAGE_TOKEN_PATTERN.fullmatch(token):
+        return None
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
+    except (binascii.Error, ValueError):
+        return None
+    match = re.fullmatch(r"jobs:([1-9][0-9]{0,17})", text)
+    return int(match.group(1)) if match else None
+
+
 def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool | None = None) -> FastAPI:
     reads = read_pool or ReadPool()
     if settings.token is None:
@@ -200,7 +278,24 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
     def documented_auth(_: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         """Shows the bearer scheme in OpenAPI; BearerAuthMiddleware enforces it."""
 
+    def known_query_only(request: Request) -> None:
+        """Unknown or repeated query parameters are refused (a typo such as ?sourceid= must not be ignored,
+        nor ?run_id=a&run_id=b silently read as b)."""
+        route = request.scope.get("route")
+        known = {p.alias for p in getattr(getattr(route, "dependant", None), "query_params", [])}
+        for dep in getattr(getattr(route, "dependant", None), "dependencies", []):
+            known |= {p.alias for p in dep.query_params}
+        names = [k for k, _ in request.query_params.multi_items()]
+        repeated = sorted({k for k in names if names.count(k) > 1})
+        if repeated:
+            raise StarletteHTTPException(400, f"Query parameter {repeated[0][:64]!r} is given more than once")
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            expected = ", ".join(sorted(known)) or "none"
+            raise StarletteHTTPException(400, f"Unknown query parameter {unknown[0][:64]!r}; expected: {expected}")
+
     secured = [Depends(documented_auth)] if settings.token is not None else []
+    secured.append(Depends(known_query_only))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -222,7 +317,12 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
                               auth=settings.token is not None)
 
     @app.post("/jobs/create", response_model=CreateJobResponse, responses={**_ERRORS, 409: {
-        "model": ErrorResponse, "description": "Idempotency-Key reused with a different body"}},
+        "model": ErrorResponse, "description": "Idempotency-Key reused with a different body"},
+        403: {"model": ErrorResponse, "description": "data_source_path outside NUVYN_API_SOURCE_ROOTS, a host "
+                                                     "that is not Azure storage nor an allowed emulator, or an "
+                                                     "account the server's credential may not be used for"},
+        429: {"model": ErrorResponse, "description": "Too many jobs wait to start; retry after Retry-After "
+                                                     "seconds"}},
         dependencies=secured, summary="Create and start a metadata extraction job")
     def create_job(
         body: CreateJobRequest,
@@ -231,12 +331,16 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
             description="Optional key (1-255 visible ASCII characters). A repeated request with the same key "
                         "returns the same job instead of starting another."),
     ) -> Any:
-        if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.match(idempotency_key):
+        if idempotency_key is not None and not IDEMPOTENCY_KEY_PATTERN.fullmatch(idempotency_key):
             return error(400, "Invalid Idempotency-Key header: 1-255 visible ASCII characters")
         try:
             job, created = service.create(body.model_dump(exclude_unset=False), idempotency_key)
         except PayloadError as exc:
             return error(400, str(exc))
+        except SourceNotAllowed as exc:
+            return error(403, str(exc))
+        except QueueFull as exc:
+            return error(429, str(exc), {"Retry-After": str(exc.retry_after)})
         except IdempotencyConflict as exc:
             return error(409, str(exc))
         if created:
@@ -248,10 +352,47 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
              responses={**_ERRORS, 404: {"model": ErrorResponse, "description": "No such job"}},
              summary="Status of a job")
     def get_job(job_id: str = Path(description="The job_id POST /jobs/create returned.", max_length=64)) -> Any:
-        job = service.get(job_id) if JOB_ID_PATTERN.match(job_id) else None
+        if job_id == "create":  # GET /jobs/create: the route exists, for POST only
+            return error(405, "Method Not Allowed: use POST /jobs/create", {"Allow": "POST"})
+        job = service.get(job_id) if JOB_ID_PATTERN.fullmatch(job_id) else None
         if job is None:
-            return error(404, f"Job not found: {job_id[:64]}")
+            return error(404, f"Job not found: {job_id[:64]!r}")
         return job_view(job)
+
+    @app.post("/jobs/{job_id}/cancel", response_model=JobStatusResponse, dependencies=secured,
+              responses={**_ERRORS, 404: {"model": ErrorResponse, "description": "No such job"},
+                         409: {"model": ErrorResponse, "description": "The job already ended"}},
+              summary="Cancel a queued or running job (local: its process group is terminated; "
+                      "Databricks: cancel_run)")
+    def cancel_job(job_id: str = Path(description="The job_id POST /jobs/create returned.", max_length=64)) -> Any:
+        try:
+            job = service.cancel(job_id) if JOB_ID_PATTERN.fullmatch(job_id) else None
+        except JobNotCancellable as exc:
+            return error(409, str(exc))
+        if job is None:
+            return error(404, f"Job not found: {job_id[:64]!r}")
+        return job_view(job)
+
+    @app.get("/jobs", response_model=JobListResponse, dependencies=secured, responses=_ERRORS,
+             summary="List jobs, newest first (filters: workflow_id, status; paged)")
+    def list_jobs(
+        workflow_id: str | None = Query(default=None, max_length=128, description=f"Only this workflow ({ID_RULE})."),
+        status: Literal["created", "running", "succeeded", "partial", "failed", "cancelled"] | None = Query(
+            default=None, description="Only jobs with this status."),
+        limit: int = Query(default=50, ge=1, le=200, description="Jobs per page (1-200)."),
+        page_token: str | None = Query(default=None, max_length=200,
+                                       description="next_page_token of the previous page."),
+    ) -> Any:
+        if workflow_id is not None and not ID_PATTERN.match(workflow_id):
+            return error(400, f"workflow_id is invalid: expected {ID_RULE}")
+        before = None
+        if page_token is not None:
+            before = decode_page_token(page_token)
+            if before is None:
+                return error(400, "page_token is invalid: pass the next_page_token of a previous GET /jobs")
+        jobs, key = service.list(workflow_id=workflow_id, status=status, limit=limit, before=before)
+        return JobListResponse(jobs=[job_view(j) for j in jobs],
+                               next_page_token=encode_page_token(key) if key else None)
 
     @app.get("/workflows/{workflow_id}/metadata", response_model=MetadataResponse, dependencies=secured,
              responses={**_ERRORS, **_READ_ERRORS},
@@ -317,6 +458,12 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
             return error(503, "The metadata store is unavailable; see the server log")
         return Response(body, media_type="application/json")
 
+    build_openapi = app.openapi
+
+    def openapi_with_patterns() -> dict[str, Any]:
+        return add_schema_patterns(build_openapi())
+
+    app.openapi = openapi_with_patterns  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(BearerAuthMiddleware, token=settings.token)
     return app

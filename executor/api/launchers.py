@@ -1,8 +1,9 @@
 """Launchers start a job and follow it to its end, recording every change in the JobStore.
 
-LocalLauncher       `python -m executor.main --payload <json> --run-id <run_id> --write-to-db` as a
-                    child process (or the payload in NUVYN_JOB_PAYLOAD), at most N at once; more
-                    jobs wait in a FIFO queue with status 'created'.
+LocalLauncher       `python -m executor.main --run-id <run_id> --write-to-db` as a child process with
+                    the payload in NUVYN_JOB_PAYLOAD (never on the command line), at most N at once
+                    (recovered children count too); more jobs wait in a queue with status 'created'.
+                    Logs are 0600 files in a 0700 folder, deleted after the retention.
 DatabricksLauncher  WorkspaceClient().jobs.run_now(job_id=<configured>, job_parameters={"payload":
                     <json>}, idempotency_token=<job_id>); status from jobs.get_run, polled.
 
@@ -16,11 +17,13 @@ import json
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,6 +47,8 @@ class Launcher(Protocol):
     def submit(self, job: JobRecord) -> None: ...
 
     def recover(self, job: JobRecord) -> None: ...
+
+    def cancel(self, job: JobRecord) -> JobRecord: ...
 
     def stop(self) -> None: ...
 
@@ -118,63 +123,91 @@ def _pid_runs(pid: int, run_id: str) -> bool:
 
 
 class LocalLauncher:
-    """Runs jobs as child processes of the server, at most `max_concurrent` at once."""
+    """Runs jobs as child processes of the server, at most `max_concurrent` at once.
+
+    One limit counts every running child: the ones this server started and the ones a previous
+    server started and this one recovered (followed by pid). A job past `timeout_s` and a cancelled
+    job have their process group terminated (SIGTERM, then SIGKILL after `kill_grace_s`)."""
 
     name = "local"
 
     def __init__(self, store: JobStore, *, max_concurrent: int = 2, python: str | None = None,
                  logs_dir: str | os.PathLike[str], env: Mapping[str, str] | None = None,
-                 payload_transport: str = "argument", poll_seconds: float = 1.0) -> None:
+                 payload_transport: str = "env", poll_seconds: float = 1.0, timeout_s: float | None = None,
+                 log_retention_s: float | None = None, kill_grace_s: float = 5.0) -> None:
+        if payload_transport != "env":
+            raise ValueError("the payload reaches a local job only through the environment (never argv)")
         self.store = store
         self.max_concurrent = max_concurrent
         self.python = python or sys.executable
         self.logs_dir = Path(logs_dir)
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.logs_dir, 0o700)
         self.env = dict(os.environ if env is None else env)
-        self.payload_transport = payload_transport
         self.poll_seconds = poll_seconds
+        self.timeout_s = timeout_s
+        self.log_retention_s = log_retention_s
+        self.kill_grace_s = kill_grace_s
         self._queue: queue.Queue[str | None] = queue.Queue()
+        self._slots = threading.Condition()
+        self._running: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._procs: dict[str, subprocess.Popen] = {}
         self._stopping = threading.Event()
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> None:
-        for i in range(self.max_concurrent):
-            t = threading.Thread(target=self._worker, name=f"nuvyn-local-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self.prune_logs()
+        t = threading.Thread(target=self._dispatch, name="nuvyn-local-dispatch", daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def stop(self) -> None:
         """Stop taking jobs. Running children go on (a restarted server picks them up again)."""
         self._stopping.set()
-        for _ in self._threads:
-            self._queue.put(None)
+        self._queue.put(None)
+        with self._slots:
+            self._slots.notify_all()
 
     def submit(self, job: JobRecord) -> None:
         self._queue.put(job.job_id)
+
+    def running_count(self) -> int:
+        with self._slots:
+            return len(self._running)
 
     def recover(self, job: JobRecord) -> None:
         if job.status == "created":
             self.submit(job)
             return
         if job.pid and _pid_runs(job.pid, job.run_id):
-            logger.info("job %s: child %s still runs; following it", job.job_id, job.pid)
+            logger.info("job %s: child %s still runs; following it (counts toward the limit)", job.job_id, job.pid)
+            with self._slots:
+                self._running.add(job.job_id)
             threading.Thread(target=self._watch_orphan, args=(job,), daemon=True).start()
         else:
             self._finish(job.job_id, None)
 
+    def cancel(self, job: JobRecord) -> JobRecord:
+        """Cancel a queued or running job: a queued one never starts; a running one's process group is
+        terminated. The job ends with status 'cancelled'."""
+        updated = self.store.update(job.job_id, status="cancelled", error_message="cancelled by request",
+                                    **({} if job.status == "running" else {"finished_at": utcnow()})) or job
+        if job.status == "running" and job.pid:
+            proc = self._procs.get(job.job_id)
+            if proc is not None or _pid_runs(job.pid, job.run_id):
+                threading.Thread(target=self._terminate, args=(job.pid, proc), daemon=True).start()
+        logger.info("job %s: cancelled (was %s)", job.job_id, job.status)
+        return updated
+
     # ---------------------------------------------------------------- internals
     def command(self, job: JobRecord) -> tuple[list[str], dict[str, str]]:
+        """The child's argv and environment. The payload (it may hold a SAS URL) goes in the
+        environment only: argv is world-readable (`ps`), /proc/<pid>/environ is not."""
         payload = json.dumps(job.payload, ensure_ascii=False)
-        cmd = [self.python, "-m", "executor.main"]
+        cmd = [self.python, "-m", "executor.main", "--run-id", job.run_id, "--write-to-db"]
         env = {k: v for k, v in self.env.items() if k not in CHILD_ENV_DROP}
-        if self.payload_transport == "env":
-            env[PAYLOAD_ENV] = payload
-        else:
-            env.pop(PAYLOAD_ENV, None)
-            cmd += ["--payload", payload]
-        cmd += ["--run-id", job.run_id, "--write-to-db"]
+        env[PAYLOAD_ENV] = payload
         root = str(Path(executor.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         return cmd, env
@@ -182,17 +215,43 @@ class LocalLauncher:
     def _paths(self, job_id: str) -> tuple[Path, Path]:
         return self.logs_dir / f"{job_id}.stdout", self.logs_dir / f"{job_id}.stderr"
 
-    def _worker(self) -> None:
+    @staticmethod
+    def _private_file(path: Path) -> Any:
+        """Open `path` for writing with mode 0600 (also when it already existed)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "wb")
+
+    def _dispatch(self) -> None:
         while not self._stopping.is_set():
             job_id = self._queue.get()
             if job_id is None:
                 return
-            try:
-                self._run(job_id)
-            except Exception as exc:  # noqa: BLE001 - one broken job must not kill the worker
-                logger.exception("job %s: launcher error", job_id)
-                self.store.update(job_id, status="failed", finished_at=utcnow(),
-                                  error_message=f"the job could not be started ({type(exc).__name__})")
+            with self._slots:
+                while len(self._running) >= self.max_concurrent and not self._stopping.is_set():
+                    self._slots.wait()
+                if self._stopping.is_set():
+                    return
+                job = self.store.get(job_id)
+                if job is None or job.status != "created" or job_id in self._running:
+                    continue
+                self._running.add(job_id)
+            threading.Thread(target=self._slot, args=(job_id,), name=f"nuvyn-job-{job_id[-6:]}", daemon=True).start()
+
+    def _release(self, job_id: str) -> None:
+        with self._slots:
+            self._running.discard(job_id)
+            self._slots.notify_all()
+
+    def _slot(self, job_id: str) -> None:
+        try:
+            self._run(job_id)
+        except Exception as exc:  # noqa: BLE001 - one broken job must not kill the launcher
+            logger.exception("job %s: launcher error", job_id)
+            self.store.update(job_id, status="failed", finished_at=utcnow(),
+                              error_message=f"the job could not be started ({type(exc).__name__})")
+        finally:
+            self._release(job_id)
 
     def _run(self, job_id: str) -> None:
         job = self.store.get(job_id)
@@ -200,28 +259,110 @@ class LocalLauncher:
             return
         cmd, env = self.command(job)
         out_path, err_path = self._paths(job_id)
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        with self._private_file(out_path) as out, self._private_file(err_path) as err:
             proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
                                     start_new_session=True)
         self._procs[job_id] = proc
-        self.store.update(job_id, status="running", started_at=utcnow(), pid=proc.pid)
+        current = self.store.get(job_id)
+        if current is not None and current.status == "cancelled":  # cancelled while it was being started
+            self.store.update(job_id, pid=proc.pid, started_at=utcnow())
+            self._terminate(proc.pid, proc)
+        else:
+            self.store.update(job_id, status="running", started_at=utcnow(), pid=proc.pid)
         logger.info("job %s: started run %s (pid %s)", job_id, job.run_id, proc.pid)
-        code = proc.wait()
-        self._procs.pop(job_id, None)
-        self._finish(job_id, code)
+        timed_out = False
+        try:
+            code = proc.wait(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            logger.warning("job %s: still running after %s s; stopping it", job_id, self.timeout_s)
+            self._terminate(proc.pid, proc)
+            code = proc.wait()
+        finally:
+            self._procs.pop(job_id, None)
+        self._finish(job_id, code, timed_out=timed_out)
+
+    def _terminate(self, pid: int, proc: subprocess.Popen | None = None) -> None:
+        """SIGTERM to the job's process group (it was started in a new session), SIGKILL after the grace."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+            deadline = time.monotonic() + self.kill_grace_s
+            while time.monotonic() < deadline:
+                if proc is not None:
+                    if proc.poll() is not None:
+                        return
+                else:
+                    try:
+                        os.killpg(pid, 0)
+                    except (ProcessLookupError, PermissionError):
+                        return
+                time.sleep(0.05)
 
     def _watch_orphan(self, job: JobRecord) -> None:
-        while job.pid and _pid_runs(job.pid, job.run_id):
-            time.sleep(self.poll_seconds)
-        self._finish(job.job_id, None)
+        timed_out = False
+        try:
+            started = _seconds_since(job.started_at)
+            begun = time.monotonic() - (started or 0.0)
+            while job.pid and _pid_runs(job.pid, job.run_id):
+                if self.timeout_s and time.monotonic() - begun > self.timeout_s:
+                    timed_out = True
+                    self._terminate(job.pid)
+                    break
+                time.sleep(self.poll_seconds)
+            self._finish(job.job_id, None, timed_out=timed_out)
+        finally:
+            self._release(job.job_id)
 
-    def _finish(self, job_id: str, code: int | None) -> None:
+    def _finish(self, job_id: str, code: int | None, *, timed_out: bool = False) -> None:
         out_path, err_path = self._paths(job_id)
         stdout = out_path.read_text(encoding="utf-8", errors="replace") if out_path.exists() else ""
         stderr = err_path.read_text(encoding="utf-8", errors="replace") if err_path.exists() else ""
         result = outcome(code, stdout, stderr)
+        current = self.store.get(job_id)
+        if current is not None and current.status == "cancelled":
+            result = {"status": "cancelled", "summary": result.get("summary"),
+                      "error_message": "cancelled by request"}
+        elif timed_out:
+            result = {"status": "failed", "summary": result.get("summary"),
+                      "error_message": f"the job ran longer than NUVYN_API_JOB_TIMEOUT_S={self.timeout_s:g} s "
+                                       "and was stopped"}
         self.store.update(job_id, finished_at=utcnow(), exit_code=code, **result)
         logger.info("job %s: %s (exit code %s)", job_id, result["status"], code)
+        self.prune_logs()
+
+    def prune_logs(self) -> int:
+        """Delete log files older than the retention (never those of a running job). Returns how many."""
+        if not self.log_retention_s:
+            return 0
+        cutoff = time.time() - self.log_retention_s
+        with self._slots:
+            busy = set(self._running)
+        removed = 0
+        for path in self.logs_dir.glob("job_*.std*"):
+            if path.name.split(".", 1)[0] in busy:
+                continue
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        if removed:
+            logger.info("removed %d job log file(s) older than the retention", removed)
+        return removed
+
+
+def _seconds_since(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        then = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    return max(0.0, (datetime.now(timezone.utc) - then).total_seconds())
 
 
 # Databricks run states -> job status
@@ -260,7 +401,8 @@ class DatabricksLauncher:
     name = "databricks"
 
     def __init__(self, store: JobStore, *, job_id: int, client_factory: Callable[[], Any],
-                 poll_seconds: float = 10.0) -> None:
+                 poll_seconds: float = 10.0, timeout_s: float | None = None) -> None:
+        self.timeout_s = timeout_s
         self.store = store
         self.job_id = job_id
         self.client_factory = client_factory
@@ -294,9 +436,24 @@ class DatabricksLauncher:
             self.submit(job)  # the idempotency token makes a second run_now return the same run
         self._wake.set()
 
+    def cancel(self, job: JobRecord) -> JobRecord:
+        """jobs.cancel_run for a submitted job; a job not submitted yet is never submitted."""
+        updated = self.store.update(job.job_id, status="cancelled", finished_at=utcnow(),
+                                    error_message="cancelled by request") or job
+        if job.external_run_id is not None:
+            self._cancel_run(job.job_id, job.external_run_id)
+        logger.info("job %s: cancelled (was %s)", job.job_id, job.status)
+        return updated
+
+    def _cancel_run(self, job_id: str, run_id: str) -> None:
+        try:
+            self.client.jobs.cancel_run(run_id=int(run_id))
+        except Exception as exc:  # noqa: BLE001 - recorded, the job stays cancelled on our side
+            logger.error("job %s: cancel_run(%s) failed: %s", job_id, run_id, SECRETS.redact(str(exc)))
+
     def _submit(self, job_id: str) -> None:
         job = self.store.get(job_id)
-        if job is None or job.external_run_id is not None:
+        if job is None or job.external_run_id is not None or job.status != "created":
             return
         try:
             waiter = self.client.jobs.run_now(
@@ -312,11 +469,20 @@ class DatabricksLauncher:
             return
         self.store.update(job_id, external_run_id=run_id, run_id=run_id)
         logger.info("job %s: Databricks run %s", job_id, run_id)
+        current = self.store.get(job_id)
+        if current is not None and current.status == "cancelled":  # cancelled while run_now was in flight
+            self._cancel_run(job_id, run_id)
         self._wake.set()
 
     def refresh(self, job: JobRecord) -> JobRecord:
         if job.external_run_id is None or job.status not in ("created", "running"):
             return job
+        age = _seconds_since(job.created_at)
+        if self.timeout_s and age is not None and age > self.timeout_s:
+            self._cancel_run(job.job_id, job.external_run_id)
+            return self.store.update(job.job_id, status="failed", finished_at=utcnow(), error_message=(
+                f"the job ran longer than NUVYN_API_JOB_TIMEOUT_S={self.timeout_s:g} s and its Databricks run "
+                "was cancelled")) or job
         run = self.client.jobs.get_run(int(job.external_run_id))
         changes = databricks_status(run)
         if changes["status"] != "created" and not job.started_at:

@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from executor.payload import ID_RULE, JOB_TYPES, VALID_DATA_SOURCE_TYPES
 
-JobStatus = Literal["created", "running", "succeeded", "partial", "failed"]
-FINAL_STATUSES = ("succeeded", "partial", "failed")
+JobStatus = Literal["created", "running", "succeeded", "partial", "failed", "cancelled"]
+JOB_STATUSES = ("created", "running", "succeeded", "partial", "failed", "cancelled")
+FINAL_STATUSES = ("succeeded", "partial", "failed", "cancelled")
+
 
 
 class CreateJobRequest(BaseModel):
@@ -49,8 +51,9 @@ class CreateJobRequest(BaseModel):
                                   description="Optional tenant identifier (recorded, not used to route).")
     job_metadata: dict[str, Any] | None = Field(
         default=None,
-        description="Optional metadata passed on to the job. The server fills in workflow_id and source_id "
-                    "so the job receives them as the contract shows.")
+        description="Optional metadata passed on to the job (at most 65536 bytes as JSON; NaN/Infinity "
+                    "refused). The server fills in workflow_id and source_id so the job receives them as the "
+                    "contract shows.")
 
 
 class CreateJobResponse(BaseModel):
@@ -63,7 +66,7 @@ class CreateJobResponse(BaseModel):
 class JobStatusResponse(BaseModel):
     job_id: str = Field(description="Identifier of the job at this API.")
     status: JobStatus = Field(description="created (queued or being submitted), running, then succeeded, "
-                                          "partial (some tables failed) or failed.")
+                                          "partial (some tables failed), failed (also: timed out) or cancelled.")
     job_type: str = Field(description="The job type requested.")
     workflow_id: str = Field(description="The resolved workflow_id (job_metadata.workflow_id wins).")
     source_id: str | None = Field(description="The resolved source_id, or null.")
@@ -80,6 +83,11 @@ class JobStatusResponse(BaseModel):
     error_message: str | None = Field(description="Why the job failed (no secrets, no stack traces).")
     summary: dict[str, Any] | None = Field(description="The run summary when available: tables, tables_failed, "
                                                        "rows, files, bytes, seconds...")
+
+
+class JobListResponse(BaseModel):
+    jobs: list[JobStatusResponse] = Field(description="Jobs, newest first.")
+    next_page_token: str | None = Field(description="Pass as page_token for the next page; null on the last page.")
 
 
 class MetadataResponse(BaseModel):

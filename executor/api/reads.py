@@ -80,7 +80,7 @@ class ReadPool:
 
     def __init__(self, settings: ReadPoolSettings | None = None) -> None:
         self.settings = settings or ReadPoolSettings()
-        self._executor = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="nuvyn-read")
+        self._executor: ThreadPoolExecutor | None = None  # made on the first read after each start
         self._lock = threading.Lock()
         self._in_flight = 0
 
@@ -98,8 +98,11 @@ class ReadPool:
                 raise ReadsBusy(f"too many metadata reads in progress ({self.settings.max_pending}, "
                                 "NUVYN_API_READ_MAX_PENDING): retry in a moment")
             self._in_flight += 1
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="nuvyn-read")
+            executor = self._executor
         try:
-            future = self._executor.submit(fn, *args)
+            future = executor.submit(fn, *args)
         except RuntimeError:  # shut down
             self._release(None)
             raise ReadsBusy("the server is shutting down: retry in a moment") from None
@@ -113,7 +116,11 @@ class ReadPool:
                                "(NUVYN_API_READ_TIMEOUT_S): retry later or narrow it with source_id/run_id") from None
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """End the app's reads (lifespan shutdown); an app started again gets a new pool."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _encode(value: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 from executor.api.launchers import Launcher
 from executor.api.store import JobRecord, JobStore
 from executor.api.validation import build_job_payload, workflow_id_overridden
+from executor.errors import ExecutorError
 from executor.payload import new_run_id
 from executor.redaction import strip_query
 
@@ -30,11 +31,32 @@ def request_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+SourceCheck = Callable[[dict[str, Any]], None]
+"""payload -> None; raises SourceNotAllowed (403) or PayloadError (400). See executor.api.sources."""
+
+
+class QueueFull(ExecutorError):
+    """Too many jobs wait to start (HTTP 429 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JobNotCancellable(ExecutorError):
+    """The job already ended (HTTP 409)."""
+
+
 class JobService:
-    def __init__(self, store: JobStore, launcher: Launcher, metadata_reader: MetadataReader) -> None:
+    def __init__(self, store: JobStore, launcher: Launcher, metadata_reader: MetadataReader, *,
+                 source_check: SourceCheck | None = None, max_queued: int | None = None,
+                 retry_after_s: int = 30) -> None:
         self.store = store
         self.launcher = launcher
         self.metadata_reader = metadata_reader
+        self.source_check = source_check
+        self.max_queued = max_queued
+        self.retry_after_s = retry_after_s
         self._started = False
 
     def start(self) -> None:
@@ -58,6 +80,13 @@ class JobService:
     def create(self, body: dict[str, Any], idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
         """Validate, record and launch a job. Returns (job, created); created is False for a replay."""
         payload = build_job_payload(body)
+        if self.source_check is not None:
+            self.source_check(payload)
+        if self.max_queued is not None and not (idempotency_key and self.store.get_by_key(idempotency_key)):
+            waiting = self.store.count("created")
+            if waiting >= self.max_queued:
+                raise QueueFull(f"{waiting} jobs already wait to start (NUVYN_API_MAX_QUEUED_JOBS="
+                                f"{self.max_queued}); retry later", self.retry_after_s)
         if workflow_id_overridden(body, payload):
             logger.warning("workflow_id %r overridden by job_metadata.workflow_id %r (job_metadata wins)",
                            body.get("workflow_id"), payload["workflow_id"])
@@ -82,6 +111,23 @@ class JobService:
 
     def get(self, job_id: str) -> JobRecord | None:
         return self.store.get(job_id)
+
+    def cancel(self, job_id: str) -> JobRecord | None:
+        """Cancel a queued or running job (None: no such job). Raises JobNotCancellable when it ended."""
+        job = self.store.get(job_id)
+        if job is None:
+            return None
+        if job.status not in ("created", "running"):
+            raise JobNotCancellable(f"job {job_id} already ended with status {job.status!r}; nothing to cancel")
+        return self.launcher.cancel(job)
+
+    def list(self, *, workflow_id: str | None, status: str | None, limit: int,
+             before: int | None) -> tuple[list[JobRecord], int | None]:
+        """One page of jobs, newest first, and the key of the next page (None on the last)."""
+        rows = self.store.list(workflow_id=workflow_id, status=status, limit=limit + 1, before=before)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [job for _, job in rows], (rows[-1][0] if more and rows else None)
 
     def metadata(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
         return self.metadata_reader(workflow_id, source_id, run_id)

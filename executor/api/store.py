@@ -159,3 +159,42 @@ class JobStore:
             rows = db.execute("SELECT * FROM jobs WHERE status IN ('created', 'running') "
                               "ORDER BY created_at").fetchall()
         return [self._row(r) for r in rows]  # type: ignore[misc]
+
+    def count(self, status: str) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0])
+
+    def list(self, *, workflow_id: str | None = None, status: str | None = None, limit: int = 50,
+             before: int | None = None) -> list[tuple[int, JobRecord]]:
+        """(rowid, job) newest first (insertion order, descending), filtered; `before` is the rowid of the
+        last job of the previous page (keyset pagination). Parameter markers only."""
+        where: list[str] = []
+        params: list[Any] = []
+        if workflow_id is not None:
+            where.append("workflow_id = ?")
+            params.append(workflow_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if before is not None:
+            where.append("rowid < ?")
+            params.append(int(before))
+        sql = "SELECT rowid AS row_number, * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY rowid DESC LIMIT ?"
+        params.append(int(limit))
+        with self._connect() as db:
+            rows = db.execute(sql, params).fetchall()
+        out = []
+        for row in rows:
+            values = dict(row)
+            number = values.pop("row_number")
+            for name in _JSON_COLUMNS:
+                if values.get(name) is not None:
+                    values[name] = json.loads(values[name])
+            out.append((int(number), JobRecord(**values)))
+        return out
+
+    def get_by_key(self, idempotency_key: str) -> JobRecord | None:
+        with self._connect() as db:
+            return self._row(db.execute("SELECT * FROM jobs WHERE idempotency_key = ?",
+                                        (idempotency_key,)).fetchone())

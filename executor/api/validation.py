@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from executor.errors import PayloadError
@@ -17,6 +18,21 @@ from executor.payload import (
 )
 
 REQUIRED_FIELDS = ("job_type", "data_source_path", "workflow_id")
+MAX_JOB_METADATA_BYTES = 65536
+
+
+def _finite(value: Any) -> bool:
+    """False when a JSON value holds NaN or +-Infinity anywhere (JSON has no such numbers)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
 
 
 def missing_field_message(name: str) -> str:
@@ -42,6 +58,11 @@ def build_job_payload(body: dict[str, Any]) -> dict[str, Any]:
         raise PayloadError("job_metadata must be a JSON object")
     if _depth(meta, MAX_PAYLOAD_DEPTH - 1) > MAX_PAYLOAD_DEPTH - 1:
         raise PayloadError(f"job_metadata is nested too deeply (limit {MAX_PAYLOAD_DEPTH - 1})")
+    if not _finite(meta):
+        raise PayloadError("job_metadata holds NaN or Infinity: JSON numbers must be finite")
+    size = len(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if size > MAX_JOB_METADATA_BYTES:
+        raise PayloadError(f"job_metadata is {size} bytes; the limit is {MAX_JOB_METADATA_BYTES} bytes")
     payload: dict[str, Any] = {
         "job_type": job_type,
         "data_source_path": body["data_source_path"].strip(),

@@ -54,7 +54,7 @@ from executor.payload import PAYLOAD_ENV, JobRequest, parse_payload_json, resolv
 from executor.redaction import SECRETS
 from executor.settings import Settings
 from executor.sources.base import FileInfo, FileStore
-from executor.sources.location import Location, parse_location
+from executor.sources.location import Location, emulator_hosts, parse_location
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -208,7 +208,8 @@ class MetadataExtractor(FormatTables):
 
     def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
         hint = data_source_type if data_source_type in ("local", "dbfs", "azure_blob", "adls_gen2") else None
-        location = parse_location(data_source_path, hint)
+        location = parse_location(data_source_path, hint, emulator_hosts(
+            self.settings.azure_connection_string, self.settings.azure_emulator_hosts))
         if location.sas_token:
             SECRETS.add(location.sas_token)
         return location, self.store_factory(location, self.settings)

@@ -11,6 +11,9 @@ Credential precedence (the first that applies wins):
   4. DefaultAzureCredential (managed identity, service principal env vars, az login, ...)
 The same credential serves the listing, the reads, and Spark (fs.azure.* settings for that account).
 Every secret value is registered with executor.redaction.SECRETS as soon as it is loaded.
+Credentials go only to their own account (check_credential_target): the connection string to its
+AccountName / BlobEndpoint, the key and DefaultAzureCredential to NUVYN_AZURE_CREDENTIAL_ACCOUNTS
+when set. Emulator (http) endpoints are accepted only when executor.sources.location allows them.
 
 Spark routes (settings.azure_spark_route):
   abfss    Spark reads abfss://<container>@<account>.dfs.<suffix>/<blob> (Databricks; the default)
@@ -88,10 +91,65 @@ def parse_connection_string(text: str) -> dict[str, str]:
     return out
 
 
+def credential_source(location: Location, settings: Settings, *, databricks: bool = False) -> str:
+    """Which credential the precedence picks for `location`, without reading any secret. Pure."""
+    if location.sas_token:
+        return SAS
+    if settings.azure_connection_string:
+        return CONNECTION_STRING
+    if settings.azure_account_key:
+        return ACCOUNT_KEY
+    if databricks and settings.azure_key_secret_scope and settings.azure_key_secret_key:
+        return SECRET_SCOPE
+    return DEFAULT
+
+
+def check_credential_target(location: Location, settings: Settings, source: str) -> None:
+    """The server's credentials go only to their own account. Raise SourceError otherwise. Pure.
+
+    A connection string serves only its AccountName and, for the emulator, only its BlobEndpoint;
+    the account key, the secret-scope key and DefaultAzureCredential serve only the accounts in
+    NUVYN_AZURE_CREDENTIAL_ACCOUNTS when that is set (the API server requires it)."""
+    account = (location.account or "").lower()
+    if source == CONNECTION_STRING and settings.azure_connection_string:
+        cs = parse_connection_string(settings.azure_connection_string)
+        named = (cs.get("accountname") or "").lower()
+        if cs.get("usedevelopmentstorage", "").lower() == "true":
+            named = "devstoreaccount1"
+        if named and account and named != account:
+            raise SourceError(
+                f"AZURE_STORAGE_CONNECTION_STRING is for storage account {named!r}, but the path names "
+                f"account {account!r} (container {location.container!r}); unset it or fix the path"
+            )
+        if cs.get("usedevelopmentstorage", "").lower() == "true":
+            endpoint = "http://127.0.0.1:10000/devstoreaccount1"
+        elif cs.get("blobendpoint"):
+            endpoint = cs["blobendpoint"]
+        elif named:
+            endpoint = f"https://{named}.blob.{cs.get('endpointsuffix') or 'core.windows.net'}"
+        else:
+            raise SourceError("AZURE_STORAGE_CONNECTION_STRING names no account (AccountName or BlobEndpoint): "
+                              "it is not used for a path it may not belong to; add AccountName")
+        target = location.blob_endpoint or ""
+        if endpoint.rstrip("/").lower() != target.rstrip("/").lower():
+            raise SourceError(
+                f"AZURE_STORAGE_CONNECTION_STRING serves its own endpoint only, not the one of data_source_path "
+                f"(account {account!r}, container {location.container!r}); fix the path or unset it")
+        return
+    if source in (ACCOUNT_KEY, SECRET_SCOPE, DEFAULT) and settings.azure_credential_accounts:
+        allowed = {a.strip().lower() for a in settings.azure_credential_accounts.split(",") if a.strip()}
+        if account not in allowed:
+            raise SourceError(
+                f"storage account {account!r} (container {location.container!r}) is not in "
+                f"NUVYN_AZURE_CREDENTIAL_ACCOUNTS: the {source} credential is used only for the accounts listed "
+                "there; add the account or give a SAS token in data_source_path")
+
+
 def resolve_credential(location: Location, settings: Settings, *, databricks: bool = False,
                        secret_reader: SecretReader | None = None) -> AzureCredential:
     """Apply the documented precedence. Pure except for the injected Databricks secret reader."""
     account = location.account
+    check_credential_target(location, settings, credential_source(location, settings, databricks=databricks))
     if location.sas_token:
         token = location.sas_token.lstrip("?")
         SECRETS.add(token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,6 +26,10 @@ def escape_glob(path: str) -> str:
 class LocalFileStore:
     """Files on a local (or FUSE-mounted) file system.
 
+    The walk never leaves the source root: a symlink whose target (resolved) lies outside the root
+    is reported with a skip_reason and not followed; so is anything that is not a regular file
+    (FIFO, device such as /dev/zero, socket), which could block or never end when read.
+
     `spark_prefix` maps a local path back to the URI Spark should read: '' means file:// URIs;
     for DBFS the FUSE path /dbfs/x is read by Spark as dbfs:/x.
     """
@@ -33,6 +38,7 @@ class LocalFileStore:
                  spark_scheme: str | None = None) -> None:
         self.kind = kind
         self.root = os.path.abspath(root)
+        self._real_root = os.path.realpath(self.root)
         self._fuse_root = fuse_root  # '/dbfs' for DBFS
         self._spark_scheme = spark_scheme  # 'dbfs:' for DBFS
 
@@ -40,7 +46,8 @@ class LocalFileStore:
         if not os.path.exists(self.root):
             raise SourceError(f"Source path {self.display(self.root)} does not exist; check data_source_path")
         if not (os.path.isdir(self.root) or os.path.isfile(self.root)):
-            raise SourceError(f"Source path {self.display(self.root)} is neither a folder nor a file")
+            raise SourceError(f"Source path {self.display(self.root)} is neither a folder nor a regular file "
+                              "(FIFOs, devices and sockets are refused)")
         if not os.access(self.root, os.R_OK):
             raise SourceError(f"Source path {self.display(self.root)} is not readable (permission denied)")
 
@@ -51,6 +58,12 @@ class LocalFileStore:
             yield FileInfo("", self.root, st.st_size, st.st_mtime)
             return
         yield from self._walk(self.root, "", prune, set())
+
+    def _outside(self, path: str) -> bool:
+        """True when `path` resolves (symlinks followed) outside the source root."""
+        real = os.path.realpath(path)
+        root = self._real_root.rstrip("/") + "/"
+        return not (real == self._real_root or real.startswith(root))
 
     def _walk(self, folder: str, rel: str, prune: PruneRule, seen: set) -> Iterator[FileInfo]:
         try:
@@ -70,6 +83,9 @@ class LocalFileStore:
         for entry in entries:
             child_rel = f"{rel}/{entry.name}" if rel else entry.name
             try:
+                if entry.is_symlink() and self._outside(entry.path):
+                    yield FileInfo(child_rel, entry.path, 0, skip_reason="symlink out of the source root")
+                    continue
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError:
                 yield FileInfo(child_rel, entry.path, 0, skip_reason="broken link")
@@ -85,6 +101,9 @@ class LocalFileStore:
                     st = entry.stat(follow_symlinks=True)
                 except OSError as exc:
                     yield FileInfo(child_rel, entry.path, 0, skip_reason=f"unreadable ({exc.strerror})")
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    yield FileInfo(child_rel, entry.path, 0, skip_reason="not a regular file")
                     continue
                 yield FileInfo(child_rel, entry.path, st.st_size, st.st_mtime)
 

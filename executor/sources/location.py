@@ -7,14 +7,20 @@ Forms:
   https://<account>.dfs.core.windows.net/<filesystem>/<prefix>  -> adls_gen2
   abfss://<container>@<account>.dfs.core.windows.net/<prefix>   -> adls_gen2
   wasbs://<container>@<account>.blob.core.windows.net/<prefix>  -> azure_blob
-  http://127.0.0.1:10000/<account>/<container>/<prefix>         -> azure_blob (emulator, Azurite)
+  http://<host>:<port>/<account>/<container>/<prefix>           -> azure_blob (emulator, Azurite)
 A SAS token in the query string is kept apart (`sas_token`) and never shown.
+
+The emulator form is accepted only for the hosts given in `emulator_hosts`: the endpoint named by
+AZURE_STORAGE_CONNECTION_STRING (BlobEndpoint=, or UseDevelopmentStorage=true) and the explicit
+NUVYN_AZURE_EMULATOR_HOSTS list (see `emulator_hosts`). Any other http(s) host is refused with
+HostNotAllowed before anything connects to it, so no credential can be sent to a caller-chosen host.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -22,7 +28,43 @@ from executor.errors import PayloadError
 from executor.redaction import strip_query
 
 _HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.(?P<svc>blob|dfs)\.(?P<suffix>core\.windows\.net|core\.chinacloudapi\.cn|core\.usgovcloudapi\.net)$", re.I)
-_EMULATOR_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
+DEV_STORAGE_ENDPOINT = "127.0.0.1:10000"  # UseDevelopmentStorage=true
+
+
+class HostNotAllowed(PayloadError):
+    """An http(s) data_source_path names a host that is neither Azure storage nor an allowed emulator."""
+
+
+def _netloc(text: str) -> str:
+    """'http://Host:10000/acct' or 'host:10000' -> 'host:10000' (lower case, no user info)."""
+    text = text.strip()
+    if "://" in text:
+        text = urlsplit(text).netloc
+    return text.rsplit("@", 1)[-1].strip().strip("/").lower()
+
+
+def emulator_hosts(connection_string: str | None, explicit: str | None) -> frozenset[str]:
+    """The emulator endpoints (host:port, lower case) the executor may talk to. Pure.
+
+    From the connection string: its BlobEndpoint host:port, or 127.0.0.1:10000 with
+    UseDevelopmentStorage=true; from `explicit` (NUVYN_AZURE_EMULATOR_HOSTS): comma-separated
+    host:port entries. Nothing else: loopback is not trusted implicitly."""
+    hosts: set[str] = set()
+    if connection_string:
+        parts = {}
+        for part in connection_string.split(";"):
+            if "=" in part:
+                k, v = part.split("=", 1)
+                parts[k.strip().lower()] = v.strip()
+        if parts.get("usedevelopmentstorage", "").lower() == "true":
+            hosts.add(DEV_STORAGE_ENDPOINT)
+        endpoint = parts.get("blobendpoint", "")
+        if endpoint and not _HOST_RE.match(urlsplit(endpoint).hostname or ""):
+            hosts.add(_netloc(endpoint))
+    for entry in (explicit or "").split(","):
+        if entry.strip():
+            hosts.add(_netloc(entry))
+    return frozenset(h for h in hosts if h)
 
 
 @dataclass(frozen=True)
@@ -72,8 +114,11 @@ def _clean_prefix(path: str) -> str:
     return unquote(path).lstrip("/")
 
 
-def parse_location(path: str, storage_hint: str | None = None) -> Location:
-    """Parse a data_source_path; raise PayloadError naming the path (without secrets)."""
+def parse_location(path: str, storage_hint: str | None = None,
+                   emulator_hosts: Collection[str] = ()) -> Location:
+    """Parse a data_source_path; raise PayloadError naming the path (without secrets).
+
+    `emulator_hosts`: host:port entries (see `emulator_hosts()`) where the emulator form is allowed."""
     raw = path.strip()
     shown = strip_query(raw)
     if not raw:
@@ -116,7 +161,8 @@ def parse_location(path: str, storage_hint: str | None = None) -> Location:
             return Location(kind, shown, account=m.group("account").lower(), container=unquote(segs[0]),
                             prefix=_clean_prefix("/".join(segs[1:])), endpoint_suffix=m.group("suffix").lower(),
                             sas_token=sas)
-        if host in _EMULATOR_HOSTS or (storage_hint in ("azure_blob", "adls_gen2")):
+        netloc = _netloc(parts.netloc)
+        if netloc in {h.lower() for h in emulator_hosts}:
             segs = segs[1:] if segs and segs[0] == "" else segs
             if len(segs) < 2 or not segs[0] or not segs[1]:
                 raise PayloadError(
@@ -126,7 +172,10 @@ def parse_location(path: str, storage_hint: str | None = None) -> Location:
             return Location("azure_blob", shown, account=segs[0], container=unquote(segs[1]),
                             prefix=_clean_prefix("/".join(segs[2:])), emulator_endpoint=endpoint,
                             sas_token=sas)
-        raise PayloadError(f"data_source_path {shown!r} is not an Azure storage URL this executor can read")
+        raise HostNotAllowed(
+            f"data_source_path {shown!r}: host {netloc!r} is not an Azure storage host "
+            "(<account>.blob|dfs.core.windows.net) nor an allowed emulator endpoint; an emulator must be the "
+            "BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING or be listed in NUVYN_AZURE_EMULATOR_HOSTS (host:port)")
     raise PayloadError(
         f"data_source_path {shown!r} has an unsupported scheme {scheme!r}; expected a local path, dbfs:/, "
         "https://<account>.blob|dfs.core.windows.net/..., abfss://, wasbs:// or the Azurite emulator URL"

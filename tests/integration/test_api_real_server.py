@@ -38,7 +38,7 @@ def _wait_job(client: httpx.Client, job_id: str, timeout: float | None = None) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "partial", "failed"):
+        if job["status"] in ("succeeded", "partial", "failed", "cancelled"):
             return job
         time.sleep(0.5)
     raise AssertionError(f"waited {timeout:.0f}s for job {job_id} to finish: {job}")
@@ -63,6 +63,7 @@ def server_env(tmp_path):
 
 def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake, api_servers):
     jobs_db = Path(server_env["NUVYN_WAREHOUSE_DIR"]) / "_api" / "jobs.sqlite3"
+    server_env["NUVYN_API_SOURCE_ROOTS"] = str(sample_lake)
     server = api_servers(server_env, tmp_path / "server.log")
     try:
         with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
@@ -71,6 +72,10 @@ def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake, 
             # seed case 4: missing workflow_id
             r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": "https://..."})
             assert (r.status_code, r.json()) == (400, {"error": "Missing required field: workflow_id"})
+            # outside NUVYN_API_SOURCE_ROOTS: 403 before any job
+            r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "workflow_id": "w",
+                                                  "data_source_path": f"{sample_lake}/../.."})
+            assert r.status_code == 403 and "NUVYN_API_SOURCE_ROOTS" in r.json()["error"]
             # seed case 2 (workflow_id + source_id) on the sample lake: the real job
             r = client.post("/jobs/create", json={"job_type": "metadata_extraction",
                                                   "data_source_path": str(sample_lake),
@@ -80,19 +85,43 @@ def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake, 
             created = r.json()
             assert created["status"] == "created" and created["message"] == "Job created successfully"
             job_id = created["job_id"]
+            # while it runs: the payload is not on its command line (ps), its logs are 0600
+            deadline = time.monotonic() + 60
+            pid = None
+            while pid is None and time.monotonic() < deadline:
+                with sqlite3.connect(jobs_db) as db:
+                    pid = db.execute("SELECT pid FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0]
+                time.sleep(0.1)
+            assert pid is not None
+            cmdline = Path(f"/proc/{pid}/cmdline")
+            if cmdline.exists():  # still running (it may have ended already)
+                text = cmdline.read_bytes()
+                assert b"test_workflow_123" not in text and b"--payload" not in text and b"executor.main" in text
+            logs = Path(server_env["NUVYN_WAREHOUSE_DIR"]) / "_api" / "job_logs"
+            assert {oct(p.stat().st_mode & 0o777) for p in logs.iterdir()} == {"0o600"}
             job = _wait_job(client, job_id)
             assert job["status"] in ("succeeded", "partial"), (job, (tmp_path / "server.log").read_text()[-3000:])
             assert job["exit_code"] == 0 and job["summary"]["tables"] >= 5 and job["error_message"] is None
             assert job["workflow_id"] == "test_workflow_123" and job["source_id"] == "test_source_456"
             run_id = job["run_id"]
             # seed case 1 (workflow_id only): answered 'created'; the job it starts is ended here
+            # (the seed writes "https://...": a host that is not Azure storage is now refused at the door)
             r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": "https://...",
+                                                  "workflow_id": "test_workflow_123"})
+            assert r.status_code == 403 and "NUVYN_AZURE_EMULATOR_HOSTS" in r.json()["error"]
+            r = client.post("/jobs/create", json={"job_type": "metadata_extraction",
+                                                  "data_source_path": str(sample_lake / "customers"),
                                                   "workflow_id": "test_workflow_123"})
             assert r.status_code == 200 and r.json()["status"] == "created"
             second = r.json()["job_id"]
-            time.sleep(1.0)
-            _kill_children(jobs_db)
-            assert _wait_job(client, second, wait_budget(300))["status"] == "failed"
+            # cancel over HTTP: the job's process group is terminated, the job ends 'cancelled'
+            cancelled = client.post(f"/jobs/{second}/cancel")
+            assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+            listed = client.get("/jobs", params={"workflow_id": "test_workflow_123", "limit": 1}).json()
+            assert [j["job_id"] for j in listed["jobs"]] == [second] and listed["next_page_token"]
+            rest = client.get("/jobs", params={"workflow_id": "test_workflow_123",
+                                               "page_token": listed["next_page_token"]}).json()
+            assert [j["job_id"] for j in rest["jobs"]] == [job_id] and rest["next_page_token"] is None
     finally:
         server.stop()
         _kill_children(jobs_db)

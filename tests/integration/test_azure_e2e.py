@@ -124,8 +124,10 @@ def test_secrets_never_leak(spark, settings, azurite, seeded, capsys, caplog):
     container, _ = seeded
     sas = _sas(azurite, container, read=True, list=True)
     sig = next(p.split("=", 1)[1] for p in sas.split("&") if p.startswith("sig="))
-    # SAS wins over the account key (also in play, registered, never used).
-    ctx = _context(spark, settings, azure_account_key=ACCOUNT_KEY)
+    # SAS wins over the account key (also in play, registered, never used). No connection string names
+    # the emulator here, so its host:port is listed explicitly (NUVYN_AZURE_EMULATOR_HOSTS).
+    emulator = azurite.endpoint.split("://", 1)[1].split("/", 1)[0]
+    ctx = _context(spark, settings, azure_account_key=ACCOUNT_KEY, azure_emulator_hosts=emulator)
     caplog.set_level(logging.DEBUG)
     ok = _run(ctx, azurite.url(container, "raw") + "?" + sas, "wf_sas", capsys)
     assert ok["_code"] == 0, ok
@@ -188,9 +190,22 @@ def test_unreachable_account_is_a_clear_source_error(spark, settings, azurite):
     from executor.sources.azure import AzureBlobFileStore
     from tests.azurite import free_port
 
-    s = replace(settings, azure_connection_string=azurite.connection_string)
+    # the connection string names the unreachable endpoint: the only emulator its key may go to
+    gone = f"http://127.0.0.1:{free_port()}/{ACCOUNT}"
+    s = replace(settings, azure_connection_string=azurite.connection_string.replace(azurite.endpoint, gone))
     ex = MetadataExtractor(spark, s, store_factory=lambda loc, st: AzureBlobFileStore.from_location(
         loc, st, retry_total=0))
     with pytest.raises(SourceError, match="storage account 'devstoreaccount1' is unreachable.*container 'lake'") as err:
-        ex.extract_metadata(f"http://127.0.0.1:{free_port()}/{ACCOUNT}/lake/raw")
+        ex.extract_metadata(f"{gone}/lake/raw")
     assert ACCOUNT_KEY not in str(err.value)
+
+
+def test_another_emulator_host_is_refused_before_connecting(spark, settings, azurite):
+    from executor.errors import PayloadError
+    from executor.metadata.extractor import MetadataExtractor
+    from tests.azurite import free_port
+
+    s = replace(settings, azure_connection_string=azurite.connection_string)
+    ex = MetadataExtractor(spark, s)
+    with pytest.raises(PayloadError, match="NUVYN_AZURE_EMULATOR_HOSTS"):
+        ex.extract_metadata(f"http://127.0.0.1:{free_port()}/{ACCOUNT}/lake/raw")

@@ -9,6 +9,11 @@ from executor.api.settings import ApiSettings
 from executor.api_server import build_app
 
 TOKEN = "test-token-0123456789"
+# The seed's cases write "https://..."; a host that is neither Azure storage nor an allowed emulator is
+# now refused at the door (403), so the cases use the contract's own example URL, whose account the
+# test server allows its own credential for.
+SEED_PATH = "https://storageaccount.blob.core.windows.net/container/path"
+SERVER_ENV = {"NUVYN_AZURE_CREDENTIAL_ACCOUNTS": "storageaccount"}
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -46,8 +51,9 @@ class FakeReader:
                 "runs": [{"run_id": "run_x", "status": "succeeded", "started_at": ts}]}
 
 
-def make_app(tmp_path, *, token: str | None = TOKEN, launcher=None, reader=None, **settings: Any):
+def make_app(tmp_path, *, token: str | None = TOKEN, launcher=None, reader=None, env=None, **settings: Any):
     s = ApiSettings(token=token, allow_no_auth=token is None, jobs_db=str(tmp_path / "jobs.sqlite3"), **settings)
     launcher = launcher or RecordingLauncher()
     reader = reader or FakeReader()
-    return build_app(s, {}, launcher=launcher, metadata_reader=reader), launcher, reader
+    env = SERVER_ENV if env is None else env
+    return build_app(s, env, launcher=launcher, metadata_reader=reader), launcher, reader

@@ -30,6 +30,7 @@ class JobsApiDouble:
         self.requests: list[dict] = []
         self.errors: list[str] = []
         self.tokens: dict[str, int] = {}
+        self.cancelled: list[int] = []
         self.states = states  # run_id -> list of (life_cycle_state, result_state, message) to walk through
         self.next_run = 4242
         double = self
@@ -56,6 +57,14 @@ class JobsApiDouble:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 double.requests.append({"method": "POST", "path": self.path, "body": body,
                                         "auth": self.headers.get("Authorization")})
+                if self.path in ("/api/2.1/jobs/runs/cancel", "/api/2.2/jobs/runs/cancel"):
+                    if not self._auth_ok():
+                        return
+                    if set(body) != {"run_id"} or body["run_id"] not in double.tokens.values():
+                        double.errors.append(f"bad cancel body {body!r}")
+                        return self._reply(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "bad"})
+                    double.cancelled.append(body["run_id"])
+                    return self._reply(200, {})
                 if self.path not in ("/api/2.1/jobs/run-now", "/api/2.2/jobs/run-now"):
                     double.errors.append(f"unexpected POST {self.path}")
                     return self._reply(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": self.path})
@@ -135,7 +144,8 @@ def _app(tmp_path, host, token=DBX_TOKEN):
     settings = ApiSettings(token=AUTH["Authorization"].split()[1], jobs_db=str(tmp_path / "jobs.sqlite3"),
                            launcher="databricks", databricks_job_id=JOB_ID, databricks_host=host,
                            databricks_token=token, poll_seconds=0.05)
-    return build_app(settings, {}, metadata_reader=FakeReader())
+    # the path's account (no SAS) is served by the server's own credential: it must be allow-listed
+    return build_app(settings, {"NUVYN_AZURE_CREDENTIAL_ACCOUNTS": "acct"}, metadata_reader=FakeReader())
 
 
 BODY = {"job_type": "metadata_extraction", "data_source_path": "abfss://c@acct.dfs.core.windows.net/lake",
@@ -216,3 +226,33 @@ def test_restart_resubmits_with_the_same_idempotency_token(tmp_path):
             time.sleep(0.05)
         launcher.stop()
     assert store.get(job.job_id).run_id == "777"
+
+
+def test_cancel_calls_cancel_run_with_the_run_id(tmp_path):
+    states = {"default": [("RUNNING", None, "")]}
+    with JobsApiDouble(states) as double:
+        app = _app(tmp_path, double.host)
+        with TestClient(app) as client:
+            job_id = client.post("/jobs/create", json=BODY, headers=AUTH).json()["job_id"]
+            running = _wait(client, job_id, ("running",))
+            r = client.post(f"/jobs/{job_id}/cancel", headers=AUTH)
+            assert r.status_code == 200 and r.json()["status"] == "cancelled"
+            assert double.cancelled == [int(running["external_run_id"])]
+            again = client.post(f"/jobs/{job_id}/cancel", headers=AUTH)
+            assert again.status_code == 409 and "already ended" in again.json()["error"]
+    assert double.errors == []
+
+
+def test_run_past_the_timeout_is_cancelled(tmp_path):
+    states = {"default": [("RUNNING", None, "")]}
+    with JobsApiDouble(states) as double:
+        settings = ApiSettings(token=AUTH["Authorization"].split()[1], jobs_db=str(tmp_path / "jobs.sqlite3"),
+                               launcher="databricks", databricks_job_id=JOB_ID, databricks_host=double.host,
+                               databricks_token=DBX_TOKEN, poll_seconds=0.05, job_timeout_s=0.5)
+        app = build_app(settings, {"NUVYN_AZURE_CREDENTIAL_ACCOUNTS": "acct"}, metadata_reader=FakeReader())
+        with TestClient(app) as client:
+            job_id = client.post("/jobs/create", json=BODY, headers=AUTH).json()["job_id"]
+            job = _wait(client, job_id, ("failed",))
+    assert "NUVYN_API_JOB_TIMEOUT_S=0.5" in job["error_message"]
+    assert double.cancelled == [int(job["external_run_id"])]
+    assert double.errors == []

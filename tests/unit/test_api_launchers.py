@@ -15,11 +15,17 @@ from executor.api.store import JobRecord, JobStore
 from executor.api.validation import build_job_payload
 
 FAKE = r'''#!{python}
-import json, sys, time
+import json, os, subprocess, sys, time
 args = sys.argv[1:]
-payload = json.loads(args[args.index("--payload") + 1])
+if "--payload" in args:
+    sys.exit(9)  # the payload must never be on the command line
+payload = json.loads(os.environ["NUVYN_JOB_PAYLOAD"])
 run_id = args[args.index("--run-id") + 1]
 mode = payload["job_metadata"].get("fake", "ok")
+if mode == "tree":  # a grandchild in the same process group, its pid written where the test looks
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    open(payload["job_metadata"]["pidfile"], "w").write(str(child.pid))
+    time.sleep(120)
 if mode == "sleep":
     time.sleep(float(payload["job_metadata"].get("seconds", 30)))
     mode = "ok"
@@ -114,7 +120,7 @@ def test_recovery_after_a_restart(tmp_path, fake_python):
     (logs / f"{finished.job_id}.stdout").write_text(json.dumps({"status": "partial", "summary": {"tables": 1}}))
     store.update(finished.job_id, status="running", pid=2**22 + 12345)
     # 2. a job whose child still runs (started by the previous server)
-    alive = _job(store, "sleep", 2, seconds=1)
+    alive = _job(store, "sleep", 2, seconds=2)
     cmd, env = launcher.command(alive)
     with open(logs / f"{alive.job_id}.stdout", "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, env=env)
@@ -130,11 +136,15 @@ def test_recovery_after_a_restart(tmp_path, fake_python):
         for job in store.active():
             launcher.recover(job)
         assert _wait(store, finished.job_id).status == "partial"
-        assert _wait(store, queued.job_id).status == "succeeded"
         assert "restarted" in _wait(store, lost.job_id).error_message
         assert store.get(alive.job_id).status == "running"
+        # the recovered child holds the only slot (limit 1): the queued job waits for it
+        assert launcher.running_count() == 1
+        assert store.get(queued.job_id).status == "created"
         proc.wait()
         assert _wait(store, alive.job_id).status == "succeeded"
+        assert _wait(store, queued.job_id).status == "succeeded"
+        assert store.get(queued.job_id).started_at >= store.get(alive.job_id).finished_at
     finally:
         launcher.stop()
 

@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from api_helpers import AUTH, TOKEN, make_app
+from api_helpers import AUTH, SEED_PATH, TOKEN, make_app
 from fastapi.testclient import TestClient
 
 from executor.api.settings import ApiSettings
@@ -29,7 +29,7 @@ def _post(client, body, headers=None, **kw):
 # ------------------------------------------------------------------ the seed's four test cases
 
 def test_seed_case_1_workflow_id_only(api):
-    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": "https://...",
+    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": SEED_PATH,
                     "workflow_id": "test_workflow_123"})
     assert r.status_code == 200
     body = r.json()
@@ -43,7 +43,7 @@ def test_seed_case_1_workflow_id_only(api):
 
 
 def test_seed_case_2_workflow_and_source_are_passed_in_job_metadata(api):
-    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": "https://...",
+    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": SEED_PATH,
                     "workflow_id": "test_workflow_123", "source_id": "test_source_456"})
     assert r.status_code == 200
     job_id = r.json()["job_id"]
@@ -80,13 +80,15 @@ def test_seed_case_3_env_payload_ids_reach_the_executor(tmp_path):
                               {"NUVYN_JOB_PAYLOAD": '{"workflow_id":"env_workflow_123","source_id":"env_source_456"}'})
     assert (request.workflow_id, request.source_id, request.data_source_type) == ("env_workflow_123",
                                                                                   "env_source_456", "csv")
+    # a stale NUVYN_JOB_PAYLOAD in the server's environment is replaced; the payload is never in argv
     launcher = LocalLauncher(None, logs_dir=tmp_path, env={"NUVYN_JOB_PAYLOAD": "{}"})
     cmd, env = launcher.command(job)
-    assert "NUVYN_JOB_PAYLOAD" not in env and json.loads(cmd[cmd.index("--payload") + 1]) == payload
+    assert json.loads(env["NUVYN_JOB_PAYLOAD"]) == payload
+    assert "--payload" not in cmd and not any("env_workflow_123" in part for part in cmd)
 
 
 def test_seed_case_4_missing_workflow_id(api):
-    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": "https://..."})
+    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": SEED_PATH})
     assert r.status_code == 400
     assert r.json() == {"error": "Missing required field: workflow_id"}
     assert api.launcher.submitted == []
@@ -96,20 +98,20 @@ def test_seed_case_4_missing_workflow_id(api):
 
 @pytest.mark.parametrize("field", ["job_type", "data_source_path", "workflow_id"])
 def test_each_missing_or_empty_required_field_is_named(api, field):
-    body = {"job_type": "metadata_extraction", "data_source_path": "/x", "workflow_id": "w1"}
+    body = {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "w1"}
     missing = {k: v for k, v in body.items() if k != field}
     assert _post(api, missing).json() == {"error": f"Missing required field: {field}"}
     assert _post(api, {**body, field: ""}).json() == {"error": f"Missing required field: {field}"}
 
 
 def test_unknown_job_type_lists_the_valid_ones(api):
-    r = _post(api, {"job_type": "nope", "data_source_path": "/x", "workflow_id": "w1"})
+    r = _post(api, {"job_type": "nope", "data_source_path": SEED_PATH, "workflow_id": "w1"})
     assert r.status_code == 400
     assert "valid job types: metadata_extraction" in r.json()["error"]
 
 
 def test_job_metadata_workflow_id_wins(api):
-    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": "/x", "workflow_id": "top_level",
+    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "top_level",
                     "job_metadata": {"workflow_id": "from_meta", "extra": 1}})
     job = api.get(f"/jobs/{r.json()['job_id']}", headers=AUTH).json()
     assert job["workflow_id"] == "from_meta"
@@ -126,7 +128,7 @@ def test_job_metadata_workflow_id_wins(api):
     ({"workflow_id": "w" * 200}, "Invalid field workflow_id"),
 ])
 def test_invalid_values_answer_400_with_a_clear_message(api, body, needle):
-    base = {"job_type": "metadata_extraction", "data_source_path": "/x", "workflow_id": "w1"}
+    base = {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "w1"}
     r = _post(api, {**base, **body})
     assert r.status_code == 400, r.text
     assert needle in r.json()["error"]
@@ -146,7 +148,7 @@ def test_malformed_bodies(api, raw, needle):
 
 
 def test_oversized_body_is_413(api):
-    big = {"job_type": "metadata_extraction", "data_source_path": "/x", "workflow_id": "w1",
+    big = {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "w1",
            "job_metadata": {"blob": "x" * 1_100_000}}
     r = _post(api, big)
     assert r.status_code == 413 and "limit is 1000000 bytes" in r.json()["error"]
@@ -171,7 +173,7 @@ def test_unknown_route_and_method(api):
 # ------------------------------------------------------------------ auth
 
 def test_requests_without_or_with_a_wrong_token_get_401(api):
-    body = {"job_type": "metadata_extraction", "data_source_path": "/x", "workflow_id": "w1"}
+    body = {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "w1"}
     for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": f"Basic {TOKEN}"},
                     {"Authorization": TOKEN}):
         r = api.post("/jobs/create", json=body, headers=headers)
@@ -209,7 +211,7 @@ def test_no_token_needs_an_explicit_opt_in(tmp_path, caplog):
         app, launcher, _ = make_app(tmp_path, token=None)
     assert "authentication is DISABLED" in caplog.text
     with TestClient(app) as client:
-        r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": "/x",
+        r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": SEED_PATH,
                                               "workflow_id": "w1"})
         assert r.status_code == 200
 
@@ -228,7 +230,7 @@ def test_token_never_logged(tmp_path, caplog):
 # ------------------------------------------------------------------ idempotency, persistence
 
 def test_idempotency_key_returns_the_same_job(api):
-    body = {"job_type": "metadata_extraction", "data_source_path": "/x", "workflow_id": "w1"}
+    body = {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "w1"}
     first = _post(api, body, {"Idempotency-Key": "key-1"}).json()
     again = _post(api, body, {"Idempotency-Key": "key-1"}).json()
     assert again["job_id"] == first["job_id"] and again["status"] == "created"
@@ -243,14 +245,14 @@ def test_idempotency_key_returns_the_same_job(api):
 def test_jobs_survive_a_restart(tmp_path):
     app, launcher, _ = make_app(tmp_path)
     with TestClient(app) as client:
-        job_id = _post(client, {"job_type": "metadata_extraction", "data_source_path": "/x",
+        job_id = _post(client, {"job_type": "metadata_extraction", "data_source_path": SEED_PATH,
                                 "workflow_id": "w1"}, {"Idempotency-Key": "k"}).json()["job_id"]
     app2, launcher2, _ = make_app(tmp_path)
     with TestClient(app2) as client:
         job = client.get(f"/jobs/{job_id}", headers=AUTH).json()
         assert job["status"] == "created" and job["workflow_id"] == "w1"
         assert launcher2.recovered == [job_id]  # unfinished jobs are handed back to the launcher
-        again = _post(client, {"job_type": "metadata_extraction", "data_source_path": "/x", "workflow_id": "w1"},
+        again = _post(client, {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "w1"},
                       {"Idempotency-Key": "k"}).json()
         assert again["job_id"] == job_id and launcher2.submitted == []
 

@@ -63,9 +63,11 @@ def test_extract_missing_path_fails_before_spark(tmp_path):
 
 
 def test_unreachable_account_fails_before_spark(tmp_path):
-    url = f"http://127.0.0.1:{_closed_port()}/devstoreaccount1/lake/data"
+    port = _closed_port()
+    url = f"http://127.0.0.1:{port}/devstoreaccount1/lake/data"
     probe, out, err = _run("main", ["metadata_extraction", url, "auto", "default", "--workflow_id=wf_fast",
-                                    "--write-to-db"], tmp_path / "wh", NUVYN_AZURE_ACCOUNT_KEY=ACCOUNT_KEY)
+                                    "--write-to-db"], tmp_path / "wh", NUVYN_AZURE_ACCOUNT_KEY=ACCOUNT_KEY,
+                           NUVYN_AZURE_EMULATOR_HOSTS=f"127.0.0.1:{port}")
     assert probe == {"code": 1, "pyspark": False}
     message = json.loads(out)["error_message"]
     assert "storage account 'devstoreaccount1' is unreachable" in message and "check the account name" in message

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from executor.errors import PayloadError
-from executor.sources.location import parse_location
+from executor.sources.location import HostNotAllowed, emulator_hosts, parse_location
+
+EMULATORS = ("127.0.0.1:10000", "localhost:41234")
+
+
+def parse(path, hint=None):
+    return parse_location(path, hint, EMULATORS)
 
 SAS = "sv=2023-11-03&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCdEf%2Bsecret%3D"
 
@@ -27,22 +33,22 @@ SAS = "sv=2023-11-03&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig=AbCdEf%2Bsecr
     ("http://localhost:41234/devstoreaccount1/lake", "azure_blob", "devstoreaccount1", "lake", ""),
 ])
 def test_azure_forms(path, kind, account, container, prefix):
-    loc = parse_location(path)
+    loc = parse(path)
     assert (loc.kind, loc.account, loc.container, loc.prefix) == (kind, account, container, prefix)
     assert loc.is_azure and loc.display == path and loc.sas_token is None
 
 
 def test_endpoints_and_abfss_translation():
-    loc = parse_location("https://acct01.blob.core.windows.net/raw/sales")
+    loc = parse("https://acct01.blob.core.windows.net/raw/sales")
     assert loc.blob_endpoint == "https://acct01.blob.core.windows.net"
     assert loc.abfss_uri() == "abfss://raw@acct01.dfs.core.windows.net/sales"
     assert loc.abfss_uri("sales/a b.csv") == "abfss://raw@acct01.dfs.core.windows.net/sales/a b.csv"
-    dfs = parse_location("https://acct01.dfs.core.usgovcloudapi.net/fs/x")
+    dfs = parse("https://acct01.dfs.core.usgovcloudapi.net/fs/x")
     assert dfs.blob_endpoint == "https://acct01.blob.core.usgovcloudapi.net"
-    emu = parse_location("http://127.0.0.1:10000/devstoreaccount1/lake/raw")
+    emu = parse("http://127.0.0.1:10000/devstoreaccount1/lake/raw")
     assert emu.blob_endpoint == "http://127.0.0.1:10000/devstoreaccount1"
     assert emu.root_name == "raw"
-    assert parse_location("abfss://fs1@acct01.dfs.core.windows.net").root_name == "fs1"
+    assert parse("abfss://fs1@acct01.dfs.core.windows.net").root_name == "fs1"
 
 
 @pytest.mark.parametrize("path, container, prefix", [
@@ -53,7 +59,7 @@ def test_endpoints_and_abfss_translation():
     ("https://acct01.blob.core.windows.net/raw/k=v%3Dw/x", "raw", "k=v=w/x"),
 ])
 def test_encoded_names_decode(path, container, prefix):
-    loc = parse_location(path)
+    loc = parse(path)
     assert loc.container == container and loc.prefix == prefix
     assert loc.display == path  # recorded as given
 
@@ -64,7 +70,7 @@ def test_encoded_names_decode(path, container, prefix):
     "http://127.0.0.1:10000/devstoreaccount1/lake/raw",
 ])
 def test_sas_token_kept_apart(path):
-    loc = parse_location(f"{path}?{SAS}")
+    loc = parse(f"{path}?{SAS}")
     assert loc.sas_token == SAS
     assert loc.display == path
     assert "sig" not in repr(loc) and "secret" not in repr(loc)
@@ -75,22 +81,43 @@ def test_sas_token_kept_apart(path):
     ("https://acct01.blob.core.windows.net/", "no container"),
     ("abfss://acct01.dfs.core.windows.net/x", "<container>@<account>"),
     ("abfss://c@example.com/x", "not an Azure storage host"),
-    ("https://example.com/c/x", "not an Azure storage URL"),
+    ("https://example.com/c/x", "not an Azure storage host"),
     ("http://127.0.0.1:10000/devstoreaccount1", "emulator form"),
     ("s3://bucket/x", "unsupported scheme"),
 ])
 def test_bad_paths(path, words):
     with pytest.raises(PayloadError, match=words):
-        parse_location(path)
+        parse(path)
 
 
 def test_bad_path_error_never_shows_sas():
     with pytest.raises(PayloadError) as err:
-        parse_location(f"https://example.com/c/x?{SAS}")
+        parse(f"https://example.com/c/x?{SAS}")
     assert "sig" not in str(err.value) and "secret" not in str(err.value)
 
 
 def test_local_and_dbfs_unchanged(tmp_path):
-    assert parse_location(str(tmp_path)).kind == "local"
-    assert parse_location("dbfs:/mnt/x").local_path == "/dbfs/mnt/x"
-    assert parse_location("/dbfs/mnt/x").kind == "dbfs"
+    assert parse(str(tmp_path)).kind == "local"
+    assert parse("dbfs:/mnt/x").local_path == "/dbfs/mnt/x"
+    assert parse("/dbfs/mnt/x").kind == "dbfs"
+
+
+@pytest.mark.parametrize("path", [
+    "http://127.0.0.1:10001/devstoreaccount1/lake/raw",  # loopback, but not the listed port
+    "http://attacker.example:10000/devstoreaccount1/lake",
+    "https://evil.example/devstoreaccount1/c/x?sv=1&sig=abc",
+    "http://user@127.0.0.1:9/devstoreaccount1/c",
+])
+def test_emulator_form_only_for_allowed_hosts(path):
+    with pytest.raises(HostNotAllowed, match="NUVYN_AZURE_EMULATOR_HOSTS") as err:
+        parse_location(path, "azure_blob", EMULATORS)
+    assert "sig=abc" not in str(err.value)
+
+
+def test_emulator_hosts_come_from_the_connection_string_and_the_setting():
+    cs = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=k;BlobEndpoint=http://127.0.0.1:41000/devstoreaccount1;"
+    assert emulator_hosts(cs, None) == {"127.0.0.1:41000"}
+    assert emulator_hosts("UseDevelopmentStorage=true", " azurite:10000 ,") == {"127.0.0.1:10000", "azurite:10000"}
+    real = "AccountName=acct01;AccountKey=k;BlobEndpoint=https://acct01.blob.core.windows.net/"
+    assert emulator_hosts(real, None) == frozenset()  # a real Azure endpoint is not an emulator
+    assert emulator_hosts(None, None) == frozenset()  # loopback is not trusted implicitly

@@ -1,0 +1,145 @@
+"""Which sources a server may read, and which accounts its own Azure credentials may serve. Pure.
+
+NUVYN_API_SOURCE_ROOTS (comma-separated) lists what `nuvyn-executor serve` accepts:
+  /abs/local/root          local files at or below this folder (resolved with realpath)
+  dbfs:/mnt/prefix         DBFS paths at or below this prefix (also /dbfs/mnt/prefix)
+  account/container[/pfx]  Azure Blob / ADLS Gen2 paths of that account and container (below pfx)
+Every path is resolved before the check (realpath: `..`, `~`, `file://`, symlinks), so a request
+cannot climb out of a root. Unset: Azure paths only (local and DBFS paths are refused and the
+message says how to allow them).
+
+NUVYN_AZURE_CREDENTIAL_ACCOUNTS (comma-separated account names) lists the storage accounts the
+server's own credential (NUVYN_AZURE_ACCOUNT_KEY, the Databricks secret-scope key,
+DefaultAzureCredential) may be used for. A connection string serves only its own AccountName.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from executor.errors import ExecutorError
+from executor.sources.location import Location
+
+ROOTS_ENV = "NUVYN_API_SOURCE_ROOTS"
+ACCOUNTS_ENV = "NUVYN_AZURE_CREDENTIAL_ACCOUNTS"
+
+
+class SourceNotAllowed(ExecutorError):
+    """The data source lies outside what this server may read (HTTP 403)."""
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(os.path.expanduser(path))
+
+
+def _blob_prefix(prefix: str) -> str | None:
+    """A blob prefix with '.' / '..' segments resolved; None when it climbs above the container."""
+    if not prefix:
+        return ""
+    depth = 0
+    for seg in prefix.split("/"):
+        if seg == "..":
+            depth -= 1
+            if depth < 0:
+                return None
+        elif seg not in ("", "."):
+            depth += 1
+    return posixpath.normpath("/" + prefix).lstrip("/")
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    local_roots: tuple[str, ...] = ()  # realpath'd
+    dbfs_roots: tuple[str, ...] = ()  # /dbfs/... (normalised)
+    azure_roots: tuple[tuple[str, str, str], ...] = ()  # (account, container, prefix)
+    configured: bool = False
+
+    @classmethod
+    def parse(cls, text: str | None) -> SourcePolicy:
+        """Parse NUVYN_API_SOURCE_ROOTS; raise SourceNotAllowed naming a bad entry."""
+        local: list[str] = []
+        dbfs: list[str] = []
+        azure: list[tuple[str, str, str]] = []
+        entries = [e.strip() for e in (text or "").split(",") if e.strip()]
+        for entry in entries:
+            if entry.lower().startswith("dbfs:"):
+                dbfs.append(posixpath.normpath("/dbfs/" + entry[5:].lstrip("/")))
+            elif entry.startswith("/dbfs/") or entry == "/dbfs":
+                dbfs.append(posixpath.normpath(entry))
+            elif entry.startswith(("/", "~")) or entry.lower().startswith("file://"):
+                local.append(_real(entry[7:] if entry.lower().startswith("file://") else entry))
+            else:
+                parts = entry.strip("/").split("/", 2)
+                if len(parts) < 2 or not parts[0] or not parts[1] or "://" in entry:
+                    raise SourceNotAllowed(
+                        f"{ROOTS_ENV} entry {entry!r} is not understood: use an absolute local folder, "
+                        "dbfs:/<prefix> or <account>/<container>[/<prefix>]")
+                prefix = _blob_prefix(parts[2] if len(parts) > 2 else "")
+                if prefix is None:
+                    raise SourceNotAllowed(f"{ROOTS_ENV} entry {entry!r} climbs above its container")
+                azure.append((parts[0].lower(), parts[1], prefix))
+        return cls(tuple(local), tuple(dbfs), tuple(azure), configured=bool(entries))
+
+    def check(self, location: Location) -> None:
+        """Raise SourceNotAllowed (naming the setting) unless `location` is inside a root."""
+        if location.kind == "local":
+            real = _real(location.local_path or location.display)
+            if not self.configured:
+                raise SourceNotAllowed(
+                    f"local paths are refused: this server has no {ROOTS_ENV}; set it to the folders it may "
+                    f"read (e.g. {ROOTS_ENV}=/data/lake) and restart the server")
+            if not any(_within(real, r) for r in self.local_roots):
+                raise SourceNotAllowed(
+                    f"data_source_path {location.display!r} resolves outside the local roots allowed by "
+                    f"{ROOTS_ENV}; add its folder to {ROOTS_ENV} or use a path below an allowed root")
+            return
+        if location.kind == "dbfs":
+            path = location.local_path or "/dbfs"
+            # /dbfs exists only on Databricks: resolve '..' lexically there is no FUSE to follow
+            real = _real(path) if os.path.exists("/dbfs") else posixpath.normpath(path)
+            if not self.configured:
+                raise SourceNotAllowed(
+                    f"DBFS paths are refused: this server has no {ROOTS_ENV}; set it (e.g. "
+                    f"{ROOTS_ENV}=dbfs:/mnt/lake) and restart the server")
+            if not any(_within(real, r) for r in self.dbfs_roots):
+                raise SourceNotAllowed(
+                    f"data_source_path {location.display!r} resolves outside the DBFS prefixes allowed by "
+                    f"{ROOTS_ENV}; add the prefix to {ROOTS_ENV}")
+            return
+        if not self.configured:
+            return  # Azure: the credential rules (check_credential_account) still apply
+        prefix = _blob_prefix(location.prefix)
+        if prefix is None:
+            raise SourceNotAllowed(f"data_source_path {location.display!r} climbs above its container")
+        for account, container, root in self.azure_roots:
+            if (account == (location.account or "").lower() and container == location.container
+                    and (not root or _within(prefix, root))):
+                return
+        raise SourceNotAllowed(
+            f"data_source_path {location.display!r} (account {location.account!r}, container "
+            f"{location.container!r}) is outside the Azure roots allowed by {ROOTS_ENV}; add "
+            f"<account>/<container>[/<prefix>] to {ROOTS_ENV}")
+
+
+def check_credential_account(location: Location, source: str, allowed_accounts: Collection[str]) -> None:
+    """The server's own credential (`source`, see executor.sources.azure) serves only listed accounts."""
+    from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE
+
+    if source not in (ACCOUNT_KEY, SECRET_SCOPE, DEFAULT):
+        return
+    account = (location.account or "").lower()
+    if account not in {a.strip().lower() for a in allowed_accounts if a.strip()}:
+        raise SourceNotAllowed(
+            f"storage account {account!r} is not one this server's own Azure credential ({source}) may be "
+            f"used for: add it to {ACCOUNTS_ENV}, or give a SAS token in data_source_path")
+
+
+def parse_accounts(text: str | None) -> frozenset[str]:
+    return frozenset(a.strip().lower() for a in (text or "").split(",") if a.strip())
