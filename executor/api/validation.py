@@ -68,7 +68,7 @@ def build_job_payload(body: dict[str, Any]) -> dict[str, Any]:
         "data_source_path": body["data_source_path"].strip(),
         "workflow_id": body["workflow_id"],
     }
-    for name in ("source_id", "data_source_type", "tenant_id"):
+    for name in ("source_id", "data_source_type", "tenant_id", "csv_header"):
         if body.get(name) not in (None, ""):
             payload[name] = body[name]
     payload["job_metadata"] = dict(meta)

@@ -56,6 +56,15 @@ def test_seed_case_2_workflow_and_source_are_passed_in_job_metadata(api):
     assert api.get(f"/jobs/{job_id}", headers=AUTH).json()["source_id"] == "test_source_456"
 
 
+def test_csv_header_reaches_the_job_payload(api):
+    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": SEED_PATH,
+                    "workflow_id": "test_workflow_123", "csv_header": "false"})
+    assert r.status_code == 200, r.text
+    from executor.api.store import JobStore
+
+    assert JobStore(api.tmp / "jobs.sqlite3").get(r.json()["job_id"]).payload["csv_header"] == "false"
+
+
 def test_seed_case_3_env_payload_ids_reach_the_executor(tmp_path):
     """Case 3 runs the executor with NUVYN_JOB_PAYLOAD; the local launcher's env transport gives the
     child exactly that, and executor.main resolves the ids from it."""
@@ -125,6 +134,7 @@ def test_job_metadata_workflow_id_wins(api):
     ({"data_source_path": ["a"]}, "Invalid field data_source_path"),
     ({"job_metadata": "text"}, "Invalid field job_metadata"),
     ({"data_source_type": "excel"}, "Unknown data_source_type"),
+    ({"csv_header": "maybe"}, "Invalid field csv_header"),
     ({"workflow_id": "w" * 200}, "Invalid field workflow_id"),
 ])
 def test_invalid_values_answer_400_with_a_clear_message(api, body, needle):
