@@ -50,6 +50,7 @@ setup(
             "databricks-sdk>=0.20",
             "rich>=13",
             "deltalake>=1.0",
+            "schemathesis>=4",  # the API's OpenAPI fuzzed in tests/unit/test_api_schemathesis.py
         ],
     },
     entry_points={
