@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from executor.errors import SettingsError
 from executor.redaction import SECRETS
@@ -25,6 +26,34 @@ def on_databricks(env: Mapping[str, str] | None = None) -> bool:
 
 def _doc(text: str, env: str) -> dict:
     return {"description": text, "env": env}
+
+
+# How env_values reads a field, by its annotation (the modules use `from __future__ import annotations`)
+_PARSERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str.strip, "str | None": str.strip}
+
+
+def env_values(cls: type, env: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments for the settings dataclass `cls` from the environment variables its fields
+    name in their metadata ("env"): unset or blank variables are left out, text is stripped, int and
+    float fields are parsed (else SettingsError naming the variable)."""
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        raw = env.get(f.metadata["env"])
+        if raw is None or raw.strip() == "":
+            continue
+        parse = _PARSERS.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
+        if parse is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: env_values cannot read a {f.type!r} field")
+        try:
+            values[f.name] = parse(raw)
+        except ValueError:
+            raise SettingsError(f"{f.metadata['env']}={raw!r} is not a number") from None
+    return values
+
+
+def describe_fields(cls: type) -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) of each field of a settings dataclass, for the docs."""
+    return [(f.metadata["env"], repr(f.default), f.metadata["description"]) for f in fields(cls)]
 
 
 @dataclass(frozen=True)
@@ -249,4 +278,4 @@ class Settings:
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
         """(environment variable, default, description) for the docs."""
-        return [(f.metadata["env"], repr(f.default), f.metadata["description"]) for f in fields(cls)]
+        return describe_fields(cls)

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from executor.errors import ExecutorError, SettingsError
+from executor.settings import describe_fields, env_values
 
 logger = logging.getLogger(__name__)
 
@@ -55,22 +56,11 @@ class ReadPoolSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReadPoolSettings:
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name, f in cls.__dataclass_fields__.items():
-            raw = env.get(f.metadata["env"])
-            if raw is None or raw.strip() == "":
-                continue
-            try:
-                values[name] = float(raw) if name == "timeout_s" else int(raw)
-            except ValueError:
-                raise SettingsError(f"{f.metadata['env']}={raw!r} is not a number") from None
-        return cls(**values)
+        return cls(**env_values(cls, os.environ if env is None else env))
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
-        return [(f.metadata["env"], repr(f.default), f.metadata["description"])
-                for f in cls.__dataclass_fields__.values()]
+        return describe_fields(cls)
 
 
 class ReadPool:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from executor.errors import MetadataStoreError, QueryError, SettingsError
 from executor.metadata.model import COMPLETED_STATUSES, RUN_RUNNING
 from executor.redaction import SECRETS
-from executor.settings import Settings, on_databricks
+from executor.settings import Settings, describe_fields, env_values, on_databricks
 from executor.storage import schema as S
 
 if TYPE_CHECKING:
@@ -108,25 +108,11 @@ class ReadSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReadSettings:
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name, f in cls.__dataclass_fields__.items():
-            raw = env.get(f.metadata["env"])
-            if raw is None or raw.strip() == "":
-                continue
-            if name == "statement_timeout_s":
-                try:
-                    values[name] = float(raw)
-                except ValueError:
-                    raise SettingsError(f"{f.metadata['env']}={raw!r} is not a number") from None
-            else:
-                values[name] = raw.strip()
-        return cls(**values)
+        return cls(**env_values(cls, os.environ if env is None else env))
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
-        return [(f.metadata["env"], repr(f.default), f.metadata["description"])
-                for f in cls.__dataclass_fields__.values()]
+        return describe_fields(cls)
 
     def choose(self, databricks: bool) -> str:
         """The backend to use: delta, spark or statement."""

@@ -147,6 +147,30 @@ def test_backend_choice():
         ReadSettings.from_env({"NUVYN_READ_BACKEND": "statement"})
 
 
+def test_read_settings_parse_the_environment():
+    from executor.api.reads import ReadPoolSettings
+
+    rs = ReadSettings.from_env({"NUVYN_READ_BACKEND": " delta ", "NUVYN_SQL_WAREHOUSE_ID": "",
+                                "NUVYN_SQL_STATEMENT_TIMEOUT_S": " 2.5 "})
+    assert (rs.backend, rs.sql_warehouse_id, rs.statement_timeout_s) == ("delta", None, 2.5)
+    assert ReadSettings.from_env({"NUVYN_SQL_WAREHOUSE_ID": " abc123\n"}).sql_warehouse_id == "abc123"
+    pool = ReadPoolSettings.from_env({"NUVYN_API_READ_WORKERS": " 3 ", "NUVYN_API_READ_MAX_PENDING": "  ",
+                                      "NUVYN_API_READ_TIMEOUT_S": "7"})
+    assert (pool.workers, pool.max_pending, pool.timeout_s) == (3, 64, 7.0)
+    assert isinstance(pool.workers, int) and isinstance(pool.timeout_s, float)
+    for cls, env in ((ReadSettings, "NUVYN_SQL_STATEMENT_TIMEOUT_S"), (ReadPoolSettings, "NUVYN_API_READ_TIMEOUT_S"),
+                     (ReadPoolSettings, "NUVYN_API_READ_WORKERS")):
+        with pytest.raises(SettingsError, match=f"^{env}='soon' is not a number$"):
+            cls.from_env({env: "soon"})
+    with pytest.raises(SettingsError, match="^NUVYN_API_READ_WORKERS='2.5' is not a number$"):
+        ReadPoolSettings.from_env({"NUVYN_API_READ_WORKERS": "2.5"})
+    assert ReadPoolSettings.describe()[0] == (
+        "NUVYN_API_READ_WORKERS", "4",
+        "Metadata reads (/workflows/{id}/metadata and /changes) running at once, in threads off the event loop.")
+    assert [d[:2] for d in ReadSettings.describe()] == [
+        ("NUVYN_READ_BACKEND", "'auto'"), ("NUVYN_SQL_WAREHOUSE_ID", "None"), ("NUVYN_SQL_STATEMENT_TIMEOUT_S", "60.0")]
+
+
 def test_read_settings_are_documented():
     from executor.api.reads import ReadPoolSettings
 
