@@ -26,6 +26,15 @@ from executor.sources.location import Location
 ROOTS_ENV = "NUVYN_API_SOURCE_ROOTS"
 ACCOUNTS_ENV = "NUVYN_AZURE_CREDENTIAL_ACCOUNTS"
 
+# Local and DBFS paths, by Location.kind: (what is refused without the setting, how to set it, the
+# roots a path must resolve inside, how to allow a path outside them).
+_PATH_RULES: dict[str, tuple[str, str, str, str]] = {
+    "local": ("local paths", f"set it to the folders it may read (e.g. {ROOTS_ENV}=/data/lake)", "local roots",
+              f"add its folder to {ROOTS_ENV} or use a path below an allowed root"),
+    "dbfs": ("DBFS paths", f"set it (e.g. {ROOTS_ENV}=dbfs:/mnt/lake)", "DBFS prefixes",
+             f"add the prefix to {ROOTS_ENV}"),
+}
+
 
 class SourceNotAllowed(ExecutorError):
     """The data source lies outside what this server may read (HTTP 403)."""
@@ -89,29 +98,22 @@ class SourcePolicy:
 
     def check(self, location: Location) -> None:
         """Raise SourceNotAllowed (naming the setting) unless `location` is inside a root."""
-        if location.kind == "local":
-            real = _real(location.local_path or location.display)
+        if location.kind in _PATH_RULES:
+            if location.kind == "local":
+                real, roots = _real(location.local_path or location.display), self.local_roots
+            else:
+                path = location.local_path or "/dbfs"
+                # /dbfs exists only on Databricks: resolve '..' lexically there is no FUSE to follow
+                real = _real(path) if os.path.exists("/dbfs") else posixpath.normpath(path)
+                roots = self.dbfs_roots
+            what, how_to_set, roots_name, fix = _PATH_RULES[location.kind]
             if not self.configured:
                 raise SourceNotAllowed(
-                    f"local paths are refused: this server has no {ROOTS_ENV}; set it to the folders it may "
-                    f"read (e.g. {ROOTS_ENV}=/data/lake) and restart the server")
-            if not any(_within(real, r) for r in self.local_roots):
+                    f"{what} are refused: this server has no {ROOTS_ENV}; {how_to_set} and restart the server")
+            if not any(_within(real, r) for r in roots):
                 raise SourceNotAllowed(
-                    f"data_source_path {location.display!r} resolves outside the local roots allowed by "
-                    f"{ROOTS_ENV}; add its folder to {ROOTS_ENV} or use a path below an allowed root")
-            return
-        if location.kind == "dbfs":
-            path = location.local_path or "/dbfs"
-            # /dbfs exists only on Databricks: resolve '..' lexically there is no FUSE to follow
-            real = _real(path) if os.path.exists("/dbfs") else posixpath.normpath(path)
-            if not self.configured:
-                raise SourceNotAllowed(
-                    f"DBFS paths are refused: this server has no {ROOTS_ENV}; set it (e.g. "
-                    f"{ROOTS_ENV}=dbfs:/mnt/lake) and restart the server")
-            if not any(_within(real, r) for r in self.dbfs_roots):
-                raise SourceNotAllowed(
-                    f"data_source_path {location.display!r} resolves outside the DBFS prefixes allowed by "
-                    f"{ROOTS_ENV}; add the prefix to {ROOTS_ENV}")
+                    f"data_source_path {location.display!r} resolves outside the {roots_name} allowed by "
+                    f"{ROOTS_ENV}; {fix}")
             return
         if not self.configured:
             return  # Azure: the credential rules (check_credential_account) still apply

@@ -92,6 +92,27 @@ def test_no_setting_refuses_local_and_dbfs_and_says_how_to_allow_them():
     _check(policy, "https://acct01.blob.core.windows.net/lake/raw?sig=x")  # Azure: credential rules apply
 
 
+def test_refusals_name_the_path_the_setting_and_the_fix(tmp_path):
+    refusals = (
+        (SourcePolicy.parse(None), "/data/lake",
+         "local paths are refused: this server has no NUVYN_API_SOURCE_ROOTS; set it to the folders it may read "
+         "(e.g. NUVYN_API_SOURCE_ROOTS=/data/lake) and restart the server"),
+        (SourcePolicy.parse(None), "dbfs:/mnt/lake",
+         "DBFS paths are refused: this server has no NUVYN_API_SOURCE_ROOTS; set it (e.g. "
+         "NUVYN_API_SOURCE_ROOTS=dbfs:/mnt/lake) and restart the server"),
+        (SourcePolicy.parse(str(tmp_path / "lake")), str(tmp_path / "other"),
+         f"data_source_path {str(tmp_path / 'other')!r} resolves outside the local roots allowed by "
+         "NUVYN_API_SOURCE_ROOTS; add its folder to NUVYN_API_SOURCE_ROOTS or use a path below an allowed root"),
+        (SourcePolicy.parse("dbfs:/mnt/lake"), "dbfs:/mnt/other",
+         "data_source_path 'dbfs:/mnt/other' resolves outside the DBFS prefixes allowed by "
+         "NUVYN_API_SOURCE_ROOTS; add the prefix to NUVYN_API_SOURCE_ROOTS"),
+    )
+    for policy, path, message in refusals:
+        with pytest.raises(SourceNotAllowed) as err:
+            _check(policy, path)
+        assert str(err.value) == message
+
+
 def test_bad_entries_are_named():
     with pytest.raises(SourceNotAllowed, match="'ftp://x' is not understood"):
         SourcePolicy.parse("/ok, ftp://x")
