@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from executor.errors import SettingsError
 from executor.redaction import SECRETS
@@ -54,6 +54,23 @@ def env_values(cls: type, env: Mapping[str, str]) -> dict[str, Any]:
 def describe_fields(cls: type) -> list[tuple[str, str, str]]:
     """(environment variable, default, description) of each field of a settings dataclass, for the docs."""
     return [(f.metadata["env"], repr(f.default), f.metadata["description"]) for f in fields(cls)]
+
+
+_E = TypeVar("_E", bound="EnvSettings")
+
+
+class EnvSettings:
+    """Base of a settings dataclass whose fields name their environment variable and description in
+    their metadata ({"env": ..., "description": ...}): from_env (env_values) and describe."""
+
+    @classmethod
+    def from_env(cls: type[_E], env: Mapping[str, str] | None = None) -> _E:
+        return cls(**env_values(cls, os.environ if env is None else env))
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(environment variable, default, description) for the docs."""
+        return describe_fields(cls)
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 from executor.errors import ExecutorError, SettingsError
-from executor.settings import describe_fields, env_values
+from executor.settings import EnvSettings
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ class ReadsTimeout(ExecutorError):
 
 
 @dataclass(frozen=True)
-class ReadPoolSettings:
+class ReadPoolSettings(EnvSettings):
     """Bounds of the API's metadata reads. Read from the environment once, at the edge."""
 
     workers: int = field(default=4, metadata={"env": "NUVYN_API_READ_WORKERS", "description": (
@@ -54,13 +53,6 @@ class ReadPoolSettings:
         if self.max_pending < self.workers:
             raise SettingsError("NUVYN_API_READ_MAX_PENDING must be >= NUVYN_API_READ_WORKERS")
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ReadPoolSettings:
-        return cls(**env_values(cls, os.environ if env is None else env))
-
-    @classmethod
-    def describe(cls) -> list[tuple[str, str, str]]:
-        return describe_fields(cls)
 
 
 class ReadPool:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from executor.errors import MetadataStoreError, QueryError, SettingsError
 from executor.metadata.model import COMPLETED_STATUSES, RUN_RUNNING
 from executor.redaction import SECRETS
-from executor.settings import Settings, describe_fields, env_values, on_databricks
+from executor.settings import EnvSettings, Settings, on_databricks
 from executor.storage import schema as S
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
-class ReadSettings:
+class ReadSettings(EnvSettings):
     """Where metadata reads go. Read from the environment once, at the edge."""
 
     backend: str = field(default="auto", metadata={"env": "NUVYN_READ_BACKEND", "description": (
@@ -106,13 +106,6 @@ class ReadSettings:
         if not self.statement_timeout_s > 0:
             raise SettingsError("NUVYN_SQL_STATEMENT_TIMEOUT_S must be > 0")
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ReadSettings:
-        return cls(**env_values(cls, os.environ if env is None else env))
-
-    @classmethod
-    def describe(cls) -> list[tuple[str, str, str]]:
-        return describe_fields(cls)
 
     def choose(self, databricks: bool) -> str:
         """The backend to use: delta, spark or statement."""
@@ -205,6 +198,18 @@ def _needs_ids(workflow_id: str | None, source_id: str | None, run_id: str | Non
         raise QueryError("query_metadata needs workflow_id or source_id (or a run_id)")
 
 
+def _metadata(runs: list[Row], data_rows: Callable[[str, list[str]], list[Row]]) -> dict[str, Any]:
+    """query_metadata on any backend: `runs` are the chosen runs (select_runs), data_rows(table,
+    run_ids) gives those runs' rows of one data table in DATA_ORDER."""
+    run_ids = [r["run_id"] for r in runs]
+    out: dict[str, Any] = {"sources": [], "tables": [], "columns": [], "runs": runs}
+    if not run_ids:
+        return out
+    for name, key in RESULT_KEYS:
+        out[key] = data_rows(name, run_ids)
+    return out
+
+
 def _changes(select_runs: Callable[..., list[Row]], run_rows: Callable[[str, str, str], list[Row]],
              workflow_id: str, source_id: str | None, from_run: str | None, to_run: str | None) -> dict[str, Any]:
     """schema_changes on any backend: select_runs picks the runs, run_rows(table, run_id, workflow_id)
@@ -276,15 +281,11 @@ class RowReads:
 
     def query_metadata(self, workflow_id: str | None = None, source_id: str | None = None,
                        run_id: str | None = None) -> dict[str, Any]:
-        runs = self.select_runs(workflow_id, source_id, run_id)
-        run_ids = [r["run_id"] for r in runs]
-        out: dict[str, Any] = {"sources": [], "tables": [], "columns": [], "runs": runs}
-        if not run_ids:
-            return out
-        for name, key in RESULT_KEYS:
-            rows = self.fetch(name, self._equals(workflow_id, source_id), run_ids)
-            out[key] = sort_rows(rows, [(lambda r, c=c: r.get(c), False) for c in DATA_ORDER[name]])
-        return out
+        def rows(name: str, run_ids: list[str]) -> list[Row]:
+            fetched = self.fetch(name, self._equals(workflow_id, source_id), run_ids)
+            return sort_rows(fetched, [(lambda r, c=c: r.get(c), False) for c in DATA_ORDER[name]])
+
+        return _metadata(self.select_runs(workflow_id, source_id, run_id), rows)
 
     def schema_changes(self, workflow_id: str, source_id: str | None = None, from_run: str | None = None,
                        to_run: str | None = None) -> dict[str, Any]:
@@ -578,19 +579,15 @@ class SparkReads:
                        run_id: str | None = None) -> dict[str, Any]:
         from pyspark.sql import functions as F
 
-        runs = self.select_runs(workflow_id, source_id, run_id)
-        run_ids = [r["run_id"] for r in runs]
-        out: dict[str, Any] = {"sources": [], "tables": [], "columns": [], "runs": runs}
-        if not run_ids:
-            return out
-        for name, key in RESULT_KEYS:
+        def rows(name: str, run_ids: list[str]) -> list[Row]:
             df = self._df(name).filter(F.col("run_id").isin(*run_ids))
             if workflow_id:
                 df = df.filter(F.col("workflow_id") == F.lit(workflow_id))
             if source_id:
                 df = df.filter(F.col("source_id") == F.lit(source_id))
-            out[key] = [r.asDict() for r in df.orderBy(*DATA_ORDER[name]).collect()]
-        return out
+            return [r.asDict() for r in df.orderBy(*DATA_ORDER[name]).collect()]
+
+        return _metadata(self.select_runs(workflow_id, source_id, run_id), rows)
 
     def schema_changes(self, workflow_id: str, source_id: str | None = None, from_run: str | None = None,
                        to_run: str | None = None) -> dict[str, Any]:
