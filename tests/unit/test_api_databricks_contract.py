@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,6 +18,7 @@ from executor.api.launchers import DatabricksLauncher, databricks_client_factory
 from executor.api.settings import ApiSettings
 from executor.api.store import JobStore
 from executor.api_server import build_app
+from tests.http_doubles import JsonApiHandler
 
 DBX_TOKEN = "dapi-test-token-abcdef"
 JOB_ID = 987
@@ -35,18 +36,7 @@ class JobsApiDouble:
         self.next_run = 4242
         double = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def _reply(self, code, body):
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonApiHandler):
             def _auth_ok(self):
                 if self.headers.get("Authorization") != f"Bearer {DBX_TOKEN}":
                     self._reply(401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
@@ -54,9 +44,7 @@ class JobsApiDouble:
                 return True
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                double.requests.append({"method": "POST", "path": self.path, "body": body,
-                                        "auth": self.headers.get("Authorization")})
+                body = self._posted(double.requests)
                 if self.path in ("/api/2.1/jobs/runs/cancel", "/api/2.2/jobs/runs/cancel"):
                     if not self._auth_ok():
                         return

@@ -13,7 +13,7 @@ import sqlite3
 import sys
 import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from executor.settings import Settings  # noqa: E402
 from executor.storage import schema as S  # noqa: E402
 from executor.storage.queries import DeltaReads, StatementReads  # noqa: E402
 from tests import metadata_tables as M  # noqa: E402
+from tests.http_doubles import JsonApiHandler  # noqa: E402
 
 TOKEN = "dapi-statement-test-token"
 WAREHOUSE = "wh0123abcd"
@@ -51,22 +52,9 @@ class StatementApiDouble:
         self.next_id = 0
         double = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, code, body):
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonApiHandler):
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                double.requests.append({"method": "POST", "path": self.path, "body": body,
-                                        "auth": self.headers.get("Authorization")})
+                body = self._posted(double.requests)
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     return self._reply(401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
                 if re.fullmatch(r"/api/2.0/sql/statements/\w+/cancel", self.path):
