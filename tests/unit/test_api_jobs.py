@@ -12,20 +12,10 @@ import time
 import pytest
 from api_helpers import AUTH, SEED_PATH, RecordingLauncher, make_app
 from fastapi.testclient import TestClient
-from test_api_launchers import FAKE, _job, _wait
+from test_api_launchers import _job, _wait
 
 from executor.api.launchers import LocalLauncher
 from executor.api.store import JobStore
-
-
-@pytest.fixture()
-def fake_python(tmp_path):
-    import sys
-
-    path = tmp_path / "fake-python"
-    path.write_text(FAKE.replace("{python}", sys.executable))
-    path.chmod(0o755)
-    return str(path)
 
 
 def _alive(pid: int) -> bool:

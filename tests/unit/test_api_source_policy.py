@@ -37,6 +37,12 @@ def _check(policy: SourcePolicy, path: str) -> None:
     policy.check(parse_location(path))
 
 
+def _refused(policy: SourcePolicy, paths) -> None:
+    for path in paths:
+        with pytest.raises(SourceNotAllowed, match="NUVYN_API_SOURCE_ROOTS"):
+            _check(policy, path)
+
+
 def test_paths_are_resolved_before_the_check(tree, monkeypatch):
     policy = SourcePolicy.parse(f"{tree / 'lake'}")
     _check(policy, str(tree / "lake"))
@@ -44,7 +50,7 @@ def test_paths_are_resolved_before_the_check(tree, monkeypatch):
     _check(policy, f"file://{tree / 'lake' / 'sales'}")
     monkeypatch.setenv("HOME", str(tree))
     _check(policy, "~/lake/sales")
-    for path in (
+    _refused(policy, (
         str(tree / "lake" / ".." / "secret"),  # ..
         f"{tree}/lake/sales/../../secret/key.csv",
         str(tree / "lake" / "keys"),  # a symlink inside the root that points out
@@ -55,18 +61,14 @@ def test_paths_are_resolved_before_the_check(tree, monkeypatch):
         "~/secret",  # ~
         "/etc/passwd",  # plainly out of root
         str(tree / "lake2"),  # a sibling sharing the prefix
-    ):
-        with pytest.raises(SourceNotAllowed, match="NUVYN_API_SOURCE_ROOTS"):
-            _check(policy, path)
+    ))
 
 
 def test_dbfs_prefixes_cannot_be_climbed_out_of():
     policy = SourcePolicy.parse("dbfs:/mnt/lake")
     _check(policy, "dbfs:/mnt/lake/raw")
     _check(policy, "/dbfs/mnt/lake")
-    for path in ("dbfs:/../..", "dbfs:/mnt/lake/../../etc", "dbfs:/mnt/lake2", "/dbfs/../etc/passwd"):
-        with pytest.raises(SourceNotAllowed, match="NUVYN_API_SOURCE_ROOTS"):
-            _check(policy, path)
+    _refused(policy, ("dbfs:/../..", "dbfs:/mnt/lake/../../etc", "dbfs:/mnt/lake2", "/dbfs/../etc/passwd"))
 
 
 def test_azure_roots_by_account_container_and_prefix():
@@ -74,13 +76,11 @@ def test_azure_roots_by_account_container_and_prefix():
     _check(policy, "https://acct01.blob.core.windows.net/lake/raw/sales?sv=1&sig=x")
     _check(policy, "abfss://lake@acct01.dfs.core.windows.net/raw")
     _check(policy, "https://acct02.blob.core.windows.net/other/anything")
-    for path in ("https://acct01.blob.core.windows.net/lake/curated",
-                 "https://acct01.blob.core.windows.net/lake/raw/../curated",
-                 "https://acct01.blob.core.windows.net/lake/rawx",
-                 "https://acct03.blob.core.windows.net/lake/raw",
-                 "/tmp"):
-        with pytest.raises(SourceNotAllowed, match="NUVYN_API_SOURCE_ROOTS"):
-            _check(policy, path)
+    _refused(policy, ("https://acct01.blob.core.windows.net/lake/curated",
+                      "https://acct01.blob.core.windows.net/lake/raw/../curated",
+                      "https://acct01.blob.core.windows.net/lake/rawx",
+                      "https://acct03.blob.core.windows.net/lake/raw",
+                      "/tmp"))
 
 
 def test_no_setting_refuses_local_and_dbfs_and_says_how_to_allow_them():
