@@ -106,7 +106,6 @@ class ReadSettings(EnvSettings):
         if not self.statement_timeout_s > 0:
             raise SettingsError("NUVYN_SQL_STATEMENT_TIMEOUT_S must be > 0")
 
-
     def choose(self, databricks: bool) -> str:
         """The backend to use: delta, spark or statement."""
         if self.backend != "auto":
