@@ -22,6 +22,7 @@ session and process in UTC.
 
 from __future__ import annotations
 
+import abc
 import logging
 import os
 import threading
@@ -257,14 +258,14 @@ def _naive_utc(v: Any) -> Any:
     return v
 
 
-class RowReads:
+class RowReads(abc.ABC):
     """The reads over a row fetcher: subclasses implement `fetch` (equality filters pushed down to the
     store, never SQL text from values); the run rules run in plain Python."""
 
+    @abc.abstractmethod
     def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
         """Rows of `table` whose columns equal `equals` (and whose run_id is one of run_ids), every
         column of the table in its order; [] when the table does not exist."""
-        raise NotImplementedError
 
     @staticmethod
     def _equals(workflow_id: str | None, source_id: str | None, run_id: str | None = None) -> dict[str, str]:
