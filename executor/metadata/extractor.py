@@ -12,15 +12,13 @@ error, and the run goes on. Extraction never writes anything: storage is a separ
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from executor.errors import ExecutorError, TableExtractionError
@@ -42,6 +40,7 @@ from executor.metadata.model import (
     TableFacts,
 )
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfiler, profile_column
+from executor.metadata.samples import distinct_samples, format_value  # noqa: F401 - re-exported
 from executor.metadata.spark_types import (
     HIVE_DEFAULT_PARTITION,
     SparkFallback,
@@ -97,47 +96,6 @@ class FileFacts:
     rows: int | None = None  # JSON, Avro, ORC: exact rows of the file
     malformed: int = 0  # JSON: malformed records
     json_scan: Any = None  # JSON: readers.json_reader.JsonScan
-
-
-def format_value(value: Any, limit: int) -> str:
-    """A sample value as a string: Spark-like text for scalars, JSON for nested values."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, datetime):
-        text = value.isoformat(sep=" ")
-    elif isinstance(value, (date, Decimal, int, float)):
-        text = str(value)
-    elif isinstance(value, (bytes, bytearray, memoryview)):
-        text = bytes(value).hex()
-    elif isinstance(value, (dict, list, tuple)):
-        text = json.dumps(value, default=str, ensure_ascii=False)
-    else:
-        text = str(value)
-    return text[:limit]
-
-
-def distinct_samples(values: Any, count: int, limit: int) -> list[str]:
-    """Up to `count` distinct non-null values (in order of appearance), each cut to `limit` chars."""
-    out: list[str] = []
-    seen: set[str] = set()
-    seen_raw: set = set()
-    for v in values:
-        if v is None or v == "":
-            continue
-        try:
-            if v in seen_raw:  # a repeat: nothing to format
-                continue
-            seen_raw.add(v)
-        except TypeError:  # unhashable (nested) values are formatted every time
-            pass
-        text = format_value(v, limit)
-        if text in seen:
-            continue
-        seen.add(text)
-        out.append(text)
-        if len(out) >= count:
-            break
-    return out
 
 
 def _parent(uri: str, levels: int) -> str:

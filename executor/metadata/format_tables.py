@@ -130,7 +130,7 @@ class FormatTables:
         return cols
 
     def _value_samples(self, names: list[str], rows: list[dict[str, Any]]) -> dict[str, list[str]]:
-        from executor.metadata.extractor import distinct_samples
+        from executor.metadata.samples import distinct_samples
 
         s = self.settings
         return {n: distinct_samples((r.get(n) for r in rows), s.sample_values_count, s.sample_value_max_chars)
@@ -269,7 +269,7 @@ class FormatTables:
         whose values cannot be read or converted (pyarrow refuses its data pages, dates outside
         Python's range...) gets no samples and no profile, and `notes[column]` says why; the other
         columns keep theirs. Counts and types never depend on it."""
-        from executor.metadata.extractor import distinct_samples
+        from executor.metadata.samples import distinct_samples
 
         s = self.settings
         notes = {} if notes is None else notes
@@ -367,8 +367,8 @@ class FormatTables:
 
         import pyarrow.parquet as pq
 
-        from executor.metadata.extractor import distinct_samples
         from executor.metadata.readers.delta_reader import read_delta_log
+        from executor.metadata.samples import distinct_samples
 
         if not plan.log_files:
             raise TableExtractionError(f"{plan.folder or '.'}: _delta_log is empty")
