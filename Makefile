@@ -50,6 +50,7 @@ bench: setup
 
 lint: setup
 	$(PY) -m ruff check executor tests
+	$(PY) -m mypy
 	$(PY) -m ruff check --target-version py312 --extend-ignore UP017 executor tests scripts jobs bench setup.py
 
 clean:

@@ -45,6 +45,7 @@ setup(
             "httpx>=0.27",
             "pyyaml>=6",
             "ruff>=0.4",
+            "mypy>=1.10",  # make lint: mypy over executor/ (mypy.ini)
             "fastapi>=0.110",
             "uvicorn>=0.27",
             "databricks-sdk>=0.20",
