@@ -1,5 +1,6 @@
 """python -m bench --quick --json runs end to end and reports the documented shape (no timing
-assertions: the machine is shared)."""
+assertions: the machine is shared). Lane A only: the benchmark's figures are quoted on lane A, and
+the facts it compares (counts, Spark jobs) are checked on lane B by the format and Spark tests."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.lane_a_only
 
 
 def test_bench_quick_json(tmp_path):

@@ -32,11 +32,11 @@ TOOLS = REPO.parent / "shared" / "tools" / "databricks"
 CLI = TOOLS / "databricks"
 FAKEWS = TOOLS / "fakews"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.lane_a_only, pytest.mark.skipif(
     not (CLI.is_file() and FAKEWS.is_file()),
     reason=f"{TOOLS} is absent: the official Databricks CLI and its fake workspace (fakews) are only on "
            "the project's build machines (shared/ beside the checkout)",
-)
+)]
 
 SP = "2f1e5c4a-7b0d-4c3e-9a61-8d2b7e4f1a90"  # a service principal's application id (format only)
 SPARK_4 = "17.3.x-scala2.13"
