@@ -105,7 +105,6 @@ def detect_delimiter(text: str, truncated: bool) -> str:
 
 
 HEADER_AUTO, HEADER_TRUE, HEADER_FALSE = "auto", "true", "false"
-HEADER_MODES = (HEADER_AUTO, HEADER_TRUE, HEADER_FALSE)
 
 
 @dataclass(frozen=True)
@@ -168,11 +167,6 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
     return HeaderDecision(False, "every first-record field parses as its column's type, and typed columns agree "
                                  f"({', '.join(evidence[:5])}{'...' if len(evidence) > 5 else ''}): the first "
                                  "record is data")
-
-
-def detect_header(rows: list[list[str]], spark_version: str = "3.5") -> bool:
-    """decide_header(...).header."""
-    return decide_header(rows, spark_version).header
 
 
 def sniff_dialect(head: bytes, *, delimiter: str | None = None, header: bool | None = None,

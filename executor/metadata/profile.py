@@ -189,7 +189,7 @@ _ARROW_TEXT_CASTS = {
 }
 
 
-def _arrow_cast_target(type_string: str):
+def _arrow_cast_target(type_string: str) -> Any:
     import pyarrow as pa
 
     t = type_string.lower()

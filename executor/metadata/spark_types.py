@@ -83,15 +83,6 @@ def _type_string(t: Any) -> str:
     return t
 
 
-def _decimal_type(precision: int, scale: int) -> tuple:
-    """DecimalType(p, s) as Spark constructs it: raises where Spark's constructor throws."""
-    if scale < 0:
-        raise ValueError("negative scale")  # spark.sql.legacy.allowNegativeScaleOfDecimal=false
-    if scale > precision or precision > MAX_PRECISION:
-        raise ValueError("decimal out of range")
-    return ("decimal", precision, scale)
-
-
 def _decimal_wider_than(d: tuple, other: Any) -> bool:
     """DecimalType.isWiderThan."""
     if _is_decimal(other):
@@ -211,9 +202,6 @@ def _strict_iso_date(s: str) -> bool:
     return _valid_date(year, int(m.group(3)), int(m.group(4)))
 
 
-_TRIM_TS = "".join(chr(c) for c in range(0x21)) + "\x7f"  # UTF8String.isWhitespaceOrISOControl
-
-
 def _zone_ok(zone: str) -> bool:
     """DateTimeUtils.getZoneId(zone) succeeds; unknown region ids are left to Spark."""
     z = zone.strip(_JAVA_TRIM)
@@ -278,7 +266,7 @@ def _zone_offset_ok(z: str) -> bool:
     return not (h == 18 and (mi or se))
 
 
-def _timestamp_segments(s: str):
+def _timestamp_segments(s: str) -> tuple[list[int], str | None, bool] | None:
     """SparkDateTimeUtils.parseTimestampString -> (segments, zone or None, just_time) or None."""
     b = s.encode("utf-8")
     n = len(b)
@@ -465,13 +453,13 @@ def make_safe_header(row: Sequence[str | None] | None, n_columns: int | None = N
             dups.add(v)
         seen.add(v)
     out = []
-    for i, v in enumerate(row):
-        if v is None or v == "" or v == null_value:
+    for i, cell in enumerate(row):
+        if cell is None or cell == "" or cell == null_value:
             out.append(f"_c{i}")
-        elif (v.lower() if not case_sensitive else v) in dups:
-            out.append(f"{v}{i}")
+        elif (cell.lower() if not case_sensitive else cell) in dups:
+            out.append(f"{cell}{i}")
         else:
-            out.append(v)
+            out.append(cell)
     return out
 
 
@@ -500,7 +488,7 @@ class CsvSchemaInferrer:
         self._inf_nan = {o["nanValue"], o["positiveInf"], o["negativeInf"]}
 
     # -- the tryParse* chain of CSVInferSchema, entered at the step typeSoFar asks for
-    def _chain(self, step: int, f: str):
+    def _chain(self, step: int, f: str) -> Any:
         if step <= 0 and _java_parse_int(f, 32):
             return INT
         if step <= 1 and _java_parse_int(f, 64):
@@ -836,7 +824,7 @@ def _leaf_type(col: Any, spark_version: str) -> str:
         if kind in ("NONE", "None", "UNKNOWN"):
             return "int"  # UNKNOWN: Arrow's null type, which pyarrow writes as INT32
         if kind == "INT":
-            bits, signed = info.get("bitWidth"), info.get("isSigned")
+            bits, signed = int(info.get("bitWidth") or 0), info.get("isSigned")
             if signed:
                 return {8: "tinyint", 16: "smallint", 32: "int"}.get(bits) or _illegal(where)
             return {8: "smallint", 16: "int", 32: "bigint"}.get(bits) or _illegal(where)
@@ -849,7 +837,7 @@ def _leaf_type(col: Any, spark_version: str) -> str:
         if kind in ("NONE", "None"):
             return "bigint"
         if kind == "INT":
-            bits, signed = info.get("bitWidth"), info.get("isSigned")
+            bits, signed = int(info.get("bitWidth") or 0), info.get("isSigned")
             if bits == 64:
                 return "bigint" if signed else "decimal(20,0)"
             return _illegal(where)

@@ -364,7 +364,7 @@ _LOGICAL = {1: "STRING", 2: "MAP", 3: "LIST", 4: "ENUM", 5: "DECIMAL", 6: "DATE"
             10: "INT", 11: "UNKNOWN", 12: "JSON", 13: "BSON", 14: "UUID", 15: "FLOAT16"}
 _UNITS = {1: "milliseconds", 2: "microseconds", 3: "nanoseconds"}
 # legacy ConvertedType -> (logical type name, its JSON facts), as parquet-cpp and parquet-mr map them
-_CONVERTED = {0: ("STRING", {}), 4: ("ENUM", {}), 5: ("DECIMAL", {}), 6: ("DATE", {}),
+_CONVERTED: dict[int, tuple[str, dict[str, Any]]] = {0: ("STRING", {}), 4: ("ENUM", {}), 5: ("DECIMAL", {}), 6: ("DATE", {}),
               7: ("TIME", {}), 8: ("TIME", {}),
               9: ("TIMESTAMP", {"isAdjustedToUTC": True, "timeUnit": "milliseconds"}),
               10: ("TIMESTAMP", {"isAdjustedToUTC": True, "timeUnit": "microseconds"}),
