@@ -107,8 +107,10 @@ class ColumnProfiler:
         if not self.ordered:
             return
         if self.text:
+            if self._key is None:
+                return
             try:
-                key = self._key(value)  # type: ignore[misc]
+                key = self._key(value)
             except (ValueError, KeyError, InvalidOperation, TypeError):
                 return
         else:

@@ -84,12 +84,10 @@ _NUMERIC_RANK = {"bigint": 3, "double": 5}
 
 
 def _tightest(t1: tuple, t2: tuple) -> tuple | None:
-    if t1 == t2:
+    if t1 == t2 or t2 == NULL:
         return t1
     if t1 == NULL:
         return t2
-    if t2 == NULL:
-        return t1
     if t1[0] in _NUMERIC_RANK and t2[0] in _NUMERIC_RANK:
         return t1 if _NUMERIC_RANK[t1[0]] > _NUMERIC_RANK[t2[0]] else t2
     for d, i in ((t1, t2), (t2, t1)):  # a decimal wider than bigint (decimal(20,0)) takes it
