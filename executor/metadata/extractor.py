@@ -41,11 +41,20 @@ ProgressCallback = Callable[[TableFacts | None, dict[str, int]], None]
 class ExtractRequest(Protocol):
     """What extract() needs of a job request (payload.JobRequest has it)."""
 
-    data_source_path: str
-    data_source_type: str
-    include: Sequence[str]
-    exclude: Sequence[str]
-    csv_header: str
+    @property
+    def data_source_path(self) -> str: ...
+
+    @property
+    def data_source_type(self) -> str: ...
+
+    @property
+    def include(self) -> Sequence[str]: ...
+
+    @property
+    def exclude(self) -> Sequence[str]: ...
+
+    @property
+    def csv_header(self) -> str: ...
 
 
 def _notify(progress: ProgressCallback | None, table: TableFacts | None, totals: dict[str, int]) -> None:
