@@ -55,7 +55,7 @@ def run_ours(spark, settings, root: Path):
 
     with job_group(spark, "bench-ours", "bench: ours") as jobs:
         t0 = time.perf_counter()
-        result = MetadataExtractor(spark, settings, env={}).extract_metadata(str(root))
+        result = MetadataExtractor(spark, settings).extract_metadata(str(root))
         seconds = time.perf_counter() - t0
         n_jobs = jobs.count
     return result, seconds, n_jobs

@@ -63,8 +63,9 @@ class ExecutorContext:
         """Open the source and read the first entry of its listing, without Spark: a missing path,
         an unreachable account or a refused credential raises SourceError within a second or two,
         with the message the run itself would give."""
-        from executor.metadata.extractor import MetadataExtractor, default_store_factory
+        from executor.metadata.extractor import MetadataExtractor
         from executor.metadata.grouping import prune_listing
+        from executor.metadata.plan import default_store_factory
 
         def one_try(location, settings):  # no SDK retries: an unreachable account answers at once
             if location.kind in ("local", "dbfs"):
@@ -74,8 +75,7 @@ class ExecutorContext:
             return AzureBlobFileStore.from_location(location, settings, env=self.env, retry_total=0)
 
         built = self.__dict__.get("extractor")
-        probe = MetadataExtractor(None, self.settings, store_factory=getattr(built, "store_factory", one_try),
-                                  env=self.env)
+        probe = MetadataExtractor(None, self.settings, store_factory=getattr(built, "store_factory", one_try))
         _location, store = probe.open_source(data_source_path, data_source_type)
         for _first in store.list_files(prune_listing):
             break
@@ -92,7 +92,7 @@ class ExecutorContext:
     def extractor(self) -> MetadataExtractor:
         from executor.metadata.extractor import MetadataExtractor
 
-        return MetadataExtractor(self.spark, self.settings, env=self.env)
+        return MetadataExtractor(self.spark, self.settings)
 
     @cached_property
     def writer(self) -> DatabricksWriter:

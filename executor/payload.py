@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from executor.errors import PayloadError
+from executor.metadata.readers.registry import READERS
 
 PAYLOAD_ENV = "NUVYN_JOB_PAYLOAD"
 MAX_PAYLOAD_BYTES = 1_000_000
 MAX_PAYLOAD_DEPTH = 16
 
 JOB_TYPES = ("metadata_extraction",)
-FILE_FORMATS = ("csv", "tsv", "parquet", "json", "avro", "orc", "delta")
+FILE_FORMATS = READERS.formats
 STORAGE_KINDS = ("local", "dbfs", "azure_blob", "adls_gen2")
 DATA_SOURCE_TYPE_ALIASES = {
     "": "auto",

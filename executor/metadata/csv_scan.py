@@ -23,6 +23,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from executor.metadata.spark_types import CsvSchemaInferrer, SparkFallback
+
 CHUNK_BYTES = 8 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
@@ -105,7 +107,6 @@ def detect_delimiter(text: str, truncated: bool) -> str:
 
 
 HEADER_AUTO, HEADER_TRUE, HEADER_FALSE = "auto", "true", "false"
-HEADER_MODES = (HEADER_AUTO, HEADER_TRUE, HEADER_FALSE)
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,6 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
        years: `district,2022` over counts or amounts is a header.
     A header cell that is text in a typed column (`id`, `2017-2018 season` over numbers) fails 1.
     """
-    from executor.metadata.spark_types import CsvSchemaInferrer, SparkFallback
-
     if len(rows) < 2:
         return HeaderDecision(True, "fewer than two records: the first record is the header (Spark header=true)")
     first, rest = rows[0], rows[1:]
@@ -168,11 +167,6 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
     return HeaderDecision(False, "every first-record field parses as its column's type, and typed columns agree "
                                  f"({', '.join(evidence[:5])}{'...' if len(evidence) > 5 else ''}): the first "
                                  "record is data")
-
-
-def detect_header(rows: list[list[str]], spark_version: str = "3.5") -> bool:
-    """decide_header(...).header."""
-    return decide_header(rows, spark_version).header
 
 
 def sniff_dialect(head: bytes, *, delimiter: str | None = None, header: bool | None = None,
@@ -239,25 +233,18 @@ def _fast_count(stream: BinaryIO, delimiter: str, chunk_bytes: int) -> tuple[int
     records = 0
     for chunk in _iter_chunks(stream, chunk_bytes):
         n = len(chunk)
-        if (not parity and not pending_close and chunk[0] not in (_NL, _CR) and b'"' not in chunk
-                and b"\n\n" not in chunk and b"\n\r\n" not in chunk
-                and chunk.count(b"\r") == chunk.count(b"\r\n")):
-            # The common chunk (LF or CR LF endings): no quotes, no lone CR, no empty records: every
-            # LF ends a record (C speed).
-            found = chunk.count(b"\n")
+        end: bytes | None = None  # the one record terminator of a chunk without quotes (C speed)
+        if not parity and not pending_close and chunk[0] not in (_NL, _CR) and b'"' not in chunk:
+            if (b"\n\n" not in chunk and b"\n\r\n" not in chunk
+                    and chunk.count(b"\r") == chunk.count(b"\r\n")):
+                end = b"\n"  # the common chunk (LF or CR LF endings, no lone CR, no empty records)
+            elif b"\n" not in chunk and b"\r\r" not in chunk:
+                end = b"\r"  # CR-only endings (old Mac exports), no empty records
+        if end is not None:
+            found = chunk.count(end)
             if found:
                 records += found
-                last_end = offset + chunk.rfind(b"\n")
-            prev_byte = chunk[-1]
-            offset += n
-            continue
-        if (not parity and not pending_close and chunk[0] not in (_NL, _CR) and b'"' not in chunk
-                and b"\n" not in chunk and b"\r\r" not in chunk):
-            # CR-only endings (old Mac exports), no quotes, no empty records: every CR ends a record.
-            found = chunk.count(b"\r")
-            if found:
-                records += found
-                last_end = offset + chunk.rfind(b"\r")
+                last_end = offset + chunk.rfind(end)
             prev_byte = chunk[-1]
             offset += n
             continue

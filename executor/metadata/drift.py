@@ -15,7 +15,8 @@ from typing import Any
 OK = "ok"
 
 
-def _by_table(tables: Iterable[dict[str, Any]], columns: Iterable[dict[str, Any]]):
+def _by_table(tables: Iterable[dict[str, Any]], columns: Iterable[dict[str, Any]],
+              ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, dict[str, Any]]]]:
     t = {r["table_name"]: r for r in tables}
     c: dict[str, dict[str, dict[str, Any]]] = {}
     for r in columns:
@@ -49,27 +50,29 @@ def diff_tables(from_tables: Iterable[dict[str, Any]], from_columns: Iterable[di
             unchanged += 1
             continue
         ca, cb = fc.get(name, {}), tc.get(name, {})
-        entry = {
+        retyped: list[dict[str, Any]] = []
+        nullability: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
+        entry: dict[str, Any] = {
             "table_name": name,
             "schema_fingerprint_from": fa,
             "schema_fingerprint_to": fb,
             "columns_added": [_col(cb[n]) for n in sorted(set(cb) - set(ca), key=lambda n: cb[n].get("position") or 0)],
             "columns_removed": [_col(ca[n]) for n in sorted(set(ca) - set(cb), key=lambda n: ca[n].get("position") or 0)],
-            "columns_retyped": [],
-            "nullability_changed": [],
-            "columns_moved": [],
+            "columns_retyped": retyped,
+            "nullability_changed": nullability,
+            "columns_moved": moved,
         }
         for n in sorted(set(ca) & set(cb), key=lambda n: cb[n].get("position") or 0):
             x, y = ca[n], cb[n]
             if x.get("data_type") != y.get("data_type"):
-                entry["columns_retyped"].append({"column_name": n, "from_type": x.get("data_type"),
-                                                 "to_type": y.get("data_type")})
+                retyped.append({"column_name": n, "from_type": x.get("data_type"), "to_type": y.get("data_type")})
             if bool(x.get("is_nullable")) != bool(y.get("is_nullable")):
-                entry["nullability_changed"].append({"column_name": n, "from_nullable": x.get("is_nullable"),
-                                                     "to_nullable": y.get("is_nullable")})
+                nullability.append({"column_name": n, "from_nullable": x.get("is_nullable"),
+                                    "to_nullable": y.get("is_nullable")})
             if x.get("position") != y.get("position"):
-                entry["columns_moved"].append({"column_name": n, "from_position": x.get("position"),
-                                               "to_position": y.get("position")})
+                moved.append({"column_name": n, "from_position": x.get("position"),
+                              "to_position": y.get("position")})
         if any(entry[k] for k in ("columns_added", "columns_removed", "columns_retyped", "nullability_changed",
                                   "columns_moved")):
             changed.append(entry)

@@ -12,7 +12,8 @@ Rules (documented in the README, "How files become tables"):
 - A folder that holds `_delta_log` is one Delta table (format `delta`): its data files belong to
   it (never tables of their own), its log files are kept for the Delta log reader, and its
   partitions come from the log, not from folder names.
-- Files without an extension are sniffed (formats.sniff_format) through the `sniff` callback.
+- A file's format comes from its name through the `detect` callback (the reader registry), and a
+  file without an extension is sniffed through the `sniff` callback.
 - Names: the folder path relative to the source root ('/'-separated; the root folder takes the
   source's own name). A folder that holds several tables names each after its first file (without
   extension and trailing part numbers): `<folder>/<stem>`, or `<stem>` at the root.
@@ -25,7 +26,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from executor.metadata.formats import compression_of, detect_format, has_extension, split_compression
+from executor.metadata.compression import has_extension, split_compression
 from executor.metadata.model import SkippedFile
 from executor.sources.base import FileInfo
 
@@ -135,6 +136,7 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
 
 
 Sniffer = Callable[[FileInfo], "tuple[str | None, str | None]"]
+Detector = Callable[[str], "tuple[str | None, str | None]"]  # file name -> (format, compression)
 
 
 def delta_roots(infos: Iterable[FileInfo]) -> set[str]:
@@ -181,6 +183,7 @@ def _pattern_reason(relative: str, include: Sequence[str], exclude: Sequence[str
 def plan_tables(
     files: Iterable[FileInfo],
     *,
+    detect: Detector,
     format_filter: str | None = None,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
@@ -188,8 +191,9 @@ def plan_tables(
 ) -> Plan:
     """Group a listing into tables (names are assigned later, after schema splitting).
 
-    `sniff(info)` gives (format, compression) of a file without an extension (it reads the first
-    bytes); without it such files are skipped as of no supported format."""
+    `detect(name)` gives (format, compression) from a file's name, (None, None) when no format
+    claims it; `sniff(info)` gives them for a file without an extension (it reads the first bytes);
+    without it such files are skipped as of no supported format."""
     listing = list(files)
     roots = delta_roots(listing)
     groups: dict[tuple[str, str, tuple[str, ...]], TablePlan] = {}
@@ -219,14 +223,13 @@ def plan_tables(
             if reason is not None:
                 skipped.append(SkippedFile(info.relative or name, reason))
                 continue
-            parts = [tuple(d.split("=", 1)) for d in inside.split("/")[:-1] if _PART_RE.match(d)]
-            plan.files.append(PlannedFile(info, [(k, v) for k, v in parts]))
+            delta_parts = [(k, v) for k, v in (d.split("=", 1) for d in inside.split("/")[:-1] if _PART_RE.match(d))]
+            plan.files.append(PlannedFile(info, delta_parts))
             found += 1
             total += info.size
             continue
         reason = _name_reason(name, info.relative.split("/")[:-1])
-        fmt = detect_format(name) if reason is None else None
-        codec = compression_of(name) if fmt else None
+        fmt, codec = detect(name) if reason is None else (None, None)
         if reason is None and fmt is None and sniff is not None and not has_extension(name):
             try:
                 fmt, codec = sniff(info)
@@ -246,10 +249,10 @@ def plan_tables(
         folder = "/".join(dirs[:cut])
         keys = tuple(k for k, _ in parts)
         key = (folder, fmt, keys)
-        plan = groups.get(key)
-        if plan is None:
-            plan = groups[key] = TablePlan(folder=folder, file_format=fmt, partition_keys=keys)
-        plan.files.append(PlannedFile(info, parts, codec))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = TablePlan(folder=folder, file_format=fmt, partition_keys=keys)
+        group.files.append(PlannedFile(info, parts, codec))
         found += 1
         total += info.size
     for root, plan in deltas.items():

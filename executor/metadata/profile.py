@@ -107,8 +107,10 @@ class ColumnProfiler:
         if not self.ordered:
             return
         if self.text:
+            if self._key is None:
+                return
             try:
-                key = self._key(value)  # type: ignore[misc]
+                key = self._key(value)
             except (ValueError, KeyError, InvalidOperation, TypeError):
                 return
         else:
@@ -189,7 +191,7 @@ _ARROW_TEXT_CASTS = {
 }
 
 
-def _arrow_cast_target(type_string: str):
+def _arrow_cast_target(type_string: str) -> Any:
     import pyarrow as pa
 
     t = type_string.lower()

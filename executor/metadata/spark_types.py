@@ -25,7 +25,9 @@ where 4.0's defaults agree and signals a fallback where they may not.
 
 from __future__ import annotations
 
+import json
 import re
+import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -81,15 +83,6 @@ def _type_string(t: Any) -> str:
     if _is_decimal(t):
         return f"decimal({t[1]},{t[2]})"
     return t
-
-
-def _decimal_type(precision: int, scale: int) -> tuple:
-    """DecimalType(p, s) as Spark constructs it: raises where Spark's constructor throws."""
-    if scale < 0:
-        raise ValueError("negative scale")  # spark.sql.legacy.allowNegativeScaleOfDecimal=false
-    if scale > precision or precision > MAX_PRECISION:
-        raise ValueError("decimal out of range")
-    return ("decimal", precision, scale)
 
 
 def _decimal_wider_than(d: tuple, other: Any) -> bool:
@@ -211,9 +204,6 @@ def _strict_iso_date(s: str) -> bool:
     return _valid_date(year, int(m.group(3)), int(m.group(4)))
 
 
-_TRIM_TS = "".join(chr(c) for c in range(0x21)) + "\x7f"  # UTF8String.isWhitespaceOrISOControl
-
-
 def _zone_ok(zone: str) -> bool:
     """DateTimeUtils.getZoneId(zone) succeeds; unknown region ids are left to Spark."""
     z = zone.strip(_JAVA_TRIM)
@@ -247,10 +237,8 @@ def _region_ids() -> frozenset:
     global _REGIONS
     if _REGIONS is None:
         try:
-            import zoneinfo
-
             _REGIONS = frozenset(zoneinfo.available_timezones())
-        except Exception:  # noqa: BLE001 - no tz database: every region id goes to Spark
+        except OSError:  # no tz database: every region id goes to Spark
             _REGIONS = frozenset()
     return _REGIONS
 
@@ -278,7 +266,7 @@ def _zone_offset_ok(z: str) -> bool:
     return not (h == 18 and (mi or se))
 
 
-def _timestamp_segments(s: str):
+def _timestamp_segments(s: str) -> tuple[list[int], str | None, bool] | None:
     """SparkDateTimeUtils.parseTimestampString -> (segments, zone or None, just_time) or None."""
     b = s.encode("utf-8")
     n = len(b)
@@ -310,69 +298,31 @@ def _timestamp_segments(s: str):
         c = b[j]
         d = c - 0x30
         if d < 0 or d > 9:
+            at = None  # the segment this separator ends
             if j == 0 and c == 0x54:  # 'T'
                 just_time = True
                 i += 3
-            elif i < 2:
-                if c == 0x2D:
-                    if not valid(i, digits):
-                        return None
-                    seg[i] = value
-                    value = digits = 0
-                    i += 1
-                elif i == 0 and c == 0x3A and year_sign is None:  # ':'
-                    just_time = True
-                    if not valid(3, digits):
-                        return None
-                    seg[3] = value
-                    value = digits = 0
-                    i = 4
-                else:
-                    return None
-            elif i == 2:
-                if c in (0x20, 0x54):
-                    if not valid(i, digits):
-                        return None
-                    seg[i] = value
-                    value = digits = 0
-                    i += 1
-                else:
-                    return None
-            elif i in (3, 4):
-                if c == 0x3A:
-                    if not valid(i, digits):
-                        return None
-                    seg[i] = value
-                    value = digits = 0
-                    i += 1
-                else:
-                    return None
+            elif ((i < 2 and c == 0x2D) or (i == 2 and c in (0x20, 0x54)) or (i in (3, 4) and c == 0x3A)
+                  or (6 < i < len(seg) and c in (0x3A, 0x20))):
+                at = i
+            elif i == 0 and c == 0x3A and year_sign is None:  # ':'
+                just_time = True
+                at = 3
             elif i in (5, 6):
-                if c == 0x2E and i == 5:  # '.'
-                    if not valid(i, digits):
-                        return None
-                    seg[i] = value
-                    value = digits = 0
-                    i += 1
-                else:
-                    if not valid(i, digits):
-                        return None
-                    seg[i] = value
-                    value = digits = 0
-                    i += 1
+                at = i
+                if not (c == 0x2E and i == 5):  # not '.': the zone starts here
                     tz = b[j:end].decode("utf-8", errors="replace")
                     j = end - 1
+            else:
+                return None
+            if at is not None:
+                if not valid(at, digits):
+                    return None
+                seg[at] = value
+                value = digits = 0
+                i = at + 1
                 if i == 6 and c != 0x2E:
                     i += 1
-            else:
-                if i < len(seg) and c in (0x3A, 0x20):
-                    if not valid(i, digits):
-                        return None
-                    seg[i] = value
-                    value = digits = 0
-                    i += 1
-                else:
-                    return None
         else:
             if i == 6:
                 digits_milli += 1
@@ -465,13 +415,13 @@ def make_safe_header(row: Sequence[str | None] | None, n_columns: int | None = N
             dups.add(v)
         seen.add(v)
     out = []
-    for i, v in enumerate(row):
-        if v is None or v == "" or v == null_value:
+    for i, cell in enumerate(row):
+        if cell is None or cell == "" or cell == null_value:
             out.append(f"_c{i}")
-        elif (v.lower() if not case_sensitive else v) in dups:
-            out.append(f"{v}{i}")
+        elif (cell.lower() if not case_sensitive else cell) in dups:
+            out.append(f"{cell}{i}")
         else:
-            out.append(v)
+            out.append(cell)
     return out
 
 
@@ -500,7 +450,7 @@ class CsvSchemaInferrer:
         self._inf_nan = {o["nanValue"], o["positiveInf"], o["negativeInf"]}
 
     # -- the tryParse* chain of CSVInferSchema, entered at the step typeSoFar asks for
-    def _chain(self, step: int, f: str):
+    def _chain(self, step: int, f: str) -> Any:
         if step <= 0 and _java_parse_int(f, 32):
             return INT
         if step <= 1 and _java_parse_int(f, 64):
@@ -733,7 +683,7 @@ def infer_partition_types(values_by_column: Mapping[str, Iterable[str]] | Sequen
 # ============================================================================ Parquet
 
 
-def _truncated(items: list[str], start: str, sep: str, end: str) -> str:
+def struct_type_string(items: list[str], start: str, sep: str, end: str) -> str:
     """struct<...> as PySpark's StructType.simpleString() prints it: every field, no truncation
     (the JVM's simpleString would cut at spark.sql.debug.maxToStringFields; PySpark does not)."""
     return start + sep.join(items) + end
@@ -790,7 +740,7 @@ def arrow_to_spark_type(arrow_type: Any, spark_version: str = "3.5") -> str:
             raise UnsupportedParquetType("empty struct")
         parts = [f"{t.field(i).name}:{arrow_to_spark_type(t.field(i).type, spark_version)}"
                  for i in range(t.num_fields)]
-        return _truncated(parts, "struct<", ",", ">")
+        return struct_type_string(parts, "struct<", ",", ">")
     if pt.is_null(t):
         return "int"  # written as INT32 with the UNKNOWN (null) logical type
     if pt.is_duration(t):
@@ -800,18 +750,16 @@ def arrow_to_spark_type(arrow_type: Any, spark_version: str = "3.5") -> str:
     raise SparkFallback(f"Arrow type {t} is not mapped")
 
 
-def _leaf_type(col: Any, spark_version: str) -> str:
+def parquet_leaf_type(col: Any, spark_version: str) -> str:
     """ParquetToSparkSchemaConverter.convertPrimitiveField for one pyarrow ColumnSchema."""
     phys = col.physical_type
     lt = col.logical_type
     kind = lt.type
     info: dict = {}
     if kind not in ("NONE", "None"):
-        import json
-
         try:
             info = json.loads(lt.to_json())
-        except Exception:  # noqa: BLE001 - older pyarrow: no JSON
+        except (AttributeError, TypeError, ValueError):  # older pyarrow: no JSON
             info = {}
     where = f"{col.path}: {phys} ({lt})"
 
@@ -836,7 +784,7 @@ def _leaf_type(col: Any, spark_version: str) -> str:
         if kind in ("NONE", "None", "UNKNOWN"):
             return "int"  # UNKNOWN: Arrow's null type, which pyarrow writes as INT32
         if kind == "INT":
-            bits, signed = info.get("bitWidth"), info.get("isSigned")
+            bits, signed = int(info.get("bitWidth") or 0), info.get("isSigned")
             if signed:
                 return {8: "tinyint", 16: "smallint", 32: "int"}.get(bits) or _illegal(where)
             return {8: "smallint", 16: "int", 32: "bigint"}.get(bits) or _illegal(where)
@@ -849,7 +797,7 @@ def _leaf_type(col: Any, spark_version: str) -> str:
         if kind in ("NONE", "None"):
             return "bigint"
         if kind == "INT":
-            bits, signed = info.get("bitWidth"), info.get("isSigned")
+            bits, signed = int(info.get("bitWidth") or 0), info.get("isSigned")
             if bits == 64:
                 return "bigint" if signed else "decimal(20,0)"
             return _illegal(where)
@@ -919,12 +867,12 @@ def parquet_schema_to_spark(schema: Any, spark_version: str = "3.5") -> list[tup
             parts = [f"{t.field(i).name}:{walk(t.field(i).type)}" for i in range(t.num_fields)]
             if not parts:
                 raise UnsupportedParquetType("empty group")
-            return _truncated(parts, "struct<", ",", ">")
+            return struct_type_string(parts, "struct<", ",", ">")
         try:
             col = next(leaves)
         except StopIteration:  # pragma: no cover - Arrow and Parquet views disagree
             raise SparkFallback("Parquet leaves and Arrow fields disagree") from None
-        return _leaf_type(col, spark_version)
+        return parquet_leaf_type(col, spark_version)
 
     out = []
     for f in arrow:

@@ -1,20 +1,24 @@
 """Dry run: what an extraction would do, without Spark and without writing anything.
 
-Lists the source, applies the skip rules and include/exclude patterns (grouping.plan_tables), then
-(by default) reads each file's CSV header or Parquet footer the way the extractor does, so that
-folders whose files disagree on schema are split and named exactly as a real run would. With
-read_headers=False only the listing is used: the plan is the pre-split grouping (one entry per
-folder, format and partition layout) and says so.
+The plan of the source (metadata.plan.plan_source: listing, skip rules, include/exclude patterns,
+and by default each file's facts - CSV header, Parquet footer... - read the way a run reads them,
+so that folders whose files disagree on schema are split and named exactly as a real run would),
+printed. With read_headers=False only the listing is used: the plan is the pre-split grouping (one
+entry per folder, format and partition layout) and says so.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from executor.metadata.plan import plan_source
+from executor.metadata.readers.csv import CsvFacts
 from executor.ops.progress import human_bytes
+from executor.ops.render import text_table
+from executor.settings import Settings
 
 
 @dataclass
@@ -70,43 +74,29 @@ class DryRunReport:
         }
 
 
-def plan_extraction(data_source_path: str, data_source_type: str = "auto", include=(), exclude=(),
-                    settings: Any = None, read_headers: bool = True, extractor: Any = None,
+def plan_extraction(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
+                    exclude: Sequence[str] = (), settings: Settings | None = None, read_headers: bool = True,
                     csv_header: str = "auto") -> DryRunReport:
     """The tables a run would create and every file it would skip. Never starts Spark.
 
     `csv_header` (auto, true, false) is the payload field: CSV header decisions are shown per table."""
-    from executor.metadata.extractor import MetadataExtractor
-    from executor.metadata.grouping import assign_names, split_by_schema
-    from executor.settings import Settings
-
     t0 = time.monotonic()
-    ex = extractor or MetadataExtractor(spark=None, settings=settings or Settings.from_env())
-    location, store, plan = ex.plan(data_source_path, data_source_type, include, exclude)
-    problems: dict[str, str] = {}
-    if read_headers:
-        with ThreadPoolExecutor(max_workers=ex.settings.io_threads, thread_name_prefix="nuvyn-dry") as pool:
-            facts = ex._read_file_facts(store, plan.tables, pool, csv_header)
-        signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
-        problems = {uri: f.error for uri, f in facts.items() if f.error}
-        tables = split_by_schema(plan.tables, signatures)
-    else:
-        facts = {}
-        tables = plan.tables
-    tables = assign_names(tables, location.root_name)
+    source = plan_source(data_source_path, data_source_type, include, exclude,
+                         settings=settings or Settings.from_env(),
+                         read_facts=read_headers, csv_header=csv_header)
+    listing = source.listing
     report = DryRunReport(
-        source_path=location.display, source_type=location.kind, data_source_type=data_source_type,
+        source_path=source.location.display, source_type=source.location.kind, data_source_type=data_source_type,
         include=list(include), exclude=list(exclude), schema_split=read_headers,
-        files_found=plan.files_found, total_size_bytes=plan.total_size_bytes,
-        skipped=[{"path": s.path, "reason": s.reason} for s in plan.skipped],
+        files_found=listing.files_found, total_size_bytes=listing.total_size_bytes,
+        skipped=[{"path": s.path, "reason": s.reason} for s in listing.skipped],
     )
-    for t in tables:
-        problem = t.error or next((problems[f.info.uri] for f in t.files if f.info.uri in problems), None)
-        dialect = next((facts[f.info.uri].dialect for f in t.files if f.info.uri in facts
-                        and facts[f.info.uri].dialect is not None), None)
+    for t in source.tables:
+        dialect = next((fact.dialect for fact in (source.facts.get(f.info.uri) for f in t.files)
+                        if isinstance(fact, CsvFacts) and fact.dialect is not None), None)
         report.tables.append(PlannedTable(
             name=t.name, file_format=t.file_format, files=len(t.files), size_bytes=t.size_bytes,
-            partition_columns=list(t.partition_keys), folder=t.folder or ".", problem=problem,
+            partition_columns=list(t.partition_keys), folder=t.folder or ".", problem=source.problem(t),
             csv_header=dialect.header if dialect is not None else None,
             csv_header_reason=dialect.header_reason if dialect is not None else None))
     report.seconds = time.monotonic() - t0
@@ -115,8 +105,6 @@ def plan_extraction(data_source_path: str, data_source_type: str = "auto", inclu
 
 def render_dry_run(report: DryRunReport, max_skipped: int | None = None) -> str:
     """A plain text rendering: tables, skipped files (with reasons), totals."""
-    from executor.ops.render import text_table
-
     d = report.to_dict()
     head = [f"DRY RUN (nothing written, Spark not started): {report.source_path}",
             f"  type={report.data_source_type}  include={','.join(report.include) or '-'}  "

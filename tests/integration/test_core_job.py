@@ -221,7 +221,7 @@ def test_fast_inference_equals_spark_inference(spark, settings, sample_lake):
     results = {}
     jobs = {}
     for mode in ("fast", "spark"):
-        extractor = MetadataExtractor(spark, replace(settings, inference=mode), env={})
+        extractor = MetadataExtractor(spark, replace(settings, inference=mode))
         with job_group(spark, f"cmp-{mode}", mode) as counter:
             result = extractor.extract_metadata(str(sample_lake))
             jobs[mode] = counter.count

@@ -34,7 +34,7 @@ def test_corrupt_data_pages_do_not_change_footer_facts(spark, settings, tmp_path
         raise AssertionError("the data pages should be unreadable")
     except Exception:  # noqa: BLE001 - any reader error proves the pages are broken
         pass
-    extractor = MetadataExtractor(spark, settings, env={})
+    extractor = MetadataExtractor(spark, settings)
     with job_group(spark, "footer-test", "footer facts") as jobs:
         result = extractor.extract_metadata(str(tmp_path / "lake"))
     (t,) = result.tables

@@ -137,9 +137,8 @@ def test_json_spark_inference_mode_agrees_with_the_ported_rules(context, tmp_pat
 
     lake = tmp_path / "lake"
     build_lake(lake)
-    fast = MetadataExtractor(context.spark, context.settings, env={}).extract_metadata(str(lake / "events"))
-    slow = MetadataExtractor(context.spark, replace(context.settings, inference="spark"),
-                             env={}).extract_metadata(str(lake / "events"))
+    fast = MetadataExtractor(context.spark, context.settings).extract_metadata(str(lake / "events"))
+    slow = MetadataExtractor(context.spark, replace(context.settings, inference="spark")).extract_metadata(str(lake / "events"))
     (f,), (s,) = fast.tables, slow.tables
     assert [(c.column_name, c.data_type) for c in f.columns] == [(c.column_name, c.data_type) for c in s.columns]
     assert (f.row_count, f.malformed_records) == (s.row_count, s.malformed_records) == (5, 1)

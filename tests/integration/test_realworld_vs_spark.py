@@ -58,7 +58,7 @@ def test_realworld_classes_match_spark(spark, settings, tmp_path, capsys):
     pq_expect = write_parquet_classes(lake / "parquet")
     delta_expect = _write_delta(spark, lake / "delta")
 
-    extractor = MetadataExtractor(spark, settings, env={})
+    extractor = MetadataExtractor(spark, settings)
     with job_group(spark, "realworld", "issue 12 classes") as jobs:
         result = extractor.extract_metadata(str(lake))
     assert jobs.count == 0  # counts, schemas and samples without Spark

@@ -186,7 +186,7 @@ def _bad_lake(root: Path) -> Path:
 
 def test_bad_files_fail_their_table_and_the_run_goes_on(context, tmp_path):
     lake = _bad_lake(tmp_path / "bad")
-    from executor.metadata.extractor import default_store_factory
+    from executor.metadata.plan import default_store_factory
 
     def store_factory(location, settings):
         store = default_store_factory(location, settings)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from executor.metadata.extractor import MetadataExtractor
-from executor.metadata.readers.delta_reader import DeltaLogError, check_protocol
+from executor.metadata.readers.delta import DeltaLogError, check_protocol
 from executor.settings import Settings
 
 deltalake = pytest.importorskip("deltalake")

@@ -1,4 +1,4 @@
-"""Issue 8 without a JVM: format detection, JSON / Avro / ORC / Delta-log readers, profiles, drift,
+"""Without a JVM: format detection, JSON / Avro / ORC / Delta-log readers, profiles, drift,
 and a whole generated lake extracted with a stand-in Spark (no Spark job may run), compared with
 independent readers (json, gzip, bz2, fastavro, pyarrow)."""
 
@@ -20,12 +20,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from executor.metadata import formats  # noqa: E402
 from executor.metadata.drift import diff_tables, has_changes, render_diff  # noqa: E402
 from executor.metadata.grouping import plan_tables, prune_listing  # noqa: E402
 from executor.metadata.model import schema_fingerprint  # noqa: E402
 from executor.metadata.profile import ColumnProfiler, profile_rows  # noqa: E402
-from executor.metadata.readers import avro_reader, delta_reader, json_reader  # noqa: E402
+from executor.metadata.readers import avro as avro_reader  # noqa: E402
+from executor.metadata.readers import delta as delta_reader  # noqa: E402
+from executor.metadata.readers import json as json_reader  # noqa: E402
+from executor.metadata.readers.registry import READERS  # noqa: E402
 from executor.sources.base import FileInfo  # noqa: E402
 from tests.formats_lake import AVRO_SCHEMA, avro_records, build_lake  # noqa: E402
 
@@ -37,7 +39,7 @@ from tests.formats_lake import AVRO_SCHEMA, avro_records, build_lake  # noqa: E4
     ("a.ndjson", "json"), ("a.avro", "avro"), ("a.orc", "orc"), ("a.parquet", "parquet"),
     ("a.parquet.gz", None), ("a.avro.gz", None), ("a.txt", None), ("README", None), ("a.gz", None)])
 def test_detect_format(name, fmt):
-    assert formats.detect_format(name) == fmt
+    assert READERS.detect(name)[0] == fmt
 
 
 @pytest.mark.parametrize("head,fmt", [
@@ -45,13 +47,13 @@ def test_detect_format(name, fmt):
     (b"[1, 2]", "json"), (b"a,b\n1,2\n", "csv"), (b"a\tb\n1\t2\n", "tsv"), (b"a;b\n", "csv"),
     (b"\x00\x01binary", None), (b"just words\n", None), (b"", None)])
 def test_sniff_format(head, fmt):
-    assert formats.sniff_format(head) == fmt
+    assert READERS.sniff_format(head) == fmt
 
 
 def test_sniff_file_sees_through_gzip():
     raw = io.BytesIO(gzip.compress(b'{"a": 1}\n'))
-    assert formats.sniff_file(raw) == ("json", "gzip")
-    assert formats.sniff_file(io.BytesIO(gzip.compress(b"PAR1xxxx"))) == (None, None)  # only text formats
+    assert READERS.sniff_file(raw) == ("json", "gzip")
+    assert READERS.sniff_file(io.BytesIO(gzip.compress(b"PAR1xxxx"))) == (None, None)  # only text formats
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -169,7 +171,7 @@ def test_delta_folder_is_one_table_and_its_files_are_not_tables():
     infos = [FileInfo(p, p, 10) for p in (
         "d/_delta_log/00000000000000000000.json", "d/region=1/part-0.parquet", "d/part-1.parquet",
         "d/_delta_log/_last_checkpoint", "other/x.parquet")]
-    plan = plan_tables(infos)
+    plan = plan_tables(infos, detect=READERS.detect)
     by = {(t.folder, t.file_format): t for t in plan.tables}
     assert set(by) == {("d", "delta"), ("other", "parquet")}
     assert len(by[("d", "delta")].files) == 2 and len(by[("d", "delta")].log_files) == 2
@@ -179,7 +181,7 @@ def test_delta_folder_is_one_table_and_its_files_are_not_tables():
 
 def test_files_without_extension_are_sniffed():
     infos = [FileInfo("a/blob", "blob", 10), FileInfo("a/notes.txt", "n", 10), FileInfo("a/junk", "junk", 3)]
-    plan = plan_tables(infos, sniff=lambda i: {"blob": ("parquet", None), "junk": (None, None)}[i.uri])
+    plan = plan_tables(infos, detect=READERS.detect, sniff=lambda i: {"blob": ("parquet", None), "junk": (None, None)}[i.uri])
     assert [(t.folder, t.file_format) for t in plan.tables] == [("a", "parquet")]
     assert sorted(s.reason for s in plan.skipped) == ["unsupported format", "unsupported format"]
 
@@ -244,7 +246,7 @@ def test_generated_lake_without_spark_matches_independent_readers(tmp_path):
 
     lake = tmp_path / "lake"
     expected = build_lake(lake)
-    result = MetadataExtractor(NoSpark(), Settings(io_threads=2, profile_max_rows=1000), env={}).extract_metadata(
+    result = MetadataExtractor(NoSpark(), Settings(io_threads=2, profile_max_rows=1000)).extract_metadata(
         str(lake))
     tables = {t.table_name: t for t in result.tables}
     assert set(tables) == set(expected), sorted(tables)
@@ -326,7 +328,7 @@ def test_bad_files_of_new_formats_fail_their_table_not_the_run(tmp_path):
     (lake / "dt" / "_delta_log").mkdir(parents=True)
     (lake / "dt" / "_delta_log" / "00000000000000000000.json").write_text('{"protocol": {}}\n')
     (lake / "ok.jsonl").write_text('{"a": 1}\n')
-    result = MetadataExtractor(NoSpark(), Settings(io_threads=2), env={}).extract_metadata(str(lake))
+    result = MetadataExtractor(NoSpark(), Settings(io_threads=2)).extract_metadata(str(lake))
     status = {t.table_name: (t.status, t.error_message) for t in result.tables}
     assert status["ok"] == ("ok", None)
     for name in ("cut", "fake", "broken", "dt"):

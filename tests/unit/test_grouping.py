@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from executor.metadata.grouping import assign_names, plan_tables, prune_dir, split_by_schema
+from executor.metadata import grouping
+from executor.metadata.grouping import assign_names, prune_dir, split_by_schema
+from executor.metadata.readers.registry import READERS
 from executor.sources.base import FileInfo
+
+
+def plan_tables(files, **kwargs):
+    """grouping.plan_tables with the formats of the reader registry."""
+    return grouping.plan_tables(files, detect=READERS.detect, **kwargs)
 
 
 def listing(*paths: str, size: int = 10):

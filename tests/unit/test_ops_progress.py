@@ -61,9 +61,9 @@ def test_extractor_calls_progress_before_and_after_each_table(monkeypatch):
     from executor.settings import Settings
 
     lake = Path(__file__).resolve().parents[2] / "samples" / "lake"
-    ex = MetadataExtractor(spark=None, settings=Settings(io_threads=2), env={})
+    ex = MetadataExtractor(spark=None, settings=Settings(io_threads=2))
 
-    def fake_table(store, location, plan, facts, counts):
+    def fake_table(ctx, source, plan):
         return TableFacts(plan.name, "x", plan.file_format, len(plan.files), plan.size_bytes, row_count=10)
 
     monkeypatch.setattr(ex, "_extract_table", fake_table)

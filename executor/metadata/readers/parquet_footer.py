@@ -11,9 +11,12 @@ from here; pyarrow is only used for values.
 from __future__ import annotations
 
 import io
+import json
 import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+
+from executor.metadata.spark_types import parquet_leaf_type, struct_type_string
 
 MAGIC = b"PAR1"
 
@@ -364,7 +367,7 @@ _LOGICAL = {1: "STRING", 2: "MAP", 3: "LIST", 4: "ENUM", 5: "DECIMAL", 6: "DATE"
             10: "INT", 11: "UNKNOWN", 12: "JSON", 13: "BSON", 14: "UUID", 15: "FLOAT16"}
 _UNITS = {1: "milliseconds", 2: "microseconds", 3: "nanoseconds"}
 # legacy ConvertedType -> (logical type name, its JSON facts), as parquet-cpp and parquet-mr map them
-_CONVERTED = {0: ("STRING", {}), 4: ("ENUM", {}), 5: ("DECIMAL", {}), 6: ("DATE", {}),
+_CONVERTED: dict[int, tuple[str, dict[str, Any]]] = {0: ("STRING", {}), 4: ("ENUM", {}), 5: ("DECIMAL", {}), 6: ("DATE", {}),
               7: ("TIME", {}), 8: ("TIME", {}),
               9: ("TIMESTAMP", {"isAdjustedToUTC": True, "timeUnit": "milliseconds"}),
               10: ("TIMESTAMP", {"isAdjustedToUTC": True, "timeUnit": "microseconds"}),
@@ -381,8 +384,6 @@ class _Logical:
         self._info = info
 
     def to_json(self) -> str:
-        import json
-
         return json.dumps(self._info)
 
     def __str__(self) -> str:
@@ -390,7 +391,7 @@ class _Logical:
 
 
 class _Leaf:
-    """The attributes of pyarrow's ParquetColumnSchema that spark_types._leaf_type reads."""
+    """The attributes of pyarrow's ParquetColumnSchema that spark_types.parquet_leaf_type reads."""
 
     def __init__(self, node: SchemaNode, path: str) -> None:
         self.physical_type = _PHYSICAL[node.physical] if node.physical is not None and 0 <= node.physical < 8 else "?"
@@ -415,12 +416,10 @@ class _Leaf:
 def tree_spark_columns(root: SchemaNode, spark_version: str = "3.5") -> list[tuple[str, str, bool]]:
     """[(name, Spark type, nullable)] as ParquetToSparkSchemaConverter gives them, from the tree
     alone (used when pyarrow cannot convert the schema, e.g. a MAP key that is not REQUIRED)."""
-    from executor.metadata.spark_types import _leaf_type, _truncated
-
     def element(node: SchemaNode, path: str) -> str:
         """convertField: the node's type without its own repetition."""
         if not node.is_group:
-            return _leaf_type(_Leaf(node, path), spark_version)
+            return parquet_leaf_type(_Leaf(node, path), spark_version)
         if node.is_map:
             kv = node.children[0]
             return f"map<{element(kv.children[0], path + '.' + kv.name)},{element(kv.children[1], path + '.' + kv.name)}>"
@@ -430,7 +429,7 @@ def tree_spark_columns(root: SchemaNode, spark_version: str = "3.5") -> list[tup
                           or rep.name == node.name + "_tuple")
             inner = rep if is_element else rep.children[0]
             return f"array<{element(inner, path + '.' + rep.name)}>"
-        return _truncated([f"{c.name}:{member(c, path + '.' + c.name)}" for c in node.children], "struct<", ",", ">")
+        return struct_type_string([f"{c.name}:{member(c, path + '.' + c.name)}" for c in node.children], "struct<", ",", ">")
 
     def member(node: SchemaNode, path: str) -> str:
         t = element(node, path)
@@ -489,12 +488,6 @@ class ProjectedFile(io.RawIOBase):
         self._size = data_end + len(self._tail)
         self._pos = 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
     def tell(self) -> int:
         return self._pos
 
@@ -520,6 +513,12 @@ class ProjectedFile(io.RawIOBase):
         buf[:len(out)] = out
         self._pos += len(out)
         return len(out)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
 
 
 def projected_file(fh: BinaryIO, drop: set[str]) -> ProjectedFile:

@@ -1,5 +1,6 @@
 """JSON files without Spark: exact row and malformed-record counts, and Spark's JSON schema
-inference (JsonInferSchema, Spark 3.5 / 4.0 defaults) ported to Python. Pure.
+inference (JsonInferSchema, Spark 3.5 / 4.0 defaults) ported to Python; one streaming parse per
+file gives the counts, the type and the rows kept for samples and profiles.
 
 Modes (per file, decided from its content):
 - `lines` (JSON Lines): the first non-blank line is a complete JSON value. Each non-blank line is
@@ -25,8 +26,15 @@ strings (Spark's allowSingleQuotes=true accepts them): such records count as mal
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+
+from executor.metadata.compression import open_data
+from executor.metadata.grouping import PlannedFile, TablePlan
+from executor.metadata.model import TableFacts
+from executor.metadata.profile import profile_rows
+from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext, text_head
 
 CORRUPT = "_corrupt_record"
 MAX_PRECISION = 38
@@ -76,12 +84,10 @@ _NUMERIC_RANK = {"bigint": 3, "double": 5}
 
 
 def _tightest(t1: tuple, t2: tuple) -> tuple | None:
-    if t1 == t2:
+    if t1 == t2 or t2 == NULL:
         return t1
     if t1 == NULL:
         return t2
-    if t2 == NULL:
-        return t1
     if t1[0] in _NUMERIC_RANK and t2[0] in _NUMERIC_RANK:
         return t1 if _NUMERIC_RANK[t1[0]] > _NUMERIC_RANK[t2[0]] else t2
     for d, i in ((t1, t2), (t2, t1)):  # a decimal wider than bigint (decimal(20,0)) takes it
@@ -272,3 +278,58 @@ def scan_json(stream: BinaryIO, *, sample_rows: int = 0, mode: str | None = None
             continue
         _record(scan, value, True, sample_rows)
     return scan
+
+
+@dataclass
+class JsonFacts(FileFacts):
+    scan: JsonScan | None = None  # the file's streaming parse: rows, malformed records, type, first rows
+
+
+class JsonReader(FormatReader):
+    formats = ("json",)
+    extensions = {".json": "json", ".jsonl": "json", ".ndjson": "json"}
+    compressible = True
+    sniff_rank = 10
+
+    def sniff(self, head: bytes) -> str | None:
+        text = text_head(head)
+        return "json" if text is not None and text[:1] in (b"{", b"[") else None
+
+    def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
+        with open_data(ctx.store, pf.info.uri, pf.compression) as fh:
+            if b"\x00" in fh.read(4096):
+                return FileFacts(error=f"{pf.info.relative or pf.info.name} is not a text file (binary content)")
+            fh.seek(0)
+            scan = scan_json(fh, sample_rows=sample_rows)
+        return JsonFacts(signature=("json", scan.mode), rows=scan.rows, scan=scan)
+
+    def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
+                      table: TableFacts) -> None:
+        s = ctx.settings
+        scans = []
+        for f in plan.files:
+            fact = facts[f.info.uri]
+            assert isinstance(fact, JsonFacts) and fact.scan is not None
+            scans.append(fact.scan)
+        root: tuple = EMPTY_STRUCT
+        rows: list[dict[str, Any]] = []
+        for scan in scans:
+            root = compatible_root(root, scan.root)
+            if len(rows) < s.profile_max_rows:
+                rows.extend(scan.sample[: s.profile_max_rows - len(rows)])
+        table.row_count = total = sum(scan.rows for scan in scans)
+        table.malformed_records = sum(scan.malformed for scan in scans)
+        if ctx.fast:
+            inferred = root_columns(root)
+        else:  # inference=spark: Spark reads the files (one job)
+            reader = ctx.reader().option("multiLine", "true" if scans[0].mode == "document" else "false")
+            inferred = ctx.spark_schema(reader.json(ctx.spark_uris(plan)).schema)
+        partition_names = set(plan.partition_keys)
+        names_types = [(n, t) for n, t in inferred if n not in partition_names]
+        doubles = {n for n, t in names_types if t in ("double", "float")}
+        if doubles:  # a JSON integer in a double column reads as Spark shows it (1 -> 1.0)
+            rows = [{k: (float(v) if k in doubles and isinstance(v, int) and not isinstance(v, bool) else v)
+                     for k, v in r.items()} for r in rows]
+        profiles = profile_rows(names_types, rows, ctx.scope(len(rows), total), s.sample_value_max_chars)
+        samples = ctx.row_samples([n for n, _ in names_types], rows)
+        ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))

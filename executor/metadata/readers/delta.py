@@ -18,16 +18,25 @@ vectors delete (`deletionVector.cardinality`). A live file without `numRecords` 
 footer read (exact, no data pages). Column profile facts from the stats: `nullCount`,
 `minValues`, `maxValues` (top-level columns) when every live file has them. Delta truncates
 string min/max statistics (32 characters by default): those are then prefixes, not values.
+Samples and profiles: the first rows of the first live files (Parquet), by their physical names.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
+from executor.errors import TableExtractionError
+from executor.metadata.grouping import TablePlan
+from executor.metadata.model import ColumnFacts, TableFacts
+from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfiler
+from executor.metadata.readers.arrow import arrow_profile
+from executor.metadata.readers.base import FileFacts, FormatReader, TableContext
+from executor.metadata.readers.parquet import apply_stats, parquet_batches
 from executor.sources.base import FileInfo
 
 _COMMIT_RE = re.compile(r"^(\d{20})\.json$")
@@ -105,9 +114,6 @@ class DeltaFacts:
     @property
     def size_bytes(self) -> int:
         return sum(f.size for f in self.files)
-
-    def files_without_counts(self) -> list[LiveFile]:
-        return [f for f in self.files if not f.stats or f.stats.get("numRecords") is None]
 
     def row_count(self, footer_rows: Callable[[LiveFile], int] | None = None) -> int:
         total = 0
@@ -274,3 +280,60 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
 def _key(action: dict[str, Any]) -> str:
     dv = action.get("deletionVector") or {}
     return action["path"] + "\x1f" + str(dv.get("storageType", "")) + str(dv.get("pathOrInlineDv", ""))
+
+
+class DeltaReader(FormatReader):
+    """A folder holding `_delta_log` (grouping finds them): one table read from its log."""
+
+    formats = ("delta",)
+    file_facts_per_file = False
+
+    def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
+                      table: TableFacts) -> None:
+        import pyarrow.parquet as pq
+
+        if not plan.log_files:
+            raise TableExtractionError(f"{plan.folder or '.'}: _delta_log is empty")
+        s = ctx.settings
+        root_uri = plan.log_files[0].uri.rsplit("/_delta_log/", 1)[0]
+        log = read_delta_log(plan.log_files, ctx.store.open)
+
+        def data_uri(path: str) -> str:
+            if "://" in path or path.startswith("/"):
+                raise TableExtractionError(f"Delta file outside the table folder ({path}): not supported")
+            return f"{root_uri}/{unquote(path)}"
+
+        def footer_rows(f: LiveFile) -> int:
+            with ctx.store.open(data_uri(f.path)) as fh:
+                return int(pq.ParquetFile(fh).metadata.num_rows)
+
+        table.row_count = log.row_count(footer_rows)
+        table.file_count = len(log.files)
+        table.size_bytes = log.size_bytes
+        table.partition_columns = list(log.partition_columns)
+        parts = set(log.partition_columns)
+        data_cols = [(n, t) for n, t, _ in log.columns if n not in parts]
+        # column mapping: data files name columns by their physical names; report logical names
+        phys_cols = [(log.physical(n), t) for n, t in data_cols]
+        logical = {log.physical(n): n for n, _t in data_cols}
+        phys_notes: dict[str, str] = {}
+        phys_profiles, phys_samples = arrow_profile(ctx, plan.name, [data_uri(f.path) for f in log.files],
+                                                    parquet_batches, phys_cols, table.row_count, phys_notes)
+        profiles = {logical[p]: v for p, v in phys_profiles.items()}
+        samples = {logical[p]: v for p, v in phys_samples.items()}
+        table.column_notes.update({logical.get(p, p): v for p, v in phys_notes.items()})
+        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()):
+            apply_stats(profiles, data_cols, {n: log.column_stats(n) for n, _t in data_cols},
+                        s.sample_value_max_chars)
+        # partition columns: values from the log, exact over every live file
+        for n in parts:
+            values = [f.partition_values.get(n) for f in log.files]
+            t = next(tt for nn, tt, _ in log.columns if nn == n)
+            # a partition value is one per file: rows per file weight nulls and distincts
+            p = ColumnProfiler(t, text=True, max_chars=s.sample_value_max_chars).add_all(values).result(PROFILE_EXACT)
+            p.null_count = sum((f.stats or {}).get("numRecords", 0) - f.dv_cardinality
+                               for f in log.files if f.partition_values.get(n) in (None, ""))
+            profiles[n] = p
+            samples[n] = ctx.samples(values)
+        table.columns = [ColumnFacts(n, t, i + 1, nullable, samples.get(n, []), is_partition=n in parts)
+                         .set_profile(profiles.get(n)) for i, (n, t, nullable) in enumerate(log.columns)]

@@ -7,14 +7,24 @@ long -> bigint, float, double, bytes/fixed -> binary, string/enum -> string, dat
 timestamp-millis/micros -> timestamp, local-timestamp-millis/micros -> timestamp_ntz,
 decimal -> decimal(p,s), record -> struct<...>, array -> array<...>, map -> map<string,...>;
 a union with null is its other branch, nullable; [int, long] -> bigint; [float, double] -> double;
-other unions -> struct<member0:...,member1:...>.
+other unions -> struct<member0:...,member1:...>. Samples and profiles: the first records,
+decoded with fastavro (best effort: counts and types never depend on them).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
+
+from executor.metadata.grouping import PlannedFile, TablePlan
+from executor.metadata.model import TableFacts
+from executor.metadata.profile import profile_rows
+from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
+
+logger = logging.getLogger(__name__)
 
 MAGIC = b"Obj\x01"
 SYNC_SIZE = 16
@@ -209,3 +219,46 @@ def read_records(fh: BinaryIO, limit: int) -> list[dict[str, Any]]:
         if len(out) >= limit:
             break
     return out
+
+
+@dataclass
+class AvroFileFacts(FileFacts):
+    spark_columns: list[tuple[str, str, bool]] | None = None
+
+
+class AvroReader(FormatReader):
+    formats = ("avro",)
+    extensions = {".avro": "avro"}
+    sniff_rank = 0
+
+    def sniff(self, head: bytes) -> str | None:
+        return "avro" if head.startswith(MAGIC) else None
+
+    def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
+        with ctx.store.open(pf.info.uri) as fh:
+            avro = read_avro_facts(fh)
+        cols = spark_columns(avro.schema)
+        return AvroFileFacts(signature=("avro", tuple(sorted((n, t) for n, t, _ in cols))), rows=avro.rows,
+                             spark_columns=cols)
+
+    def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
+                      table: TableFacts) -> None:
+        s = ctx.settings
+        first = facts[plan.files[0].info.uri]
+        assert isinstance(first, AvroFileFacts) and first.spark_columns is not None
+        table.row_count = sum(facts[f.info.uri].rows or 0 for f in plan.files)
+        partition_names = set(plan.partition_keys)
+        names_types = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+        rows: list[dict[str, Any]] = []
+        try:
+            for f in plan.files:
+                if len(rows) >= s.profile_max_rows:
+                    break
+                with ctx.store.open(f.info.uri) as fh:
+                    rows.extend(read_records(fh, s.profile_max_rows - len(rows)))
+        except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
+            logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, exc)
+        profiles = profile_rows(names_types, rows, ctx.scope(len(rows), table.row_count), s.sample_value_max_chars)
+        nullable = {n: nl for n, _t, nl in first.spark_columns}
+        ctx.finish(plan, table, ctx.columns(names_types, nullable, ctx.row_samples([n for n, _ in names_types], rows),
+                                            profiles))

@@ -1,0 +1,96 @@
+"""Samples and profiles from Arrow record batches, shared by the formats pyarrow reads (Parquet,
+ORC, and Delta's Parquet data files): the first rows of the first files, up to profile_max_rows,
+best effort per column (a column whose values cannot be read or converted gets no samples and no
+profile, and a note saying why; counts and types never depend on it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
+
+from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_arrow
+from executor.metadata.readers.base import TableContext
+
+logger = logging.getLogger(__name__)
+
+# (open file, columns to read or None for all, rows wanted, notes) -> the file's record batches,
+# or None when nothing more is to be read from this table
+FileBatches = Callable[[BinaryIO, "list[str] | None", int, dict[str, str]], "Iterable[Any] | None"]
+
+
+def short_error(exc: BaseException) -> str:
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    return text[:200]
+
+
+def _batches(ctx: TableContext, uris: list[str], file_batches: FileBatches, columns: list[str] | None,
+             notes: dict[str, str]) -> Iterator[Any]:
+    """Record batches from the first files, up to profile_max_rows rows (read lazily)."""
+    budget = ctx.settings.profile_max_rows
+    for uri in uris:
+        if budget <= 0:
+            return
+        with ctx.store.open(uri) as fh:
+            batches = file_batches(fh, columns, budget, notes)
+            if batches is None:
+                return
+            for batch in batches:
+                batch = batch.slice(0, budget)
+                budget -= batch.num_rows
+                yield batch
+                if budget <= 0:
+                    return
+
+
+def _read(ctx: TableContext, uris: list[str], file_batches: FileBatches, columns: list[str] | None,
+          notes: dict[str, str]) -> tuple[list[Any], int]:
+    read = list(_batches(ctx, uris, file_batches, columns, notes))
+    return read, sum(b.num_rows for b in read)
+
+
+def _values(present: list[Any], name: str) -> list[Any]:
+    values: list[Any] = []
+    for b in present:
+        values.extend(b.column(b.schema.names.index(name)).slice(0, 1000).to_pylist())
+        if len(values) >= 1000:
+            break
+    return values
+
+
+def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
+                  names_types: list[tuple[str, str]], total: int,
+                  notes: dict[str, str]) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
+    """Profiles and samples of `names_types` from the first rows of `uris` (one read; column by
+    column when reading them all fails). `notes[column]` says why a column has none."""
+    by_column: dict[str, tuple[list[Any], int]] = {}
+    try:
+        whole = _read(ctx, uris, file_batches, None, notes)
+        by_column = {n: whole for n, _t in names_types}
+    except Exception as exc:  # noqa: BLE001 - retried column by column below
+        logger.info("table %s: reading all columns failed (%s); reading column by column", table_name, exc)
+        for n, _t in names_types:
+            try:
+                by_column[n] = _read(ctx, uris, file_batches, [n], notes)
+            except Exception as col_exc:  # noqa: BLE001 - this column has no values, the table is ok
+                notes.setdefault(n, f"no samples or profile: its values cannot be read ({short_error(col_exc)})")
+                by_column[n] = ([], 0)
+    profiles: dict[str, ColumnProfile] = {}
+    samples: dict[str, list[str]] = {}
+    for n, t in names_types:
+        read, seen = by_column.get(n, ([], 0))
+        present = [b for b in read if n in b.schema.names]
+        profiles[n] = ColumnProfile(profile_scope=PROFILE_SAMPLED)
+        samples[n] = []
+        if n in notes or not present:
+            if n not in notes and read:
+                notes[n] = "no samples or profile: the column is not in the rows read"
+            continue
+        try:
+            profile = profile_arrow([(n, t)], read, ctx.scope(seen, total), ctx.settings.sample_value_max_chars)[n]
+            samples[n] = ctx.samples(_values(present, n))
+            profiles[n] = profile
+        except Exception as exc:  # noqa: BLE001 - values Python cannot hold (dates past year 9999...)
+            notes[n] = f"no samples or profile: its values cannot be converted ({short_error(exc)})"
+            samples[n] = []
+    return profiles, samples

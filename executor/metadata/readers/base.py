@@ -1,0 +1,266 @@
+"""What a format reader is, and the registry of readers. A FormatReader declares its format
+names, file extensions, whether its files may be gzip/bzip2 compressed and how to recognise them
+by their first bytes; it reads one file's facts (schema signature, exact rows, errors) and fills
+one table's TableFacts. The Registry is the single list of supported formats: grouping asks it
+for a file's format, plan.py for file facts, the extractor for the reader of each table. Readers
+get what they share (store, settings, Spark, partition columns, samples, profiles) from the
+FileContext and TableContext passed in, never from the extractor.
+"""
+
+from __future__ import annotations
+
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+
+from executor.errors import TableExtractionError
+from executor.metadata.compression import open_decompressed, sniff_compression, split_compression
+from executor.metadata.grouping import PlannedFile, TablePlan
+from executor.metadata.model import ColumnFacts, TableFacts
+from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfile, ColumnProfiler
+from executor.metadata.samples import distinct_samples
+from executor.metadata.spark_types import HIVE_DEFAULT_PARTITION, SparkFallback, infer_partition_types
+from executor.redaction import SECRETS
+from executor.settings import Settings
+from executor.sources.base import FileStore
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrameReader, SparkSession
+
+SNIFF_BYTES = 4096  # bytes read (decompressed) to recognise a file without an extension
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error, at most 500 characters, secrets removed."""
+    text = str(exc).strip() or type(exc).__name__
+    return SECRETS.redact(text.splitlines()[0][:500])
+
+
+def text_head(head: bytes) -> bytes | None:
+    """The first bytes without a BOM and leading blanks when they can be text (no NUL byte)."""
+    if not head or b"\x00" in head[:SNIFF_BYTES]:
+        return None
+    return head.lstrip(b"\xef\xbb\xbf").lstrip()
+
+
+def parent(uri: str, levels: int) -> str:
+    """The folder `levels` segments above a '/'-separated path or URI."""
+    for _ in range(levels):
+        uri = uri.rsplit("/", 1)[0]
+    return uri
+
+
+@dataclass
+class FileFacts:
+    """What one file's header or footer told: its schema signature (files of one folder with
+    different signatures become different tables), exact rows when the format stores them, or
+    the error that fails its table. Readers subclass it for their own facts."""
+
+    signature: Hashable | None = None
+    error: str | None = None
+    rows: int | None = None
+
+
+@dataclass
+class FileContext:
+    """What a reader needs to read one file's facts."""
+
+    store: FileStore
+    settings: Settings
+    spark_version: str = "3.5"  # the Spark rules spark_types applies (3.5 or 4.0)
+    csv_header: str = "auto"  # the payload's csv_header: auto, true or false
+
+
+@dataclass
+class TableContext:
+    """What a reader needs to fill one table: the store, settings, Spark (None in a run that must
+    not start it), the pool the run reads in, and the helpers every format shares."""
+
+    store: FileStore
+    settings: Settings
+    spark: SparkSession | None
+    spark_version: str
+    pool: ThreadPoolExecutor
+
+    @property
+    def fast(self) -> bool:
+        """True when schemas come from the ported rules; False (inference=spark): Spark infers."""
+        return self.settings.inference == "fast"
+
+    def session(self) -> SparkSession:
+        """The Spark session; a table that needs Spark fails when the run has none."""
+        if self.spark is None:
+            raise TableExtractionError("this table needs Spark and the run has no Spark session")
+        return self.spark
+
+    def reader(self) -> DataFrameReader:
+        return self.session().read
+
+    def spark_schema(self, frame_schema: Any) -> list[tuple[str, str]]:
+        """[(name, type)] of a Spark StructType."""
+        return [(f.name, f.dataType.simpleString()) for f in frame_schema.fields]
+
+    def spark_uris(self, plan: TablePlan) -> list[str]:
+        return [self.store.spark_uri(f.info.uri) for f in plan.files]
+
+    def root_spark_uri(self, plan: TablePlan) -> str:
+        """The partitioned table's folder as Spark reads it (its basePath)."""
+        return parent(self.store.spark_uri(plan.files[0].info.uri), len(plan.partition_keys) + 1)
+
+    def partition_types(self, plan: TablePlan) -> list[tuple[str, str]]:
+        """Partition column types as Spark infers them: ported rules, else Spark's own inference
+        through a text read of the paths (no data is read)."""
+        if self.fast:
+            try:
+                return infer_partition_types(plan.partition_value_lists(), spark_version=self.spark_version)
+            except SparkFallback:
+                pass
+        schema = self.reader().format("text").option("basePath", self.root_spark_uri(plan)).load(
+            self.spark_uris(plan)).schema
+        return [(n, t) for n, t in self.spark_schema(schema) if n != "value"]
+
+    def partition_facts(self, plan: TablePlan, types: list[tuple[str, str]], start: int) -> list[ColumnFacts]:
+        """The partition columns, profiled over their distinct folder values (exact)."""
+        cols = []
+        s = self.settings
+        by_key = plan.partition_value_lists()
+        for i, (name, type_string) in enumerate(types):
+            raw = by_key.get(name, [])
+            values = [v for v in raw if v != HIVE_DEFAULT_PARTITION]
+            profile = ColumnProfiler(type_string, text=True, max_chars=s.sample_value_max_chars).add_all(
+                dict.fromkeys(values)).result(PROFILE_EXACT)
+            default = len(values) < len(raw)
+            profile.null_count = None if default else 0  # rows under the default partition are not counted
+            cols.append(ColumnFacts(name, type_string, start + i, True, self.samples(values),
+                                    is_partition=True).set_profile(profile))
+        return cols
+
+    def samples(self, values: Iterable[Any]) -> list[str]:
+        s = self.settings
+        return distinct_samples(values, s.sample_values_count, s.sample_value_max_chars)
+
+    def row_samples(self, names: list[str], rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """Samples per column from rows read as dicts."""
+        return {n: self.samples(r.get(n) for r in rows) for n in names}
+
+    @staticmethod
+    def scope(profiled: int, total: int) -> str:
+        """exact when the rows profiled are all the table's rows, else sampled."""
+        return PROFILE_EXACT if profiled >= total else PROFILE_SAMPLED
+
+    @staticmethod
+    def columns(names_types: list[tuple[str, str]], nullable: Mapping[str, bool],
+                samples: Mapping[str, list[str]], profiles: Mapping[str, ColumnProfile]) -> list[ColumnFacts]:
+        """The data columns in order, from per-name nullability, samples and profiles."""
+        return [ColumnFacts(n, t, i + 1, bool(nullable.get(n, True)), samples.get(n, [])).set_profile(profiles.get(n))
+                for i, (n, t) in enumerate(names_types)]
+
+    def finish(self, plan: TablePlan, table: TableFacts, cols: list[ColumnFacts],
+               partition_types: list[tuple[str, str]] | None = None) -> None:
+        """The table's columns: its data columns, then its partition columns (their types
+        inferred here unless given)."""
+        if plan.partitioned:
+            types = self.partition_types(plan) if partition_types is None else partition_types
+            cols = cols + self.partition_facts(plan, types, len(cols) + 1)
+        table.columns = cols
+
+
+class FormatReader(ABC):
+    """One data format (or a family read the same way, such as csv and tsv).
+
+    Class attributes: `formats` (names, as in data_source_type and file_type), `extensions`
+    ('.ext' -> format name), `compressible` (gzip/bzip2 files of these formats are read),
+    `sniff_rank` (readers recognising a file by its first bytes are asked in rank order),
+    `file_facts_per_file` (False: the table is read as a whole, e.g. from a transaction log)."""
+
+    formats: ClassVar[tuple[str, ...]]
+    extensions: ClassVar[Mapping[str, str]] = {}
+    compressible: ClassVar[bool] = False
+    sniff_rank: ClassVar[int] = 50
+    file_facts_per_file: ClassVar[bool] = True
+
+    def sniff(self, head: bytes) -> str | None:
+        """The format of a file from its first bytes (decompressed), or None when not this one."""
+        return None
+
+    def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
+        """One file's facts; `sample_rows` rows may be kept for profiles. Exceptions become the
+        file's error (plan.read_file_facts)."""
+        raise NotImplementedError(f"{type(self).__name__} reads tables as a whole")
+
+    def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
+        """Start work for a table before tables are extracted one by one (in ctx.pool)."""
+        return None
+
+    @abstractmethod
+    def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
+                      table: TableFacts) -> None:
+        """Fill `table` (row_count, columns...); raise to fail the table with the error."""
+
+
+class Registry:
+    """The supported formats: format name -> reader, extensions, sniffing order."""
+
+    def __init__(self, readers: Iterable[FormatReader] = ()) -> None:
+        self._readers: list[FormatReader] = []
+        for reader in readers:
+            self.register(reader)
+
+    def register(self, reader: FormatReader) -> None:
+        taken = set(self.formats) & set(reader.formats)
+        if taken:
+            raise ValueError(f"format(s) {sorted(taken)} already registered")
+        self._readers.append(reader)
+
+    def unregister(self, reader: FormatReader) -> None:
+        self._readers.remove(reader)
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """Every supported format name, in registration order."""
+        return tuple(f for r in self._readers for f in r.formats)
+
+    def reader(self, file_format: str) -> FormatReader:
+        for r in self._readers:
+            if file_format in r.formats:
+                return r
+        raise TableExtractionError(f"unsupported format {file_format}")
+
+    def detect(self, name: str) -> tuple[str | None, str | None]:
+        """(format, compression) of a file from its name; (None, None) when no reader claims it
+        or its format is not read compressed."""
+        base, codec = split_compression(name)
+        dot = base.rfind(".")
+        if dot < 0:
+            return None, None
+        ext = base[dot:].lower()
+        for r in self._readers:
+            fmt = r.extensions.get(ext)
+            if fmt is not None:
+                return (fmt, codec) if codec is None or r.compressible else (None, None)
+        return None, None
+
+    def sniff_format(self, head: bytes) -> str | None:
+        """The format of a file from its first bytes (already decompressed), or None."""
+        for r in sorted(self._readers, key=lambda r: r.sniff_rank):
+            fmt = r.sniff(head)
+            if fmt is not None:
+                return fmt
+        return None
+
+    def sniff_file(self, raw: BinaryIO) -> tuple[str | None, str | None]:
+        """(format, compression) of an open file without a usable extension."""
+        head = raw.read(SNIFF_BYTES)
+        codec = sniff_compression(head)
+        if codec is None:
+            return self.sniff_format(head), None
+        raw.seek(0)
+        try:
+            inner = open_decompressed(raw, codec).read(SNIFF_BYTES)
+        except (OSError, EOFError, zlib.error):  # a broken stream is simply not a known format
+            return None, None
+        fmt = self.sniff_format(inner)
+        return (fmt, codec) if fmt is not None and self.reader(fmt).compressible else (None, None)

@@ -1,0 +1,164 @@
+"""CSV and TSV (plain, gzip or bzip2): the dialect and header from each file's first bytes, exact
+record counts streamed in the run's pool (csv_scan), types from the first records (ported Spark
+rules, else Spark itself), samples and profiles from the same read."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from executor.metadata import csv_scan
+from executor.metadata.compression import open_data
+from executor.metadata.grouping import PlannedFile, TablePlan
+from executor.metadata.model import ColumnFacts, TableFacts
+from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, profile_column
+from executor.metadata.readers.base import (
+    SNIFF_BYTES,
+    FileContext,
+    FileFacts,
+    FormatReader,
+    TableContext,
+    text_head,
+)
+from executor.metadata.spark_types import SparkFallback, infer_csv_schema
+from executor.sources.base import FileStore
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrameReader
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CsvFacts(FileFacts):
+    dialect: csv_scan.CsvDialect | None = None
+    header: list[str] | None = None  # the file's header record, None when it has none
+    count: Future[csv_scan.CsvCount] | None = None  # the exact count, running in the pool
+
+
+def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect) -> csv_scan.CsvCount:
+    with open_data(store, pf.info.uri, pf.compression) as fh:
+        return csv_scan.count_records(fh, dialect)
+
+
+def _spark_csv(ctx: TableContext, dialect: csv_scan.CsvDialect) -> DataFrameReader:
+    return (ctx.reader().option("header", str(dialect.header).lower())
+            .option("sep", dialect.delimiter).option("quote", '"').option("escape", '"')
+            .option("inferSchema", "true").option("mode", "PERMISSIVE"))
+
+
+class CsvReader(FormatReader):
+    formats = ("csv", "tsv")
+    extensions = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
+    compressible = True
+    sniff_rank = 20  # after JSON: a JSON line holds commas
+
+    def sniff(self, head: bytes) -> str | None:
+        """Text whose first line splits on a tab (tsv) or on `,` `;` `|` (csv)."""
+        text = text_head(head)
+        if text is None:
+            return None
+        try:
+            decoded = text[:SNIFF_BYTES].decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            decoded = text[:SNIFF_BYTES].decode("iso-8859-1")
+        if any(ord(c) < 32 and c not in "\r\n\t" for c in decoded):
+            return None
+        first = decoded.splitlines()[0] if decoded else ""
+        if "\t" in first:
+            return "tsv"
+        if any(d in first for d in (",", ";", "|")):
+            return "csv"
+        return None
+
+    def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
+        info = pf.info
+        with open_data(ctx.store, info.uri, pf.compression) as fh:
+            head = fh.read(csv_scan.SNIFF_BYTES)
+            if b"\x00" in head[:4096]:
+                return FileFacts(error=f"{info.relative or info.name} is not a text file (binary content)")
+            dialect = csv_scan.sniff_dialect(head, delimiter="\t" if file_format == "tsv" else None,
+                                             csv_header=ctx.csv_header, spark_version=ctx.spark_version)
+            fh.seek(0)
+            first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1)
+        header = first.header
+        # headerless files are told apart by their width (Spark takes it from the first record):
+        # files of different widths never merge into one table
+        shape = tuple(header) if header is not None else ("<no header>", len(first.rows[0]) if first.rows else 0)
+        return CsvFacts(signature=(file_format, dialect.signature(), shape), dialect=dialect, header=header)
+
+    def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
+        """Every file's exact count starts in the pool: counting is most of a CSV table's time."""
+        for f in plan.files:
+            fact = facts[f.info.uri]
+            assert isinstance(fact, CsvFacts) and fact.dialect is not None
+            fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect)
+
+    def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
+                      table: TableFacts) -> None:
+        s = ctx.settings
+        files = [facts[f.info.uri] for f in plan.files]
+        first = files[0]
+        assert isinstance(first, CsvFacts) and first.dialect is not None
+        dialect = first.dialect
+        table.csv_header = dialect.header
+        table.csv_header_reason = dialect.header_reason
+        total = 0
+        for f, fact in zip(plan.files, files):
+            assert isinstance(fact, CsvFacts)
+            total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect)).data_rows
+        table.row_count = total
+
+        rows: list[list[str]] = []
+        budget = s.infer_sample_records
+        if budget:
+            # one read serves inference (the first `budget` records) and profiles (profile_max_rows)
+            header, rows = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows))
+            inferred = self._infer_sample(ctx, plan, dialect, header, rows[:budget])
+        else:  # the full-scan path: Spark infers from every record of every file
+            schema = (_spark_csv(ctx, dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
+                      .csv(ctx.spark_uris(plan)).schema)
+            inferred = ctx.spark_schema(schema)
+            rows = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
+        rows = rows[: s.profile_max_rows]
+        scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
+        # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
+        # types from Spark, by position.
+        cols: list[ColumnFacts] = []
+        for i, (spark_name, type_string) in enumerate(inferred):
+            values = [r[i] if i < len(r) else None for r in rows]
+            name = first.header[i] if first.header is not None and i < len(first.header) else spark_name
+            profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
+            cols.append(ColumnFacts(name, type_string, i + 1, True, ctx.samples(values)).set_profile(profile))
+        ctx.finish(plan, table, cols)
+
+    @staticmethod
+    def _sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect,
+                budget: int) -> tuple[list[str] | None, list[list[str]]]:
+        """The header and up to `budget` records from the table's first files."""
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        for f in plan.files[: ctx.settings.infer_sample_files]:
+            with open_data(ctx.store, f.info.uri, f.compression) as fh:
+                head = csv_scan.read_head(fh, dialect, max_records=budget - len(rows))
+            header = header if header is not None else head.header
+            rows.extend(head.rows)
+            if len(rows) >= budget:
+                break
+        return header, rows
+
+    @staticmethod
+    def _infer_sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect, header: list[str] | None,
+                      rows: list[list[str]]) -> list[tuple[str, str]]:
+        """[(Spark's column name, type)] for the sample: the ported rules, else Spark itself."""
+        if ctx.fast:
+            try:
+                return infer_csv_schema(header if dialect.header else None, rows, spark_version=ctx.spark_version)
+            except SparkFallback as exc:
+                logger.debug("table %s: asking Spark for the CSV schema (%s)", plan.name, exc)
+        lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)
+        rdd: Any = ctx.session().sparkContext.parallelize(lines, 1)  # csv() reads an RDD of lines too
+        return ctx.spark_schema(_spark_csv(ctx, dialect).csv(rdd).schema)

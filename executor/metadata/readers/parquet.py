@@ -1,0 +1,186 @@
+"""Parquet: each file's footer read as Spark sees it (parquet_footer's schema tree, so that what
+Spark refuses fails and what Spark reads stands even when pyarrow would refuse it); rows = the
+sum of the row groups' num_rows (Spark's count); samples and profiles from the first rows, with
+the footers' statistics (exact null counts, min, max) when the profile is sampled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from executor.metadata.grouping import PlannedFile, TablePlan
+from executor.metadata.model import TableFacts
+from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, apply_exact, orderable
+from executor.metadata.readers.arrow import arrow_profile
+from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
+from executor.metadata.readers.parquet_footer import (
+    has_optional_map_key,
+    projected_file,
+    read_footer_facts,
+    spark_refusal,
+    tree_spark_columns,
+)
+from executor.metadata.spark_types import SparkFallback, UnsupportedParquetType, parquet_schema_to_spark
+
+logger = logging.getLogger(__name__)
+
+ColumnStats = dict[str, tuple[int | None, Any, Any]]
+
+
+@dataclass
+class ParquetFacts(FileFacts):
+    footer: Any = None  # pyarrow's FileMetaData (None when pyarrow refuses the schema), for its statistics
+    nullable: dict[str, bool] | None = None
+    spark_columns: list[tuple[str, str, bool]] | None = None  # None: Spark is asked for the schema
+
+
+def open_parquet(fh: BinaryIO, notes: dict[str, str] | None = None) -> Any:
+    """pyarrow's ParquetFile over `fh`, reading INT96 as microseconds (Spark's timestamp precision:
+    nanosecond values never overflow or refuse conversion). When pyarrow refuses the schema as a
+    whole (a MAP whose key is not REQUIRED, which Spark reads), the other columns are read
+    through a footer without those columns, and `notes` says why the dropped ones have no values."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(fh, coerce_int96_timestamp_unit="us")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        fh.seek(0)
+        odd = set(has_optional_map_key(read_footer_facts(fh).root))
+        if not odd:
+            raise
+        if notes is not None:
+            for name in sorted(odd):
+                notes.setdefault(name, f"no samples or profile: pyarrow cannot read this column ({exc}); "
+                                       "Spark reads it")
+        fh.seek(0)
+        return pq.ParquetFile(projected_file(fh, odd), coerce_int96_timestamp_unit="us")
+
+
+def parquet_batches(fh: BinaryIO, columns: list[str] | None, budget: int, notes: dict[str, str]) -> Iterable[Any] | None:
+    """The record batches of one Parquet file (arrow.FileBatches)."""
+    pf = open_parquet(fh, notes)
+    cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+    if cols == []:
+        return None
+    return pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols)
+
+
+def footer_stats(footers: list[Any]) -> ColumnStats:
+    """(null_count, min, max) per top-level primitive column over every row group of these
+    footers (pyarrow FileMetaData; None where a row group lacks the statistic)."""
+    out: dict[str, list[Any]] = {}
+    for meta in footers:
+        for rg in range(meta.num_row_groups):
+            group = meta.row_group(rg)
+            for j in range(group.num_columns):
+                col = group.column(j)
+                name = col.path_in_schema
+                if "." in name:
+                    continue
+                acc = out.setdefault(name, [0, None, None, True, True])
+                st = col.statistics
+                if st is None or not st.has_null_count:
+                    acc[0] = None
+                elif acc[0] is not None:
+                    acc[0] += st.null_count
+                if st is None or not st.has_min_max:
+                    if group.num_rows > (st.null_count if st is not None and st.has_null_count else -1):
+                        acc[3] = acc[4] = False
+                    continue
+                try:
+                    lo, hi = st.min, st.max
+                    if acc[1] is None or lo < acc[1]:
+                        acc[1] = lo
+                    if acc[2] is None or hi > acc[2]:
+                        acc[2] = hi
+                except Exception:  # noqa: BLE001 - a statistic Arrow cannot convert
+                    acc[3] = acc[4] = False
+    return {n: (a[0], a[1] if a[3] else None, a[2] if a[4] else None) for n, a in out.items()}
+
+
+def apply_stats(profiles: dict[str, ColumnProfile], names_types: list[tuple[str, str]],
+                stats: Mapping[str, tuple[int | None, Any, Any]], max_chars: int) -> None:
+    """Exact null count, min and max from file statistics into the sampled profiles."""
+    for n, t in names_types:
+        if n in stats and n in profiles:
+            nulls, lo, hi = stats[n]
+            apply_exact(profiles[n], null_count=nulls, min_value=lo, max_value=hi, max_chars=max_chars,
+                        orderable_type=orderable(t))
+
+
+class ParquetReader(FormatReader):
+    formats = ("parquet",)
+    extensions = {".parquet": "parquet", ".pq": "parquet", ".parq": "parquet"}
+    sniff_rank = 0
+
+    def sniff(self, head: bytes) -> str | None:
+        return "parquet" if head.startswith(b"PAR1") else None
+
+    def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        info = pf.info
+        where = info.relative or info.name
+        with ctx.store.open(info.uri) as fh:
+            tree = read_footer_facts(fh)
+            refusal = spark_refusal(tree.root)
+            if refusal:
+                return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it with a valid "
+                                       "schema)")
+            fh.seek(0)
+            try:
+                meta = pq.ParquetFile(fh).metadata
+                arrow = meta.schema.to_arrow_schema()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                logger.info("%s: pyarrow refuses the schema (%s); the footer is read without it", where, exc)
+                meta, arrow = None, None
+        spark_columns = None
+        try:
+            spark_columns = (parquet_schema_to_spark(meta.schema, ctx.spark_version) if meta is not None
+                             else tree_spark_columns(tree.root, ctx.spark_version))
+        except UnsupportedParquetType as exc:
+            return FileFacts(error=f"{where}: {exc}; Spark cannot read this column type (rewrite the file with a "
+                                   "supported type)")
+        except SparkFallback:
+            pass  # Spark itself is asked for this table's schema
+        if spark_columns is not None:
+            sig: tuple[Any, ...] = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
+        elif arrow is not None:
+            sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
+        else:
+            sig = ("parquet", tuple(sorted(c.name for c in tree.root.children)))
+        if tree.num_rows != tree.rows:
+            logger.info("%s: footer num_rows %d, row groups hold %d (Spark counts the row groups)", where,
+                        tree.num_rows, tree.rows)
+        return ParquetFacts(signature=sig, rows=tree.rows, footer=meta,
+                            nullable={c.name: c.repetition == "optional" for c in tree.root.children},
+                            spark_columns=spark_columns)
+
+    def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
+                      table: TableFacts) -> None:
+        files = [facts[f.info.uri] for f in plan.files]
+        table.row_count = sum(f.rows or 0 for f in files)
+        partition_names = set(plan.partition_keys)
+        first = files[0]
+        assert isinstance(first, ParquetFacts)
+        part_types: list[tuple[str, str]] | None = None
+        if ctx.fast and first.spark_columns is not None:
+            data_fields = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+        else:
+            reader = ctx.reader()
+            if plan.partitioned:
+                reader = reader.option("basePath", ctx.root_spark_uri(plan))
+            fields = ctx.spark_schema(reader.parquet(*ctx.spark_uris(plan)).schema)
+            data_fields = [(n, t) for n, t in fields if n not in partition_names]
+            part_types = [(n, t) for n, t in fields if n in partition_names]
+        profiles, samples = arrow_profile(ctx, plan.name, [f.info.uri for f in plan.files], parquet_batches,
+                                          data_fields, table.row_count, table.column_notes)
+        footers = [f.footer if isinstance(f, ParquetFacts) else None for f in files]
+        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in footers):
+            # footer statistics: exact null counts, min and max without reading data pages
+            apply_stats(profiles, data_fields, footer_stats(footers), ctx.settings.sample_value_max_chars)
+        ctx.finish(plan, table, ctx.columns(data_fields, first.nullable or {}, samples, profiles), part_types)
