@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -32,11 +33,11 @@ from executor.api.models import (
 )
 from executor.api.reads import ReadPool, ReadsBusy, ReadsTimeout, json_body
 from executor.api.service import JobNotCancellable, JobService, QueueFull
-from executor.api.settings import ApiSettings
 from executor.api.store import IdempotencyConflict, JobRecord
 from executor.api.validation import REQUIRED_FIELDS, missing_field_message
 from executor.errors import MetadataStoreError, PayloadError, QueryError
 from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN
+from executor.settings import ApiSettings, Secret, reveal
 from executor.sources.policy import SourceNotAllowed
 
 logger = logging.getLogger(__name__)
@@ -98,12 +99,12 @@ def json_number_problem(body: bytes) -> str | None:
         return None
     return None
 
-_ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in (
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse, "description": text} for code, text in (
     (400, "Invalid request: missing or invalid field, malformed JSON, unknown job_type"),
     (401, "Missing or invalid bearer token"),
     (413, "Request body larger than the limit"),
 )}
-_READ_ERRORS = {
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "Metadata store unavailable, or too many reads in progress "
                                                   "(NUVYN_API_READ_MAX_PENDING; see Retry-After)"},
     504: {"model": ErrorResponse, "description": "The read took longer than NUVYN_API_READ_TIMEOUT_S"},
@@ -126,9 +127,10 @@ class BearerAuthMiddleware:
     """Every path except OPEN_PATHS needs `Authorization: Bearer <token>` (compared in constant time).
     Runs before the body is read, so an unauthenticated client learns nothing about the body rules."""
 
-    def __init__(self, app: Any, token: str | None) -> None:
+    def __init__(self, app: Any, token: Secret | None) -> None:
         self.app = app
-        self.token = token.encode("utf-8") if token else None
+        value = reveal(token)
+        self.token = value.encode("utf-8") if value else None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or self.token is None or scope["path"] in OPEN_PATHS:
@@ -257,7 +259,7 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
         logger.warning("authentication is DISABLED (explicit opt-in): every client may start jobs")
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         service.start()
         try:
             yield

@@ -14,12 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from executor.errors import ExecutorError, SettingsError
-from executor.settings import EnvSettings
+from executor.errors import ExecutorError
+from executor.settings import ReadPoolSettings
 
 logger = logging.getLogger(__name__)
 
@@ -32,27 +31,6 @@ class ReadsBusy(ExecutorError):
 
 class ReadsTimeout(ExecutorError):
     """A metadata read took longer than its timeout (HTTP 504)."""
-
-
-@dataclass(frozen=True)
-class ReadPoolSettings(EnvSettings):
-    """Bounds of the API's metadata reads. Read from the environment once, at the edge."""
-
-    workers: int = field(default=4, metadata={"env": "NUVYN_API_READ_WORKERS", "description": (
-        "Metadata reads (/workflows/{id}/metadata and /changes) running at once, in threads off the event loop.")})
-    max_pending: int = field(default=64, metadata={"env": "NUVYN_API_READ_MAX_PENDING", "description": (
-        "Metadata reads running or waiting; one more answers 503 with Retry-After at once.")})
-    timeout_s: float = field(default=30.0, metadata={"env": "NUVYN_API_READ_TIMEOUT_S", "description": (
-        "Seconds a metadata read may take; a slower one answers 504.")})
-
-    def __post_init__(self) -> None:
-        for name in ("workers", "max_pending", "timeout_s"):
-            env = self.__dataclass_fields__[name].metadata["env"]
-            if not getattr(self, name) > 0:
-                raise SettingsError(f"{env} must be > 0")
-        if self.max_pending < self.workers:
-            raise SettingsError("NUVYN_API_READ_MAX_PENDING must be >= NUVYN_API_READ_WORKERS")
-
 
 
 class ReadPool:

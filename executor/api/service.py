@@ -6,15 +6,18 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from executor.api.launchers import Launcher
+from executor.api.reads import reads_metadata_reader
 from executor.api.store import JobRecord, JobStore
 from executor.api.validation import build_job_payload, workflow_id_overridden
-from executor.errors import ExecutorError
+from executor.context import ExecutorContext
+from executor.errors import ExecutorError, MetadataStoreError
 from executor.payload import new_run_id
 from executor.redaction import strip_query
+from executor.settings import ReadSettings
 
 logger = logging.getLogger(__name__)
 
@@ -137,24 +140,17 @@ class JobService:
         """Schema drift between two runs; the reader is the metadata reader's `changes` attribute."""
         reader: ChangesReader | None = getattr(self.metadata_reader, "changes", None)
         if reader is None:
-            from executor.errors import MetadataStoreError
-
             raise MetadataStoreError("this server has no schema-changes reader")
         return reader(workflow_id, source_id, from_run, to_run)
 
 
-def default_metadata_reader(env: Any = None) -> MetadataReader:
+def default_metadata_reader(env: Mapping[str, str]) -> MetadataReader:
     """query_metadata / schema_changes on ExecutorContext(env).reads, built on first use: delta-rs on
     the local tables (no JVM in the server), the SQL Statement Execution API when
     NUVYN_SQL_WAREHOUSE_ID is set, Spark only on a Databricks runtime (executor.storage.queries)."""
-    from executor.api.reads import reads_metadata_reader
-    from executor.storage.queries import ReadSettings
-
     ReadSettings.from_env(env)  # a bad NUVYN_READ_BACKEND / NUVYN_SQL_* setting fails at start, not per read
 
     def make_reads() -> Any:
-        from executor.context import ExecutorContext
-
         return ExecutorContext(env=env).reads
 
     return reads_metadata_reader(make_reads)

@@ -128,7 +128,7 @@ class MetadataExtractor(FormatTables):
                  store_factory: StoreFactory | None = None,
                  env: Mapping[str, str] | None = None) -> None:
         self.spark = spark
-        self.settings = settings or Settings.from_env()
+        self.settings = settings or Settings.from_env(os.environ)
         self.store_factory = store_factory or default_store_factory
         self.env = os.environ if env is None else env
 

@@ -9,6 +9,7 @@ folder, format and partition layout) and says so.
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ def plan_extraction(data_source_path: str, data_source_type: str = "auto", inclu
     from executor.settings import Settings
 
     t0 = time.monotonic()
-    ex = extractor or MetadataExtractor(spark=None, settings=settings or Settings.from_env())
+    ex = extractor or MetadataExtractor(spark=None, settings=settings or Settings.from_env(os.environ))
     location, store, plan = ex.plan(data_source_path, data_source_type, include, exclude)
     problems: dict[str, str] = {}
     if read_headers:

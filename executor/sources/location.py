@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from executor.errors import PayloadError
 from executor.redaction import strip_query
+from executor.settings import Secret
 
 _HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.(?P<svc>blob|dfs)\.(?P<suffix>core\.windows\.net|core\.chinacloudapi\.cn|core\.usgovcloudapi\.net)$", re.I)
 DEV_STORAGE_ENDPOINT = "127.0.0.1:10000"  # UseDevelopmentStorage=true
@@ -43,19 +44,27 @@ def _netloc(text: str) -> str:
     return text.rsplit("@", 1)[-1].strip().strip("/").lower()
 
 
-def emulator_hosts(connection_string: str | None, explicit: str | None) -> frozenset[str]:
+def parse_connection_string(text: str) -> dict[str, str]:
+    """'A=1;B=x==' -> {'a': '1', 'b': 'x=='}: keys lower-cased, values may contain '='. Pure."""
+    out: dict[str, str] = {}
+    for part in text.strip().split(";"):
+        if "=" not in part:
+            continue
+        k, v = part.split("=", 1)
+        out[k.strip().lower()] = v.strip()
+    return out
+
+
+def emulator_hosts(connection_string: Secret | str | None, explicit: str | None) -> frozenset[str]:
     """The emulator endpoints (host:port, lower case) the executor may talk to. Pure.
 
     From the connection string: its BlobEndpoint host:port, or 127.0.0.1:10000 with
     UseDevelopmentStorage=true; from `explicit` (NUVYN_AZURE_EMULATOR_HOSTS): comma-separated
     host:port entries. Nothing else: loopback is not trusted implicitly."""
     hosts: set[str] = set()
-    if connection_string:
-        parts = {}
-        for part in connection_string.split(";"):
-            if "=" in part:
-                k, v = part.split("=", 1)
-                parts[k.strip().lower()] = v.strip()
+    text = connection_string.get_secret_value() if isinstance(connection_string, Secret) else connection_string
+    if text:
+        parts = parse_connection_string(text)
         if parts.get("usedevelopmentstorage", "").lower() == "true":
             hosts.add(DEV_STORAGE_ENDPOINT)
         endpoint = parts.get("blobendpoint", "")
