@@ -26,6 +26,7 @@ from executor.api.service import JobService, MetadataReader, default_metadata_re
 from executor.api.sources import SourceGate
 from executor.api.store import JobStore
 from executor.errors import ExecutorError, SettingsError
+from executor.logging_setup import configure_logging, log_options
 from executor.redaction import SECRETS
 from executor.settings import ApiSettings, ReadPoolSettings, Settings, env_secrets, reveal
 from executor.sources.policy import SourceNotAllowed
@@ -89,11 +90,10 @@ def route_uvicorn_logs() -> None:
 def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     import uvicorn
 
-    from executor.logging_setup import configure_logging
-
-    configure_logging(args.log_level)
-    route_uvicorn_logs()
     env = os.environ if env is None else env
+    log_level = log_options(args.log_level, None, env)[0]
+    configure_logging(log_level)
+    route_uvicorn_logs()
     try:
         settings = ApiSettings.from_env(env, allow_no_auth=True if args.no_auth else None)
     except ExecutorError as exc:
@@ -113,7 +113,7 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
                 settings.jobs_db)
     # log_config=None: uvicorn's loggers (uvicorn.error, uvicorn.access) go through the handlers
     # configure_logging installed, whose filter redacts every secret; the access log is on.
-    uvicorn.Server(uvicorn_config(app, settings, args.host, args.port, args.log_level)).run()
+    uvicorn.Server(uvicorn_config(app, settings, args.host, args.port, log_level)).run()
     return 0
 
 

@@ -11,17 +11,21 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from executor.metadata.grouping import prune_listing
 from executor.payload import JobRequest
 from executor.settings import ReadSettings, Settings, on_databricks
+from executor.sources.azure import AzureBlobFileStore
+from executor.sources.base import FileStore
+from executor.sources.location import Location
+from executor.spark_session import build_spark_session
+from executor.storage.databricks_writer import DatabricksWriter
+from executor.storage.queries import MetadataReads, build_reads
+from executor.storage.schema import ALL_TABLES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from executor.metadata.extractor import MetadataExtractor
-    from executor.sources.base import FileStore
-    from executor.sources.location import Location
-    from executor.storage.databricks_writer import DatabricksWriter
-    from executor.storage.queries import MetadataReads
 
 
 class ExecutorContext:
@@ -50,8 +54,6 @@ class ExecutorContext:
     def spark(self) -> SparkSession:
         if self._spark is not None:
             return self._spark
-        from executor.spark_session import build_spark_session
-
         return build_spark_session(self.settings, self.env)
 
     @property
@@ -71,12 +73,10 @@ class ExecutorContext:
     def store_factory(self, location: Location, settings: Settings, retry_total: int = 3) -> FileStore:
         """The store of a source: the file system for local and DBFS paths, azure-storage-blob for
         Azure (with this process's Databricks rules and, when it runs already, its Spark session)."""
-        from executor.metadata.extractor import default_store_factory
+        from executor.metadata.extractor import default_store_factory  # numpy, pyarrow
 
         if not location.is_azure:
             return default_store_factory(location, settings)
-        from executor.sources.azure import AzureBlobFileStore
-
         return AzureBlobFileStore.from_location(location, settings, databricks=self.databricks,
                                                 spark=self.spark if self.spark_running else None,
                                                 retry_total=retry_total)
@@ -85,8 +85,7 @@ class ExecutorContext:
         """Open the source and read the first entry of its listing, without Spark: a missing path,
         an unreachable account or a refused credential raises SourceError within a second or two,
         with the message the run itself would give."""
-        from executor.metadata.extractor import MetadataExtractor
-        from executor.metadata.grouping import prune_listing
+        from executor.metadata.extractor import MetadataExtractor  # numpy, pyarrow
 
         def one_try(location: Location, settings: Settings) -> FileStore:
             return self.store_factory(location, settings, retry_total=0)  # an unreachable account answers at once
@@ -99,29 +98,23 @@ class ExecutorContext:
 
     def tables_line(self) -> str:
         """One line naming the catalog, schema and location of the four metadata tables."""
-        from executor.storage.schema import ALL_TABLES
-
         s = self.settings
         where = s.resolved_tables_location(self.databricks) or "managed by the metastore"
         return f"metadata tables: {s.catalog}.{s.schema}.{{{','.join(ALL_TABLES)}}} at {where}"
 
     @cached_property
     def extractor(self) -> MetadataExtractor:
-        from executor.metadata.extractor import MetadataExtractor
+        from executor.metadata.extractor import MetadataExtractor  # numpy, pyarrow
 
         return MetadataExtractor(self.spark, self.settings, store_factory=self.store_factory)
 
     @cached_property
     def writer(self) -> DatabricksWriter:
-        from executor.storage.databricks_writer import DatabricksWriter
-
         return DatabricksWriter(self.spark, self.settings, databricks=self.databricks)
 
     @cached_property
     def reads(self) -> MetadataReads:
         """Metadata reads: delta-rs locally (no JVM), Spark on Databricks, or the SQL Statement
         Execution API when NUVYN_SQL_WAREHOUSE_ID is set (executor.storage.queries.build_reads)."""
-        from executor.storage.queries import build_reads
-
         return build_reads(self.settings, self.read_settings, databricks=self.databricks,
                            spark_reads=lambda: self.writer.reads)

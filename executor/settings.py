@@ -62,6 +62,12 @@ def _doc(text: str, env: str, **rules: Any) -> dict[str, Any]:
     return {"description": text, "env": env, **rules}
 
 
+def _setting(default: Any, env: str, *text: str, **rules: Any) -> Any:
+    """A settings field: its default, environment variable, description (the text parts joined) and
+    rules (see _doc)."""
+    return field(default=default, metadata=_doc("".join(text), env, **rules))
+
+
 def _flag(raw: str) -> bool:
     return raw.strip().lower() in _TRUE
 
@@ -155,157 +161,69 @@ class EnvSettings:
 class Settings(EnvSettings):
     """Executor settings. Defaults suit a local run; on Databricks the catalog is hive_metastore."""
 
-    catalog: str = field(
-        default="spark_catalog",
-        metadata=_doc(
-            "Catalog of the metadata tables: hive_metastore on Databricks, spark_catalog locally.",
-            "NUVYN_METADATA_CATALOG", identifier=True,
-        ),
-    )
-    schema: str = field(
-        default="_executor_metadata",
-        metadata=_doc("Schema (database) that holds the four metadata tables.", "NUVYN_METADATA_SCHEMA", identifier=True),
-    )
-    warehouse_dir: str = field(
-        default=str(Path.home() / ".nuvyn" / "warehouse"),
-        metadata=_doc(
-            "Local runs only: root of the local Spark warehouse that holds the Delta tables.",
-            "NUVYN_WAREHOUSE_DIR",
-        ),
-    )
-    tables_location: str | None = field(
-        default=None,
-        metadata=_doc(
-            "Where the Delta tables live. Unset on Databricks: managed tables. Locally it defaults to "
-            "<warehouse>/<schema>.db so every process finds the same tables.",
-            "NUVYN_TABLES_LOCATION",
-        ),
-    )
-    spark_master: str = field(
-        default="local[*]",
-        metadata=_doc("Local runs only: Spark master URL.", "NUVYN_SPARK_MASTER"),
-    )
-    infer_sample_records: int = field(
-        default=10000,
-        metadata=_doc(
-            "CSV: records per table given to Spark's schema inference (0 = every record, the slow "
-            "full-scan path). Counts are always exact, whatever this bound.",
-            "NUVYN_INFER_SAMPLE_RECORDS", ge=0,
-        ),
-    )
-    infer_sample_files: int = field(
-        default=20,
-        metadata=_doc("CSV: at most this many files per table feed the inference sample.", "NUVYN_INFER_SAMPLE_FILES", ge=1),
-    )
-    sample_value_max_chars: int = field(
-        default=100,
-        metadata=_doc("Each sample value is cut to this many characters.", "NUVYN_SAMPLE_VALUE_MAX_CHARS", ge=1),
-    )
-    sample_values_count: int = field(
-        default=5,
-        metadata=_doc("Distinct non-null sample values kept per column.", "NUVYN_SAMPLE_VALUES_COUNT", ge=1),
-    )
-    profile_max_rows: int = field(
-        default=100000,
-        metadata=_doc(
-            "Column profiles (null_count, distinct_count, min_value, max_value) are computed over at most "
-            "this many rows per table (the first rows of its first files): profile_scope says exact when "
-            "they were all the table's rows, else sampled. Row counts are always exact.",
-            "NUVYN_PROFILE_MAX_ROWS", ge=1,
-        ),
-    )
-    inference: str = field(
-        default="fast",
-        metadata=_doc(
-            "fast = Spark's inference rules run in Python (executor/metadata/spark_types.py, checked "
-            "against Spark in the tests; Spark itself is asked whenever a value is outside the ported "
-            "rules); spark = ask Spark for every table (one or more Spark jobs per table).",
-            "NUVYN_INFERENCE", choices=("fast", "spark"),
-        ),
-    )
-    table_layout: str = field(
-        default="cluster",
-        metadata=_doc(
-            "How the metadata tables are laid out for queries by workflow_id/source_id (Delta has no "
-            "indexes): cluster = liquid clustering (CLUSTER BY), zorder = OPTIMIZE ... ZORDER BY when "
-            "`nuvyn-executor migrate --optimize` runs, none.",
-            "NUVYN_TABLE_LAYOUT", choices=("cluster", "zorder", "none"),
-        ),
-    )
-    io_threads: int = field(
-        default=8,
-        metadata=_doc("Threads that read file headers, footers and count CSV records.", "NUVYN_IO_THREADS", ge=1),
-    )
+    catalog: str = _setting("spark_catalog", "NUVYN_METADATA_CATALOG",
+        "Catalog of the metadata tables: hive_metastore on Databricks, spark_catalog locally.", identifier=True)
+    schema: str = _setting("_executor_metadata", "NUVYN_METADATA_SCHEMA",
+        "Schema (database) that holds the four metadata tables.", identifier=True)
+    warehouse_dir: str = _setting(str(Path.home() / ".nuvyn" / "warehouse"), "NUVYN_WAREHOUSE_DIR",
+        "Local runs only: root of the local Spark warehouse that holds the Delta tables.")
+    tables_location: str | None = _setting(None, "NUVYN_TABLES_LOCATION",
+        "Where the Delta tables live. Unset on Databricks: managed tables. Locally it defaults to "
+        "<warehouse>/<schema>.db so every process finds the same tables.")
+    spark_master: str = _setting("local[*]", "NUVYN_SPARK_MASTER",
+        "Local runs only: Spark master URL.")
+    infer_sample_records: int = _setting(10000, "NUVYN_INFER_SAMPLE_RECORDS",
+        "CSV: records per table given to Spark's schema inference (0 = every record, the slow "
+        "full-scan path). Counts are always exact, whatever this bound.", ge=0)
+    infer_sample_files: int = _setting(20, "NUVYN_INFER_SAMPLE_FILES",
+        "CSV: at most this many files per table feed the inference sample.", ge=1)
+    sample_value_max_chars: int = _setting(100, "NUVYN_SAMPLE_VALUE_MAX_CHARS",
+        "Each sample value is cut to this many characters.", ge=1)
+    sample_values_count: int = _setting(5, "NUVYN_SAMPLE_VALUES_COUNT",
+        "Distinct non-null sample values kept per column.", ge=1)
+    profile_max_rows: int = _setting(100000, "NUVYN_PROFILE_MAX_ROWS",
+        "Column profiles (null_count, distinct_count, min_value, max_value) are computed over at most "
+        "this many rows per table (the first rows of its first files): profile_scope says exact when "
+        "they were all the table's rows, else sampled. Row counts are always exact.", ge=1)
+    inference: str = _setting("fast", "NUVYN_INFERENCE",
+        "fast = Spark's inference rules run in Python (executor/metadata/spark_types.py, checked "
+        "against Spark in the tests; Spark itself is asked whenever a value is outside the ported "
+        "rules); spark = ask Spark for every table (one or more Spark jobs per table).", choices=("fast", "spark"))
+    table_layout: str = _setting("cluster", "NUVYN_TABLE_LAYOUT",
+        "How the metadata tables are laid out for queries by workflow_id/source_id (Delta has no "
+        "indexes): cluster = liquid clustering (CLUSTER BY), zorder = OPTIMIZE ... ZORDER BY when "
+        "`nuvyn-executor migrate --optimize` runs, none.", choices=("cluster", "zorder", "none"))
+    io_threads: int = _setting(8, "NUVYN_IO_THREADS",
+        "Threads that read file headers, footers and count CSV records.", ge=1)
 
-    azure_connection_string: Secret | None = field(
-        default=None,
-        metadata=_doc(
-            "Azure sources: a storage connection string (AccountKey or SharedAccessSignature). Used when "
-            "the path carries no SAS token. Secret: never logged.",
-            "AZURE_STORAGE_CONNECTION_STRING",
-        ),
-    )
-    azure_account_key: Secret | None = field(
-        default=None,
-        metadata=_doc(
-            "Azure sources: the storage account key, used when neither a SAS token nor a connection "
-            "string is given. Secret: never logged.",
-            "NUVYN_AZURE_ACCOUNT_KEY",
-        ),
-    )
-    azure_key_secret_scope: str | None = field(
-        default=None,
-        metadata=_doc(
-            "Azure sources on Databricks: secret scope holding the account key (with "
-            "NUVYN_AZURE_KEY_SECRET_KEY); read with dbutils.secrets.get.",
-            "NUVYN_AZURE_KEY_SECRET_SCOPE",
-        ),
-    )
-    azure_key_secret_key: str | None = field(
-        default=None,
-        metadata=_doc("Azure sources on Databricks: key of the account key in the secret scope.",
-                      "NUVYN_AZURE_KEY_SECRET_KEY"),
-    )
-    azure_emulator_hosts: str | None = field(
-        default=None,
-        metadata=_doc(
-            "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
-            "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
-            "core.windows.net is refused before a connection is made.",
-            "NUVYN_AZURE_EMULATOR_HOSTS",
-        ),
-    )
-    azure_credential_accounts: str | None = field(
-        default=None,
-        metadata=_doc(
-            "Azure sources: comma-separated storage accounts the server's own credential (account key, "
-            "secret-scope key, DefaultAzureCredential) may be used for; required by `serve` for paths "
-            "without a SAS token. A connection string serves only its own account.",
-            "NUVYN_AZURE_CREDENTIAL_ACCOUNTS",
-        ),
-    )
-    azure_spark_route: str = field(
-        default="auto",
-        metadata=_doc(
-            "How Spark reads Azure files: abfss (Databricks and hadoop-azure; the production default), "
-            "wasbs, staging (download each table's files to a local folder; the emulator's route), or "
-            "auto (staging for the Azurite emulator, abfss otherwise).",
-            "NUVYN_AZURE_SPARK_ROUTE", choices=("auto", "abfss", "wasbs", "staging"),
-        ),
-    )
-    azure_staging_dir: str | None = field(
-        default=None,
-        metadata=_doc("Staging route: local folder for staged files (default: a private temp folder).",
-                      "NUVYN_AZURE_STAGING_DIR"),
-    )
-    azure_staging_max_bytes: int = field(
-        default=8 * 1024**3,
-        metadata=_doc(
-            "Staging route: most bytes staged at once (one table's files); a larger table fails with a "
-            "clear message.",
-            "NUVYN_AZURE_STAGING_MAX_BYTES", ge=1,
-        ),
-    )
+    azure_connection_string: Secret | None = _setting(None, "AZURE_STORAGE_CONNECTION_STRING",
+        "Azure sources: a storage connection string (AccountKey or SharedAccessSignature). Used when "
+        "the path carries no SAS token. Secret: never logged.")
+    azure_account_key: Secret | None = _setting(None, "NUVYN_AZURE_ACCOUNT_KEY",
+        "Azure sources: the storage account key, used when neither a SAS token nor a connection "
+        "string is given. Secret: never logged.")
+    azure_key_secret_scope: str | None = _setting(None, "NUVYN_AZURE_KEY_SECRET_SCOPE",
+        "Azure sources on Databricks: secret scope holding the account key (with "
+        "NUVYN_AZURE_KEY_SECRET_KEY); read with dbutils.secrets.get.")
+    azure_key_secret_key: str | None = _setting(None, "NUVYN_AZURE_KEY_SECRET_KEY",
+        "Azure sources on Databricks: key of the account key in the secret scope.")
+    azure_emulator_hosts: str | None = _setting(None, "NUVYN_AZURE_EMULATOR_HOSTS",
+        "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
+        "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
+        "core.windows.net is refused before a connection is made.")
+    azure_credential_accounts: str | None = _setting(None, "NUVYN_AZURE_CREDENTIAL_ACCOUNTS",
+        "Azure sources: comma-separated storage accounts the server's own credential (account key, "
+        "secret-scope key, DefaultAzureCredential) may be used for; required by `serve` for paths "
+        "without a SAS token. A connection string serves only its own account.")
+    azure_spark_route: str = _setting("auto", "NUVYN_AZURE_SPARK_ROUTE",
+        "How Spark reads Azure files: abfss (Databricks and hadoop-azure; the production default), "
+        "wasbs, staging (download each table's files to a local folder; the emulator's route), or "
+        "auto (staging for the Azurite emulator, abfss otherwise).", choices=("auto", "abfss", "wasbs", "staging"))
+    azure_staging_dir: str | None = _setting(None, "NUVYN_AZURE_STAGING_DIR",
+        "Staging route: local folder for staged files (default: a private temp folder).")
+    azure_staging_max_bytes: int = _setting(8 * 1024**3, "NUVYN_AZURE_STAGING_MAX_BYTES",
+        "Staging route: most bytes staged at once (one table's files); a larger table fails with a "
+        "clear message.", ge=1)
 
     @property
     def qualified_schema(self) -> str:
@@ -333,17 +251,15 @@ class Settings(EnvSettings):
 class ReadSettings(EnvSettings):
     """Where metadata reads go."""
 
-    backend: str = field(default="auto", metadata=_doc(
+    backend: str = _setting("auto", "NUVYN_READ_BACKEND",
         "auto: the SQL Statement Execution API when NUVYN_SQL_WAREHOUSE_ID is set, Spark on Databricks, "
         "else delta-rs on the local tables (no JVM); or force delta, spark or statement.",
-        "NUVYN_READ_BACKEND", choices=("auto", "delta", "spark", "statement")))
-    sql_warehouse_id: str | None = field(default=None, metadata=_doc(
+        choices=("auto", "delta", "spark", "statement"))
+    sql_warehouse_id: str | None = _setting(None, "NUVYN_SQL_WAREHOUSE_ID",
         "Databricks SQL warehouse that runs the metadata reads through the Statement Execution API "
-        "(databricks-sdk; host and token from the SDK's configuration: DATABRICKS_HOST, DATABRICKS_TOKEN, ...).",
-        "NUVYN_SQL_WAREHOUSE_ID"))
-    statement_timeout_s: float = field(default=60.0, metadata=_doc(
-        "Statement API: seconds a read may take before it is cancelled and reported as failed.",
-        "NUVYN_SQL_STATEMENT_TIMEOUT_S", gt=0))
+        "(databricks-sdk; host and token from the SDK's configuration: DATABRICKS_HOST, DATABRICKS_TOKEN, ...).")
+    statement_timeout_s: float = _setting(60.0, "NUVYN_SQL_STATEMENT_TIMEOUT_S",
+        "Statement API: seconds a read may take before it is cancelled and reported as failed.", gt=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -369,14 +285,12 @@ def _warehouse_id_ok(value: str) -> bool:
 class ReadPoolSettings(EnvSettings):
     """Bounds of the API's metadata reads."""
 
-    workers: int = field(default=4, metadata=_doc(
-        "Metadata reads (/workflows/{id}/metadata and /changes) running at once, in threads off the event loop.",
-        "NUVYN_API_READ_WORKERS", gt=0))
-    max_pending: int = field(default=64, metadata=_doc(
-        "Metadata reads running or waiting; one more answers 503 with Retry-After at once.",
-        "NUVYN_API_READ_MAX_PENDING", gt=0))
-    timeout_s: float = field(default=30.0, metadata=_doc(
-        "Seconds a metadata read may take; a slower one answers 504.", "NUVYN_API_READ_TIMEOUT_S", gt=0))
+    workers: int = _setting(4, "NUVYN_API_READ_WORKERS",
+        "Metadata reads (/workflows/{id}/metadata and /changes) running at once, in threads off the event loop.", gt=0)
+    max_pending: int = _setting(64, "NUVYN_API_READ_MAX_PENDING",
+        "Metadata reads running or waiting; one more answers 503 with Retry-After at once.", gt=0)
+    timeout_s: float = _setting(30.0, "NUVYN_API_READ_TIMEOUT_S",
+        "Seconds a metadata read may take; a slower one answers 504.", gt=0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -388,56 +302,51 @@ class ReadPoolSettings(EnvSettings):
 class ApiSettings(EnvSettings):
     """Settings of `nuvyn-executor serve`."""
 
-    token: Secret | None = field(default=None, metadata=_doc(
-        "Bearer token clients must send (Authorization: Bearer <token>).", "NUVYN_API_TOKEN"))
-    allow_no_auth: bool = field(default=False, metadata=_doc(
+    token: Secret | None = _setting(None, "NUVYN_API_TOKEN",
+        "Bearer token clients must send (Authorization: Bearer <token>).")
+    allow_no_auth: bool = _setting(False, "NUVYN_API_ALLOW_NO_AUTH",
         "Run without authentication (explicit opt-in, logged as a warning). NUVYN_API_ALLOW_NO_AUTH=1 "
-        "or `serve --no-auth`.", "NUVYN_API_ALLOW_NO_AUTH"))
-    launcher: str = field(default="local", metadata=_doc(
+        "or `serve --no-auth`.")
+    launcher: str = _setting("local", "NUVYN_API_LAUNCHER",
         "How jobs run: 'local' starts `python -m executor.main` as a child process; 'databricks' calls "
-        "the Jobs API run_now on NUVYN_DATABRICKS_JOB_ID.", "NUVYN_API_LAUNCHER", choices=("local", "databricks")))
+        "the Jobs API run_now on NUVYN_DATABRICKS_JOB_ID.", choices=("local", "databricks"))
     jobs_db: str = field(metadata=_doc(
         "SQLite file that records the jobs (default <NUVYN_WAREHOUSE_DIR>/_api/jobs.sqlite3).", "NUVYN_API_JOBS_DB"))
-    max_concurrent_jobs: int = field(default=2, metadata=_doc(
-        "Local launcher: child processes running at once; more jobs wait in a queue (status 'created').",
-        "NUVYN_API_MAX_CONCURRENT_JOBS", ge=1, le=64))
-    max_body_bytes: int = field(default=1_000_000, metadata=_doc(
-        "Largest accepted request body in bytes; larger ones get 413.", "NUVYN_API_MAX_BODY_BYTES", ge=1024))
-    payload_transport: str = field(default="env", metadata=_doc(
+    max_concurrent_jobs: int = _setting(2, "NUVYN_API_MAX_CONCURRENT_JOBS",
+        "Local launcher: child processes running at once; more jobs wait in a queue (status 'created').", ge=1, le=64)
+    max_body_bytes: int = _setting(1_000_000, "NUVYN_API_MAX_BODY_BYTES",
+        "Largest accepted request body in bytes; larger ones get 413.", ge=1024)
+    payload_transport: str = _setting("env", "NUVYN_API_PAYLOAD_TRANSPORT",
         "Local launcher: the payload reaches the child in the NUVYN_JOB_PAYLOAD environment variable "
-        "(readable only by the same user), never on the command line.", "NUVYN_API_PAYLOAD_TRANSPORT",
-        choices=("env",)))
-    python_executable: str | None = field(default=None, metadata=_doc(
-        "Local launcher: Python interpreter of the child process (default: the server's).", "NUVYN_API_PYTHON"))
-    databricks_job_id: int | None = field(default=None, metadata=_doc(
-        "Databricks launcher: id of the deployed executor job to run_now.", "NUVYN_DATABRICKS_JOB_ID"))
-    databricks_host: str | None = field(default=None, metadata=_doc(
-        "Databricks launcher: workspace URL (else the SDK's own configuration).", "DATABRICKS_HOST"))
-    databricks_token: Secret | None = field(default=None, metadata=_doc(
-        "Databricks launcher: personal access token (else the SDK's own auth).", "DATABRICKS_TOKEN"))
-    poll_seconds: float = field(default=10.0, metadata=_doc(
-        "Databricks launcher: seconds between jobs.get_run polls of active runs.", "NUVYN_API_POLL_SECONDS", gt=0))
-    source_roots: str | None = field(default=None, metadata=_doc(
+        "(readable only by the same user), never on the command line.", choices=("env",))
+    python_executable: str | None = _setting(None, "NUVYN_API_PYTHON",
+        "Local launcher: Python interpreter of the child process (default: the server's).")
+    databricks_job_id: int | None = _setting(None, "NUVYN_DATABRICKS_JOB_ID",
+        "Databricks launcher: id of the deployed executor job to run_now.")
+    databricks_host: str | None = _setting(None, "DATABRICKS_HOST",
+        "Databricks launcher: workspace URL (else the SDK's own configuration).")
+    databricks_token: Secret | None = _setting(None, "DATABRICKS_TOKEN",
+        "Databricks launcher: personal access token (else the SDK's own auth).")
+    poll_seconds: float = _setting(10.0, "NUVYN_API_POLL_SECONDS",
+        "Databricks launcher: seconds between jobs.get_run polls of active runs.", gt=0)
+    source_roots: str | None = _setting(None, "NUVYN_API_SOURCE_ROOTS",
         "Comma-separated sources the API accepts: absolute local folders, dbfs:/ prefixes, Azure "
         "<account>/<container>[/<prefix>]. Paths are resolved (realpath) before the check; anything outside "
-        "gets 403. Unset: local and DBFS paths are refused, Azure paths allowed.", "NUVYN_API_SOURCE_ROOTS"))
-    job_timeout_s: float = field(default=6 * 3600, metadata=_doc(
+        "gets 403. Unset: local and DBFS paths are refused, Azure paths allowed.")
+    job_timeout_s: float = _setting(6 * 3600, "NUVYN_API_JOB_TIMEOUT_S",
         "A job running longer is stopped (local: its process group is terminated; Databricks: cancel_run) "
-        "and ends 'failed'.", "NUVYN_API_JOB_TIMEOUT_S", gt=0))
-    max_queued_jobs: int = field(default=100, metadata=_doc(
-        "Jobs waiting to start (status 'created') at most; one more gets 429 with Retry-After.",
-        "NUVYN_API_MAX_QUEUED_JOBS", ge=1))
-    job_log_retention_days: float = field(default=7.0, metadata=_doc(
+        "and ends 'failed'.", gt=0)
+    max_queued_jobs: int = _setting(100, "NUVYN_API_MAX_QUEUED_JOBS",
+        "Jobs waiting to start (status 'created') at most; one more gets 429 with Retry-After.", ge=1)
+    job_log_retention_days: float = _setting(7.0, "NUVYN_API_JOB_LOG_RETENTION_DAYS",
         "Local launcher: stdout/stderr files of finished jobs older than this are deleted (at start and "
-        "after each job).", "NUVYN_API_JOB_LOG_RETENTION_DAYS", gt=0))
-    header_timeout_s: float = field(default=10.0, metadata=_doc(
-        "A connection that has not sent complete request headers within this many seconds is closed.",
-        "NUVYN_API_HEADER_TIMEOUT_S", gt=0))
-    keep_alive_s: int = field(default=5, metadata=_doc(
-        "Idle keep-alive connections are closed after this many seconds.", "NUVYN_API_KEEP_ALIVE_S", ge=1))
-    limit_concurrency: int = field(default=200, metadata=_doc(
-        "Open connections (and tasks) at most; beyond, the server answers 503 at once.",
-        "NUVYN_API_LIMIT_CONCURRENCY", ge=1))
+        "after each job).", gt=0)
+    header_timeout_s: float = _setting(10.0, "NUVYN_API_HEADER_TIMEOUT_S",
+        "A connection that has not sent complete request headers within this many seconds is closed.", gt=0)
+    keep_alive_s: int = _setting(5, "NUVYN_API_KEEP_ALIVE_S",
+        "Idle keep-alive connections are closed after this many seconds.", ge=1)
+    limit_concurrency: int = _setting(200, "NUVYN_API_LIMIT_CONCURRENCY",
+        "Open connections (and tasks) at most; beyond, the server answers 503 at once.", ge=1)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, allow_no_auth: bool | None = None) -> ApiSettings:

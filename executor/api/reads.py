@@ -97,24 +97,25 @@ def json_body(result: Any) -> bytes:
                       separators=(",", ":")).encode("utf-8")
 
 
-def reads_metadata_reader(make_reads: Callable[[], Any]) -> Callable[..., dict[str, Any]]:
-    """The JobService metadata reader (with its `changes` attribute) over an
+class ReadsMetadataReader:
+    """The JobService metadata reader (called for /metadata, `changes` for /changes) over an
     executor.storage.queries reader built once, on first use."""
-    lock = threading.Lock()
-    holder: dict[str, Any] = {}
 
-    def reads() -> Any:
-        if "reads" not in holder:
-            with lock:
-                if "reads" not in holder:
-                    holder["reads"] = make_reads()
-        return holder["reads"]
+    def __init__(self, make_reads: Callable[[], Any]) -> None:
+        self._make_reads = make_reads
+        self._reads: Any = None
+        self._lock = threading.Lock()
 
-    def read(workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
-        return reads().query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
+    def reads(self) -> Any:
+        if self._reads is None:
+            with self._lock:
+                if self._reads is None:
+                    self._reads = self._make_reads()
+        return self._reads
 
-    def changes(workflow_id: str, source_id: str | None, from_run: str | None, to_run: str | None) -> dict[str, Any]:
-        return reads().schema_changes(workflow_id, source_id, from_run, to_run)
+    def __call__(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
+        return self.reads().query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
 
-    read.changes = changes  # type: ignore[attr-defined]
-    return read
+    def changes(self, workflow_id: str, source_id: str | None, from_run: str | None,
+                to_run: str | None) -> dict[str, Any]:
+        return self.reads().schema_changes(workflow_id, source_id, from_run, to_run)

@@ -28,6 +28,7 @@ from executor.context import ExecutorContext
 from executor.errors import PayloadError, QueryError
 from executor.logging_setup import configure_logging, log_options
 from executor.metadata.drift import render_diff
+from executor.ops.dry_run import plan_extraction, render_dry_run
 from executor.ops.progress import human_bytes, make_progress
 from executor.ops.render import cell, parse_summary, text_table, to_json
 from executor.ops.summary import render_summary, run_row
@@ -138,8 +139,6 @@ def cmd_extract(args: argparse.Namespace, env: Mapping[str, str], open_context: 
     configure_logging(log_level, log_format)
     request = build_extract_request(args, env)
     if args.dry_run:
-        from executor.ops.dry_run import plan_extraction, render_dry_run
-
         context = open_context(None)
         plan = plan_extraction(request.data_source_path, request.data_source_type, request.include,
                                request.exclude, settings=context.settings, read_headers=args.read_headers,
@@ -173,10 +172,14 @@ def cmd_extract(args: argparse.Namespace, env: Mapping[str, str], open_context: 
 
 # ---------------------------------------------------------------------- runs / tables
 
-def _add_ids(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id")
-    p.add_argument("--source-id", "--source_id", dest="source_id")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+def _add_ids(p: argparse.ArgumentParser, *more_ids: str, output: str = "table",
+             workflow_required: bool = False) -> None:
+    """--workflow-id, --source-id, one --x-y/--x_y option per name in `more_ids`, and --format."""
+    p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id", required=workflow_required)
+    for name in ("source_id", *more_ids):
+        p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name)
+    other = "json" if output == "table" else "table"
+    p.add_argument("--format", choices=(output, other), default=output, help=f"output format (default {output})")
 
 
 def add_runs_args(p: argparse.ArgumentParser) -> None:
@@ -262,10 +265,7 @@ def render_metadata(result: dict[str, Any]) -> str:
 
 
 def add_query_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id")
-    p.add_argument("--source-id", "--source_id", dest="source_id")
-    p.add_argument("--run-id", "--run_id", dest="run_id")
-    p.add_argument("--format", choices=("json", "table"), default="json")
+    _add_ids(p, "run_id", output="json")
 
 
 def cmd_query(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
@@ -282,11 +282,7 @@ def cmd_query(args: argparse.Namespace, env: Mapping[str, str], open_context: Op
 
 
 def add_diff_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id", required=True)
-    p.add_argument("--source-id", "--source_id", dest="source_id")
-    p.add_argument("--from-run", "--from_run", dest="from_run")
-    p.add_argument("--to-run", "--to_run", dest="to_run")
-    p.add_argument("--format", choices=("json", "table"), default="json")
+    _add_ids(p, "from_run", "to_run", output="json", workflow_required=True)
 
 
 def cmd_diff(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
