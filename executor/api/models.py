@@ -9,8 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from executor.api.store import JobStatus
 from executor.payload import ID_RULE, JOB_TYPES, VALID_DATA_SOURCE_TYPES
 
-JOB_STATUSES = ("created", "running", "succeeded", "partial", "failed", "cancelled")
-FINAL_STATUSES = ("succeeded", "partial", "failed", "cancelled")
 
 
 
