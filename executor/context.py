@@ -16,7 +16,7 @@ from executor.payload import JobRequest
 from executor.settings import ReadSettings, Settings, on_databricks
 from executor.sources.azure import AzureBlobFileStore
 from executor.sources.base import FileStore
-from executor.sources.location import Location
+from executor.sources.location import Location, source_location
 from executor.spark_session import build_spark_session
 from executor.storage.databricks_writer import DatabricksWriter
 from executor.storage.queries import MetadataReads, build_reads
@@ -85,14 +85,11 @@ class ExecutorContext:
         """Open the source and read the first entry of its listing, without Spark: a missing path,
         an unreachable account or a refused credential raises SourceError within a second or two,
         with the message the run itself would give."""
-        from executor.metadata.extractor import MetadataExtractor  # numpy, pyarrow
-
         def one_try(location: Location, settings: Settings) -> FileStore:
             return self.store_factory(location, settings, retry_total=0)  # an unreachable account answers at once
 
-        built = self.__dict__.get("extractor")
-        probe = MetadataExtractor(None, self.settings, store_factory=getattr(built, "store_factory", one_try))
-        _location, store = probe.open_source(data_source_path, data_source_type)
+        factory = getattr(self.__dict__.get("extractor"), "store_factory", one_try)
+        store = factory(source_location(data_source_path, data_source_type, self.settings), self.settings)
         for _first in store.list_files(prune_listing):
             break
 

@@ -10,8 +10,6 @@ from executor.api.store import JobStatus
 from executor.payload import ID_RULE, JOB_TYPES, VALID_DATA_SOURCE_TYPES
 
 
-
-
 class CreateJobRequest(BaseModel):
     """Body of POST /jobs/create (the v2 contract). Unknown extra fields are ignored."""
 

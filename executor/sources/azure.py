@@ -471,6 +471,8 @@ class AzureBlobFileStore:
 
         Folders are '/'-separated name segments: a blob below a pruned segment is not reported;
         the pruned folder is, once. Folder markers (ADLS directories, 'x/' blobs) are not files."""
+        from azure.core.exceptions import AzureError
+
         prefix = self._folder_prefix()
         found = False
         reported: set[str] = set()
@@ -499,9 +501,7 @@ class AzureBlobFileStore:
                 self._etags[uri] = (size, blob.etag)
                 modified = blob.last_modified.timestamp() if blob.last_modified else None
                 yield FileInfo(rel, uri, size, modified, blob.etag)
-        except SourceError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the SDK's errors, turned into one clear SourceError
+        except (AzureError, OSError) as exc:  # the SDK's errors, turned into one clear SourceError
             raise source_error(exc, self.location, self.credential, "listing") from None
         if found:
             return
@@ -518,13 +518,13 @@ class AzureBlobFileStore:
         name = self.location.prefix
         if not name or name.endswith("/"):
             return None
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         try:
             props = self.client.get_blob_client(name).get_blob_properties()
         except ResourceNotFoundError:
             return None
-        except Exception as exc:  # noqa: BLE001
+        except (AzureError, OSError) as exc:
             raise source_error(exc, self.location, self.credential, "reading a blob of") from None
         uri = self.uri_of(name)
         self._etags[uri] = (int(props.size), props.etag)

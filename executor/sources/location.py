@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from executor.errors import PayloadError
-from executor.redaction import strip_query
-from executor.settings import Secret
+from executor.redaction import SECRETS, strip_query
+from executor.settings import Secret, Settings
 
 _HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.(?P<svc>blob|dfs)\.(?P<suffix>core\.windows\.net|core\.chinacloudapi\.cn|core\.usgovcloudapi\.net)$", re.I)
 DEV_STORAGE_ENDPOINT = "127.0.0.1:10000"  # UseDevelopmentStorage=true
@@ -189,3 +189,18 @@ def parse_location(path: str, storage_hint: str | None = None,
         f"data_source_path {shown!r} has an unsupported scheme {scheme!r}; expected a local path, dbfs:/, "
         "https://<account>.blob|dfs.core.windows.net/..., abfss://, wasbs:// or the Azurite emulator URL"
     )
+
+
+STORAGE_KINDS = ("local", "dbfs", "azure_blob", "adls_gen2")
+
+
+def source_location(path: str, data_source_type: str, settings: Settings) -> Location:
+    """The Location of a job's data_source_path: its data_source_type is the hint when it names a
+    storage kind; emulator hosts come from the settings; a SAS token in the path is registered with
+    executor.redaction.SECRETS."""
+    hint = data_source_type if data_source_type in STORAGE_KINDS else None
+    location = parse_location(path, hint, emulator_hosts(settings.azure_connection_string,
+                                                          settings.azure_emulator_hosts))
+    if location.sas_token:
+        SECRETS.add(location.sas_token)
+    return location
