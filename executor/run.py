@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from executor.context import ExecutorContext
     from executor.metadata.extractor import ProgressCallback
 
-logger = logging.getLogger("executor.main")  # the job's logger name, as before the split
+logger = logging.getLogger("executor.main")  # the job's log lines name the module users run
 
 EXIT_OK = 0  # succeeded, or partial (some tables failed)
 EXIT_FAILED = 1
