@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warehouse = tempfile.mkdtemp(prefix="bench-warehouse-", dir=str(cache))
     settings = Settings(warehouse_dir=warehouse, spark_master=args.master, schema="bench_meta")
-    spark = build_spark_session(settings, app_name="nuvyn-bench")
+    spark = build_spark_session(settings, os.environ, app_name="nuvyn-bench")
     spark.range(1).count()  # JVM warm: session start is not timed
 
     result, ours_s, ours_jobs = run_ours(spark, settings, root)

@@ -4,7 +4,7 @@
   python -m executor.api_server --host 127.0.0.1 --port 8080
 
 POST /jobs/create, GET /jobs/{job_id}, GET /workflows/{workflow_id}/metadata, GET /health, /docs.
-Settings come from the environment (executor.api.settings.ApiSettings); see docs/API.md.
+Settings come from the environment (executor.settings.ApiSettings); see docs/API.md.
 """
 
 from __future__ import annotations
@@ -14,21 +14,25 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from executor.api.app import create_app
 from executor.api.cli_args import add_serve_args
 from executor.api.launchers import DatabricksLauncher, LocalLauncher, databricks_client_factory
-from executor.api.reads import ReadPool, ReadPoolSettings
+from executor.api.reads import ReadPool
 from executor.api.service import JobService, MetadataReader, default_metadata_reader
-from executor.api.settings import ApiSettings
 from executor.api.sources import SourceGate
 from executor.api.store import JobStore
 from executor.errors import ExecutorError, SettingsError
+from executor.logging_setup import configure_logging, log_options
 from executor.redaction import SECRETS
-from executor.settings import Settings
+from executor.settings import ApiSettings, ReadPoolSettings, Settings, env_secrets, reveal
 from executor.sources.policy import SourceNotAllowed
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +41,7 @@ def build_launcher(settings: ApiSettings, store: JobStore, env: Mapping[str, str
     if settings.launcher == "databricks":
         return DatabricksLauncher(
             store, job_id=int(settings.databricks_job_id or 0),
-            client_factory=databricks_client_factory(settings.databricks_host, settings.databricks_token),
+            client_factory=databricks_client_factory(settings.databricks_host, reveal(settings.databricks_token)),
             poll_seconds=settings.poll_seconds, timeout_s=settings.job_timeout_s)
     return LocalLauncher(store, max_concurrent=settings.max_concurrent_jobs, python=settings.python_executable,
                          logs_dir=Path(settings.jobs_db).parent / "job_logs", env=env,
@@ -46,11 +50,11 @@ def build_launcher(settings: ApiSettings, store: JobStore, env: Mapping[str, str
 
 
 def build_app(settings: ApiSettings | None = None, env: Mapping[str, str] | None = None, *,
-              launcher: Any = None, metadata_reader: MetadataReader | None = None):
+              launcher: Any = None, metadata_reader: MetadataReader | None = None) -> FastAPI:
     """Wire the app. Tests inject a launcher and/or a metadata reader."""
     env = os.environ if env is None else env
     settings = settings or ApiSettings.from_env(env)
-    SECRETS.add(settings.token, settings.databricks_token)
+    SECRETS.add(*env_secrets(env), *settings.secret_values())
     try:
         gate = SourceGate(settings.source_roots, Settings.from_env(env))
     except SourceNotAllowed as exc:
@@ -86,18 +90,17 @@ def route_uvicorn_logs() -> None:
 def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
     import uvicorn
 
-    from executor.logging_setup import configure_logging
-
-    configure_logging(args.log_level)
-    route_uvicorn_logs()
     env = os.environ if env is None else env
+    log_level = log_options(args.log_level, None, env)[0]
+    configure_logging(log_level)
+    route_uvicorn_logs()
     try:
         settings = ApiSettings.from_env(env, allow_no_auth=True if args.no_auth else None)
     except ExecutorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.no_auth and settings.token:
-        settings = settings.model_copy(update={"token": None})
+        settings = replace(settings, token=None)
     try:
         app = build_app(settings, env)
     except ExecutorError as exc:  # e.g. NUVYN_API_SOURCE_ROOTS, NUVYN_API_READ_* or NUVYN_READ_BACKEND invalid
@@ -110,7 +113,7 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
                 settings.jobs_db)
     # log_config=None: uvicorn's loggers (uvicorn.error, uvicorn.access) go through the handlers
     # configure_logging installed, whose filter redacts every secret; the access log is on.
-    uvicorn.Server(uvicorn_config(app, settings, args.host, args.port, args.log_level)).run()
+    uvicorn.Server(uvicorn_config(app, settings, args.host, args.port, log_level)).run()
     return 0
 
 

@@ -1,35 +1,50 @@
-"""The one place that wires things: settings, SparkSession, extractor, writer.
+"""The one place that wires things: settings, the SparkSession, the source stores, extractor, writer
+and reads. main, cli and the API server hand it the environment; nothing below reads os.environ.
 
 Tests build an ExecutorContext with their own session (and settings) and replace what they need.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from executor.settings import Settings, on_databricks
+from executor.metadata.grouping import prune_listing
+from executor.payload import JobRequest
+from executor.settings import ReadSettings, Settings, on_databricks
+from executor.sources.azure import AzureBlobFileStore
+from executor.sources.base import FileStore
+from executor.sources.location import Location, source_location
+from executor.spark_session import build_spark_session
+from executor.storage.databricks_writer import DatabricksWriter
+from executor.storage.queries import MetadataReads, build_reads
+from executor.storage.schema import ALL_TABLES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from executor.metadata.extractor import MetadataExtractor
-    from executor.storage.databricks_writer import DatabricksWriter
-    from executor.storage.queries import MetadataReads
 
 
 class ExecutorContext:
+    """`request`: the job this context runs (its ids reach the extractor), when there is one."""
+
     def __init__(self, settings: Settings | None = None, env: Mapping[str, str] | None = None,
-                 spark: SparkSession | None = None) -> None:
-        self.env = os.environ if env is None else env
+                 spark: SparkSession | None = None, request: JobRequest | None = None) -> None:
+        self.env: Mapping[str, str] = {} if env is None else env
+        self.request = request
         self._settings = settings
         self._spark = spark
 
     @cached_property
     def settings(self) -> Settings:
         return self._settings or Settings.from_env(self.env)
+
+    @cached_property
+    def read_settings(self) -> ReadSettings:
+        return ReadSettings.from_env(self.env)
 
     @cached_property
     def databricks(self) -> bool:
@@ -39,9 +54,7 @@ class ExecutorContext:
     def spark(self) -> SparkSession:
         if self._spark is not None:
             return self._spark
-        from executor.spark_session import build_spark_session
-
-        return build_spark_session(self.settings)
+        return build_spark_session(self.settings, self.env)
 
     @property
     def spark_running(self) -> bool:
@@ -51,59 +64,57 @@ class ExecutorContext:
             return True
         if self.env.get("PYSPARK_GATEWAY_PORT"):
             return True
-        import sys
-
         if "pyspark" not in sys.modules:
             return False
         from pyspark.sql import SparkSession
 
         return SparkSession.getActiveSession() is not None
 
+    def store_factory(self, location: Location, settings: Settings, retry_total: int = 3) -> FileStore:
+        """The store of a source: the file system for local and DBFS paths, azure-storage-blob for
+        Azure (with this process's Databricks rules and, when it runs already, its Spark session)."""
+        from executor.metadata.plan import default_store_factory
+
+        if not location.is_azure:
+            return default_store_factory(location, settings)
+        return AzureBlobFileStore.from_location(location, settings, databricks=self.databricks,
+                                                spark=self.spark if self.spark_running else None,
+                                                retry_total=retry_total)
+
     def check_source(self, data_source_path: str, data_source_type: str = "auto") -> None:
         """Open the source and read the first entry of its listing, without Spark: a missing path,
         an unreachable account or a refused credential raises SourceError within a second or two,
         with the message the run itself would give."""
-        from executor.metadata.extractor import MetadataExtractor
-        from executor.metadata.grouping import prune_listing
-        from executor.metadata.plan import default_store_factory
+        def one_try(location: Location, settings: Settings) -> FileStore:
+            return self.store_factory(location, settings, retry_total=0)  # an unreachable account answers at once
 
-        def one_try(location, settings):  # no SDK retries: an unreachable account answers at once
-            if location.kind in ("local", "dbfs"):
-                return default_store_factory(location, settings)
-            from executor.sources.azure import AzureBlobFileStore
-
-            return AzureBlobFileStore.from_location(location, settings, env=self.env, retry_total=0)
-
-        built = self.__dict__.get("extractor")
-        probe = MetadataExtractor(None, self.settings, store_factory=getattr(built, "store_factory", one_try))
-        _location, store = probe.open_source(data_source_path, data_source_type)
+        factory = getattr(self.__dict__.get("extractor"), "store_factory", one_try)
+        store = factory(source_location(data_source_path, data_source_type, self.settings), self.settings)
         for _first in store.list_files(prune_listing):
             break
 
     def tables_line(self) -> str:
         """One line naming the catalog, schema and location of the four metadata tables."""
-        from executor.storage.schema import ALL_TABLES
-
         s = self.settings
         where = s.resolved_tables_location(self.databricks) or "managed by the metastore"
         return f"metadata tables: {s.catalog}.{s.schema}.{{{','.join(ALL_TABLES)}}} at {where}"
 
     @cached_property
     def extractor(self) -> MetadataExtractor:
-        from executor.metadata.extractor import MetadataExtractor
+        from executor.metadata.extractor import MetadataExtractor  # numpy, pyarrow
 
-        return MetadataExtractor(self.spark, self.settings)
+        ids = self.request
+        return MetadataExtractor(self.spark, self.settings, store_factory=self.store_factory,
+                                 workflow_id=ids.workflow_id if ids else None,
+                                 source_id=ids.source_id if ids else None)
 
     @cached_property
     def writer(self) -> DatabricksWriter:
-        from executor.storage.databricks_writer import DatabricksWriter
-
         return DatabricksWriter(self.spark, self.settings, databricks=self.databricks)
 
     @cached_property
     def reads(self) -> MetadataReads:
         """Metadata reads: delta-rs locally (no JVM), Spark on Databricks, or the SQL Statement
         Execution API when NUVYN_SQL_WAREHOUSE_ID is set (executor.storage.queries.build_reads)."""
-        from executor.storage.queries import build_reads
-
-        return build_reads(self.settings, self.env, spark_reads=lambda: self.writer.reads)
+        return build_reads(self.settings, self.read_settings, databricks=self.databricks,
+                           spark_reads=lambda: self.writer.reads)

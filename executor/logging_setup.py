@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from importlib import resources
 
 from executor.redaction import SECRETS
 
@@ -16,7 +18,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string must not kill logging
+        except (TypeError, ValueError, KeyError):  # a bad format string must not kill logging
             message = str(record.msg)
         record.msg = SECRETS.redact(message)
         record.args = ()
@@ -61,13 +63,18 @@ class _StderrHandler(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
-    def stream(self):
-        return sys.stderr
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
+    def flush(self) -> None:
+        self.stream = sys.stderr
+        super().flush()
+
+
+def log_options(level: str | None, fmt: str | None, env: Mapping[str, str]) -> tuple[str, str]:
+    """--log-level / --log-format when given, else NUVYN_LOG_LEVEL / NUVYN_LOG_FORMAT, else INFO / text."""
+    return level or env.get("NUVYN_LOG_LEVEL", "INFO"), fmt or env.get("NUVYN_LOG_FORMAT", "text")
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
@@ -104,27 +111,21 @@ _IVY_TAB_PREFIXES = ("confs: ", "found ", ":: ", "---", "|", "[SUCCESSFUL ]", "u
 
 def log4j2_properties() -> str:
     """Path of the log4j2 configuration shipped in the package (executor/resources)."""
-    from importlib import resources
-
     return str(resources.files("executor").joinpath(LOG4J2_PROPERTIES))
 
 
-def jvm_log_level(env: dict[str, str] | None = None) -> str:
+def jvm_log_level(env: Mapping[str, str]) -> str:
     """Level of the JVM's log4j output: NUVYN_SPARK_LOG_LEVEL, else INFO when the executor logs at
     DEBUG (`--log-level DEBUG`), else ERROR."""
-    import os
-
-    env = os.environ if env is None else env
     explicit = (env.get("NUVYN_SPARK_LOG_LEVEL") or "").strip().upper()
     if explicit:
         return explicit
     return "INFO" if logging.getLogger("executor").isEnabledFor(logging.DEBUG) else "ERROR"
 
 
-def jvm_java_options(level: str | None = None) -> str:
-    """The driver JVM's options that make it quiet: our log4j2 file at `level` (default jvm_log_level())."""
-    return (f"-Dlog4j2.configurationFile=file:{log4j2_properties()} "
-            f"-Dnuvyn.spark.log.level={(level or jvm_log_level()).lower()}")
+def jvm_java_options(level: str) -> str:
+    """The driver JVM's options that make it quiet: our log4j2 file at `level` (jvm_log_level)."""
+    return f"-Dlog4j2.configurationFile=file:{log4j2_properties()} -Dnuvyn.spark.log.level={level.lower()}"
 
 
 def jvm_noise(line: str) -> bool:

@@ -22,31 +22,26 @@ if not __package__:  # run as a script (`python3 executor/main.py ...`, the seed
 
 import argparse
 import json
-import logging
 import os
-import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from typing import Any
 
+from executor.context import ExecutorContext
 from executor.errors import ExecutorError, PayloadError, SettingsError
-from executor.metadata.model import RUN_FAILED, RUN_RUNNING, MetadataResult
-from executor.ops.summary import table_notes
+from executor.logging_setup import configure_logging, log_options
+from executor.ops.progress import LogProgress
 from executor.payload import (
     PAYLOAD_ENV,
     JobRequest,
     build_request,
     parse_payload_json,
+    resolve_payload,
     resolve_source_id,
     resolve_workflow_id,
 )
-from executor.redaction import SECRETS, strip_query
-
-logger = logging.getLogger("executor.main")  # not "__main__" under `python -m executor.main`
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+from executor.redaction import SECRETS
+from executor.run import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, run_job, written
+from executor.settings import env_secrets
 
 NAMED_FIELDS = ("workflow_id", "source_id", "data_source_path", "data_source_type", "tenant_id", "job_type",
                 "include", "exclude", "csv_header")
@@ -80,34 +75,18 @@ def argument_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", "--run_id", dest="run_id", default=None, help="run id ({{job.run_id}} on Databricks)")
     p.add_argument("--write-to-db", "--write_to_db", dest="write_to_db", action="store_true",
                    help="append the metadata to the Delta tables (otherwise print it as JSON)")
-    p.add_argument("--log-level", default=os.environ.get("NUVYN_LOG_LEVEL", "INFO"))
-    p.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("NUVYN_LOG_FORMAT", "text"))
+    p.add_argument("--log-level", default=None, help="default NUVYN_LOG_LEVEL, else INFO")
+    p.add_argument("--log-format", choices=("text", "json"), default=None, help="default NUVYN_LOG_FORMAT, else text")
     for name in NAMED_FIELDS:
         p.add_argument(f"--{name}", f"--{name.replace('_', '-')}", dest=f"named_{name}", default=None,
                        help=argparse.SUPPRESS)
     return p
 
 
-PATTERN_ENV = {"include": "NUVYN_INCLUDE", "exclude": "NUVYN_EXCLUDE"}
-
-
-def apply_pattern_settings(payload: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    """NUVYN_INCLUDE / NUVYN_EXCLUDE (comma-separated globs) apply when the payload has no include/exclude."""
-    for name, var in PATTERN_ENV.items():
-        if payload.get(name) in (None, "", []) and env.get(var, "").strip():
-            payload[name] = env[var]
-    return payload
-
-
 def resolve_request(argv: Sequence[str], env: Mapping[str, str]) -> JobRequest:
     """Arguments + payload (parameter or env var) -> JobRequest. Raises PayloadError."""
     args = argument_parser().parse_args(list(argv))
-    if args.payload is not None and args.payload.strip():
-        payload = parse_payload_json(args.payload, "--payload")
-    else:
-        payload = parse_payload_json(env.get(PAYLOAD_ENV), PAYLOAD_ENV)
-    payload = dict(payload)
-    apply_pattern_settings(payload, env)
+    payload = resolve_payload(args.payload, env)
     for name in NAMED_FIELDS:
         value = getattr(args, f"named_{name}")
         if value is not None and value != "":
@@ -123,118 +102,21 @@ def resolve_request(argv: Sequence[str], env: Mapping[str, str]) -> JobRequest:
     )
 
 
-def summarize(result: MetadataResult | None, seconds: float, spark_jobs: int) -> dict[str, Any]:
-    if result is None:
-        return {"seconds": round(seconds, 3), "spark_jobs": spark_jobs}
-    failed = result.failed_tables
-    return {
-        "tables": len(result.tables),
-        "tables_failed": len(failed),
-        "failed": [{"table": t.table_name, "error": t.error_message} for t in failed[:20]],
-        "rows": sum(t.row_count or 0 for t in result.tables),
-        "files": result.files_found,
-        "files_skipped": len(result.skipped),
-        "bytes": result.total_size_bytes,
-        "spark_jobs": spark_jobs,
-        "seconds": round(seconds, 3),
-        **table_notes(result),
-    }
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return SECRETS.redact(text.splitlines()[0] if text else type(exc).__name__)[:2000]
-
-
-def failed_before_spark(run: Any, exc: BaseException, seconds: float) -> dict[str, Any]:
-    """The report of a run whose source could not be listed: Spark was never started and nothing
-    was written (summary.recorded is false), the error is the one the run would have recorded."""
-    return {"run_id": run.run_id, "workflow_id": run.workflow_id, "source_id": run.source_id,
-            "status": RUN_FAILED, "error_message": _first_line(exc),
-            "summary": {"seconds": round(seconds, 3), "spark_jobs": 0, "recorded": False}}
-
-
-def run_job(request: JobRequest, context: Any, progress: Any = None) -> tuple[int, dict[str, Any]]:
-    """Run one extraction: record the start, extract, append, record the end.
-
-    `progress` (optional): a ProgressCallback passed to the extractor (executor.ops.progress)."""
-    from executor.logging_setup import CONTEXT
-    from executor.spark_jobs import job_group
-    from executor.storage.databricks_writer import RunRecord
-
-    CONTEXT.context.update(run_id=request.run_id, workflow_id=request.workflow_id, source_id=request.source_id)
-    logger.debug("Extracted workflow_id: %s", request.workflow_id)
-    logger.debug("Extracted source_id: %s", request.source_id)
-    logger.info("run %s: workflow_id=%s source_id=%s path=%s type=%s", request.run_id, request.workflow_id,
-                request.source_id, SECRETS.redact(request.data_source_path), request.data_source_type)
-    run = RunRecord(run_id=request.run_id, workflow_id=request.workflow_id, source_id=request.source_id,
-                    source_path=strip_query(request.data_source_path),
-                    run_mode="databricks" if context.databricks else "local")
-    t0 = time.monotonic()
-    if not context.spark_running:  # fail fast, before a JVM starts, when the source cannot be listed
-        try:
-            context.check_source(request.data_source_path, request.data_source_type)
-        except ExecutorError as exc:
-            return EXIT_FAILED, failed_before_spark(run, exc, time.monotonic() - t0)
-    writer = context.writer if request.write_to_db else None
-    result: MetadataResult | None = None
-    with job_group(context.spark, f"nuvyn-{request.run_id}", f"nuvyn-executor {request.run_id}") as jobs:
-        try:
-            if writer is not None:
-                writer.record_run(run)  # creates or migrates the tables first
-            result = (context.extractor.extract(request, progress=progress) if progress is not None
-                      else context.extractor.extract(request))
-            if writer is not None:
-                writer.write_metadata(result, request.workflow_id, request.source_id, run_id=request.run_id)
-            run.status = result.status
-            if result.status == RUN_FAILED:
-                run.error_message = "every table failed; first error: " + (result.tables[0].error_message or "")
-        except Exception as exc:  # noqa: BLE001 - recorded as the run's failure below
-            run.status = RUN_FAILED
-            run.error_message = _first_line(exc)
-            if isinstance(exc, ExecutorError):  # the report carries the message: logged once, at debug
-                logger.debug("run failed: %s", run.error_message)
-            else:
-                logger.exception("run failed: %s", run.error_message)
-        run.finished_at = datetime.now(timezone.utc)
-        run.summary = summarize(result, time.monotonic() - t0, jobs.count)
-        if writer is not None and run.status != RUN_RUNNING:
-            try:
-                writer.record_run(run)
-            except Exception as exc:  # noqa: BLE001 - nothing else can record it; say so loudly
-                logger.error("could not record the end of run %s: %s", run.run_id, SECRETS.redact(str(exc)))
-                run.status = RUN_FAILED
-    report = {
-        "run_id": run.run_id,
-        "workflow_id": run.workflow_id,
-        "source_id": run.source_id,
-        "status": run.status,
-        "error_message": run.error_message,
-        "summary": run.summary,
-    }
-    if not request.write_to_db and result is not None:
-        report["metadata"] = result.to_dict()
-    return (EXIT_FAILED if run.status == RUN_FAILED else EXIT_OK), report
-
-
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, context: Any = None) -> int:
-    from executor.logging_setup import configure_logging
-
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+         context: ExecutorContext | None = None) -> int:
+    """argv and environment -> JobRequest -> run -> exit code (the report printed as JSON on stdout)."""
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
+    SECRETS.add(*env_secrets(env))
     try:
         pre = argument_parser().parse_known_args(list(argv))[0]
-        configure_logging(pre.log_level, pre.log_format)
+        configure_logging(*log_options(pre.log_level, pre.log_format, env))
     except PayloadError:
-        configure_logging()
+        configure_logging(*log_options(None, None, env))
     try:
         request = resolve_request(argv, env)
         if context is None:
-            from executor.context import ExecutorContext
-
-            context = ExecutorContext(env=env)
-        from executor.ops.progress import LogProgress
-
+            context = ExecutorContext(env=env, request=request)
         code, report = run_job(request, context, progress=LogProgress())
     except (PayloadError, SettingsError) as exc:  # printed once, here (not also logged)
         print(f"error: {SECRETS.redact(str(exc))}", file=sys.stderr)
@@ -246,11 +128,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if request.write_to_db and written(report):
         print(context.tables_line(), file=sys.stderr)
     return code
-
-
-def written(report: Mapping[str, Any]) -> bool:
-    """False when the run failed before Spark started (nothing was written)."""
-    return (report.get("summary") or {}).get("recorded", True) is not False
 
 
 class JobFailedError(ExecutorError):

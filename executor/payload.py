@@ -88,6 +88,23 @@ def parse_payload_json(text: str | None, origin: str = PAYLOAD_ENV) -> dict[str,
     return value
 
 
+PATTERN_ENV = {"include": "NUVYN_INCLUDE", "exclude": "NUVYN_EXCLUDE"}
+
+
+def resolve_payload(parameter: str | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """The job's payload: the `--payload` parameter when it is given and non-blank, else
+    NUVYN_JOB_PAYLOAD; NUVYN_INCLUDE / NUVYN_EXCLUDE (comma-separated globs) fill include / exclude
+    when the payload has none. Callers then apply their own flags and call build_request."""
+    if parameter is not None and parameter.strip():
+        payload = dict(parse_payload_json(parameter, "--payload"))
+    else:
+        payload = dict(parse_payload_json(env.get(PAYLOAD_ENV), PAYLOAD_ENV))
+    for name, var in PATTERN_ENV.items():
+        if payload.get(name) in (None, "", []) and env.get(var, "").strip():
+            payload[name] = env[var]
+    return payload
+
+
 def _clean_id(value: Any, name: str, origin: str) -> str | None:
     if value is None:
         return None

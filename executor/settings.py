@@ -1,262 +1,229 @@
-"""Typed settings, read from the environment once, at the edge (main / context).
+"""One typed settings layer for the job and the API, read from an environment mapping at the edge.
 
-Every field has a description; `python -m executor.cli settings` prints them.
+Each settings class is a frozen dataclass whose fields name their environment variable, description
+and rules in their metadata (`_doc`); `from_env(env)` parses them (EnvSettings) and `describe()` lists
+them for the docs. Secret values are `Secret`: masked in repr/str, read with get_secret_value().
+Nothing here touches os.environ: main, cli and the API server pass the environment in.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 from executor.errors import SettingsError
-from executor.redaction import SECRETS
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_TRUE = {"1", "true", "yes", "on"}
+MIN_TOKEN_CHARS = 16
 
 
-def on_databricks(env: Mapping[str, str] | None = None) -> bool:
+class Secret:
+    """A secret setting (key, connection string, token): repr and str are masked; the value is read
+    only through get_secret_value()."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def reveal(secret: Secret | None) -> str | None:
+    """The value of an optional secret."""
+    return None if secret is None else secret.get_secret_value()
+
+
+def on_databricks(env: Mapping[str, str]) -> bool:
     """True inside a Databricks runtime (the runtime sets DATABRICKS_RUNTIME_VERSION)."""
-    env = os.environ if env is None else env
     return bool(env.get("DATABRICKS_RUNTIME_VERSION"))
 
 
-def _doc(text: str, env: str) -> dict:
-    return {"description": text, "env": env}
+def _doc(text: str, env: str, **rules: Any) -> dict[str, Any]:
+    """A field's metadata: its description, environment variable and rules (ge, gt, le, choices,
+    identifier) checked by EnvSettings.__post_init__."""
+    return {"description": text, "env": env, **rules}
+
+
+def _setting(default: Any, env: str, *text: str, **rules: Any) -> Any:
+    """A settings field: its default, environment variable, description (the text parts joined) and
+    rules (see _doc)."""
+    return field(default=default, metadata=_doc("".join(text), env, **rules))
+
+
+def _flag(raw: str) -> bool:
+    return raw.strip().lower() in _TRUE
 
 
 # How env_values reads a field, by its annotation (the modules use `from __future__ import annotations`)
-_PARSERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str.strip, "str | None": str.strip}
+_PARSERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str.strip, "bool": _flag,
+                                             "Secret": Secret}
+_NOT_A = {"int": "an integer", "float": "a number"}
+
+
+def _kind(cls: type, annotation: Any) -> str:
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    kind = name.removesuffix(" | None")
+    if kind not in _PARSERS:
+        raise TypeError(f"{cls.__name__}: env_values cannot read a {annotation!r} field")
+    return kind
 
 
 def env_values(cls: type, env: Mapping[str, str]) -> dict[str, Any]:
     """Keyword arguments for the settings dataclass `cls` from the environment variables its fields
-    name in their metadata ("env"): unset or blank variables are left out, text is stripped, int and
-    float fields are parsed (else SettingsError naming the variable)."""
+    name in their metadata ("env"): unset or blank variables are left out, text is stripped (secrets
+    are kept as they are), int and float fields are parsed (else SettingsError naming the variable)."""
     values: dict[str, Any] = {}
     for f in fields(cls):
         raw = env.get(f.metadata["env"])
         if raw is None or raw.strip() == "":
             continue
-        parse = _PARSERS.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
-        if parse is None:
-            raise TypeError(f"{cls.__name__}.{f.name}: env_values cannot read a {f.type!r} field")
+        kind = _kind(cls, f.type)
         try:
-            values[f.name] = parse(raw)
+            values[f.name] = _PARSERS[kind](raw)
         except ValueError:
-            raise SettingsError(f"{f.metadata['env']}={raw!r} is not a number") from None
+            raise SettingsError(f"{f.metadata['env']}={raw!r} is not {_NOT_A[kind]}") from None
     return values
 
 
 def describe_fields(cls: type) -> list[tuple[str, str, str]]:
     """(environment variable, default, description) of each field of a settings dataclass, for the docs."""
-    return [(f.metadata["env"], repr(f.default), f.metadata["description"]) for f in fields(cls)]
+    return [(f.metadata["env"], "(derived)" if f.default is MISSING else repr(f.default),
+             f.metadata["description"]) for f in fields(cls)]
+
+
+def _check_rules(name: str, value: Any, env: str, rules: Mapping[str, Any]) -> None:
+    """The field's metadata rules (ge, gt, le, choices, identifier): SettingsError naming `env`."""
+    if value is None:
+        return
+    if "choices" in rules and value not in rules["choices"]:
+        raise SettingsError(f"{env}={value!r} is invalid; expected one of: {', '.join(rules['choices'])}")
+    if rules.get("identifier") and not _IDENT_RE.match(value):
+        raise SettingsError(f"{env}={value!r} is not a valid identifier; use letters, digits and underscores")
+    for rule, ok, words in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
+                            ("le", lambda v, b: v <= b, "<=")):
+        if rule in rules and not ok(value, rules[rule]):
+            raise SettingsError(f"{env}={value} must be {words} {rules[rule]}")
 
 
 _E = TypeVar("_E", bound="EnvSettings")
 
 
+def _fields(obj: Any) -> tuple[Field[Any], ...]:
+    return fields(obj)
+
+
 class EnvSettings:
-    """Base of a settings dataclass whose fields name their environment variable and description in
-    their metadata ({"env": ..., "description": ...}): from_env (env_values) and describe."""
+    """Base of the settings dataclasses: from_env (env_values), describe, the field rules, and
+    plain strings given for Secret fields wrapped as Secret."""
+
+    def __post_init__(self) -> None:
+        for f in _fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str) and _kind(type(self), f.type) == "Secret":
+                value = Secret(value)
+                object.__setattr__(self, f.name, value)
+            _check_rules(f.name, value, f.metadata["env"], f.metadata)
 
     @classmethod
-    def from_env(cls: type[_E], env: Mapping[str, str] | None = None) -> _E:
-        return cls(**env_values(cls, os.environ if env is None else env))
+    def from_env(cls: type[_E], env: Mapping[str, str]) -> _E:
+        return cls(**env_values(cls, env))
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str]]:
         """(environment variable, default, description) for the docs."""
         return describe_fields(cls)
 
+    def secret_values(self) -> list[str]:
+        """The values of the secret fields that are set (to register with executor.redaction.SECRETS)."""
+        return [v.get_secret_value() for f in _fields(self)
+                if isinstance(v := getattr(self, f.name), Secret)]
+
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(EnvSettings):
     """Executor settings. Defaults suit a local run; on Databricks the catalog is hive_metastore."""
 
-    catalog: str = field(
-        default="spark_catalog",
-        metadata=_doc(
-            "Catalog of the metadata tables: hive_metastore on Databricks, spark_catalog locally.",
-            "NUVYN_METADATA_CATALOG",
-        ),
-    )
-    schema: str = field(
-        default="_executor_metadata",
-        metadata=_doc("Schema (database) that holds the four metadata tables.", "NUVYN_METADATA_SCHEMA"),
-    )
-    warehouse_dir: str = field(
-        default=str(Path.home() / ".nuvyn" / "warehouse"),
-        metadata=_doc(
-            "Local runs only: root of the local Spark warehouse that holds the Delta tables.",
-            "NUVYN_WAREHOUSE_DIR",
-        ),
-    )
-    tables_location: str | None = field(
-        default=None,
-        metadata=_doc(
-            "Where the Delta tables live. Unset on Databricks: managed tables. Locally it defaults to "
-            "<warehouse>/<schema>.db so every process finds the same tables.",
-            "NUVYN_TABLES_LOCATION",
-        ),
-    )
-    spark_master: str = field(
-        default="local[*]",
-        metadata=_doc("Local runs only: Spark master URL.", "NUVYN_SPARK_MASTER"),
-    )
-    infer_sample_records: int = field(
-        default=10000,
-        metadata=_doc(
-            "CSV: records per table given to Spark's schema inference (0 = every record, the slow "
-            "full-scan path). Counts are always exact, whatever this bound.",
-            "NUVYN_INFER_SAMPLE_RECORDS",
-        ),
-    )
-    infer_sample_files: int = field(
-        default=20,
-        metadata=_doc("CSV: at most this many files per table feed the inference sample.", "NUVYN_INFER_SAMPLE_FILES"),
-    )
-    sample_value_max_chars: int = field(
-        default=100,
-        metadata=_doc("Each sample value is cut to this many characters.", "NUVYN_SAMPLE_VALUE_MAX_CHARS"),
-    )
-    sample_values_count: int = field(
-        default=5,
-        metadata=_doc("Distinct non-null sample values kept per column.", "NUVYN_SAMPLE_VALUES_COUNT"),
-    )
-    profile_max_rows: int = field(
-        default=100000,
-        metadata=_doc(
-            "Column profiles (null_count, distinct_count, min_value, max_value) are computed over at most "
-            "this many rows per table (the first rows of its first files): profile_scope says exact when "
-            "they were all the table's rows, else sampled. Row counts are always exact.",
-            "NUVYN_PROFILE_MAX_ROWS",
-        ),
-    )
-    inference: str = field(
-        default="fast",
-        metadata=_doc(
-            "fast = Spark's inference rules run in Python (executor/metadata/spark_types.py, checked "
-            "against Spark in the tests; Spark itself is asked whenever a value is outside the ported "
-            "rules); spark = ask Spark for every table (one or more Spark jobs per table).",
-            "NUVYN_INFERENCE",
-        ),
-    )
-    table_layout: str = field(
-        default="cluster",
-        metadata=_doc(
-            "How the metadata tables are laid out for queries by workflow_id/source_id (Delta has no "
-            "indexes): cluster = liquid clustering (CLUSTER BY), zorder = OPTIMIZE ... ZORDER BY when "
-            "`nuvyn-executor migrate --optimize` runs, none.",
-            "NUVYN_TABLE_LAYOUT",
-        ),
-    )
-    io_threads: int = field(
-        default=8,
-        metadata=_doc("Threads that read file headers, footers and count CSV records.", "NUVYN_IO_THREADS"),
-    )
+    catalog: str = _setting("spark_catalog", "NUVYN_METADATA_CATALOG",
+        "Catalog of the metadata tables: hive_metastore on Databricks, spark_catalog locally.", identifier=True)
+    schema: str = _setting("_executor_metadata", "NUVYN_METADATA_SCHEMA",
+        "Schema (database) that holds the four metadata tables.", identifier=True)
+    warehouse_dir: str = _setting(str(Path.home() / ".nuvyn" / "warehouse"), "NUVYN_WAREHOUSE_DIR",
+        "Local runs only: root of the local Spark warehouse that holds the Delta tables.")
+    tables_location: str | None = _setting(None, "NUVYN_TABLES_LOCATION",
+        "Where the Delta tables live. Unset on Databricks: managed tables. Locally it defaults to "
+        "<warehouse>/<schema>.db so every process finds the same tables.")
+    spark_master: str = _setting("local[*]", "NUVYN_SPARK_MASTER",
+        "Local runs only: Spark master URL.")
+    infer_sample_records: int = _setting(10000, "NUVYN_INFER_SAMPLE_RECORDS",
+        "CSV: records per table given to Spark's schema inference (0 = every record, the slow "
+        "full-scan path). Counts are always exact, whatever this bound.", ge=0)
+    infer_sample_files: int = _setting(20, "NUVYN_INFER_SAMPLE_FILES",
+        "CSV: at most this many files per table feed the inference sample.", ge=1)
+    sample_value_max_chars: int = _setting(100, "NUVYN_SAMPLE_VALUE_MAX_CHARS",
+        "Each sample value is cut to this many characters.", ge=1)
+    sample_values_count: int = _setting(5, "NUVYN_SAMPLE_VALUES_COUNT",
+        "Distinct non-null sample values kept per column.", ge=1)
+    profile_max_rows: int = _setting(100000, "NUVYN_PROFILE_MAX_ROWS",
+        "Column profiles (null_count, distinct_count, min_value, max_value) are computed over at most "
+        "this many rows per table (the first rows of its first files): profile_scope says exact when "
+        "they were all the table's rows, else sampled. Row counts are always exact.", ge=1)
+    inference: str = _setting("fast", "NUVYN_INFERENCE",
+        "fast = Spark's inference rules run in Python (executor/metadata/spark_types.py, checked "
+        "against Spark in the tests; Spark itself is asked whenever a value is outside the ported "
+        "rules); spark = ask Spark for every table (one or more Spark jobs per table).", choices=("fast", "spark"))
+    table_layout: str = _setting("cluster", "NUVYN_TABLE_LAYOUT",
+        "How the metadata tables are laid out for queries by workflow_id/source_id (Delta has no "
+        "indexes): cluster = liquid clustering (CLUSTER BY), zorder = OPTIMIZE ... ZORDER BY when "
+        "`nuvyn-executor migrate --optimize` runs, none.", choices=("cluster", "zorder", "none"))
+    io_threads: int = _setting(8, "NUVYN_IO_THREADS",
+        "Threads that read file headers, footers and count CSV records.", ge=1)
 
-    azure_connection_string: str | None = field(
-        default=None,
-        repr=False,
-        metadata=_doc(
-            "Azure sources: a storage connection string (AccountKey or SharedAccessSignature). Used when "
-            "the path carries no SAS token. Secret: never logged.",
-            "AZURE_STORAGE_CONNECTION_STRING",
-        ),
-    )
-    azure_account_key: str | None = field(
-        default=None,
-        repr=False,
-        metadata=_doc(
-            "Azure sources: the storage account key, used when neither a SAS token nor a connection "
-            "string is given. Secret: never logged.",
-            "NUVYN_AZURE_ACCOUNT_KEY",
-        ),
-    )
-    azure_key_secret_scope: str | None = field(
-        default=None,
-        metadata=_doc(
-            "Azure sources on Databricks: secret scope holding the account key (with "
-            "NUVYN_AZURE_KEY_SECRET_KEY); read with dbutils.secrets.get.",
-            "NUVYN_AZURE_KEY_SECRET_SCOPE",
-        ),
-    )
-    azure_key_secret_key: str | None = field(
-        default=None,
-        metadata=_doc("Azure sources on Databricks: key of the account key in the secret scope.",
-                      "NUVYN_AZURE_KEY_SECRET_KEY"),
-    )
-    azure_emulator_hosts: str | None = field(
-        default=None,
-        metadata=_doc(
-            "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
-            "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
-            "core.windows.net is refused before a connection is made.",
-            "NUVYN_AZURE_EMULATOR_HOSTS",
-        ),
-    )
-    azure_credential_accounts: str | None = field(
-        default=None,
-        metadata=_doc(
-            "Azure sources: comma-separated storage accounts the server's own credential (account key, "
-            "secret-scope key, DefaultAzureCredential) may be used for; required by `serve` for paths "
-            "without a SAS token. A connection string serves only its own account.",
-            "NUVYN_AZURE_CREDENTIAL_ACCOUNTS",
-        ),
-    )
-    azure_spark_route: str = field(
-        default="auto",
-        metadata=_doc(
-            "How Spark reads Azure files: abfss (Databricks and hadoop-azure; the production default), "
-            "wasbs, staging (download each table's files to a local folder; the emulator's route), or "
-            "auto (staging for the Azurite emulator, abfss otherwise).",
-            "NUVYN_AZURE_SPARK_ROUTE",
-        ),
-    )
-    azure_staging_dir: str | None = field(
-        default=None,
-        metadata=_doc("Staging route: local folder for staged files (default: a private temp folder).",
-                      "NUVYN_AZURE_STAGING_DIR"),
-    )
-    azure_staging_max_bytes: int = field(
-        default=8 * 1024**3,
-        metadata=_doc(
-            "Staging route: most bytes staged at once (one table's files); a larger table fails with a "
-            "clear message.",
-            "NUVYN_AZURE_STAGING_MAX_BYTES",
-        ),
-    )
-
-    def __post_init__(self) -> None:
-        SECRETS.add(self.azure_connection_string, self.azure_account_key)
-        if self.azure_spark_route not in ("auto", "abfss", "wasbs", "staging"):
-            raise SettingsError(
-                f"NUVYN_AZURE_SPARK_ROUTE={self.azure_spark_route!r} must be auto, abfss, wasbs or staging"
-            )
-        for name in ("catalog", "schema"):
-            value = getattr(self, name)
-            if not _IDENT_RE.match(value):
-                env = self.__dataclass_fields__[name].metadata["env"]
-                raise SettingsError(
-                    f"{env}={value!r} is not a valid identifier; use letters, digits and underscores"
-                )
-        if self.inference not in ("fast", "spark"):
-            raise SettingsError(f"NUVYN_INFERENCE={self.inference!r} is invalid; expected one of: fast, spark")
-        if self.table_layout not in ("cluster", "zorder", "none"):
-            raise SettingsError(
-                f"NUVYN_TABLE_LAYOUT={self.table_layout!r} is invalid; expected one of: cluster, zorder, none"
-            )
-        for name in ("infer_sample_records", "infer_sample_files", "sample_value_max_chars",
-                     "sample_values_count", "io_threads", "azure_staging_max_bytes", "profile_max_rows"):
-            value = getattr(self, name)
-            minimum = 0 if name == "infer_sample_records" else 1
-            if value < minimum:
-                env = self.__dataclass_fields__[name].metadata["env"]
-                raise SettingsError(f"{env}={value} must be >= {minimum}")
+    azure_connection_string: Secret | None = _setting(None, "AZURE_STORAGE_CONNECTION_STRING",
+        "Azure sources: a storage connection string (AccountKey or SharedAccessSignature). Used when "
+        "the path carries no SAS token. Secret: never logged.")
+    azure_account_key: Secret | None = _setting(None, "NUVYN_AZURE_ACCOUNT_KEY",
+        "Azure sources: the storage account key, used when neither a SAS token nor a connection "
+        "string is given. Secret: never logged.")
+    azure_key_secret_scope: str | None = _setting(None, "NUVYN_AZURE_KEY_SECRET_SCOPE",
+        "Azure sources on Databricks: secret scope holding the account key (with "
+        "NUVYN_AZURE_KEY_SECRET_KEY); read with dbutils.secrets.get.")
+    azure_key_secret_key: str | None = _setting(None, "NUVYN_AZURE_KEY_SECRET_KEY",
+        "Azure sources on Databricks: key of the account key in the secret scope.")
+    azure_emulator_hosts: str | None = _setting(None, "NUVYN_AZURE_EMULATOR_HOSTS",
+        "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
+        "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
+        "core.windows.net is refused before a connection is made.")
+    azure_credential_accounts: str | None = _setting(None, "NUVYN_AZURE_CREDENTIAL_ACCOUNTS",
+        "Azure sources: comma-separated storage accounts the server's own credential (account key, "
+        "secret-scope key, DefaultAzureCredential) may be used for; required by `serve` for paths "
+        "without a SAS token. A connection string serves only its own account.")
+    azure_spark_route: str = _setting("auto", "NUVYN_AZURE_SPARK_ROUTE",
+        "How Spark reads Azure files: abfss (Databricks and hadoop-azure; the production default), "
+        "wasbs, staging (download each table's files to a local folder; the emulator's route), or "
+        "auto (staging for the Azurite emulator, abfss otherwise).", choices=("auto", "abfss", "wasbs", "staging"))
+    azure_staging_dir: str | None = _setting(None, "NUVYN_AZURE_STAGING_DIR",
+        "Staging route: local folder for staged files (default: a private temp folder).")
+    azure_staging_max_bytes: int = _setting(8 * 1024**3, "NUVYN_AZURE_STAGING_MAX_BYTES",
+        "Staging route: most bytes staged at once (one table's files); a larger table fails with a "
+        "clear message.", ge=1)
 
     @property
     def qualified_schema(self) -> str:
@@ -273,26 +240,147 @@ class Settings:
         return str(Path(self.warehouse_dir) / f"{self.schema}.db")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
-        kwargs: dict = {}
-        for f in fields(cls):
-            name = f.metadata["env"]
-            raw = env.get(name)
-            if raw is None or raw == "":
-                continue
-            if f.type in ("int",):
-                try:
-                    kwargs[f.name] = int(raw)
-                except ValueError:
-                    raise SettingsError(f"{name}={raw!r} is not an integer") from None
-            else:
-                kwargs[f.name] = raw
-        if "catalog" not in kwargs and on_databricks(env):
-            kwargs["catalog"] = "hive_metastore"
-        return cls(**kwargs)
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        values = env_values(cls, env)
+        if "catalog" not in values and on_databricks(env):
+            values["catalog"] = "hive_metastore"
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ReadSettings(EnvSettings):
+    """Where metadata reads go."""
+
+    backend: str = _setting("auto", "NUVYN_READ_BACKEND",
+        "auto: the SQL Statement Execution API when NUVYN_SQL_WAREHOUSE_ID is set, Spark on Databricks, "
+        "else delta-rs on the local tables (no JVM); or force delta, spark or statement.",
+        choices=("auto", "delta", "spark", "statement"))
+    sql_warehouse_id: str | None = _setting(None, "NUVYN_SQL_WAREHOUSE_ID",
+        "Databricks SQL warehouse that runs the metadata reads through the Statement Execution API "
+        "(databricks-sdk; host and token from the SDK's configuration: DATABRICKS_HOST, DATABRICKS_TOKEN, ...).")
+    statement_timeout_s: float = _setting(60.0, "NUVYN_SQL_STATEMENT_TIMEOUT_S",
+        "Statement API: seconds a read may take before it is cancelled and reported as failed.", gt=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.backend == "statement" and not self.sql_warehouse_id:
+            raise SettingsError("NUVYN_READ_BACKEND=statement needs NUVYN_SQL_WAREHOUSE_ID (the SQL warehouse id)")
+        if self.sql_warehouse_id is not None and not _warehouse_id_ok(self.sql_warehouse_id):
+            raise SettingsError("NUVYN_SQL_WAREHOUSE_ID must be a warehouse id: letters and digits only")
+
+    def choose(self, databricks: bool) -> str:
+        """The backend to use: delta, spark or statement."""
+        if self.backend != "auto":
+            return self.backend
+        if self.sql_warehouse_id:
+            return "statement"
+        return "spark" if databricks else "delta"
+
+
+def _warehouse_id_ok(value: str) -> bool:
+    return value.isascii() and value.isalnum() and len(value) <= 64
+
+
+@dataclass(frozen=True)
+class ReadPoolSettings(EnvSettings):
+    """Bounds of the API's metadata reads."""
+
+    workers: int = _setting(4, "NUVYN_API_READ_WORKERS",
+        "Metadata reads (/workflows/{id}/metadata and /changes) running at once, in threads off the event loop.", gt=0)
+    max_pending: int = _setting(64, "NUVYN_API_READ_MAX_PENDING",
+        "Metadata reads running or waiting; one more answers 503 with Retry-After at once.", gt=0)
+    timeout_s: float = _setting(30.0, "NUVYN_API_READ_TIMEOUT_S",
+        "Seconds a metadata read may take; a slower one answers 504.", gt=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_pending < self.workers:
+            raise SettingsError("NUVYN_API_READ_MAX_PENDING must be >= NUVYN_API_READ_WORKERS")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings(EnvSettings):
+    """Settings of `nuvyn-executor serve`."""
+
+    token: Secret | None = _setting(None, "NUVYN_API_TOKEN",
+        "Bearer token clients must send (Authorization: Bearer <token>).")
+    allow_no_auth: bool = _setting(False, "NUVYN_API_ALLOW_NO_AUTH",
+        "Run without authentication (explicit opt-in, logged as a warning). NUVYN_API_ALLOW_NO_AUTH=1 "
+        "or `serve --no-auth`.")
+    launcher: str = _setting("local", "NUVYN_API_LAUNCHER",
+        "How jobs run: 'local' starts `python -m executor.main` as a child process; 'databricks' calls "
+        "the Jobs API run_now on NUVYN_DATABRICKS_JOB_ID.", choices=("local", "databricks"))
+    jobs_db: str = field(metadata=_doc(
+        "SQLite file that records the jobs (default <NUVYN_WAREHOUSE_DIR>/_api/jobs.sqlite3).", "NUVYN_API_JOBS_DB"))
+    max_concurrent_jobs: int = _setting(2, "NUVYN_API_MAX_CONCURRENT_JOBS",
+        "Local launcher: child processes running at once; more jobs wait in a queue (status 'created').", ge=1, le=64)
+    max_body_bytes: int = _setting(1_000_000, "NUVYN_API_MAX_BODY_BYTES",
+        "Largest accepted request body in bytes; larger ones get 413.", ge=1024)
+    payload_transport: str = _setting("env", "NUVYN_API_PAYLOAD_TRANSPORT",
+        "Local launcher: the payload reaches the child in the NUVYN_JOB_PAYLOAD environment variable "
+        "(readable only by the same user), never on the command line.", choices=("env",))
+    python_executable: str | None = _setting(None, "NUVYN_API_PYTHON",
+        "Local launcher: Python interpreter of the child process (default: the server's).")
+    databricks_job_id: int | None = _setting(None, "NUVYN_DATABRICKS_JOB_ID",
+        "Databricks launcher: id of the deployed executor job to run_now.")
+    databricks_host: str | None = _setting(None, "DATABRICKS_HOST",
+        "Databricks launcher: workspace URL (else the SDK's own configuration).")
+    databricks_token: Secret | None = _setting(None, "DATABRICKS_TOKEN",
+        "Databricks launcher: personal access token (else the SDK's own auth).")
+    poll_seconds: float = _setting(10.0, "NUVYN_API_POLL_SECONDS",
+        "Databricks launcher: seconds between jobs.get_run polls of active runs.", gt=0)
+    source_roots: str | None = _setting(None, "NUVYN_API_SOURCE_ROOTS",
+        "Comma-separated sources the API accepts: absolute local folders, dbfs:/ prefixes, Azure "
+        "<account>/<container>[/<prefix>]. Paths are resolved (realpath) before the check; anything outside "
+        "gets 403. Unset: local and DBFS paths are refused, Azure paths allowed.")
+    job_timeout_s: float = _setting(6 * 3600, "NUVYN_API_JOB_TIMEOUT_S",
+        "A job running longer is stopped (local: its process group is terminated; Databricks: cancel_run) "
+        "and ends 'failed'.", gt=0)
+    max_queued_jobs: int = _setting(100, "NUVYN_API_MAX_QUEUED_JOBS",
+        "Jobs waiting to start (status 'created') at most; one more gets 429 with Retry-After.", ge=1)
+    job_log_retention_days: float = _setting(7.0, "NUVYN_API_JOB_LOG_RETENTION_DAYS",
+        "Local launcher: stdout/stderr files of finished jobs older than this are deleted (at start and "
+        "after each job).", gt=0)
+    header_timeout_s: float = _setting(10.0, "NUVYN_API_HEADER_TIMEOUT_S",
+        "A connection that has not sent complete request headers within this many seconds is closed.", gt=0)
+    keep_alive_s: int = _setting(5, "NUVYN_API_KEEP_ALIVE_S",
+        "Idle keep-alive connections are closed after this many seconds.", ge=1)
+    limit_concurrency: int = _setting(200, "NUVYN_API_LIMIT_CONCURRENCY",
+        "Open connections (and tasks) at most; beyond, the server answers 503 at once.", ge=1)
 
     @classmethod
-    def describe(cls) -> list[tuple[str, str, str]]:
-        """(environment variable, default, description) for the docs."""
-        return describe_fields(cls)
+    def from_env(cls, env: Mapping[str, str], *, allow_no_auth: bool | None = None) -> ApiSettings:
+        """The server's settings; `allow_no_auth` (serve --no-auth) overrides the environment. Checked."""
+        values = env_values(cls, env)
+        if "jobs_db" not in values:
+            values["jobs_db"] = str(Path(Settings.from_env(env).warehouse_dir) / "_api" / "jobs.sqlite3")
+        if allow_no_auth is not None:
+            values["allow_no_auth"] = allow_no_auth
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        token = reveal(self.token)
+        if token is None and not self.allow_no_auth:
+            raise SettingsError(
+                "NUVYN_API_TOKEN is not set: set it, or opt in to running without authentication with "
+                "NUVYN_API_ALLOW_NO_AUTH=1 (or `serve --no-auth`)")
+        if token is not None and len(token.strip()) < MIN_TOKEN_CHARS:
+            raise SettingsError(f"NUVYN_API_TOKEN must be at least {MIN_TOKEN_CHARS} non-blank characters "
+                                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+        if token is not None and token != token.strip():
+            raise SettingsError("NUVYN_API_TOKEN must not start or end with whitespace")
+        if self.launcher == "databricks" and self.databricks_job_id is None:
+            raise SettingsError("NUVYN_API_LAUNCHER=databricks needs NUVYN_DATABRICKS_JOB_ID")
+
+
+SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings)
+
+
+def env_secrets(env: Mapping[str, str]) -> list[str]:
+    """The secret values set in `env` (every Secret field of SETTINGS_CLASSES): main, cli and the API
+    server register them with executor.redaction.SECRETS at startup."""
+    names = [f.metadata["env"] for cls in SETTINGS_CLASSES for f in _fields(cls)
+             if _kind(cls, f.type) == "Secret"]
+    return [env[n] for n in names if env.get(n, "").strip()]

@@ -7,10 +7,11 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from executor.logging_setup import jvm_java_options, jvm_log_level, jvm_noise
 from executor.settings import Settings, on_databricks
 
 if TYPE_CHECKING:
@@ -62,8 +63,6 @@ class _JvmOutput:
                 os.close(fd)
 
     def _copy(self, read_fd: int, target: int) -> None:
-        from executor.logging_setup import jvm_noise
-
         with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace", newline="") as src:
             for line in src:
                 if not self.verbose and jvm_noise(line):
@@ -76,13 +75,13 @@ class _JvmOutput:
         os.close(target)
 
 
-def _launched_by_spark_submit() -> bool:
+def launched_by_spark_submit(env: Mapping[str, str]) -> bool:
     """True when this Python process was started by spark-submit (or the pyspark shell): the JVM
     is already running, with the --master, --packages and --conf the user gave it."""
-    return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+    return bool(env.get("PYSPARK_GATEWAY_PORT"))
 
 
-def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") -> SparkSession:
+def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: str = "nuvyn-executor") -> SparkSession:
     """The session to run on, in this order:
     1. a session that is already running in this process (Databricks, a notebook, a caller's own
        session, spark-submit after the script started one): reused as it is;
@@ -98,15 +97,13 @@ def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") ->
     if active is not None:
         logger.debug("reusing the running Spark %s session", active.version)
         return active
-    if on_databricks() or _launched_by_spark_submit():
+    if on_databricks(env) or launched_by_spark_submit(env):
         return SparkSession.builder.getOrCreate()
 
     from delta import configure_spark_with_delta_pip
 
-    from executor.logging_setup import jvm_java_options, jvm_log_level
-
     os.makedirs(settings.warehouse_dir, exist_ok=True)
-    level = jvm_log_level()
+    level = jvm_log_level(env)
     builder = (
         SparkSession.builder.master(settings.spark_master)
         .appName(app_name)
@@ -121,7 +118,7 @@ def build_spark_session(settings: Settings, app_name: str = "nuvyn-executor") ->
         .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
     )
-    extra = [p for p in os.environ.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
+    extra = [p for p in env.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
     with _JvmOutput(verbose=level in ("ALL", "TRACE", "DEBUG", "INFO")).redirect():
         spark = configure_spark_with_delta_pip(builder, extra_packages=extra).getOrCreate()
     spark.sparkContext.setLogLevel(level)

@@ -63,7 +63,7 @@ def spark(settings):
     from executor.spark_session import build_spark_session
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = build_spark_session(settings, app_name="nuvyn-tests")
+    session = build_spark_session(settings, os.environ, app_name="nuvyn-tests")
     # pyspark's SIGINT handler first asks the JVM to cancel every job (a py4j call that can wait
     # behind a busy gateway): Ctrl-C raises KeyboardInterrupt at once instead; teardown stops Spark.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -32,11 +33,11 @@ from executor.api.models import (
 )
 from executor.api.reads import ReadPool, ReadsBusy, ReadsTimeout, json_body
 from executor.api.service import JobNotCancellable, JobService, QueueFull
-from executor.api.settings import ApiSettings
 from executor.api.store import IdempotencyConflict, JobRecord
 from executor.api.validation import REQUIRED_FIELDS, missing_field_message
 from executor.errors import MetadataStoreError, PayloadError, QueryError
 from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN
+from executor.settings import ApiSettings, Secret, reveal
 from executor.sources.policy import SourceNotAllowed
 
 logger = logging.getLogger(__name__)
@@ -98,12 +99,12 @@ def json_number_problem(body: bytes) -> str | None:
         return None
     return None
 
-_ERRORS = {code: {"model": ErrorResponse, "description": text} for code, text in (
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse, "description": text} for code, text in (
     (400, "Invalid request: missing or invalid field, malformed JSON, unknown job_type"),
     (401, "Missing or invalid bearer token"),
     (413, "Request body larger than the limit"),
 )}
-_READ_ERRORS = {
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "Metadata store unavailable, or too many reads in progress "
                                                   "(NUVYN_API_READ_MAX_PENDING; see Retry-After)"},
     504: {"model": ErrorResponse, "description": "The read took longer than NUVYN_API_READ_TIMEOUT_S"},
@@ -126,9 +127,10 @@ class BearerAuthMiddleware:
     """Every path except OPEN_PATHS needs `Authorization: Bearer <token>` (compared in constant time).
     Runs before the body is read, so an unauthenticated client learns nothing about the body rules."""
 
-    def __init__(self, app: Any, token: str | None) -> None:
+    def __init__(self, app: Any, token: Secret | None) -> None:
         self.app = app
-        self.token = token.encode("utf-8") if token else None
+        value = reveal(token)
+        self.token = value.encode("utf-8") if value else None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or self.token is None or scope["path"] in OPEN_PATHS:
@@ -228,7 +230,7 @@ def validation_message(exc: RequestValidationError) -> str:
 
 def job_view(job: JobRecord) -> JobStatusResponse:
     return JobStatusResponse(
-        job_id=job.job_id, status=job.status, job_type=job.job_type, workflow_id=job.workflow_id,  # type: ignore[arg-type]
+        job_id=job.job_id, status=job.status, job_type=job.job_type, workflow_id=job.workflow_id,
         source_id=job.source_id, data_source_path=job.data_source_path, launcher=job.launcher,
         run_id=job.run_id, external_run_id=job.external_run_id, created_at=job.created_at,
         started_at=job.started_at, finished_at=job.finished_at, exit_code=job.exit_code,
@@ -251,13 +253,25 @@ def decode_page_token(token: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def invalid_ids(workflow_id: str, source_id: str | None, **run_ids: str | None) -> JSONResponse | None:
+    """The 400 answer for the first id that breaks its rule (an empty optional id is absent), else None."""
+    if not ID_PATTERN.match(workflow_id):
+        return error(400, f"workflow_id is invalid: expected {ID_RULE}")
+    if source_id and not ID_PATTERN.match(source_id):
+        return error(400, f"source_id is invalid: expected {ID_RULE}")
+    for name, value in run_ids.items():
+        if value and not RUN_ID_PATTERN.match(value):
+            return error(400, f"{name} is invalid: expected letters, digits and . _ : -")
+    return None
+
+
 def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool | None = None) -> FastAPI:
     reads = read_pool or ReadPool()
     if settings.token is None:
         logger.warning("authentication is DISABLED (explicit opt-in): every client may start jobs")
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         service.start()
         try:
             yield
@@ -293,6 +307,21 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
         if unknown:
             expected = ", ".join(sorted(known)) or "none"
             raise StarletteHTTPException(400, f"Unknown query parameter {unknown[0][:64]!r}; expected: {expected}")
+
+    async def answer_read(read: Callable[[], Any], what: str) -> Response:
+        """A metadata read in the read pool, answered as JSON or as the error it ended with."""
+        try:
+            body = await reads.run(lambda: json_body(read()))
+        except QueryError as exc:
+            return error(400, str(exc))
+        except ReadsBusy as exc:
+            return error(503, str(exc), {"Retry-After": "1"})
+        except ReadsTimeout as exc:
+            return error(504, str(exc))
+        except MetadataStoreError:
+            logger.exception("%s failed", what)
+            return error(503, "The metadata store is unavailable; see the server log")
+        return Response(body, media_type="application/json")
 
     secured = [Depends(documented_auth)] if settings.token is not None else []
     secured.append(Depends(known_query_only))
@@ -345,7 +374,7 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
             return error(409, str(exc))
         if created:
             return CreateJobResponse(job_id=job.job_id, status="created", message="Job created successfully")
-        return CreateJobResponse(job_id=job.job_id, status=job.status,  # type: ignore[arg-type]
+        return CreateJobResponse(job_id=job.job_id, status=job.status,
                                  message="Job already exists for this Idempotency-Key")
 
     @app.get("/jobs/{job_id}", response_model=JobStatusResponse, dependencies=secured,
@@ -404,25 +433,11 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
         run_id: str | None = Query(default=None, max_length=128,
                                    description="Optional run id: that run instead of the latest completed one."),
     ) -> Any:
-        if not ID_PATTERN.match(workflow_id):
-            return error(400, f"workflow_id is invalid: expected {ID_RULE}")
-        if source_id is not None and source_id != "" and not ID_PATTERN.match(source_id):
-            return error(400, f"source_id is invalid: expected {ID_RULE}")
-        if run_id is not None and run_id != "" and not RUN_ID_PATTERN.match(run_id):
-            return error(400, "run_id is invalid: expected letters, digits and . _ : -")
-        try:
-            body = await reads.run(lambda: json_body(
-                service.metadata(workflow_id, source_id or None, run_id or None)))
-        except QueryError as exc:
-            return error(400, str(exc))
-        except ReadsBusy as exc:
-            return error(503, str(exc), {"Retry-After": "1"})
-        except ReadsTimeout as exc:
-            return error(504, str(exc))
-        except MetadataStoreError:
-            logger.exception("metadata query failed")
-            return error(503, "The metadata store is unavailable; see the server log")
-        return Response(body, media_type="application/json")
+        refused = invalid_ids(workflow_id, source_id, run_id=run_id)
+        if refused is not None:
+            return refused
+        return await answer_read(lambda: service.metadata(workflow_id, source_id or None, run_id or None),
+                                 "metadata query")
 
     @app.get("/workflows/{workflow_id}/changes", response_model=ChangesResponse, dependencies=secured,
              responses={**_ERRORS, **_READ_ERRORS},
@@ -435,28 +450,14 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
         to_run: str | None = Query(default=None, max_length=128,
                                    description="Newer run id (with from_run) instead of the latest completed run."),
     ) -> Any:
-        if not ID_PATTERN.match(workflow_id):
-            return error(400, f"workflow_id is invalid: expected {ID_RULE}")
-        if source_id is not None and source_id != "" and not ID_PATTERN.match(source_id):
-            return error(400, f"source_id is invalid: expected {ID_RULE}")
-        for name, value in (("from_run", from_run), ("to_run", to_run)):
-            if value is not None and value != "" and not RUN_ID_PATTERN.match(value):
-                return error(400, f"{name} is invalid: expected letters, digits and . _ : -")
+        refused = invalid_ids(workflow_id, source_id, from_run=from_run, to_run=to_run)
+        if refused is not None:
+            return refused
         if bool(from_run) != bool(to_run):
             return error(400, "give both from_run and to_run, or neither")
-        try:
-            body = await reads.run(lambda: json_body(
-                service.changes(workflow_id, source_id or None, from_run or None, to_run or None)))
-        except QueryError as exc:
-            return error(400, str(exc))
-        except ReadsBusy as exc:
-            return error(503, str(exc), {"Retry-After": "1"})
-        except ReadsTimeout as exc:
-            return error(504, str(exc))
-        except MetadataStoreError:
-            logger.exception("schema changes query failed")
-            return error(503, "The metadata store is unavailable; see the server log")
-        return Response(body, media_type="application/json")
+        return await answer_read(
+            lambda: service.changes(workflow_id, source_id or None, from_run or None, to_run or None),
+            "schema changes query")
 
     build_openapi = app.openapi
 

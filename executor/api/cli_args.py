@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def add_serve_args(p: argparse.ArgumentParser) -> None:
@@ -11,4 +10,4 @@ def add_serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     p.add_argument("--no-auth", action="store_true",
                    help="run without bearer authentication (explicit opt-in; logged as a warning)")
-    p.add_argument("--log-level", default=os.environ.get("NUVYN_LOG_LEVEL", "INFO"))
+    p.add_argument("--log-level", default=None, help="default NUVYN_LOG_LEVEL, else INFO")

@@ -132,7 +132,7 @@ class LocalLauncher:
     name = "local"
 
     def __init__(self, store: JobStore, *, max_concurrent: int = 2, python: str | None = None,
-                 logs_dir: str | os.PathLike[str], env: Mapping[str, str] | None = None,
+                 logs_dir: str | os.PathLike[str], env: Mapping[str, str],
                  payload_transport: str = "env", poll_seconds: float = 1.0, timeout_s: float | None = None,
                  log_retention_s: float | None = None, kill_grace_s: float = 5.0) -> None:
         if payload_transport != "env":
@@ -143,7 +143,7 @@ class LocalLauncher:
         self.logs_dir = Path(logs_dir)
         self.logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.logs_dir, 0o700)
-        self.env = dict(os.environ if env is None else env)
+        self.env = dict(env)
         self.poll_seconds = poll_seconds
         self.timeout_s = timeout_s
         self.log_retention_s = log_retention_s

@@ -6,12 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from executor.api.store import JobStatus
 from executor.payload import ID_RULE, JOB_TYPES, VALID_DATA_SOURCE_TYPES
-
-JobStatus = Literal["created", "running", "succeeded", "partial", "failed", "cancelled"]
-JOB_STATUSES = ("created", "running", "succeeded", "partial", "failed", "cancelled")
-FINAL_STATUSES = ("succeeded", "partial", "failed", "cancelled")
-
 
 
 class CreateJobRequest(BaseModel):

@@ -14,12 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from executor.errors import ExecutorError, SettingsError
-from executor.settings import EnvSettings
+from executor.errors import ExecutorError
+from executor.settings import ReadPoolSettings
 
 logger = logging.getLogger(__name__)
 
@@ -32,27 +31,6 @@ class ReadsBusy(ExecutorError):
 
 class ReadsTimeout(ExecutorError):
     """A metadata read took longer than its timeout (HTTP 504)."""
-
-
-@dataclass(frozen=True)
-class ReadPoolSettings(EnvSettings):
-    """Bounds of the API's metadata reads. Read from the environment once, at the edge."""
-
-    workers: int = field(default=4, metadata={"env": "NUVYN_API_READ_WORKERS", "description": (
-        "Metadata reads (/workflows/{id}/metadata and /changes) running at once, in threads off the event loop.")})
-    max_pending: int = field(default=64, metadata={"env": "NUVYN_API_READ_MAX_PENDING", "description": (
-        "Metadata reads running or waiting; one more answers 503 with Retry-After at once.")})
-    timeout_s: float = field(default=30.0, metadata={"env": "NUVYN_API_READ_TIMEOUT_S", "description": (
-        "Seconds a metadata read may take; a slower one answers 504.")})
-
-    def __post_init__(self) -> None:
-        for name in ("workers", "max_pending", "timeout_s"):
-            env = self.__dataclass_fields__[name].metadata["env"]
-            if not getattr(self, name) > 0:
-                raise SettingsError(f"{env} must be > 0")
-        if self.max_pending < self.workers:
-            raise SettingsError("NUVYN_API_READ_MAX_PENDING must be >= NUVYN_API_READ_WORKERS")
-
 
 
 class ReadPool:
@@ -119,24 +97,25 @@ def json_body(result: Any) -> bytes:
                       separators=(",", ":")).encode("utf-8")
 
 
-def reads_metadata_reader(make_reads: Callable[[], Any]) -> Callable[..., dict[str, Any]]:
-    """The JobService metadata reader (with its `changes` attribute) over an
+class ReadsMetadataReader:
+    """The JobService metadata reader (called for /metadata, `changes` for /changes) over an
     executor.storage.queries reader built once, on first use."""
-    lock = threading.Lock()
-    holder: dict[str, Any] = {}
 
-    def reads() -> Any:
-        if "reads" not in holder:
-            with lock:
-                if "reads" not in holder:
-                    holder["reads"] = make_reads()
-        return holder["reads"]
+    def __init__(self, make_reads: Callable[[], Any]) -> None:
+        self._make_reads = make_reads
+        self._reads: Any = None
+        self._lock = threading.Lock()
 
-    def read(workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
-        return reads().query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
+    def reads(self) -> Any:
+        if self._reads is None:
+            with self._lock:
+                if self._reads is None:
+                    self._reads = self._make_reads()
+        return self._reads
 
-    def changes(workflow_id: str, source_id: str | None, from_run: str | None, to_run: str | None) -> dict[str, Any]:
-        return reads().schema_changes(workflow_id, source_id, from_run, to_run)
+    def __call__(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
+        return self.reads().query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
 
-    read.changes = changes  # type: ignore[attr-defined]
-    return read
+    def changes(self, workflow_id: str, source_id: str | None, from_run: str | None,
+                to_run: str | None) -> dict[str, Any]:
+        return self.reads().schema_changes(workflow_id, source_id, from_run, to_run)

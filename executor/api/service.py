@@ -6,15 +6,19 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from executor.api.launchers import Launcher
+from executor.api.reads import ReadsMetadataReader
 from executor.api.store import JobRecord, JobStore
 from executor.api.validation import build_job_payload, workflow_id_overridden
-from executor.errors import ExecutorError
+from executor.context import ExecutorContext
+from executor.errors import ExecutorError, MetadataStoreError
 from executor.payload import new_run_id
 from executor.redaction import strip_query
+from executor.settings import ReadSettings
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +51,16 @@ class JobNotCancellable(ExecutorError):
     """The job already ended (HTTP 409)."""
 
 
+@dataclass
 class JobService:
-    def __init__(self, store: JobStore, launcher: Launcher, metadata_reader: MetadataReader, *,
-                 source_check: SourceCheck | None = None, max_queued: int | None = None,
-                 retry_after_s: int = 30) -> None:
-        self.store = store
-        self.launcher = launcher
-        self.metadata_reader = metadata_reader
-        self.source_check = source_check
-        self.max_queued = max_queued
-        self.retry_after_s = retry_after_s
-        self._started = False
+    store: JobStore
+    launcher: Launcher
+    metadata_reader: MetadataReader
+    _: KW_ONLY
+    source_check: SourceCheck | None = None
+    max_queued: int | None = None
+    retry_after_s: int = 30
+    _started: bool = field(default=False, init=False)
 
     def start(self) -> None:
         """Start the launcher and pick up the jobs a previous server left unfinished."""
@@ -137,24 +140,13 @@ class JobService:
         """Schema drift between two runs; the reader is the metadata reader's `changes` attribute."""
         reader: ChangesReader | None = getattr(self.metadata_reader, "changes", None)
         if reader is None:
-            from executor.errors import MetadataStoreError
-
             raise MetadataStoreError("this server has no schema-changes reader")
         return reader(workflow_id, source_id, from_run, to_run)
 
 
-def default_metadata_reader(env: Any = None) -> MetadataReader:
+def default_metadata_reader(env: Mapping[str, str]) -> MetadataReader:
     """query_metadata / schema_changes on ExecutorContext(env).reads, built on first use: delta-rs on
     the local tables (no JVM in the server), the SQL Statement Execution API when
     NUVYN_SQL_WAREHOUSE_ID is set, Spark only on a Databricks runtime (executor.storage.queries)."""
-    from executor.api.reads import reads_metadata_reader
-    from executor.storage.queries import ReadSettings
-
     ReadSettings.from_env(env)  # a bad NUVYN_READ_BACKEND / NUVYN_SQL_* setting fails at start, not per read
-
-    def make_reads() -> Any:
-        from executor.context import ExecutorContext
-
-        return ExecutorContext(env=env).reads
-
-    return reads_metadata_reader(make_reads)
+    return ReadsMetadataReader(lambda: ExecutorContext(env=env).reads)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from executor.errors import ExecutorError
 
@@ -33,10 +33,13 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
+JobStatus = Literal["created", "running", "succeeded", "partial", "failed", "cancelled"]
+
+
 @dataclass
 class JobRecord:
     job_id: str
-    status: str
+    status: JobStatus
     job_type: str
     workflow_id: str
     source_id: str | None
@@ -108,14 +111,15 @@ class JobStore:
             db.close()
 
     @staticmethod
-    def _row(row: sqlite3.Row | None) -> JobRecord | None:
-        if row is None:
-            return None
-        values = dict(row)
+    def _record(values: dict[str, Any]) -> JobRecord:
         for name in _JSON_COLUMNS:
             if values.get(name) is not None:
                 values[name] = json.loads(values[name])
         return JobRecord(**values)
+
+    @classmethod
+    def _row(cls, row: sqlite3.Row | None) -> JobRecord | None:
+        return None if row is None else cls._record(dict(row))
 
     def insert(self, job: JobRecord) -> tuple[JobRecord, bool]:
         """Insert a job; with an Idempotency-Key already known, return (the existing job, False)."""
@@ -158,7 +162,7 @@ class JobStore:
         with self._connect() as db:
             rows = db.execute("SELECT * FROM jobs WHERE status IN ('created', 'running') "
                               "ORDER BY created_at").fetchall()
-        return [self._row(r) for r in rows]  # type: ignore[misc]
+        return [self._record(dict(r)) for r in rows]
 
     def count(self, status: str) -> int:
         with self._connect() as db:
@@ -188,10 +192,7 @@ class JobStore:
         for row in rows:
             values = dict(row)
             number = values.pop("row_number")
-            for name in _JSON_COLUMNS:
-                if values.get(name) is not None:
-                    values[name] = json.loads(values[name])
-            out.append((int(number), JobRecord(**values)))
+            out.append((int(number), self._record(values)))
         return out
 
     def get_by_key(self, idempotency_key: str) -> JobRecord | None:

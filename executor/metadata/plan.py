@@ -21,13 +21,11 @@ from executor.metadata.grouping import (
 )
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, Registry, first_line
 from executor.metadata.readers.registry import READERS
-from executor.redaction import SECRETS
 from executor.settings import Settings
 from executor.sources.base import FileInfo, FileStore
-from executor.sources.location import Location, emulator_hosts, parse_location
+from executor.sources.location import Location, source_location
 
 StoreFactory = Callable[[Location, Settings], FileStore]
-STORAGE_HINTS = ("local", "dbfs", "azure_blob", "adls_gen2")  # data_source_type values naming a store kind
 
 
 def default_store_factory(location: Location, settings: Settings) -> FileStore:
@@ -48,11 +46,7 @@ def default_store_factory(location: Location, settings: Settings) -> FileStore:
 def open_source(data_source_path: str, data_source_type: str, settings: Settings,
                 store_factory: StoreFactory = default_store_factory) -> tuple[Location, FileStore]:
     """The parsed location (its SAS token registered as a secret) and its store."""
-    hint = data_source_type if data_source_type in STORAGE_HINTS else None
-    location = parse_location(data_source_path, hint, emulator_hosts(
-        settings.azure_connection_string, settings.azure_emulator_hosts))
-    if location.sas_token:
-        SECRETS.add(location.sas_token)
+    location = source_location(data_source_path, data_source_type, settings)
     return location, store_factory(location, settings)
 
 

@@ -1,31 +1,44 @@
-"""The operator commands of the `nuvyn-executor` console script: extract, runs, tables.
-
-Registered in executor.cli (COMMANDS below). This module never imports executor.cli at import time.
-runs and tables read through ExecutorContext.reads (executor.storage.queries): delta-rs locally, no JVM.
+"""The commands of the `nuvyn-executor` console script (executor.cli parses, these run).
 
   nuvyn-executor extract <path> [--type T] [--workflow-id W] [--source-id S] [--include GLOB ...]
                  [--exclude GLOB ...] [--dry-run [--no-read-headers]] [--write-to-db] [--format table|json]
   nuvyn-executor runs   --workflow-id W [--source-id S] [--limit N] [--format table|json]
   nuvyn-executor tables --workflow-id W [--source-id S] [--format table|json]
+  nuvyn-executor query  --workflow-id W [--source-id S] [--run-id R] [--format json|table]
+  nuvyn-executor diff   --workflow-id W [--source-id S] [--from-run R1 --to-run R2] [--format json|table]
+  nuvyn-executor migrate [--backfill-workflow-id-from-source-id] [--optimize] [--dry-run]
+  nuvyn-executor serve  [--host 127.0.0.1] [--port 8080] [--no-auth]
+
+Each command is run(args, env, open_context) -> exit code: `env` is the process environment the
+CLI hands in, `open_context(request)` gives the ExecutorContext (tests pass their own).
+runs, tables, query and diff read through ExecutorContext.reads (delta-rs locally: no JVM).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from executor.errors import PayloadError
-from executor.ops.render import cell, parse_summary, text_table
+from executor.api.cli_args import add_serve_args
+from executor.context import ExecutorContext
+from executor.errors import PayloadError, QueryError
+from executor.logging_setup import configure_logging, log_options
+from executor.metadata.drift import render_diff
+from executor.ops.dry_run import plan_extraction, render_dry_run
+from executor.ops.progress import human_bytes, make_progress
+from executor.ops.render import cell, parse_summary, text_table, to_json
+from executor.ops.summary import render_summary, run_row
+from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN, JobRequest, build_request, resolve_payload
+from executor.redaction import SECRETS
+from executor.run import EXIT_OK, run_job, written
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, default=str, ensure_ascii=False)
+OpenContext = Callable[[JobRequest | None], ExecutorContext]
+Command = Callable[[argparse.Namespace, Mapping[str, str], OpenContext], int]
+RUN_ID_RULE = "letters, digits and . _ : -"
 
 
 def _patterns(values: list[str] | None) -> list[str]:
@@ -34,6 +47,15 @@ def _patterns(values: list[str] | None) -> list[str]:
     for v in values or []:
         out.extend(p.strip() for p in v.split(",") if p.strip())
     return out
+
+
+def _check_id(value: str | None, name: str, pattern: re.Pattern[str] = ID_PATTERN,
+              rule: str = ID_RULE) -> str | None:
+    if value is None or value == "":
+        return None
+    if not pattern.match(value):
+        raise PayloadError(f"{name} {value[:40]!r} is invalid: expected {rule}")
+    return value
 
 
 # ---------------------------------------------------------------------- extract
@@ -66,22 +88,14 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
                    help="auto: a bar on a terminal, else a log line every few seconds")
     p.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
                    help="log progress at most this often (default 5)")
-    p.add_argument("--log-level", default=os.environ.get("NUVYN_LOG_LEVEL", "INFO"))
-    p.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("NUVYN_LOG_FORMAT", "text"))
+    p.add_argument("--log-level", default=None, help="default NUVYN_LOG_LEVEL, else INFO")
+    p.add_argument("--log-format", choices=("text", "json"), default=None, help="default NUVYN_LOG_FORMAT, else text")
 
 
-def build_extract_request(args: argparse.Namespace, env: Mapping[str, str] | None = None):
+def build_extract_request(args: argparse.Namespace, env: Mapping[str, str]) -> JobRequest:
     """The same JobRequest executor.main builds: payload (--payload or NUVYN_JOB_PAYLOAD), then the
-    NUVYN_INCLUDE / NUVYN_EXCLUDE defaults, then the flags."""
-    from executor.main import apply_pattern_settings
-    from executor.payload import PAYLOAD_ENV, build_request, parse_payload_json
-
-    env = os.environ if env is None else env
-    if args.payload is not None and args.payload.strip():
-        payload = dict(parse_payload_json(args.payload, "--payload"))
-    else:
-        payload = dict(parse_payload_json(env.get(PAYLOAD_ENV), PAYLOAD_ENV))
-    apply_pattern_settings(payload, env)
+    NUVYN_INCLUDE / NUVYN_EXCLUDE defaults (payload.resolve_payload), then the flags."""
+    payload = resolve_payload(args.payload, env)
     meta = payload.get("job_metadata")
     for name in ("workflow_id", "source_id"):
         value = getattr(args, name)
@@ -103,8 +117,6 @@ def build_extract_request(args: argparse.Namespace, env: Mapping[str, str] | Non
 
 
 def render_tables(tables: list[dict[str, Any]]) -> str:
-    from executor.ops.progress import human_bytes
-
     rows = []
     for t in tables:
         parts = t.get("partition_columns")
@@ -122,36 +134,28 @@ def render_tables(tables: list[dict[str, Any]]) -> str:
     return text_table(rows, cols, max_width=70)
 
 
-def cmd_extract(args: argparse.Namespace) -> int:
-    from executor.logging_setup import configure_logging
-    from executor.redaction import SECRETS
-
-    configure_logging(args.log_level, args.log_format)
-    request = build_extract_request(args)
+def cmd_extract(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
+    log_level, log_format = log_options(args.log_level, args.log_format, env)
+    configure_logging(log_level, log_format)
+    request = build_extract_request(args, env)
     if args.dry_run:
-        from executor.ops.dry_run import plan_extraction, render_dry_run
-
-        report = plan_extraction(request.data_source_path, request.data_source_type, request.include,
-                                 request.exclude, read_headers=args.read_headers,
-                                 csv_header=request.csv_header)
-        print(_json(report.to_dict()) if args.format == "json" else render_dry_run(report))
+        context = open_context(None)
+        plan = plan_extraction(request.data_source_path, request.data_source_type, request.include,
+                               request.exclude, settings=context.settings, read_headers=args.read_headers,
+                               csv_header=request.csv_header, store_factory=context.store_factory)
+        print(to_json(plan.to_dict()) if args.format == "json" else render_dry_run(plan))
         return EXIT_OK
 
-    from executor.cli import _context
-    from executor.main import run_job, written
-    from executor.ops.progress import make_progress
-    from executor.ops.summary import render_summary
-
-    progress = make_progress("log" if args.progress == "auto" and args.log_format == "json" else args.progress,
+    progress = make_progress("log" if args.progress == "auto" and log_format == "json" else args.progress,
                              interval=args.progress_interval)
-    context = _context()
+    context = open_context(request)
     if progress is None:
         code, report = run_job(request, context)
     else:
         with progress:
             code, report = run_job(request, context, progress=progress)
     if args.format == "json":
-        print(_json(report))
+        print(to_json(report))
     else:
         if "metadata" in report:
             print("Tables (not written: add --write-to-db to store them):")
@@ -168,10 +172,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- runs / tables
 
-def _add_ids(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id")
-    p.add_argument("--source-id", "--source_id", dest="source_id")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+def _add_ids(p: argparse.ArgumentParser, *more_ids: str, output: str = "table",
+             workflow_required: bool = False) -> None:
+    """--workflow-id, --source-id, one --x-y/--x_y option per name in `more_ids`, and --format."""
+    p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id", required=workflow_required)
+    for name in ("source_id", *more_ids):
+        p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=name)
+    other = "json" if output == "table" else "table"
+    p.add_argument("--format", choices=(output, other), default=output, help=f"output format (default {output})")
 
 
 def add_runs_args(p: argparse.ArgumentParser) -> None:
@@ -180,8 +188,6 @@ def add_runs_args(p: argparse.ArgumentParser) -> None:
 
 
 def _ids(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    from executor.cli import _check_id
-
     wf = _check_id(args.workflow_id, "workflow_id")
     src = _check_id(args.source_id, "source_id")
     if not wf and not src:
@@ -199,8 +205,6 @@ def list_runs(reads: Any, workflow_id: str | None, source_id: str | None,
 
 
 def render_runs(runs: list[dict[str, Any]]) -> str:
-    from executor.ops.summary import render_summary, run_row
-
     out = [text_table([run_row(r) for r in runs], ["run_id", "status", "started_at", "finished_at", "seconds",
                                                    "tables", "failed", "rows", "bytes", "error"])]
     if runs:
@@ -208,12 +212,10 @@ def render_runs(runs: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
-    from executor.cli import _context
-
+def cmd_runs(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
     wf, src = _ids(args)
-    runs = list_runs(_context().reads, wf, src, args.limit)
-    print(_json(runs) if args.format == "json" else render_runs(runs))
+    runs = list_runs(open_context(None).reads, wf, src, args.limit)
+    print(to_json(runs) if args.format == "json" else render_runs(runs))
     return EXIT_OK
 
 
@@ -238,18 +240,103 @@ def render_latest_tables(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def cmd_tables(args: argparse.Namespace) -> int:
-    from executor.cli import _context
-
+def cmd_tables(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
     wf, src = _ids(args)
-    result = latest_tables(_context().reads, wf, src)
-    print(_json(result) if args.format == "json" else render_latest_tables(result))
+    result = latest_tables(open_context(None).reads, wf, src)
+    print(to_json(result) if args.format == "json" else render_latest_tables(result))
     return EXIT_OK
 
 
-COMMANDS = [
+# ---------------------------------------------------------------------- query / diff / migrate / serve
+
+def render_metadata(result: dict[str, Any]) -> str:
+    out = ["Runs:", text_table(result["runs"], ["run_id", "workflow_id", "source_id", "status", "started_at",
+                                                "finished_at"])]
+    out += ["", "Tables:", text_table(result["tables"], ["table_name", "file_type", "row_count", "column_count",
+                                                        "size_bytes", "status", "error_message"])]
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for c in result["columns"]:
+        by_table.setdefault(c["table_name"], []).append(c)
+    for name, cols in by_table.items():
+        out += ["", f"Columns of {name}:", text_table(cols, ["position", "column_name", "data_type", "is_nullable",
+                                                              "sample_values"])]
+    out += ["", "Run summary:", *(render_summary(r) for r in result["runs"])]
+    return "\n".join(out)
+
+
+def add_query_args(p: argparse.ArgumentParser) -> None:
+    _add_ids(p, "run_id", output="json")
+
+
+def cmd_query(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
+    wf = _check_id(args.workflow_id, "workflow_id")
+    src = _check_id(args.source_id, "source_id")
+    rid = _check_id(args.run_id, "run_id", RUN_ID_PATTERN, RUN_ID_RULE)
+    if not wf and not src:
+        raise PayloadError("query needs --workflow-id or --source-id")
+    result = open_context(None).reads.query_metadata(workflow_id=wf, source_id=src, run_id=rid)
+    for run in result["runs"]:  # stored as JSON text: shown as an object
+        run["summary"] = parse_summary(run.get("summary"))
+    print(to_json(result) if args.format == "json" else render_metadata(result))
+    return EXIT_OK
+
+
+def add_diff_args(p: argparse.ArgumentParser) -> None:
+    _add_ids(p, "from_run", "to_run", output="json", workflow_required=True)
+
+
+def cmd_diff(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
+    wf = _check_id(args.workflow_id, "workflow_id")
+    src = _check_id(args.source_id, "source_id")
+    r1 = _check_id(args.from_run, "from_run", RUN_ID_PATTERN, RUN_ID_RULE)
+    r2 = _check_id(args.to_run, "to_run", RUN_ID_PATTERN, RUN_ID_RULE)
+    if not wf:
+        raise PayloadError("diff needs --workflow-id")
+    if bool(r1) != bool(r2):
+        raise PayloadError("diff needs both --from-run and --to-run, or neither")
+    try:
+        result = open_context(None).reads.schema_changes(wf, src, r1, r2)
+    except QueryError as exc:
+        raise PayloadError(str(exc)) from exc
+    print(to_json(result) if args.format == "json" else render_diff(result))
+    return EXIT_OK
+
+
+def add_migrate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backfill-workflow-id-from-source-id", dest="backfill", action="store_true",
+                   help="set workflow_id = source_id on rows written by v1 (workflow_id NULL)")
+    p.add_argument("--optimize", action="store_true",
+                   help="apply the query layout: liquid clustering or Z-order by workflow_id, source_id")
+    p.add_argument("--dry-run", action="store_true", help="print the statements, change nothing")
+
+
+def cmd_migrate(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
+    context = open_context(None)
+    statements = context.writer.migrate(backfill_workflow_id=args.backfill, optimize=args.optimize,
+                                        dry_run=args.dry_run)
+    prefix = "-- would run: " if args.dry_run else "-- ran: "
+    for stmt in statements:
+        print(prefix + stmt + ";")
+    if not statements:
+        print("-- nothing to do: the tables are up to date")
+    print(("-- " if args.dry_run else "") + context.tables_line())
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, env: Mapping[str, str], open_context: OpenContext) -> int:
+    from executor.api_server import serve  # FastAPI and uvicorn: the optional `api` extra
+
+    return serve(args, env)
+
+
+COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None], Command]] = [
     ("extract", "run the extraction (or --dry-run: plan it without Spark); prints a run summary",
      add_extract_args, cmd_extract),
     ("runs", "list a workflow's runs, newest first: status, times, summary", add_runs_args, cmd_runs),
     ("tables", "show the tables of a workflow's latest completed run, with row counts", _add_ids, cmd_tables),
+    ("query", "print the metadata of a workflow's latest completed run (or of --run-id)", add_query_args, cmd_query),
+    ("diff", "schema changes between a workflow's latest two completed runs (or --from-run/--to-run)",
+     add_diff_args, cmd_diff),
+    ("migrate", "upgrade the metadata tables in place (v1 -> v2), idempotent", add_migrate_args, cmd_migrate),
+    ("serve", "run the REST API server (FastAPI + uvicorn); see docs/API.md", add_serve_args, cmd_serve),
 ]

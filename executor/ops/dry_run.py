@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from executor.metadata.plan import plan_source
+from executor.metadata.plan import StoreFactory, default_store_factory, plan_source
 from executor.metadata.readers.csv import CsvFacts
 from executor.ops.progress import human_bytes
 from executor.ops.render import text_table
@@ -76,13 +76,13 @@ class DryRunReport:
 
 def plan_extraction(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
                     exclude: Sequence[str] = (), settings: Settings | None = None, read_headers: bool = True,
-                    csv_header: str = "auto") -> DryRunReport:
+                    csv_header: str = "auto", store_factory: StoreFactory = default_store_factory) -> DryRunReport:
     """The tables a run would create and every file it would skip. Never starts Spark.
 
     `csv_header` (auto, true, false) is the payload field: CSV header decisions are shown per table."""
     t0 = time.monotonic()
     source = plan_source(data_source_path, data_source_type, include, exclude,
-                         settings=settings or Settings.from_env(),
+                         settings=settings or Settings(), store_factory=store_factory,
                          read_facts=read_headers, csv_header=csv_header)
     listing = source.listing
     report = DryRunReport(

@@ -11,7 +11,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 logger = logging.getLogger("executor.progress")
 
@@ -119,7 +122,7 @@ class RichProgress:
             TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
             console=Console(stderr=True), transient=False, redirect_stderr=True, redirect_stdout=False,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> RichProgress:
         self.progress.start()
@@ -144,11 +147,11 @@ def interactive(stream: Any = None) -> bool:
     stream = sys.stderr if stream is None else stream
     try:
         return bool(stream.isatty())
-    except Exception:  # noqa: BLE001
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
         return False
 
 
-def make_progress(mode: str = "auto", interval: float = DEFAULT_INTERVAL):
+def make_progress(mode: str = "auto", interval: float = DEFAULT_INTERVAL) -> LogProgress | RichProgress | None:
     """'bar' (rich), 'log' (throttled log lines), 'off', or 'auto': a bar on a terminal, else log lines."""
     if mode == "off":
         return None

@@ -36,6 +36,11 @@ def cell(value: Any, max_width: int = 60) -> str:
     return text
 
 
+def to_json(obj: Any) -> str:
+    """What the commands print for --format json: indented, non-ASCII kept, datetimes as text."""
+    return json.dumps(obj, indent=2, default=str, ensure_ascii=False)
+
+
 def text_table(rows: list[dict[str, Any]], columns: list[str], max_width: int = 60) -> str:
     if not rows:
         return "(none)"

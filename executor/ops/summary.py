@@ -1,4 +1,4 @@
-"""A run's summary (executor.main.summarize, stored as JSON in executor_runs.summary) for humans."""
+"""A run's summary (executor.run.summarize, stored as JSON in executor_runs.summary) for humans."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from executor.ops.render import parse_summary
 
 
 def render_summary(run: dict[str, Any]) -> str:
-    """`run`: a run report of executor.main.run_job, or an executor_runs row (summary as JSON text)."""
+    """`run`: a run report of executor.run.run_job, or an executor_runs row (summary as JSON text)."""
     s = parse_summary(run.get("summary")) or {}
     head = f"Run {run.get('run_id')}: {str(run.get('status', '?')).upper()}"
     ids = ", ".join(f"{k} {run[k]}" for k in ("workflow_id", "source_id") if run.get(k))
@@ -35,23 +35,6 @@ def render_summary(run: dict[str, Any]) -> str:
     if not s:
         lines.append("  (no summary recorded: the run is still running or ended before recording it)")
     return "\n".join(lines)
-
-
-def table_notes(result: Any, limit: int = 50) -> dict[str, Any]:
-    """The summary's `notes` of a MetadataResult: each CSV table's header decision and reason, and
-    each column whose samples/profile are empty and why (the same facts as tables.csv_header,
-    csv_header_reason and column_notes), at most `limit` entries of each."""
-    headers = [{"table": t.table_name, "header": t.csv_header, "reason": t.csv_header_reason}
-               for t in result.tables if t.csv_header is not None]
-    columns = [{"table": t.table_name, "column": c, "reason": why}
-               for t in result.tables for c, why in sorted(t.column_notes.items())]
-    out: dict[str, Any] = {}
-    if headers:
-        out["csv_headers"] = headers[:limit]
-    if columns:
-        out["column_notes"] = columns[:limit]
-        out["column_notes_total"] = len(columns)
-    return out
 
 
 def render_notes(s: dict[str, Any]) -> list[str]:

@@ -26,6 +26,7 @@ Spark routes (settings.azure_spark_route):
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import logging
 import os
@@ -33,17 +34,17 @@ import shutil
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from executor.errors import SourceError
 from executor.redaction import SECRETS
-from executor.settings import Settings, on_databricks
+from executor.settings import Settings, reveal
 from executor.sources.base import FileInfo, PruneRule
 from executor.sources.local import escape_glob
-from executor.sources.location import Location
+from executor.sources.location import Location, parse_connection_string
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -80,17 +81,6 @@ class AzureCredential:
         return "default"
 
 
-def parse_connection_string(text: str) -> dict[str, str]:
-    """'A=1;B=x==' -> {'accountname': ..., ...}; keys lower-cased, values may contain '='."""
-    out: dict[str, str] = {}
-    for part in text.strip().split(";"):
-        if "=" not in part:
-            continue
-        k, v = part.split("=", 1)
-        out[k.strip().lower()] = v.strip()
-    return out
-
-
 def credential_source(location: Location, settings: Settings, *, databricks: bool = False) -> str:
     """Which credential the precedence picks for `location`, without reading any secret. Pure."""
     if location.sas_token:
@@ -111,8 +101,9 @@ def check_credential_target(location: Location, settings: Settings, source: str)
     the account key, the secret-scope key and DefaultAzureCredential serve only the accounts in
     NUVYN_AZURE_CREDENTIAL_ACCOUNTS when that is set (the API server requires it)."""
     account = (location.account or "").lower()
-    if source == CONNECTION_STRING and settings.azure_connection_string:
-        cs = parse_connection_string(settings.azure_connection_string)
+    connection_string = reveal(settings.azure_connection_string)
+    if source == CONNECTION_STRING and connection_string:
+        cs = parse_connection_string(connection_string)
         named = (cs.get("accountname") or "").lower()
         if cs.get("usedevelopmentstorage", "").lower() == "true":
             named = "devstoreaccount1"
@@ -154,9 +145,11 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
         token = location.sas_token.lstrip("?")
         SECRETS.add(token)
         return AzureCredential(SAS, sas_token=token)
-    if settings.azure_connection_string:
-        cs = parse_connection_string(settings.azure_connection_string)
-        SECRETS.add(settings.azure_connection_string, cs.get("accountkey"), cs.get("sharedaccesssignature"))
+    connection_string = reveal(settings.azure_connection_string)
+    account_key = reveal(settings.azure_account_key)
+    if connection_string:
+        cs = parse_connection_string(connection_string)
+        SECRETS.add(connection_string, cs.get("accountkey"), cs.get("sharedaccesssignature"))
         named = (cs.get("accountname") or "").lower()
         if cs.get("usedevelopmentstorage", "").lower() == "true":
             named = "devstoreaccount1"
@@ -173,14 +166,16 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
             "AZURE_STORAGE_CONNECTION_STRING has neither AccountKey nor SharedAccessSignature "
             f"(storage account {account!r}, container {location.container!r})"
         )
-    if settings.azure_account_key:
-        SECRETS.add(settings.azure_account_key)
-        return AzureCredential(ACCOUNT_KEY, account_key=settings.azure_account_key.strip())
+    if account_key:
+        SECRETS.add(account_key)
+        return AzureCredential(ACCOUNT_KEY, account_key=account_key.strip())
     if settings.azure_key_secret_scope or settings.azure_key_secret_key:
         if not (settings.azure_key_secret_scope and settings.azure_key_secret_key):
             raise SourceError("set both NUVYN_AZURE_KEY_SECRET_SCOPE and NUVYN_AZURE_KEY_SECRET_KEY, or neither")
         if databricks:
-            reader = secret_reader or _dbutils_secret_reader
+            if secret_reader is None:
+                raise SourceError("reading the account key from a Databricks secret scope needs the Spark session")
+            reader = secret_reader
             try:
                 key = reader(settings.azure_key_secret_scope, settings.azure_key_secret_key)
             except Exception as exc:  # noqa: BLE001 - dbutils raises py4j/its own errors
@@ -195,13 +190,14 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
     return AzureCredential(DEFAULT)
 
 
-def _dbutils_secret_reader(scope: str, key: str) -> str:
-    """dbutils.secrets.get on Databricks (never called elsewhere)."""
-    from pyspark.dbutils import DBUtils  # type: ignore[import-not-found]  # Databricks runtime only
-    from pyspark.sql import SparkSession
+def dbutils_secret_reader(spark: SparkSession) -> SecretReader:
+    """dbutils.secrets.get on Databricks (the module exists only in the Databricks runtime)."""
 
-    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
-    return DBUtils(spark).secrets.get(scope=scope, key=key)
+    def read(scope: str, key: str) -> str:
+        dbutils = importlib.import_module("pyspark.dbutils")
+        return str(dbutils.DBUtils(spark).secrets.get(scope=scope, key=key))
+
+    return read
 
 
 def spark_conf_for(location: Location, credential: AzureCredential, route: str) -> dict[str, str]:
@@ -374,8 +370,7 @@ class AzureBlobFileStore:
 
     def __init__(self, location: Location, container_client: Any, credential: AzureCredential,
                  settings: Settings | None = None, spark: SparkSession | None = None) -> None:
-        if not location.is_azure or not location.container:
-            raise SourceError(f"{location.display!r} is not an Azure container path")
+        _container(location)
         self.location = location
         self.kind = location.kind
         self.client = container_client
@@ -400,12 +395,15 @@ class AzureBlobFileStore:
 
     @classmethod
     def from_location(cls, location: Location, settings: Settings, *, spark: SparkSession | None = None,
-                      secret_reader: SecretReader | None = None, env: Mapping[str, str] | None = None,
+                      secret_reader: SecretReader | None = None, databricks: bool = False,
                       retry_total: int = 3) -> AzureBlobFileStore:
+        """The store with its SDK client. `spark`, on Databricks, reads a secret-scope key and gets
+        the credential's fs.azure settings; `databricks`: the runtime's rules apply (secret scope)."""
         from azure.storage.blob import ContainerClient, ExponentialRetry
 
-        credential = resolve_credential(location, settings, databricks=on_databricks(env),
-                                        secret_reader=secret_reader)
+        if secret_reader is None and spark is not None:
+            secret_reader = dbutils_secret_reader(spark)
+        credential = resolve_credential(location, settings, databricks=databricks, secret_reader=secret_reader)
         endpoint = location.blob_endpoint
         assert endpoint is not None
         sdk_credential: Any
@@ -423,7 +421,7 @@ class AzureBlobFileStore:
             from azure.identity import DefaultAzureCredential
 
             sdk_credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-        client = ContainerClient(account_url=endpoint, container_name=location.container,
+        client = ContainerClient(account_url=endpoint, container_name=_container(location),
                                  credential=sdk_credential, connection_timeout=20, read_timeout=120,
                                  retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2,
                                                                retry_total=retry_total))
@@ -473,6 +471,8 @@ class AzureBlobFileStore:
 
         Folders are '/'-separated name segments: a blob below a pruned segment is not reported;
         the pruned folder is, once. Folder markers (ADLS directories, 'x/' blobs) are not files."""
+        from azure.core.exceptions import AzureError
+
         prefix = self._folder_prefix()
         found = False
         reported: set[str] = set()
@@ -501,9 +501,7 @@ class AzureBlobFileStore:
                 self._etags[uri] = (size, blob.etag)
                 modified = blob.last_modified.timestamp() if blob.last_modified else None
                 yield FileInfo(rel, uri, size, modified, blob.etag)
-        except SourceError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the SDK's errors, turned into one clear SourceError
+        except (AzureError, OSError) as exc:  # the SDK's errors, turned into one clear SourceError
             raise source_error(exc, self.location, self.credential, "listing") from None
         if found:
             return
@@ -520,13 +518,13 @@ class AzureBlobFileStore:
         name = self.location.prefix
         if not name or name.endswith("/"):
             return None
-        from azure.core.exceptions import ResourceNotFoundError
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         try:
             props = self.client.get_blob_client(name).get_blob_properties()
         except ResourceNotFoundError:
             return None
-        except Exception as exc:  # noqa: BLE001
+        except (AzureError, OSError) as exc:
             raise source_error(exc, self.location, self.credential, "reading a blob of") from None
         uri = self.uri_of(name)
         self._etags[uri] = (int(props.size), props.etag)
@@ -551,7 +549,7 @@ class AzureBlobFileStore:
                 raise BlobGoneError(f"{self._label(name)} not found") from None
             known = (int(props.size), props.etag)
         raw = BlobRangeReader(blob, known[0], known[1], self._label(name))
-        return io.BufferedReader(raw, buffer_size=READ_AHEAD_BYTES)  # type: ignore[return-value]
+        return io.BufferedReader(raw, buffer_size=READ_AHEAD_BYTES)
 
     # ------------------------------------------------------------------ Spark
 
@@ -572,14 +570,8 @@ class AzureBlobFileStore:
         name = self.blob_name(uri)
         if self.route == "staging":
             return escape_glob("file:" + self._stage(uri, name))
-        if not self._spark_configured:
-            spark = self._spark
-            if spark is None:
-                from pyspark.sql import SparkSession
-
-                spark = SparkSession.getActiveSession()
-            if spark is not None:
-                self.configure_spark(spark)
+        if not self._spark_configured and self._spark is not None:
+            self.configure_spark(self._spark)
         loc = self.location
         if self.route == "wasbs":
             return escape_glob(f"wasbs://{loc.container}@{loc.account}.blob.{loc.endpoint_suffix}/{name}")
@@ -641,6 +633,13 @@ class AzureBlobFileStore:
             self.client.close()
         except Exception as exc:  # noqa: BLE001 - closing is best effort
             logger.debug("closing the container client failed: %s", type(exc).__name__)
+
+
+def _container(location: Location) -> str:
+    """The container of an Azure location; SourceError for any other path."""
+    if not location.is_azure or not location.container:
+        raise SourceError(f"{location.display!r} is not an Azure container path")
+    return location.container
 
 
 def _is_folder_marker(blob: Any) -> bool:

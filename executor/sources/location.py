@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from executor.errors import PayloadError
-from executor.redaction import strip_query
+from executor.redaction import SECRETS, strip_query
+from executor.settings import Secret, Settings
 
 _HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.(?P<svc>blob|dfs)\.(?P<suffix>core\.windows\.net|core\.chinacloudapi\.cn|core\.usgovcloudapi\.net)$", re.I)
 DEV_STORAGE_ENDPOINT = "127.0.0.1:10000"  # UseDevelopmentStorage=true
@@ -43,19 +44,27 @@ def _netloc(text: str) -> str:
     return text.rsplit("@", 1)[-1].strip().strip("/").lower()
 
 
-def emulator_hosts(connection_string: str | None, explicit: str | None) -> frozenset[str]:
+def parse_connection_string(text: str) -> dict[str, str]:
+    """'A=1;B=x==' -> {'a': '1', 'b': 'x=='}: keys lower-cased, values may contain '='. Pure."""
+    out: dict[str, str] = {}
+    for part in text.strip().split(";"):
+        if "=" not in part:
+            continue
+        k, v = part.split("=", 1)
+        out[k.strip().lower()] = v.strip()
+    return out
+
+
+def emulator_hosts(connection_string: Secret | str | None, explicit: str | None) -> frozenset[str]:
     """The emulator endpoints (host:port, lower case) the executor may talk to. Pure.
 
     From the connection string: its BlobEndpoint host:port, or 127.0.0.1:10000 with
     UseDevelopmentStorage=true; from `explicit` (NUVYN_AZURE_EMULATOR_HOSTS): comma-separated
     host:port entries. Nothing else: loopback is not trusted implicitly."""
     hosts: set[str] = set()
-    if connection_string:
-        parts = {}
-        for part in connection_string.split(";"):
-            if "=" in part:
-                k, v = part.split("=", 1)
-                parts[k.strip().lower()] = v.strip()
+    text = connection_string.get_secret_value() if isinstance(connection_string, Secret) else connection_string
+    if text:
+        parts = parse_connection_string(text)
         if parts.get("usedevelopmentstorage", "").lower() == "true":
             hosts.add(DEV_STORAGE_ENDPOINT)
         endpoint = parts.get("blobendpoint", "")
@@ -180,3 +189,18 @@ def parse_location(path: str, storage_hint: str | None = None,
         f"data_source_path {shown!r} has an unsupported scheme {scheme!r}; expected a local path, dbfs:/, "
         "https://<account>.blob|dfs.core.windows.net/..., abfss://, wasbs:// or the Azurite emulator URL"
     )
+
+
+STORAGE_KINDS = ("local", "dbfs", "azure_blob", "adls_gen2")
+
+
+def source_location(path: str, data_source_type: str, settings: Settings) -> Location:
+    """The Location of a job's data_source_path: its data_source_type is the hint when it names a
+    storage kind; emulator hosts come from the settings; a SAS token in the path is registered with
+    executor.redaction.SECRETS."""
+    hint = data_source_type if data_source_type in STORAGE_KINDS else None
+    location = parse_location(path, hint, emulator_hosts(settings.azure_connection_string,
+                                                          settings.azure_emulator_hosts))
+    if location.sas_token:
+        SECRETS.add(location.sas_token)
+    return location

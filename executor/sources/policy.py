@@ -21,6 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from executor.errors import ExecutorError
+from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE
 from executor.sources.location import Location
 
 ROOTS_ENV = "NUVYN_API_SOURCE_ROOTS"
@@ -132,8 +133,6 @@ class SourcePolicy:
 
 def check_credential_account(location: Location, source: str, allowed_accounts: Collection[str]) -> None:
     """The server's own credential (`source`, see executor.sources.azure) serves only listed accounts."""
-    from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE
-
     if source not in (ACCOUNT_KEY, SECRET_SCOPE, DEFAULT):
         return
     account = (location.account or "").lower()

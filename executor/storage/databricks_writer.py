@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -123,8 +124,8 @@ class DatabricksWriter:
     def __init__(self, spark: SparkSession, settings: Settings | None = None,
                  databricks: bool | None = None) -> None:
         self.spark = spark
-        self.settings = settings or Settings.from_env()
-        self.databricks = on_databricks() if databricks is None else databricks
+        self.settings = settings or Settings.from_env(os.environ)
+        self.databricks = on_databricks(os.environ) if databricks is None else databricks
         self.location = self.settings.resolved_tables_location(self.databricks)
         if self.location and "'" in self.location:
             raise MetadataStoreError("NUVYN_TABLES_LOCATION must not contain a quote character")

@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import abc
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from executor.errors import MetadataStoreError, QueryError, SettingsError
 from executor.metadata.model import COMPLETED_STATUSES, RUN_RUNNING
 from executor.redaction import SECRETS
-from executor.settings import EnvSettings, Settings, on_databricks
+from executor.settings import ReadSettings, Settings
 from executor.storage import schema as S
 
 if TYPE_CHECKING:
@@ -77,62 +75,17 @@ class MetadataReads(Protocol):
         ...
 
 
-# ---------------------------------------------------------------------- settings
-
-
-_TRUE = {"1", "true", "yes", "on"}
-
-
-@dataclass(frozen=True)
-class ReadSettings(EnvSettings):
-    """Where metadata reads go. Read from the environment once, at the edge."""
-
-    backend: str = field(default="auto", metadata={"env": "NUVYN_READ_BACKEND", "description": (
-        "auto: the SQL Statement Execution API when NUVYN_SQL_WAREHOUSE_ID is set, Spark on Databricks, "
-        "else delta-rs on the local tables (no JVM); or force delta, spark or statement.")})
-    sql_warehouse_id: str | None = field(default=None, metadata={"env": "NUVYN_SQL_WAREHOUSE_ID", "description": (
-        "Databricks SQL warehouse that runs the metadata reads through the Statement Execution API "
-        "(databricks-sdk; host and token from the SDK's configuration: DATABRICKS_HOST, DATABRICKS_TOKEN, ...).")})
-    statement_timeout_s: float = field(default=60.0, metadata={"env": "NUVYN_SQL_STATEMENT_TIMEOUT_S", "description": (
-        "Statement API: seconds a read may take before it is cancelled and reported as failed.")})
-
-    def __post_init__(self) -> None:
-        if self.backend not in ("auto", "delta", "spark", "statement"):
-            raise SettingsError(f"NUVYN_READ_BACKEND={self.backend!r} is invalid; expected one of: auto, delta, "
-                                "spark, statement")
-        if self.backend == "statement" and not self.sql_warehouse_id:
-            raise SettingsError("NUVYN_READ_BACKEND=statement needs NUVYN_SQL_WAREHOUSE_ID (the SQL warehouse id)")
-        if self.sql_warehouse_id is not None and not _warehouse_id_ok(self.sql_warehouse_id):
-            raise SettingsError("NUVYN_SQL_WAREHOUSE_ID must be a warehouse id: letters and digits only")
-        if not self.statement_timeout_s > 0:
-            raise SettingsError("NUVYN_SQL_STATEMENT_TIMEOUT_S must be > 0")
-
-    def choose(self, databricks: bool) -> str:
-        """The backend to use: delta, spark or statement."""
-        if self.backend != "auto":
-            return self.backend
-        if self.sql_warehouse_id:
-            return "statement"
-        return "spark" if databricks else "delta"
-
-
-def _warehouse_id_ok(value: str) -> bool:
-    return value.isascii() and value.isalnum() and len(value) <= 64
-
-
-def build_reads(settings: Settings, env: Mapping[str, str] | None = None, *,
+def build_reads(settings: Settings, read_settings: ReadSettings, *, databricks: bool,
                 spark_reads: Callable[[], MetadataReads] | None = None,
                 statement_client: Callable[[], Any] | None = None) -> MetadataReads:
     """The reads this process should use (ReadSettings.choose). `spark_reads` builds the Spark
     backend (and its session) only when it is chosen; `statement_client` builds the databricks-sdk
     WorkspaceClient (default: WorkspaceClient() with the SDK's own configuration)."""
-    env = os.environ if env is None else env
-    rs = ReadSettings.from_env(env)
-    databricks = on_databricks(env)
-    kind = rs.choose(databricks)
+    kind = read_settings.choose(databricks)
     if kind == "statement":
         client = statement_client() if statement_client else _workspace_client()
-        return StatementReads(client, str(rs.sql_warehouse_id), settings, timeout_s=rs.statement_timeout_s)
+        return StatementReads(client, str(read_settings.sql_warehouse_id), settings,
+                              timeout_s=read_settings.statement_timeout_s)
     if kind == "spark":
         if spark_reads is None:
             raise SettingsError("NUVYN_READ_BACKEND=spark needs a SparkSession in this process")

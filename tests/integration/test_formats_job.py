@@ -109,15 +109,15 @@ def test_every_format_in_one_run_and_drift_between_runs(context, spark, tmp_path
     # the same through the console script, and with explicit run ids
     from executor import cli
 
-    monkeypatch.setattr(cli, "_context", lambda: context)
-    assert cli.main(["diff", "--workflow-id", "wf_fmt", "--format", "table"]) == 0
+    assert cli.main(["diff", "--workflow-id", "wf_fmt", "--format", "table"], {}, context) == 0
     out = capsys.readouterr().out
     assert "~ a: int -> string" in out and "+ table extra" in out and "- table config" in out
     assert cli.main(["diff", "--workflow-id", "wf_fmt", "--from-run", report2["run_id"],
-                     "--to-run", report["run_id"]]) == 0
+                     "--to-run", report["run_id"]], {}, context) == 0
     back = json.loads(capsys.readouterr().out)
     assert [t["table_name"] for t in back["changes"]["tables_added"]] == ["config"]
-    assert cli.main(["diff", "--workflow-id", "wf_fmt", "--from-run", "nope", "--to-run", report["run_id"]]) == 2
+    assert cli.main(["diff", "--workflow-id", "wf_fmt", "--from-run", "nope", "--to-run", report["run_id"]],
+                    {}, context) == 2
 
 
 @pytest.mark.parametrize("wf", ["wf_one_run"])

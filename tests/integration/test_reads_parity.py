@@ -11,10 +11,11 @@ import json
 import shutil
 from datetime import datetime, timezone
 
-from executor.cli import _json as cli_json
 from executor.main import EXIT_FAILED, EXIT_OK, run_job
-from executor.ops.commands import _json, latest_tables, list_runs
+from executor.ops.commands import latest_tables, list_runs
 from executor.ops.render import parse_summary
+from executor.ops.render import to_json as _json
+from executor.ops.render import to_json as cli_json
 from executor.payload import build_request
 from executor.storage.databricks_writer import RunRecord
 from executor.storage.queries import DeltaReads
@@ -28,7 +29,7 @@ def _run(context, lake, workflow_id, source_id=None):
 
 
 def _query_json(reads, **kw) -> str:
-    """What `nuvyn-executor query --format json` prints (executor.cli.cmd_query)."""
+    """What `nuvyn-executor query --format json` prints (executor.ops.commands.cmd_query)."""
     result = reads.query_metadata(**kw)
     for run in result["runs"]:
         run["summary"] = parse_summary(run.get("summary"))

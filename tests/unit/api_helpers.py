@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from executor.api.settings import ApiSettings
 from executor.api_server import build_app
+from executor.settings import ApiSettings
 
 TOKEN = "test-token-0123456789"
 # The seed's cases write "https://..."; a host that is neither Azure storage nor an allowed emulator is

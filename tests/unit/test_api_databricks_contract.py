@@ -15,9 +15,9 @@ from api_helpers import AUTH, FakeReader
 from fastapi.testclient import TestClient
 
 from executor.api.launchers import DatabricksLauncher, databricks_client_factory
-from executor.api.settings import ApiSettings
 from executor.api.store import JobStore
 from executor.api_server import build_app
+from executor.settings import ApiSettings
 from tests.http_doubles import JsonApiHandler
 
 DBX_TOKEN = "dapi-test-token-abcdef"

@@ -14,8 +14,8 @@ import pytest
 from api_helpers import AUTH, SEED_PATH, make_app
 from fastapi.testclient import TestClient
 
-from executor.api.settings import ApiSettings
 from executor.errors import SettingsError
+from executor.settings import ApiSettings
 
 BODY = {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "w1"}
 

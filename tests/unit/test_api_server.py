@@ -10,8 +10,8 @@ import pytest
 from api_helpers import AUTH, SEED_PATH, TOKEN, make_app
 from fastapi.testclient import TestClient
 
-from executor.api.settings import ApiSettings
 from executor.errors import SettingsError
+from executor.settings import ApiSettings
 
 
 @pytest.fixture()

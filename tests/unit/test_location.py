@@ -121,3 +121,15 @@ def test_emulator_hosts_come_from_the_connection_string_and_the_setting():
     real = "AccountName=acct01;AccountKey=k;BlobEndpoint=https://acct01.blob.core.windows.net/"
     assert emulator_hosts(real, None) == frozenset()  # a real Azure endpoint is not an emulator
     assert emulator_hosts(None, None) == frozenset()  # loopback is not trusted implicitly
+
+
+def test_source_location_uses_the_storage_hint_and_registers_the_sas_token():
+    from executor.redaction import SECRETS
+    from executor.settings import Settings
+    from executor.sources.location import source_location
+
+    token = "sv=2024-01-01&sp=rl&sig=unitTestSourceLocationSig"
+    loc = source_location(f"https://acct01.blob.core.windows.net/c/p?{token}", "csv", Settings())
+    assert (loc.kind, loc.account, loc.container) == ("azure_blob", "acct01", "c")
+    assert SECRETS.redact(f"x {token} y") == "x *** y"  # the whole token, not only its sig
+    assert source_location("/data", "local", Settings()).kind == "local"

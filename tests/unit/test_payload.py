@@ -141,3 +141,15 @@ def test_run_id_generated_when_absent_and_validated():
     assert a.run_id != b.run_id
     with pytest.raises(PayloadError, match="run_id"):
         build_request({**BASE, "workflow_id": "w"}, run_id="bad id'")
+
+
+def test_resolve_payload_parameter_wins_and_pattern_settings_fill_in():
+    from executor.payload import resolve_payload
+
+    env = {"NUVYN_JOB_PAYLOAD": '{"workflow_id": "wf_env"}', "NUVYN_INCLUDE": "*.csv", "NUVYN_EXCLUDE": " "}
+    assert resolve_payload(None, env) == {"workflow_id": "wf_env", "include": "*.csv"}
+    assert resolve_payload("  ", env)["workflow_id"] == "wf_env"
+    assert resolve_payload('{"workflow_id": "wf_arg", "include": ["a/*"]}', env) == {
+        "workflow_id": "wf_arg", "include": ["a/*"]}
+    with pytest.raises(PayloadError, match="--payload is not valid JSON"):
+        resolve_payload("{", env)

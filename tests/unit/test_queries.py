@@ -131,14 +131,15 @@ def test_a_broken_table_is_a_store_error(tmp_path):
 
 def test_backend_choice():
     s = Settings(warehouse_dir="/w")
-    assert isinstance(build_reads(s, {}), DeltaReads)
-    assert build_reads(s, {}).location == "/w/_executor_metadata.db"
+    assert isinstance(build_reads(s, ReadSettings(), databricks=False), DeltaReads)
+    assert build_reads(s, ReadSettings(), databricks=False).location == "/w/_executor_metadata.db"
     assert ReadSettings.from_env({"NUVYN_SQL_WAREHOUSE_ID": "abc123"}).choose(False) == "statement"
     assert ReadSettings.from_env({}).choose(True) == "spark"
-    reads = build_reads(s, {"NUVYN_SQL_WAREHOUSE_ID": "abc123"}, statement_client=lambda: "client")
+    reads = build_reads(s, ReadSettings.from_env({"NUVYN_SQL_WAREHOUSE_ID": "abc123"}), databricks=False,
+                        statement_client=lambda: "client")
     assert isinstance(reads, StatementReads) and reads.warehouse_id == "abc123"
     sentinel = object()
-    assert build_reads(s, {"DATABRICKS_RUNTIME_VERSION": "15.4"}, spark_reads=lambda: sentinel) is sentinel
+    assert build_reads(s, ReadSettings(), databricks=True, spark_reads=lambda: sentinel) is sentinel
     with pytest.raises(SettingsError, match="NUVYN_SQL_WAREHOUSE_ID"):
         ReadSettings.from_env({"NUVYN_SQL_WAREHOUSE_ID": "abc'; DROP"})
     with pytest.raises(SettingsError, match="NUVYN_READ_BACKEND"):
@@ -148,7 +149,7 @@ def test_backend_choice():
 
 
 def test_read_settings_parse_the_environment():
-    from executor.api.reads import ReadPoolSettings
+    from executor.settings import ReadPoolSettings
 
     rs = ReadSettings.from_env({"NUVYN_READ_BACKEND": " delta ", "NUVYN_SQL_WAREHOUSE_ID": "",
                                 "NUVYN_SQL_STATEMENT_TIMEOUT_S": " 2.5 "})
@@ -158,11 +159,12 @@ def test_read_settings_parse_the_environment():
                                       "NUVYN_API_READ_TIMEOUT_S": "7"})
     assert (pool.workers, pool.max_pending, pool.timeout_s) == (3, 64, 7.0)
     assert isinstance(pool.workers, int) and isinstance(pool.timeout_s, float)
-    for cls, env in ((ReadSettings, "NUVYN_SQL_STATEMENT_TIMEOUT_S"), (ReadPoolSettings, "NUVYN_API_READ_TIMEOUT_S"),
-                     (ReadPoolSettings, "NUVYN_API_READ_WORKERS")):
-        with pytest.raises(SettingsError, match=f"^{env}='soon' is not a number$"):
+    for cls, env, what in ((ReadSettings, "NUVYN_SQL_STATEMENT_TIMEOUT_S", "a number"),
+                           (ReadPoolSettings, "NUVYN_API_READ_TIMEOUT_S", "a number"),
+                           (ReadPoolSettings, "NUVYN_API_READ_WORKERS", "an integer")):
+        with pytest.raises(SettingsError, match=f"^{env}='soon' is not {what}$"):
             cls.from_env({env: "soon"})
-    with pytest.raises(SettingsError, match="^NUVYN_API_READ_WORKERS='2.5' is not a number$"):
+    with pytest.raises(SettingsError, match="^NUVYN_API_READ_WORKERS='2.5' is not an integer$"):
         ReadPoolSettings.from_env({"NUVYN_API_READ_WORKERS": "2.5"})
     assert ReadPoolSettings.describe()[0] == (
         "NUVYN_API_READ_WORKERS", "4",
@@ -172,7 +174,7 @@ def test_read_settings_parse_the_environment():
 
 
 def test_read_settings_are_documented():
-    from executor.api.reads import ReadPoolSettings
+    from executor.settings import ReadPoolSettings
 
     api = (Path(__file__).resolve().parents[2] / "docs" / "API.md").read_text(encoding="utf-8")
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")

@@ -132,8 +132,8 @@ def test_overload_answers_503_and_a_slow_read_504_while_health_answers(tmp_path)
     from api_helpers import AUTH, TOKEN
     from fastapi.testclient import TestClient
 
-    from executor.api.settings import ApiSettings
     from executor.api_server import build_app
+    from executor.settings import ApiSettings
 
     release = threading.Event()
     started = threading.Event()

@@ -97,7 +97,8 @@ def test_footer_errors_are_clear():
 
 
 def test_summary_notes_show_header_decisions_and_column_reasons(tmp_path):
-    from executor.ops.summary import render_summary, table_notes
+    from executor.ops.summary import render_summary
+    from executor.run import table_notes
 
     write_csv_classes(tmp_path / "lake" / "csv")
     write_parquet_classes(tmp_path / "lake" / "pq")

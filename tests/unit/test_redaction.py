@@ -51,12 +51,16 @@ def test_short_values_not_registered():
     assert reg.redact("ab cab") == "ab cab"
 
 
-def test_settings_register_azure_secrets_and_hide_them():
+def test_settings_hide_secrets_and_the_edge_registers_them():
     from executor.redaction import SECRETS
-    from executor.settings import Settings
+    from executor.settings import Settings, env_secrets
 
     key = "k" * 20 + "unit-test-account-key"
-    s = Settings.from_env({"NUVYN_AZURE_ACCOUNT_KEY": key,
-                           "AZURE_STORAGE_CONNECTION_STRING": "AccountName=a;SharedAccessSignature=sp=r&sig=zzzzzzzz"})
-    assert key not in repr(s) and "zzzzzzzz" not in repr(s)
-    assert key not in SECRETS.redact(f"x {key} y")
+    env = {"NUVYN_AZURE_ACCOUNT_KEY": key,
+           "AZURE_STORAGE_CONNECTION_STRING": "AccountName=a;SharedAccessSignature=sp=r&sig=zzzzzzzz"}
+    s = Settings.from_env(env)
+    assert key not in repr(s) and "zzzzzzzz" not in repr(s) and key not in str(s.azure_account_key)
+    assert s.azure_account_key is not None and s.azure_account_key.get_secret_value() == key
+    assert key in SECRETS.redact(f"x {key} y")  # building settings registers nothing (no global writes)
+    SECRETS.add(*env_secrets(env))  # what main, cli and the API server do at startup
+    assert key not in SECRETS.redact(f"x {key} y") and "zzzzzzzz" not in SECRETS.redact("sig=zzzzzzzz")

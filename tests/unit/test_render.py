@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from executor.cli import render_metadata
+from executor.ops.commands import render_metadata
 from executor.ops.render import ELLIPSIS, cell, format_timestamp, text_table
 
 
