@@ -61,6 +61,7 @@ def server_env(tmp_path):
     return env
 
 
+@pytest.mark.lane_a_only  # the API over HTTP; lane B runs the job itself in test_job_run / test_spark_submit
 def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake, api_servers):
     jobs_db = Path(server_env["NUVYN_WAREHOUSE_DIR"]) / "_api" / "jobs.sqlite3"
     server_env["NUVYN_API_SOURCE_ROOTS"] = str(sample_lake)

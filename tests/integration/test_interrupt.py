@@ -60,6 +60,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.lane_a_only  # Azurite and the API server: nothing Spark-version specific
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_stops_pytest_and_its_servers(tmp_path, sig):
     if not AZURITE_BIN.exists() or os.environ.get("NUVYN_AZURITE_URL"):

@@ -1,90 +1,160 @@
-"""The import graph of executor/ (module-level and function-level imports alike) has no cycle, and
-the layers point one way: the operator commands never import the CLI."""
+"""The import graph of executor/: every import statement counts (module level, inside functions and
+under TYPE_CHECKING), so a cycle hidden by a lazy import fails here like any other. Plus the
+boundaries docs/ARCHITECTURE.md states, and the one rule for the environment: only the entry
+points read os.environ."""
 
 from __future__ import annotations
 
 import ast
-from pathlib import Path
+import pathlib
 
-PACKAGE = Path(__file__).resolve().parents[2] / "executor"
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "executor"
+
+# The entry points: they read the process environment and hand values to everything else.
+ENV_READERS = {"executor.main", "executor.cli", "executor.api_server"}
+HEAVY = ("pyspark", "delta", "azure", "fastapi", "uvicorn", "httpx", "databricks", "deltalake", "requests")
+PURE = ("executor.payload", "executor.redaction", "executor.metadata.grouping", "executor.metadata.model",
+        "executor.metadata.drift", "executor.metadata.csv_scan", "executor.metadata.samples",
+        "executor.storage.rows", "executor.sources.location")
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def module_name(path: pathlib.Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
 
 
-def import_graph() -> dict[str, set[str]]:
-    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph: dict[str, set[str]] = {m: set() for m in modules}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    base = ".".join([*anchor, base] if base else anchor)
-                targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imported_names(name: str, path: pathlib.Path) -> list[tuple[str, int]]:
+    """(absolute module name, line) for every import in the file, wherever it stands."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
             else:
-                continue
-            graph[name] |= {t for t in targets if t in modules and t != name}
+                module = node.module or ""
+            for alias in node.names:
+                candidate = f"{module}.{alias.name}"
+                found.append((candidate if candidate in MODULES else module, node.lineno))
+    return found
+
+
+def internal_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for name, path in MODULES.items():
+        deps = set()
+        for target, _line in imported_names(name, path):
+            while target and target not in MODULES:  # `import executor.a.b.c` of a name: its module
+                target = target.rpartition(".")[0]
+            if target and target != name and target.startswith("executor"):
+                deps.add(target)
+        graph[name] = deps
     return graph
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    """Strongly connected components with more than one module (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
-    found: list[list[str]] = []
-    for root in graph:
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph[child]))))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.append(sorted(component))
-    return found
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
 
 
-def test_the_finder_sees_a_cycle():
-    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+def test_cycle_finder_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_function_level_and_type_checking_imports_are_seen(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import executor.context\n"
+                     "def f():\n    from executor.cli import main\n", encoding="utf-8")
+    names = imported_names("executor.ops.probe", probe)
+    assert ("executor.cli", 5) in names
+    assert ("executor.context", 3) in names
 
 
 def test_no_import_cycles_in_executor():
-    assert cycles(import_graph()) == []
+    found = cycles(internal_graph())
+    assert not found, "import cycles (every import counts, lazy ones too): " + "; ".join(
+        " <-> ".join(c) for c in found)
 
 
-def test_ops_never_imports_the_cli():
-    graph = import_graph()
-    assert "executor.ops.commands" in graph["executor.cli"]
-    assert [m for m, deps in graph.items() if m.startswith("executor.ops") and "executor.cli" in deps] == []
+@pytest.mark.parametrize(("importer", "forbidden", "why"), [
+    ("executor.metadata.readers", "executor.metadata.extractor", "readers never import the extractor"),
+    ("executor.metadata", "executor.payload", "extraction never imports payload"),
+    ("executor.metadata", "executor.storage", "extraction never imports storage"),
+    ("executor.storage", "executor.payload", "storage never imports payload"),
+    ("executor.storage", "executor.metadata.extractor", "the writer never re-reads files"),
+    ("executor.ops", "executor.cli", "ops never imports the cli"),
+    ("executor.", "executor.api", "nothing in the core imports the API"),
+    ("executor.", "executor.cli", "nothing in the core imports the CLI"),
+])
+def test_boundaries(importer, forbidden, why):
+    graph = internal_graph()
+    edges = [(m, d) for m, deps in graph.items() if m.startswith(importer) for d in deps
+             if (d == forbidden or d.startswith(forbidden + "."))]
+    if importer == "executor.":  # the core: everything except the faces themselves
+        faces = ("executor.api", "executor.api_server", "executor.cli", "executor.main", "executor.ops")
+        edges = [(m, d) for m, d in edges if not m.startswith(faces)]
+    assert not edges, f"{why}: {edges}"
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_modules_import_no_spark_azure_or_http(module):
+    if module not in MODULES:
+        pytest.skip(f"{module} does not exist")
+    heavy = [(n, line) for n, line in imported_names(module, MODULES[module]) if n.split(".")[0] in HEAVY]
+    assert not heavy, f"{module} is pure but imports {heavy}"
+
+
+def test_only_the_entry_points_read_the_environment():
+    readers = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            reads = (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                     and node.value.id == "os" and node.attr in ("environ", "getenv", "environb"))
+            reads = reads or (isinstance(node, ast.ImportFrom) and node.module == "os"
+                              and any(a.name in ("environ", "getenv") for a in node.names))
+            if reads and name not in ENV_READERS:
+                readers.append(f"{name}:{node.lineno}")
+    assert not readers, f"only {sorted(ENV_READERS)} read os.environ; also read in: {readers}"
