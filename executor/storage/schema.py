@@ -1,8 +1,6 @@
 """The four Delta tables: one row dataclass per table is the single column list (names, Spark SQL
 types, nullability, meaning), and the DDL, the Spark schema and the added-columns migration are
-derived from it.
-
-The seed's DDL columns come first, in the seed's order; columns this executor adds follow.
+derived from it. The seed's DDL columns come first, in the seed's order; columns this executor adds follow.
 `id` is the seed's `BIGINT GENERATED ALWAYS AS IDENTITY` key made portable: a deterministic 63-bit
 hash of the row's natural key (run, table, position...). Identity columns would serialise every
 writer (Databricks: "declaring an identity column disables concurrent transactions"; OSS Spark 3.5

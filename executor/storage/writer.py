@@ -1,17 +1,9 @@
-"""The four Delta tables' DDL, migration and idempotent appends, on a SparkSession.
-
-- Creation: CREATE SCHEMA/TABLE IF NOT EXISTS from executor.storage.schema (liquid clustering by
-  workflow_id, source_id with NUVYN_TABLE_LAYOUT=cluster). With a tables location the tables are
-  external, at <location>/<table>, so that every process (the next job run, the query command, the
-  API server) finds the same tables; a Delta table already there is registered as it is.
-- Migration: columns a table lacks (a v1 table, an older v2 table) are added with
-  ALTER TABLE ... ADD COLUMNS; nothing is dropped, no row is lost. The dry run walks the same code
-  and returns the statements instead of running them.
-- Appends are blind DataFrame appends (no identity column), so concurrent runs never conflict.
-  Each (run_id, table) append carries Delta's idempotent-write options txnAppId/txnVersion: a
-  retried run (same run_id) never writes a table's rows twice.
-- Every Delta operation goes through executor.storage.retry (lost races are tried again).
-"""
+"""The four Delta tables on a SparkSession: creation (CREATE SCHEMA/TABLE IF NOT EXISTS from
+executor.storage.schema; with a tables location they are external, at <location>/<table>, so that every
+process finds the same tables), migration (ALTER TABLE ... ADD COLUMNS for the columns a table lacks;
+nothing is dropped; the dry run walks the same code and returns the statements instead), and blind,
+idempotent appends (Delta's txnAppId/txnVersion per run and table: a retried run never writes a
+table's rows twice). Every Delta operation goes through executor.storage.retry."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from executor.main import main  # noqa: E402
-from executor.storage.writer import TablesWriter  # noqa: E402
+from executor.main import main
+from executor.storage.writer import TablesWriter
 
 pause_after = os.environ.get("NUVYN_TEST_PAUSE_AFTER")
 marker = os.environ.get("NUVYN_TEST_MARKER")
