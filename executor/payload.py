@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from executor.errors import PayloadError
+from executor.ids import new_run_id
 from executor.metadata.readers.registry import READERS
 
 PAYLOAD_ENV = "NUVYN_JOB_PAYLOAD"
@@ -157,10 +157,6 @@ def normalize_data_source_type(value: Any) -> str:
             f"Unknown data_source_type {value!r}; expected one of: {', '.join(VALID_DATA_SOURCE_TYPES)}"
         )
     return key
-
-
-def new_run_id() -> str:
-    return f"run_{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,13 @@ session and process in UTC.
 from __future__ import annotations
 
 import abc
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from dataclasses import KW_ONLY, dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from executor.errors import MetadataStoreError, QueryError, SettingsError
@@ -35,6 +37,7 @@ from executor.metadata.model import COMPLETED_STATUSES, RUN_RUNNING
 from executor.redaction import SECRETS
 from executor.settings import ReadSettings, Settings
 from executor.storage import schema as S
+from executor.storage.rows import naive_utc
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -106,9 +109,14 @@ def _workspace_client() -> Any:
 # ---------------------------------------------------------------------- the rules, in plain Python
 
 
-def _nn(v: Any) -> tuple[bool, Any]:
+def _nulls_first(key: Callable[[Row], Any], row: Row) -> tuple[bool, Any]:
     """Sort key: nulls first ascending (and last descending), as Spark's default orderings."""
+    v = key(row)
     return (v is not None, v)
+
+
+def _column(name: str) -> Callable[[Row], Any]:
+    return lambda r: r.get(name)
 
 
 def sort_rows(rows: Iterable[Row], keys: Sequence[tuple[Callable[[Row], Any], bool]]) -> list[Row]:
@@ -116,7 +124,7 @@ def sort_rows(rows: Iterable[Row], keys: Sequence[tuple[Callable[[Row], Any], bo
     DESC NULLS LAST). Stable: passes from the least significant key."""
     out = list(rows)
     for key, desc in reversed(keys):
-        out.sort(key=lambda r, k=key: _nn(k(r)), reverse=desc)
+        out.sort(key=functools.partial(_nulls_first, key), reverse=desc)
     return out
 
 
@@ -205,10 +213,15 @@ def _changes(select_runs: Callable[..., list[Row]], run_rows: Callable[[str, str
     return out
 
 
-def _naive_utc(v: Any) -> Any:
-    if isinstance(v, datetime) and v.tzinfo is not None:
-        return v.astimezone(timezone.utc).replace(tzinfo=None)
-    return v
+def with_every_column(table: str, rows: list[Row], have: Iterable[str]) -> list[Row]:
+    """The rows with the table's columns they lack as null. A table written before a column existed
+    lacks it until ALTER TABLE ... ADD COLUMNS; Spark then reads it as null, after the existing
+    columns, in the schema's order, and so do these reads."""
+    present = set(have)
+    missing = [c for c in S.column_names(table) if c not in present]
+    for r in rows:
+        r.update(dict.fromkeys(missing))
+    return rows
 
 
 class RowReads(abc.ABC):
@@ -236,7 +249,7 @@ class RowReads(abc.ABC):
                        run_id: str | None = None) -> dict[str, Any]:
         def rows(name: str, run_ids: list[str]) -> list[Row]:
             fetched = self.fetch(name, self._equals(workflow_id, source_id), run_ids)
-            return sort_rows(fetched, [(lambda r, c=c: r.get(c), False) for c in DATA_ORDER[name]])
+            return sort_rows(fetched, [(_column(c), False) for c in DATA_ORDER[name]])
 
         return _metadata(self.select_runs(workflow_id, source_id, run_id), rows)
 
@@ -297,7 +310,7 @@ class DeltaReads(RowReads):
         """The pyarrow dataset of the table's latest version; None when there is no table."""
         try:
             from deltalake import DeltaTable
-            from deltalake.exceptions import TableNotFoundError
+            from deltalake.exceptions import DeltaError, TableNotFoundError
         except ImportError:
             raise MetadataStoreError("reading the local metadata tables needs deltalake (delta-rs): "
                                      "pip install 'nuvyn-executor[local]', or set NUVYN_READ_BACKEND=spark") from None
@@ -310,7 +323,7 @@ class DeltaReads(RowReads):
                 try:
                     cached[0].update_incremental()
                     dt = cached[0]
-                except Exception:  # noqa: BLE001 - e.g. the table was replaced: open it afresh below
+                except (DeltaError, OSError):  # e.g. the table was replaced: open it afresh below
                     self._cache.pop(table, None)
                     cached = None
             if dt is None:
@@ -319,13 +332,13 @@ class DeltaReads(RowReads):
                 except TableNotFoundError:
                     logger.info("no Delta table at %s: nothing to read", self.path(table))
                     return None
-                except Exception as exc:  # noqa: BLE001 - delta-rs errors (corrupt log, protocol) -> one clear error
+                except Exception as exc:  # delta-rs errors (corrupt log, protocol) -> one clear error
                     raise self._error("open", table, exc) from exc
             version = dt.version()
             if cached is None or cached[1] != version:
                 try:
                     self._cache[table] = (dt, version, _pyarrow_dataset(dt))
-                except Exception as exc:  # noqa: BLE001 - e.g. a reader feature delta-rs lacks
+                except Exception as exc:  # e.g. a reader feature delta-rs lacks
                     raise self._error("read", table, exc) from exc
             return self._cache[table][2]
 
@@ -344,20 +357,14 @@ class DeltaReads(RowReads):
             expr = term if expr is None else expr & term
         try:
             data = dataset.to_table(filter=expr)
-        except Exception as exc:  # noqa: BLE001 - a file gone (vacuumed) or unreadable
+        except Exception as exc:  # a file gone (vacuumed) or unreadable
             raise self._error("read", table, exc) from exc
-        have = data.column_names
-        # a table written before a column existed: Spark's reads add it (ALTER TABLE ... ADD COLUMNS);
-        # here it reads as null, after the existing columns, in the schema's order
-        missing = [c for c in S.column_names(table) if c not in have]
         rows = data.to_pylist()
         for r in rows:
             for k, v in r.items():
                 if isinstance(v, datetime):
-                    r[k] = _naive_utc(v)
-            for c in missing:
-                r[c] = None
-        return rows
+                    r[k] = naive_utc(v)
+        return with_every_column(table, rows, data.column_names)
 
 
 # ---------------------------------------------------------------------- Databricks SQL Statement Execution
@@ -385,25 +392,24 @@ def convert_value(type_name: str, value: str | None) -> Any:
     if type_name == "TIMESTAMP":
         text = value.replace(" ", "T")
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        return _naive_utc(parsed) if parsed.tzinfo else parsed
+        return naive_utc(parsed)
     return value
 
 
+@dataclass(eq=False)
 class StatementReads(RowReads):
     """Reads through a Databricks SQL warehouse (Statement Execution API, databricks-sdk
     `w.statement_execution`). Statements are `SELECT * FROM <catalog>.<schema>.<table> WHERE col = :col
     AND run_id IN (:run_id_0, ...)`: values travel only as named parameters."""
 
-    def __init__(self, client: Any, warehouse_id: str, settings: Settings, *, timeout_s: float = 60.0,
-                 poll_seconds: float = 0.5, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.client = client
-        self.warehouse_id = warehouse_id
-        self.settings = settings
-        self.timeout_s = timeout_s
-        self.poll_seconds = poll_seconds
-        self.clock = clock
-        self.sleep = sleep
+    client: Any
+    warehouse_id: str
+    settings: Settings
+    _: KW_ONLY
+    timeout_s: float = 60.0
+    poll_seconds: float = 0.5
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
     def statement(self, table: str, equals: Mapping[str, str],
                   run_ids: Sequence[str] | None = None) -> tuple[str, list[dict[str, str]]]:
@@ -448,7 +454,7 @@ class StatementReads(RowReads):
                 if self.clock() >= deadline:
                     try:
                         api.cancel_execution(resp.statement_id)
-                    except Exception as exc:  # noqa: BLE001 - best effort: the timeout is the error to report
+                    except OSError as exc:  # SDK and HTTP errors; best effort: the timeout is the error to report
                         logger.warning("cancelling statement %s failed: %s", resp.statement_id, type(exc).__name__)
                     raise MetadataStoreError(f"reading {table} through SQL warehouse {self.warehouse_id} took over "
                                              f"{self.timeout_s:g} s (NUVYN_SQL_STATEMENT_TIMEOUT_S); cancelled")
@@ -456,7 +462,7 @@ class StatementReads(RowReads):
                 resp = api.get_statement(resp.statement_id)
         except MetadataStoreError:
             raise
-        except Exception as exc:  # noqa: BLE001 - SDK/HTTP errors -> the store's error, secrets removed
+        except Exception as exc:  # SDK/HTTP errors -> the store's error, secrets removed
             raise MetadataStoreError(SECRETS.redact(
                 f"SQL warehouse {self.warehouse_id}: reading {table} failed: {type(exc).__name__}: {exc}")) from exc
         state = _enum_name(resp.status.state)
@@ -476,11 +482,7 @@ class StatementReads(RowReads):
                 rows.append({name: convert_value(t, v) for (name, t), v in zip(columns, cells)})
             nxt = result.next_chunk_index
             result = api.get_statement_result_chunk_n(resp.statement_id, nxt) if nxt is not None else None
-        missing = [c for c in S.column_names(table) if c not in {n for n, _ in columns}]
-        for r in rows:
-            for c in missing:
-                r[c] = None
-        return rows
+        return with_every_column(table, rows, [n for n, _ in columns])
 
 
 # ---------------------------------------------------------------------- Spark

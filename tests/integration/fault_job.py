@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from executor.main import main  # noqa: E402
-from executor.storage.databricks_writer import DatabricksWriter  # noqa: E402
+from executor.main import main
+from executor.storage.writer import TablesWriter
 
 pause_after = os.environ.get("NUVYN_TEST_PAUSE_AFTER")
 marker = os.environ.get("NUVYN_TEST_MARKER")
-original = DatabricksWriter._append
+original = TablesWriter.append
 
 
 def _append(self, name, rows, app_id):
@@ -28,7 +28,7 @@ def _append(self, name, rows, app_id):
         time.sleep(600)
 
 
-DatabricksWriter._append = _append
+TablesWriter.append = _append
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -63,7 +63,7 @@ def test_same_run_id_twice_never_duplicates(context, sample_lake):
 
 def test_retry_after_a_failure_between_table_writes_completes_the_run(context, sample_lake, monkeypatch):
     writer = context.writer
-    original = type(writer)._append
+    original = type(writer.tables).append
     calls = []
 
     def flaky(self, name, rows, app_id):
@@ -72,7 +72,7 @@ def test_retry_after_a_failure_between_table_writes_completes_the_run(context, s
             raise RuntimeError("injected failure after the sources and tables writes")
         return original(self, name, rows, app_id)
 
-    monkeypatch.setattr(type(writer), "_append", flaky)
+    monkeypatch.setattr(type(writer.tables), "append", flaky)
     code, report = run(context, sample_lake, "wf_flaky", run_id="run-flaky")
     assert code == EXIT_FAILED and "injected failure" in report["error_message"]
     assert context.writer.query_metadata(workflow_id="wf_flaky")["runs"] == []  # not completed: not returned

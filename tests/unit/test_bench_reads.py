@@ -12,7 +12,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from executor.storage import schema as S  # noqa: E402
+from executor.storage import schema as S
 from tests import metadata_tables as M  # noqa: E402
 
 

@@ -1,0 +1,94 @@
+"""Retrying Delta operations that lost a race: commit conflicts between concurrent writers and the
+"already exists" of concurrent CREATE SCHEMA/TABLE. Errors are recognised by type (delta.exceptions)
+or by Spark error class, never by message text; waits grow exponentially with jitter, tries are
+bounded in number and in time, and the clock is injectable so that tests neither sleep nor guess.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+# Spark error classes of Delta's commit conflicts (the same errors as the delta.exceptions types,
+# as Spark Connect or a wrapped JVM error reports them).
+CONFLICT_ERROR_CLASSES = frozenset({
+    "DELTA_CONCURRENT_APPEND", "DELTA_CONCURRENT_DELETE_DELETE", "DELTA_CONCURRENT_DELETE_READ",
+    "DELTA_CONCURRENT_TRANSACTION", "DELTA_CONCURRENT_WRITE", "DELTA_METADATA_CHANGED", "DELTA_PROTOCOL_CHANGED",
+})
+# Another process created the schema or table between our IF NOT EXISTS check and our commit; or it
+# is creating the same external table (its _delta_log exists, its first commit not yet). The retry
+# finds the committed table and registers it.
+CREATE_RACE_ERROR_CLASSES = frozenset({
+    "TABLE_OR_VIEW_ALREADY_EXISTS", "SCHEMA_ALREADY_EXISTS", "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",
+})
+RETRY_ERROR_CLASSES = CONFLICT_ERROR_CLASSES | CREATE_RACE_ERROR_CLASSES
+
+
+def error_class(exc: BaseException) -> str | None:
+    """Spark's error class (condition) of a PySpark error; None for other errors."""
+    from pyspark.errors import PySparkException
+
+    if not isinstance(exc, PySparkException):
+        return None
+    get = getattr(exc, "getCondition", None) or exc.getErrorClass  # getCondition: PySpark 4
+    return get()
+
+
+class DeltaRaces:
+    """Tells the errors worth a retry: delta.exceptions' commit conflicts (importing that module
+    also makes PySpark raise them as those types) and the error classes of RETRY_ERROR_CLASSES."""
+
+    def __init__(self) -> None:
+        from delta import exceptions as dx
+
+        self.types: tuple[type[BaseException], ...] = (
+            dx.DeltaConcurrentModificationException, dx.ConcurrentWriteException, dx.ConcurrentAppendException,
+            dx.ConcurrentDeleteReadException, dx.ConcurrentDeleteDeleteException,
+            dx.ConcurrentTransactionException, dx.MetadataChangedException, dx.ProtocolChangedException)
+
+    def __call__(self, exc: BaseException) -> bool:
+        return isinstance(exc, self.types) or error_class(exc) in RETRY_ERROR_CLASSES
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter: the wait before try n+1 is base_s * 2**(n-1) * (0.5 + jitter()),
+    at most cap_s; at most `attempts` tries, and no wait that would end more than budget_s after
+    the first try began."""
+
+    attempts: int = 8
+    base_s: float = 0.2
+    cap_s: float = 10.0
+    budget_s: float = 120.0
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = random.random
+
+    def wait(self, attempt: int) -> float:
+        """Seconds to wait after the failed try number `attempt` (1-based)."""
+        return min(self.cap_s, self.base_s * 2 ** (attempt - 1) * (0.5 + self.jitter()))
+
+    def run(self, action: Callable[[], T], what: str, retryable: Callable[[BaseException], bool]) -> T:
+        """action(), tried again while it raises an error `retryable` accepts; the last error is raised."""
+        start = self.monotonic()
+        attempt = 1
+        while True:
+            try:
+                return action()
+            except Exception as exc:
+                delay = self.wait(attempt)
+                out_of_time = self.monotonic() + delay - start > self.budget_s
+                if attempt >= self.attempts or out_of_time or not retryable(exc):
+                    raise
+                logger.info("%s: lost a race with a concurrent writer (%s); retry %d in %.2fs",
+                            what, type(exc).__name__, attempt, delay)
+                self.sleep(delay)
+                attempt += 1
