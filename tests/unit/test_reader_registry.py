@@ -1,5 +1,5 @@
 """The reader registry: a new format is one reader plus one registration, nothing else. A throwaway
-`lines` format (docs/ADDING_A_FORMAT.md's example) is registered and a source holding a .lines
+`lines` format (docs/ARCHITECTURE.md's example) is registered and a source holding a .lines
 file is planned (dry run) and extracted (no Spark) with no other module touched."""
 
 from __future__ import annotations
