@@ -73,7 +73,7 @@ class ExecutorContext:
     def store_factory(self, location: Location, settings: Settings, retry_total: int = 3) -> FileStore:
         """The store of a source: the file system for local and DBFS paths, azure-storage-blob for
         Azure (with this process's Databricks rules and, when it runs already, its Spark session)."""
-        from executor.metadata.plan import default_store_factory
+        from executor.metadata.plan import default_store_factory  # the readers: numpy, pyarrow
 
         if not location.is_azure:
             return default_store_factory(location, settings)

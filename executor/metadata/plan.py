@@ -23,6 +23,7 @@ from executor.metadata.readers.base import FileContext, FileFacts, FormatReader,
 from executor.metadata.readers.registry import READERS
 from executor.settings import Settings
 from executor.sources.base import FileInfo, FileStore
+from executor.sources.local import LocalFileStore
 from executor.sources.location import Location, source_location
 
 StoreFactory = Callable[[Location, Settings], FileStore]
@@ -31,14 +32,10 @@ StoreFactory = Callable[[Location, Settings], FileStore]
 def default_store_factory(location: Location, settings: Settings) -> FileStore:
     """Local and DBFS paths read through the file system; Azure through azure-storage-blob."""
     if location.kind == "local":
-        from executor.sources.local import LocalFileStore
-
         return LocalFileStore(location.local_path or location.display)
     if location.kind == "dbfs":
-        from executor.sources.local import LocalFileStore
-
         return LocalFileStore(location.local_path or "/dbfs", kind="dbfs", fuse_root="/dbfs", spark_scheme="dbfs:")
-    from executor.sources.azure import AzureBlobFileStore
+    from executor.sources.azure import AzureBlobFileStore  # azure-storage-blob, azure-identity
 
     return AzureBlobFileStore.from_location(location, settings)
 

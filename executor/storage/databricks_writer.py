@@ -15,6 +15,7 @@ from executor.metadata.model import MetadataResult
 from executor.settings import Settings
 from executor.storage import rows as R
 from executor.storage import schema as S
+from executor.storage.queries import SparkReads
 from executor.storage.rows import RunRecord
 from executor.storage.writer import TablesWriter
 
@@ -105,8 +106,6 @@ class DatabricksWriter:
     @property
     def reads(self) -> SparkReads:
         """The Spark backend of executor.storage.queries (tables created or migrated first)."""
-        from executor.storage.queries import SparkReads
-
         return SparkReads(self.spark, self.settings, ensure_tables=self.tables.ensure_tables)
 
     def select_runs(self, workflow_id: str | None = None, source_id: str | None = None,

@@ -33,6 +33,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from executor.errors import MetadataStoreError, QueryError, SettingsError
+from executor.metadata.drift import diff_tables
 from executor.metadata.model import COMPLETED_STATUSES, RUN_RUNNING
 from executor.redaction import SECRETS
 from executor.settings import ReadSettings, Settings
@@ -175,8 +176,6 @@ def _changes(select_runs: Callable[..., list[Row]], run_rows: Callable[[str, str
              workflow_id: str, source_id: str | None, from_run: str | None, to_run: str | None) -> dict[str, Any]:
     """schema_changes on any backend: select_runs picks the runs, run_rows(table, run_id, workflow_id)
     gives a run's rows of one data table."""
-    from executor.metadata.drift import diff_tables
-
     if not workflow_id:
         raise QueryError("schema_changes needs workflow_id")
     if bool(from_run) != bool(to_run):
