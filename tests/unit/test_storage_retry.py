@@ -128,3 +128,24 @@ def test_no_wait_ends_past_the_time_budget():
 def test_error_class_of_other_errors_is_none():
     assert error_class(ValueError("x")) is None
     assert error_class(analysis("SCHEMA_ALREADY_EXISTS")) == "SCHEMA_ALREADY_EXISTS"
+
+
+def test_without_delta_exceptions_the_error_class_decides(monkeypatch):
+    """delta-spark 4.0.0's wheel has no importable delta.exceptions: conflicts are recognised by
+    their Spark error class alone, and nothing fails to import."""
+    import sys
+
+    import delta
+
+    from executor.storage import retry
+
+    monkeypatch.setitem(sys.modules, "delta.exceptions", None)  # `from delta import exceptions` fails
+    monkeypatch.delattr(delta, "exceptions", raising=False)
+    assert retry.delta_conflict_types() == ()
+    races = DeltaRaces()
+    assert races(analysis("DELTA_CONCURRENT_APPEND"))
+    assert not races(analysis("TABLE_OR_VIEW_NOT_FOUND"))
+    clock = FakeClock()
+    action, calls = failing([analysis("DELTA_CONCURRENT_APPEND"), analysis("DELTA_METADATA_CHANGED")])
+    assert backoff(clock).run(action, "append", races) == "done"
+    assert len(calls) == 3
