@@ -33,13 +33,24 @@ RETRY_ERROR_CLASSES = CONFLICT_ERROR_CLASSES | CREATE_RACE_ERROR_CLASSES
 
 
 def error_class(exc: BaseException) -> str | None:
-    """Spark's error class (condition) of a PySpark error; None for other errors."""
+    """Spark's error class (condition) of a PySpark error, or of the JVM error a Py4JJavaError
+    carries when PySpark did not convert it (Delta's conflicts on a delta-spark without Python
+    exception types); None for other errors."""
     from pyspark.errors import PySparkException
 
-    if not isinstance(exc, PySparkException):
+    if isinstance(exc, PySparkException):
+        get = getattr(exc, "getCondition", None) or exc.getErrorClass  # getCondition: PySpark 4
+        return get()
+    java = getattr(exc, "java_exception", None)  # py4j.protocol.Py4JJavaError
+    if java is None:
         return None
-    get = getattr(exc, "getCondition", None) or exc.getErrorClass  # getCondition: PySpark 4
-    return get()
+    from py4j.protocol import Py4JError
+
+    try:
+        name = java.getErrorClass()
+    except (Py4JError, AttributeError):  # not a SparkThrowable: no such method
+        return None
+    return None if name is None else str(name)
 
 
 def delta_conflict_types() -> tuple[type[BaseException], ...]:

@@ -149,3 +149,34 @@ def test_without_delta_exceptions_the_error_class_decides(monkeypatch):
     action, calls = failing([analysis("DELTA_CONCURRENT_APPEND"), analysis("DELTA_METADATA_CHANGED")])
     assert backoff(clock).run(action, "append", races) == "done"
     assert len(calls) == 3
+
+
+class JavaThrowable:
+    """What py4j hands over for a JVM exception: a proxy whose methods call into the JVM."""
+
+    def __init__(self, error_class_name: str | None) -> None:
+        self.error_class_name = error_class_name
+
+    def getErrorClass(self) -> str | None:
+        if self.error_class_name == "not-spark-throwable":
+            from py4j.protocol import Py4JError
+
+            raise Py4JError("An error occurred while calling o51.getErrorClass")  # no such method
+        return self.error_class_name
+
+
+class Py4JJavaErrorLike(Exception):
+    def __init__(self, java_exception: JavaThrowable) -> None:
+        super().__init__("An error occurred while calling o50.sql.")
+        self.java_exception = java_exception
+
+
+def test_unconverted_jvm_errors_are_told_by_their_error_class():
+    """Spark 4 + delta-spark 4.0.0: io.delta.exceptions.ProtocolChangedException reaches Python as
+    a Py4JJavaError; its JVM error class decides, never its message."""
+    assert error_class(Py4JJavaErrorLike(JavaThrowable("DELTA_PROTOCOL_CHANGED"))) == "DELTA_PROTOCOL_CHANGED"
+    assert DeltaRaces()(Py4JJavaErrorLike(JavaThrowable("DELTA_PROTOCOL_CHANGED")))
+    assert not DeltaRaces()(Py4JJavaErrorLike(JavaThrowable("DIVIDE_BY_ZERO")))
+    assert error_class(Py4JJavaErrorLike(JavaThrowable(None))) is None
+    assert error_class(Py4JJavaErrorLike(JavaThrowable("not-spark-throwable"))) is None
+    assert error_class(ValueError("DELTA_PROTOCOL_CHANGED")) is None
