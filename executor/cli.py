@@ -60,10 +60,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         return commands[args.command](args, env, open_context)
     except PayloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {SECRETS.redact(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ExecutorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {SECRETS.redact(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
 
 
