@@ -188,8 +188,9 @@ class FormatReader(ABC):
 
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
         """One file's facts; `sample_rows` rows may be kept for profiles. Exceptions become the
-        file's error (plan.read_file_facts)."""
-        raise NotImplementedError(f"{type(self).__name__} reads tables as a whole")
+        file's error (plan.read_file_facts). The default knows nothing per file (no signature, so
+        no schema split; no rows): right for readers that read a table as a whole."""
+        return FileFacts()
 
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
         """Start work for a table before tables are extracted one by one (in ctx.pool)."""
