@@ -3,8 +3,10 @@ with pyarrow / fastavro, so that a file that crashes (SIGABRT, SIGSEGV), hangs o
 native code fails that file's table and not the run.
 
 Storage I/O stays in this process: a task reads the caller's file through a proxy whose reads are
-served here (the caller's own file object, in the calling thread). Only decoding runs in a worker.
-See docs/ARCHITECTURE.md, "Native readers run isolated", for the measured costs.
+served here (the caller's own file object, in the calling thread); a plain local file (open(path,
+"rb"), DBFS FUSE included) is handed to the worker as a duplicate descriptor that it preads, with
+no round trip per read. Only decoding runs in a worker. See docs/ARCHITECTURE.md, "Native readers
+run isolated", for the measured costs.
 
     sandbox = ReaderSandbox(SandboxSettings.from_env(env))
     facts = sandbox.run(read_facts, columns, file=fh, path="sales/part-0001.parquet",
@@ -12,15 +14,17 @@ See docs/ARCHITECTURE.md, "Native readers run isolated", for the measured costs.
     sandbox.close()
 
 `read_facts(f, columns)` is an importable (module-level) function; `f` is a seekable binary file
-(the proxy, or the caller's object itself when isolation is off). Its result comes back pickled
+(the proxy, the local file, or the caller's object itself when isolation is off). Its result comes back pickled
 and is rebuilt by protocol.ResultUnpickler (plain values, Arrow data, the executor's dataclasses).
 """
 
 from __future__ import annotations
 
 import atexit
+import io
 import json
 import logging
+import mmap
 import os
 import pickle
 import select
@@ -35,7 +39,6 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from io import BytesIO
 from typing import Any, BinaryIO, TypeVar
 
 from executor.errors import ExecutorError
@@ -216,11 +219,12 @@ class _Watch:
 
 
 class _Worker:
-    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket, errfile: Any) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket, errfile: Any, window: mmap.mmap) -> None:
         self.proc = proc
         self.pid = proc.pid
         self.sock = sock
         self.errfile = errfile
+        self.window = window
         self.ready = False
         self.reusable = False  # set when a call ends with the worker in a known state
         self.tasks = 0
@@ -230,6 +234,12 @@ class _Worker:
     def send(self, kind: bytes, body: bytes | bytearray | memoryview = b"") -> None:
         try:
             wire.send_frame(self.sock, kind, body)
+        except OSError as exc:
+            raise _Died() from exc
+
+    def send_fd(self, fd: int) -> None:
+        try:
+            socket.send_fds(self.sock, [wire.HEADER.pack(wire.FD, 0)], [fd])
         except OSError as exc:
             raise _Died() from exc
 
@@ -245,10 +255,13 @@ class _Worker:
                 raise _Died()
             got += n
 
-    def recv(self, watch: _Watch) -> tuple[bytes, bytearray]:
+    def recv(self, watch: _Watch, limit: int) -> tuple[bytes, bytearray]:
+        """One frame; a body announced larger than `limit` bytes is never allocated (_OverMemory)."""
         head = bytearray(wire.HEADER.size)
         self._recv_into(memoryview(head), watch)
         kind, size = wire.HEADER.unpack(head)
+        if size > limit:
+            raise _OverMemory(size)
         body = bytearray(size)
         self._recv_into(memoryview(body), watch)
         return kind, body
@@ -292,7 +305,7 @@ class _Worker:
         self.kill()
 
     def _close_files(self) -> None:
-        for f in (self.sock, self.errfile):
+        for f in (self.sock, self.errfile, self.window):
             try:
                 f.close()
             except OSError:
@@ -332,6 +345,31 @@ def _rebuild(module: str, qualname: str, message: str) -> Exception:
         if isinstance(exc, obj):
             return exc
     return RemoteError(qualname, message)
+
+
+def _local_fd(fh: Any) -> int | None:
+    """The descriptor of a plain local file opened for reading only (open(path, "rb") or a FileIO),
+    which a worker can pread itself; None for anything else (remote readers, decompressors, BytesIO)
+    whose reads this process serves."""
+    raw = fh.raw if type(fh) is io.BufferedReader else fh
+    if type(raw) is not io.FileIO or raw.closed or raw.mode != "rb":
+        return None
+    return raw.fileno()
+
+
+def _tell(fh: Any) -> int | None:
+    try:
+        return int(fh.tell())
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _restore(fh: Any, position: int) -> None:
+    """Put the caller's file back where it was (the reads served for the worker moved it)."""
+    try:
+        fh.seek(position)
+    except (OSError, ValueError):
+        pass
 
 
 def _file_size(fh: Any) -> int | None:
@@ -463,10 +501,13 @@ class ReaderSandbox:
             raise SandboxUnavailable("the reader sandbox cannot be used in a forked process; create one "
                                      "in this process", path, reader)
         source: tuple[Any, ...] | None = None
+        position: int | None = None  # where the caller's file was (restored after a proxied read)
         if isinstance(file, (bytes, bytearray, memoryview)):
             source = ("bytes", bytes(file))
         elif file is not None:
-            size = _file_size(file)
+            fd = _local_fd(file)
+            position = None if fd is not None else _tell(file)
+            size = os.fstat(fd).st_size if fd is not None else _file_size(file)
             if size is None:
                 data = file.read(self.memory_limit + 1)
                 if len(data) > self.memory_limit:
@@ -475,7 +516,7 @@ class ReaderSandbox:
                                             path, reader)
                 source, file = ("bytes", data), None
             else:
-                source = ("remote", size, path, read_ahead)
+                source = ("fd" if fd is not None else "remote", size, path, read_ahead)
         payload = pickle.dumps((task, args, kwargs, source), protocol=5)
         worker = self._acquire(path, reader)
         worker.reusable = False
@@ -484,10 +525,14 @@ class ReaderSandbox:
                               self.settings.timeout_seconds if timeout is None else timeout)
         finally:
             self._release(worker, worker.reusable)
+            if position is not None and source is not None and source[0] == "remote":
+                _restore(file, position)
 
     def start(self, count: int | None = None) -> None:
         """Start up to `count` workers now (all by default) and wait until they are ready, so the
         first reads do not pay for it."""
+        if not self.settings.isolation:
+            return
         want = self.size if count is None else min(count, self.size)
         started: list[_Worker] = []
         with self._cond:
@@ -553,7 +598,7 @@ class ReaderSandbox:
                   file: BinaryIO | bytes | bytearray | None, read_ahead: int) -> R:
         if file is None:
             return task(*args, **kwargs)
-        handle: Any = BytesIO(bytes(file)) if isinstance(file, (bytes, bytearray, memoryview)) else file
+        handle: Any = io.BytesIO(bytes(file)) if isinstance(file, (bytes, bytearray, memoryview)) else file
         handle.seek(0)
         return task(handle, *args, **kwargs)
 
@@ -597,12 +642,14 @@ class ReaderSandbox:
                                      "workers; set NUVYN_READER_ISOLATION=false")
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         errfile = tempfile.TemporaryFile(mode="a+b")  # O_APPEND: truncating it between tasks is safe
-        config = {"fd": child.fileno(), "ppid": os.getpid(), "preload": self._preload,
-                  "path": [p for p in sys.path if isinstance(p, str)]}
+        window_fd = wire.shared_window()
+        config = {"fd": child.fileno(), "window_fd": window_fd, "window_bytes": wire.WINDOW_BYTES,
+                  "ppid": os.getpid(), "preload": self._preload, "path": [p for p in sys.path if isinstance(p, str)]}
         try:
+            window = mmap.mmap(window_fd, wire.WINDOW_BYTES)
             proc = subprocess.Popen([sys.executable, "-c", _BOOT, json.dumps(config)], stdin=subprocess.DEVNULL,
-                                    stdout=errfile, stderr=errfile, pass_fds=(child.fileno(),), env=self._env,
-                                    close_fds=True)
+                                    stdout=errfile, stderr=errfile, pass_fds=(child.fileno(), window_fd),
+                                    env=self._env, close_fds=True)
         except OSError as exc:
             parent.close()
             errfile.close()
@@ -610,17 +657,23 @@ class ReaderSandbox:
                                      "NUVYN_READER_ISOLATION=false to read in process") from None
         finally:
             child.close()
-        return _Worker(proc, parent, errfile)
+            os.close(window_fd)
+        try:
+            return _Worker(proc, parent, errfile, window)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
 
     def _handshake(self, w: _Worker, path: str, reader: str) -> None:
         """Wait for a new worker's HELLO (its imports done)."""
         t0 = time.monotonic()
         try:
-            kind, body = w.recv(_Watch(w.pid, self._start_timeout, None))
+            kind, body = w.recv(_Watch(w.pid, self._start_timeout, None), 1 << 20)
             if kind != wire.HELLO:
                 raise _Died()
-        except (_Died, _Overtime) as exc:
-            if isinstance(exc, _Overtime):
+        except (_Died, _Overtime, _OverMemory) as exc:
+            if not isinstance(exc, _Died):
                 w.kill()
             code = w.exit_status()
             tail = self._secrets.redact(w.stderr_tail())
@@ -653,8 +706,12 @@ class ReaderSandbox:
                 self._all.discard(w)
                 self._live -= 1
             self._cond.notify()
-        if not keep:
-            w.stop() if healthy else w.kill()
+        if keep:
+            return
+        if healthy:
+            w.stop()
+        else:
+            w.kill()
 
     def _forget(self, w: _Worker) -> None:
         with self._cond:
@@ -674,12 +731,15 @@ class ReaderSandbox:
         storage_error: BaseException | None = None
         try:
             w.send(wire.TASK, payload)
+            fd = _local_fd(file)
+            if fd is not None:
+                w.send_fd(fd)
             while True:
-                kind, body = w.recv(watch)
+                kind, body = w.recv(watch, self.memory_limit)
                 if kind == wire.READ:
                     t0 = time.monotonic()
                     offset, length = wire.READ_REQUEST.unpack(body)
-                    error = self._serve_read(w, file, offset, length, path, reader)
+                    error = self._serve_read(w, watch, file, offset, length, path, reader)
                     storage_error = storage_error or error
                     watch.extend(time.monotonic() - t0)
                 elif kind == wire.OK:
@@ -742,35 +802,65 @@ class ReaderSandbox:
             logger.warning("%s", message)
         return ReaderCrashed(message, path, reader, signal_name=sig, exit_code=code)
 
-    def _serve_read(self, w: _Worker, file: Any, offset: int, length: int, path: str,
+    def _serve_read(self, w: _Worker, watch: _Watch, file: Any, offset: int, length: int, path: str,
                     reader: str) -> BaseException | None:
-        """Send the worker `length` bytes of `file` at `offset`, in chunks; a failure of the
-        caller's file goes to the worker as READ_ERROR and is returned (raised if the task fails)."""
+        """Put `length` bytes of `file` at `offset` in the worker's window, a window at a time
+        (waiting for its ACK between parts); a failure of the caller's file goes to the worker as
+        READ_ERROR and is returned (raised if the task then fails)."""
         if length > self.memory_limit:
             w.send(wire.READ_ERROR, f"a read of {length} bytes is larger than the memory bound".encode())
             return ReaderOutOfMemory(f"the {reader} asked for {length} bytes at once reading {path}, more than its "
                                      f"memory bound ({self.memory_limit // MIB} MiB, NUVYN_READER_MEMORY_MB); "
                                      "the file may be corrupt or hostile", path, reader)
         sent = 0
+        view = memoryview(w.window)
         try:
-            file.seek(offset)
-            while sent < length:
-                chunk = file.read(min(wire.CHUNK, length - sent))
-                if not chunk:
+            try:
+                file.seek(offset)
+            except Exception as exc:  # noqa: BLE001 - the caller's storage failed: the task sees an OSError
+                return self._read_failed(w, exc)
+            while True:
+                want = min(len(view), length - sent)
+                try:
+                    n = _fill(file, view[:want])
+                except Exception as exc:  # noqa: BLE001 - as above
+                    return self._read_failed(w, exc)
+                sent += n
+                last = n < want or sent >= length
+                w.send(wire.WINDOW, wire.WINDOW_PART.pack(n, last))
+                if last:
                     break
-                w.send(wire.DATA, chunk)
-                sent += len(chunk)
-        except _Died:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the caller's storage failed: the task sees an OSError
-            w.send(wire.READ_ERROR, self._secrets.redact(str(exc).splitlines()[0] if str(exc) else
-                                                         type(exc).__name__).encode("utf-8", "replace"))
-            return exc
-        w.send(wire.DATA_END)
+                kind, _body = w.recv(watch, 0)
+                if kind != wire.ACK:
+                    raise _Died()
+        finally:
+            view.release()
         with self._cond:
             self._stats.reads += 1
             self._stats.read_bytes += sent
         return None
+
+    def _read_failed(self, w: _Worker, exc: BaseException) -> BaseException:
+        text = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        w.send(wire.READ_ERROR, self._secrets.redact(text).encode("utf-8", "replace"))
+        return exc
+
+
+def _fill(file: Any, view: memoryview) -> int:
+    """Read from `file` into `view` until it is full or the file ends; the count read."""
+    got = 0
+    readinto = getattr(file, "readinto", None)
+    while got < len(view):
+        if readinto is not None:
+            n = readinto(view[got:])
+        else:
+            data = file.read(len(view) - got)
+            n = len(data) if data else 0
+            view[got:got + n] = data[:n] if n else b""
+        if not n:
+            break
+        got += n
+    return got
 
 
 def _close_all_at_exit() -> None:

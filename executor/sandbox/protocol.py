@@ -1,15 +1,21 @@
-"""The wire between the parent and a sandbox worker: framed messages over one Unix socket pair,
-and the restricted unpickler the parent reads results with.
+"""The wire between the parent and a sandbox worker: framed messages over one Unix socket pair, a
+shared-memory window for file bytes, and the restricted unpickler the parent reads results with.
 
 A frame is a 9-byte header (kind: 1 byte, body length: 8 bytes little-endian) and its body. The
 conversation is strictly request/response, so a frame is never interleaved with another:
 
     worker -> parent   HELLO (pickle: pid, rss, preload times) once, when the worker is ready
     parent -> worker   TASK (pickle: function, args, kwargs, source)
+    parent -> worker   FD (empty; SCM_RIGHTS carries a descriptor)   a local file: the worker preads it
     worker -> parent   READ (offset, length)               a read of the caller's file, any number
-    parent -> worker   DATA... DATA_END | READ_ERROR       its bytes, in chunks of at most CHUNK
+    parent -> worker   WINDOW (count, last) [ACK WINDOW ...] | READ_ERROR
     worker -> parent   OK (pickle: the result) | ERROR (pickle: module, type name, message)
     parent -> worker   EXIT                                 (or the socket closes): the worker ends
+
+A read's bytes do not go through the socket: the parent writes them into the shared window (WINDOW
+bytes, a memfd both map) and sends WINDOW(count, last); the worker copies them out, and for a read
+larger than the window answers ACK before the parent writes the next part. One round trip per
+read up to the window's size, whatever the scheduler does with the socket's small buffer.
 
 Results are unpickled in the parent by `ResultUnpickler`, which only builds plain values, Arrow data
 and the executor's own dataclasses/enums: the worker decodes hostile bytes, so what it sends back is
@@ -29,10 +35,11 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-HELLO, TASK, READ, DATA, DATA_END, READ_ERROR, OK, ERROR, EXIT = (bytes([c]) for c in b"HTRDdXOEQ")
+HELLO, TASK, FD, READ, WINDOW, ACK, READ_ERROR, OK, ERROR, EXIT = (bytes([c]) for c in b"HTFRWAXOEQ")
 HEADER = struct.Struct("<cQ")
 READ_REQUEST = struct.Struct("<QQ")
-CHUNK = 4 << 20  # bytes per DATA frame: the parent holds at most this much of a read at a time
+WINDOW_PART = struct.Struct("<QB")  # bytes in the window, 1 if it is the read's last part
+WINDOW_BYTES = 8 << 20
 _SMALL = 64 << 10  # bodies up to this size go out in one sendall with their header
 
 
@@ -57,6 +64,20 @@ def recv_exact_blocking(sock: socket.socket, view: memoryview) -> None:
         if n == 0:
             raise EOFError("the other side closed the connection")
         got += n
+
+
+def shared_window(size: int = WINDOW_BYTES) -> int:
+    """A descriptor of `size` bytes of shared memory (memfd where there is one, else an unlinked
+    temporary file); both processes mmap it."""
+    if hasattr(os, "memfd_create"):
+        fd = os.memfd_create("nuvyn-sandbox-window", os.MFD_CLOEXEC)
+    else:  # pragma: no cover - non-Linux
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix="nuvyn-sandbox-")
+        os.unlink(name)
+    os.ftruncate(fd, size)
+    return fd
 
 
 def recv_frame_blocking(sock: socket.socket) -> tuple[bytes, bytearray]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import io
+import mmap
 import os
 import pickle
 import signal
@@ -23,10 +24,10 @@ from typing import Any
 
 from executor.redaction import redact_text
 from executor.sandbox.protocol import (
-    DATA,
-    DATA_END,
+    ACK,
     ERROR,
     EXIT,
+    FD,
     HEADER,
     HELLO,
     OK,
@@ -34,6 +35,8 @@ from executor.sandbox.protocol import (
     READ_ERROR,
     READ_REQUEST,
     TASK,
+    WINDOW,
+    WINDOW_PART,
     ProtocolError,
     recv_exact_blocking,
     recv_frame_blocking,
@@ -46,12 +49,13 @@ _PR_SET_PDEATHSIG = 1
 
 class RemoteFile(io.RawIOBase):
     """A read-only, seekable file whose bytes live in the parent: each read asks the parent for
-    (offset, length) and receives them over the socket. pyarrow (ParquetFile, orc.ORCFile) and
-    fastavro take it like any Python file object."""
+    (offset, length) and copies them out of the shared window. pyarrow (ParquetFile,
+    orc.ORCFile) and fastavro take it like any Python file object."""
 
-    def __init__(self, sock: socket.socket, size: int, name: str) -> None:
+    def __init__(self, sock: socket.socket, window: mmap.mmap, size: int, name: str) -> None:
         super().__init__()
         self._sock = sock
+        self._window = window
         self._size = size
         self._pos = 0
         self._lock = threading.Lock()
@@ -93,18 +97,18 @@ class RemoteFile(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             size = max(self._size - self._pos, 0)
-        chunks: list[bytearray] = []
+        chunks: list[bytes] = []
         n = self._fetch(self._pos, size, chunks)
         self._pos += n
-        return bytes(chunks[0]) if len(chunks) == 1 else b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def readall(self) -> bytes:
         return self.read(-1)
 
-    def _fetch(self, offset: int, length: int, into: memoryview | list[bytearray]) -> int:
-        """Ask the parent for `length` bytes at `offset`, written into the memoryview `into` or
-        appended to the list `into` chunk by chunk (memory grows with what arrives, not with what
-        a corrupt length asks for); the count received (fewer at the end of the file)."""
+    def _fetch(self, offset: int, length: int, into: memoryview | list[bytes]) -> int:
+        """Ask the parent for `length` bytes at `offset`, copied into the memoryview `into` or
+        appended to the list `into` part by part (memory grows with what arrives, not with what a
+        corrupt length asks for); the count received (fewer at the end of the file)."""
         if self.closed:
             raise ValueError("I/O operation on a closed file")
         length = min(length, max(self._size - offset, 0))
@@ -114,28 +118,95 @@ class RemoteFile(io.RawIOBase):
             self.reads += 1
             send_frame(self._sock, READ, READ_REQUEST.pack(offset, length))
             got = 0
-            head = bytearray(HEADER.size)
             while True:
-                recv_exact_blocking(self._sock, memoryview(head))
-                kind, size = HEADER.unpack(head)
-                if kind == DATA:
-                    if got + size > length:
-                        raise ProtocolError(f"the parent sent {got + size} bytes for a read of {length}")
+                kind, body = recv_frame_blocking(self._sock)
+                if kind == WINDOW:
+                    n, last = WINDOW_PART.unpack(body)
+                    if got + n > length or n > len(self._window):
+                        raise ProtocolError(f"the parent sent {got + n} bytes for a read of {length}")
                     if isinstance(into, list):
-                        chunk = bytearray(size)
-                        recv_exact_blocking(self._sock, memoryview(chunk))
-                        into.append(chunk)
+                        into.append(self._window[:n])
                     else:
-                        recv_exact_blocking(self._sock, into[got:got + size])
-                    got += size
-                elif kind == DATA_END:
-                    return got
+                        into[got:got + n] = memoryview(self._window)[:n]
+                    got += n
+                    if last:
+                        return got
+                    send_frame(self._sock, ACK)
                 elif kind == READ_ERROR:
-                    body = bytearray(size)
-                    recv_exact_blocking(self._sock, memoryview(body))
                     raise OSError(body.decode("utf-8", "replace"))
                 else:
                     raise ProtocolError(f"unexpected frame {kind!r} while reading")
+
+
+class LocalFile(io.RawIOBase):
+    """A local file the parent opened, read here with pread on a duplicate of its descriptor
+    (the parent's file position is shared with the duplicate, so it is never moved)."""
+
+    def __init__(self, fd: int, size: int, name: str) -> None:
+        super().__init__()
+        self._fd = fd
+        self._size = size
+        self._pos = 0
+        self.name = name
+        self.reads = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def size(self) -> int:
+        return self._size
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}.get(whence)
+        if base is None:
+            raise ValueError(f"invalid whence {whence}")
+        if base + offset < 0:
+            raise OSError(f"negative seek position {base + offset}")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = os.preadv(self._fd, [buffer], self._pos)
+        self.reads += 1
+        self._pos += n
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = max(self._size - self._pos, 0)
+        data = os.pread(self._fd, size, self._pos)
+        self.reads += 1
+        self._pos += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def _recv_fd(sock: socket.socket) -> int:
+    """The descriptor the parent sends right after a TASK whose source is a local file."""
+    data, fds, _flags, _addr = socket.recv_fds(sock, HEADER.size, 1)
+    if len(data) < HEADER.size:
+        rest = bytearray(HEADER.size - len(data))
+        recv_exact_blocking(sock, memoryview(rest))
+        data += bytes(rest)
+    if HEADER.unpack(data)[0] != FD or len(fds) != 1:
+        raise ProtocolError("expected a file descriptor from the parent")
+    return fds[0]
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -155,15 +226,16 @@ def _first_line(exc: BaseException) -> str:
     return redact_text(text.splitlines()[0][:500])
 
 
-def _run_task(sock: socket.socket, body: bytearray) -> None:
+def _run_task(sock: socket.socket, window: mmap.mmap, body: bytearray) -> None:
     func, args, kwargs, source = pickle.loads(body)
     handle: Any = None
-    remote: RemoteFile | None = None
+    remote: RemoteFile | LocalFile | None = None
     if source is not None:
         kind = source[0]
-        if kind == "remote":
+        if kind in ("remote", "fd"):
             _kind, size, name, read_ahead = source
-            remote = RemoteFile(sock, size, name)
+            remote = (RemoteFile(sock, window, size, name) if kind == "remote"
+                      else LocalFile(_recv_fd(sock), size, name))
             handle = io.BufferedReader(remote, read_ahead) if read_ahead > 0 else remote
         else:
             handle = io.BytesIO(source[1])
@@ -184,6 +256,8 @@ def main(config: dict[str, Any]) -> None:
     _die_with_parent(int(config["ppid"]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=int(config["fd"]))
+    window = mmap.mmap(int(config["window_fd"]), int(config["window_bytes"]))
+    os.close(int(config["window_fd"]))
     times: dict[str, float] = {}
     for module in config.get("preload", []):
         t0 = time.perf_counter()
@@ -202,4 +276,4 @@ def main(config: dict[str, Any]) -> None:
             return
         if kind != TASK:
             raise ProtocolError(f"unexpected frame {kind!r} while idle")
-        _run_task(sock, body)
+        _run_task(sock, window, body)

@@ -98,14 +98,20 @@ def test_a_worker_past_the_time_limit_is_killed(sandbox, task):
 
 
 def test_time_waiting_for_storage_does_not_count_against_the_limit(sandbox):
-    class SlowStorage(io.BytesIO):
+    class SlowStorage:  # only read, seek and tell: the parent's fallback to read()
+        def __init__(self, data):
+            self._f = io.BytesIO(data)
+            self.seek, self.tell, self.seekable = self._f.seek, self._f.tell, self._f.seekable
+
         def read(self, n=-1):
             time.sleep(0.6)
-            return super().read(n)
+            return self._f.read(n)
 
     data = os.urandom(1000)
+    before = sandbox.stats().reads
     assert sandbox.run(tasks.read_at, [(0, 10), (500, 10)], file=SlowStorage(data), timeout=0.5) == [
         data[:10], data[500:510]]
+    assert sandbox.stats().reads == before + 2
 
 
 def test_a_worker_that_allocates_without_bound_is_killed():
@@ -181,6 +187,8 @@ def test_a_storage_error_reaches_the_caller_as_itself(sandbox):
         def read(self, n=-1):
             raise BlobGone("container/x.parquet disappeared after listing")
 
+        readinto = read
+
     with pytest.raises(BlobGone, match="disappeared after listing"):
         sandbox.run(tasks.read_until_error, file=Vanishing(b"PAR1" * 10), path="x.parquet")
 
@@ -225,7 +233,37 @@ def test_workers_are_started_by_one_thread_that_outlives_the_callers(tmp_path):
 # ------------------------------------------------------------------------------ the proxy
 
 
-def test_parquet_orc_and_avro_read_through_the_proxy_equal_in_process_reads(sandbox, tmp_path):
+class Remote(io.RawIOBase):
+    """A file object with no descriptor (like the Azure blob reader): its reads are served by the parent."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._f = open(path, "rb")  # noqa: SIM115 - closed with this object
+        self.name = str(path)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, offset, whence=0):
+        return self._f.seek(offset, whence)
+
+    def tell(self):
+        return self._f.tell()
+
+    def readinto(self, b):
+        return self._f.readinto(b)
+
+    def close(self):
+        self._f.close()
+        super().close()
+
+
+@pytest.mark.parametrize("opener", [pytest.param(lambda p: open(p, "rb"), id="local-descriptor"),
+                                    pytest.param(Remote, id="proxy")])
+def test_parquet_orc_and_avro_read_in_a_worker_equal_in_process_reads(sandbox, tmp_path, opener):
     table = pa.table({"id": pa.array(range(5000), pa.int64()), "name": [f"n{i % 97}" for i in range(5000)],
                       "x": [i / 7 if i % 11 else None for i in range(5000)]})
     pq.write_table(table, tmp_path / "t.parquet", row_group_size=1000)
@@ -235,16 +273,16 @@ def test_parquet_orc_and_avro_read_through_the_proxy_equal_in_process_reads(sand
     with open(tmp_path / "t.avro", "wb") as f:
         fastavro.writer(f, schema, [{"id": i, "name": f"n{i}"} for i in range(5000)], sync_interval=4000)
 
-    with open(tmp_path / "t.parquet", "rb") as f:
+    with opener(tmp_path / "t.parquet") as f:
         got = sandbox.run(tasks.parquet_table, file=f, path="t.parquet")
         assert got.equals(pq.read_table(tmp_path / "t.parquet"))
         assert sandbox.run(tasks.parquet_table, 1500, ["id"], file=f).equals(table.select(["id"]).slice(0, 1500))
         assert sandbox.run(tasks.parquet_statistics, file=f) == tasks.parquet_statistics(f)
         meta = sandbox.run(tasks.parquet_metadata, file=f)
         assert meta.num_rows == 5000 and meta.num_row_groups == 5
-    with open(tmp_path / "t.orc", "rb") as f:
+    with opener(tmp_path / "t.orc") as f:
         assert sandbox.run(tasks.orc_table, file=f, path="t.orc").equals(orc.ORCFile(tmp_path / "t.orc").read())
-    with open(tmp_path / "t.avro", "rb") as f:
+    with opener(tmp_path / "t.avro") as f:
         expected = list(fastavro.reader(f))
         assert sandbox.run(tasks.avro_records, file=f, read_ahead=65536) == expected
         assert sandbox.run(tasks.avro_records, file=f) == expected
@@ -252,8 +290,23 @@ def test_parquet_orc_and_avro_read_through_the_proxy_equal_in_process_reads(sand
     assert sandbox.run(tasks.parquet_table, file=data).equals(got)  # bytes the caller already holds
 
 
-def test_reads_are_served_in_chunks_and_counted(sandbox):
-    data = os.urandom(9 << 20)  # more than two CHUNKs in one read
+def test_a_local_file_is_read_by_the_worker_without_moving_the_callers_position(sandbox, tmp_path):
+    data = os.urandom(100_000)
+    (tmp_path / "f.bin").write_bytes(data)
+    with open(tmp_path / "f.bin", "rb") as f:
+        f.seek(10)
+        before = sandbox.stats().reads
+        assert sandbox.run(tasks.digest, file=f) == tasks.digest(io.BytesIO(data))
+        assert sandbox.stats().reads == before  # no read went through the parent
+        assert f.tell() == 10 and f.read(5) == data[10:15]
+    with Remote(tmp_path / "f.bin") as f:
+        f.seek(10)
+        assert sandbox.run(tasks.digest, file=f) == tasks.digest(io.BytesIO(data))
+        assert f.tell() == 10  # the reads served for the worker moved it; it is put back
+
+
+def test_reads_larger_than_the_shared_window_are_served_in_parts_and_counted(sandbox):
+    data = os.urandom(9 << 20)  # more than the shared window in one read: two parts
     before = sandbox.stats()
     assert sandbox.run(tasks.digest, file=io.BytesIO(data)) == tasks.digest(io.BytesIO(data))
     after = sandbox.stats()
