@@ -148,3 +148,10 @@ def executor_file() -> str:
     import executor
 
     return str(executor.__file__)
+
+
+def big_table(rows: int) -> Any:
+    import pyarrow as pa
+
+    return pa.table({"id": pa.array(range(rows), pa.int64()), "s": pa.array([f"v{i % 1000}" for i in range(rows)]),
+                     "d": pa.array([None if i % 7 == 0 else i / 3 for i in range(rows)])})

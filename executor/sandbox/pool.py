@@ -199,7 +199,7 @@ class _Watch:
         self.seconds = seconds
         self.deadline = time.monotonic() + seconds
         self.memory_limit = memory_limit
-        self._next_look = 0.0
+        self._next_look = time.monotonic() + _POLL_SECONDS
 
     def extend(self, seconds: float) -> None:
         self.deadline += seconds
@@ -308,7 +308,7 @@ class _Worker:
         for f in (self.sock, self.errfile, self.window):
             try:
                 f.close()
-            except OSError:
+            except (OSError, BufferError):  # BufferError: a call in flight still views the window
                 pass
 
 
@@ -478,6 +478,7 @@ class ReaderSandbox:
         self._spawner = _Spawner()
         self._stats = SandboxStats()
         self._pid = os.getpid()
+        _install_hooks()
         _POOLS.add(self)
 
     # ---------------------------------------------------------------- public
@@ -485,8 +486,11 @@ class ReaderSandbox:
     def run(self, task: Callable[..., R], *args: Any, file: BinaryIO | bytes | bytearray | None = None,
             path: str = "a file", reader: str = "reader", timeout: float | None = None, read_ahead: int = 0,
             **kwargs: Any) -> R:
-        """`task(f, *args, **kwargs)` in a worker, where `f` reads `file` (a seekable binary file
-        object whose reads this process serves, or bytes); `task(*args, **kwargs)` when `file` is None.
+        """`task(f, *args, **kwargs)` in a worker, where `f` reads `file`; `task(*args, **kwargs)`
+        when `file` is None. `file` is a seekable binary file object: a plain local file
+        (open(path, "rb")) is read by the worker itself through a duplicate of its descriptor, any
+        other object (the Azure blob reader) has its reads served by this process, in this thread;
+        or bytes the caller already holds. The caller's file position is left where it was.
 
         `path` and `reader` ("Parquet reader") name the file and the reader in error messages;
         `timeout` overrides settings.timeout_seconds; `read_ahead` > 0 wraps the proxy in an
@@ -743,7 +747,7 @@ class ReaderSandbox:
                     storage_error = storage_error or error
                     watch.extend(time.monotonic() - t0)
                 elif kind == wire.OK:
-                    result = wire.load_result(body, self._result_globals)
+                    result = self._receive_result(w, watch, body)
                     w.tasks += 1
                     rss = wire.rss_bytes(w.pid)  # a worker holding more than half the bound is replaced
                     w.reusable = rss is None or rss <= self.memory_limit // 2
@@ -782,6 +786,45 @@ class ReaderSandbox:
                        "or hostile")
             logger.warning("%s", message)
             raise ReaderOutOfMemory(message, path, reader) from None
+
+    def _receive_result(self, w: _Worker, watch: _Watch, body: bytearray) -> Any:
+        """The parts the worker puts in the window after OK (their sizes are OK's body), rebuilt:
+        part 0 is the pickle, the others its out-of-band buffers."""
+        sizes = wire.load_result(body)
+        if (not isinstance(sizes, list) or not sizes or not all(type(n) is int and n >= 0 for n in sizes)):
+            raise _Died()
+        if sum(sizes) > self.memory_limit:
+            raise _OverMemory(sum(sizes))
+        parts = [bytearray(n) for n in sizes]
+        view = memoryview(w.window)
+        index = at = received = 0
+        try:
+            while True:
+                kind, frame = w.recv(watch, wire.WINDOW_PART.size)
+                if kind != wire.WINDOW:
+                    raise _Died()
+                n, last = wire.WINDOW_PART.unpack(frame)
+                if n > len(view):
+                    raise _Died()
+                taken = 0
+                while taken < n:
+                    while index < len(parts) and at == len(parts[index]):
+                        index, at = index + 1, 0
+                    if index == len(parts):
+                        raise _Died()  # more bytes than announced
+                    k = min(n - taken, len(parts[index]) - at)
+                    parts[index][at:at + k] = view[taken:taken + k]
+                    taken += k
+                    at += k
+                received += n
+                if last:
+                    break
+                w.send(wire.ACK)
+        finally:
+            view.release()
+        if received != sum(sizes):
+            raise _Died()  # fewer bytes than announced
+        return wire.load_result(parts[0], self._result_globals, parts[1:])
 
     def _died(self, w: _Worker, path: str, reader: str) -> SandboxError:
         code = w.exit_status()
@@ -875,6 +918,15 @@ def _after_fork_in_child() -> None:
         pool._all = set()
 
 
-atexit.register(_close_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+_HOOKS: list[bool] = []
+
+
+def _install_hooks() -> None:
+    """Once, when the first pool is made (nothing runs at import): kill workers at interpreter exit,
+    and make a forked child's pools forget the parent's workers."""
+    if _HOOKS:
+        return
+    _HOOKS.append(True)
+    atexit.register(_close_all_at_exit)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)

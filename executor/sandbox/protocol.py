@@ -9,13 +9,16 @@ conversation is strictly request/response, so a frame is never interleaved with 
     parent -> worker   FD (empty; SCM_RIGHTS carries a descriptor)   a local file: the worker preads it
     worker -> parent   READ (offset, length)               a read of the caller's file, any number
     parent -> worker   WINDOW (count, last) [ACK WINDOW ...] | READ_ERROR
-    worker -> parent   OK (pickle: the result) | ERROR (pickle: module, type name, message)
+    worker -> parent   OK (sizes of the result's parts) WINDOW [ACK WINDOW ...] | ERROR (module, type, message)
     parent -> worker   EXIT                                 (or the socket closes): the worker ends
 
 A read's bytes do not go through the socket: the parent writes them into the shared window (WINDOW
 bytes, a memfd both map) and sends WINDOW(count, last); the worker copies them out, and for a read
 larger than the window answers ACK before the parent writes the next part. One round trip per
-read up to the window's size, whatever the scheduler does with the socket's small buffer.
+read up to the window's size, whatever the scheduler does with the socket's small buffer. A result
+comes back the same way in the other direction: pickled with protocol 5 and its buffers (Arrow
+data) out of band, so they are copied, never serialized (14 ms in band vs 1.3 ms for 100,000 rows
+x 7 columns, measured).
 
 Results are unpickled in the parent by `ResultUnpickler`, which only builds plain values, Arrow data
 and the executor's own dataclasses/enums: the worker decodes hostile bytes, so what it sends back is
@@ -126,8 +129,9 @@ class ResultUnpickler(pickle.Unpickler):
     modules the parent has already imported); any other global a pickle names (a function to call, a
     module to import) is refused."""
 
-    def __init__(self, data: bytes | bytearray | memoryview, extra: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__(io.BytesIO(data))
+    def __init__(self, data: bytes | bytearray | memoryview, extra: Iterable[tuple[str, str]] = (),
+                 buffers: Iterable[Any] = ()) -> None:
+        super().__init__(io.BytesIO(data), buffers=buffers)
         self._extra = frozenset(extra)
 
     def find_class(self, module: str, name: str) -> Any:
@@ -142,5 +146,17 @@ class ResultUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a sandbox result may not refer to {module}.{name}")
 
 
-def load_result(data: bytes | bytearray | memoryview, extra: Iterable[tuple[str, str]] = ()) -> Any:
-    return ResultUnpickler(data, extra).load()
+def load_result(data: bytes | bytearray | memoryview, extra: Iterable[tuple[str, str]] = (),
+                buffers: Iterable[Any] = ()) -> Any:
+    return ResultUnpickler(data, extra, buffers).load()
+
+
+def result_parts(result: Any) -> list[memoryview]:
+    """A result as [pickle, buffer, ...]: protocol 5 with contiguous buffers out of band."""
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(result, protocol=5, buffer_callback=buffers.append)
+    try:
+        raws = [b.raw() for b in buffers]
+    except BufferError:  # a non-contiguous buffer: everything in band
+        return [memoryview(pickle.dumps(result, protocol=5))]
+    return [memoryview(head), *raws]

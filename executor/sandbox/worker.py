@@ -40,6 +40,7 @@ from executor.sandbox.protocol import (
     ProtocolError,
     recv_exact_blocking,
     recv_frame_blocking,
+    result_parts,
     rss_bytes,
     send_frame,
 )
@@ -241,7 +242,7 @@ def _run_task(sock: socket.socket, window: mmap.mmap, body: bytearray) -> None:
             handle = io.BytesIO(source[1])
     try:
         result = func(handle, *args, **kwargs) if source is not None else func(*args, **kwargs)
-        data = pickle.dumps(result, protocol=5)
+        parts = result_parts(result)
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the caller as data
         kind_ = type(exc)
         send_frame(sock, ERROR, pickle.dumps((kind_.__module__, kind_.__qualname__, _first_line(exc)), protocol=5))
@@ -249,7 +250,34 @@ def _run_task(sock: socket.socket, window: mmap.mmap, body: bytearray) -> None:
     finally:
         if remote is not None:
             remote.close()
-    send_frame(sock, OK, data)
+    send_frame(sock, OK, pickle.dumps([p.nbytes for p in parts], protocol=5))
+    _send_parts(sock, window, parts)
+
+
+def _send_parts(sock: socket.socket, window: mmap.mmap, parts: list[memoryview]) -> None:
+    """The result's bytes through the shared window, a window at a time (the parent ACKs each part
+    but the last)."""
+    view = memoryview(window)
+    total = sum(p.nbytes for p in parts)
+    sent = filled = 0
+    try:
+        for part in parts:
+            at = 0
+            while at < part.nbytes:
+                n = min(len(view) - filled, part.nbytes - at)
+                view[filled:filled + n] = part[at:at + n]
+                filled += n
+                at += n
+                if filled == len(view) and sent + filled < total:
+                    send_frame(sock, WINDOW, WINDOW_PART.pack(filled, 0))
+                    sent += filled
+                    filled = 0
+                    kind, _body = recv_frame_blocking(sock)
+                    if kind != ACK:
+                        raise ProtocolError(f"unexpected frame {kind!r} while sending a result")
+        send_frame(sock, WINDOW, WINDOW_PART.pack(filled, 1))
+    finally:
+        view.release()
 
 
 def main(config: dict[str, Any]) -> None:

@@ -316,6 +316,13 @@ def test_reads_larger_than_the_shared_window_are_served_in_parts_and_counted(san
     assert sandbox.run(tasks.remote_reads, file=io.BytesIO(data), read_ahead=1 << 20) >= 1
 
 
+def test_results_larger_than_the_shared_window_come_back_whole(sandbox):
+    got = sandbox.run(tasks.big_table, 700_000)  # about 17 MB of Arrow buffers: three window parts
+    assert got.equals(tasks.big_table(700_000))
+    got.validate(full=True)
+    assert sandbox.run(tasks.echo, b"x" * (9 << 20)) == (b"x" * (9 << 20),)  # one in-band pickle of 9 MiB
+
+
 # ------------------------------------------------------------------------------ issue 21's file
 
 
