@@ -16,6 +16,7 @@ from executor.payload import JobRequest
 from executor.settings import ReadSettings, Settings, on_databricks
 from executor.sources.azure import AzureBlobFileStore
 from executor.sources.base import FileStore
+from executor.sources.databricks_credentials import GovernedCredentials
 from executor.sources.location import Location, source_location
 from executor.spark_session import build_spark_session
 from executor.storage.databricks_writer import DatabricksWriter
@@ -70,16 +71,24 @@ class ExecutorContext:
 
         return SparkSession.getActiveSession() is not None
 
+    @cached_property
+    def governed_credentials(self) -> GovernedCredentials:
+        """Unity Catalog's temporary path credentials and the secret-scope service principal, through
+        one databricks-sdk WorkspaceClient (the runtime's own credentials), built at first use."""
+        return GovernedCredentials()
+
     def store_factory(self, location: Location, settings: Settings, retry_total: int = 3) -> FileStore:
         """The store of a source: the file system for local and DBFS paths, azure-storage-blob for
-        Azure (with this process's Databricks rules and, when it runs already, its Spark session)."""
+        Azure (with this process's Databricks rules and credentials and, when it runs already, its
+        Spark session)."""
         from executor.metadata.plan import default_store_factory  # the readers: numpy, pyarrow
 
         if not location.is_azure:
             return default_store_factory(location, settings)
         return AzureBlobFileStore.from_location(location, settings, databricks=self.databricks,
                                                 spark=self.spark if self.spark_running else None,
-                                                retry_total=retry_total)
+                                                retry_total=retry_total,
+                                                governed=self.governed_credentials if self.databricks else None)
 
     def check_source(self, data_source_path: str, data_source_type: str = "auto") -> None:
         """Open the source and read the first entry of its listing, without Spark: a missing path,

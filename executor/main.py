@@ -7,6 +7,11 @@ Forms:
       the Databricks job form: the per-run `payload` job parameter wins over the env var
 Named parameters --workflow_id=..., --source_id=..., --data_source_path=..., --data_source_type=...,
 --tenant_id=..., --job_type=... set top-level payload fields (job_metadata.workflow_id still wins).
+Settings parameters --metadata-catalog=..., --metadata-schema=..., --tables-location=...,
+--azure-sp-secret-scope=..., --azure-uc-credentials=... (and --log-format, --log-level) set the
+setting of the same name: a non-empty parameter wins over its environment variable, which wins over
+the default; an empty one (a bundle variable left empty) is ignored. Serverless tasks have no
+environment variables, so the bundle passes every setting this way.
 
 Exit codes: 0 succeeded or partial (some tables failed), 1 failed, 2 bad input (nothing written).
 """
@@ -46,6 +51,15 @@ from executor.settings import env_secrets
 NAMED_FIELDS = ("workflow_id", "source_id", "data_source_path", "data_source_type", "tenant_id", "job_type",
                 "include", "exclude", "csv_header")
 
+# Job parameters that set a setting (executor.settings): parameter name -> environment variable.
+SETTING_PARAMETERS = {
+    "metadata_catalog": "NUVYN_METADATA_CATALOG",
+    "metadata_schema": "NUVYN_METADATA_SCHEMA",
+    "tables_location": "NUVYN_TABLES_LOCATION",
+    "azure_sp_secret_scope": "NUVYN_AZURE_SP_SECRET_SCOPE",
+    "azure_uc_credentials": "NUVYN_AZURE_UC_CREDENTIALS",
+}
+
 
 def get_workflow_id_from_environment(env: Mapping[str, str] | None = None) -> str | None:
     """Extract workflow_id from NUVYN_JOB_PAYLOAD environment variable."""
@@ -80,7 +94,20 @@ def argument_parser() -> argparse.ArgumentParser:
     for name in NAMED_FIELDS:
         p.add_argument(f"--{name}", f"--{name.replace('_', '-')}", dest=f"named_{name}", default=None,
                        help=argparse.SUPPRESS)
+    for name, var in SETTING_PARAMETERS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=f"setting_{name}", default=None,
+                       metavar="VALUE", help=f"sets {var} (wins over the variable when non-empty)")
     return p
+
+
+def settings_env(argv: Sequence[str], env: Mapping[str, str]) -> Mapping[str, str]:
+    """The environment the run's settings are read from: `env` with each non-empty settings
+    parameter (SETTING_PARAMETERS) in place of its variable. Precedence: parameter, then
+    environment variable, then the setting's default. Raises PayloadError for bad arguments."""
+    args = argument_parser().parse_known_args(list(argv))[0]
+    given = {var: value.strip() for name, var in SETTING_PARAMETERS.items()
+             if (value := getattr(args, f"setting_{name}")) is not None and value.strip()}
+    return {**env, **given} if given else env
 
 
 def resolve_request(argv: Sequence[str], env: Mapping[str, str]) -> JobRequest:
@@ -114,9 +141,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except PayloadError:
         configure_logging(*log_options(None, None, env))
     try:
+        env = settings_env(argv, env)
         request = resolve_request(argv, env)
         if context is None:
             context = ExecutorContext(env=env, request=request)
+        context.settings  # noqa: B018 - a bad setting (parameter or variable) is bad input, before the run
         code, report = run_job(request, context, progress=LogProgress())
     except (PayloadError, SettingsError) as exc:  # printed once, here (not also logged)
         print(f"error: {SECRETS.redact(str(exc))}", file=sys.stderr)

@@ -207,6 +207,14 @@ class Settings(EnvSettings):
         "NUVYN_AZURE_KEY_SECRET_KEY); read with dbutils.secrets.get.")
     azure_key_secret_key: str | None = _setting(None, "NUVYN_AZURE_KEY_SECRET_KEY",
         "Azure sources on Databricks: key of the account key in the secret scope.")
+    azure_uc_credentials: str = _setting("auto", "NUVYN_AZURE_UC_CREDENTIALS",
+        "Azure sources on Databricks: auto = ask Unity Catalog for a short-lived credential for the path "
+        "(temporary path credentials; the path must be under an external location) before the service "
+        "principal; off = never.", choices=("auto", "off"))
+    azure_sp_secret_scope: str | None = _setting(None, "NUVYN_AZURE_SP_SECRET_SCOPE",
+        "Azure sources on Databricks: secret scope holding a service principal's tenant-id, client-id and "
+        "client-secret, used when Unity Catalog gives no credential for the path (bundle variable "
+        "azure_sp_secret_scope).")
     azure_emulator_hosts: str | None = _setting(None, "NUVYN_AZURE_EMULATOR_HOSTS",
         "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
         "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
@@ -259,7 +267,17 @@ class ReadSettings(EnvSettings):
         "Databricks SQL warehouse that runs the metadata reads through the Statement Execution API "
         "(databricks-sdk; host and token from the SDK's configuration: DATABRICKS_HOST, DATABRICKS_TOKEN, ...).")
     statement_timeout_s: float = _setting(60.0, "NUVYN_SQL_STATEMENT_TIMEOUT_S",
-        "Statement API: seconds a read may take before it is cancelled and reported as failed.", gt=0)
+        "Statement API: seconds a read may run on the warehouse before it is cancelled and reported as failed.", gt=0)
+    warehouse_start_timeout_s: float = _setting(600.0, "NUVYN_SQL_WAREHOUSE_START_TIMEOUT_S",
+        "Statement API: seconds a read may wait (PENDING) for a stopped warehouse to start and take it; "
+        "a classic or pro warehouse takes minutes, a serverless one seconds.", gt=0)
+    result_disposition: str = _setting("auto", "NUVYN_SQL_RESULT_DISPOSITION",
+        "Statement API: auto = INLINE, and EXTERNAL_LINKS again for a result over the 25 MiB INLINE limit; "
+        "inline; external_links (presigned links, fetched without the workspace token).",
+        choices=("auto", "inline", "external_links"))
+    warehouse_timezone: str | None = _setting(None, "NUVYN_SQL_WAREHOUSE_TIMEZONE",
+        "Statement API: the warehouse's session time zone (IANA name), for timestamps it returns without an "
+        "offset; unset: asked once with SELECT current_timezone().")
 
     def __post_init__(self) -> None:
         super().__post_init__()

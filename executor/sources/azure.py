@@ -6,9 +6,13 @@ plain logic. See docs/AZURE.md for paths, credential precedence and the Spark ro
 Credential precedence (the first that applies wins):
   1. a SAS token in the path's query string
   2. AZURE_STORAGE_CONNECTION_STRING (AccountKey=... or SharedAccessSignature=...)
-  3. an account key: NUVYN_AZURE_ACCOUNT_KEY, else (on Databricks only) the Databricks secret
-     NUVYN_AZURE_KEY_SECRET_SCOPE / NUVYN_AZURE_KEY_SECRET_KEY read with dbutils.secrets.get
-  4. DefaultAzureCredential (managed identity, service principal env vars, az login, ...)
+  3. NUVYN_AZURE_ACCOUNT_KEY
+  4. on Databricks (executor.sources.databricks_credentials): a Unity Catalog temporary path
+     credential for the path (NUVYN_AZURE_UC_CREDENTIALS=auto), else the service principal of the
+     secret scope NUVYN_AZURE_SP_SECRET_SCOPE
+  5. on Databricks, the account key in the secret NUVYN_AZURE_KEY_SECRET_SCOPE /
+     NUVYN_AZURE_KEY_SECRET_KEY read with dbutils.secrets.get (legacy)
+  6. DefaultAzureCredential (managed identity, service principal env vars, az login, ...)
 The same credential serves the listing, the reads, and Spark (fs.azure.* settings for that account).
 Every secret value is registered with executor.redaction.SECRETS as soon as it is loaded.
 Credentials go only to their own account (check_credential_target): the connection string to its
@@ -35,7 +39,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
@@ -43,6 +47,7 @@ from executor.errors import SourceError
 from executor.redaction import SECRETS
 from executor.settings import Settings, reveal
 from executor.sources.base import FileInfo, PruneRule
+from executor.sources.databricks_credentials import SERVICE_PRINCIPAL, UNITY_CATALOG, GovernedCredentials
 from executor.sources.local import escape_glob
 from executor.sources.location import Location, parse_connection_string
 
@@ -68,9 +73,14 @@ SecretReader = Callable[[str, str], str]
 class AzureCredential:
     """Which credential serves an account, and where it came from (`source`, safe to show)."""
 
-    source: str  # one of SAS, CONNECTION_STRING, ACCOUNT_KEY, SECRET_SCOPE, DEFAULT
+    source: str  # one of SAS, CONNECTION_STRING, ACCOUNT_KEY, UNITY_CATALOG, SERVICE_PRINCIPAL, SECRET_SCOPE, DEFAULT
     sas_token: str | None = field(default=None, repr=False)
     account_key: str | None = field(default=None, repr=False)
+    # Databricks' credentials (executor.sources.databricks_credentials): the storage SDK's credential
+    # object (a renewing SAS or a token credential) and the fs.azure settings Spark gets instead of
+    # those derived from the key or SAS (empty: Spark reads through Unity Catalog).
+    sdk_credential: Any = field(default=None, repr=False, compare=False)
+    spark_conf: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -89,6 +99,10 @@ def credential_source(location: Location, settings: Settings, *, databricks: boo
         return CONNECTION_STRING
     if settings.azure_account_key:
         return ACCOUNT_KEY
+    if databricks and settings.azure_uc_credentials != "off":
+        return UNITY_CATALOG  # tried first; resolve_credential goes on when Unity Catalog gives none
+    if databricks and settings.azure_sp_secret_scope:
+        return SERVICE_PRINCIPAL
     if databricks and settings.azure_key_secret_scope and settings.azure_key_secret_key:
         return SECRET_SCOPE
     return DEFAULT
@@ -127,7 +141,7 @@ def check_credential_target(location: Location, settings: Settings, source: str)
                 f"AZURE_STORAGE_CONNECTION_STRING serves its own endpoint only, not the one of data_source_path "
                 f"(account {account!r}, container {location.container!r}); fix the path or unset it")
         return
-    if source in (ACCOUNT_KEY, SECRET_SCOPE, DEFAULT) and settings.azure_credential_accounts:
+    if source in (ACCOUNT_KEY, SERVICE_PRINCIPAL, SECRET_SCOPE, DEFAULT) and settings.azure_credential_accounts:
         allowed = {a.strip().lower() for a in settings.azure_credential_accounts.split(",") if a.strip()}
         if account not in allowed:
             raise SourceError(
@@ -137,10 +151,14 @@ def check_credential_target(location: Location, settings: Settings, source: str)
 
 
 def resolve_credential(location: Location, settings: Settings, *, databricks: bool = False,
-                       secret_reader: SecretReader | None = None) -> AzureCredential:
-    """Apply the documented precedence. Pure except for the injected Databricks secret reader."""
+                       secret_reader: SecretReader | None = None, governed: GovernedCredentials | None = None,
+                       spark: SparkSession | None = None) -> AzureCredential:
+    """Apply the documented precedence. Pure except for the injected Databricks secret reader and
+    `governed` (Unity Catalog and the secret-scope service principal, asked on Databricks only)."""
     account = location.account
-    check_credential_target(location, settings, credential_source(location, settings, databricks=databricks))
+    source = credential_source(location, settings, databricks=databricks)
+    if source != UNITY_CATALOG:  # Unity Catalog scopes its credential to the path itself
+        check_credential_target(location, settings, source)
     if location.sas_token:
         token = location.sas_token.lstrip("?")
         SECRETS.add(token)
@@ -169,6 +187,15 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
     if account_key:
         SECRETS.add(account_key)
         return AzureCredential(ACCOUNT_KEY, account_key=account_key.strip())
+    if source in (UNITY_CATALOG, SERVICE_PRINCIPAL):
+        found = (governed or GovernedCredentials()).resolve(location, settings, spark)
+        if found is not None:
+            if found.source == SERVICE_PRINCIPAL:
+                check_credential_target(location, settings, SERVICE_PRINCIPAL)
+            return AzureCredential(found.source, sas_token=found.sas.token if found.sas else None,
+                                   sdk_credential=found.sdk_credential, spark_conf=dict(found.spark_conf))
+        check_credential_target(location, settings, credential_source(
+            location, replace(settings, azure_uc_credentials="off"), databricks=databricks))
     if settings.azure_key_secret_scope or settings.azure_key_secret_key:
         if not (settings.azure_key_secret_scope and settings.azure_key_secret_key):
             raise SourceError("set both NUVYN_AZURE_KEY_SECRET_SCOPE and NUVYN_AZURE_KEY_SECRET_KEY, or neither")
@@ -203,7 +230,10 @@ def dbutils_secret_reader(spark: SparkSession) -> SecretReader:
 def spark_conf_for(location: Location, credential: AzureCredential, route: str) -> dict[str, str]:
     """The Hadoop fs.azure.* settings that give Spark the same credential. Pure.
 
-    DefaultAzureCredential gives none: on Databricks the cluster's own credentials serve abfss."""
+    DefaultAzureCredential gives none: on Databricks the cluster's own credentials serve abfss.
+    Databricks' credentials bring their own (`credential.spark_conf`)."""
+    if credential.spark_conf is not None:
+        return {} if route == "staging" else dict(credential.spark_conf)
     acct, suffix, container = location.account, location.endpoint_suffix, location.container
     if credential.kind == "default" or route == "staging":
         return {}
@@ -396,18 +426,22 @@ class AzureBlobFileStore:
     @classmethod
     def from_location(cls, location: Location, settings: Settings, *, spark: SparkSession | None = None,
                       secret_reader: SecretReader | None = None, databricks: bool = False,
-                      retry_total: int = 3) -> AzureBlobFileStore:
+                      retry_total: int = 3, governed: GovernedCredentials | None = None) -> AzureBlobFileStore:
         """The store with its SDK client. `spark`, on Databricks, reads a secret-scope key and gets
-        the credential's fs.azure settings; `databricks`: the runtime's rules apply (secret scope)."""
+        the credential's fs.azure settings; `databricks`: the runtime's rules apply (Unity Catalog,
+        secret scopes; `governed` asks the Databricks API, default databricks-sdk's WorkspaceClient)."""
         from azure.storage.blob import ContainerClient, ExponentialRetry
 
         if secret_reader is None and spark is not None:
             secret_reader = dbutils_secret_reader(spark)
-        credential = resolve_credential(location, settings, databricks=databricks, secret_reader=secret_reader)
+        credential = resolve_credential(location, settings, databricks=databricks, secret_reader=secret_reader,
+                                        governed=governed, spark=spark)
         endpoint = location.blob_endpoint
         assert endpoint is not None
         sdk_credential: Any
-        if credential.kind == "sas":
+        if credential.sdk_credential is not None:
+            sdk_credential = credential.sdk_credential
+        elif credential.kind == "sas":
             sdk_credential = credential.sas_token
         elif credential.kind == "key":
             sdk_credential = {"account_name": location.account, "account_key": credential.account_key}

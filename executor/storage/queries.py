@@ -17,19 +17,21 @@ Python (`current_runs`, `sort_rows`), so the rules are unit-tested without a JVM
 check them against SparkReads on tables Spark wrote.
 
 Timestamps come back as naive UTC datetimes (the tables store UTC), as Spark returns them with the
-session and process in UTC.
+session and process in UTC; the warehouse's text is converted from its session time zone.
 """
 
 from __future__ import annotations
 
 import abc
 import functools
+import json
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from executor.errors import MetadataStoreError, QueryError, SettingsError
@@ -89,7 +91,10 @@ def build_reads(settings: Settings, read_settings: ReadSettings, *, databricks: 
     if kind == "statement":
         client = statement_client() if statement_client else _workspace_client()
         return StatementReads(client, str(read_settings.sql_warehouse_id), settings,
-                              timeout_s=read_settings.statement_timeout_s)
+                              timeout_s=read_settings.statement_timeout_s,
+                              start_timeout_s=read_settings.warehouse_start_timeout_s,
+                              disposition=read_settings.result_disposition,
+                              time_zone=read_settings.warehouse_timezone)
     if kind == "spark":
         if spark_reads is None:
             raise SettingsError("NUVYN_READ_BACKEND=spark needs a SparkSession in this process")
@@ -372,14 +377,45 @@ class DeltaReads(RowReads):
 _INT_TYPES = {"LONG", "INT", "SHORT", "BYTE"}
 _FLOAT_TYPES = {"DOUBLE", "FLOAT"}
 _DONE = {"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"}
+STATEMENTS_PATH = "/api/2.0/sql/statements"
+INLINE_BYTE_LIMIT = 25 * 1024 * 1024  # the API's INLINE limit; a larger result comes back truncated
+MISSING_TABLE_SQLSTATE = "42P01"  # TABLE_OR_VIEW_NOT_FOUND
+DISPOSITIONS = ("auto", "inline", "external_links")
+_TIMESTAMP_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*"
+    r"(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?$", re.IGNORECASE)
 
 
 def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
-def convert_value(type_name: str, value: str | None) -> Any:
-    """A JSON_ARRAY cell (text or null) as the Python value Spark's collect() gives."""
+def parse_timestamp(text: str, zone: Callable[[], tzinfo] | tzinfo | None = None) -> datetime:
+    """A warehouse's TIMESTAMP text as a naive UTC datetime. Any fraction width (0-9 digits: nanoseconds
+    are cut to microseconds), `T` or space, `Z` or a numeric offset; without an offset the time is
+    local time of `zone` (the warehouse's session time zone; a callable is asked only then; None:
+    UTC). The same rules on every Python (3.10's fromisoformat takes only 3 or 6 digits)."""
+    m = _TIMESTAMP_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"not a timestamp: {text!r}")
+    year, month, day, hour, minute, second, frac, offset = m.groups()
+    micros = int((frac or "0")[:6].ljust(6, "0"))
+    value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros)
+    if offset is None:
+        tz = zone() if callable(zone) else zone
+        if tz is None:
+            return value
+        return naive_utc(value.replace(tzinfo=tz))
+    if offset.upper() == "Z":
+        return value
+    digits = offset[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0), seconds=int(digits[4:6] or 0))
+    return value - delta if offset[0] == "+" else value + delta
+
+
+def convert_value(type_name: str, value: str | None, zone: Callable[[], tzinfo] | tzinfo | None = None) -> Any:
+    """A JSON_ARRAY cell (text or null) as the Python value Spark's collect() gives; TIMESTAMP as naive
+    UTC (parse_timestamp, `zone`: the warehouse's session time zone for values without an offset)."""
     if value is None:
         return None
     if type_name in _INT_TYPES:
@@ -389,26 +425,60 @@ def convert_value(type_name: str, value: str | None) -> Any:
     if type_name == "BOOLEAN":
         return value.lower() == "true"
     if type_name == "TIMESTAMP":
-        text = value.replace(" ", "T")
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        return naive_utc(parsed)
+        return parse_timestamp(value, zone)
     return value
+
+
+def _fetch_link(url: str, headers: Mapping[str, str], timeout_s: float) -> bytes:
+    """GET a presigned external link (cloud storage): only its own headers, never the workspace token."""
+    import urllib.request
+
+    request = urllib.request.Request(url, headers=dict(headers), method="GET")
+    with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310 - https links from the API
+        data: bytes = answer.read()
+        return data
 
 
 @dataclass(eq=False)
 class StatementReads(RowReads):
-    """Reads through a Databricks SQL warehouse (Statement Execution API, databricks-sdk
-    `w.statement_execution`). Statements are `SELECT * FROM <catalog>.<schema>.<table> WHERE col = :col
-    AND run_id IN (:run_id_0, ...)`: values travel only as named parameters."""
+    """Reads through a Databricks SQL warehouse (the Statement Execution API's REST form through the
+    databricks-sdk client: `client.api_client.do`, so that `status.error.sql_state` is kept).
+    Statements are `SELECT * FROM <catalog>.<schema>.<table> WHERE col = :col AND run_id IN (:run_id_0, ...)`:
+    values travel only as named parameters.
+
+    - Results: INLINE with a 25 MiB byte_limit (several chunks are followed); a result the API marks
+      truncated is read again with EXTERNAL_LINKS (disposition `auto`), whose presigned links are
+      fetched without the workspace token. `inline` / `external_links` force one disposition.
+    - Waiting: a PENDING statement (the warehouse is starting) is polled up to `start_timeout_s`
+      (NUVYN_SQL_WAREHOUSE_START_TIMEOUT_S), a RUNNING one up to `timeout_s`
+      (NUVYN_SQL_STATEMENT_TIMEOUT_S); the poll interval grows from poll_seconds to max_poll_seconds.
+      Past a limit the statement is cancelled and the read fails naming the setting.
+    - Timestamps: values with an offset are converted to UTC; without one they are local time of the
+      warehouse's session time zone (`time_zone`, NUVYN_SQL_WAREHOUSE_TIMEZONE; unset: asked once
+      with `SELECT current_timezone()` when the first such value arrives).
+    - Errors: a missing table is told by `sql_state` 42P01 (read as no rows); any other failure is a
+      MetadataStoreError with the API's error code and first message line, secrets removed."""
 
     client: Any
     warehouse_id: str
     settings: Settings
     _: KW_ONLY
     timeout_s: float = 60.0
+    start_timeout_s: float = 600.0
+    disposition: str = "auto"
+    time_zone: str | None = None
     poll_seconds: float = 0.5
+    max_poll_seconds: float = 5.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    fetch_link: Callable[[str, Mapping[str, str], float], bytes] = _fetch_link
+
+    def __post_init__(self) -> None:
+        if self.disposition not in DISPOSITIONS:
+            raise SettingsError(f"NUVYN_SQL_RESULT_DISPOSITION={self.disposition!r} is invalid; expected one of: "
+                                f"{', '.join(DISPOSITIONS)}")
+        self._zone: tzinfo | None = _zone(self.time_zone) if self.time_zone else None
+        self._zone_lock = threading.Lock()
 
     def statement(self, table: str, equals: Mapping[str, str],
                   run_ids: Sequence[str] | None = None) -> tuple[str, list[dict[str, str]]]:
@@ -431,57 +501,145 @@ class StatementReads(RowReads):
             sql += " WHERE " + " AND ".join(where)
         return sql, params
 
-    def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
-        from databricks.sdk.service.sql import (
-            Disposition,
-            ExecuteStatementRequestOnWaitTimeout,
-            Format,
-            StatementParameterListItem,
-        )
+    # ------------------------------------------------------------------ the API
 
-        sql, params = self.statement(table, equals, run_ids)
-        api = self.client.statement_execution
-        deadline = self.clock() + self.timeout_s
+    def _do(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = self.client.api_client.do(method, path, body=body) if body is not None else \
+            self.client.api_client.do(method, path)
+        return answer if isinstance(answer, dict) else {}
+
+    def _cancel(self, statement_id: str) -> None:
         try:
-            resp = api.execute_statement(
-                statement=sql, warehouse_id=self.warehouse_id,
-                parameters=[StatementParameterListItem(**p) for p in params],
-                disposition=Disposition.INLINE, format=Format.JSON_ARRAY,
-                wait_timeout=f"{max(5, min(50, int(self.timeout_s)))}s",
-                on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE)
-            while _enum_name(resp.status.state if resp.status else None) not in _DONE:
-                if self.clock() >= deadline:
-                    try:
-                        api.cancel_execution(resp.statement_id)
-                    except OSError as exc:  # SDK and HTTP errors; best effort: the timeout is the error to report
-                        logger.warning("cancelling statement %s failed: %s", resp.statement_id, type(exc).__name__)
-                    raise MetadataStoreError(f"reading {table} through SQL warehouse {self.warehouse_id} took over "
-                                             f"{self.timeout_s:g} s (NUVYN_SQL_STATEMENT_TIMEOUT_S); cancelled")
-                self.sleep(self.poll_seconds)
-                resp = api.get_statement(resp.statement_id)
+            self._do("POST", f"{STATEMENTS_PATH}/{statement_id}/cancel", {})
+        except Exception as exc:  # noqa: BLE001 - best effort: the timeout is the error to report
+            logger.warning("cancelling statement %s failed: %s", statement_id, type(exc).__name__)
+
+    def _run(self, sql: str, params: list[dict[str, str]], disposition: str, what: str) -> dict[str, Any]:
+        """Execute and wait: the final statement response (state SUCCEEDED, FAILED, CANCELED or CLOSED)."""
+        body: dict[str, Any] = {
+            "statement": sql, "warehouse_id": self.warehouse_id, "parameters": params,
+            "disposition": disposition, "format": "JSON_ARRAY",
+            "wait_timeout": f"{max(5, min(50, int(self.timeout_s)))}s", "on_wait_timeout": "CONTINUE"}
+        if disposition == "INLINE":
+            body["byte_limit"] = INLINE_BYTE_LIMIT
+        resp = self._do("POST", STATEMENTS_PATH, body)
+        started = self.clock()
+        running_since: float | None = None
+        interval = self.poll_seconds
+        while (state := _state(resp)) not in _DONE:
+            now = self.clock()
+            if state == "RUNNING" and running_since is None:
+                running_since = now
+            if running_since is None and now - started >= self.start_timeout_s:
+                self._cancel(resp["statement_id"])
+                raise MetadataStoreError(
+                    f"{what}: SQL warehouse {self.warehouse_id} did not start the statement within "
+                    f"{self.start_timeout_s:g} s (NUVYN_SQL_WAREHOUSE_START_TIMEOUT_S); cancelled. Is the warehouse "
+                    "stopped with auto-start off, or at its queue limit?")
+            if running_since is not None and now - running_since >= self.timeout_s:
+                self._cancel(resp["statement_id"])
+                raise MetadataStoreError(f"{what} through SQL warehouse {self.warehouse_id} took over "
+                                         f"{self.timeout_s:g} s (NUVYN_SQL_STATEMENT_TIMEOUT_S); cancelled")
+            self.sleep(interval)
+            interval = min(self.max_poll_seconds, interval * 1.5)
+            resp = self._do("GET", f"{STATEMENTS_PATH}/{resp['statement_id']}")
+        return resp
+
+    def _cells(self, resp: dict[str, Any]) -> Iterator[list[str | None]]:
+        """Every row of a SUCCEEDED statement: inline chunks and external links, in chunk order."""
+        sid = resp["statement_id"]
+        result: dict[str, Any] | None = resp.get("result") or {}
+        while result is not None:
+            yield from result.get("data_array") or []
+            nxt = result.get("next_chunk_index")
+            for link in result.get("external_links") or []:
+                yield from self._link_rows(link)
+                nxt = link.get("next_chunk_index")
+            result = self._do("GET", f"{STATEMENTS_PATH}/{sid}/result/chunks/{nxt}") if nxt is not None else None
+
+    def _link_rows(self, link: dict[str, Any]) -> list[list[str | None]]:
+        url = str(link["external_link"])
+        headers = {str(k): str(v) for k, v in (link.get("http_headers") or {}).items()}
+        SECRETS.add(url, url.partition("?")[2], *headers.values())  # presigned: a credential in the URL
+        data = self.fetch_link(url, headers, max(30.0, self.timeout_s))
+        rows = json.loads(data or b"[]")
+        if not isinstance(rows, list):
+            raise MetadataStoreError(f"external link of chunk {link.get('chunk_index')} is not a JSON array")
+        return rows
+
+    def _session_zone(self) -> tzinfo:
+        """The warehouse's session time zone (asked once, with `SELECT current_timezone()`)."""
+        with self._zone_lock:
+            if self._zone is None:
+                resp = self._run("SELECT current_timezone()", [], "INLINE", "reading the warehouse's time zone")
+                if _state(resp) != "SUCCEEDED":
+                    raise MetadataStoreError(f"SQL warehouse {self.warehouse_id}: cannot read its time zone "
+                                             "(set NUVYN_SQL_WAREHOUSE_TIMEZONE)")
+                (row,) = list(self._cells(resp))
+                self._zone = _zone(str(row[0]))
+            return self._zone
+
+    def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
+        sql, params = self.statement(table, equals, run_ids)
+        what = f"reading {table}"
+        first = "EXTERNAL_LINKS" if self.disposition == "external_links" else "INLINE"
+        try:
+            resp = self._run(sql, params, first, what)
+            truncated = bool((resp.get("manifest") or {}).get("truncated"))
+            if _state(resp) == "SUCCEEDED" and truncated and first == "INLINE":
+                if self.disposition == "inline":
+                    raise MetadataStoreError(
+                        f"{what}: the result is over the {INLINE_BYTE_LIMIT // 2**20} MiB INLINE limit and "
+                        "NUVYN_SQL_RESULT_DISPOSITION=inline; set it to auto or external_links")
+                logger.info("%s: the result is over the INLINE limit; reading it through external links", what)
+                resp = self._run(sql, params, "EXTERNAL_LINKS", what)
+            state = _state(resp)
+            if state != "SUCCEEDED":
+                return self._failed(table, resp, state)
+            columns = [(c["name"], str(c.get("type_name") or ""))
+                       for c in ((resp.get("manifest") or {}).get("schema") or {}).get("columns") or []]
+            zone = self._session_zone
+            rows = [{name: convert_value(t, v, zone) for (name, t), v in zip(columns, cells)}
+                    for cells in self._cells(resp)]
         except MetadataStoreError:
             raise
         except Exception as exc:  # SDK/HTTP errors -> the store's error, secrets removed
             raise MetadataStoreError(SECRETS.redact(
-                f"SQL warehouse {self.warehouse_id}: reading {table} failed: {type(exc).__name__}: {exc}")) from exc
-        state = _enum_name(resp.status.state)
-        if state != "SUCCEEDED":
-            err = resp.status.error
-            text = (getattr(err, "message", None) or state) if err else state
-            if "TABLE_OR_VIEW_NOT_FOUND" in text:
-                logger.info("table %s not found in the SQL warehouse: nothing to read", table)
-                return []
-            raise MetadataStoreError(SECRETS.redact(
-                f"SQL warehouse {self.warehouse_id}: reading {table} ended {state}: {text.splitlines()[0]}"))
-        columns = [(c.name, _enum_name(c.type_name)) for c in resp.manifest.schema.columns]
-        rows: list[Row] = []
-        result = resp.result
-        while result is not None:
-            for cells in result.data_array or []:
-                rows.append({name: convert_value(t, v) for (name, t), v in zip(columns, cells)})
-            nxt = result.next_chunk_index
-            result = api.get_statement_result_chunk_n(resp.statement_id, nxt) if nxt is not None else None
+                f"SQL warehouse {self.warehouse_id}: {what} failed: {type(exc).__name__}: {exc}")) from exc
         return with_every_column(table, rows, [n for n, _ in columns])
+
+    def _failed(self, table: str, resp: dict[str, Any], state: str) -> list[Row]:
+        err = (resp.get("status") or {}).get("error") or {}
+        if err.get("sql_state") == MISSING_TABLE_SQLSTATE:
+            logger.info("table %s not found in the SQL warehouse: nothing to read", table)
+            return []
+        code = err.get("error_code") or state
+        text = str(err.get("message") or state).splitlines()[0]
+        state_text = f", SQLSTATE {err['sql_state']}" if err.get("sql_state") else ""
+        raise MetadataStoreError(SECRETS.redact(
+            f"SQL warehouse {self.warehouse_id}: reading {table} ended {state} ({code}{state_text}): {text}"))
+
+
+def _state(resp: dict[str, Any]) -> str:
+    return _enum_name((resp.get("status") or {}).get("state"))
+
+
+def _zone(name: str) -> tzinfo:
+    """A time zone by name (IANA, `UTC`, `Z`, or a fixed offset such as `+02:00`)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = name.strip()
+    if text.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
+        return timezone.utc
+    m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", text, re.IGNORECASE)
+    if m:
+        delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+        return timezone(delta if m.group(1) == "+" else -delta)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"unknown time zone {name!r} (NUVYN_SQL_WAREHOUSE_TIMEZONE or the warehouse's "
+                            "current_timezone()); use an IANA name such as Europe/Berlin") from None
 
 
 # ---------------------------------------------------------------------- Spark
