@@ -212,9 +212,11 @@ class Settings(EnvSettings):
         "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
         "core.windows.net is refused before a connection is made.")
     azure_credential_accounts: str | None = _setting(None, "NUVYN_AZURE_CREDENTIAL_ACCOUNTS",
-        "Azure sources: comma-separated storage accounts the server's own credential (account key, "
-        "secret-scope key, DefaultAzureCredential) may be used for; required by `serve` for paths "
-        "without a SAS token. A connection string serves only its own account.")
+        "Azure sources: comma-separated storage endpoints the server's own credential (account key, "
+        "secret-scope key, DefaultAzureCredential) may be used for: a bare account name is the public cloud "
+        "(core.windows.net) only, <account>.blob.<suffix> another cloud, http://<host>:<port>/<account> an "
+        "emulator; required by `serve` for paths without a SAS token. A connection string serves only its "
+        "own account.")
     azure_spark_route: str = _setting("auto", "NUVYN_AZURE_SPARK_ROUTE",
         "How Spark reads Azure files: abfss (Databricks and hadoop-azure; the production default), "
         "wasbs, staging (download each table's files to a local folder; the emulator's route), or "

@@ -8,9 +8,11 @@ Every path is resolved before the check (realpath: `..`, `~`, `file://`, symlink
 cannot climb out of a root. Unset: Azure paths only (local and DBFS paths are refused and the
 message says how to allow them).
 
-NUVYN_AZURE_CREDENTIAL_ACCOUNTS (comma-separated account names) lists the storage accounts the
-server's own credential (NUVYN_AZURE_ACCOUNT_KEY, the Databricks secret-scope key,
-DefaultAzureCredential) may be used for. A connection string serves only its own AccountName.
+NUVYN_AZURE_CREDENTIAL_ACCOUNTS (comma-separated) lists the storage endpoints the server's own
+credential (NUVYN_AZURE_ACCOUNT_KEY, the Databricks secret-scope key, DefaultAzureCredential) may
+be used for: `acct` is acct.blob.core.windows.net (public cloud) only; `acct.blob.core.chinacloudapi.cn`
+names another cloud, `http://127.0.0.1:10000/devstoreaccount1` an emulator. A connection string
+serves only its own endpoint.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import posixpath
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from executor.errors import ExecutorError
+from executor.errors import ExecutorError, SettingsError
 from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE
-from executor.sources.location import Location
+from executor.sources.location import CredentialTarget, Location, credential_target, credential_targets, show_target
 
 ROOTS_ENV = "NUVYN_API_SOURCE_ROOTS"
 ACCOUNTS_ENV = "NUVYN_AZURE_CREDENTIAL_ACCOUNTS"
@@ -131,16 +133,24 @@ class SourcePolicy:
             f"<account>/<container>[/<prefix>] to {ROOTS_ENV}")
 
 
-def check_credential_account(location: Location, source: str, allowed_accounts: Collection[str]) -> None:
-    """The server's own credential (`source`, see executor.sources.azure) serves only listed accounts."""
+def check_credential_account(location: Location, source: str, allowed: Collection[CredentialTarget]) -> None:
+    """The server's own credential (`source`, see executor.sources.azure) serves only the listed
+    endpoints (account name + cloud suffix, or emulator host; see parse_accounts)."""
     if source not in (ACCOUNT_KEY, SECRET_SCOPE, DEFAULT):
         return
-    account = (location.account or "").lower()
-    if account not in {a.strip().lower() for a in allowed_accounts if a.strip()}:
+    target = credential_target(location)
+    if target not in allowed:
+        account = target[0]
         raise SourceNotAllowed(
-            f"storage account {account!r} is not one this server's own Azure credential ({source}) may be "
-            f"used for: add it to {ACCOUNTS_ENV}, or give a SAS token in data_source_path")
+            f"storage account {account!r} at {show_target(target)} is not one this server's own Azure credential "
+            f"({source}) may be used for: add it to {ACCOUNTS_ENV} (a bare name is the public cloud, "
+            "core.windows.net; name another cloud as <account>.blob.<suffix>), or give a SAS token in "
+            "data_source_path")
 
 
-def parse_accounts(text: str | None) -> frozenset[str]:
-    return frozenset(a.strip().lower() for a in (text or "").split(",") if a.strip())
+def parse_accounts(text: str | None) -> frozenset[CredentialTarget]:
+    """NUVYN_AZURE_CREDENTIAL_ACCOUNTS -> endpoints; SourceNotAllowed naming a bad entry."""
+    try:
+        return credential_targets(text)
+    except SettingsError as exc:
+        raise SourceNotAllowed(str(exc)) from None

@@ -252,3 +252,53 @@ def test_every_api_setting_is_documented():
 
     api = (REPO / "docs" / "API.md").read_text(encoding="utf-8")
     assert [env for env, _d, _t in ApiSettings.describe() if f"| `{env}` |" not in api] == []
+
+
+# ------------------------------------------------------------------ 2. credentials bound to an endpoint
+
+@pytest.mark.parametrize("accounts, allowed, refused", [
+    ("prodacct", ["https://prodacct.blob.core.windows.net/c/x", "abfss://c@prodacct.dfs.core.windows.net/x"],
+     ["https://prodacct.blob.core.chinacloudapi.cn/c/x", "https://prodacct.dfs.core.usgovcloudapi.net/c/x",
+      "wasbs://c@prodacct.blob.core.usgovcloudapi.net/x", "http://127.0.0.1:10997/prodacct/c/x"]),
+    ("prodacct.blob.core.chinacloudapi.cn, https://govacct.dfs.core.usgovcloudapi.net/",
+     ["https://prodacct.blob.core.chinacloudapi.cn/c/x", "abfss://c@govacct.dfs.core.usgovcloudapi.net/x"],
+     ["https://prodacct.blob.core.windows.net/c/x", "https://govacct.blob.core.windows.net/c/x"]),
+    ("http://127.0.0.1:10997/prodacct", ["http://127.0.0.1:10997/prodacct/c/x"],
+     ["https://prodacct.blob.core.windows.net/c/x", "http://127.0.0.1:10996/prodacct/c/x"]),
+])
+def test_the_servers_credential_serves_only_the_listed_endpoints(tmp_path, accounts, allowed, refused):
+    """The bug: the allow-list compared account names, so the public cloud's `prodacct` credential was
+    used for prodacct.blob.core.chinacloudapi.cn and *.usgovcloudapi.net."""
+    from fastapi.testclient import TestClient
+
+    from executor.errors import SourceError
+    from executor.settings import Settings
+    from executor.sources.azure import resolve_credential
+    from executor.sources.location import emulator_hosts, parse_location
+
+    env = {"NUVYN_AZURE_CREDENTIAL_ACCOUNTS": accounts,  # DefaultAzureCredential (managed identity)
+           "NUVYN_AZURE_EMULATOR_HOSTS": "127.0.0.1:10997,127.0.0.1:10996"}
+    app, launcher = _app(tmp_path, api_settings(tmp_path), env=env)
+    with TestClient(app) as client:
+        for path in allowed + refused:
+            r = client.post("/jobs/create", json={**BODY, "data_source_path": path}, headers=AUTH)
+            assert r.status_code == (200 if path in allowed else 403), (path, r.text)
+            if r.status_code == 403:
+                assert "NUVYN_AZURE_CREDENTIAL_ACCOUNTS" in r.json()["error"]
+    assert len(launcher.submitted) == len(allowed)
+    settings = Settings.from_env(env)  # the job's own check, API or not
+    hosts = emulator_hosts(None, settings.azure_emulator_hosts)
+    for path in allowed:
+        assert resolve_credential(parse_location(path, None, hosts), settings).kind == "default"
+    for path in refused:
+        with pytest.raises(SourceError, match="NUVYN_AZURE_CREDENTIAL_ACCOUNTS"):
+            resolve_credential(parse_location(path, None, hosts), settings)
+
+
+def test_a_bad_credential_accounts_entry_stops_the_server(tmp_path):
+    from executor.errors import SettingsError
+
+    for bad in ("prod_acct", "prodacct.blob.example.com", "https://user@prodacct.blob.core.windows.net"):
+        with pytest.raises(SettingsError, match=f"NUVYN_AZURE_CREDENTIAL_ACCOUNTS entry {bad!r}"):
+            build_app(api_settings(tmp_path), {"NUVYN_AZURE_CREDENTIAL_ACCOUNTS": f"goodacct,{bad}"},
+                      launcher=RecordingLauncher(), metadata_reader=FakeReader())
