@@ -28,7 +28,7 @@ from executor.api.store import JobStore
 from executor.errors import ExecutorError, SettingsError
 from executor.logging_setup import configure_logging, log_options
 from executor.redaction import SECRETS
-from executor.settings import ApiSettings, ReadPoolSettings, Settings, env_secrets, reveal
+from executor.settings import ApiSettings, FileModeSettings, ReadPoolSettings, Settings, env_secrets, reveal
 from executor.sources.policy import SourceNotAllowed
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ def build_launcher(settings: ApiSettings, store: JobStore, env: Mapping[str, str
     return LocalLauncher(store, max_concurrent=settings.max_concurrent_jobs, python=settings.python_executable,
                          logs_dir=Path(settings.jobs_db).parent / "job_logs", env=env,
                          payload_transport=settings.payload_transport, timeout_s=settings.job_timeout_s,
-                         log_retention_s=settings.job_log_retention_days * 86400)
+                         log_retention_s=settings.job_log_retention_days * 86400,
+                         source_roots=settings.source_roots)
 
 
 def build_app(settings: ApiSettings | None = None, env: Mapping[str, str] | None = None, *,
@@ -97,6 +98,11 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
     import uvicorn
 
     env = os.environ if env is None else env
+    try:  # the jobs db, job logs and the jobs' own files: this user's only (NUVYN_LOCAL_UMASK)
+        os.umask(FileModeSettings.from_env(env).mask)
+    except ExecutorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     log_level = log_options(args.log_level, None, env)[0]
     configure_logging(log_level)
     route_uvicorn_logs()

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 
 from executor.metadata.grouping import prune_listing
 from executor.payload import JobRequest
-from executor.settings import ReadSettings, Settings, on_databricks
+from executor.settings import ReadSettings, Settings, SourceGuardSettings, on_databricks
 from executor.sources.azure import AzureBlobFileStore
 from executor.sources.base import FileStore
 from executor.sources.location import Location, source_location
+from executor.sources.policy import SourceGuard
 from executor.spark_session import build_spark_session
 from executor.storage.databricks_writer import DatabricksWriter
 from executor.storage.queries import MetadataReads, build_reads
@@ -70,11 +71,22 @@ class ExecutorContext:
 
         return SparkSession.getActiveSession() is not None
 
+    @cached_property
+    def source_guard(self) -> SourceGuard | None:
+        """Set for the jobs the API's local launcher starts (NUVYN_JOB_ENFORCE_SOURCE_ROOTS): the
+        source is checked again against NUVYN_API_SOURCE_ROOTS and local files are read confined to
+        the root (executor.sources.policy.SourceGuard). None for every other run."""
+        return SourceGuard.from_settings(SourceGuardSettings.from_env(self.env))
+
     def store_factory(self, location: Location, settings: Settings, retry_total: int = 3) -> FileStore:
         """The store of a source: the file system for local and DBFS paths, azure-storage-blob for
         Azure (with this process's Databricks rules and, when it runs already, its Spark session)."""
         from executor.metadata.plan import default_store_factory  # the readers: numpy, pyarrow
 
+        if self.source_guard is not None:  # a job of the API: checked again, local files read confined
+            self.source_guard.check(location)
+            if not location.is_azure:
+                return self.source_guard.local_store(location)
         if not location.is_azure:
             return default_store_factory(location, settings)
         return AzureBlobFileStore.from_location(location, settings, databricks=self.databricks,

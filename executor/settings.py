@@ -430,7 +430,40 @@ def host_name(text: str) -> str:
     return text
 
 
-SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings)
+@dataclass(frozen=True)
+class SourceGuardSettings(EnvSettings):
+    """What a job started by the API's local launcher checks again before it reads: the launcher passes
+    both variables to its children (executor.api.launchers.LocalLauncher.command)."""
+
+    enforce_roots: bool = _setting(False, "NUVYN_JOB_ENFORCE_SOURCE_ROOTS",
+        "Set by the API's local launcher for its jobs: the job checks its source again against "
+        "NUVYN_API_SOURCE_ROOTS (unset: local and DBFS paths refused) and opens local files relative to the "
+        "allowed root without following a link out of it, refusing files with more than one hard link.")
+    source_roots: str | None = _setting(None, "NUVYN_API_SOURCE_ROOTS",
+        "The roots the API accepted the source under (the server's own setting, passed to its jobs).")
+
+
+@dataclass(frozen=True)
+class FileModeSettings(EnvSettings):
+    """Who may read the files a local run writes."""
+
+    umask: str = _setting("077", "NUVYN_LOCAL_UMASK",
+        "Local runs: umask of the files the job and its local Spark write (the Delta tables under "
+        "NUVYN_WAREHOUSE_DIR or NUVYN_TABLES_LOCATION hold sample values): 077 = files 0600 and folders 0700, "
+        "this user only; 027 lets the group read. Octal.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not re.fullmatch(r"0?[0-7]{3}", self.umask):
+            raise SettingsError(f"NUVYN_LOCAL_UMASK={self.umask!r} is not an octal umask such as 077 or 027")
+
+    @property
+    def mask(self) -> int:
+        return int(self.umask, 8)
+
+
+SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings,
+                                                    SourceGuardSettings, FileModeSettings)
 
 
 def env_secrets(env: Mapping[str, str]) -> list[str]:

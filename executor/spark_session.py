@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from executor.logging_setup import jvm_java_options, jvm_log_level, jvm_noise
-from executor.settings import Settings, on_databricks
+from executor.settings import FileModeSettings, Settings, on_databricks
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -102,6 +102,8 @@ def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: st
 
     from delta import configure_spark_with_delta_pip
 
+    umask = FileModeSettings.from_env(env).mask  # before the JVM and the warehouse folder exist: this user's
+    os.umask(umask)  # files only (the tables hold sample values); Hadoop chmods its files itself, hence the conf
     os.makedirs(settings.warehouse_dir, exist_ok=True)
     level = jvm_log_level(env)
     builder = (
@@ -117,6 +119,7 @@ def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: st
                 "-Dderby.system.home=" + os.path.abspath(settings.warehouse_dir) + " " + jvm_java_options(level))
         .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.hadoop.fs.permissions.umask-mode", f"{umask:03o}")
     )
     extra = [p for p in env.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
     with _JvmOutput(verbose=level in ("ALL", "TRACE", "DEBUG", "INFO")).redirect():

@@ -23,7 +23,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from executor.errors import ExecutorError, SettingsError
+from executor.settings import SourceGuardSettings
 from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE
+from executor.sources.local import ConfinedRoot, LocalFileStore
 from executor.sources.location import CredentialTarget, Location, credential_target, credential_targets, show_target
 
 ROOTS_ENV = "NUVYN_API_SOURCE_ROOTS"
@@ -99,8 +101,14 @@ class SourcePolicy:
                 azure.append((parts[0].lower(), parts[1], prefix))
         return cls(tuple(local), tuple(dbfs), tuple(azure), configured=bool(entries))
 
-    def check(self, location: Location) -> None:
-        """Raise SourceNotAllowed (naming the setting) unless `location` is inside a root."""
+    def check(self, location: Location) -> str | None:
+        """Raise SourceNotAllowed (naming the setting) unless `location` is inside a root. Returns the
+        local or DBFS root it resolved under (None for Azure)."""
+        return self.resolve(location)[0]
+
+    def resolve(self, location: Location) -> tuple[str | None, str | None]:
+        """(root, resolved path) of a local or DBFS location inside a root, (None, None) for Azure;
+        SourceNotAllowed otherwise."""
         if location.kind in _PATH_RULES:
             if location.kind == "local":
                 real, roots = _real(location.local_path or location.display), self.local_roots
@@ -113,24 +121,66 @@ class SourcePolicy:
             if not self.configured:
                 raise SourceNotAllowed(
                     f"{what} are refused: this server has no {ROOTS_ENV}; {how_to_set} and restart the server")
-            if not any(_within(real, r) for r in roots):
+            inside = [r for r in roots if _within(real, r)]
+            if not inside:
                 raise SourceNotAllowed(
                     f"data_source_path {location.display!r} resolves outside the {roots_name} allowed by "
                     f"{ROOTS_ENV}; {fix}")
-            return
+            return max(inside, key=len), real
         if not self.configured:
-            return  # Azure: the credential rules (check_credential_account) still apply
+            return None, None  # Azure: the credential rules (check_credential_account) still apply
         prefix = _blob_prefix(location.prefix)
         if prefix is None:
             raise SourceNotAllowed(f"data_source_path {location.display!r} climbs above its container")
         for account, container, root in self.azure_roots:
             if (account == (location.account or "").lower() and container == location.container
                     and (not root or _within(prefix, root))):
-                return
+                return None, None
         raise SourceNotAllowed(
             f"data_source_path {location.display!r} (account {location.account!r}, container "
             f"{location.container!r}) is outside the Azure roots allowed by {ROOTS_ENV}; add "
             f"<account>/<container>[/<prefix>] to {ROOTS_ENV}")
+
+
+@dataclass(frozen=True)
+class SourceGuard:
+    """A job the API's local launcher started (SourceGuardSettings.enforce_roots): its source is
+    checked again against the server's roots when the job opens it (the API checked it when the job
+    was created, maybe minutes before; a queued job recovered after a restart was not checked by
+    this server at all), and a local or DBFS source is read through a store confined to the root it
+    resolved under (executor.sources.local.ConfinedRoot: no link followed out of it, no file with
+    more than one hard link)."""
+
+    policy: SourcePolicy
+
+    @classmethod
+    def from_settings(cls, settings: SourceGuardSettings) -> SourceGuard | None:
+        if not settings.enforce_roots:
+            return None
+        return cls(SourcePolicy.parse(settings.source_roots))
+
+    def check(self, location: Location) -> None:
+        self._resolve(location)
+
+    def _resolve(self, location: Location) -> tuple[str | None, str | None]:
+        try:
+            return self.policy.resolve(location)
+        except SourceNotAllowed as exc:
+            raise SourceNotAllowed(f"the job checked its source again (it may have changed since the API accepted "
+                                   f"it): {exc}") from None
+
+    def local_store(self, location: Location) -> LocalFileStore:
+        """The store of a local or DBFS location, confined to its root (SourceNotAllowed outside)."""
+        root, real = self._resolve(location)
+        if root is None or real is None:
+            raise SourceNotAllowed(f"data_source_path {location.display!r} is not a local or DBFS path")
+        below = [] if real == root else real[len(root.rstrip("/")) + 1:].split("/")
+        confined = ConfinedRoot(root)
+        path = location.local_path or location.display
+        if location.kind == "dbfs":
+            return LocalFileStore(path, kind="dbfs", fuse_root="/dbfs", spark_scheme="dbfs:", confined=confined,
+                                  below=below)
+        return LocalFileStore(path, confined=confined, below=below)
 
 
 def check_credential_account(location: Location, source: str, allowed: Collection[CredentialTarget]) -> None:

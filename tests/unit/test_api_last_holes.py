@@ -247,11 +247,26 @@ def test_the_limit_counts_authenticated_requests_in_progress_never_health(tmp_pa
             time.sleep(0.05)
 
 
-def test_every_api_setting_is_documented():
-    from executor.settings import ApiSettings
+def test_every_api_and_job_guard_setting_is_documented():
+    from executor.settings import ApiSettings, FileModeSettings, SourceGuardSettings
 
     api = (REPO / "docs" / "API.md").read_text(encoding="utf-8")
-    assert [env for env, _d, _t in ApiSettings.describe() if f"| `{env}` |" not in api] == []
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    everything = ApiSettings.describe() + SourceGuardSettings.describe() + FileModeSettings.describe()
+    assert [env for env, _d, _t in everything if f"| `{env}` |" not in api] == []
+    assert [env for env, _d, _t in FileModeSettings.describe() + SourceGuardSettings.describe()
+            if f"`{env}`" not in readme] == []
+
+
+def test_the_local_umask_setting():
+    from executor.errors import SettingsError
+    from executor.settings import FileModeSettings
+
+    assert FileModeSettings.from_env({}).mask == 0o077
+    assert FileModeSettings.from_env({"NUVYN_LOCAL_UMASK": "027"}).mask == 0o027
+    for bad in ("77", "0o77", "rw", "888"):
+        with pytest.raises(SettingsError, match="NUVYN_LOCAL_UMASK"):
+            FileModeSettings.from_env({"NUVYN_LOCAL_UMASK": bad})
 
 
 # ------------------------------------------------------------------ 2. credentials bound to an endpoint
