@@ -15,6 +15,7 @@ import logging
 import os
 import posixpath
 import stat
+import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -55,11 +56,19 @@ class ConfinedRoot:
     def __init__(self, root: str) -> None:
         self.root = root
         self._fd: int | None = None
+        self._lock = threading.Lock()
 
     def _root_fd(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
-        return self._fd
+        with self._lock:  # the reader threads share it
+            if self._fd is None:
+                self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+            return self._fd
+
+    def __getstate__(self) -> dict[str, Any]:  # a worker process opens the root again
+        return {"root": self.root}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["root"])  # type: ignore[misc]
 
     def parts_of(self, path: str) -> list[str] | None:
         """Components of an absolute path below the root (lexically), or None when it is not below."""
@@ -245,15 +254,32 @@ class LocalFileStore:
                 yield FileInfo(rel + "/", folder, 0, skip_reason=f"unreadable folder ({exc.strerror})")
                 return
             for entry in entries:
-                yield from self._entry(entry.name, folder, rel, prune, seen)
+                yield from self._entry(fd, entry, folder, rel, prune, seen)
         finally:
             os.close(fd)
 
-    def _entry(self, name: str, folder: str, rel: str, prune: PruneRule, seen: set) -> Iterator[FileInfo]:
-        """One entry of a folder, opened again from the root by its path (so a folder swapped for a
-        symlink since the scan is followed by hand, never by the kernel)."""
+    def _entry(self, dir_fd: int, entry: os.DirEntry, folder: str, rel: str, prune: PruneRule,
+               seen: set) -> Iterator[FileInfo]:
+        """One entry of an opened folder: a plain file or folder is looked at relative to the folder's
+        descriptor without following links (fstatat, openat with O_NOFOLLOW); a symlink, or an entry
+        that has become one since the scan, is opened again from the root and followed by hand."""
+        name = entry.name
         child_rel = f"{rel}/{name}" if rel else name
         path = f"{folder}/{name}"
+        try:
+            if not entry.is_symlink():
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                if not stat.S_ISDIR(st.st_mode) and not stat.S_ISLNK(st.st_mode):
+                    problem = _file_problem(st)
+                    yield (FileInfo(child_rel, path, 0, skip_reason=problem) if problem
+                           else FileInfo(child_rel, path, st.st_size, st.st_mtime))
+                    return
+        except FileNotFoundError:
+            yield FileInfo(child_rel, path, 0, skip_reason="disappeared while listed")
+            return
+        except OSError as exc:
+            yield FileInfo(child_rel, path, 0, skip_reason=f"unreadable ({exc.strerror})")
+            return
         try:
             child, _ = self._open_confined(path, None, path_only=True)
         except OutsideRoot:
