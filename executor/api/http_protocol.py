@@ -57,9 +57,13 @@ def hardened_protocol(header_timeout: float, body_timeout: float | None = None, 
             next_event = self.conn.next_event
 
             def checked_next_event() -> Any:
+                # the raw bytes a head takes: what h11 consumed from its buffer to produce the Request
+                # (whitespace h11 strips from values counts too)
+                before = len(self.conn.trailing_data[0]) if self.conn.their_state is h11.IDLE else 0
                 event = next_event()
                 if isinstance(event, h11.Request):
-                    if head_size(event) > max_head_bytes:
+                    raw = before - len(self.conn.trailing_data[0])
+                    if max(raw, head_size(event)) > max_head_bytes:
                         self._head_too_large = True
                         raise h11.RemoteProtocolError("request head too large", error_status_hint=431)
                     if self.conn.their_state is h11.SEND_BODY:

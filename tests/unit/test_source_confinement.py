@@ -10,6 +10,7 @@ launcher runs the real `python -m executor.main` (it refuses before any JVM star
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -152,6 +153,8 @@ def test_links_inside_the_root_fifos_and_unconfined_runs(tmp_path, lake):
             assert fh.read() == b"id,name\n3,gamma\n"
     # Spark is given the path with no link on it
     assert store.spark_uri(listed["abs_link/b.csv"].uri) == f"file:{root}/other/b.csv"
+    again = pickle.loads(pickle.dumps(store))  # a worker process opens the root again
+    assert {f.relative for f in again.list_files(prune_listing)} == set(listed)
     # a run the API did not start (CLI, Databricks task) is not confined: nothing changes for it
     plain = ExecutorContext(env={})
     assert plain.source_guard is None
