@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 
 from executor.metadata.grouping import prune_listing
 from executor.payload import JobRequest
-from executor.settings import ReadSettings, Settings, SourceGuardSettings, on_databricks
+from executor.settings import ReadSettings, Settings, on_databricks
 from executor.sources.azure import AzureBlobFileStore
 from executor.sources.base import FileStore
 from executor.sources.location import Location, source_location
-from executor.sources.policy import SourceGuard
 from executor.spark_session import build_spark_session
 from executor.storage.databricks_writer import DatabricksWriter
 from executor.storage.queries import MetadataReads, build_reads
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from executor.metadata.extractor import MetadataExtractor
+    from executor.sources.policy import SourceGuard
 
 
 class ExecutorContext:
@@ -46,6 +46,16 @@ class ExecutorContext:
     @cached_property
     def read_settings(self) -> ReadSettings:
         return ReadSettings.from_env(self.env)
+
+    @cached_property
+    def source_guard(self) -> SourceGuard | None:
+        """Set for the jobs the API's local launcher starts (NUVYN_JOB_ENFORCE_SOURCE_ROOTS): the
+        source is checked again against NUVYN_API_SOURCE_ROOTS and local files are read confined to
+        the root (executor.sources.policy.SourceGuard). None for every other run."""
+        from executor.settings import SourceGuardSettings
+        from executor.sources.policy import SourceGuard
+
+        return SourceGuard.from_settings(SourceGuardSettings.from_env(self.env))
 
     @cached_property
     def databricks(self) -> bool:
@@ -70,13 +80,6 @@ class ExecutorContext:
         from pyspark.sql import SparkSession
 
         return SparkSession.getActiveSession() is not None
-
-    @cached_property
-    def source_guard(self) -> SourceGuard | None:
-        """Set for the jobs the API's local launcher starts (NUVYN_JOB_ENFORCE_SOURCE_ROOTS): the
-        source is checked again against NUVYN_API_SOURCE_ROOTS and local files are read confined to
-        the root (executor.sources.policy.SourceGuard). None for every other run."""
-        return SourceGuard.from_settings(SourceGuardSettings.from_env(self.env))
 
     def store_factory(self, location: Location, settings: Settings, retry_total: int = 3) -> FileStore:
         """The store of a source: the file system for local and DBFS paths, azure-storage-blob for
