@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from executor.logging_setup import jvm_java_options, jvm_log_level, jvm_noise
-from executor.settings import FileModeSettings, Settings, on_databricks
+from executor.settings import Settings, on_databricks
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -101,6 +101,8 @@ def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: st
         return SparkSession.builder.getOrCreate()
 
     from delta import configure_spark_with_delta_pip
+
+    from executor.settings import FileModeSettings
 
     umask = FileModeSettings.from_env(env).mask  # before the JVM and the warehouse folder exist: this user's
     os.umask(umask)  # files only (the tables hold sample values); Hadoop chmods its files itself, hence the conf
