@@ -28,7 +28,7 @@ from executor.api.store import JobStore
 from executor.errors import ExecutorError, SettingsError
 from executor.logging_setup import configure_logging, log_options
 from executor.redaction import SECRETS
-from executor.settings import ApiSettings, ReadPoolSettings, Settings, env_secrets, reveal
+from executor.settings import ApiSettings, FileModeSettings, ReadPoolSettings, Settings, env_secrets, reveal
 from executor.sources.policy import SourceNotAllowed
 
 if TYPE_CHECKING:
@@ -46,7 +46,8 @@ def build_launcher(settings: ApiSettings, store: JobStore, env: Mapping[str, str
     return LocalLauncher(store, max_concurrent=settings.max_concurrent_jobs, python=settings.python_executable,
                          logs_dir=Path(settings.jobs_db).parent / "job_logs", env=env,
                          payload_transport=settings.payload_transport, timeout_s=settings.job_timeout_s,
-                         log_retention_s=settings.job_log_retention_days * 86400)
+                         log_retention_s=settings.job_log_retention_days * 86400,
+                         source_roots=settings.source_roots)
 
 
 def build_app(settings: ApiSettings | None = None, env: Mapping[str, str] | None = None, *,
@@ -67,16 +68,22 @@ def build_app(settings: ApiSettings | None = None, env: Mapping[str, str] | None
 
 
 def uvicorn_config(app: Any, settings: ApiSettings, host: str, port: int, log_level: str) -> Any:
-    """Timeouts and limits that keep slow or idle clients from holding the server (docs/API.md)."""
+    """Timeouts and limits that keep slow or idle clients from holding the server, and proxy headers
+    believed only from NUVYN_API_TRUSTED_PROXIES (docs/API.md)."""
     import uvicorn
 
-    from executor.api.http_protocol import header_timeout_protocol
+    from executor.api.http_protocol import MAX_HEAD_BYTES, hardened_protocol
 
+    proxies = settings.proxy_networks()
     return uvicorn.Config(
         app, host=host, port=port, log_level=log_level.lower(), access_log=True, log_config=None,
-        http=header_timeout_protocol(settings.header_timeout_s), timeout_keep_alive=settings.keep_alive_s,
-        limit_concurrency=settings.limit_concurrency, timeout_graceful_shutdown=10,
-        h11_max_incomplete_event_size=16 * 1024)
+        # no uvicorn limit_concurrency (it counts idle sockets and refuses /health too): the app's
+        # ConcurrencyLimitMiddleware applies NUVYN_API_LIMIT_CONCURRENCY to authenticated requests
+        http=hardened_protocol(settings.header_timeout_s, settings.body_timeout_s),
+        timeout_keep_alive=settings.keep_alive_s, timeout_graceful_shutdown=10,
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+        # uvicorn's default believes X-Forwarded-For from 127.0.0.1 (FORWARDED_ALLOW_IPS): only configured proxies
+        proxy_headers=bool(proxies), forwarded_allow_ips=proxies)
 
 
 def route_uvicorn_logs() -> None:
@@ -91,6 +98,11 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
     import uvicorn
 
     env = os.environ if env is None else env
+    try:  # the jobs db, job logs and the jobs' own files: this user's only (NUVYN_LOCAL_UMASK)
+        os.umask(FileModeSettings.from_env(env).mask)
+    except ExecutorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     log_level = log_options(args.log_level, None, env)[0]
     configure_logging(log_level)
     route_uvicorn_logs()
@@ -101,6 +113,8 @@ def serve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int
         return 2
     if args.no_auth and settings.token:
         settings = replace(settings, token=None)
+    if settings.token is None and settings.allowed_hosts is None:  # no token: Host names loopback or --host only
+        settings = replace(settings, allowed_hosts=",".join(sorted(settings.host_names(args.host) or ("*",))))
     try:
         app = build_app(settings, env)
     except ExecutorError as exc:  # e.g. NUVYN_API_SOURCE_ROOTS, NUVYN_API_READ_* or NUVYN_READ_BACKEND invalid

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from executor.metadata.extractor import MetadataExtractor
+    from executor.sources.policy import SourceGuard
 
 
 class ExecutorContext:
@@ -46,6 +47,16 @@ class ExecutorContext:
     @cached_property
     def read_settings(self) -> ReadSettings:
         return ReadSettings.from_env(self.env)
+
+    @cached_property
+    def source_guard(self) -> SourceGuard | None:
+        """Set for the jobs the API's local launcher starts (NUVYN_JOB_ENFORCE_SOURCE_ROOTS): the
+        source is checked again against NUVYN_API_SOURCE_ROOTS and local files are read confined to
+        the root (executor.sources.policy.SourceGuard). None for every other run."""
+        from executor.settings import SourceGuardSettings
+        from executor.sources.policy import SourceGuard
+
+        return SourceGuard.from_settings(SourceGuardSettings.from_env(self.env))
 
     @cached_property
     def databricks(self) -> bool:
@@ -83,6 +94,10 @@ class ExecutorContext:
         Spark session)."""
         from executor.metadata.plan import default_store_factory  # the readers: numpy, pyarrow
 
+        if self.source_guard is not None:  # a job of the API: checked again, local files read confined
+            self.source_guard.check(location)
+            if not location.is_azure:
+                return self.source_guard.local_store(location)
         if not location.is_azure:
             return default_store_factory(location, settings)
         return AzureBlobFileStore.from_location(location, settings, databricks=self.databricks,

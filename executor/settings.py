@@ -220,9 +220,11 @@ class Settings(EnvSettings):
         "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
         "core.windows.net is refused before a connection is made.")
     azure_credential_accounts: str | None = _setting(None, "NUVYN_AZURE_CREDENTIAL_ACCOUNTS",
-        "Azure sources: comma-separated storage accounts the server's own credential (account key, "
-        "secret-scope key, DefaultAzureCredential) may be used for; required by `serve` for paths "
-        "without a SAS token. A connection string serves only its own account.")
+        "Azure sources: comma-separated storage endpoints the server's own credential (account key, "
+        "secret-scope key, DefaultAzureCredential) may be used for: a bare account name is the public cloud "
+        "(core.windows.net) only, <account>.blob.<suffix> another cloud, http://<host>:<port>/<account> an "
+        "emulator; required by `serve` for paths without a SAS token. A connection string serves only its "
+        "own account.")
     azure_spark_route: str = _setting("auto", "NUVYN_AZURE_SPARK_ROUTE",
         "How Spark reads Azure files: abfss (Databricks and hadoop-azure; the production default), "
         "wasbs, staging (download each table's files to a local folder; the emulator's route), or "
@@ -363,8 +365,20 @@ class ApiSettings(EnvSettings):
         "A connection that has not sent complete request headers within this many seconds is closed.", gt=0)
     keep_alive_s: int = _setting(5, "NUVYN_API_KEEP_ALIVE_S",
         "Idle keep-alive connections are closed after this many seconds.", ge=1)
+    body_timeout_s: float = _setting(30.0, "NUVYN_API_BODY_TIMEOUT_S",
+        "A request whose body has not fully arrived within this many seconds of its headers is answered 408 "
+        "and its connection closed (also after an early answer such as 401).", gt=0)
     limit_concurrency: int = _setting(200, "NUVYN_API_LIMIT_CONCURRENCY",
-        "Open connections (and tasks) at most; beyond, the server answers 503 at once.", ge=1)
+        "Authenticated requests in progress at most; beyond, the server answers 503 at once. /health is always "
+        "answered; idle and slow connections do not count (their timeouts close them).", ge=1)
+    trusted_proxies: str | None = _setting(None, "NUVYN_API_TRUSTED_PROXIES",
+        "Comma-separated IP addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed. Unset: those headers are ignored from every client (the access "
+        "log shows the connecting address).")
+    allowed_hosts: str | None = _setting(None, "NUVYN_API_ALLOWED_HOSTS",
+        "Comma-separated host names a request's Host header may name (port ignored; '*' allows any); any other "
+        "gets 400 (DNS rebinding). Unset: any host with a token; without authentication (--no-auth) only "
+        "localhost, 127.0.0.1, ::1 and the --host the server listens on.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, allow_no_auth: bool | None = None) -> ApiSettings:
@@ -391,9 +405,83 @@ class ApiSettings(EnvSettings):
             raise SettingsError("NUVYN_API_TOKEN must not start or end with whitespace")
         if self.launcher == "databricks" and self.databricks_job_id is None:
             raise SettingsError("NUVYN_API_LAUNCHER=databricks needs NUVYN_DATABRICKS_JOB_ID")
+        self.proxy_networks()
+        self.host_names()
+
+    def proxy_networks(self) -> list[str]:
+        """NUVYN_API_TRUSTED_PROXIES as a list of addresses/networks; SettingsError naming a bad entry."""
+        import ipaddress
+
+        entries = [e.strip() for e in (self.trusted_proxies or "").split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(f"NUVYN_API_TRUSTED_PROXIES entry {entry!r} is not an IP address or network "
+                                    "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return entries
+
+    def host_names(self, bind_host: str | None = None) -> frozenset[str] | None:
+        """The Host names requests may name (lower case, no port), or None when any is allowed:
+        NUVYN_API_ALLOWED_HOSTS; unset, None with a token, else loopback names and `bind_host`."""
+        if self.allowed_hosts is not None:
+            names = {host_name(e) for e in self.allowed_hosts.split(",") if e.strip()}
+            if not names or any(not n for n in names):
+                raise SettingsError(f"NUVYN_API_ALLOWED_HOSTS={self.allowed_hosts!r} is invalid: comma-separated "
+                                    "host names (e.g. api.example.com,localhost) or '*'")
+            return None if "*" in names else frozenset(names)
+        if self.token is not None:
+            return None
+        names = {"localhost", "127.0.0.1", "::1"}
+        if bind_host and bind_host not in ("0.0.0.0", "::", ""):
+            names.add(host_name(bind_host))
+        return frozenset(names)
 
 
-SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings)
+def host_name(text: str) -> str:
+    """'Example.com:8080' -> 'example.com'; '[::1]:80' -> '::1'; '*' stays."""
+    text = text.strip().lower()
+    if text.startswith("["):
+        return text[1:].split("]", 1)[0]
+    if text.count(":") == 1:
+        return text.split(":", 1)[0]
+    return text
+
+
+@dataclass(frozen=True)
+class SourceGuardSettings(EnvSettings):
+    """What a job started by the API's local launcher checks again before it reads: the launcher passes
+    both variables to its children (executor.api.launchers.LocalLauncher.command)."""
+
+    enforce_roots: bool = _setting(False, "NUVYN_JOB_ENFORCE_SOURCE_ROOTS",
+        "Set by the API's local launcher for its jobs: the job checks its source again against "
+        "NUVYN_API_SOURCE_ROOTS (unset: local and DBFS paths refused) and opens local files relative to the "
+        "allowed root without following a link out of it, refusing files with more than one hard link.")
+    source_roots: str | None = _setting(None, "NUVYN_API_SOURCE_ROOTS",
+        "The roots the API accepted the source under (the server's own setting, passed to its jobs).")
+
+
+@dataclass(frozen=True)
+class FileModeSettings(EnvSettings):
+    """Who may read the files a local run writes."""
+
+    umask: str = _setting("077", "NUVYN_LOCAL_UMASK",
+        "Local runs: umask of the files the job and its local Spark write (the Delta tables under "
+        "NUVYN_WAREHOUSE_DIR or NUVYN_TABLES_LOCATION hold sample values): 077 = files 0600 and folders 0700, "
+        "this user only; 027 lets the group read. Octal.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not re.fullmatch(r"0?[0-7]{3}", self.umask):
+            raise SettingsError(f"NUVYN_LOCAL_UMASK={self.umask!r} is not an octal umask such as 077 or 027")
+
+    @property
+    def mask(self) -> int:
+        return int(self.umask, 8)
+
+
+SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings,
+                                                    SourceGuardSettings, FileModeSettings)
 
 
 def env_secrets(env: Mapping[str, str]) -> list[str]:

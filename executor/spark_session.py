@@ -102,6 +102,10 @@ def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: st
 
     from delta import configure_spark_with_delta_pip
 
+    from executor.settings import FileModeSettings
+
+    umask = FileModeSettings.from_env(env).mask  # before the JVM and the warehouse folder exist: this user's
+    os.umask(umask)  # files only (the tables hold sample values); Hadoop chmods its files itself, hence the conf
     os.makedirs(settings.warehouse_dir, exist_ok=True)
     level = jvm_log_level(env)
     builder = (
@@ -117,6 +121,7 @@ def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: st
                 "-Dderby.system.home=" + os.path.abspath(settings.warehouse_dir) + " " + jvm_java_options(level))
         .config("spark.databricks.delta.snapshotPartitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.hadoop.fs.permissions.umask-mode", f"{umask:03o}")
     )
     extra = [p for p in env.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
     with _JvmOutput(verbose=level in ("ALL", "TRACE", "DEBUG", "INFO")).redirect():

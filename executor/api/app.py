@@ -37,7 +37,7 @@ from executor.api.store import IdempotencyConflict, JobRecord
 from executor.api.validation import REQUIRED_FIELDS, missing_field_message
 from executor.errors import MetadataStoreError, PayloadError, QueryError
 from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN
-from executor.settings import ApiSettings, Secret, reveal
+from executor.settings import ApiSettings, Secret, host_name, reveal
 from executor.sources.policy import SourceNotAllowed
 
 logger = logging.getLogger(__name__)
@@ -149,6 +149,55 @@ class BearerAuthMiddleware:
                              {"WWW-Authenticate": "Bearer"})
             return
         await self.app(scope, receive, send)
+
+
+class HostCheckMiddleware:
+    """Requests must name an allowed host in their Host header (DNS rebinding: a page of another site
+    whose name resolves to this server must not reach it). `hosts` None: any host."""
+
+    def __init__(self, app: Any, hosts: frozenset[str] | None) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.hosts is None:
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope.get("headers", []) if k == b"host"), b"").decode("latin-1")
+        if host_name(given) not in self.hosts:
+            shown = repr(given[:100]) if given else "(none)"
+            await _send_json(send, 400, {"error": f"Host {shown} is not one this server answers to: use one of "
+                                                  f"{', '.join(sorted(self.hosts))} or add it to NUVYN_API_ALLOWED_HOSTS"})
+            return
+        await self.app(scope, receive, send)
+
+
+class ConcurrencyLimitMiddleware:
+    """At most `limit` requests in progress; one more answers 503 with Retry-After at once. Runs after
+    authentication (an unauthenticated request costs its 401 only) and never counts OPEN_PATHS, so
+    /health answers under any load. Slow and idle connections are not requests in progress: the
+    protocol's header, body and keep-alive timeouts close them (executor/api/http_protocol.py)."""
+
+    def __init__(self, app: Any, limit: int | None) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_progress = 0  # one event loop: no lock needed
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.limit is None or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_progress >= self.limit:
+            logger.warning("%d requests in progress (NUVYN_API_LIMIT_CONCURRENCY): answering 503", self.in_progress)
+            await _send_json(send, 503, {"error": f"the server is busy ({self.limit} requests in progress, "
+                                                  "NUVYN_API_LIMIT_CONCURRENCY); retry in a moment"},
+                             {"Retry-After": "1"})
+            return
+        self.in_progress += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_progress -= 1
 
 
 class BodyLimitMiddleware:
@@ -466,5 +515,7 @@ def create_app(settings: ApiSettings, service: JobService, read_pool: ReadPool |
 
     app.openapi = openapi_with_patterns  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=settings.limit_concurrency)
     app.add_middleware(BearerAuthMiddleware, token=settings.token)
+    app.add_middleware(HostCheckMiddleware, hosts=settings.host_names())
     return app

@@ -1,7 +1,8 @@
 """Launchers start a job and follow it to its end, recording every change in the JobStore.
 
 LocalLauncher       `python -m executor.main --run-id <run_id> --write-to-db` as a child process with
-                    the payload in NUVYN_JOB_PAYLOAD (never on the command line), at most N at once
+                    the payload in NUVYN_JOB_PAYLOAD (never on the command line) and the server's
+                    NUVYN_API_SOURCE_ROOTS, which the job enforces again (SourceGuard), at most N at once
                     (recovered children count too); more jobs wait in a queue with status 'created'.
                     Logs are 0600 files in a 0700 folder, deleted after the retention.
 DatabricksLauncher  WorkspaceClient().jobs.run_now(job_id=<configured>, job_parameters={"payload":
@@ -34,6 +35,7 @@ from executor.redaction import SECRETS
 
 logger = logging.getLogger(__name__)
 
+ENFORCE_ROOTS_ENV, ROOTS_ENV = "NUVYN_JOB_ENFORCE_SOURCE_ROOTS", "NUVYN_API_SOURCE_ROOTS"  # SourceGuardSettings
 # Environment variables a child job never inherits (the API's own secrets).
 CHILD_ENV_DROP = ("NUVYN_API_TOKEN", "DATABRICKS_TOKEN")
 MAX_ERROR_CHARS = 2000
@@ -134,7 +136,8 @@ class LocalLauncher:
     def __init__(self, store: JobStore, *, max_concurrent: int = 2, python: str | None = None,
                  logs_dir: str | os.PathLike[str], env: Mapping[str, str],
                  payload_transport: str = "env", poll_seconds: float = 1.0, timeout_s: float | None = None,
-                 log_retention_s: float | None = None, kill_grace_s: float = 5.0) -> None:
+                 log_retention_s: float | None = None, kill_grace_s: float = 5.0,
+                 source_roots: str | None = None) -> None:
         if payload_transport != "env":
             raise ValueError("the payload reaches a local job only through the environment (never argv)")
         self.store = store
@@ -148,6 +151,7 @@ class LocalLauncher:
         self.timeout_s = timeout_s
         self.log_retention_s = log_retention_s
         self.kill_grace_s = kill_grace_s
+        self.source_roots = source_roots
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._slots = threading.Condition()
         self._running: set[str] = set()
@@ -208,6 +212,13 @@ class LocalLauncher:
         cmd = [self.python, "-m", "executor.main", "--run-id", job.run_id, "--write-to-db"]
         env = {k: v for k, v in self.env.items() if k not in CHILD_ENV_DROP}
         env[PAYLOAD_ENV] = payload
+        # the job checks its source again when it opens it, against this server's roots, and reads
+        # local files confined to the root (executor.sources.policy.SourceGuard): the path was checked
+        # here when the job was created, maybe minutes before (or by another server, for a recovered job)
+        env[ENFORCE_ROOTS_ENV] = "1"
+        env.pop(ROOTS_ENV, None)
+        if self.source_roots:
+            env[ROOTS_ENV] = self.source_roots
         root = str(Path(executor.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         return cmd, env

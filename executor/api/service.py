@@ -12,7 +12,7 @@ from typing import Any
 
 from executor.api.launchers import Launcher
 from executor.api.reads import ReadsMetadataReader
-from executor.api.store import JobRecord, JobStore
+from executor.api.store import JobRecord, JobStore, QueueBoundReached
 from executor.api.validation import build_job_payload, workflow_id_overridden
 from executor.context import ExecutorContext
 from executor.errors import ExecutorError, MetadataStoreError
@@ -85,11 +85,6 @@ class JobService:
         payload = build_job_payload(body)
         if self.source_check is not None:
             self.source_check(payload)
-        if self.max_queued is not None and not (idempotency_key and self.store.get_by_key(idempotency_key)):
-            waiting = self.store.count("created")
-            if waiting >= self.max_queued:
-                raise QueueFull(f"{waiting} jobs already wait to start (NUVYN_API_MAX_QUEUED_JOBS="
-                                f"{self.max_queued}); retry later", self.retry_after_s)
         if workflow_id_overridden(body, payload):
             logger.warning("workflow_id %r overridden by job_metadata.workflow_id %r (job_metadata wins)",
                            body.get("workflow_id"), payload["workflow_id"])
@@ -106,7 +101,11 @@ class JobService:
             idempotency_key=idempotency_key,
             request_hash=request_hash(payload),
         )
-        job, created = self.store.insert(job)
+        try:  # the bound is checked and the job inserted in one store transaction (no race between creates)
+            job, created = self.store.insert(job, max_waiting=self.max_queued)
+        except QueueBoundReached as exc:
+            raise QueueFull(f"{exc.waiting} jobs already wait to start (NUVYN_API_MAX_QUEUED_JOBS="
+                            f"{self.max_queued}); retry later", self.retry_after_s) from None
         if created:
             logger.info("job %s created: workflow_id=%s source_id=%s", job.job_id, job.workflow_id, job.source_id)
             self.launcher.submit(job)

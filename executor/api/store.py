@@ -1,7 +1,9 @@
 """SQLite job store: every job the API accepted, so a restarted server loses none.
 
 One row per job; an optional unique Idempotency-Key. Connections are opened per call (SQLite is
-fine with that) and writes are serialised by a lock; WAL mode lets readers go on meanwhile.
+fine with that) and writes are serialised by a lock; WAL mode lets readers go on meanwhile. An
+insert is one `BEGIN IMMEDIATE` transaction (the Idempotency-Key lookup, the count of waiting jobs
+against the queue bound, the insert): the bound holds across threads and processes sharing the file.
 The file holds the job payload (a data_source_path may carry a SAS token needed to run a queued
 job after a restart), so it is created with mode 0600.
 """
@@ -27,6 +29,15 @@ logger = logging.getLogger(__name__)
 
 class IdempotencyConflict(ExecutorError):
     """The Idempotency-Key was used before with a different request."""
+
+
+class QueueBoundReached(ExecutorError):
+    """`waiting` jobs already wait to start (status 'created'): the bound given to insert is reached."""
+
+    def __init__(self, waiting: int, bound: int) -> None:
+        super().__init__(f"{waiting} jobs already wait to start (the bound is {bound})")
+        self.waiting = waiting
+        self.bound = bound
 
 
 def utcnow() -> str:
@@ -110,6 +121,23 @@ class JobStore:
         finally:
             db.close()
 
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction taken at its start (BEGIN IMMEDIATE): what it reads cannot change
+        before it commits, in this process or another one (busy writers wait up to 30 s)."""
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
     @staticmethod
     def _record(values: dict[str, Any]) -> JobRecord:
         for name in _JSON_COLUMNS:
@@ -121,13 +149,15 @@ class JobStore:
     def _row(cls, row: sqlite3.Row | None) -> JobRecord | None:
         return None if row is None else cls._record(dict(row))
 
-    def insert(self, job: JobRecord) -> tuple[JobRecord, bool]:
-        """Insert a job; with an Idempotency-Key already known, return (the existing job, False)."""
+    def insert(self, job: JobRecord, max_waiting: int | None = None) -> tuple[JobRecord, bool]:
+        """Insert a job; with an Idempotency-Key already known, return (the existing job, False).
+        With `max_waiting`, raise QueueBoundReached when that many jobs already wait to start; the
+        lookup, the count and the insert are one transaction."""
         values = asdict(job)
         for name in _JSON_COLUMNS:
             if values[name] is not None:
                 values[name] = json.dumps(values[name])
-        with self._lock, self._connect() as db:
+        with self._lock, self._immediate() as db:
             if job.idempotency_key is not None:
                 existing = self._row(db.execute("SELECT * FROM jobs WHERE idempotency_key = ?",
                                                 (job.idempotency_key,)).fetchone())
@@ -136,6 +166,10 @@ class JobStore:
                         raise IdempotencyConflict(
                             "this Idempotency-Key was already used with a different request body")
                     return existing, False
+            if max_waiting is not None:
+                waiting = int(db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'created'").fetchone()[0])
+                if waiting >= max_waiting:
+                    raise QueueBoundReached(waiting, max_waiting)
             db.execute(f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                        [values[c] for c in _COLUMNS])
         return job, True

@@ -113,7 +113,8 @@ def check_credential_target(location: Location, settings: Settings, source: str)
 
     A connection string serves only its AccountName and, for the emulator, only its BlobEndpoint;
     the account key, the secret-scope key and DefaultAzureCredential serve only the accounts in
-    NUVYN_AZURE_CREDENTIAL_ACCOUNTS when that is set (the API server requires it)."""
+    NUVYN_AZURE_CREDENTIAL_ACCOUNTS when that is set (the API server requires it), matched on the
+    account's endpoint (name and cloud suffix, or emulator host), not on its name alone."""
     account = (location.account or "").lower()
     connection_string = reveal(settings.azure_connection_string)
     if source == CONNECTION_STRING and connection_string:
@@ -142,12 +143,17 @@ def check_credential_target(location: Location, settings: Settings, source: str)
                 f"(account {account!r}, container {location.container!r}); fix the path or unset it")
         return
     if source in (ACCOUNT_KEY, SERVICE_PRINCIPAL, SECRET_SCOPE, DEFAULT) and settings.azure_credential_accounts:
-        allowed = {a.strip().lower() for a in settings.azure_credential_accounts.split(",") if a.strip()}
-        if account not in allowed:
+        # bound to the account's endpoint, not its name: `prodacct` (public cloud) does not serve
+        # prodacct.blob.core.chinacloudapi.cn nor an emulator's prodacct
+        from executor.sources.location import credential_target, credential_targets, show_target
+
+        served = credential_target(location)
+        if served not in credential_targets(settings.azure_credential_accounts):
             raise SourceError(
-                f"storage account {account!r} (container {location.container!r}) is not in "
-                f"NUVYN_AZURE_CREDENTIAL_ACCOUNTS: the {source} credential is used only for the accounts listed "
-                "there; add the account or give a SAS token in data_source_path")
+                f"storage account {account!r} at {show_target(served)} (container {location.container!r}) is not in "
+                f"NUVYN_AZURE_CREDENTIAL_ACCOUNTS: the {source} credential is used only for the endpoints listed "
+                "there (a bare account name is the public cloud, core.windows.net; name another cloud as "
+                "<account>.blob.<suffix>); add it or give a SAS token in data_source_path")
 
 
 def resolve_credential(location: Location, settings: Settings, *, databricks: bool = False,

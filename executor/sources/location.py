@@ -24,7 +24,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from executor.errors import PayloadError
+from executor.errors import PayloadError, SettingsError
 from executor.redaction import SECRETS, strip_query
 from executor.settings import Secret, Settings
 
@@ -189,6 +189,57 @@ def parse_location(path: str, storage_hint: str | None = None,
         f"data_source_path {shown!r} has an unsupported scheme {scheme!r}; expected a local path, dbfs:/, "
         "https://<account>.blob|dfs.core.windows.net/..., abfss://, wasbs:// or the Azurite emulator URL"
     )
+
+
+PUBLIC_CLOUD = "core.windows.net"
+_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
+CredentialTarget = tuple[str, str]
+"""(account, where): `where` is the endpoint suffix (core.windows.net, core.chinacloudapi.cn, ...) of a
+cloud account, or the host:port of an emulator."""
+
+
+def credential_target(location: Location) -> CredentialTarget:
+    """The endpoint a request for `location` goes to, as (account, suffix or emulator host:port). Pure."""
+    account = (location.account or "").lower()
+    if location.emulator_endpoint:
+        return account, _netloc(location.emulator_endpoint)
+    return account, location.endpoint_suffix.lower()
+
+
+def show_target(target: CredentialTarget) -> str:
+    account, where = target
+    return f"{account}.blob.{where}" if where.startswith("core.") else f"http://{where}/{account}"
+
+
+def credential_targets(text: str | None) -> frozenset[CredentialTarget]:
+    """NUVYN_AZURE_CREDENTIAL_ACCOUNTS -> the endpoints the server's own credential may serve. Pure.
+
+    `acct` is the public cloud (acct.blob.core.windows.net) only; another cloud is named by its host
+    (`acct.blob.core.chinacloudapi.cn`, `acct.dfs.core.usgovcloudapi.net`, with or without https://),
+    an emulator by its endpoint (`http://127.0.0.1:10000/devstoreaccount1`). SettingsError names a bad entry."""
+    targets: set[CredentialTarget] = set()
+    for entry in (e.strip() for e in (text or "").split(",")):
+        if not entry:
+            continue
+        low = entry.lower().rstrip("/")
+        if _ACCOUNT_RE.match(low):
+            targets.add((low, PUBLIC_CLOUD))
+            continue
+        parts = urlsplit(low if "://" in low else "https://" + low)
+        m = _HOST_RE.match(parts.hostname or "")
+        if m and parts.path in ("", "/") and not parts.query and parts.scheme == "https" and "@" not in parts.netloc:
+            targets.add((m.group("account").lower(), m.group("suffix").lower()))
+            continue
+        segs = [x for x in parts.path.split("/") if x]
+        if "://" in low and parts.scheme in ("http", "https") and len(segs) == 1 and not m and parts.port \
+                and "@" not in parts.netloc and not parts.query:
+            targets.add((segs[0], _netloc(parts.netloc)))
+            continue
+        raise SettingsError(
+            f"NUVYN_AZURE_CREDENTIAL_ACCOUNTS entry {entry!r} is not understood: use an account name (public cloud, "
+            "<account>.blob.core.windows.net), <account>.blob.<endpoint suffix> for another cloud (e.g. "
+            "acct.blob.core.chinacloudapi.cn) or an emulator endpoint http://<host>:<port>/<account>")
+    return frozenset(targets)
 
 
 STORAGE_KINDS = ("local", "dbfs", "azure_blob", "adls_gen2")

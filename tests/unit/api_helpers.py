@@ -57,3 +57,46 @@ def make_app(tmp_path, *, token: str | None = TOKEN, launcher=None, reader=None,
     reader = reader or FakeReader()
     env = SERVER_ENV if env is None else env
     return build_app(s, env, launcher=launcher, metadata_reader=reader), launcher, reader
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ThreadServer:
+    """A real uvicorn server (executor.api_server.uvicorn_config: the production protocol, timeouts and
+    limits) on a free 127.0.0.1 port, in a thread of the test process. Use as a context manager."""
+
+    def __init__(self, app: Any, settings: ApiSettings, host: str = "127.0.0.1") -> None:
+        self.app, self.settings, self.host = app, settings, host
+        self.port = free_port()
+        self.url = f"http://{host}:{self.port}"
+
+    def __enter__(self) -> ThreadServer:
+        import threading
+        import time
+
+        import uvicorn
+
+        from executor.api_server import uvicorn_config
+
+        self.server = uvicorn.Server(uvicorn_config(self.app, self.settings, self.host, self.port, "WARNING"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started and time.monotonic() < deadline and self.thread.is_alive():
+            time.sleep(0.05)
+        assert self.server.started, "uvicorn did not start"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def api_settings(tmp_path, *, token: str | None = TOKEN, **settings: Any) -> ApiSettings:
+    return ApiSettings(token=token, allow_no_auth=token is None, jobs_db=str(tmp_path / "jobs.sqlite3"), **settings)

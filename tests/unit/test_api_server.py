@@ -220,7 +220,7 @@ def test_no_token_needs_an_explicit_opt_in(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="executor"):
         app, launcher, _ = make_app(tmp_path, token=None)
     assert "authentication is DISABLED" in caplog.text
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:  # without a token: loopback Host names only
         r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": SEED_PATH,
                                               "workflow_id": "w1"})
         assert r.status_code == 200
