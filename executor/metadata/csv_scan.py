@@ -29,6 +29,7 @@ from executor.metadata.spark_types import CsvSchemaInferrer, SparkFallback
 
 CHUNK_BYTES = 8 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
+HEAD_READ_BYTES = 256 * 1024  # the text reads of read_head (TextIOWrapper reads 8 KiB at a time by default)
 DELIMITERS = (",", ";", "\t", "|")
 QUOTE = '"'
 
@@ -433,6 +434,7 @@ class CsvHead:
 def read_head(stream: BinaryIO, dialect: CsvDialect, max_records: int, max_bytes: int | None = None) -> CsvHead:
     """The header and up to `max_records` data records from the start of a file."""
     text = io.TextIOWrapper(stream, encoding=dialect.python_encoding, errors="replace", newline="")
+    cast(Any, text)._CHUNK_SIZE = HEAD_READ_BYTES  # not 8 KiB raw reads (one request each on a remote reader)
     reader = csv.reader(text, delimiter=dialect.delimiter, quotechar=dialect.quotechar)
     header: list[str] | None = None
     rows: list[list[str]] = []

@@ -17,31 +17,28 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import Generic, TypeVar, cast
-
-T = TypeVar("T")
-R = TypeVar("R")
+from typing import Any
 
 
-class _Item(Generic[T, R]):
+class _Item:
     __slots__ = ("arg", "claim", "done", "result", "error")
 
-    def __init__(self, arg: T) -> None:
+    def __init__(self, arg: Any) -> None:
         self.arg = arg
         self.claim = threading.Lock()
         self.done = threading.Event()
-        self.result: R | None = None
+        self.result: Any = None
         self.error: BaseException | None = None
 
 
-def fan_out(pool: Executor | None, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+def fan_out(pool: Executor | None, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """[fn(item) for item in items], run concurrently in `pool` and the calling thread."""
     if pool is None or len(items) <= 1:
         return [fn(item) for item in items]
-    work: list[_Item[T, R]] = [_Item(item) for item in items]
+    work = [_Item(item) for item in items]
     failed = threading.Event()
 
-    def run(it: _Item[T, R]) -> None:
+    def run(it: _Item) -> None:
         if not it.claim.acquire(blocking=False):
             return  # another thread has it
         try:
@@ -65,4 +62,4 @@ def fan_out(pool: Executor | None, fn: Callable[[T], R], items: Sequence[T]) -> 
     for it in work:
         if it.error is not None:
             raise it.error
-    return [cast(R, it.result) for it in work]
+    return [it.result for it in work]

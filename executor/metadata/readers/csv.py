@@ -117,12 +117,6 @@ class CsvReader(FormatReader):
         dialect = first.dialect
         table.csv_header = dialect.header
         table.csv_header_reason = dialect.header_reason
-        total = 0
-        for f, fact in zip(plan.files, files):
-            assert isinstance(fact, CsvFacts)
-            total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect, ctx.pool)).data_rows
-        table.row_count = total
-
         rows: list[list[str]] = []
         budget = s.infer_sample_records
         if budget:
@@ -135,6 +129,12 @@ class CsvReader(FormatReader):
             inferred = ctx.spark_schema(schema)
             rows = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
         rows = rows[: s.profile_max_rows]
+        # the counts (started in prefetch) ran while the sample was read and typed
+        total = 0
+        for f, fact in zip(plan.files, files):
+            assert isinstance(fact, CsvFacts)
+            total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect, ctx.pool)).data_rows
+        table.row_count = total
         scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
         # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
         # types from Spark, by position.
