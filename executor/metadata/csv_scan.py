@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import sys
 from collections.abc import Callable, Sequence
@@ -301,6 +302,26 @@ def scan_chunk(chunk: bytes, delimiter: str, parity: int | None = None) -> Chunk
                      (open_at_start[0], open_at_start[1]), (close_at_end[0], close_at_end[1]))
 
 
+def combine(a: ChunkScan, b: ChunkScan, delimiter: str) -> ChunkScan:
+    """The scan of chunk a followed by chunk b, from their two scans (exact: scans form a monoid,
+    so a range can be scanned in small pieces and a file in any split)."""
+    if not a.size:
+        return b
+    if not b.size:
+        return a
+    allowed = (ord(delimiter), _NL, _CR, ord(QUOTE))
+    records, stray, close = [0, 0], [False, False], [False, False]
+    for p in (0, 1):
+        q = p ^ int(a.odd_quotes)  # the state at b's start
+        run_at_b = a.last in _NEWLINES and q == 0 and b.first not in _NEWLINES
+        records[p] = a.records[p] + b.records[q] + int(run_at_b)
+        stray[p] = (a.stray[p] or b.stray[q] or (a.close_at_end[p] and b.first not in allowed)
+                    or (b.open_at_start[q] and a.last not in allowed))
+        close[p] = b.close_at_end[q]
+    return ChunkScan(a.size + b.size, a.first, b.last, a.odd_quotes != b.odd_quotes, (records[0], records[1]),
+                     (stray[0], stray[1]), a.open_at_start, (close[0], close[1]))
+
+
 class _Stitch:
     """Chunk scans added in file order give the file's records (raises _StrayQuote)."""
 
@@ -381,6 +402,7 @@ def count_records(stream: BinaryIO, dialect: CsvDialect, chunk_bytes: int = CHUN
 
 
 RANGE_BYTES = 8 * 1024 * 1024  # one ranged read (one request on a remote store) per range
+SCAN_BYTES = 1024 * 1024  # a range is scanned in pieces of this size (combine)
 PARALLEL_MIN_BYTES = 4 * RANGE_BYTES  # smaller files are counted in one sequential pass
 
 Range = tuple[int, int]
@@ -408,7 +430,9 @@ def count_records_ranges(open_stream: Callable[[], BinaryIO], size: int, dialect
         if len(data) != hi - lo:
             raise OSError(f"the file changed while it was counted: {len(data)} bytes at offset {lo}, "
                           f"{hi - lo} expected (size {size} when listed); rerun the job")
-        return scan_chunk(data, delimiter)
+        # scanned in small pieces: numpy's temporaries stay a few MiB per range in flight
+        pieces = [scan_chunk(data[i:i + SCAN_BYTES], delimiter) for i in range(0, len(data), SCAN_BYTES)]
+        return functools.reduce(lambda x, y: combine(x, y, delimiter), pieces)
 
     stitch = _Stitch(delimiter)
     try:

@@ -257,3 +257,17 @@ def test_big_csv_files_are_counted_from_ranges_through_the_store(tmp_path, monke
     assert res.exact_path == "vectorized-ranges"
     assert res.data_rows == 5000 == reference_records(path.read_bytes()) - 1
     assert len(opened) == len(csv_scan.byte_ranges(info.size, 1000)) > 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(csv_bytes(), st.lists(st.integers(0, 200), max_size=6))
+def test_scans_combine_exactly_whatever_the_split(data, cuts):
+    """combine(scan(a), scan(b)) == scan(a + b) for both start states: a range scanned in pieces
+    gives the facts of the range scanned whole."""
+    from functools import reduce
+
+    from executor.metadata.csv_scan import combine, scan_chunk
+
+    bounds = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    pieces = [scan_chunk(data[a:b], ",") for a, b in zip(bounds, bounds[1:])] or [scan_chunk(b"", ",")]
+    assert reduce(lambda x, y: combine(x, y, ","), pieces) == scan_chunk(data, ",")
