@@ -63,3 +63,40 @@ def fan_out(pool: Executor | None, fn: Callable[[Any], Any], items: Sequence[Any
         if it.error is not None:
             raise it.error
     return [it.result for it in work]
+
+
+class Task:
+    """fn(arg) started in `pool` now; result() waits for it, or runs it in the caller when no pool
+    thread has started it yet (so waiting from inside the pool never deadlocks); cancel() drops
+    it when nobody has started it. For read-ahead: work started before it is needed."""
+
+    def __init__(self, pool: Executor | None, fn: Callable[[Any], Any], arg: Any) -> None:
+        self._fn = fn
+        self._item = _Item(arg)
+        if pool is not None:
+            try:
+                pool.submit(self._run)
+            except RuntimeError:  # the pool is shut down: result() runs it
+                pass
+
+    def _run(self, skip: bool = False) -> None:
+        it = self._item
+        if not it.claim.acquire(blocking=False):
+            return
+        try:
+            if not skip:
+                it.result = self._fn(it.arg)
+        except BaseException as exc:  # noqa: BLE001 - raised by result()
+            it.error = exc
+        finally:
+            it.done.set()
+
+    def result(self) -> Any:
+        self._run()
+        self._item.done.wait()
+        if self._item.error is not None:
+            raise self._item.error
+        return self._item.result
+
+    def cancel(self) -> None:
+        self._run(skip=True)

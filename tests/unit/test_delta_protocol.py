@@ -374,3 +374,59 @@ def test_deletion_vector_key_includes_its_offset():
     a = {"path": "f.parquet", "deletionVector": {"storageType": "u", "pathOrInlineDv": "ab", "offset": 4}}
     b = {"path": "f.parquet", "deletionVector": {"storageType": "u", "pathOrInlineDv": "ab", "offset": 9}}
     assert _key(a) != _key(b) and _key({"path": "f.parquet"}) != _key(a)
+
+
+# ----------------------------------------------------------------------------- profile reads
+
+
+def _counting_extract(lake: Path, **settings):
+    """Extract `lake` through a LocalFileStore that records every open(), and the opens."""
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.sources.local import LocalFileStore
+
+    opened: list[str] = []
+
+    class Recording(LocalFileStore):
+        def open(self, uri):
+            opened.append(uri)
+            return super().open(uri)
+
+    def factory(location, _settings):
+        return Recording(location.local_path or location.display)
+
+    result = MetadataExtractor(spark=None, settings=Settings(**settings), store_factory=factory).extract_metadata(
+        str(lake))
+    return {t.table_name: t for t in result.tables}, opened
+
+
+def test_profile_data_files_are_read_ahead_once_and_no_further_than_needed(tmp_path):
+    from deltalake import write_deltalake
+
+    from executor.metadata.readers.delta import profile_file_limit
+
+    path = tmp_path / "lake" / "t"
+    for i in range(20):
+        write_deltalake(str(path), pa.table({"id": pa.array(range(i * 100, i * 100 + 100), pa.int64())}),
+                        mode="append")
+    # every row profiled (20 files <= the limit for 5 threads): each opened once, the profile exact
+    assert profile_file_limit(5) == 20
+    tables, opened = _counting_extract(tmp_path / "lake", io_threads=5)
+    data = [u for u in opened if u.endswith(".parquet")]
+    assert len(data) == len(set(data)) == 20
+    t = tables["t"]
+    assert t.status == "ok" and t.row_count == 2000
+    assert {c.column_name: c.profile_scope for c in t.columns} == {"id": "exact"}
+    # a 250-row budget: the profile needs 3 files; the read-ahead fetches at most one window more
+    tables, opened = _counting_extract(tmp_path / "lake", io_threads=3, profile_max_rows=250)
+    data = [u for u in opened if u.endswith(".parquet")]
+    assert 3 <= len(data) <= 3 + 3 and len(data) == len(set(data))
+    # 2 threads: at most 16 files are read; beyond them the log's statistics keep null count,
+    # min and max exact (the distinct count is the sample's)
+    tables, opened = _counting_extract(tmp_path / "lake", io_threads=2)
+    data = [u for u in opened if u.endswith(".parquet")]
+    assert len(data) == len(set(data)) == profile_file_limit(2) == 16
+    t = tables["t"]
+    assert t.row_count == 2000 and {c.column_name: c.profile_scope for c in t.columns} == {"id": "sampled"}
+    cols = {c.column_name: c for c in t.columns}
+    assert (cols["id"].min_value, cols["id"].max_value, cols["id"].null_count) == ("0", "1999", 0)
+    assert cols["id"].distinct_count == 1600

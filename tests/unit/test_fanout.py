@@ -56,3 +56,29 @@ def test_a_shut_down_pool_still_runs_every_item_in_the_caller():
     pool = ThreadPoolExecutor(1)
     pool.shutdown()
     assert fan_out(pool, lambda x: x + 1, [1, 2, 3]) == [2, 3, 4]
+
+
+def test_a_task_runs_ahead_in_the_pool_or_in_the_caller_and_can_be_dropped():
+    from executor.metadata.fanout import Task
+
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(x):
+        started.set()
+        release.wait(wait_budget(30))
+        return x * 2
+
+    with ThreadPoolExecutor(1) as pool:
+        busy = Task(pool, slow, 1)  # the only pool thread takes it
+        assert started.wait(wait_budget(30))
+        queued = Task(pool, lambda x: x + 1, 5)  # behind it in the queue: the caller runs it
+        assert queued.result() == 6
+        dropped = Task(pool, lambda x: 1 / 0, 0)
+        dropped.cancel()  # never run: no error
+        assert dropped.result() is None
+        release.set()
+        assert busy.result() == 2
+        failing = Task(None, lambda x: 1 / x, 0)
+        with pytest.raises(ZeroDivisionError):
+            failing.result()

@@ -27,7 +27,7 @@ footer read (exact, no data pages; in parallel). Column profile facts from the s
 `nullCount`, `minValues`, `maxValues` (top-level columns) when every live file has them. Delta
 truncates string min/max statistics (32 characters by default): those are then prefixes, not
 values. Samples and profiles: the first rows of the first live files (Parquet), by their physical
-names; the files the profile needs are fetched whole and in parallel first (profile_files).
+names; the profile's small data files are fetched whole, a window ahead of its reads (_ReadAhead).
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from executor.errors import TableExtractionError
-from executor.metadata.fanout import fan_out
+from executor.metadata.fanout import Task, fan_out
 from executor.metadata.grouping import TablePlan
 from executor.metadata.model import ColumnFacts, TableFacts
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfiler
@@ -534,22 +535,66 @@ def _key(action: dict[str, Any]) -> str:
     return action["path"] + "\x1f" + unique
 
 
-PREFETCH_FILE_BYTES = 32 * 1024 * 1024  # data files up to this size are fetched whole for the profile
-PREFETCH_TOTAL_BYTES = 64 * 1024 * 1024  # at most this much prefetched per table (the rest is read lazily)
+READ_AHEAD_FILE_BYTES = 32 * 1024 * 1024  # data files up to this size are fetched whole, ahead of the profile
+READ_AHEAD_BYTES = 64 * 1024 * 1024  # fetched and not yet read, per table
 
 
-class _Prefetched:
-    """A FileStore whose open() serves files already fetched (the profile's first data files,
-    fetched in parallel) from memory and delegates everything else."""
+def profile_file_limit(io_threads: int) -> int:
+    """At most this many data files are read for a Delta table's samples and profile."""
+    return max(4 * io_threads, 16)
 
-    def __init__(self, store: FileStore, cache: dict[str, bytes]) -> None:
+
+class _ReadAhead:
+    """A FileStore for the profile's reads: open() of a small live data file returns its bytes,
+    fetched whole in the run's pool a few files ahead of the reader, in the profile's order (so
+    its requests overlap: as many in flight as I/O threads, at most READ_AHEAD_BYTES held). The
+    profile stops when it has its rows: files ahead of that are dropped unfetched (at most one
+    window is fetched in vain). Other files and every other call go to the store."""
+
+    def __init__(self, store: FileStore, pool: Executor | None, files: list[tuple[str, int]], window: int) -> None:
         self._store = store
-        self._cache = cache
+        self._pool = pool
+        self._order = [(uri, size) for uri, size in files if 0 < size <= READ_AHEAD_FILE_BYTES]
+        self._index = {uri: i for i, (uri, _size) in enumerate(self._order)}
+        self._window = max(window, 1)
+        self._tasks: dict[int, Task] = {}
+        self._next = 0
         self.kind = store.kind
 
+    def _fetch(self, i: int) -> bytes:
+        uri, size = self._order[i]
+        return _read_whole(self._store.open, FileInfo(uri, uri, size))
+
+    def _fill(self, first: int) -> None:
+        """Fetches running for files `first`.. within the window; earlier ones dropped."""
+        for i in [i for i in self._tasks if i < first]:
+            self._tasks.pop(i).cancel()
+        self._next = max(self._next, first)
+        held = sum(self._order[i][1] for i in self._tasks)
+        while self._next < len(self._order) and len(self._tasks) < self._window \
+                and (not self._tasks or held + self._order[self._next][1] <= READ_AHEAD_BYTES):
+            self._tasks[self._next] = Task(self._pool, self._fetch, self._next)
+            held += self._order[self._next][1]
+            self._next += 1
+
+    def start(self) -> _ReadAhead:
+        self._fill(0)
+        return self
+
+    def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+
     def open(self, uri: str) -> BinaryIO:
-        data = self._cache.get(uri)
-        return io.BytesIO(data) if data is not None else self._store.open(uri)
+        i = self._index.get(uri)
+        if i is None:
+            return self._store.open(uri)
+        self._fill(i)
+        task = self._tasks.pop(i, None) or Task(None, self._fetch, i)
+        data = task.result()
+        self._fill(i + 1)
+        return io.BytesIO(data)
 
     def list_files(self, prune: PruneRule) -> Iterator[FileInfo]:
         return self._store.list_files(prune)
@@ -565,20 +610,6 @@ class _Prefetched:
 
     def release(self) -> None:
         self._store.release()
-
-
-def profile_files(files: list[LiveFile], budget_rows: int) -> list[LiveFile]:
-    """The first live files the profile reads (in its order) until their rows reach the budget:
-    the ones worth fetching ahead, whole and in parallel (small files, a bounded total)."""
-    out: list[LiveFile] = []
-    rows = total = 0
-    for f in files:
-        if rows >= budget_rows or f.size > PREFETCH_FILE_BYTES or total + f.size > PREFETCH_TOTAL_BYTES:
-            break
-        out.append(f)
-        rows += int((f.stats or {}).get("numRecords") or 0)
-        total += f.size
-    return out
 
 
 class DeltaReader(FormatReader):
@@ -623,14 +654,17 @@ class DeltaReader(FormatReader):
         phys_cols = [(log.physical(n), t) for n, t in data_cols]
         logical = {log.physical(n): n for n, _t in data_cols}
         phys_notes: dict[str, str] = {}
-        # the first files the profile reads are fetched whole and in parallel (one read each)
-        ahead = profile_files(log.files, s.profile_max_rows)
-        cache = dict(zip((data_uri(f.path) for f in ahead),
-                         run(lambda f: _read_whole(ctx.store.open, FileInfo(f.path, data_uri(f.path), f.size)), ahead)))
-        profile_ctx = replace(ctx, store=_Prefetched(ctx.store, cache))
-        phys_profiles, phys_samples = arrow_profile(profile_ctx, plan.name, [data_uri(f.path) for f in log.files],
-                                                    parquet_batches, phys_cols, table.row_count, phys_notes)
-        cache.clear()
+        # the profile reads the first files (up to profile_max_rows rows, from at most
+        # profile_file_limit files: each file is a request on a remote store), fetched whole, a
+        # window ahead of its reads, in the pool; beyond them the log's statistics give exact
+        # null counts, min and max
+        uris = [data_uri(f.path) for f in log.files[: profile_file_limit(s.io_threads)]]
+        ahead = _ReadAhead(ctx.store, ctx.pool, [(u, f.size) for u, f in zip(uris, log.files)], s.io_threads).start()
+        try:
+            phys_profiles, phys_samples = arrow_profile(replace(ctx, store=ahead), plan.name, uris, parquet_batches,
+                                                        phys_cols, table.row_count, phys_notes)
+        finally:
+            ahead.close()
         profiles = {logical[p]: v for p, v in phys_profiles.items()}
         samples = {logical[p]: v for p, v in phys_samples.items()}
         table.column_notes.update({logical.get(p, p): v for p, v in phys_notes.items()})
