@@ -430,3 +430,36 @@ def test_profile_data_files_are_read_ahead_once_and_no_further_than_needed(tmp_p
     cols = {c.column_name: c for c in t.columns}
     assert (cols["id"].min_value, cols["id"].max_value, cols["id"].null_count) == ("0", "1999", 0)
     assert cols["id"].distinct_count == 1600
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda a: a["metaData"].pop("schemaString"), "has no schemaString"),
+    (lambda a: a["metaData"].update(schemaString='{"type": "struct", "fields": [{"type": "long"}]}'),
+     "is not a Delta schema"),
+    (lambda a: a["metaData"].update(schemaString="{not json"), "schemaString is not valid JSON"),
+])
+def test_a_corrupt_log_says_what_is_wrong(tmp_path, change, message):
+    """Issue 21 point 10: not a raw Python error ('schemaString', NoneType...) but what is wrong."""
+    from deltalake import write_deltalake
+
+    path = tmp_path / "lake" / "t"
+    write_deltalake(str(path), pa.table({"a": [1, 2]}))
+    log = path / "_delta_log" / "00000000000000000000.json"
+    actions = [json.loads(line) for line in log.read_text().splitlines()]
+    for a in actions:
+        if "metaData" in a:
+            change(a)
+    log.write_text("".join(json.dumps(a) + "\n" for a in actions))
+    t = extract(tmp_path / "lake")["t"]
+    assert t.status == "failed" and message in t.error_message
+
+
+def test_a_commit_line_that_is_not_json_names_the_file_and_line(tmp_path):
+    from deltalake import write_deltalake
+
+    path = tmp_path / "lake" / "t"
+    write_deltalake(str(path), pa.table({"a": [1, 2]}))
+    (path / "_delta_log" / "00000000000000000001.json").write_text('{"add": {"path": "x.parquet"}}\n{oops\n')
+    t = extract(tmp_path / "lake")["t"]
+    assert t.status == "failed"
+    assert "00000000000000000001.json: line 2 is not valid JSON" in t.error_message

@@ -476,6 +476,9 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
 
     live: dict[str, LiveFile] = {}
     for a in checkpoint_actions + commit_actions:
+        for kind in ("add", "remove"):
+            if a.get(kind) and not isinstance(a[kind].get("path"), str):
+                raise DeltaLogError(f"an {kind} action without a path ({str(a[kind])[:200]}); the log is corrupt")
         if a.get("add"):
             add = a["add"]
             stats = add.get("stats")
@@ -499,8 +502,12 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
         schema = json.loads(schema_string)
     except ValueError as exc:
         raise DeltaLogError(f"the latest metaData action's schemaString is not valid JSON ({exc})") from None
-    check_type_changes(protocol, schema, spark_version)
-    columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
+    try:
+        check_type_changes(protocol, schema, spark_version)
+        columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DeltaLogError(f"the latest metaData action's schemaString is not a Delta schema (missing or wrong "
+                            f"{exc}); the log is corrupt") from None
     config = meta.get("configuration") or {}
     if isinstance(config, list):  # a checkpoint's map column read as pairs
         config = dict(config)
