@@ -5,13 +5,14 @@ rules, else Spark itself), samples and profiles from the same read."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from executor.metadata import csv_scan
 from executor.metadata.compression import open_data
+from executor.metadata.fanout import fan_out
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import ColumnFacts, TableFacts
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, profile_column
@@ -39,8 +40,17 @@ class CsvFacts(FileFacts):
     count: Future[csv_scan.CsvCount] | None = None  # the exact count, running in the pool
 
 
-def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect) -> csv_scan.CsvCount:
-    with open_data(store, pf.info.uri, pf.compression) as fh:
+def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor) -> csv_scan.CsvCount:
+    """The exact count of one file: a big uncompressed file from parallel ranges (each one ranged
+    read, fanned out over the run's pool), any other file in one sequential pass."""
+    info = pf.info
+    if pf.compression is None and info.size >= csv_scan.PARALLEL_MIN_BYTES:
+        def run(fn: Callable[[csv_scan.Range], csv_scan.ChunkScan],
+                ranges: Sequence[csv_scan.Range]) -> list[csv_scan.ChunkScan]:
+            return fan_out(pool, fn, ranges)
+
+        return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run)
+    with open_data(store, info.uri, pf.compression) as fh:
         return csv_scan.count_records(fh, dialect)
 
 
@@ -91,11 +101,12 @@ class CsvReader(FormatReader):
         return CsvFacts(signature=(file_format, dialect.signature(), shape), dialect=dialect, header=header)
 
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
-        """Every file's exact count starts in the pool: counting is most of a CSV table's time."""
+        """Every file's exact count starts in the pool: counting is most of a CSV table's time (a big
+        file's count fans out into parallel ranges from there, see _count)."""
         for f in plan.files:
             fact = facts[f.info.uri]
             assert isinstance(fact, CsvFacts) and fact.dialect is not None
-            fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect)
+            fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -106,12 +117,6 @@ class CsvReader(FormatReader):
         dialect = first.dialect
         table.csv_header = dialect.header
         table.csv_header_reason = dialect.header_reason
-        total = 0
-        for f, fact in zip(plan.files, files):
-            assert isinstance(fact, CsvFacts)
-            total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect)).data_rows
-        table.row_count = total
-
         rows: list[list[str]] = []
         budget = s.infer_sample_records
         if budget:
@@ -124,6 +129,12 @@ class CsvReader(FormatReader):
             inferred = ctx.spark_schema(schema)
             rows = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
         rows = rows[: s.profile_max_rows]
+        # the counts (started in prefetch) ran while the sample was read and typed
+        total = 0
+        for f, fact in zip(plan.files, files):
+            assert isinstance(fact, CsvFacts)
+            total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect, ctx.pool)).data_rows
+        table.row_count = total
         scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
         # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
         # types from Spark, by position.
