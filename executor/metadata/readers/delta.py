@@ -251,7 +251,7 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
     check_protocol(protocol)
     if meta is None:
         raise DeltaLogError("the _delta_log holds no metaData action")
-    schema = json.loads(meta["schemaString"])
+    schema = _schema_of(meta)
     columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
     config = meta.get("configuration") or {}
     if isinstance(config, list):  # a checkpoint's map column read as pairs
@@ -275,6 +275,23 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
     return DeltaFacts(version=version, columns=columns,
                       partition_columns=list(meta.get("partitionColumns") or []),
                       files=files, physical_names=physical, column_mapping=mode, protocol=dict(protocol or {}))
+
+
+def _schema_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metaData action's schema (its `schemaString`, a JSON struct), or DeltaLogError saying
+    what is wrong with it."""
+    text = meta.get("schemaString")
+    if not isinstance(text, str):
+        raise DeltaLogError("the _delta_log's metaData action has no schemaString (the table's schema): the log is "
+                            "corrupt or not written by a Delta writer")
+    try:
+        schema = json.loads(text)
+    except ValueError as exc:
+        raise DeltaLogError(f"the _delta_log's metaData schemaString is not valid JSON ({exc})") from None
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, list) or not all(isinstance(f, dict) and "name" in f and "type" in f for f in fields):
+        raise DeltaLogError("the _delta_log's metaData schemaString is not a struct whose fields have a name and a type")
+    return schema
 
 
 def _key(action: dict[str, Any]) -> str:

@@ -5,9 +5,10 @@ file gives the counts, the type and the rows kept for samples and profiles.
 Modes (per file, decided from its content):
 - `lines` (JSON Lines): the first non-blank line is a complete JSON value. Each non-blank line is
   a record; a line holding an array of objects gives one row per object.
-- `document` (multi-line JSON, Spark's multiLine=true): the whole file is one JSON value, an
-  object (one row) or an array of objects (one row per element). Read whole into memory, as Spark
-  does per file in multiLine mode.
+- `document` (multi-line JSON, Spark's multiLine=true): the file's first JSON value, an object
+  (one row) or an array of objects (one row per element); whatever follows it (more
+  pretty-printed objects, text) is ignored, as Spark's reader ignores it. Read whole into memory,
+  as Spark does per file in multiLine mode.
 
 Rows are what Spark's PERMISSIVE reader returns: a malformed record (text that does not parse, a
 top-level value that is not an object or an array of objects) is a row of nulls with the text in
@@ -229,6 +230,19 @@ def _record(scan: JsonScan, value: Any, ok: bool, sample_rows: int, error: str |
     scan.root = compatible_root(scan.root, t)
 
 
+def first_value(data: bytes) -> Any:
+    """The document's first JSON value, as Spark's multiLine reader takes it: Jackson parses one
+    value from the start of the file and ignores whatever follows (more pretty-printed objects, or
+    text that is not JSON). ValueError when that first value does not parse."""
+    try:
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not valid {exc.encoding} text") from None
+    start = len(text) - len(text.lstrip(" \t\r\n\ufeff"))
+    value, _end = json.JSONDecoder().raw_decode(text, start)
+    return value
+
+
 def detect_mode(head: bytes) -> str:
     """'lines' when the first non-blank line parses as a complete JSON value, else 'document'."""
     for line in head.splitlines():
@@ -262,7 +276,7 @@ def scan_json(stream: BinaryIO, *, sample_rows: int = 0, mode: str | None = None
         if not data.strip():
             return scan
         try:
-            value = json.loads(data)
+            value = first_value(data)
         except ValueError as exc:
             _record(scan, None, False, sample_rows, str(exc), data)
             return scan
