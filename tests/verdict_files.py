@@ -208,6 +208,40 @@ def write_impala_maps(root: Path) -> list[str]:
     return ["impala_map", "outer_key_value_map"]
 
 
+GROUP_ANNOTATIONS: dict[str, tuple[int | None, int | None]] = {  # name -> (converted type, logical member)
+    "group_utf8": (0, None),
+    "group_enum": (4, None),
+    "group_logical_string": (None, 1),
+    "group_logical_unknown": (None, 99),
+}
+
+
+def write_group_annotations(root: Path) -> list[str]:
+    """A struct column whose group carries an annotation Spark reads only on leaves (or none at all)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / "base.tmp"
+    pq.write_table(pa.table({"id": [1, 2], "st": [{"a": 1, "b": "x"}, None]}), tmp)
+
+    def annotate(converted: int | None, logical: int | None) -> Callable[[list], None]:
+        def mutate(meta: list) -> None:
+            for e in pf.get(meta, 2)[1]:
+                if pf.get(e, 4) == b"st":
+                    if converted is not None:
+                        pf.put(e, 6, pf.T_I32, converted)
+                    if logical is not None:
+                        pf.put(e, 10, pf.T_STRUCT, [[logical, pf.T_STRUCT, []]])
+            _drop(meta, 5)
+        return mutate
+
+    for name, (converted, logical) in GROUP_ANNOTATIONS.items():
+        rewrite_footer(tmp, _folder(root, name) / "part-0.parquet", annotate(converted, logical))
+    tmp.unlink()
+    return list(GROUP_ANNOTATIONS)
+
+
 # --------------------------------------------------------------------------- ORC
 
 

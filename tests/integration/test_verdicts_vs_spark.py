@@ -74,6 +74,7 @@ def report():
 def test_parquet_maps_footers_and_names(spark, settings, tmp_path, report):
     root = tmp_path / "pq"
     names = vf.write_impala_maps(root)
+    names += vf.write_group_annotations(root)
     names += list(vf.write_corrupt_footers(root))
     vf.write_bad_utf8_name(root)
     names.append("bad_utf8_name")

@@ -49,6 +49,15 @@ def test_impala_and_legacy_maps_are_read(tmp_path):
         assert t.columns[1].sample_values[0] == '[["a", 1], ["b", 2]]' and t.column_notes == {}
 
 
+def test_groups_annotated_other_than_map_or_list_fail(tmp_path):
+    vf.write_group_annotations(tmp_path)
+    tables = extract(tmp_path)
+    for name in ("group_utf8", "group_enum", "group_logical_string"):
+        assert tables[name].status == "failed", name
+        assert "Unrecognized Parquet type: group st" in tables[name].error_message
+    assert "logicalType is none that Parquet defines (member 99)" in tables["group_logical_unknown"].error_message
+
+
 def _node(name, rep="optional", physical=None, converted=None, children=()):
     return pf.SchemaNode(name=name, repetition=rep, physical=physical, converted=converted, logical=None,
                          children=list(children))
@@ -350,3 +359,68 @@ def test_table_notes_render_as_table_lines():
     assert "    table pq/cut: a.parquet: row group(s) 3 lie past the end\n" in text + "\n"
     assert "column pq/cut.v: no samples" in text
     assert t.column_notes[TABLE_NOTE].count("lie past") == 1
+
+
+# --------------------------------------------------------------------------- no raw Python error
+
+
+RAW = (KeyError, TypeError, AttributeError, IndexError, struct.error, RecursionError, UnicodeDecodeError)
+
+
+def _mutations(data: bytes, seed: int, n: int):
+    import random
+
+    rnd = random.Random(seed)
+    for _ in range(n):
+        b = bytearray(data)
+        for _ in range(rnd.randint(1, 4)):
+            i = rnd.randrange(len(b))
+            b[i] = rnd.randrange(256) if rnd.random() < 0.7 else b[i] ^ (1 << rnd.randrange(8))
+        if rnd.random() < 0.2:
+            del b[rnd.randrange(len(b)):]
+        yield bytes(b)
+
+
+def test_corrupt_metadata_never_leaks_a_raw_python_error():
+    """Footers, tails and headers with random bytes changed: each reader either reads them or says
+    what is wrong in its own error (FooterError, OrcTailError, AvroFormatError, EOFError)."""
+    import pyarrow.parquet as pq
+
+    from executor.metadata.readers.avro import read_avro_facts
+
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"a": [1, 2], "m": pa.array([[("k", 1)], None], pa.map_(pa.string(), pa.int32())),
+                             "l": [[1.5], []], "s": [{"x": "y"}, None]}), buf, row_group_size=1)
+    footer = pf.read_footer_bytes(buf)
+    for data in _mutations(footer, 1, 1500):
+        try:
+            facts = pf.footer_facts(data)
+            if pf.spark_refusal(facts.root) is None:
+                pf.tree_spark_columns(facts.root)
+            facts.spark_rows(10_000)
+        except RAW as exc:
+            raise AssertionError(f"raw {type(exc).__name__} from footer {data.hex()}") from exc
+        except (pf.FooterError, ValueError):
+            pass
+    buf = io.BytesIO()
+    orc.write_table(pa.table({"a": [1, 2], "d": pa.array([1, 2], pa.decimal128(5, 1))}), buf, compression="zlib")
+    tail = buf.getvalue()[-200:]
+    for data in _mutations(tail, 2, 1500):
+        try:
+            t = of.parse_tail(data)
+            of.version_refusal(t)
+            of.column_decimals(t)
+        except RAW as exc:
+            raise AssertionError(f"raw {type(exc).__name__} from ORC tail {data.hex()}") from exc
+        except of.OrcTailError:
+            pass
+    avro = vf._avro_bytes({"type": "record", "name": "r", "fields": [
+        {"name": "a", "type": ["null", "long"]}, {"name": "m", "type": {"type": "map", "values": "string"}}]},
+        [{"a": 1, "m": {"k": "v"}}, {"a": None, "m": {}}])
+    for data in _mutations(avro, 3, 1500):
+        try:
+            spark_columns(read_avro_facts(io.BytesIO(data)).schema)
+        except RAW as exc:
+            raise AssertionError(f"raw {type(exc).__name__} from Avro file {data.hex()}") from exc
+        except (AvroFormatError, EOFError):
+            pass

@@ -22,6 +22,7 @@ from executor.metadata.readers.orc_footer import (
     OrcTailError,
     OrcUnsupportedCodec,
     column_decimals,
+    defaulted_decimals,
     parse_tail,
     read_tail_bytes,
     version_refusal,
@@ -115,7 +116,7 @@ class OrcReader(FormatReader):
         except OrcDecimalRefused as exc:
             return FileFacts(error=f"{where}: {exc}; Spark's ORC reader refuses this decimal type (rewrite the file "
                                    "with a precision and scale)")
-        defaulted = {p[0] for p, t in decimals.items() if isinstance(t, tuple) and _defaulted(tail, p)}
+        defaulted = {p[0] for p in defaulted_decimals(tail)} if tail is not None else set()
         no_values = {n: f"no samples or profile: the file records no precision or scale for its decimal values "
                         f"(old Hive writer); Spark reads them with its ORC reader's defaults "
                         f"(decimal({DEFAULT_DECIMAL[0]},{DEFAULT_DECIMAL[1]}) where both are missing), pyarrow at another scale" for n in sorted(defaulted)}
@@ -140,22 +141,3 @@ class OrcReader(FormatReader):
                                           names_types, table.row_count, table.column_notes)
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))
 
-
-def _defaulted(tail: Any, path: tuple[str, ...]) -> bool:
-    """Whether the decimal at `path` lacks its precision or scale in the footer."""
-    from executor.metadata.readers.orc_footer import DECIMAL
-
-    types = tail.types if tail is not None else []
-    if not types:
-        return False
-    node = types[0]
-    for part in path:
-        if node.kind == 12 and part in node.names:
-            node = types[node.subtypes[node.names.index(part)]]
-        elif part in ("<element>", "<key>", "<value>") and node.subtypes:
-            node = types[node.subtypes[{"<element>": 0, "<key>": 0, "<value>": 1}[part]]]
-        elif part.startswith("<tag") and node.subtypes:
-            node = types[node.subtypes[int(part[4:-1])]]
-        else:
-            return False
-    return node.kind == DECIMAL and (node.precision is None or node.scale is None)

@@ -122,13 +122,23 @@ def encode_message(fields: list[list[Any]]) -> bytes:
     return bytes(out)
 
 
-def values(fields: list[list[Any]], fid: int) -> list[Any]:
-    return [v for f, _wt, v in fields if f == fid]
+def values(fields: list[list[Any]], fid: int, wire: int | None = None) -> list[Any]:
+    """The field's values (of wire type `wire` only, when given: a field of another wire type is
+    not the field protobuf's parsers would read)."""
+    return [v for f, wt, v in fields if f == fid and (wire is None or wt == wire)]
 
 
-def first(fields: list[list[Any]], fid: int, default: Any = None) -> Any:
-    found = values(fields, fid)
+def first(fields: list[list[Any]], fid: int, default: Any = None, wire: int | None = None) -> Any:
+    found = values(fields, fid, wire)
     return found[-1] if found else default  # protobuf: the last occurrence wins
+
+
+def _uint(fields: list[list[Any]], fid: int, default: int | None = None) -> int | None:
+    """A varint field; OrcTailError when it is there with another wire type."""
+    if any(f == fid and wt != WT_VARINT for f, wt, _v in fields):
+        raise OrcTailError(f"protobuf field {fid} is not a varint")
+    v = first(fields, fid, wire=WT_VARINT)
+    return default if v is None else int(v)
 
 
 def repeated_uints(fields: list[list[Any]], fid: int) -> list[int]:
@@ -142,8 +152,10 @@ def repeated_uints(fields: list[list[Any]], fid: int) -> list[int]:
             while pos < len(v):
                 n, pos = _varint(v, pos)
                 out.append(n)
-        else:
+        elif wt == WT_VARINT:
             out.append(v)
+        else:
+            raise OrcTailError(f"protobuf field {fid} is not a list of varints")
     return out
 
 
@@ -291,7 +303,7 @@ def read_tail_bytes(fh: BinaryIO) -> tuple[bytes, int]:
     if ps_len + 1 > len(tail):
         raise OrcTailError(f"PostScript length {ps_len} does not fit the file ({size} bytes)")
     ps = decode_message(tail[-1 - ps_len:-1])
-    need = 1 + ps_len + int(first(ps, 1, 0) or 0)
+    need = 1 + ps_len + (_uint(ps, 1, 0) or 0)
     if need > size:
         raise OrcTailError(f"footer length does not fit the file ({size} bytes)")
     if need > len(tail):
@@ -311,22 +323,23 @@ def parse_tail(tail: bytes) -> OrcTail:
     magic = first(ps, 8000)
     if magic is not None and magic != MAGIC:
         raise OrcTailError("not an ORC file (no ORC magic in the PostScript)")
-    footer_len = int(first(ps, 1, 0) or 0)
-    codec = int(first(ps, 2, NONE) or 0)
-    block = int(first(ps, 3, 256 * 1024) or 256 * 1024)
+    footer_len = _uint(ps, 1, 0) or 0
+    codec = _uint(ps, 2, NONE) or 0
+    block = _uint(ps, 3, 256 * 1024) or 256 * 1024
     version = repeated_uints(ps, 4)
     start = len(tail) - 1 - ps_len - footer_len
     if start < 0:
         raise OrcTailError("footer length does not fit the file")
     footer = decode_message(decompress(tail[start:len(tail) - 1 - ps_len], codec, block))
+    if any(f == 4 and wt != WT_LEN for f, wt, _v in footer):
+        raise OrcTailError("the footer's types are not messages")
     types = []
-    for raw in values(footer, 4):
+    for raw in values(footer, 4, WT_LEN):
         t = decode_message(raw)
-        types.append(OrcType(kind=int(first(t, 1, 0) or 0), subtypes=repeated_uints(t, 2),
-                             names=[n.decode("utf-8", "replace") for n in values(t, 3)],
-                             precision=first(t, 5), scale=first(t, 6)))
-    rows = first(footer, 6)
-    return OrcTail(version=version, codec=codec, rows=None if rows is None else int(rows), types=types)
+        types.append(OrcType(kind=_uint(t, 1, 0) or 0, subtypes=repeated_uints(t, 2),
+                             names=[n.decode("utf-8", "replace") for n in values(t, 3, WT_LEN)],
+                             precision=_uint(t, 5), scale=_uint(t, 6)))
+    return OrcTail(version=version, codec=codec, rows=_uint(footer, 6), types=types)
 
 
 def version_refusal(tail: OrcTail) -> str | None:
@@ -355,26 +368,24 @@ def java_decimal(t: OrcType) -> tuple[int, int] | str:
     return precision, scale
 
 
-def column_decimals(tail: OrcTail) -> dict[tuple[str, ...], tuple[int, int] | str]:
+def decimal_types(tail: OrcTail) -> dict[tuple[str, ...], OrcType]:
     """Path of names (top-level column, nested fields; '<element>', '<key>', '<value>' inside
-    arrays and maps) -> the Java reader's (precision, scale) or its refusal, for every decimal."""
-    out: dict[tuple[str, ...], tuple[int, int] | str] = {}
+    arrays and maps, '<tagN>' inside unions) -> the footer's type, for every decimal."""
+    out: dict[tuple[str, ...], OrcType] = {}
     types = tail.types
+    parts = {10: ("<element>",), 11: ("<key>", "<value>")}
 
     def walk(i: int, path: tuple[str, ...], depth: int) -> None:
         if i >= len(types) or depth > 200:
             return
         t = types[i]
         if t.kind == DECIMAL:
-            out[path] = java_decimal(t)
+            out[path] = t
         elif t.kind == 12:  # struct
             for name, sub in zip(t.names, t.subtypes):
                 walk(sub, path + (name,), depth + 1)
-        elif t.kind == 10:  # list
-            for sub in t.subtypes[:1]:
-                walk(sub, path + ("<element>",), depth + 1)
-        elif t.kind == 11:  # map
-            for tag, sub in zip(("<key>", "<value>"), t.subtypes):
+        elif t.kind in parts:
+            for tag, sub in zip(parts[t.kind], t.subtypes):
                 walk(sub, path + (tag,), depth + 1)
         elif t.kind == 13:  # union
             for j, sub in enumerate(t.subtypes):
@@ -384,3 +395,13 @@ def column_decimals(tail: OrcTail) -> dict[tuple[str, ...], tuple[int, int] | st
         for name, sub in zip(types[0].names, types[0].subtypes):
             walk(sub, (name,), 0)
     return out
+
+
+def column_decimals(tail: OrcTail) -> dict[tuple[str, ...], tuple[int, int] | str]:
+    """Path (decimal_types) -> the Java reader's (precision, scale) or its refusal, per decimal."""
+    return {path: java_decimal(t) for path, t in decimal_types(tail).items()}
+
+
+def defaulted_decimals(tail: OrcTail) -> set[tuple[str, ...]]:
+    """Paths of the decimals whose footer type lacks its precision or its scale."""
+    return {path for path, t in decimal_types(tail).items() if t.precision is None or t.scale is None}

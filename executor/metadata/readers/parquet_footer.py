@@ -349,6 +349,8 @@ _LOGICAL_TYPE: _Spec = {
     10: ("INTEGER", T_STRUCT, False, {1: ("bitWidth", T_BYTE, True, None), 2: ("isSigned", _BOOL, True, None)}),
     11: ("UNKNOWN", T_STRUCT, False, _EMPTY), 12: ("JSON", T_STRUCT, False, _EMPTY),
     13: ("BSON", T_STRUCT, False, _EMPTY), 14: ("UUID", T_STRUCT, False, _EMPTY),
+    15: ("FLOAT16", T_STRUCT, False, _EMPTY), 16: ("VARIANT", T_STRUCT, False, None),
+    17: ("GEOMETRY", T_STRUCT, False, None), 18: ("GEOGRAPHY", T_STRUCT, False, None),
 }
 _SCHEMA_ELEMENT: _Spec = {
     1: ("type", T_I32, False, None), 2: ("type_length", T_I32, False, None),
@@ -406,50 +408,72 @@ def _wire_matches(t: int, want: int) -> bool:
     return t in (T_TRUE, T_FALSE) if want == _BOOL else t == want
 
 
-def _validate(fields: list[list[Any]], spec: _Spec, struct_name: str, union: bool = False) -> list[list[Any]]:
-    """The struct as parquet-mr's generated Thrift code keeps it: fields of an unexpected type and
-    enum values it does not know dropped; FooterError when a required field is then unset."""
-    kept: list[list[Any]] = []
-    for fid, t, v in fields:
-        known = spec.get(fid)
+_SPECS = (_TIME_UNIT, _TIME, _LOGICAL_TYPE, _SCHEMA_ELEMENT, _KEY_VALUE, _STATISTICS, _PAGE_ENCODING_STATS,
+          _COLUMN_META_DATA, _COLUMN_CHUNK, _SORTING_COLUMN, _ROW_GROUP, _FILE_META_DATA)
+_REQUIRED = {id(spec): {fid for fid, (_n, _t, req, _s) in spec.items() if req} for spec in _SPECS}
+_UNIONS = {id(_LOGICAL_TYPE), id(_TIME_UNIT)}
+
+
+def _validate(fields: list[list[Any]], spec: _Spec, struct_name: str) -> None:
+    """The struct as parquet-mr's generated Thrift code keeps it, in place: fields of an unexpected
+    type and enum values it does not know removed; FooterError when a required field is then unset."""
+    required = _REQUIRED.get(id(spec))
+    if required is None:  # a logical type member's own fields
+        required = _REQUIRED[id(spec)] = {fid for fid, (_n, _t, req, _s) in spec.items() if req}
+    found = 0
+    drop: list[int] = []
+    for i, f in enumerate(fields):
+        known = spec.get(f[0])
         if known is None:
-            kept.append([fid, t, v])  # a newer field: skipped by this reader, harmless
+            continue  # a newer field: skipped by this reader, harmless
+        name, want, req, sub = known
+        t, v = f[1], f[2]
+        if not (t in (T_TRUE, T_FALSE) if want == _BOOL else t == want):
+            drop.append(i)
             continue
-        name, want, _required, sub = known
-        if not _wire_matches(t, want):
-            continue
-        if want == T_I32 and isinstance(sub, range) and v not in sub:
-            continue  # an unknown enum value reads as unset
-        if want == T_STRUCT:
-            v = _validate(v, sub, _STRUCT_NAMES.get(id(sub), name), union=sub is _LOGICAL_TYPE or sub is _TIME_UNIT)
-        elif want == T_LIST:
-            elem_t, elem_spec = sub
-            if v[0] != elem_t and v[1]:
-                raise FooterError(f"{struct_name}.{name} is a list of the wrong Thrift type")
-            if elem_t == T_STRUCT:
-                v = [elem_t, [_validate(x, elem_spec, _STRUCT_NAMES.get(id(elem_spec), name)) for x in v[1]]]
-        kept.append([fid, t, v])
-    if not union:
-        present = {f[0] for f in kept}
-        for fid, (name, _t, required, _sub) in spec.items():
-            if required and fid not in present:
-                raise FooterError(f"required field '{name}' of {struct_name} is missing or not of its Thrift type")
-    return kept
+        if sub is not None:
+            if want == T_I32:
+                if v not in sub:  # an enum value it does not know reads as unset
+                    drop.append(i)
+                    continue
+            elif want == T_STRUCT:
+                _validate(v, sub, _STRUCT_NAMES.get(id(sub), name))
+                if sub is _LOGICAL_TYPE and not any(x[0] in _LOGICAL_TYPE for x in v):
+                    # the union then holds nothing parquet-mr can convert: it fails reading the footer
+                    raise FooterError(f"a {struct_name}'s logicalType is none that Parquet defines "
+                                      f"(member {', '.join(str(x[0]) for x in v) or 'missing'})")
+            elif want == T_LIST:
+                elem_t, elem_spec = sub
+                if v[0] != elem_t and v[1]:
+                    raise FooterError(f"{struct_name}.{name} is a list of the wrong Thrift type")
+                if elem_spec is not None:
+                    elem_name = _STRUCT_NAMES.get(id(elem_spec), name)
+                    for x in v[1]:
+                        _validate(x, elem_spec, elem_name)
+        if req:
+            found += 1
+    if drop:
+        fields[:] = [f for i, f in enumerate(fields) if i not in drop]
+    if found < len(required) and id(spec) not in _UNIONS:
+        present = {f[0] for f in fields}
+        for fid in sorted(required - present):
+            raise FooterError(f"required field '{spec[fid][0]}' of {struct_name} is missing or not of its Thrift "
+                              "type")
 
 
 def validate_file_metadata(meta: list[list[Any]]) -> list[list[Any]]:
     """FileMetaData as Spark's Parquet reader (parquet-mr) accepts it, or FooterError saying why
-    it refuses the footer. The returned struct has the fields that reader skips removed."""
+    it refuses the footer. `meta` is returned with the fields that reader skips removed."""
     for fid, t, _v in meta:
         known = _FILE_META_DATA.get(fid)
         if known is not None and fid in _STRICT_TOP and not _wire_matches(t, known[1]):
             raise FooterError(f"field '{known[0]}' of FileMetaData is not of its Thrift type")
-    kept = _validate(meta, _FILE_META_DATA, "FileMetaData")
-    for rg in get(kept, 4)[1]:
+    _validate(meta, _FILE_META_DATA, "FileMetaData")
+    for rg in get(meta, 4)[1]:
         for chunk in get(rg, 1)[1]:
             if get(chunk, 3) is None:
                 raise FooterError("a column chunk has no ColumnMetaData (meta_data)")
-    return kept
+    return meta
 
 
 def _nodes(elements: list[list[list[Any]]]) -> SchemaNode:
@@ -547,6 +571,16 @@ def is_list_element(repeated: SchemaNode, parent_name: str) -> bool:
             or repeated.name == f"{parent_name}_tuple")
 
 
+def _group_annotation(node: SchemaNode) -> str | None:
+    """A group's annotation other than MAP, MAP_KEY_VALUE and LIST (parquet-mr takes the LogicalType
+    when set, else the ConvertedType), or None."""
+    if node.logical is not None:
+        return None if node.logical in (LT_MAP, LT_LIST) else _LOGICAL.get(node.logical, f"logical type {node.logical}")
+    if node.converted is not None and node.converted not in (CT_MAP, CT_MAP_KEY_VALUE, CT_LIST):
+        return _CONVERTED.get(node.converted, (f"converted type {node.converted}", {}))[0]
+    return None
+
+
 def spark_refusal(root: SchemaNode) -> str | None:
     """Spark's ParquetToSparkSchemaConverter error for a group shape it refuses, or None.
 
@@ -560,14 +594,18 @@ def spark_refusal(root: SchemaNode) -> str | None:
     def convert(node: SchemaNode, where: str) -> str | None:
         if not node.is_group:
             return None
-        if node.is_list:
+        odd = _group_annotation(node)
+        if odd:
+            return f"Unrecognized Parquet type: group {where} ({odd}): Spark reads only MAP and LIST groups"
+        is_list = node.logical == LT_LIST if node.logical is not None else node.converted == CT_LIST
+        if is_list:
             if len(node.children) != 1 or node.children[0].repetition != "repeated":
                 return f"Invalid list type: {where} (a LIST group needs one repeated field)"
             rep = node.children[0]
             if is_list_element(rep, node.name):
                 return convert(rep, f"{where}.{rep.name}")
             return convert(rep.children[0], f"{where}.{rep.name}.{rep.children[0].name}")
-        if node.is_map:
+        if node.is_map:  # (not a list: the annotation is MAP or MAP_KEY_VALUE)
             kv = node.children[0] if len(node.children) == 1 else None
             if kv is None or not kv.is_group or kv.repetition != "repeated" or len(kv.children) != 2:
                 return f"Invalid map type: {where} (a MAP group needs one repeated group of key and value)"
