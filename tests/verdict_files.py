@@ -323,6 +323,30 @@ def write_orc_classes(root: Path) -> list[str]:
     return list(ORC_DECIMALS) + list(ORC_VERSIONS)
 
 
+def write_orc_truncated(root: Path) -> dict[str, str]:
+    """{table: 'ok' | 'failed'}: 15 stripes of 2048 rows, the file cut inside stripe 2 or between
+    stripes 1 and 2, its tail (stripe statistics, footer, PostScript) kept; and the whole file."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.orc as orc
+
+    root.mkdir(parents=True, exist_ok=True)
+    rnd = random.Random(3)
+    n = 30000
+    buf = io.BytesIO()
+    orc.write_table(pa.table({"id": list(range(n)), "s": [str(rnd.random()) for _ in range(n)]}), buf,
+                    compression="uncompressed", stripe_size=200000)
+    data = buf.getvalue()
+    tail = of.parse_tail(data)
+    second = tail.stripes[1].offset
+    content = len(data) - tail.tail_length
+    cuts = {"orc_cut_in_stripe_2": second + 1000, "orc_cut_before_stripe_2": second, "orc_whole": content}
+    for name, cut in cuts.items():
+        (_folder(root, name) / "part-0.orc").write_bytes(data[:cut] + data[content:])
+    return {name: "ok" if cut == content else "failed" for name, cut in cuts.items()}
+
+
 # --------------------------------------------------------------------------- Avro
 
 

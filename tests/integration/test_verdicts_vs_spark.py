@@ -96,9 +96,9 @@ def test_parquet_row_counts_and_truncation(spark, settings, tmp_path, report):
         assert scan_fails(got["spark"][name]["df"]) == says_fails, (name, note)
 
 
-def test_orc_decimals_and_versions(spark, settings, tmp_path, report):
+def test_orc_decimals_versions_and_truncation(spark, settings, tmp_path, report):
     root = tmp_path / "orc"
-    names = vf.write_orc_classes(root)
+    names = vf.write_orc_classes(root) + list(vf.write_orc_truncated(root))
     got = compare(spark, settings, root, "orc", names, report)
     assert got["spark"]["decimal_bare"]["columns"][1] == ("d", "decimal(38,10)")
     assert got["spark"]["version_future"]["status"] == "failed"

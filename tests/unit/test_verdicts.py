@@ -201,6 +201,17 @@ def test_orc_decimals_and_versions_as_the_java_reader_sees_them(tmp_path):
         assert t.error_message.startswith(f"{name}/part-0.orc: ")
 
 
+def test_truncated_orc_fails_as_spark_count_fails(tmp_path):
+    expect = vf.write_orc_truncated(tmp_path)
+    tables = extract(tmp_path)
+    for name, status in expect.items():
+        t = tables[name]
+        assert t.status == status, (name, t.error_message)
+    assert tables["orc_whole"].row_count == 30000
+    assert "stripe(s) 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 4 more of 15 end past the file's data" in \
+        tables["orc_cut_in_stripe_2"].error_message
+
+
 @pytest.mark.parametrize("codec", ["uncompressed", "zlib", "snappy", "lz4", "zstd"])
 def test_orc_tail_is_read_in_every_codec(codec):
     import decimal

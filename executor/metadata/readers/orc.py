@@ -25,6 +25,7 @@ from executor.metadata.readers.orc_footer import (
     defaulted_decimals,
     parse_tail,
     read_tail_bytes,
+    stripe_refusal,
     version_refusal,
 )
 from executor.metadata.spark_types import arrow_to_spark_type
@@ -95,7 +96,8 @@ class OrcReader(FormatReader):
         notes: list[str] = []
         with ctx.store.open(pf.info.uri) as fh:
             try:
-                tail = parse_tail(read_tail_bytes(fh)[0])
+                raw, size = read_tail_bytes(fh)
+                tail = parse_tail(raw)
             except OrcUnsupportedCodec as exc:
                 logger.info("%s: ORC tail not read here (%s); pyarrow's reading stands", where, exc)
                 tail = None
@@ -103,10 +105,10 @@ class OrcReader(FormatReader):
                 return FileFacts(error=f"{where}: corrupt ORC tail: {exc}; Spark cannot read this file either "
                                        "(rewrite it, or remove it from the folder)")
             if tail is not None:
-                refusal = version_refusal(tail)
+                refusal = version_refusal(tail) or stripe_refusal(tail, size)
                 if refusal:
-                    return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it with an ORC "
-                                           "writer of format 0.12)")
+                    return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it, or remove "
+                                           "it from the folder)")
                 decimals = column_decimals(tail)
             fh.seek(0)
             f = orc.ORCFile(fh)

@@ -279,11 +279,20 @@ class OrcType:
 
 
 @dataclass
+class OrcStripe:
+    offset: int
+    length: int  # index + data + stripe footer
+    rows: int
+
+
+@dataclass
 class OrcTail:
     version: list[int]  # PostScript.version ([major, minor]; empty for 0.11 files)
     codec: int
     rows: int | None  # Footer.numberOfRows
     types: list[OrcType]
+    stripes: list[OrcStripe] = field(default_factory=list)
+    tail_length: int = 0  # stripe statistics + footer + PostScript + its length byte
 
     @property
     def version_text(self) -> str:
@@ -333,13 +342,21 @@ def parse_tail(tail: bytes) -> OrcTail:
     footer = decode_message(decompress(tail[start:len(tail) - 1 - ps_len], codec, block))
     if any(f == 4 and wt != WT_LEN for f, wt, _v in footer):
         raise OrcTailError("the footer's types are not messages")
+    if any(f == 3 and wt != WT_LEN for f, wt, _v in footer):
+        raise OrcTailError("the footer's stripes are not messages")
+    stripes = []
+    for raw in values(footer, 3, WT_LEN):
+        st = decode_message(raw)
+        stripes.append(OrcStripe(offset=_uint(st, 1, 0) or 0,
+                                 length=sum(_uint(st, f, 0) or 0 for f in (2, 3, 4)), rows=_uint(st, 5, 0) or 0))
     types = []
     for raw in values(footer, 4, WT_LEN):
         t = decode_message(raw)
         types.append(OrcType(kind=_uint(t, 1, 0) or 0, subtypes=repeated_uints(t, 2),
                              names=[n.decode("utf-8", "replace") for n in values(t, 3, WT_LEN)],
                              precision=_uint(t, 5), scale=_uint(t, 6)))
-    return OrcTail(version=version, codec=codec, rows=_uint(footer, 6), types=types)
+    return OrcTail(version=version, codec=codec, rows=_uint(footer, 6), types=types, stripes=stripes,
+                   tail_length=1 + ps_len + footer_len + (_uint(ps, 5, 0) or 0))
 
 
 def version_refusal(tail: OrcTail) -> str | None:
@@ -351,6 +368,18 @@ def version_refusal(tail: OrcTail) -> str | None:
         return (f"written in ORC format version {tail.version_text}, which Spark's ORC reader does not know "
                 "(it refuses files of a future version)")
     return None
+
+
+def stripe_refusal(tail: OrcTail, file_size: int) -> str | None:
+    """Stripes that end past the file's data (a truncated file whose tail survived): the Java
+    reader fails reading them, Spark's count() included."""
+    data_end = file_size - tail.tail_length
+    cut = [i for i, st in enumerate(tail.stripes) if st.offset + st.length > data_end]
+    if not cut:
+        return None
+    shown = ", ".join(str(i + 1) for i in cut[:10]) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
+    return (f"stripe(s) {shown} of {len(tail.stripes)} end past the file's data ({file_size} bytes: truncated?); "
+            "Spark's ORC reader fails reading them, its count() included")
 
 
 def java_decimal(t: OrcType) -> tuple[int, int] | str:
