@@ -458,6 +458,10 @@ JSON_DOCUMENTS: dict[str, bytes] = {
     "array_then_object": b'[\n  {"a": 1},\n  {"a": 2}\n]\n{\n  "b": 3\n}\n',
     "broken_first_object": b'{\n  "a": 1,\n  "b": \n}\n{\n  "a": 2\n}\n',
 }
+# JSON Lines whose lines hold text after their first value (read with Spark's default line reader)
+JSON_LINES: dict[str, bytes] = {
+    "lines_with_trailing_text": b'{"a":1} xyz\n{"a":2}{"a":3}\n{"a":4}\n[{"a":5}] 7\nxyz {"a":6}\n',
+}
 
 
 def write_json_classes(root: Path) -> list[str]:
@@ -465,6 +469,13 @@ def write_json_classes(root: Path) -> list[str]:
     for name, data in JSON_DOCUMENTS.items():
         (_folder(root, name) / "part-0.json").write_bytes(data)
     return list(JSON_DOCUMENTS)
+
+
+def write_json_lines(root: Path) -> list[str]:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, data in JSON_LINES.items():
+        (_folder(root, name) / "part-0.json").write_bytes(data)
+    return list(JSON_LINES)
 
 
 CSV_HEADERS: dict[str, bytes] = {

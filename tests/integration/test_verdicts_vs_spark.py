@@ -117,6 +117,9 @@ def test_json_pretty_printed_objects(spark, settings, tmp_path, report):
     names = vf.write_json_classes(root)
     got = compare(spark, settings, root, "json", names, report, multiLine="true")
     assert got["spark"]["pretty_objects"]["rows"] == 1
+    lines = tmp_path / "jsonl"
+    got = compare(spark, settings, lines, "json", vf.write_json_lines(lines), report)
+    assert got["spark"]["lines_with_trailing_text"]["rows"] == 5
 
 
 def test_csv_blank_header_cells(spark, settings, tmp_path, report):

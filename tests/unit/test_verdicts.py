@@ -302,6 +302,13 @@ def test_multiline_json_takes_the_first_value(tmp_path):
     assert tables["broken_first_object"].malformed_records == 1
 
 
+def test_json_lines_take_each_line_s_first_value(tmp_path):
+    vf.write_json_lines(tmp_path)
+    (t,) = extract(tmp_path).values()
+    assert (t.status, t.row_count, types(t)) == ("ok", 5, [("_corrupt_record", "string"), ("a", "bigint")])
+    assert t.malformed_records == 1
+
+
 def test_first_value_encodings():
     assert first_value('\ufeff {"a": 1} {"b": 2}'.encode("utf-8")) == {"a": 1}
     assert first_value('{"a": 1}\n{"b": 2}'.encode("utf-16")) == {"a": 1}
