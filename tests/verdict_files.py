@@ -156,7 +156,9 @@ def write_truncated(root: Path) -> dict[str, int]:
     return {name: rows for name, (_cut, rows) in TRUNCATED.items()}
 
 
-BAD_NAME = b"caf\xe9 \xff\xfe x\xc3"  # Latin-1 and stray bytes: not UTF-8
+# Latin-1, stray bytes, a cut 4-byte sequence, an encoded surrogate, overlong forms, a code point past
+# U+10FFFF, a cut sequence at the end: not UTF-8; Java and Python replace some of them differently
+BAD_NAME = b"caf\xe9 \xff\xfe x\xc3 \xf0\x9f\x98! \xed\xa0\x80 \xc0\xaf \xe0\x80\x80 \xf4\x90\x80\x80 \xf0\x9f\x98"
 
 
 def write_bad_utf8_name(root: Path) -> None:

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from executor.metadata.extractor import MetadataExtractor  # noqa: E402
 from executor.metadata.model import TABLE_NOTE  # noqa: E402
+from executor.metadata.readers import parquet_footer as pf  # noqa: E402
 from executor.metadata.spark_types import make_safe_header  # noqa: E402
 from executor.spark_jobs import job_group  # noqa: E402
 from tests import verdict_files as vf  # noqa: E402
@@ -80,7 +81,7 @@ def test_parquet_maps_footers_and_names(spark, settings, tmp_path, report):
     names.append("bad_utf8_name")
     got = compare(spark, settings, root, "parquet", names, report)
     assert got["tables"]["impala_map"].status == "ok"  # Spark reads it: so do we now
-    assert got["spark"]["bad_utf8_name"]["columns"][1][0] == vf.BAD_NAME.decode("utf-8", "replace")
+    assert got["spark"]["bad_utf8_name"]["columns"][1][0] == pf.java_utf8(vf.BAD_NAME)
 
 
 def test_parquet_row_counts_and_truncation(spark, settings, tmp_path, report):

@@ -163,8 +163,17 @@ def test_non_utf8_column_name_is_read_as_java_decodes_it(tmp_path):
     vf.write_bad_utf8_name(tmp_path)
     (t,) = extract(tmp_path).values()
     assert t.status == "ok", t.error_message
-    assert types(t) == [("id", "bigint"), ("caf\ufffd \ufffd\ufffd x\ufffd", "string")]
+    assert types(t) == [("id", "bigint"), (pf.java_utf8(vf.BAD_NAME), "string")]
+    assert pf.java_utf8(vf.BAD_NAME) != vf.BAD_NAME.decode("utf-8", "replace")  # Python's rules differ
     assert t.row_count == 6 and t.columns[1].sample_values == ["v0", "v1", "v2", "v3", "v4"]
+
+
+def test_java_utf8_replaces_as_the_jdk_does():
+    assert pf.java_utf8("naïve 😀".encode()) == "naïve 😀"
+    assert pf.java_utf8(b"\xed\xa0\x80") == "\ufffd"  # an encoded surrogate: one replacement (Python: three)
+    assert pf.java_utf8(b"\xc0\xaf\xe0\x80\x80") == "\ufffd" * 5
+    assert pf.java_utf8(b"x\xf0\x9f\x98") == "x\ufffd" and pf.java_utf8(b"\xf0\x9f\x98!") == "\ufffd!"
+    assert pf.java_utf8(b"\xe2\x82x") == "\ufffdx" and pf.java_utf8(b"\xc3") == "\ufffd"
 
 
 def test_deep_thrift_nesting_is_a_footer_error():

@@ -275,7 +275,7 @@ class FooterFacts:
     row_group_rows: list[int]  # each row group's num_rows
     root: SchemaNode
     row_groups: list[RowGroupFacts] = field(default_factory=list)
-    bad_names: bool = False  # a schema element's name is not UTF-8 (shown with U+FFFD, as Java decodes it)
+    bad_names: bool = False  # a schema element's name is not UTF-8 (shown as Java decodes it: java_utf8)
 
     @property
     def rows(self) -> int:
@@ -476,6 +476,83 @@ def validate_file_metadata(meta: list[list[Any]]) -> list[list[Any]]:
     return meta
 
 
+_REPL = "\ufffd"
+
+
+def _cont(b: int) -> bool:
+    return b & 0xC0 == 0x80
+
+
+def java_utf8(data: bytes) -> str:
+    """`data` decoded as Java's `new String(bytes, UTF_8)` decodes it (parquet-mr's Thrift reads
+    names so): each malformed sequence becomes U+FFFD by the JDK's rules, which differ from
+    Python's "replace" (an encoded surrogate is one U+FFFD, not three)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    out: list[str] = []
+    sp, sl = 0, len(data)
+    while sp < sl:
+        b1 = data[sp]
+        sp += 1
+        if b1 < 0x80:
+            out.append(chr(b1))
+        elif 0xC2 <= b1 <= 0xDF:  # two bytes
+            if sp >= sl:
+                out.append(_REPL)
+                break
+            if _cont(data[sp]):
+                out.append(chr((b1 & 0x1F) << 6 | data[sp] & 0x3F))
+                sp += 1
+            else:
+                out.append(_REPL)
+        elif 0xE0 <= b1 <= 0xEF:  # three bytes
+            if sp + 1 < sl:
+                b2, b3 = data[sp], data[sp + 1]
+                if (b1 == 0xE0 and b2 & 0xE0 == 0x80) or not _cont(b2) or not _cont(b3):
+                    out.append(_REPL)
+                    sp += 0 if (b1 == 0xE0 and b2 & 0xE0 == 0x80) or not _cont(b2) else 1
+                else:
+                    c = (b1 & 0x0F) << 12 | (b2 & 0x3F) << 6 | b3 & 0x3F
+                    out.append(_REPL if 0xD800 <= c <= 0xDFFF else chr(c))
+                    sp += 2
+                continue
+            out.append(_REPL)
+            if sp < sl and ((b1 == 0xE0 and data[sp] & 0xE0 == 0x80) or not _cont(data[sp])):
+                continue
+            break
+        elif 0xF0 <= b1 <= 0xF7:  # four bytes
+            if sp + 2 < sl:
+                b2, b3, b4 = data[sp], data[sp + 1], data[sp + 2]
+                uc = (b1 & 0x07) << 18 | (b2 & 0x3F) << 12 | (b3 & 0x3F) << 6 | b4 & 0x3F
+                if _cont(b2) and _cont(b3) and _cont(b4) and 0x10000 <= uc <= 0x10FFFF:
+                    out.append(chr(uc))
+                    sp += 3
+                    continue
+                out.append(_REPL)
+                if (b1 > 0xF4 or (b1 == 0xF0 and not 0x90 <= b2 <= 0xBF) or (b1 == 0xF4 and b2 & 0xF0 != 0x80)
+                        or not _cont(b2)):
+                    pass  # the lead byte alone
+                elif not _cont(b3):
+                    sp += 1
+                else:
+                    sp += 2
+                continue
+            if b1 > 0xF4 or (sp < sl and ((b1 == 0xF0 and not 0x90 <= data[sp] <= 0xBF)
+                                         or (b1 == 0xF4 and data[sp] & 0xF0 != 0x80) or not _cont(data[sp]))):
+                out.append(_REPL)
+                continue
+            sp += 1
+            out.append(_REPL)
+            if sp < sl and not _cont(data[sp]):
+                continue
+            break
+        else:
+            out.append(_REPL)
+    return "".join(out)
+
+
 def _nodes(elements: list[list[list[Any]]]) -> SchemaNode:
     it = iter(elements)
 
@@ -486,7 +563,7 @@ def _nodes(elements: list[list[list[Any]]]) -> SchemaNode:
             e = next(it)
         except StopIteration:
             raise FooterError("schema element list ends before its groups' children") from None
-        name = get(e, 4, b"").decode("utf-8", errors="replace")  # as Java decodes it: U+FFFD per bad byte run
+        name = java_utf8(get(e, 4, b""))  # as parquet-mr's Thrift reader decodes it
         logical = get(e, 10)
         member = logical[0] if logical else None
         node = SchemaNode(name=name, repetition=REPETITION.get(get(e, 3, REQUIRED), "required"),
@@ -722,8 +799,8 @@ def tree_spark_columns(root: SchemaNode, spark_version: str = "3.5") -> list[tup
 
 
 def _utf8(name: Any) -> Any:
-    """A name's bytes as valid UTF-8 (bad bytes replaced by U+FFFD, as Java's decoder does)."""
-    return name.decode("utf-8", errors="replace").encode("utf-8") if isinstance(name, bytes) else name
+    """A name's bytes as valid UTF-8 (bad bytes replaced by U+FFFD as Java's decoder replaces them)."""
+    return java_utf8(name).encode("utf-8") if isinstance(name, bytes) else name
 
 
 def project_footer(footer: bytes, drop: set[str], utf8_names: bool = False) -> bytes:
