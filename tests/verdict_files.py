@@ -129,6 +129,7 @@ TRUNCATED: dict[str, tuple[int | None, int]] = {
     "cut_before_second_midpoint": (60000, 1000),  # group 2 starts inside, its midpoint lies past the end
     "cut_in_second": (70000, 2000),  # group 2's midpoint is inside: counted, but cut short
     "cut_in_third": (90000, 2000),
+    "cut_just_before_the_end": (126000, 3000),  # group 3 reaches into the footer's bytes
     "not_cut": (None, 3000),
 }
 

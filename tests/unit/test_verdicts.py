@@ -157,6 +157,7 @@ def test_truncated_files_count_the_row_groups_inside(tmp_path):
     assert "some values cannot be read" in first and "no scan read them" in first
     assert "row group(s) 3 (1000 rows declared)" in tables["cut_in_third"].column_notes[TABLE_NOTE]
     assert "row group(s) 2 end past" in tables["cut_in_second"].column_notes[TABLE_NOTE]
+    assert "row group(s) 3 end past" in tables["cut_just_before_the_end"].column_notes[TABLE_NOTE]
 
 
 def test_non_utf8_column_name_is_read_as_java_decodes_it(tmp_path):

@@ -276,6 +276,7 @@ class FooterFacts:
     root: SchemaNode
     row_groups: list[RowGroupFacts] = field(default_factory=list)
     bad_names: bool = False  # a schema element's name is not UTF-8 (shown as Java decodes it: java_utf8)
+    footer_length: int = 0  # the Thrift footer's bytes (the file's data ends 8 + this before its end)
 
     @property
     def rows(self) -> int:
@@ -284,7 +285,7 @@ class FooterFacts:
 
     def spark_rows(self, file_size: int) -> SparkCount:
         """The rows Spark's count() returns for this file (one split of `file_size` bytes)."""
-        return spark_count(self.row_groups, file_size)
+        return spark_count(self.row_groups, file_size, data_end=file_size - 8 - self.footer_length)
 
 
 VECTORIZED_BATCH = 4096  # spark.sql.parquet.columnarReaderBatchSize
@@ -298,7 +299,8 @@ class SparkCount:
     declared: int  # the footer's sum of num_rows
 
 
-def spark_count(groups: list[RowGroupFacts], file_size: int, batch: int = VECTORIZED_BATCH) -> SparkCount:
+def spark_count(groups: list[RowGroupFacts], file_size: int, batch: int = VECTORIZED_BATCH,
+                data_end: int | None = None) -> SparkCount:
     """count() as Spark 3.5 / 4.0 computes it for one Parquet file read as one split:
 
     - parquet-mr keeps the row groups whose midpoint (first page offset + compressed size / 2)
@@ -307,8 +309,9 @@ def spark_count(groups: list[RowGroupFacts], file_size: int, batch: int = VECTOR
       kept row groups' total num_rows, loading one row group whenever the rows loaded so far are
       used up; a batch of a negative size counts no rows (negative num_rows in a corrupt footer).
 
-    For every footer with non-negative row counts this is the sum of the kept groups' num_rows."""
-    data_end = max(0, file_size - 8)
+    For every footer with non-negative row counts this is the sum of the kept groups' num_rows.
+    `cut`: kept groups whose column chunks reach past `data_end` (where the footer starts)."""
+    data_end = max(0, file_size - 8 if data_end is None else data_end)
     kept = [g for g in groups if 0 <= g.midpoint < file_size]
     outside = [i for i, g in enumerate(groups) if not 0 <= g.midpoint < file_size]
     cut = [i for i, g in enumerate(groups) if 0 <= g.midpoint < file_size and g.end > data_end]
@@ -634,7 +637,7 @@ def footer_facts(footer: bytes) -> FooterFacts:
             bad_names = True
     groups = [_row_group(rg) for rg in get(meta, 4)[1]]
     return FooterFacts(num_rows=int(get(meta, 3)), row_group_rows=[g.num_rows for g in groups], root=root,
-                       row_groups=groups, bad_names=bad_names)
+                       row_groups=groups, bad_names=bad_names, footer_length=len(footer))
 
 
 def read_footer_facts(fh: BinaryIO) -> FooterFacts:
