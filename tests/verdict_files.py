@@ -439,6 +439,10 @@ AVRO_SCHEMAS: dict[str, tuple[Any, ...]] = {
     "decimal_scale_over_precision": ({"type": "record", "name": "r", "fields": [
         {"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 3, "scale": 5}}]},
         [{"d": b"\x07"}], _BYTES),
+    "far_timestamp": ({"type": "record", "name": "r", "fields": [
+        {"name": "id", "type": "long"}, {"name": "t", "type": {"type": "long", "logicalType": "timestamp-millis"}}]},
+        [{"id": 1, "t": 400_000_000_000_000}],  # year 14645: Spark reads it, Python's datetime cannot
+        {"type": "record", "name": "r", "fields": [{"name": "id", "type": "long"}, {"name": "t", "type": "long"}]}),
     "decimal_precision_zero": ({"type": "record", "name": "r", "fields": [
         {"name": "d", "type": {"type": "bytes", "logicalType": "decimal", "precision": 0}}]},
         [{"d": b"\x07"}], _BYTES),

@@ -158,6 +158,9 @@ def test_truncated_files_count_the_row_groups_inside(tmp_path):
     assert "row group(s) 3 (1000 rows declared)" in tables["cut_in_third"].column_notes[TABLE_NOTE]
     assert "row group(s) 2 end past" in tables["cut_in_second"].column_notes[TABLE_NOTE]
     assert "row group(s) 3 end past" in tables["cut_just_before_the_end"].column_notes[TABLE_NOTE]
+    # samples come from the row groups Spark reads: none past the end, so these read cleanly
+    early = tables["cut_before_second_midpoint"]
+    assert "cannot be read" not in early.column_notes[TABLE_NOTE] and early.columns[0].sample_values
 
 
 def test_non_utf8_column_name_is_read_as_java_decodes_it(tmp_path):
@@ -271,6 +274,11 @@ def test_avro_schemas_spark_cannot_convert_fail(tmp_path):
         t = tables[name]
         assert (t.status, types(t), t.columns[0].sample_values) == ("ok", [("d", "binary")], [sample]), name
         assert t.column_notes == {}, name
+    # a value fastavro cannot convert is not a corrupt file: that column has no samples, the others do
+    far = tables["far_timestamp"]
+    assert (far.status, types(far)) == ("ok", [("id", "bigint"), ("t", "timestamp")])
+    assert far.columns[0].sample_values == ["1"] and far.columns[1].sample_values == []
+    assert "cannot be converted" in far.column_notes["t"] and TABLE_NOTE not in far.column_notes
 
 
 def test_valid_decimal_follows_avro_java():

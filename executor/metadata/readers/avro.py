@@ -259,21 +259,30 @@ def _columns(schema: Any) -> list[tuple[str, str, bool]]:
     return out
 
 
-def java_schema(schema: Any) -> Any:
+def java_schema(schema: Any, raw: bool = False) -> Any:
     """The schema as Avro's Java library keeps it: decimal logical types it ignores as invalid
     removed (their fields are plain bytes/fixed, Spark's binary), so fastavro decodes what Spark
-    reads instead of refusing the schema."""
+    reads instead of refusing the schema. `raw`: every logical type removed (values undecoded)."""
     if isinstance(schema, list):
-        return [java_schema(s) for s in schema]
+        return [java_schema(s, raw) for s in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: (java_schema(v) if k in ("type", "items", "values") else v) for k, v in schema.items()}
+    out = {k: (java_schema(v, raw) if k in ("type", "items", "values") else v) for k, v in schema.items()}
     if isinstance(schema.get("fields"), list):
-        out["fields"] = [{**f, "type": java_schema(f.get("type"))} if isinstance(f, dict) else f
+        out["fields"] = [{**f, "type": java_schema(f.get("type"), raw)} if isinstance(f, dict) else f
                          for f in schema["fields"]]
-    if out.get("logicalType") == "decimal" and out.get("type") in ("bytes", "fixed") and valid_decimal(out) is None:
+    if "logicalType" in out and (raw or (out.get("logicalType") == "decimal" and out.get("type") in ("bytes", "fixed")
+                                         and valid_decimal(out) is None)):
         out = {k: v for k, v in out.items() if k not in ("logicalType", "precision", "scale")}
     return out
+
+
+def logical_columns(schema: Any) -> set[str]:
+    """Top-level fields whose type holds a logical type (their values are converted on decoding)."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
+        return set()
+    return {f["name"] for f in schema["fields"]
+            if isinstance(f, dict) and '"logicalType"' in json.dumps(f.get("type"))}
 
 
 class _Chained(io.RawIOBase):
@@ -311,7 +320,7 @@ def _long_bytes(n: int) -> bytes:
             return bytes(out)
 
 
-def java_view(fh: BinaryIO) -> BinaryIO:
+def java_view(fh: BinaryIO, raw: bool = False) -> BinaryIO:
     """`fh` as a container file whose header schema is java_schema's (fh itself when unchanged)."""
     meta, sync = read_header(fh)
     try:
@@ -319,7 +328,7 @@ def java_view(fh: BinaryIO) -> BinaryIO:
     except (KeyError, ValueError):
         fh.seek(0)
         return fh
-    clean = java_schema(schema)
+    clean = java_schema(schema, raw)
     if clean == schema:
         fh.seek(0)
         return fh
@@ -336,15 +345,16 @@ class SampleSchemaError(ValueError):
     """fastavro refuses the file's schema (values are not sampled; Spark may read them)."""
 
 
-def read_records(fh: BinaryIO, limit: int) -> list[dict[str, Any]]:
-    """The first `limit` records, decoded with fastavro (samples and profiles only)."""
+def read_records(fh: BinaryIO, limit: int, raw: bool = False) -> list[dict[str, Any]]:
+    """The first `limit` records, decoded with fastavro (samples and profiles only); `raw`:
+    logical types not converted (a far timestamp Python's datetime cannot hold reads as its long)."""
     import fastavro
 
     out: list[dict[str, Any]] = []
     if limit <= 0:
         return out
     try:
-        records = fastavro.reader(java_view(fh))
+        records = fastavro.reader(java_view(fh, raw))
     except Exception as exc:  # noqa: BLE001 - fastavro's schema checks (stricter than Java Avro's) at open
         raise SampleSchemaError(str(exc)) from exc
     for rec in records:
@@ -357,6 +367,7 @@ def read_records(fh: BinaryIO, limit: int) -> list[dict[str, Any]]:
 @dataclass
 class AvroFileFacts(FileFacts):
     spark_columns: list[tuple[str, str, bool]] | None = None
+    logical: set[str] | None = None  # top-level fields holding logical types
 
 
 class AvroReader(FormatReader):
@@ -372,7 +383,7 @@ class AvroReader(FormatReader):
             avro = read_avro_facts(fh)
         cols = spark_columns(avro.schema)
         return AvroFileFacts(signature=("avro", tuple(sorted((n, t) for n, t, _ in cols))), rows=avro.rows,
-                             spark_columns=cols)
+                             spark_columns=cols, logical=logical_columns(avro.schema))
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -383,20 +394,39 @@ class AvroReader(FormatReader):
         partition_names = set(plan.partition_keys)
         names_types = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
         rows: list[dict[str, Any]] = []
-        try:
+
+        def read(raw: bool) -> list[dict[str, Any]]:
+            got: list[dict[str, Any]] = []
             for f in plan.files:
-                if len(rows) >= s.profile_max_rows:
+                if len(got) >= s.profile_max_rows:
                     break
                 with ctx.store.open(f.info.uri) as fh:
-                    rows.extend(read_records(fh, s.profile_max_rows - len(rows)))
+                    got.extend(read_records(fh, s.profile_max_rows - len(got), raw))
+            return got
+
+        try:
+            rows = read(raw=False)
         except SampleSchemaError as exc:
             logger.warning("table %s: fastavro cannot read the schema for samples (%s)", plan.name, exc)
             for n, _t in names_types:
                 table.column_notes.setdefault(n, f"no samples or profile: fastavro cannot read this file's schema "
                                                  f"({str(exc)[:200]}); Spark reads it")
         except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
-            logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, exc)
-            table.add_table_note(unreadable_note(exc))
+            try:  # a value Python cannot hold (a timestamp past year 9999), or records that do not decode?
+                raw_rows = read(raw=True)
+            except Exception:  # noqa: BLE001 - the records themselves do not decode
+                logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, exc)
+                table.add_table_note(unreadable_note(exc))
+            else:
+                converted: set[str] = set()
+                for f in plan.files:
+                    fact = facts[f.info.uri]
+                    if isinstance(fact, AvroFileFacts):
+                        converted |= fact.logical or set()
+                for n in sorted(converted):
+                    table.column_notes.setdefault(n, f"no samples or profile: its values cannot be converted "
+                                                     f"({str(exc)[:200]})")
+                rows = [{k: v for k, v in r.items() if k not in converted} for r in raw_rows]
         profiles = profile_rows(names_types, rows, ctx.scope(len(rows), table.row_count), s.sample_value_max_chars)
         nullable = {n: nl for n, _t, nl in first.spark_columns}
         ctx.finish(plan, table, ctx.columns(names_types, nullable, ctx.row_samples([n for n, _ in names_types], rows),

@@ -18,6 +18,7 @@ from executor.metadata.readers.base import FileContext, FileFacts, FormatReader,
 from executor.metadata.readers.parquet_footer import (
     FooterError,
     FooterFacts,
+    RowGroupFacts,
     has_optional_map_key,
     projected_file,
     read_footer_facts,
@@ -79,8 +80,11 @@ def footer_notes(tree: FooterFacts, file_size: int, where: str) -> tuple[int, li
                      "(truncated?); their rows are counted from the footer as Spark counts them, but a Spark scan "
                      "of their values fails")
     if any(g.num_rows < 0 for g in groups):
+        scan = ("a Spark scan returns no rows either" if count.rows == 0 else
+                "a Spark scan reads row groups whose declared rows and pages disagree: it may fail or return other "
+                "rows")
         notes.append(f"{where}: the footer declares negative row counts ({count.declared} rows in all; corrupt "
-                     f"footer); Spark's count() returns {count.rows}, row_count is that")
+                     f"footer); Spark's count() returns {count.rows}, row_count is that, and {scan}")
     return count.rows, notes
 
 
@@ -95,7 +99,27 @@ def parquet_batches(fh: BinaryIO, columns: list[str] | None, budget: int, notes:
     cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
     if cols == []:
         return None
-    return pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols)
+    fh.seek(0, 2)
+    groups = spark_row_groups(pf.metadata, fh.tell())
+    return pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols, row_groups=groups)
+
+
+def spark_row_groups(meta: Any, file_size: int) -> list[int] | None:
+    """The row groups Spark reads (parquet_footer.spark_count's midpoint rule, from pyarrow's
+    FileMetaData), or None when it reads them all: a truncated file's samples are the rows Spark
+    returns, never the pages past its end."""
+    groups = []
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        cols = [rg.column(j) for j in range(rg.num_columns)]
+        start = cols[0].data_page_offset if cols else 0
+        dictionary = cols[0].dictionary_page_offset if cols else None
+        if dictionary is not None and start > dictionary:
+            start = dictionary
+        groups.append(RowGroupFacts(num_rows=rg.num_rows, start=start,
+                                    size=sum(c.total_compressed_size for c in cols), end=0))
+    kept = [i for i, g in enumerate(groups) if 0 <= g.midpoint < file_size]
+    return None if len(kept) == len(groups) else kept
 
 
 def footer_stats(footers: list[Any]) -> ColumnStats:
@@ -215,7 +239,10 @@ class ParquetReader(FormatReader):
             fields = ctx.spark_schema(reader.parquet(*ctx.spark_uris(plan)).schema)
             data_fields = [(n, t) for n, t in fields if n not in partition_names]
             part_types = [(n, t) for n, t in fields if n in partition_names]
-        profiles, samples = arrow_profile(ctx, plan.name, [f.info.uri for f in plan.files], parquet_batches,
+        # values come from the files Spark returns rows of (a corrupt footer Spark counts as 0 rows is skipped)
+        with_rows = [f.info.uri for f, fact in zip(plan.files, files) if fact.rows != 0 or not isinstance(
+            fact, ParquetFacts) or not fact.notes]
+        profiles, samples = arrow_profile(ctx, plan.name, with_rows, parquet_batches,
                                           data_fields, table.row_count, table.column_notes)
         footers = [f.footer if isinstance(f, ParquetFacts) else None for f in files]
         if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in footers):
