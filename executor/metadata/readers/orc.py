@@ -38,8 +38,7 @@ Decimals = dict[tuple[str, ...], "tuple[int, int] | str"]
 @dataclass
 class OrcFacts(FileFacts):
     spark_columns: list[tuple[str, str, bool]] | None = None
-    no_values: dict[str, str] | None = None  # column -> why its values are not sampled (table notes)
-    notes: list[str] | None = None  # what holds for the whole file (table notes)
+    no_values: dict[str, str] | None = None  # column -> why its values are not sampled (column notes)
 
 
 class OrcDecimalRefused(ValueError):
@@ -93,7 +92,6 @@ class OrcReader(FormatReader):
 
         where = pf.info.relative or pf.info.name
         decimals: Decimals = {}
-        notes: list[str] = []
         with ctx.store.open(pf.info.uri) as fh:
             try:
                 raw, size = read_tail_bytes(fh)
@@ -119,11 +117,11 @@ class OrcReader(FormatReader):
             return FileFacts(error=f"{where}: {exc}; Spark's ORC reader refuses this decimal type (rewrite the file "
                                    "with a precision and scale)")
         defaulted = {p[0] for p in defaulted_decimals(tail)} if tail is not None else set()
-        no_values = {n: f"no samples or profile: the file records no precision or scale for its decimal values "
-                        f"(old Hive writer); Spark reads them with its ORC reader's defaults "
-                        f"(decimal({DEFAULT_DECIMAL[0]},{DEFAULT_DECIMAL[1]}) where both are missing), pyarrow at another scale" for n in sorted(defaulted)}
+        why = (f"no samples or profile: the file records no precision or scale for its decimal values (old Hive "
+               f"writer); Spark reads them with its ORC reader's defaults (precision {DEFAULT_DECIMAL[0]}, scale "
+               f"{DEFAULT_DECIMAL[1]}), pyarrow at another scale")
         return OrcFacts(signature=("orc", tuple(sorted((n, t) for n, t, _ in cols))), rows=rows, spark_columns=cols,
-                        no_values=no_values, notes=notes)
+                        no_values={n: why for n in sorted(defaulted)})
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -137,9 +135,6 @@ class OrcReader(FormatReader):
             if isinstance(fact, OrcFacts):
                 for n, why in (fact.no_values or {}).items():
                     table.column_notes.setdefault(n, why)
-                for note in fact.notes or []:
-                    table.add_table_note(note)
         profiles, samples = arrow_profile(ctx, plan.name, [f.info.uri for f in plan.files], orc_batches,
                                           names_types, table.row_count, table.column_notes)
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))
-
