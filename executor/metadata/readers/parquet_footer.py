@@ -1,11 +1,15 @@
-"""A Parquet footer read as Spark's schema converter sees it: the whole schema tree (groups with
-their repetition and MAP/LIST annotations, which pyarrow's ParquetSchema does not expose) and the
-row groups' row counts. Pure Python: the Thrift compact protocol, decoded generically.
+"""A Parquet footer read as Spark's reader sees it: the Thrift structs as parquet-mr accepts them
+(required fields, field types, enum values), the whole schema tree (groups with their repetition
+and MAP/LIST annotations, which pyarrow's ParquetSchema does not expose) walked as Spark's
+ParquetToSparkSchemaConverter walks it, names decoded as Java decodes them, and the row groups as
+Spark counts them (parquet-mr's midpoint split filter, the vectorized reader's batches). Pure
+Python: the Thrift compact protocol, decoded generically.
 
-Why: pyarrow refuses some schemas Spark reads (a MAP whose key is not REQUIRED) and accepts some
-Spark refuses (a MAP group without a value field, "Invalid map type"); and a footer's total
-`num_rows` can disagree with its row groups (Spark counts the row groups). The footer facts come
-from here; pyarrow is only used for values.
+Why: pyarrow refuses some schemas Spark reads (a MAP whose key is not REQUIRED, a name that is not
+UTF-8) and accepts some Spark refuses (a MAP group without a value field, "Invalid map type"; a
+footer without a required field); and a footer's total `num_rows` can disagree with its row groups
+(Spark counts the row groups, only those inside the file). The footer facts come from here;
+pyarrow is only used for values.
 """
 
 from __future__ import annotations
