@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from executor.metadata.model import TABLE_NOTE
 from executor.ops.progress import human_bytes, human_seconds
 from executor.ops.render import parse_summary
 
@@ -42,7 +43,10 @@ def render_notes(s: dict[str, Any]) -> list[str]:
     for h in s.get("csv_headers", []):
         lines.append(f"    csv {h.get('table')}: {'header' if h.get('header') else 'no header'} ({h.get('reason')})")
     for n in s.get("column_notes", []):
-        lines.append(f"    column {n.get('table')}.{n.get('column')}: {n.get('reason')}")
+        if n.get("column") == TABLE_NOTE:
+            lines.append(f"    table {n.get('table')}: {n.get('reason')}")
+        else:
+            lines.append(f"    column {n.get('table')}.{n.get('column')}: {n.get('reason')}")
     more = s.get("column_notes_total", 0) - len(s.get("column_notes", []))
     if more > 0:
         lines.append(f"    ... and {more} more column notes (tables.column_notes)")

@@ -10,6 +10,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from executor.errors import TableExtractionError
 from executor.metadata import csv_scan
 from executor.metadata.compression import open_data
 from executor.metadata.fanout import fan_out
@@ -24,7 +25,7 @@ from executor.metadata.readers.base import (
     TableContext,
     text_head,
 )
-from executor.metadata.spark_types import SparkFallback, infer_csv_schema
+from executor.metadata.spark_types import SparkFallback, infer_csv_schema, make_safe_header
 from executor.sources.base import FileStore
 
 if TYPE_CHECKING:
@@ -38,6 +39,31 @@ class CsvFacts(FileFacts):
     dialect: csv_scan.CsvDialect | None = None
     header: list[str] | None = None  # the file's header record, None when it has none
     count: Future[csv_scan.CsvCount] | None = None  # the exact count, running in the pool
+
+
+def column_names(header: list[str] | None, spark_names: list[str], where: str = "the file") -> list[str]:
+    """The table's column names: the header's cells as written, except a blank cell, which Spark
+    names `_c<index>` (CSVUtils.makeSafeHeader); Spark's own names where there is no header cell.
+    Duplicates keep the header's spelling (Spark appends their index: a0, a1). TableExtractionError
+    when Spark's names collide (a blank cell named `_c1` next to a header cell `_c1`): Spark refuses
+    such a file (COLUMN_ALREADY_EXISTS)."""
+    if header is None:
+        return list(spark_names)
+    names = [(f"_c{i}" if not header[i] else header[i]) if i < len(header) else n for i, n in enumerate(spark_names)]
+    try:
+        safe = make_safe_header(header, len(header))
+    except SparkFallback:
+        return names
+    seen: dict[str, int] = {}
+    for i, n in enumerate(safe):
+        key = n.lower()
+        if key in seen:
+            raise TableExtractionError(
+                f"{where}: header columns {seen[key] + 1} and {i + 1} are both named `{n}` as Spark names them "
+                f"(a blank header cell is named `_c<index>`); Spark refuses the file (COLUMN_ALREADY_EXISTS): "
+                "rename the header cells")
+        seen[key] = i
+    return names
 
 
 def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor) -> csv_scan.CsvCount:
@@ -136,12 +162,10 @@ class CsvReader(FormatReader):
             total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect, ctx.pool)).data_rows
         table.row_count = total
         scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
-        # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
-        # types from Spark, by position.
+        names = column_names(first.header, [n for n, _t in inferred], plan.files[0].info.relative or plan.files[0].info.name)
         cols: list[ColumnFacts] = []
-        for i, (spark_name, type_string) in enumerate(inferred):
+        for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
             values = [r[i] if i < len(r) else None for r in rows]
-            name = first.header[i] if first.header is not None and i < len(first.header) else spark_name
             profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
             cols.append(ColumnFacts(name, type_string, i + 1, True, ctx.samples(values)).set_profile(profile))
         ctx.finish(plan, table, cols)

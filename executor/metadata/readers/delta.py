@@ -495,13 +495,7 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
             live.pop(_key(a["remove"]), None)
     if meta is None:
         raise DeltaLogError("the _delta_log holds no metaData action")
-    schema_string = meta.get("schemaString")
-    if not isinstance(schema_string, str):
-        raise DeltaLogError("the latest metaData action has no schemaString: the table's schema is unknown")
-    try:
-        schema = json.loads(schema_string)
-    except ValueError as exc:
-        raise DeltaLogError(f"the latest metaData action's schemaString is not valid JSON ({exc})") from None
+    schema = _schema_of(meta)
     try:
         check_type_changes(protocol, schema, spark_version)
         columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
@@ -531,6 +525,23 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
                       partition_columns=list(meta.get("partitionColumns") or []),
                       files=files, physical_names=physical, column_mapping=mode, protocol=dict(protocol or {}),
                       checkpoint=checkpoint, log_files_read=len(parts) + len(versions) + len(sidecars))
+
+
+def _schema_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """The metaData action's schema (its `schemaString`, a JSON struct), or DeltaLogError saying
+    what is wrong with it."""
+    text = meta.get("schemaString")
+    if not isinstance(text, str):
+        raise DeltaLogError("the _delta_log's metaData action has no schemaString (the table's schema): the log is "
+                            "corrupt or not written by a Delta writer")
+    try:
+        schema = json.loads(text)
+    except ValueError as exc:
+        raise DeltaLogError(f"the _delta_log's metaData schemaString is not valid JSON ({exc})") from None
+    fields = schema.get("fields") if isinstance(schema, dict) else None
+    if not isinstance(fields, list) or not all(isinstance(f, dict) and "name" in f and "type" in f for f in fields):
+        raise DeltaLogError("the _delta_log's metaData schemaString is not a Delta schema (a struct whose fields have a name and a type)")
+    return schema
 
 
 def _key(action: dict[str, Any]) -> str:
