@@ -92,7 +92,7 @@ def is_delta_table(spark: SparkSession, location: str) -> bool:
     from pyspark.errors import AnalysisException
 
     try:
-        spark.read.format("delta").load(location).schema  # noqa: B018 - resolving it is the test
+        _resolved = spark.read.format("delta").load(location).schema  # resolving it is the test
     except AnalysisException:  # PATH_NOT_FOUND, DELTA_TABLE_NOT_FOUND, DELTA_MISSING_DELTA_TABLE, ...
         return False
     return True

@@ -1,4 +1,5 @@
-"""SparkSession factory: the runtime's own session on Databricks, local Spark + Delta elsewhere."""
+"""SparkSession factory: the runtime's own session on Databricks (classic or Spark Connect), a Spark Connect
+session on the server SPARK_REMOTE names, local Spark + Delta elsewhere."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from executor.errors import SettingsError
 from executor.logging_setup import jvm_java_options, jvm_log_level, jvm_noise
+from executor.redaction import SECRETS
 from executor.settings import Settings, on_databricks
 from executor.spark_connect import active_session
 
@@ -113,6 +115,10 @@ def connect_session(url: str, reach_timeout_s: float = 10.0) -> SparkSession:
     from pyspark.sql import SparkSession
 
     host, port = _connect_address(url)
+    for param in url.split("/;", 1)[1].split(";") if "/;" in url else []:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "token":
+            SECRETS.add(value)  # pyspark's errors may quote the URL: the token never reaches a log
     try:
         socket.create_connection((host, port), timeout=reach_timeout_s).close()
     except OSError as exc:
