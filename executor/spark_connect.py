@@ -4,9 +4,9 @@ PySpark reaches through the JVM are done here the way Connect can:
 
 - `csv_from_lines`: Spark's CSV inference over lines held in Python. Classic PySpark's only entry to
   `DataFrameReader.csv(Dataset[String])` is an RDD of lines; on Connect the same Scala method is
-  reached through the protocol's `Parse` relation (format CSV) over a local relation of the lines,
-  which the Connect server plans as `session.read.options(..).csv(Dataset[String])`: the same
-  inference, options and column names (tests/integration/test_connect.py compares both).
+  reached through the protocol's `Parse` relation (format CSV) over a local relation of the lines in
+  one partition, which the Connect server plans as `session.read.options(..).csv(Dataset[String])`:
+  the same inference, options and column names (tests/integration/test_connect.py compares both).
 - `is_delta_table`: Delta's Python API (`delta.tables`) drives the JVM through py4j; over Connect
   it needs the server-side Delta Connect plugin, which OSS Delta 3.x does not have. Resolving the
   table's schema through `spark.read.format("delta")` works on both.
@@ -78,7 +78,10 @@ def _connect_parse(spark: Any, lines: Sequence[str], options: Mapping[str, str])
                 rel.parse.options[key] = value
             return rel
 
-    source = spark.createDataFrame([(line,) for line in lines], "value string")
+    # One partition, the lines in order, as classic's parallelize(lines, 1): Spark's CSV inference folds
+    # each partition and merges the folds, and a merge is no fold (an incompatible pair becomes NullType,
+    # so the next partition's type wins); a local relation would be split in up to defaultParallelism.
+    source = spark.createDataFrame([(line,) for line in lines], "value string").coalesce(1)
     plan = ParseCsv(source._plan)
     frame_type: Any = connect_dataframe.DataFrame
     with_plan = getattr(frame_type, "withPlan", None)  # pyspark 3.5; 4.0 takes (plan, session)

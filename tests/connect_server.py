@@ -75,6 +75,9 @@ class ConnectServer:
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.warehouse} {jvm_java_options('ERROR')}",
             "spark.ui.enabled": "false",
             "spark.sql.shuffle.partitions": "2",
+            # a local relation is split into min(rows, this) partitions: more than 2, as on a cluster, where
+            # Spark's CSV inference merges partitions differently from one fold (test_connect.py)
+            "spark.default.parallelism": "4",
             "spark.sql.session.timeZone": "UTC",
             "spark.databricks.delta.snapshotPartitions": "2",
         }

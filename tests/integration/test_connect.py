@@ -91,6 +91,12 @@ def inference_cases(root: Path, lake: Path) -> dict[str, tuple[list[str], dict[s
         options = _spark_csv_options(csv_scan.CsvDialect(delimiter=delim, header=with_header))
         cases[f"value_classes_{ord(delim)}_{with_header}"] = (
             csv_scan.to_csv_lines(header if with_header else None, rows, delim), options)
+    # Spark merges partitions' types unlike one fold (an incompatible pair becomes NullType, so the next
+    # partition's type wins): over 4 partitions these columns are int/boolean/double, over one string.
+    order = [["T12", "123.", "-0", ""], ["Inf", "T12", "true", ""], ["2", "-2020-01-01", "1", ""],
+             ["T12", "1.0e1", "1.5", "NaN"]]
+    cases["partition_order"] = (csv_scan.to_csv_lines(None, [list(r) for r in zip(*order)], ","),
+                                _spark_csv_options(csv_scan.CsvDialect(header=False)))
     renamed = ["a", "", "A", "b", "a", "Id", "id", "x y"]
     cases["header_renaming"] = (csv_scan.to_csv_lines(renamed, [["1", "x", "2.5", "2020-01-01", "true", "1", "2", "q"]],
                                                       ","), _spark_csv_options(csv_scan.CsvDialect()))
@@ -115,6 +121,7 @@ def test_spark_csv_inference_on_connect_equals_classic(server, spark, tmp_path, 
                for name, (lines, options) in cases.items()}
     assert on_connect == classic
     assert len(classic) >= 20 and classic["header_renaming"][0] == ["a0", "int"]  # Spark's own renaming
+    assert classic["partition_order"] == [[f"_c{i}", "string"] for i in range(4)]  # one fold, as the sample is read
 
 
 # --------------------------------------------------------------------------- the job
