@@ -18,7 +18,8 @@ from executor.sources.azure import AzureBlobFileStore
 from executor.sources.base import FileStore
 from executor.sources.databricks_credentials import GovernedCredentials
 from executor.sources.location import Location, source_location
-from executor.spark_session import build_spark_session
+from executor.spark_connect import active_session
+from executor.spark_session import build_spark_session, connect_url
 from executor.storage.databricks_writer import DatabricksWriter
 from executor.storage.queries import MetadataReads, build_reads
 from executor.storage.schema import ALL_TABLES
@@ -70,17 +71,16 @@ class ExecutorContext:
 
     @property
     def spark_running(self) -> bool:
-        """True when a session exists already (given, built, Databricks, spark-submit): using it
-        costs nothing. False when the first use would start a local JVM."""
+        """True when a session exists already or costs no local JVM (given, built, Databricks,
+        spark-submit, a Spark Connect server named by SPARK_REMOTE, a Connect session made by the
+        runtime): using it costs nothing. False when the first use would start a local JVM."""
         if self._spark is not None or "spark" in self.__dict__ or self.databricks:
             return True
-        if self.env.get("PYSPARK_GATEWAY_PORT"):
+        if self.env.get("PYSPARK_GATEWAY_PORT") or connect_url(self.env):
             return True
         if "pyspark" not in sys.modules:
             return False
-        from pyspark.sql import SparkSession
-
-        return SparkSession.getActiveSession() is not None
+        return active_session() is not None
 
     @cached_property
     def governed_credentials(self) -> GovernedCredentials:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor.errors import MetadataStoreError
 from executor.settings import Settings
+from executor.spark_connect import is_delta_table
 from executor.storage import schema as S
 from executor.storage.retry import Backoff, DeltaRaces
 from executor.storage.rows import RunRecord, run_row
@@ -122,12 +123,6 @@ class TablesWriter:
     def _table_location(self, name: str) -> str | None:
         return f"{self.location}/{name}" if self.location else None
 
-    def _delta_name(self, name: str) -> str:
-        """Name for DeltaTable.forName: OSS Delta parses only `schema`.`table` for the session catalog."""
-        if self.settings.catalog == "spark_catalog":
-            return f"`{self.settings.schema}`.`{name}`"
-        return self.table(name)
-
     @property
     def unity_catalog(self) -> bool:
         return is_unity_catalog(self.settings.catalog)
@@ -171,10 +166,8 @@ class TablesWriter:
     def register_sql(self, name: str) -> str | None:
         """The statement that registers the Delta table found at the table's location (written by an
         earlier process) in this session's catalog as it is; None when there is none."""
-        from delta.tables import DeltaTable
-
         loc = self._table_location(name)
-        if loc and DeltaTable.isDeltaTable(self.spark, loc):
+        if loc and is_delta_table(self.spark, loc):  # not delta.tables: Spark Connect has no py4j
             return f"CREATE TABLE IF NOT EXISTS {self.table(name)} USING DELTA LOCATION '{loc}'"
         return None
 
@@ -273,12 +266,7 @@ class TablesWriter:
         return done
 
     def _backfill(self, name: str) -> None:
-        from delta.tables import DeltaTable
-        from pyspark.sql import functions as F
-
-        table = DeltaTable.forName(self.spark, self._delta_name(name))
-        self._retry(lambda: table.update(condition=F.col("workflow_id").isNull() & F.col("source_id").isNotNull(),
-                                         set={"workflow_id": F.col("source_id")}), f"backfill {name}")
+        self._sql(BACKFILL_SQL.format(table=self.table(name)), f"backfill {name}")  # SQL: classic and Connect
 
     def _layout(self, name: str, stmt: str) -> None:
         try:

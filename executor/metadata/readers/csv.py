@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from executor.errors import TableExtractionError
 from executor.metadata import csv_scan
@@ -27,6 +27,7 @@ from executor.metadata.readers.base import (
 )
 from executor.metadata.spark_types import SparkFallback, infer_csv_schema, make_safe_header
 from executor.sources.base import FileStore
+from executor.spark_connect import csv_from_lines
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrameReader
@@ -80,10 +81,14 @@ def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool
         return csv_scan.count_records(fh, dialect)
 
 
+def _spark_csv_options(dialect: csv_scan.CsvDialect) -> dict[str, str]:
+    """The options Spark's CSV reader gets for a file of this dialect (inference on)."""
+    return {"header": str(dialect.header).lower(), "sep": dialect.delimiter, "quote": '"', "escape": '"',
+            "inferSchema": "true", "mode": "PERMISSIVE"}
+
+
 def _spark_csv(ctx: TableContext, dialect: csv_scan.CsvDialect) -> DataFrameReader:
-    return (ctx.reader().option("header", str(dialect.header).lower())
-            .option("sep", dialect.delimiter).option("quote", '"').option("escape", '"')
-            .option("inferSchema", "true").option("mode", "PERMISSIVE"))
+    return ctx.reader().options(**_spark_csv_options(dialect))
 
 
 class CsvReader(FormatReader):
@@ -195,5 +200,5 @@ class CsvReader(FormatReader):
             except SparkFallback as exc:
                 logger.debug("table %s: asking Spark for the CSV schema (%s)", plan.name, exc)
         lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)
-        rdd: Any = ctx.session().sparkContext.parallelize(lines, 1)  # csv() reads an RDD of lines too
-        return ctx.spark_schema(_spark_csv(ctx, dialect).csv(rdd).schema)
+        # Spark's reader over the lines themselves (classic: an RDD; Spark Connect: a Parse relation)
+        return ctx.spark_schema(csv_from_lines(ctx.session(), lines, _spark_csv_options(dialect)).schema)
