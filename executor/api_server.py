@@ -27,8 +27,7 @@ from executor.api.sources import SourceGate
 from executor.api.store import JobStore
 from executor.errors import ExecutorError, SettingsError
 from executor.logging_setup import configure_logging, log_options
-from executor.redaction import SECRETS
-from executor.settings import ApiSettings, FileModeSettings, ReadPoolSettings, Settings, env_secrets, reveal
+from executor.settings import ApiSettings, FileModeSettings, ReadPoolSettings, Settings, load_secrets, reveal
 from executor.sources.policy import SourceNotAllowed
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ def build_app(settings: ApiSettings | None = None, env: Mapping[str, str] | None
     """Wire the app. Tests inject a launcher and/or a metadata reader."""
     env = os.environ if env is None else env
     settings = settings or ApiSettings.from_env(env)
-    SECRETS.add(*env_secrets(env), *settings.secret_values())
+    load_secrets(env)  # the environment's secrets known to the redactor (settings' own Secrets are already)
     try:
         gate = SourceGate(settings.source_roots, Settings.from_env(env))
     except SourceNotAllowed as exc:
