@@ -177,7 +177,7 @@ def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: st
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.hadoop.fs.permissions.umask-mode", f"{umask:03o}")
     )
-    extra = [p for p in env.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
+    extra = [p.strip() for p in (settings.spark_packages or "").split(",") if p.strip()]
     with _JvmOutput(verbose=level in ("ALL", "TRACE", "DEBUG", "INFO")).redirect():
         spark = configure_spark_with_delta_pip(builder, extra_packages=extra).getOrCreate()
     spark.sparkContext.setLogLevel(level)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from executor.errors import MetadataStoreError, QueryError, SettingsError
 from executor.metadata.drift import diff_tables
 from executor.metadata.model import COMPLETED_STATUSES, RUN_RUNNING
-from executor.redaction import SECRETS
+from executor.redaction import SECRETS, Secret
 from executor.settings import ReadSettings, Settings
 from executor.storage import schema as S
 from executor.storage.rows import naive_utc
@@ -558,10 +558,10 @@ class StatementReads(RowReads):
             result = self._do("GET", f"{STATEMENTS_PATH}/{sid}/result/chunks/{nxt}") if nxt is not None else None
 
     def _link_rows(self, link: dict[str, Any]) -> list[list[str | None]]:
-        url = str(link["external_link"])
-        headers = {str(k): str(v) for k, v in (link.get("http_headers") or {}).items()}
-        SECRETS.add(url, url.partition("?")[2], *headers.values())  # presigned: a credential in the URL
-        data = self.fetch_link(url, headers, max(30.0, self.timeout_s))
+        url = Secret(str(link["external_link"]))  # presigned: the URL (its query) is a credential
+        headers = {str(k): Secret(str(v)) for k, v in (link.get("http_headers") or {}).items()}
+        data = self.fetch_link(url.get_secret_value(), {k: v.get_secret_value() for k, v in headers.items()},
+                               max(30.0, self.timeout_s))
         rows = json.loads(data or b"[]")
         if not isinstance(rows, list):
             raise MetadataStoreError(f"external link of chunk {link.get('chunk_index')} is not a JSON array")
