@@ -8,9 +8,9 @@ Forms:
 Named parameters --workflow_id=..., --source_id=..., --data_source_path=..., --data_source_type=...,
 --tenant_id=..., --job_type=... set top-level payload fields (job_metadata.workflow_id still wins).
 Settings parameters --metadata-catalog=..., --metadata-schema=..., --tables-location=...,
---azure-sp-secret-scope=..., --azure-uc-credentials=... (and --log-format, --log-level) set the
-setting of the same name: a non-empty parameter wins over its environment variable, which wins over
-the default; an empty one (a bundle variable left empty) is ignored. Serverless tasks have no
+--azure-sp-secret-scope=..., --azure-uc-credentials=..., --run-timeout-s=... (and --log-format,
+--log-level) set the setting of the same name: a non-empty parameter wins over its environment
+variable, which wins over the default; an empty one (a bundle variable left empty) is ignored. Serverless tasks have no
 environment variables, so the bundle passes every setting this way.
 
 Exit codes: 0 succeeded or partial (some tables failed), 1 failed, 2 bad input (nothing written).
@@ -58,6 +58,7 @@ SETTING_PARAMETERS = {
     "tables_location": "NUVYN_TABLES_LOCATION",
     "azure_sp_secret_scope": "NUVYN_AZURE_SP_SECRET_SCOPE",
     "azure_uc_credentials": "NUVYN_AZURE_UC_CREDENTIALS",
+    "run_timeout_s": "NUVYN_RUN_TIMEOUT_S",
 }
 
 
