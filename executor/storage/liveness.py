@@ -246,12 +246,18 @@ class SdkJobRunStates:
         return JobRunState(life, _name(getattr(details, "code", None)), getattr(details, "message", None) or None)
 
 
+# The liveness check is best effort: a slow or rate-limited Jobs API must not hold up a run's start
+# or a read (the SDK's default retries 429/503 for 300 s); an unanswered check is `unknown`.
+API_TIMEOUT_S = 15
+
+
 def workspace_client() -> Any:
     """databricks-sdk's WorkspaceClient with the SDK's own configuration (the runtime's credentials
-    in a Databricks job; DATABRICKS_HOST/TOKEN or a profile elsewhere)."""
+    in a Databricks job; DATABRICKS_HOST/TOKEN or a profile elsewhere), retries bounded by API_TIMEOUT_S."""
     from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
 
-    return WorkspaceClient()
+    return WorkspaceClient(config=Config(retry_timeout_seconds=API_TIMEOUT_S, http_timeout_seconds=API_TIMEOUT_S))
 
 
 def databricks_reason(run_id: str, state: JobRunState) -> str:
