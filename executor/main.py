@@ -10,9 +10,9 @@ Named parameters --workflow_id=..., --source_id=..., --data_source_path=..., --d
 arguments are explicit values: they win over the payload, job_metadata included (executor.payload,
 the one precedence rule; README "Where each request field comes from").
 Settings parameters --metadata-catalog=..., --metadata-schema=..., --tables-location=...,
---azure-sp-secret-scope=..., --azure-uc-credentials=... (and --log-format, --log-level) set the
-setting of the same name: a non-empty parameter wins over its environment variable, which wins over
-the default; an empty one (a bundle variable left empty) is ignored. Serverless tasks have no
+--azure-sp-secret-scope=..., --azure-uc-credentials=..., --run-timeout-s=... (and --log-format,
+--log-level) set the setting of the same name: a non-empty parameter wins over its environment
+variable, which wins over the default; an empty one (a bundle variable left empty) is ignored. Serverless tasks have no
 environment variables, so the bundle passes every setting this way.
 --result-file PATH: write the outcome there as JSON at the end (executor.job_result; the API's
 local launcher reads it).
@@ -66,6 +66,7 @@ SETTING_PARAMETERS = {
     "tables_location": "NUVYN_TABLES_LOCATION",
     "azure_sp_secret_scope": "NUVYN_AZURE_SP_SECRET_SCOPE",
     "azure_uc_credentials": "NUVYN_AZURE_UC_CREDENTIALS",
+    "run_timeout_s": "NUVYN_RUN_TIMEOUT_S",
 }
 
 

@@ -170,6 +170,10 @@ class Settings(EnvSettings):
         "`nuvyn-executor migrate --optimize` runs, none.", choices=("cluster", "zorder", "none"))
     io_threads: int = _setting(8, "NUVYN_IO_THREADS",
         "Threads that read file headers, footers and count CSV records.", ge=1)
+    run_timeout_s: float = _setting(14400.0, "NUVYN_RUN_TIMEOUT_S",
+        "The Databricks job's timeout in seconds (the bundle's timeout_seconds, passed as --run-timeout-s): a "
+        "Databricks run whose `running` row is older than this and that never recorded its end is marked "
+        "abandoned, whatever the Jobs API says (executor/storage/liveness.py).", gt=0)
 
     azure_connection_string: Secret | None = _setting(None, "AZURE_STORAGE_CONNECTION_STRING",
         "Azure sources: a storage connection string (AccountKey or SharedAccessSignature). Used when "
