@@ -50,6 +50,11 @@ class CreateJobRequest(BaseModel):
         description="CSV/TSV header: auto (default: the first record is the header unless every field parses as "
                     "its column's type), true or false (a JSON boolean too, as in the job payload) for every "
                     "CSV/TSV file (README, CSV rules).")
+    refresh: Literal["full", "incremental"] | None = Field(
+        default=None,
+        description="full (default: every file is read) or incremental (files unchanged since the workflow's last "
+                    "completed run over the same source are not opened; their facts come from that run: README, "
+                    "Incremental runs).")
     job_metadata: dict[str, Any] | None = Field(
         default=None,
         description="Optional metadata passed on to the job (at most 65536 bytes as JSON; NaN/Infinity "

@@ -42,7 +42,7 @@ Command = Callable[[argparse.Namespace, Mapping[str, str], OpenContext], int]
 RUN_ID_RULE = "letters, digits and . _ : -"
 # The flags of `extract` that are request fields (explicit values: executor.payload's level 1).
 EXTRACT_FIELDS = ("workflow_id", "source_id", "tenant_id", "run_id", "data_source_type", "include", "exclude",
-                  "csv_header")
+                  "csv_header", "refresh")
 
 
 def _check_id(value: str | None, name: str, pattern: re.Pattern[str] = ID_PATTERN,
@@ -74,6 +74,9 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
                    help="skip files whose relative path or name matches (repeatable); default NUVYN_EXCLUDE")
     p.add_argument("--csv-header", "--csv_header", dest="csv_header", choices=("auto", "true", "false"),
                    default=None, help="CSV/TSV header: auto (the header rule, default), true or false (payload csv_header)")
+    p.add_argument("--refresh", default=None, metavar="MODE",
+                   help="full (default: read every file) or incremental (reuse the facts of the workflow's last "
+                        "completed run for files unchanged since; payload refresh)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the tables it would create and every skipped file; no Spark, nothing written")
     p.add_argument("--no-read-headers", dest="read_headers", action="store_false",
@@ -294,6 +297,9 @@ def add_migrate_args(p: argparse.ArgumentParser) -> None:
                    help="set workflow_id = source_id on rows written by v1 (workflow_id NULL)")
     p.add_argument("--optimize", action="store_true",
                    help="apply the query layout: liquid clustering or Z-order by workflow_id, source_id")
+    p.add_argument("--refresh", default=None, metavar="MODE",
+                   help="full (default: read every file) or incremental (reuse the facts of the workflow's last "
+                        "completed run for files unchanged since; payload refresh)")
     p.add_argument("--dry-run", action="store_true", help="print the statements, change nothing")
 
 
