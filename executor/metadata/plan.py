@@ -27,6 +27,8 @@ from executor.sources.local import LocalFileStore
 from executor.sources.location import Location, source_location
 
 StoreFactory = Callable[[Location, Settings], FileStore]
+# An incremental run's record: the facts of an unchanged file (not opened), or None to read it.
+ReuseFacts = Callable[[TablePlan, PlannedFile], "FileFacts | None"]
 
 
 def default_store_factory(location: Location, settings: Settings) -> FileStore:
@@ -78,19 +80,31 @@ def file_facts(reader: FormatReader, ctx: FileContext, pf: PlannedFile, file_for
         return FileFacts(error=f"{where}: {first_line(exc)}")
 
 
-def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry = READERS) -> dict[str, FileFacts]:
+def sample_share(settings: Settings, table: TablePlan) -> int:
+    """The rows each file of a (pre-split) table may keep for profiles."""
+    return -(-settings.profile_max_rows // max(1, len(table.files)))
+
+
+def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry = READERS,
+                    reuse: ReuseFacts | None = None) -> dict[str, FileFacts]:
     """Every file's facts (uri -> facts), read in settings.io_threads threads. Formats read as a
-    whole (Delta) have none. Each file keeps its share of profile_max_rows rows for profiles."""
+    whole (Delta) have none. Each file keeps its share of profile_max_rows rows for profiles. `reuse`
+    (an incremental run) gives the facts of unchanged files, which are then not opened."""
     jobs: dict[str, Future[FileFacts]] = {}
+    restored: dict[str, FileFacts] = {}
     with ThreadPoolExecutor(max_workers=ctx.settings.io_threads, thread_name_prefix="nuvyn-io") as pool:
         for t in tables:
             reader = readers.reader(t.file_format)
             if not reader.file_facts_per_file:
                 continue
-            share = -(-ctx.settings.profile_max_rows // max(1, len(t.files)))
+            share = sample_share(ctx.settings, t)
             for f in t.files:
+                old = reuse(t, f) if reuse is not None else None
+                if old is not None:
+                    restored[f.info.uri] = old
+                    continue
                 jobs[f.info.uri] = pool.submit(file_facts, reader, ctx, f, t.file_format, share)
-        return {uri: fut.result() for uri, fut in jobs.items()}
+        return {**restored, **{uri: fut.result() for uri, fut in jobs.items()}}
 
 
 @dataclass
@@ -114,16 +128,16 @@ class SourcePlan:
 def plan_source(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
                 exclude: Sequence[str] = (), *, settings: Settings, store_factory: StoreFactory = default_store_factory,
                 read_facts: bool = True, csv_header: str = "auto", spark_version: str = "3.5",
-                readers: Registry = READERS) -> SourcePlan:
+                readers: Registry = READERS, reuse: ReuseFacts | None = None) -> SourcePlan:
     """List, group, read file facts (unless read_facts is False: the pre-split grouping), split by
-    schema and name: the tables a run would extract. Never starts Spark."""
+    schema and name: the tables a run would extract. Never starts Spark. `reuse`: read_file_facts."""
     location, store = open_source(data_source_path, data_source_type, settings, store_factory)
     listing = group_listing(store, data_source_type, include, exclude, readers)
     facts: dict[str, FileFacts] = {}
     tables = listing.tables
     if read_facts:
         ctx = FileContext(store, settings, spark_version, csv_header)
-        facts = read_file_facts(ctx, listing.tables, readers)
+        facts = read_file_facts(ctx, listing.tables, readers, reuse)
         signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
         tables = split_by_schema(listing.tables, signatures)
     return SourcePlan(location, store, listing, assign_names(tables, location.root_name), facts)

@@ -46,7 +46,7 @@ from urllib.parse import quote
 from executor.errors import SourceError
 from executor.redaction import Secret
 from executor.settings import Settings, reveal
-from executor.sources.base import FileInfo, PruneRule
+from executor.sources.base import FileInfo, PruneRule, ReadCounter
 from executor.sources.databricks_credentials import SERVICE_PRINCIPAL, UNITY_CATALOG, GovernedCredentials
 from executor.sources.local import escape_glob
 from executor.sources.location import Location, parse_connection_string
@@ -318,8 +318,9 @@ class BlobRangeReader(io.RawIOBase):
     is an error instead of a silent mix of two versions."""
 
     def __init__(self, blob_client: Any, size: int, etag: str | None, label: str,
-                 min_read: int = READ_AHEAD_BYTES) -> None:
+                 min_read: int = READ_AHEAD_BYTES, counter: ReadCounter | None = None) -> None:
         super().__init__()
+        self._counter = counter  # bytes downloaded (summary.bytes_read)
         self._blob = blob_client
         self._size = size
         self._etag = etag
@@ -371,7 +372,10 @@ class BlobRangeReader(io.RawIOBase):
         if self._etag:
             kwargs = {"etag": self._etag, "match_condition": MatchConditions.IfNotModified}
         try:
-            return self._blob.download_blob(offset=offset, length=length, **kwargs).readall()
+            data: bytes = self._blob.download_blob(offset=offset, length=length, **kwargs).readall()
+            if self._counter is not None:
+                self._counter.add(len(data))
+            return data
         except ResourceNotFoundError:
             raise BlobGoneError(f"{self._label} disappeared after listing (blob not found)") from None
         except ResourceModifiedError:
@@ -414,6 +418,7 @@ class AzureBlobFileStore:
         self.route = route
         self.base = self._container_base(location)
         self._etags: dict[str, tuple[int, str | None]] = {}
+        self.counter = ReadCounter()  # bytes downloaded from blobs (summary.bytes_read)
         self._spark = spark
         self._spark_configured = False
         self._lock = threading.Lock()
@@ -583,7 +588,7 @@ class AzureBlobFileStore:
             except ResourceNotFoundError:
                 raise BlobGoneError(f"{self._label(name)} not found") from None
             known = (int(props.size), props.etag)
-        raw = BlobRangeReader(blob, known[0], known[1], self._label(name))
+        raw = BlobRangeReader(blob, known[0], known[1], self._label(name), counter=self.counter)
         return io.BufferedReader(raw, buffer_size=READ_AHEAD_BYTES)
 
     # ------------------------------------------------------------------ Spark

@@ -186,9 +186,12 @@ class FormatReader(ABC):
     Class attributes: `formats` (names, as in data_source_type and file_type), `extensions`
     ('.ext' -> format name), `compressible` (gzip/bzip2 files of these formats are read),
     `sniff_rank` (readers recognising a file by its first bytes are asked in rank order),
-    `file_facts_per_file` (False: the table is read as a whole, e.g. from a transaction log)."""
+    `file_facts_per_file` (False: the table is read as a whole, e.g. from a transaction log),
+    `rule_version` (bump it when the reader's rules change what it finds in a file: an incremental run
+    then reads again what an earlier version recorded; executor.metadata.incremental)."""
 
     formats: ClassVar[tuple[str, ...]]
+    rule_version: ClassVar[int] = 1
     extensions: ClassVar[Mapping[str, str]] = {}
     compressible: ClassVar[bool] = False
     sniff_rank: ClassVar[int] = 50

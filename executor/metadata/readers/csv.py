@@ -137,7 +137,8 @@ class CsvReader(FormatReader):
         for f in plan.files:
             fact = facts[f.info.uri]
             assert isinstance(fact, CsvFacts) and fact.dialect is not None
-            fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
+            if fact.count is None:  # an incremental run's unchanged file has its count from the record
+                fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
