@@ -35,6 +35,13 @@ class ReadCounter:
         self._lock = threading.Lock()
         self._bytes = 0
 
+    def __getstate__(self) -> dict[str, int]:  # a store pickled for a worker process counts on its own
+        return {"bytes": self._bytes}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self._lock = threading.Lock()
+        self._bytes = state["bytes"]
+
     def add(self, n: int) -> None:
         if n > 0:
             with self._lock:
