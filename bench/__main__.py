@@ -2,6 +2,8 @@ import sys
 
 if {"--cli", "--api"} & set(sys.argv[1:]):
     from bench.reads import main  # metadata reads: CLI and API (bench/README.md)
+elif "--incremental" in sys.argv[1:]:
+    from bench.incremental import main  # refresh: incremental (bench/README.md, "Incremental runs")
 else:
     from bench.run import main  # extraction speed (the default)
 

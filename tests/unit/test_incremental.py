@@ -282,3 +282,31 @@ def test_file_records_cover_every_file_of_ok_tables_only(tmp_path, extractor):
     assert all(r.run_id == "r1" and r.workflow_id == "wf" and r.source_id == "src" for r in rows)
     assert len({r.id for r in rows}) == len(rows)
     assert "file_records" not in result.to_dict() and "reads" not in result.to_dict()
+
+
+def test_the_summary_says_what_was_read_and_reused(tmp_path, extractor):
+    from executor.ops.summary import render_summary
+    from executor.run import summarize
+
+    build_lake(tmp_path)
+    first = extractor.extract_metadata(str(tmp_path))
+    mutate(tmp_path)
+    again = extractor.extract_metadata(str(tmp_path), prior=prior_from(first, "r1"))
+    s = summarize(again, 1.0, 0, {"refresh": "incremental"})
+    assert s["refresh"] == "incremental" and s["reused_from_run"] == "r1" and s["tables_removed"] == ["gone"]
+    assert s["files_read"] + s["files_reused"] == s["files"] and s["bytes_read"] > 0
+    text = render_summary({"run_id": "r2", "status": "succeeded", "summary": json.dumps(s)})
+    assert "refresh:      incremental (from run r1:" in text and "- table gone" in text
+    assert f"{s['bytes_read']:,} bytes fetched from storage" in text
+    full = summarize(first, 1.0, 0, {"refresh": "full"})
+    assert full["files_reused"] == 0 and full["files_read"] == full["files"] and "reused_from_run" not in full
+
+
+def test_a_bad_refresh_exits_2_naming_the_field(tmp_path, capsys):
+    from executor.cli import main as cli
+
+    assert cli(["extract", str(tmp_path), "--workflow-id", "w", "--refresh", "sometimes"], env={}) == 2
+    assert "refresh 'sometimes' is invalid; expected one of: full, incremental" in capsys.readouterr().err
+    payload = json.dumps({"workflow_id": "w", "data_source_path": str(tmp_path), "refresh": 1})
+    assert cli(["run", "--payload", payload], env={}) == 2
+    assert "refresh '1' is invalid" in capsys.readouterr().err
