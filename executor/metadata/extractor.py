@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
@@ -138,13 +138,13 @@ class MetadataExtractor:
         rules = inc.Rules(__version__, inc.settings_fingerprint(self.settings, self.spark_version, csv_header,
                                                                 data_source_type))
 
-        restored: set[str] = set()  # uris whose facts came from the record
+        restored: dict[str, dict[str, Any] | None] = {}  # uri -> the record's facts, for files not opened
 
         def reuse(table: TablePlan, pf: PlannedFile) -> FileFacts | None:
             version = self.readers.reader(table.file_format).rule_version
             facts = inc.restorable(prior, pf.info, table.file_format, pf.compression, version, rules)
-            if facts is not None:
-                restored.add(pf.info.uri)
+            if facts is not None and prior is not None:
+                restored[pf.info.uri] = prior.files[pf.info.relative].facts
             return facts
 
         source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
@@ -185,7 +185,7 @@ class MetadataExtractor:
                 totals["bytes_done"] += done.size_bytes
                 totals["rows"] += done.row_count or 0
                 _notify(progress, done, totals)
-        result.file_records = self._file_records(source, result, rules)
+        result.file_records = self._file_records(source, result, rules, restored)
         reads.prior_run_id = prior.run_id if prior is not None else None
         if prior is not None:
             names = {t.table_name for t in result.tables}
@@ -223,8 +223,8 @@ class MetadataExtractor:
                 out[table.name] = old
         return out
 
-    def _read_missing_facts(self, source: SourcePlan, reused: dict[str, TableFacts], restored: set[str],
-                            csv_header: str) -> inc.Reuse:
+    def _read_missing_facts(self, source: SourcePlan, reused: dict[str, TableFacts],
+                            restored: Mapping[str, object], csv_header: str) -> inc.Reuse:
         """Read the facts of unchanged files whose table is extracted and whose reader needs more than the
         record holds (incremental.needs_read); count the files read and reused."""
         reads = inc.Reuse()
@@ -257,8 +257,10 @@ class MetadataExtractor:
         table.partition_columns = list(plan.partition_keys)
         return table
 
-    def _file_records(self, source: SourcePlan, result: MetadataResult, rules: inc.Rules) -> list[FileRecord]:
-        """The file_facts rows of this run: every file of each ok table, with the facts a later run restores."""
+    def _file_records(self, source: SourcePlan, result: MetadataResult, rules: inc.Rules,
+                      restored: Mapping[str, dict[str, Any] | None]) -> list[FileRecord]:
+        """The file_facts rows of this run: every file of each ok table, with the facts a later run restores
+        (a file not opened keeps its record's facts: same identity, same rules)."""
         ok = {t.table_name for t in result.tables if t.status == TABLE_OK}
         out: list[FileRecord] = []
         for table in source.tables:
@@ -272,7 +274,8 @@ class MetadataExtractor:
                                   compression=compression, rule_version=version,
                                   executor_version=rules.executor_version,
                                   settings_fingerprint=rules.settings_fingerprint, role=role,
-                                  facts=inc.facts_to_json(fact) if fact is not None else None)
+                                  facts=restored[info.uri] if info.uri in restored
+                                  else inc.facts_to_json(fact) if fact is not None else None)
                        for info, compression, role, fact in entries)
         return out
 
