@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 
@@ -25,7 +25,7 @@ from executor.metadata.readers.base import TableContext, first_line, parent
 from executor.metadata.readers.registry import READERS
 from executor.redaction import SECRETS
 from executor.settings import Settings
-from executor.sources.base import FileStore
+from executor.sources.base import FileStore, io_threads, release_files
 from executor.sources.location import Location
 
 if TYPE_CHECKING:
@@ -135,8 +135,11 @@ class MetadataExtractor:
             total_size_bytes=listing.total_size_bytes,
             skipped=listing.skipped,
         )
-        with ThreadPoolExecutor(max_workers=self.settings.io_threads, thread_name_prefix="nuvyn-io") as pool:
-            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool)
+        threads = io_threads(self.settings, store)
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nuvyn-io") as pool, \
+                ThreadPoolExecutor(max_workers=table_workers(threads, len(source.tables)),
+                                   thread_name_prefix="nuvyn-table") as tables_pool:
+            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads)
             for table in source.tables:
                 if source.problem(table) is None:
                     self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)
@@ -144,15 +147,20 @@ class MetadataExtractor:
                       "files_total": listing.files_found, "bytes_done": 0, "bytes_total": listing.total_size_bytes,
                       "rows": 0}
             _notify(progress, None, totals)
-            for table in source.tables:
-                result.tables.append(self._extract_table(ctx, source, table))
-                store.release()  # Azure staging route: free the table's staged files
-                done = result.tables[-1]
+            # tables in parallel (their reads go to the I/O pool); results kept in plan order
+            running = {tables_pool.submit(self._extract_table, ctx, source, table): i
+                       for i, table in enumerate(source.tables)}
+            done_tables: dict[int, TableFacts] = {}
+            for fut in as_completed(running):
+                i = running[fut]
+                done = done_tables[i] = fut.result()
+                release_files(store, table_uris(source.tables[i]))  # staged copies, cached bytes
                 totals["tables_done"] += 1
                 totals["files_done"] += done.file_count
                 totals["bytes_done"] += done.size_bytes
                 totals["rows"] += done.row_count or 0
                 _notify(progress, done, totals)
+            result.tables.extend(done_tables[i] for i in range(len(source.tables)))
         logger.info("extracted %d tables (%d failed) in %.1fs", len(result.tables),
                     len(result.failed_tables), time.monotonic() - t0)
         return result
@@ -178,6 +186,16 @@ class MetadataExtractor:
             table.row_count = None
             logger.warning("table %s failed: %s", plan.name, table.error_message)
         return table
+
+
+def table_workers(threads: int, tables: int) -> int:
+    """Tables extracted at once: enough to keep the I/O threads busy with several tables' reads
+    (each table's own reads are parallel too), few enough that profiles do not pile up in memory."""
+    return max(1, min(tables, max(2, threads // 4), 8))
+
+
+def table_uris(plan: TablePlan) -> list[str]:
+    return [f.info.uri for f in plan.files] + [f.uri for f in plan.log_files]
 
 
 def _table_root(store: FileStore, location: Location, plan: TablePlan) -> str:

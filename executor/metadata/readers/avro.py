@@ -23,6 +23,8 @@ from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
+from executor.settings import Settings
+from executor.sources.base import open_sequential
 
 logger = logging.getLogger(__name__)
 
@@ -230,16 +232,21 @@ class AvroReader(FormatReader):
     formats = ("avro",)
     extensions = {".avro": "avro"}
     sniff_rank = 0
+    early_facts = True
 
     def sniff(self, head: bytes) -> str | None:
         return "avro" if head.startswith(MAGIC) else None
 
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
-        with ctx.store.open(pf.info.uri) as fh:
+        with open_sequential(ctx.store, pf.info.uri) as fh:  # every block header, to the end
             avro = read_avro_facts(fh)
         cols = spark_columns(avro.schema)
         return AvroFileFacts(signature=("avro", tuple(sorted((n, t) for n, t, _ in cols))), rows=avro.rows,
                              spark_columns=cols)
+
+    def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
+        """The samples read the first files until profile_max_rows records."""
+        return rows_before is None or rows_before < settings.profile_max_rows
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -250,14 +257,24 @@ class AvroReader(FormatReader):
         partition_names = set(plan.partition_keys)
         names_types = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
         rows: list[dict[str, Any]] = []
-        try:
-            for f in plan.files:
-                if len(rows) >= s.profile_max_rows:
-                    break
-                with ctx.store.open(f.info.uri) as fh:
-                    rows.extend(read_records(fh, s.profile_max_rows - len(rows)))
-        except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
-            logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, exc)
+
+        failed: list[Exception] = []
+
+        def first_records(uri: str, want: int) -> tuple[list[dict[str, Any]] | None, int]:
+            try:
+                with ctx.store.open(uri) as fh:  # fastavro reads from the start: only the first ranges
+                    records = read_records(fh, want)
+            except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
+                failed.append(exc)
+                return None, 0  # the sample ends here, with the records of the files before
+            return records, len(records)
+
+        # the files the sample needs, read in parallel
+        for records in ctx.first_files([f.info.uri for f in plan.files], [facts[f.info.uri].rows for f in plan.files],
+                                       s.profile_max_rows, first_records):
+            rows.extend(records[: s.profile_max_rows - len(rows)])
+        if failed:
+            logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, failed[0])
         profiles = profile_rows(names_types, rows, ctx.scope(len(rows), table.row_count), s.sample_value_max_chars)
         nullable = {n: nl for n, _t, nl in first.spark_columns}
         ctx.finish(plan, table, ctx.columns(names_types, nullable, ctx.row_samples([n for n, _ in names_types], rows),

@@ -12,6 +12,7 @@ from executor.metadata.model import TableFacts
 from executor.metadata.readers.arrow import arrow_profile
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.metadata.spark_types import arrow_to_spark_type
+from executor.settings import Settings
 
 
 @dataclass
@@ -48,6 +49,7 @@ class OrcReader(FormatReader):
     formats = ("orc",)
     extensions = {".orc": "orc"}
     sniff_rank = 0
+    early_facts = True
 
     def sniff(self, head: bytes) -> str | None:
         return "orc" if head.startswith(b"ORC") else None
@@ -55,11 +57,15 @@ class OrcReader(FormatReader):
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
         import pyarrow.orc as orc
 
-        with ctx.store.open(pf.info.uri) as fh:
+        with ctx.store.open(pf.info.uri) as fh:  # a remote store reads the tail in one request
             f = orc.ORCFile(fh)
             rows, schema = f.nrows, f.schema
         cols = [(fld.name, orc_type(fld.type, ctx.spark_version), True) for fld in schema]
         return OrcFacts(signature=("orc", tuple(sorted((n, t) for n, t, _ in cols))), rows=rows, spark_columns=cols)
+
+    def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
+        """The samples read the first files until profile_max_rows rows."""
+        return rows_before is None or rows_before < settings.profile_max_rows
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -69,5 +75,6 @@ class OrcReader(FormatReader):
         partition_names = set(plan.partition_keys)
         names_types = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
         profiles, samples = arrow_profile(ctx, plan.name, [f.info.uri for f in plan.files], orc_batches,
-                                          names_types, table.row_count, {})
+                                          names_types, table.row_count, {},
+                                          rows=[facts[f.info.uri].rows for f in plan.files])
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))

@@ -35,6 +35,9 @@ class FooterError(ValueError):
     """The bytes are not a Parquet footer this reader understands."""
 
 
+Keep = dict[int, "Keep | bool"]  # field id -> True (decode it whole) or the fields to keep inside it
+
+
 # --------------------------------------------------------------------------- Thrift compact codec
 # A struct decodes to a list of [field id, type, value]; a list to [element type, [values]]; a
 # map to [key type, value type, [(k, v)]]. encode_struct writes the same shape back (tests use it to
@@ -105,7 +108,8 @@ class _Reader:
             return self.struct()
         raise FooterError(f"unknown Thrift type {t}")
 
-    def struct(self) -> list[list[Any]]:
+    def struct(self, keep: Keep | None = None) -> list[list[Any]]:
+        """A struct's fields; with `keep`, only the fields it names (the others are skipped)."""
         fields: list[list[Any]] = []
         last = 0
         while True:
@@ -115,8 +119,113 @@ class _Reader:
                 return fields
             delta = head >> 4
             fid = last + delta if delta else self.zigzag()
-            fields.append([fid, t, self.value(t)])
+            if keep is None:
+                fields.append([fid, t, self.value(t)])
+            elif fid in keep:
+                fields.append([fid, t, self.kept(t, keep[fid])])
+            else:
+                self.skip(t)
             last = fid
+
+    def kept(self, t: int, keep: Keep | bool) -> Any:
+        """A value decoded whole (True) or, for a struct or a list of structs, its kept fields."""
+        if keep is True:
+            return self.value(t)
+        assert isinstance(keep, dict)
+        if t == T_STRUCT:
+            return self.struct(keep)
+        if t in (T_LIST, T_SET):
+            head = self.byte()
+            size, et = head >> 4, head & 0x0F
+            if size == 15:
+                size = self.varint()
+            if et != T_STRUCT:
+                raise FooterError(f"a list of Thrift type {et} where structs were expected")
+            return [et, [self.struct(keep) for _ in range(size)]]
+        return self.value(t)
+
+    def skip(self, t: int) -> None:
+        """Step over a value without building it (the parts of a footer no fact needs)."""
+        try:
+            pos = _skip(self.data, self.pos, t)
+        except IndexError:
+            raise FooterError("footer ends inside a Thrift value") from None
+        if pos > len(self.data):
+            raise FooterError("footer ends inside a Thrift binary")
+        self.pos = pos
+
+
+def _skip(data: bytes, pos: int, t: int) -> int:
+    """The position after the value of type `t` at `pos` (IndexError when the data ends first)."""
+    if t in (T_TRUE, T_FALSE):
+        return pos
+    if t == T_BYTE:
+        return pos + 1
+    if t in (T_I16, T_I32, T_I64):
+        while data[pos] & 0x80:
+            pos += 1
+        return pos + 1
+    if t == T_DOUBLE:
+        return pos + 8
+    if t == T_BINARY:
+        n = shift = 0
+        while True:
+            b = data[pos]
+            pos += 1
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                break
+            shift += 7
+        if pos + n > len(data):
+            raise IndexError
+        return pos + n
+    if t in (T_LIST, T_SET):
+        head = data[pos]
+        pos += 1
+        size, et = head >> 4, head & 0x0F
+        if size == 15:
+            size = shift = 0
+            while True:
+                b = data[pos]
+                pos += 1
+                size |= (b & 0x7F) << shift
+                if not b & 0x80:
+                    break
+                shift += 7
+        if et in (T_TRUE, T_FALSE, T_BYTE):
+            return pos + size
+        for _ in range(size):
+            pos = _skip(data, pos, et)
+        return pos
+    if t == T_MAP:
+        size = shift = 0
+        while True:
+            b = data[pos]
+            pos += 1
+            size |= (b & 0x7F) << shift
+            if not b & 0x80:
+                break
+            shift += 7
+        if size:
+            kv = data[pos]
+            pos += 1
+            for _ in range(size):
+                pos = _skip(data, pos, kv >> 4)
+                pos = _skip(data, pos, kv & 0x0F)
+        return pos
+    if t == T_STRUCT:
+        while True:
+            head = data[pos]
+            pos += 1
+            ft = head & 0x0F
+            if ft == T_STOP:
+                return pos
+            if not head >> 4:  # a long-form field id (a zigzag varint)
+                while data[pos] & 0x80:
+                    pos += 1
+                pos += 1
+            pos = _skip(data, pos, ft)
+    raise FooterError(f"unknown Thrift type {t}")
 
 
 def _varint(n: int) -> bytes:
@@ -298,8 +407,13 @@ def _nodes(elements: list[list[list[Any]]]) -> SchemaNode:
     return root
 
 
+# FileMetaData: the schema (2), num_rows (3) and each row group's (4) num_rows (3); the column
+# chunks, statistics and key-value metadata are skipped (most of a footer's bytes)
+FACTS_FIELDS: Keep = {2: True, 3: True, 4: {3: True}}
+
+
 def footer_facts(footer: bytes) -> FooterFacts:
-    meta = decode_struct(footer)
+    meta = _Reader(footer).struct(FACTS_FIELDS)
     schema = get(meta, 2)
     if not schema or not schema[1]:
         raise FooterError("footer has no schema")
