@@ -3,6 +3,7 @@
 The way through (each step's rules live in their own module, this file wires them):
   1. plan the source: listing, grouping, file facts, schema split, names      plan.plan_source
   2. per table: its format's reader fills row count, schema, samples, profiles  readers (registry)
+     several tables at once (their reads share the I/O pool); results in plan order
 A table that fails (corrupt file, unreadable header, Spark error) is recorded as failed with its
 error, and the run goes on. Extraction never writes anything: storage is a separate room.
 """

@@ -6,9 +6,9 @@ schema and name the tables. The extractor reads the tables of this plan; the dry
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from executor.metadata.grouping import (
     DELTA_LOG,
@@ -140,6 +140,24 @@ def file_facts(reader: FormatReader, ctx: FileContext, pf: PlannedFile, file_for
         return FileFacts(error=f"{where}: {first_line(exc)}")
 
 
+def share_schema(fact: FileFacts, first_of: dict[Hashable, FileFacts]) -> FileFacts:
+    """The facts with the parts equal to those of the first file of the same signature replaced by
+    that file's objects (schema, columns, nullability, dialect...): a table of 20,000 files holds
+    one copy of its schema, not 20,000 (memory flat in the number of files)."""
+    if fact.signature is None:
+        return fact
+    first = first_of.setdefault(fact.signature, fact)
+    if first is fact or type(first) is not type(fact):
+        return fact
+    for f in fields(fact):
+        if f.name in ("rows", "error"):
+            continue
+        mine, theirs = getattr(fact, f.name), getattr(first, f.name)
+        if mine is not theirs and mine == theirs:
+            setattr(fact, f.name, theirs)
+    return fact
+
+
 def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry = READERS,
                     pool: ThreadPoolExecutor | None = None, early: EarlyReads | None = None) -> dict[str, FileFacts]:
     """Every file's facts (uri -> facts), read in the pool (io_threads threads). Formats read as a
@@ -164,6 +182,7 @@ def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry
     if early is not None:
         early.unused(set(jobs))
     facts: dict[str, FileFacts] = {}
+    first_of: dict[Hashable, FileFacts] = {}
     for t in tables:
         reader = readers.reader(t.file_format)
         if not reader.file_facts_per_file:
@@ -171,7 +190,7 @@ def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry
         rows: int | None = 0
         for i, f in enumerate(t.files):
             uri = f.info.uri
-            fact = facts[uri] = jobs[uri].result()
+            fact = facts[uri] = share_schema(jobs[uri].result(), first_of)
             if not reader.rereads(ctx.settings, i, rows):
                 forget_cached(ctx.store, [uri])
             rows = None if rows is None or fact.rows is None else rows + fact.rows

@@ -664,9 +664,13 @@ class AzureBlobFileStore:
                     yield pruned
 
     def _folder(self, folder: str) -> list[Any]:
-        """The blobs and sub-folder prefixes directly in `folder` (every page), in name order."""
-        paged = self.client.walk_blobs(name_starts_with=folder or None, delimiter="/", include=["metadata"])
-        return [item for page in self._pages(paged) for item in page]
+        """The blobs and sub-folder prefixes directly in `folder` (every page), in name order. Runs
+        in the pool: its pages are fetched here, one after another (a task never waits on the pool)."""
+        pages = self.client.walk_blobs(name_starts_with=folder or None, delimiter="/", include=["metadata"]).by_page()
+        items: list[Any] = []
+        while (page := self._call(lambda: next(pages, None))) is not None:
+            items.extend(page)
+        return items
 
     def _walk(self, prefix: str, prune: PruneRule) -> Iterator[Any]:
         """Depth first in name order (the flat listing's order); while a folder is walked, the next

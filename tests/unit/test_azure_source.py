@@ -460,3 +460,11 @@ def _context():
     from azure.core.pipeline import PipelineContext
 
     return PipelineContext(None)
+
+
+def test_a_deep_hierarchical_walk_with_one_thread_finishes():
+    """Folder listings run in the store's pool and never wait on it: one thread walks any tree."""
+    names = [f"lake/{a}/{b}/{c}/{d}/f.csv" for a in "xyz" for b in "uv" for c in "pq" for d in "mn"]
+    s = store({n: b"a\n1\n" for n in names}, azure_listing="hierarchical", io_threads=1)
+    s.client.page_size = 1  # several pages per folder too
+    assert [f.relative for f in s.list_files(prune_listing)] == [n[len("lake/"):] for n in sorted(names)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -32,8 +33,8 @@ from executor.settings import Settings
 logger = logging.getLogger(__name__)
 
 ColumnStats = dict[str, tuple[int | None, Any, Any]]
-# per top-level column of one file: [null count or None, min, max, min known, max known]
-FileStats = dict[str, list[Any]]
+# per top-level column of one file: (null count or None, min, max, min known, max known)
+FileStats = dict[str, tuple[Any, ...]]
 
 
 @dataclass
@@ -77,8 +78,8 @@ def parquet_batches(fh: BinaryIO, columns: list[str] | None, budget: int, notes:
 
 def file_stats(meta: Any) -> FileStats:
     """One file's statistics per top-level primitive column over its row groups (pyarrow
-    FileMetaData): [null count (None where a row group lacks it), min, max, min known, max known]."""
-    out: FileStats = {}
+    FileMetaData): (null count (None where a row group lacks it), min, max, min known, max known)."""
+    out: dict[str, list[Any]] = {}
     for rg in range(meta.num_row_groups):
         group = meta.row_group(rg)
         for j in range(group.num_columns):
@@ -104,7 +105,7 @@ def file_stats(meta: Any) -> FileStats:
                     acc[2] = hi
             except Exception:  # noqa: BLE001 - a statistic Arrow cannot convert
                 acc[3] = acc[4] = False
-    return out
+    return {sys.intern(name): tuple(acc) for name, acc in out.items()}  # held per file: kept small
 
 
 def merge_stats(files: Iterable[FileStats]) -> ColumnStats:
