@@ -190,9 +190,11 @@ class MetadataExtractor:
 
 
 def table_workers(threads: int, tables: int) -> int:
-    """Tables extracted at once: enough to keep the I/O threads busy with several tables' reads
-    (each table's own reads are parallel too), few enough that profiles do not pile up in memory."""
-    return max(1, min(tables, max(2, threads // 4), 8))
+    """Tables extracted at once: a few, so that one table's reads overlap another's decoding (each
+    table's own reads are parallel, and CSV counts run ahead in the I/O pool), and few enough that
+    their samples (up to NUVYN_PROFILE_MAX_ROWS rows each, as Python values for CSV) do not pile
+    up in memory: 8 CSV tables at once held 1 GB in the remote benchmark."""
+    return max(1, min(tables, 4, max(2, threads // 8)))
 
 
 def table_uris(plan: TablePlan) -> list[str]:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from executor.metadata import csv_scan
@@ -156,8 +157,9 @@ class CsvReader(FormatReader):
         # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
         # types from Spark, by position.
         cols: list[ColumnFacts] = []
+        by_column = list(zip_longest(*rows)) if rows else []  # one pass; short records give None
         for i, (spark_name, type_string) in enumerate(inferred):
-            values = [r[i] if i < len(r) else None for r in rows]
+            values = list(by_column[i]) if i < len(by_column) else [None] * len(rows)
             name = first.header[i] if first.header is not None and i < len(first.header) else spark_name
             profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
             cols.append(ColumnFacts(name, type_string, i + 1, True, ctx.samples(values)).set_profile(profile))
