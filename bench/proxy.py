@@ -35,9 +35,12 @@ _RANGE = re.compile(rb"bytes=(\d+)-(\d*)")
 
 
 def reset() -> None:
+    """New counters; connections still open stay counted as open (peak_open starts from them)."""
+    still_open = STATS.get("open", 0)
     STATS.clear()
-    STATS.update(connections=0, open=0, peak_open=0, requests=0, kinds=Counter(), bytes_c2s=0, bytes_s2c=0,
-                 range_bytes_requested=0, range_sizes=Counter(), started=time.time())
+    STATS.update(connections=0, open=still_open, peak_open=still_open, requests=0, kinds=Counter(), bytes_c2s=0,
+                 bytes_s2c=0, range_bytes_requested=0, range_sizes=Counter(), upstream_reconnects=0,
+                 started=time.time())
 
 
 reset()
@@ -108,67 +111,89 @@ class RequestParser:
                 self.skip = int(cl)
 
 
-async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, c2s: bool, hold_until: float,
-               parser: RequestParser | None) -> None:
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
+class Delayed:
+    """Writes chunks to one side, each `delay` after it was read from the other (pipelined)."""
 
-    async def sender() -> None:
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
+        self.task = asyncio.create_task(self._send())
+
+    def put(self, due: float, data: bytes | None) -> None:
+        self.queue.put_nowait((due, data))
+
+    async def _send(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                due, data = await queue.get()
+                due, data = await self.queue.get()
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 if data is None:
-                    if writer.can_write_eof():
-                        writer.write_eof()
+                    if self.writer.can_write_eof():
+                        self.writer.write_eof()
                     return
-                writer.write(data)
-                if writer.transport.get_write_buffer_size() > 1 << 20:
-                    await writer.drain()
+                self.writer.write(data)
+                if self.writer.transport.get_write_buffer_size() > 1 << 20:
+                    await self.writer.drain()
         except (ConnectionError, OSError):
             return
 
-    task = asyncio.create_task(sender())
-    try:
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                break
-            if c2s:
-                STATS["bytes_c2s"] += len(data)
-                if parser is not None:
-                    parser.feed(data)
-            else:
-                STATS["bytes_s2c"] += len(data)
-            queue.put_nowait((max(loop.time() + STATE["delay_ms"] / 1000.0, hold_until), data))
-    except (ConnectionError, OSError):
-        pass
-    queue.put_nowait((loop.time() + STATE["delay_ms"] / 1000.0, None))
-    await task
-
 
 async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, upstream: tuple[str, int]) -> None:
+    """One client connection. The upstream connection is opened on the client's first bytes and
+    opened again when the upstream closed an idle one: Azurite closes connections idle for 5 s
+    (its keep-alive setting is not read, v3), Azure keeps them minutes; so the counters show the
+    client's connections, not Azurite's timeouts (reopened upstreams: `upstream_reconnects`)."""
     loop = asyncio.get_running_loop()
     STATS["connections"] += 1
     STATS["open"] += 1
     STATS["peak_open"] = max(STATS["peak_open"], STATS["open"])
     d = STATE["delay_ms"] / 1000.0
     hold = loop.time() + STATE["connect_rtts"] * 2 * d + d  # the handshake, then the one-way delay
+    to_client = Delayed(client_w)
+    parser = RequestParser()
+    up: dict[str, Any] = {"writer": None, "sender": None, "reader": None, "opened": 0}
+
+    async def from_upstream(reader: asyncio.StreamReader) -> None:
+        try:
+            while data := await reader.read(1 << 16):
+                STATS["bytes_s2c"] += len(data)
+                to_client.put(loop.time() + STATE["delay_ms"] / 1000.0, data)
+        except (ConnectionError, OSError):
+            pass
+        up["writer"] = None  # closed (idle): the next request opens another
+
+    async def to_upstream(data: bytes, due: float) -> None:
+        if up["writer"] is None:
+            r, w = await asyncio.open_connection(*upstream)
+            up["opened"] += 1
+            if up["opened"] > 1:
+                STATS["upstream_reconnects"] += 1
+            up["writer"], up["sender"] = w, Delayed(w)
+            up["reader"] = asyncio.create_task(from_upstream(r))
+        up["sender"].put(due, data)
+
     try:
-        up_r, up_w = await asyncio.open_connection(*upstream)
-    except OSError:
-        client_w.close()
-        STATS["open"] -= 1
-        return
-    try:
-        await asyncio.gather(pipe(client_r, up_w, True, hold, RequestParser()),
-                             pipe(up_r, client_w, False, 0.0, None))
+        while data := await client_r.read(1 << 16):
+            STATS["bytes_c2s"] += len(data)
+            parser.feed(data)
+            await to_upstream(data, max(loop.time() + STATE["delay_ms"] / 1000.0, hold))
+    except (ConnectionError, OSError):
+        pass
     finally:
-        for w in (up_w, client_w):
+        if up["sender"] is not None:
+            up["sender"].put(loop.time(), None)
+            await asyncio.gather(up["sender"].task, return_exceptions=True)
+        if up["reader"] is not None:
+            await asyncio.gather(up["reader"], return_exceptions=True)
+        to_client.put(loop.time() + STATE["delay_ms"] / 1000.0, None)
+        await asyncio.gather(to_client.task, return_exceptions=True)
+        for w in (up["writer"], client_w):
             try:
-                w.close()
+                if w is not None:
+                    w.close()
             except Exception:  # noqa: BLE001 - closing a dead socket
                 pass
         STATS["open"] -= 1
