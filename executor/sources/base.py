@@ -86,6 +86,13 @@ def open_sequential(store: Any, uri: str) -> BinaryIO:
     return opener(uri) if opener is not None else store.open(uri)
 
 
+def cached_bytes(store: Any, uri: str) -> bytes | None:
+    """The whole file when the store's cache holds it (a decoder can then read memory: pyarrow
+    over a Python file object takes the GIL for every read, which many threads queue for)."""
+    cache = getattr(store, "cache", None)
+    return cache.get(uri) if cache is not None else None
+
+
 def forget_cached(store: Any, uris: Iterable[str]) -> None:
     """Drop these files from the store's cache of small files (no longer needed)."""
     cache = getattr(store, "cache", None)

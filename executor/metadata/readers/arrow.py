@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_arrow
 from executor.metadata.readers.base import TableContext
+from executor.sources.base import cached_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -27,9 +28,12 @@ def short_error(exc: BaseException) -> str:
 def _file_batches(ctx: TableContext, uri: str, file_batches: FileBatches, columns: list[str] | None, want: int,
                   notes: dict[str, str]) -> tuple[list[Any] | None, int]:
     """Up to `want` rows of one file as record batches (None: nothing more is to be read)."""
+    import pyarrow as pa
+
     out: list[Any] = []
     got = 0
-    with ctx.store.open(uri) as fh:
+    data = cached_bytes(ctx.store, uri)  # kept from the facts step: decoded without Python reads
+    with (pa.BufferReader(data) if data is not None else ctx.store.open(uri)) as fh:
         batches = file_batches(fh, columns, want, notes)
         if batches is None:
             return None, 0
