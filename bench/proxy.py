@@ -156,14 +156,17 @@ async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter,
     parser = RequestParser()
     up: dict[str, Any] = {"writer": None, "sender": None, "reader": None, "opened": 0}
 
-    async def from_upstream(reader: asyncio.StreamReader) -> None:
+    async def from_upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sender: Delayed) -> None:
         try:
             while data := await reader.read(1 << 16):
                 STATS["bytes_s2c"] += len(data)
                 to_client.put(loop.time() + STATE["delay_ms"] / 1000.0, data)
         except (ConnectionError, OSError):
             pass
-        up["writer"] = None  # closed (idle): the next request opens another
+        if up["writer"] is writer:
+            up["writer"] = None  # closed (idle): the next request opens another
+            sender.put(loop.time(), None)  # its sender ends too
+            writer.close()
 
     async def to_upstream(data: bytes, due: float) -> None:
         if up["writer"] is None:
@@ -172,7 +175,7 @@ async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter,
             if up["opened"] > 1:
                 STATS["upstream_reconnects"] += 1
             up["writer"], up["sender"] = w, Delayed(w)
-            up["reader"] = asyncio.create_task(from_upstream(r))
+            up["reader"] = asyncio.create_task(from_upstream(r, w, up["sender"]))
         up["sender"].put(due, data)
 
     try:
