@@ -8,7 +8,7 @@ DELTA_A := $(shell sed -n 's/^delta-spark==//p' requirements/lane-a.txt)
 # ~/.nuvyn/warehouse (the CLI's too), so a query typed after `make demo` finds its tables.
 DEMO_PAYLOAD := {"workflow_id":"demo_workflow","source_id":"demo_source"}
 
-.PHONY: setup demo test test-unit test-integration test-lane-b wheel submit bench lint clean
+.PHONY: setup demo test test-unit test-integration test-lane-b test-connect wheel submit bench lint clean
 
 setup:
 	@VENV=$(VENV) scripts/bootstrap.sh
@@ -29,6 +29,13 @@ test-integration: setup
 test-lane-b:
 	@LANE=b VENV=$(VENV_B) scripts/bootstrap.sh
 	$(VENV_B)/bin/python -m pytest tests/integration -q -m "not lane_a_only"
+
+# The Spark Connect lane alone, on both Spark lines: a real Connect server with Delta on 127.0.0.1
+# (tests/connect_server.py). `make test` and `make test-lane-b` run it with the rest of tests/integration.
+test-connect: setup
+	$(PY) -m pytest tests/integration/test_connect.py -q
+	@LANE=b VENV=$(VENV_B) scripts/bootstrap.sh
+	$(VENV_B)/bin/python -m pytest tests/integration/test_connect.py -q
 
 # The wheel the bundle deploys (databricks.yml builds it the same way).
 wheel: setup

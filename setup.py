@@ -1,6 +1,6 @@
 """nuvyn-executor wheel. install_requires never names pyspark or delta-spark: a Databricks runtime
 brings its own, and a PyPI pyspark on a cluster breaks it. The `local` extra pins lane A for local
-runs; `test` adds the test tools."""
+runs; `test` adds the test tools (and pyspark's Spark Connect client dependencies)."""
 
 import pathlib
 import re
@@ -52,6 +52,12 @@ setup(
             "rich>=13",
             "deltalake>=1.0",
             "schemathesis>=4",  # the API's OpenAPI fuzzed in tests/unit/test_api_schemathesis.py
+            # pyspark's Spark Connect client (its `connect` extra, minimums of pyspark 4.0): the Connect lane,
+            # tests/integration/test_connect.py
+            "grpcio>=1.67",
+            "grpcio-status>=1.67",
+            "googleapis-common-protos>=1.65",
+            "pandas>=2.0",
         ],
     },
     entry_points={

@@ -16,9 +16,12 @@ from executor.payload import JobRequest
 from executor.settings import ReadSettings, Settings, on_databricks
 from executor.sources.azure import AzureBlobFileStore
 from executor.sources.base import FileStore
+from executor.sources.databricks_credentials import GovernedCredentials
 from executor.sources.location import Location, source_location
-from executor.spark_session import build_spark_session
+from executor.spark_connect import active_session
+from executor.spark_session import build_spark_session, connect_url
 from executor.storage.databricks_writer import DatabricksWriter
+from executor.storage.liveness import RunLiveness, SdkJobRunStates, current_process, workspace_client
 from executor.storage.queries import MetadataReads, build_reads
 from executor.storage.schema import ALL_TABLES
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from executor.metadata.extractor import MetadataExtractor
+    from executor.sources.policy import SourceGuard
 
 
 class ExecutorContext:
@@ -47,6 +51,16 @@ class ExecutorContext:
         return ReadSettings.from_env(self.env)
 
     @cached_property
+    def source_guard(self) -> SourceGuard | None:
+        """Set for the jobs the API's local launcher starts (NUVYN_JOB_ENFORCE_SOURCE_ROOTS): the
+        source is checked again against NUVYN_API_SOURCE_ROOTS and local files are read confined to
+        the root (executor.sources.policy.SourceGuard). None for every other run."""
+        from executor.settings import SourceGuardSettings
+        from executor.sources.policy import SourceGuard
+
+        return SourceGuard.from_settings(SourceGuardSettings.from_env(self.env))
+
+    @cached_property
     def databricks(self) -> bool:
         return on_databricks(self.env)
 
@@ -58,28 +72,39 @@ class ExecutorContext:
 
     @property
     def spark_running(self) -> bool:
-        """True when a session exists already (given, built, Databricks, spark-submit): using it
-        costs nothing. False when the first use would start a local JVM."""
+        """True when a session exists already or costs no local JVM (given, built, Databricks,
+        spark-submit, a Spark Connect server named by SPARK_REMOTE, a Connect session made by the
+        runtime): using it costs nothing. False when the first use would start a local JVM."""
         if self._spark is not None or "spark" in self.__dict__ or self.databricks:
             return True
-        if self.env.get("PYSPARK_GATEWAY_PORT"):
+        if self.env.get("PYSPARK_GATEWAY_PORT") or connect_url(self.env):
             return True
         if "pyspark" not in sys.modules:
             return False
-        from pyspark.sql import SparkSession
+        return active_session() is not None
 
-        return SparkSession.getActiveSession() is not None
+    @cached_property
+    def governed_credentials(self) -> GovernedCredentials:
+        """Unity Catalog's temporary path credentials and the secret-scope service principal, through
+        one databricks-sdk WorkspaceClient (the runtime's own credentials), built at first use."""
+        return GovernedCredentials()
 
     def store_factory(self, location: Location, settings: Settings, retry_total: int = 3) -> FileStore:
         """The store of a source: the file system for local and DBFS paths, azure-storage-blob for
-        Azure (with this process's Databricks rules and, when it runs already, its Spark session)."""
+        Azure (with this process's Databricks rules and credentials and, when it runs already, its
+        Spark session)."""
         from executor.metadata.plan import default_store_factory  # the readers: numpy, pyarrow
 
+        if self.source_guard is not None:  # a job of the API: checked again, local files read confined
+            self.source_guard.check(location)
+            if not location.is_azure:
+                return self.source_guard.local_store(location)
         if not location.is_azure:
             return default_store_factory(location, settings)
         return AzureBlobFileStore.from_location(location, settings, databricks=self.databricks,
                                                 spark=self.spark if self.spark_running else None,
-                                                retry_total=retry_total)
+                                                retry_total=retry_total,
+                                                governed=self.governed_credentials if self.databricks else None)
 
     def check_source(self, data_source_path: str, data_source_type: str = "auto") -> None:
         """Open the source and read the first entry of its listing, without Spark: a missing path,
@@ -109,12 +134,19 @@ class ExecutorContext:
                                  source_id=ids.source_id if ids else None)
 
     @cached_property
+    def liveness(self) -> RunLiveness:
+        """How this process tells a dead run from a live one (executor.storage.liveness): this process's
+        identity, the job's timeout, and the Jobs API through databricks-sdk (built at first use)."""
+        return RunLiveness(current_process(), max_age_s=self.settings.run_timeout_s,
+                           jobs=SdkJobRunStates(workspace_client))
+
+    @cached_property
     def writer(self) -> DatabricksWriter:
-        return DatabricksWriter(self.spark, self.settings, databricks=self.databricks)
+        return DatabricksWriter(self.spark, self.settings, databricks=self.databricks, liveness=self.liveness)
 
     @cached_property
     def reads(self) -> MetadataReads:
         """Metadata reads: delta-rs locally (no JVM), Spark on Databricks, or the SQL Statement
         Execution API when NUVYN_SQL_WAREHOUSE_ID is set (executor.storage.queries.build_reads)."""
         return build_reads(self.settings, self.read_settings, databricks=self.databricks,
-                           spark_reads=lambda: self.writer.reads)
+                           spark_reads=lambda: self.writer.reads, liveness=self.liveness)

@@ -2,12 +2,14 @@
 
 Each settings class is a frozen dataclass whose fields name their environment variable, description
 and rules in their metadata (`_doc`); `from_env(env)` parses them (EnvSettings) and `describe()` lists
-them for the docs. Secret values are `Secret`: masked in repr/str, read with get_secret_value().
-Nothing here touches os.environ: main, cli and the API server pass the environment in.
+them for the docs. Secret values are `Secret` (executor.redaction): masked in repr/str, read with
+get_secret_value(), and known to the redactor from the moment they are built. Nothing here touches
+os.environ: main, cli and the API server pass the environment in.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -15,39 +17,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from executor.errors import SettingsError
+from executor.redaction import Secret as Secret  # re-exported: settings declare their secret fields with it
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _TRUE = {"1", "true", "yes", "on"}
 MIN_TOKEN_CHARS = 16
 
 
-class Secret:
-    """A secret setting (key, connection string, token): repr and str are masked; the value is read
-    only through get_secret_value()."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get_secret_value(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __str__(self) -> str:
-        return "**********"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
 def reveal(secret: Secret | None) -> str | None:
-    """The value of an optional secret."""
+    """The value of an optional secret, for the call that needs it (never to keep as a str)."""
     return None if secret is None else secret.get_secret_value()
 
 
@@ -117,8 +95,7 @@ def _check_rules(name: str, value: Any, env: str, rules: Mapping[str, Any]) -> N
         raise SettingsError(f"{env}={value!r} is invalid; expected one of: {', '.join(rules['choices'])}")
     if rules.get("identifier") and not _IDENT_RE.match(value):
         raise SettingsError(f"{env}={value!r} is not a valid identifier; use letters, digits and underscores")
-    for rule, ok, words in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
-                            ("le", lambda v, b: v <= b, "<=")):
+    for rule, ok, words in (("ge", operator.ge, ">="), ("gt", operator.gt, ">"), ("le", operator.le, "<=")):
         if rule in rules and not ok(value, rules[rule]):
             raise SettingsError(f"{env}={value} must be {words} {rules[rule]}")
 
@@ -151,11 +128,6 @@ class EnvSettings:
         """(environment variable, default, description) for the docs."""
         return describe_fields(cls)
 
-    def secret_values(self) -> list[str]:
-        """The values of the secret fields that are set (to register with executor.redaction.SECRETS)."""
-        return [v.get_secret_value() for f in _fields(self)
-                if isinstance(v := getattr(self, f.name), Secret)]
-
 
 @dataclass(frozen=True)
 class Settings(EnvSettings):
@@ -172,6 +144,9 @@ class Settings(EnvSettings):
         "<warehouse>/<schema>.db so every process finds the same tables.")
     spark_master: str = _setting("local[*]", "NUVYN_SPARK_MASTER",
         "Local runs only: Spark master URL.")
+    spark_packages: str | None = _setting(None, "NUVYN_SPARK_PACKAGES",
+        "Local runs only: extra Maven packages (comma-separated group:artifact:version) for the local "
+        "session besides Delta's, e.g. spark-avro for `make submit` on Avro files.")
     infer_sample_records: int = _setting(10000, "NUVYN_INFER_SAMPLE_RECORDS",
         "CSV: records per table given to Spark's schema inference (0 = every record, the slow "
         "full-scan path). Counts are always exact, whatever this bound.", ge=0)
@@ -207,6 +182,10 @@ class Settings(EnvSettings):
     io_cache_bytes: int = _setting(128 * 1024**2, "NUVYN_IO_CACHE_BYTES",
         "Remote stores: most bytes of small files (fetched whole by one request) kept from the file "
         "facts step for the table's samples, so that sampled files are not requested twice.", ge=0)
+    run_timeout_s: float = _setting(14400.0, "NUVYN_RUN_TIMEOUT_S",
+        "The Databricks job's timeout in seconds (the bundle's timeout_seconds, passed as --run-timeout-s): a "
+        "Databricks run whose `running` row is older than this and that never recorded its end is marked "
+        "abandoned, whatever the Jobs API says (executor/storage/liveness.py).", gt=0)
 
     azure_connection_string: Secret | None = _setting(None, "AZURE_STORAGE_CONNECTION_STRING",
         "Azure sources: a storage connection string (AccountKey or SharedAccessSignature). Used when "
@@ -219,14 +198,24 @@ class Settings(EnvSettings):
         "NUVYN_AZURE_KEY_SECRET_KEY); read with dbutils.secrets.get.")
     azure_key_secret_key: str | None = _setting(None, "NUVYN_AZURE_KEY_SECRET_KEY",
         "Azure sources on Databricks: key of the account key in the secret scope.")
+    azure_uc_credentials: str = _setting("auto", "NUVYN_AZURE_UC_CREDENTIALS",
+        "Azure sources on Databricks: auto = ask Unity Catalog for a short-lived credential for the path "
+        "(temporary path credentials; the path must be under an external location) before the service "
+        "principal; off = never.", choices=("auto", "off"))
+    azure_sp_secret_scope: str | None = _setting(None, "NUVYN_AZURE_SP_SECRET_SCOPE",
+        "Azure sources on Databricks: secret scope holding a service principal's tenant-id, client-id and "
+        "client-secret, used when Unity Catalog gives no credential for the path (bundle variable "
+        "azure_sp_secret_scope).")
     azure_emulator_hosts: str | None = _setting(None, "NUVYN_AZURE_EMULATOR_HOSTS",
         "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
         "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."
         "core.windows.net is refused before a connection is made.")
     azure_credential_accounts: str | None = _setting(None, "NUVYN_AZURE_CREDENTIAL_ACCOUNTS",
-        "Azure sources: comma-separated storage accounts the server's own credential (account key, "
-        "secret-scope key, DefaultAzureCredential) may be used for; required by `serve` for paths "
-        "without a SAS token. A connection string serves only its own account.")
+        "Azure sources: comma-separated storage endpoints the server's own credential (account key, "
+        "secret-scope key, DefaultAzureCredential) may be used for: a bare account name is the public cloud "
+        "(core.windows.net) only, <account>.blob.<suffix> another cloud, http://<host>:<port>/<account> an "
+        "emulator; required by `serve` for paths without a SAS token. A connection string serves only its "
+        "own account.")
     azure_spark_route: str = _setting("auto", "NUVYN_AZURE_SPARK_ROUTE",
         "How Spark reads Azure files: abfss (Databricks and hadoop-azure; the production default), "
         "wasbs, staging (download each table's files to a local folder; the emulator's route), or "
@@ -276,7 +265,17 @@ class ReadSettings(EnvSettings):
         "Databricks SQL warehouse that runs the metadata reads through the Statement Execution API "
         "(databricks-sdk; host and token from the SDK's configuration: DATABRICKS_HOST, DATABRICKS_TOKEN, ...).")
     statement_timeout_s: float = _setting(60.0, "NUVYN_SQL_STATEMENT_TIMEOUT_S",
-        "Statement API: seconds a read may take before it is cancelled and reported as failed.", gt=0)
+        "Statement API: seconds a read may run on the warehouse before it is cancelled and reported as failed.", gt=0)
+    warehouse_start_timeout_s: float = _setting(600.0, "NUVYN_SQL_WAREHOUSE_START_TIMEOUT_S",
+        "Statement API: seconds a read may wait (PENDING) for a stopped warehouse to start and take it; "
+        "a classic or pro warehouse takes minutes, a serverless one seconds.", gt=0)
+    result_disposition: str = _setting("auto", "NUVYN_SQL_RESULT_DISPOSITION",
+        "Statement API: auto = INLINE, and EXTERNAL_LINKS again for a result over the 25 MiB INLINE limit; "
+        "inline; external_links (presigned links, fetched without the workspace token).",
+        choices=("auto", "inline", "external_links"))
+    warehouse_timezone: str | None = _setting(None, "NUVYN_SQL_WAREHOUSE_TIMEZONE",
+        "Statement API: the warehouse's session time zone (IANA name), for timestamps it returns without an "
+        "offset; unset: asked once with SELECT current_timezone().")
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -362,8 +361,20 @@ class ApiSettings(EnvSettings):
         "A connection that has not sent complete request headers within this many seconds is closed.", gt=0)
     keep_alive_s: int = _setting(5, "NUVYN_API_KEEP_ALIVE_S",
         "Idle keep-alive connections are closed after this many seconds.", ge=1)
+    body_timeout_s: float = _setting(30.0, "NUVYN_API_BODY_TIMEOUT_S",
+        "A request whose body has not fully arrived within this many seconds of its headers is answered 408 "
+        "and its connection closed (also after an early answer such as 401).", gt=0)
     limit_concurrency: int = _setting(200, "NUVYN_API_LIMIT_CONCURRENCY",
-        "Open connections (and tasks) at most; beyond, the server answers 503 at once.", ge=1)
+        "Authenticated requests in progress at most; beyond, the server answers 503 at once. /health is always "
+        "answered; idle and slow connections do not count (their timeouts close them).", ge=1)
+    trusted_proxies: str | None = _setting(None, "NUVYN_API_TRUSTED_PROXIES",
+        "Comma-separated IP addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto headers are believed. Unset: those headers are ignored from every client (the access "
+        "log shows the connecting address).")
+    allowed_hosts: str | None = _setting(None, "NUVYN_API_ALLOWED_HOSTS",
+        "Comma-separated host names a request's Host header may name (port ignored; '*' allows any); any other "
+        "gets 400 (DNS rebinding). Unset: any host with a token; without authentication (--no-auth) only "
+        "localhost, 127.0.0.1, ::1 and the --host the server listens on.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, allow_no_auth: bool | None = None) -> ApiSettings:
@@ -390,14 +401,131 @@ class ApiSettings(EnvSettings):
             raise SettingsError("NUVYN_API_TOKEN must not start or end with whitespace")
         if self.launcher == "databricks" and self.databricks_job_id is None:
             raise SettingsError("NUVYN_API_LAUNCHER=databricks needs NUVYN_DATABRICKS_JOB_ID")
+        self.proxy_networks()
+        self.host_names()
+
+    def proxy_networks(self) -> list[str]:
+        """NUVYN_API_TRUSTED_PROXIES as a list of addresses/networks; SettingsError naming a bad entry."""
+        import ipaddress
+
+        entries = [e.strip() for e in (self.trusted_proxies or "").split(",") if e.strip()]
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise SettingsError(f"NUVYN_API_TRUSTED_PROXIES entry {entry!r} is not an IP address or network "
+                                    "(e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return entries
+
+    def host_names(self, bind_host: str | None = None) -> frozenset[str] | None:
+        """The Host names requests may name (lower case, no port), or None when any is allowed:
+        NUVYN_API_ALLOWED_HOSTS; unset, None with a token, else loopback names and `bind_host`."""
+        if self.allowed_hosts is not None:
+            names = {host_name(e) for e in self.allowed_hosts.split(",") if e.strip()}
+            if not names or any(not n for n in names):
+                raise SettingsError(f"NUVYN_API_ALLOWED_HOSTS={self.allowed_hosts!r} is invalid: comma-separated "
+                                    "host names (e.g. api.example.com,localhost) or '*'")
+            return None if "*" in names else frozenset(names)
+        if self.token is not None:
+            return None
+        names = {"localhost", "127.0.0.1", "::1"}
+        if bind_host and bind_host not in ("0.0.0.0", "::", ""):
+            names.add(host_name(bind_host))
+        return frozenset(names)
 
 
-SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings)
+def host_name(text: str) -> str:
+    """'Example.com:8080' -> 'example.com'; '[::1]:80' -> '::1'; '*' stays."""
+    text = text.strip().lower()
+    if text.startswith("["):
+        return text[1:].split("]", 1)[0]
+    if text.count(":") == 1:
+        return text.split(":", 1)[0]
+    return text
 
 
-def env_secrets(env: Mapping[str, str]) -> list[str]:
-    """The secret values set in `env` (every Secret field of SETTINGS_CLASSES): main, cli and the API
-    server register them with executor.redaction.SECRETS at startup."""
-    names = [f.metadata["env"] for cls in SETTINGS_CLASSES for f in _fields(cls)
-             if _kind(cls, f.type) == "Secret"]
-    return [env[n] for n in names if env.get(n, "").strip()]
+@dataclass(frozen=True)
+class SourceGuardSettings(EnvSettings):
+    """What a job started by the API's local launcher checks again before it reads: the launcher passes
+    both variables to its children (executor.api.launchers.LocalLauncher.command)."""
+
+    enforce_roots: bool = _setting(False, "NUVYN_JOB_ENFORCE_SOURCE_ROOTS",
+        "Set by the API's local launcher for its jobs: the job checks its source again against "
+        "NUVYN_API_SOURCE_ROOTS (unset: local and DBFS paths refused) and opens local files relative to the "
+        "allowed root without following a link out of it, refusing files with more than one hard link.")
+    source_roots: str | None = _setting(None, "NUVYN_API_SOURCE_ROOTS",
+        "The roots the API accepted the source under (the server's own setting, passed to its jobs).")
+
+
+@dataclass(frozen=True)
+class FileModeSettings(EnvSettings):
+    """Who may read the files a local run writes."""
+
+    umask: str = _setting("077", "NUVYN_LOCAL_UMASK",
+        "Local runs: umask of the files the job and its local Spark write (the Delta tables under "
+        "NUVYN_WAREHOUSE_DIR or NUVYN_TABLES_LOCATION hold sample values): 077 = files 0600 and folders 0700, "
+        "this user only; 027 lets the group read. Octal.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not re.fullmatch(r"0?[0-7]{3}", self.umask):
+            raise SettingsError(f"NUVYN_LOCAL_UMASK={self.umask!r} is not an octal umask such as 077 or 027")
+
+    @property
+    def mask(self) -> int:
+        return int(self.umask, 8)
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+JVM_LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+
+
+@dataclass(frozen=True)
+class LogSettings(EnvSettings):
+    """How the entry points log (executor.logging_setup): `--log-level` / `--log-format` win."""
+
+    level: str = _setting("INFO", "NUVYN_LOG_LEVEL",
+        "Level of the executor's own log lines (--log-level wins): DEBUG shows the resolved workflow_id "
+        "and source_id.", choices=LOG_LEVELS)
+    format: str = _setting("text", "NUVYN_LOG_FORMAT",
+        "text, or json: one JSON object per line with run_id, workflow_id and source_id (--log-format "
+        "wins).", choices=("text", "json"))
+    spark_level: str | None = _setting(None, "NUVYN_SPARK_LOG_LEVEL",
+        "Level of the local Spark JVM's log (log4j) and of `make submit`; unset: ERROR, or INFO when the "
+        "executor logs at DEBUG. At WARN or ERROR Ivy's dependency report is dropped too.",
+        choices=JVM_LOG_LEVELS)
+
+    def __post_init__(self) -> None:
+        for name in ("level", "spark_level"):  # case-insensitive, like logging and log4j
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value.upper())
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class JobInputSettings(EnvSettings):
+    """What the job reads besides its arguments (executor.payload.build_request: the precedence rule)."""
+
+    payload: str | None = _setting(None, "NUVYN_JOB_PAYLOAD",
+        "The job payload, a JSON object (README, Payload contract): the seed's way to give workflow_id and "
+        "source_id. The --payload parameter wins when it is non-empty.")
+    include: str | None = _setting(None, "NUVYN_INCLUDE",
+        "Comma-separated globs: only files whose relative path or name matches, when neither a flag nor "
+        "the payload gives include.")
+    exclude: str | None = _setting(None, "NUVYN_EXCLUDE",
+        "Comma-separated globs: files to skip, when neither a flag nor the payload gives exclude.")
+
+
+SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings,
+                                                    SourceGuardSettings, FileModeSettings, LogSettings,
+                                                    JobInputSettings)
+
+
+def load_secrets(env: Mapping[str, str]) -> tuple[Secret, ...]:
+    """Every secret set in `env` (each Secret field of SETTINGS_CLASSES), as Secret: built first thing
+    by main, cli and the API server, so a secret is known to the redactor before any line is logged,
+    also one that only a later part of the run (or no settings class of this process) reads."""
+    names = sorted({f.metadata["env"] for cls in SETTINGS_CLASSES for f in _fields(cls)
+                    if _kind(cls, f.type) == "Secret"})
+    return tuple(Secret(env[n]) for n in names if env.get(n, "").strip())

@@ -4,7 +4,8 @@ cannot reach PyPI: wheelhouse/ gets
 - this project's wheel (`pip wheel . --no-deps`, as scripts/build_wheel.py builds it),
 - the wheels of its dependencies and of theirs (`pip download --only-binary=:all:`) for the
   cluster's Python and platform: the Python version follows from the Databricks Runtime
-  (`--spark-version`, the bundle variable spark_version),
+  (`--spark-version`, the bundle variable spark_version) or from the serverless environment version
+  (`--serverless-environment`, the bundle variable serverless_environment_version),
 next to wheelhouse/requirements.txt (tracked in git: `--no-index`, `--find-links .`,
 `nuvyn-executor`). The task installs that file as a `requirements` library: pip reads `.` relative
 to the requirements file, so it resolves the wheel and its dependencies from the uploaded folder
@@ -18,6 +19,7 @@ Run by `databricks bundle deploy -t prod_wheelhouse` (databricks.yml) on the dep
 which needs PyPI (or a mirror: PIP_INDEX_URL) at that moment; the cluster does not.
 
     python3 scripts/build_wheelhouse.py --spark-version 15.4.x-scala2.12
+    python3 scripts/build_wheelhouse.py --serverless-environment 4      # target serverless_wheelhouse
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ DIST_NAME = "nuvyn-executor"
 WHEEL_GLOB = "nuvyn_executor-*.whl"
 # Python of each supported Databricks Runtime line (release notes of DBR 15.4, 16.4, 17.3 LTS).
 RUNTIME_PYTHON = {15: "3.11", 16: "3.12", 17: "3.12"}
+# Python of each serverless environment version (release notes "Serverless environment versions").
+SERVERLESS_PYTHON = {"1": "3.10", "2": "3.11", "3": "3.12", "4": "3.12"}
 # Shipped by every runtime above at versions that satisfy the wheel's Requires-Dist.
 RUNTIME_PACKAGES = frozenset({"numpy", "pyarrow"})
 # Never installed on a cluster: the runtime brings its own Spark and Delta.
@@ -55,6 +59,16 @@ def runtime_python(spark_version: str) -> str:
             f"(known lines: {known}); set the bundle variable spark_version to one of them, "
             "or pass --python-version")
     return RUNTIME_PYTHON[major]
+
+
+def serverless_python(version: str) -> str:
+    """'2' -> '3.11'; '4' -> '3.12'."""
+    if version.strip() not in SERVERLESS_PYTHON:
+        raise WheelhouseError(
+            f"serverless_environment_version {version!r}: no known Python for this serverless environment "
+            f"(known: {', '.join(SERVERLESS_PYTHON)}); set the bundle variable serverless_environment_version, "
+            "or pass --python-version")
+    return SERVERLESS_PYTHON[version.strip()]
 
 
 def normalize(name: str) -> str:
@@ -107,9 +121,11 @@ def check_requirements(path: pathlib.Path) -> None:
         raise WheelhouseError(f"{path} must hold exactly these lines: {', '.join(REQUIREMENTS)} (found {lines})")
 
 
-def build(out: pathlib.Path, spark_version: str, python: str | None, platform: str,
-          with_runtime_packages: bool) -> list[pathlib.Path]:
-    python = python or runtime_python(spark_version)
+def build(out: pathlib.Path, spark_version: str | None, python: str | None, platform: str,
+          with_runtime_packages: bool, serverless_environment: str | None = None) -> list[pathlib.Path]:
+    if python is None:
+        python = serverless_python(serverless_environment) if serverless_environment is not None \
+            else runtime_python(spark_version or "")
     check_requirements(out / "requirements.txt")
     for old in out.glob("*.whl"):
         old.unlink()
@@ -125,7 +141,9 @@ def build(out: pathlib.Path, spark_version: str, python: str | None, platform: s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--spark-version", required=True, help="the cluster's Databricks Runtime, e.g. 15.4.x-scala2.12")
+    compute = parser.add_mutually_exclusive_group(required=True)
+    compute.add_argument("--spark-version", help="the cluster's Databricks Runtime, e.g. 15.4.x-scala2.12")
+    compute.add_argument("--serverless-environment", help="the serverless environment version, e.g. 4")
     parser.add_argument("--out", default=str(ROOT / "wheelhouse"), help="local folder (default: wheelhouse/)")
     parser.add_argument("--python-version", default=None, help="the cluster's Python (default: from --spark-version)")
     parser.add_argument("--platform", default="manylinux2014_x86_64",
@@ -135,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         wheels = build(pathlib.Path(args.out), args.spark_version, args.python_version, args.platform,
-                       args.with_runtime_packages)
+                       args.with_runtime_packages, args.serverless_environment)
     except WheelhouseError as exc:
         print(f"build_wheelhouse: {exc}", file=sys.stderr)
         return 2

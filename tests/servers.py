@@ -70,11 +70,12 @@ class ApiServer:
         self.env, self.log = env, log
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.port = 0
 
     def start(self) -> ApiServer:
         import httpx
 
-        port = free_port()
+        port = self.port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(

@@ -1,7 +1,9 @@
 """SQLite job store: every job the API accepted, so a restarted server loses none.
 
 One row per job; an optional unique Idempotency-Key. Connections are opened per call (SQLite is
-fine with that) and writes are serialised by a lock; WAL mode lets readers go on meanwhile.
+fine with that) and writes are serialised by a lock; WAL mode lets readers go on meanwhile. An
+insert is one `BEGIN IMMEDIATE` transaction (the Idempotency-Key lookup, the count of waiting jobs
+against the queue bound, the insert): the bound holds across threads and processes sharing the file.
 The file holds the job payload (a data_source_path may carry a SAS token needed to run a queued
 job after a restart), so it is created with mode 0600.
 """
@@ -18,9 +20,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from executor.api.statuses import ACTIVE_STATUSES, JOB_CREATED, JobStatus
 from executor.errors import ExecutorError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # noqa: UP035 - typing.Unpack is 3.11+ (the wheel runs on 3.10)
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +35,17 @@ class IdempotencyConflict(ExecutorError):
     """The Idempotency-Key was used before with a different request."""
 
 
+class QueueBoundReached(ExecutorError):
+    """`waiting` jobs already wait to start (status 'created'): the bound given to insert is reached."""
+
+    def __init__(self, waiting: int, bound: int) -> None:
+        super().__init__(f"{waiting} jobs already wait to start (the bound is {bound})")
+        self.waiting = waiting
+        self.bound = bound
+
+
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-JobStatus = Literal["created", "running", "succeeded", "partial", "failed", "cancelled"]
 
 
 @dataclass
@@ -57,6 +69,20 @@ class JobRecord:
     created_at: str = field(default_factory=utcnow)
     started_at: str | None = None
     finished_at: str | None = None
+
+
+class JobChanges(TypedDict, total=False):
+    """The columns of a job that change after it is recorded (JobStore.update)."""
+
+    status: JobStatus
+    run_id: str
+    external_run_id: str | None
+    pid: int | None
+    exit_code: int | None
+    error_message: str | None
+    summary: dict[str, Any] | None
+    started_at: str | None
+    finished_at: str | None
 
 
 _COLUMNS = [f for f in JobRecord.__dataclass_fields__]
@@ -110,6 +136,23 @@ class JobStore:
         finally:
             db.close()
 
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction taken at its start (BEGIN IMMEDIATE): what it reads cannot change
+        before it commits, in this process or another one (busy writers wait up to 30 s)."""
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
     @staticmethod
     def _record(values: dict[str, Any]) -> JobRecord:
         for name in _JSON_COLUMNS:
@@ -121,13 +164,15 @@ class JobStore:
     def _row(cls, row: sqlite3.Row | None) -> JobRecord | None:
         return None if row is None else cls._record(dict(row))
 
-    def insert(self, job: JobRecord) -> tuple[JobRecord, bool]:
-        """Insert a job; with an Idempotency-Key already known, return (the existing job, False)."""
+    def insert(self, job: JobRecord, max_waiting: int | None = None) -> tuple[JobRecord, bool]:
+        """Insert a job; with an Idempotency-Key already known, return (the existing job, False).
+        With `max_waiting`, raise QueueBoundReached when that many jobs already wait to start; the
+        lookup, the count and the insert are one transaction."""
         values = asdict(job)
         for name in _JSON_COLUMNS:
             if values[name] is not None:
                 values[name] = json.dumps(values[name])
-        with self._lock, self._connect() as db:
+        with self._lock, self._immediate() as db:
             if job.idempotency_key is not None:
                 existing = self._row(db.execute("SELECT * FROM jobs WHERE idempotency_key = ?",
                                                 (job.idempotency_key,)).fetchone())
@@ -136,6 +181,10 @@ class JobStore:
                         raise IdempotencyConflict(
                             "this Idempotency-Key was already used with a different request body")
                     return existing, False
+            if max_waiting is not None:
+                waiting = int(db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (JOB_CREATED,)).fetchone()[0])
+                if waiting >= max_waiting:
+                    raise QueueBoundReached(waiting, max_waiting)
             db.execute(f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                        [values[c] for c in _COLUMNS])
         return job, True
@@ -144,24 +193,26 @@ class JobStore:
         with self._connect() as db:
             return self._row(db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone())
 
-    def update(self, job_id: str, **changes: Any) -> JobRecord | None:
-        unknown = set(changes) - set(_COLUMNS)
+    def update(self, job_id: str, **changes: Unpack[JobChanges]) -> JobRecord | None:
+        values: dict[str, object] = dict(changes)
+        unknown = set(values) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown job columns: {sorted(unknown)}")
         for name in _JSON_COLUMNS:
-            if name in changes and changes[name] is not None:
-                changes[name] = json.dumps(changes[name], default=str)
-        if changes:
+            if values.get(name) is not None:
+                values[name] = json.dumps(values[name], default=str)
+        if values:  # column names from _COLUMNS only; values as parameters
             with self._lock, self._connect() as db:
-                db.execute(f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in changes)} WHERE job_id = ?",
-                           [*changes.values(), job_id])
+                db.execute(f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in values)} WHERE job_id = ?",
+                           [*values.values(), job_id])
         return self.get(job_id)
 
     def active(self) -> list[JobRecord]:
         """Jobs not finished yet (created or running), oldest first."""
+        marks = ", ".join("?" * len(ACTIVE_STATUSES))
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM jobs WHERE status IN ('created', 'running') "
-                              "ORDER BY created_at").fetchall()
+            rows = db.execute(f"SELECT * FROM jobs WHERE status IN ({marks}) ORDER BY created_at",
+                              ACTIVE_STATUSES).fetchall()
         return [self._record(dict(r)) for r in rows]
 
     def count(self, status: str) -> int:
@@ -173,7 +224,7 @@ class JobStore:
         """(rowid, job) newest first (insertion order, descending), filtered; `before` is the rowid of the
         last job of the previous page (keyset pagination). Parameter markers only."""
         where: list[str] = []
-        params: list[Any] = []
+        params: list[object] = []
         if workflow_id is not None:
             where.append("workflow_id = ?")
             params.append(workflow_id)
@@ -188,7 +239,7 @@ class JobStore:
         params.append(int(limit))
         with self._connect() as db:
             rows = db.execute(sql, params).fetchall()
-        out = []
+        out: list[tuple[int, JobRecord]] = []
         for row in rows:
             values = dict(row)
             number = values.pop("row_number")

@@ -6,20 +6,23 @@ Exact counts: a record ends at a newline that is outside quotes, so a quoted fie
 newline is one record (Spark's default line-based CSV reader counts it as two). The fast counter
 finds newlines and quotes with numpy and keeps the ones with an even number of quotes before them;
 it also checks that every quote stands where RFC 4180 allows (opening at a field start, closing
-before a delimiter, a line end or a doubled quote). A file with a stray quote (`5" screen`) is
-recounted with Python's csv module, which reads stray quotes literally, as Spark does. Empty
-records (blank lines) are not rows, for Spark and for Python's csv module alike.
+before a delimiter, a line end or a doubled quote). Chunks are scanned for both quote states at
+their start and stitched in order, so a big file is counted from parallel ranges just as exactly
+(count_records_ranges). A file with a stray quote (`5" screen`) is recounted with Python's csv
+module, which reads stray quotes literally, as Spark does. Empty records (blank lines) are not
+rows, for Spark and for Python's csv module alike.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -27,6 +30,7 @@ from executor.metadata.spark_types import CsvSchemaInferrer, SparkFallback
 
 CHUNK_BYTES = 8 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
+HEAD_READ_BYTES = 256 * 1024  # the text reads of read_head (TextIOWrapper reads 8 KiB at a time by default)
 DELIMITERS = (",", ";", "\t", "|")
 QUOTE = '"'
 
@@ -194,115 +198,173 @@ def sniff_dialect(head: bytes, *, delimiter: str | None = None, header: bool | N
 
 
 # --------------------------------------------------------------------------- exact counting
+#
+# A record ends at a CR or LF outside quotes (LF, CR LF and a lone CR alike), and blank lines are
+# not records. So every CR and LF outside quotes is a terminator byte and the records are the
+# maximal runs of other bytes: count the run starts (a non-terminator byte at the file start or
+# after a terminator byte). Whether a newline is outside quotes depends only on the parity of the
+# quotes before it, so a chunk read on its own is scanned for both states at its start (outside,
+# inside a quoted field): its run starts, the parity of its quotes, and whether its quotes are all
+# RFC 4180 quoting, each under both states. Chunks are then stitched in file order, each taking
+# the state the ones before it leave (the first chunk starts outside quotes); the bytes at chunk
+# edges (a run starting at a chunk's first byte, a quote at either edge) are judged with the
+# neighbour's edge byte while stitching. That is exact, whatever the chunk sizes and whether the
+# chunks are read one after another (count_records) or as parallel ranges (count_records_ranges).
 
 
 class _StrayQuote(Exception):
     pass
 
 
-def _iter_chunks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
-    """Chunks that never end with '\r' except at the end of the file, so that a CR LF pair is
-    never cut and a lone CR is known as one from its own chunk."""
-    while True:
-        chunk = stream.read(chunk_bytes)
-        if not chunk:
-            return
-        while chunk.endswith(b"\r"):
-            more = stream.read(1)
-            if not more:
-                break
-            chunk += more
-        yield chunk
-
-
 _EMPTY = np.zeros(0, dtype=np.intp)
+_NEWLINES = (_NL, _CR)
+
+
+@dataclass(frozen=True)
+class ChunkScan:
+    """One chunk's counting facts under both quote states at its start (index 0: outside quotes,
+    1: inside a quoted field). `records`: run starts at positions after the chunk's first byte.
+    `stray`: a quote inside the chunk is not RFC 4180 quoting. `open_at_start` / `close_at_end`:
+    the first byte is an opening quote (its previous byte must be a delimiter, a newline or a
+    quote) / the last byte a closing quote (its next byte must be one), checked while stitching."""
+
+    size: int
+    first: int
+    last: int
+    odd_quotes: bool
+    records: tuple[int, int]
+    stray: tuple[bool, bool]
+    open_at_start: tuple[bool, bool]
+    close_at_end: tuple[bool, bool]
+
+
+def _allowed(delim: int) -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    table[[delim, _NL, _CR, ord(QUOTE)]] = True
+    return table
+
+
+def _runs(ends: np.ndarray, n: int) -> int:
+    """Run starts after position 0 in a chunk of n bytes whose terminator bytes are at `ends`."""
+    if not ends.size:
+        return 0
+    adjacent = int(np.count_nonzero(np.diff(ends) == 1))
+    return int(ends.size) - adjacent - (1 if int(ends[-1]) == n - 1 else 0)
+
+
+def _runs_unquoted(chunk: bytes) -> int:
+    """_runs for a chunk without quotes that starts outside quotes: every CR and LF terminates."""
+    n = len(chunk)
+    if b"\r" not in chunk:
+        if b"\n\n" not in chunk:  # the common chunk: each LF ends a record, no blank line
+            return chunk.count(b"\n") - (chunk[-1] == _NL)
+    elif b"\n\n" not in chunk and b"\r\r" not in chunk and b"\n\r" not in chunk:
+        # CR LF or CR-only endings without blank lines: each LF, CR or CR LF ends one record
+        groups = chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+        return groups - (chunk[-1] in _NEWLINES)
+    a = np.frombuffer(chunk, dtype=np.uint8)
+    return _runs(np.flatnonzero((a == _NL) | (a == _CR)), n)
+
+
+def scan_chunk(chunk: bytes, delimiter: str, parity: int | None = None) -> ChunkScan:
+    """The chunk's facts under both quote states at its start, or only under `parity` when it
+    is known (the other state's facts are then zeros, never read)."""
+    n = len(chunk)
+    if not n:
+        return ChunkScan(0, 0, 0, False, (0, 0), (False, False), (False, False), (False, False))
+    states = (0, 1) if parity is None else (parity,)
+    records = [0, 0]
+    stray = [False, False]
+    open_at_start = [False, False]
+    close_at_end = [False, False]
+    odd = False
+    if b'"' not in chunk:
+        if 0 in states:  # inside quotes (state 1) the whole chunk is one field's text: no run starts
+            records[0] = _runs_unquoted(chunk)
+    else:
+        a = np.frombuffer(chunk, dtype=np.uint8)
+        q = np.flatnonzero(a == ord(QUOTE))
+        m = int(q.size)
+        odd = bool(m & 1)
+        ends = np.flatnonzero((a == _NL) | (a == _CR)) if b"\r" in chunk else np.flatnonzero(a == _NL)
+        before = np.searchsorted(q, ends) if ends.size else _EMPTY  # quotes before each newline
+        allowed = _allowed(ord(delimiter))
+        for p in states:
+            records[p] = _runs(ends[((before + p) & 1) == 0], n) if ends.size else 0
+            # quote j is opening when the quotes before it (j in the chunk, plus the state) are
+            # even; a quote at either edge of the chunk is judged while stitching
+            opening, closing = q[p::2], q[1 - p::2]
+            stray[p] = not (bool((allowed[a[np.maximum(opening - 1, 0)]] | (opening == 0)).all())
+                            and bool((allowed[a[np.minimum(closing + 1, n - 1)]] | (closing == n - 1)).all()))
+            open_at_start[p] = p == 0 and int(q[0]) == 0
+            close_at_end[p] = int(q[-1]) == n - 1 and (m - 1) % 2 != p
+    return ChunkScan(n, chunk[0], chunk[-1], odd, (records[0], records[1]), (stray[0], stray[1]),
+                     (open_at_start[0], open_at_start[1]), (close_at_end[0], close_at_end[1]))
+
+
+def combine(a: ChunkScan, b: ChunkScan, delimiter: str) -> ChunkScan:
+    """The scan of chunk a followed by chunk b, from their two scans (exact: scans form a monoid,
+    so a range can be scanned in small pieces and a file in any split)."""
+    if not a.size:
+        return b
+    if not b.size:
+        return a
+    allowed = (ord(delimiter), _NL, _CR, ord(QUOTE))
+    records, stray, close = [0, 0], [False, False], [False, False]
+    for p in (0, 1):
+        q = p ^ int(a.odd_quotes)  # the state at b's start
+        run_at_b = a.last in _NEWLINES and q == 0 and b.first not in _NEWLINES
+        records[p] = a.records[p] + b.records[q] + int(run_at_b)
+        stray[p] = (a.stray[p] or b.stray[q] or (a.close_at_end[p] and b.first not in allowed)
+                    or (b.open_at_start[q] and a.last not in allowed))
+        close[p] = b.close_at_end[q]
+    return ChunkScan(a.size + b.size, a.first, b.last, a.odd_quotes != b.odd_quotes, (records[0], records[1]),
+                     (stray[0], stray[1]), a.open_at_start, (close[0], close[1]))
+
+
+class _Stitch:
+    """Chunk scans added in file order give the file's records (raises _StrayQuote)."""
+
+    def __init__(self, delimiter: str) -> None:
+        self.allowed = {ord(delimiter), _NL, _CR, ord(QUOTE)}
+        self.parity = 0  # the quote state at the next chunk's start
+        self.prev: int | None = None  # the last byte so far (None: the file start)
+        self.pending_close = False  # the last byte so far is a closing quote
+        self.records = 0
+
+    def add(self, s: ChunkScan) -> None:
+        if not s.size:
+            return
+        p = self.parity
+        if s.stray[p] or (self.pending_close and s.first not in self.allowed) \
+                or (s.open_at_start[p] and self.prev is not None and self.prev not in self.allowed):
+            raise _StrayQuote
+        prev_ends = self.prev is None or (self.prev in _NEWLINES and p == 0)  # a newline keeps the state
+        first_ends = s.first in _NEWLINES and p == 0
+        self.records += s.records[p] + (1 if prev_ends and not first_ends else 0)
+        self.pending_close = s.close_at_end[p]
+        self.parity = p ^ int(s.odd_quotes)
+        self.prev = s.last
 
 
 def _fast_count(stream: BinaryIO, delimiter: str, chunk_bytes: int) -> tuple[int, int]:
-    """(non-empty records, bytes). Raises _StrayQuote when a quote is not RFC 4180 quoting.
-
-    A record ends at LF, CR LF or a lone CR outside quotes (as Hadoop's line reader and
-    Python's csv module end lines)."""
-    delim = ord(delimiter)
-    quote = ord(QUOTE)
-    offset = 0  # global offset of the current chunk
-    parity = 0  # quotes seen so far, mod 2 (1 = inside a quoted field)
-    last_end = -1  # global position of the last byte of the last record terminator
-    prev_byte = _NL  # byte before the chunk; file start behaves like after a newline
-    pending_close = False  # previous chunk ended with a closing quote: check the next byte
-    records = 0
-    for chunk in _iter_chunks(stream, chunk_bytes):
-        n = len(chunk)
-        end: bytes | None = None  # the one record terminator of a chunk without quotes (C speed)
-        if not parity and not pending_close and chunk[0] not in (_NL, _CR) and b'"' not in chunk:
-            if (b"\n\n" not in chunk and b"\n\r\n" not in chunk
-                    and chunk.count(b"\r") == chunk.count(b"\r\n")):
-                end = b"\n"  # the common chunk (LF or CR LF endings, no lone CR, no empty records)
-            elif b"\n" not in chunk and b"\r\r" not in chunk:
-                end = b"\r"  # CR-only endings (old Mac exports), no empty records
-        if end is not None:
-            found = chunk.count(end)
-            if found:
-                records += found
-                last_end = offset + chunk.rfind(end)
-            prev_byte = chunk[-1]
-            offset += n
-            continue
-        a = np.frombuffer(chunk, dtype=np.uint8)
-        if pending_close:
-            if a[0] not in (delim, _NL, _CR, quote):
-                raise _StrayQuote
-            pending_close = False
-        ends = np.flatnonzero(a == _NL)
-        if chunk.find(b"\r") >= 0:
-            cr = np.flatnonzero(a == _CR)
-            lone = cr[a[np.minimum(cr + 1, n - 1)] != _NL]  # a CR that ends the chunk is lone (EOF)
-            if lone.size:
-                ends = np.union1d(ends, lone)
-        q = np.flatnonzero(a == quote) if chunk.find(b'"') >= 0 else None
-        if q is not None and q.size:
-            # parity before each quote: even -> opening, odd -> closing
-            opening = q[parity::2]  # quotes with an even count before them (in the whole file)
-            closing = q[1 - parity::2]
-            if opening.size:
-                prev = np.where(opening > 0, a[np.maximum(opening - 1, 0)], prev_byte)
-                ok = (prev == delim) | (prev == _NL) | (prev == _CR) | (prev == quote)
-                if not ok.all():
-                    raise _StrayQuote
-            if closing.size:
-                inner = closing[closing < n - 1]
-                if inner.size:
-                    nxt = a[inner + 1]
-                    ok = (nxt == delim) | (nxt == _NL) | (nxt == _CR) | (nxt == quote)
-                    if not ok.all():
-                        raise _StrayQuote
-                if closing[-1] == n - 1:
-                    pending_close = True
-            if ends.size:
-                k = np.searchsorted(q, ends)
-                ends = ends[((k + parity) & 1) == 0]
-            parity = (parity + q.size) & 1
-        elif parity:
-            ends = _EMPTY  # the whole chunk is inside a quoted field
-        if ends.size:
-            # a terminator starts at its CR when it is CR LF; the record before it is empty when it
-            # starts right after the previous terminator (blank lines are not records)
-            before = np.where(ends > 0, a[np.maximum(ends - 1, 0)], prev_byte)
-            crlf = (a[ends] == _NL) & (before == _CR)
-            starts = ends - crlf + offset
-            g = ends + offset
-            prev_ends = np.concatenate(([last_end], g[:-1]))
-            records += int(g.size - np.count_nonzero(starts == prev_ends + 1))
-            last_end = int(g[-1])
-        prev_byte = int(a[-1])
-        offset += n
-    if offset - last_end - 1 > 0:
-        records += 1  # the last record has no terminator
-    return records, offset
+    """(non-empty records, bytes), reading the stream once in chunks. Raises _StrayQuote when a
+    quote is not RFC 4180 quoting."""
+    stitch = _Stitch(delimiter)
+    nbytes = 0
+    while True:
+        chunk = stream.read(chunk_bytes)
+        if not chunk:
+            return stitch.records, nbytes
+        nbytes += len(chunk)
+        stitch.add(scan_chunk(chunk, delimiter, stitch.parity))
 
 
 def _slow_count(stream: BinaryIO, dialect: CsvDialect) -> int:
     text = io.TextIOWrapper(stream, encoding=dialect.python_encoding, errors="replace", newline="")
+    # read1() of a buffered reader with an empty buffer reads the raw stream directly, _CHUNK_SIZE
+    # bytes (8 KiB by default: one request each on a remote reader); 1 MiB reads instead
+    cast(Any, text)._CHUNK_SIZE = 1 << 20
     reader = csv.reader(text, delimiter=dialect.delimiter, quotechar=dialect.quotechar)
     try:
         return sum(1 for row in reader if row)
@@ -315,7 +377,12 @@ class CsvCount:
     records: int  # non-empty records, the header included
     data_rows: int  # records minus the header
     bytes_read: int
-    exact_path: str  # 'vectorized' or 'csv-module' (stray quotes)
+    exact_path: str  # 'vectorized', 'vectorized-ranges' (parallel ranges) or 'csv-module' (stray quotes)
+
+
+def _result(records: int, nbytes: int, path: str, dialect: CsvDialect) -> CsvCount:
+    data = max(records - 1, 0) if dialect.header else records
+    return CsvCount(records=records, data_rows=data, bytes_read=nbytes, exact_path=path)
 
 
 def count_records(stream: BinaryIO, dialect: CsvDialect, chunk_bytes: int = CHUNK_BYTES) -> CsvCount:
@@ -331,8 +398,52 @@ def count_records(stream: BinaryIO, dialect: CsvDialect, chunk_bytes: int = CHUN
         records = _slow_count(stream, dialect)
         nbytes = stream.tell() - start
         path = "csv-module"
-    data = max(records - 1, 0) if dialect.header else records
-    return CsvCount(records=records, data_rows=data, bytes_read=nbytes, exact_path=path)
+    return _result(records, nbytes, path, dialect)
+
+
+RANGE_BYTES = 8 * 1024 * 1024  # one ranged read (one request on a remote store) per range
+SCAN_BYTES = 1024 * 1024  # a range is scanned in pieces of this size (combine)
+PARALLEL_MIN_BYTES = 4 * RANGE_BYTES  # smaller files are counted in one sequential pass
+
+Range = tuple[int, int]
+RangeRunner = Callable[[Callable[[Range], ChunkScan], Sequence[Range]], list[ChunkScan]]
+
+
+def byte_ranges(size: int, range_bytes: int | None = None) -> list[Range]:
+    step = range_bytes or RANGE_BYTES
+    return [(lo, min(lo + step, size)) for lo in range(0, size, step)]
+
+
+def count_records_ranges(open_stream: Callable[[], BinaryIO], size: int, dialect: CsvDialect, run: RangeRunner,
+                         range_bytes: int | None = None) -> CsvCount:
+    """Exact count of an uncompressed file of `size` bytes from ranges read and scanned
+    concurrently: `run(fn, ranges)` is [fn(r) for r in ranges] (fanout.fan_out over the run's
+    pool); each range opens the file (`open_stream()`), seeks and reads its bytes once. A file
+    with a stray quote is recounted sequentially with Python's csv module, as count_records does."""
+    delimiter = dialect.delimiter
+
+    def scan(r: Range) -> ChunkScan:
+        lo, hi = r
+        with open_stream() as fh:
+            fh.seek(lo)
+            data = fh.read(hi - lo)
+        if len(data) != hi - lo:
+            raise OSError(f"the file changed while it was counted: {len(data)} bytes at offset {lo}, "
+                          f"{hi - lo} expected (size {size} when listed); rerun the job")
+        # scanned in small pieces: numpy's temporaries stay a few MiB per range in flight
+        pieces = [scan_chunk(data[i:i + SCAN_BYTES], delimiter) for i in range(0, len(data), SCAN_BYTES)]
+        return functools.reduce(lambda x, y: combine(x, y, delimiter), pieces)
+
+    stitch = _Stitch(delimiter)
+    try:
+        for s in run(scan, byte_ranges(size, range_bytes)):
+            stitch.add(s)
+        return _result(stitch.records, size, "vectorized-ranges", dialect)
+    except _StrayQuote:
+        with open_stream() as fh:
+            records = _slow_count(fh, dialect)
+            nbytes = fh.tell()
+        return _result(records, nbytes, "csv-module", dialect)
 
 
 # --------------------------------------------------------------------------- head samples
@@ -347,6 +458,7 @@ class CsvHead:
 def read_head(stream: BinaryIO, dialect: CsvDialect, max_records: int, max_bytes: int | None = None) -> CsvHead:
     """The header and up to `max_records` data records from the start of a file."""
     text = io.TextIOWrapper(stream, encoding=dialect.python_encoding, errors="replace", newline="")
+    cast(Any, text)._CHUNK_SIZE = HEAD_READ_BYTES  # not 8 KiB raw reads (one request each on a remote reader)
     reader = csv.reader(text, delimiter=dialect.delimiter, quotechar=dialect.quotechar)
     header: list[str] | None = None
     rows: list[list[str]] = []

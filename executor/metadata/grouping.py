@@ -2,15 +2,17 @@
 
 Rules (documented in the README, "How files become tables"):
 - Skipped: names starting with '.' (hidden) or '_' (markers such as _SUCCESS, _committed_*,
-  _started_*, and internal folders such as _delta_log), checkpoint folders, *.crc files, files of
-  no supported format, files outside the requested format.
+  _started_*, and internal folders such as _delta_log), streaming checkpoint folders (named
+  checkpoint(s): reported once per folder), *.crc files, files of no supported format, files
+  outside the requested format.
 - A table is the set of same-format files in one folder, plus the files in Hive-style `key=value`
   sub-folders below it (its partitions; the keys become partition columns).
 - Files of one folder are split into several tables when their schemas differ (CSV: header and
   dialect; Parquet: column names and types). Schemas are never merged across incompatible files;
   a partitioned table whose files disagree fails with a message naming two of them.
-- A folder that holds `_delta_log` is one Delta table (format `delta`): its data files belong to
-  it (never tables of their own), its log files are kept for the Delta log reader, and its
+- A folder that holds `_delta_log` is one Delta table (format `delta`) whatever its name (also a
+  folder named checkpoint or checkpoints): its data files belong to it (never tables of their
+  own), its log files (`_sidecars/` included) are kept for the Delta log reader, and its
   partitions come from the log, not from folder names.
 - A file's format comes from its name through the `detect` callback (the reader registry), and a
   file without an extension is sniffed through the `sniff` callback.
@@ -35,26 +37,39 @@ _PART_RE = re.compile(r"^([^=/]+)=(.*)$")
 _STEM_TAIL_RE = re.compile(r"([-_.]?(part|chunk)?[-_.]?\d+)+$", re.I)
 
 
+CHECKPOINT_REASON = "checkpoint folder (Structured Streaming state, no _delta_log)"
+
+
 def prune_dir(name: str) -> str | None:
-    """Why a folder is not descended into, or None."""
+    """Why a folder's files are not data, or None."""
     if name.startswith("."):
         return "hidden folder"
     if name == "_delta_log":
         return "Delta transaction log"
     if name.lower() in CHECKPOINT_DIRS:
-        return "checkpoint folder"
+        return CHECKPOINT_REASON
     if name.startswith("_"):
         return "internal folder ('_' prefix)"
     return None
 
 
 DELTA_LOG = "_delta_log"
+SIDECARS = "_sidecars"  # _delta_log/_sidecars: a v2 checkpoint's file actions
+
+
+def _listed_then_judged(name: str) -> bool:
+    """Folders the listing descends into although their files are usually not data: a folder
+    named checkpoint(s) may hold a Delta table (`_delta_log`), which is a table whatever its
+    folder's name; `_sidecars` holds v2 checkpoint sidecars under `_delta_log`. Their other files
+    are skipped in planning, reported once per folder."""
+    return name == SIDECARS or (name.lower() in CHECKPOINT_DIRS and not name.startswith("_"))
 
 
 def prune_listing(name: str) -> str | None:
-    """The prune rule given to FileStore.list_files: like prune_dir, but `_delta_log` folders are
-    listed (their files are read by the Delta log reader, never as tables)."""
-    if name == DELTA_LOG:
+    """The prune rule given to FileStore.list_files: like prune_dir, but `_delta_log` folders
+    (read by the Delta log reader, never as tables), `_sidecars` and checkpoint-named folders
+    (judged in planning: a Delta table or a streaming checkpoint) are listed."""
+    if name == DELTA_LOG or _listed_then_judged(name):
         return None
     return prune_dir(name)
 
@@ -162,14 +177,31 @@ def _delta_root_of(relative: str, roots: set[str]) -> str | None:
     return None
 
 
-def _name_reason(name: str, dirs: Sequence[str]) -> str | None:
-    """Why a file is skipped for its own name or a folder above it, or None."""
-    reason = skip_file(name)
-    if reason is None:
-        bad_dir = next((d for d in dirs if prune_dir(d)), None)
-        if bad_dir:
-            reason = prune_dir(bad_dir)
-    return reason
+def _name_reason(name: str, dirs: Sequence[str]) -> tuple[str | None, int | None]:
+    """(why a file is skipped for a folder above it or its own name, or None; the number of
+    folders down to the one that decides it when the skip is reported per folder, else None)."""
+    for i, d in enumerate(dirs):
+        reason = prune_dir(d)
+        if reason:
+            return reason, (i + 1 if _listed_then_judged(d) else None)
+    return skip_file(name), None
+
+
+class _Skipped:
+    """The skipped list: files one by one, files of a listed-then-judged folder once per folder."""
+
+    def __init__(self) -> None:
+        self.items: list[SkippedFile] = []
+        self._folders: set[str] = set()
+
+    def add(self, relative: str, reason: str, dirs: Sequence[str] = (), depth: int | None = None) -> None:
+        if depth is None:
+            self.items.append(SkippedFile(relative, reason))
+            return
+        folder = "/".join(dirs[:depth]) + "/"
+        if folder not in self._folders:
+            self._folders.add(folder)
+            self.items.append(SkippedFile(folder, reason))
 
 
 def _pattern_reason(relative: str, include: Sequence[str], exclude: Sequence[str]) -> str | None:
@@ -219,7 +251,7 @@ def plan_tables(
     roots = delta_roots(listing)
     groups: dict[tuple[str, str, tuple[str, ...]], TablePlan] = {}
     deltas: dict[str, TablePlan] = {}
-    skipped: list[SkippedFile] = []
+    skipped = _Skipped()
     found = 0
     total = 0
     for root in sorted(roots):
@@ -227,7 +259,7 @@ def plan_tables(
             deltas[root] = TablePlan(folder=root, file_format="delta", partition_keys=())
     for info in listing:
         if info.skip_reason:
-            skipped.append(SkippedFile(info.relative, info.skip_reason))
+            skipped.add(info.relative, info.skip_reason)
             continue
         name = info.name
         delta_root = _delta_root_of(info.relative, set(deltas)) if deltas else None
@@ -237,19 +269,24 @@ def plan_tables(
             if inside.split("/", 1)[0] == DELTA_LOG:
                 plan.log_files.append(info)
                 continue
-            reason = _name_reason(name, inside.split("/")[:-1])
+            inside_dirs = inside.split("/")[:-1]
+            reason, depth = _name_reason(name, inside_dirs)
             if reason is None and format_filter and format_filter != "delta":
                 reason = f"part of a Delta table, excluded by data_source_type={format_filter}"
-            reason = reason or _pattern_reason(info.relative, include, exclude)
+            if reason is None and (reason := _pattern_reason(info.relative, include, exclude)) is not None:
+                depth = None
             if reason is not None:
-                skipped.append(SkippedFile(info.relative or name, reason))
+                root_dirs = delta_root.split("/") if delta_root else []
+                skipped.add(info.relative or name, reason, root_dirs + inside_dirs,
+                            None if depth is None else len(root_dirs) + depth)
                 continue
             delta_parts = [(k, v) for k, v in (d.split("=", 1) for d in inside.split("/")[:-1] if _PART_RE.match(d))]
             plan.files.append(PlannedFile(info, delta_parts))
             found += 1
             total += info.size
             continue
-        reason = _name_reason(name, info.relative.split("/")[:-1])
+        dirs = info.relative.split("/")[:-1] if info.relative else []
+        reason, depth = _name_reason(name, dirs)
         fmt, codec = detect(name) if reason is None else (None, None)
         if reason is None and fmt is None and sniff is not None and not has_extension(name):
             try:
@@ -260,12 +297,12 @@ def plan_tables(
             reason = "unsupported format"
         if reason is None and format_filter and fmt != format_filter:
             reason = f"excluded by data_source_type={format_filter}"
-        reason = reason or _pattern_reason(info.relative, include, exclude)
+        if reason is None and (reason := _pattern_reason(info.relative, include, exclude)) is not None:
+            depth = None
         if reason is not None:
-            skipped.append(SkippedFile(info.relative or name, reason))
+            skipped.add(info.relative or name, reason, dirs, depth)
             continue
         assert fmt is not None
-        dirs = info.relative.split("/")[:-1] if info.relative else []
         cut, parts = partition_segments(dirs)
         folder = "/".join(dirs[:cut])
         keys = tuple(k for k, _ in parts)
@@ -282,7 +319,7 @@ def plan_tables(
         if include and not plan.files and not _matches(root, include):
             continue
         groups[(root, "delta", ())] = plan
-    return Plan(tables=list(groups.values()), skipped=skipped, files_found=found, total_size_bytes=total)
+    return Plan(tables=list(groups.values()), skipped=skipped.items, files_found=found, total_size_bytes=total)
 
 
 def split_by_schema(tables: list[TablePlan], signature: dict[str, Hashable]) -> list[TablePlan]:

@@ -11,11 +11,29 @@ from typing import Any
 TABLE_OK = "ok"
 TABLE_FAILED = "failed"
 
+# the key of column_notes whose note is about the whole table (a truncated file, a corrupt page
+# read: what Spark's scan would meet), not about one column
+TABLE_NOTE = "*"
+
 RUN_RUNNING = "running"
 RUN_SUCCEEDED = "succeeded"
 RUN_PARTIAL = "partial"
 RUN_FAILED = "failed"
-COMPLETED_STATUSES = (RUN_SUCCEEDED, RUN_PARTIAL)
+# The run's process died without recording its end (killed, OOM, native abort); written by a later
+# run, or derived by a read (executor.storage.liveness). Final, and not complete.
+RUN_ABANDONED = "abandoned"
+RUN_STATUSES = (RUN_RUNNING, RUN_SUCCEEDED, RUN_PARTIAL, RUN_FAILED, RUN_ABANDONED)
+FINAL_STATUSES = (RUN_SUCCEEDED, RUN_PARTIAL, RUN_FAILED, RUN_ABANDONED)
+COMPLETED_STATUSES = (RUN_SUCCEEDED, RUN_PARTIAL)  # the runs whose metadata queries and diff return
+
+
+def add_table_note(notes: dict[str, str], text: str) -> None:
+    """notes[TABLE_NOTE] with `text` added (notes joined by '; ', each once)."""
+    old = notes.get(TABLE_NOTE)
+    if old is None:
+        notes[TABLE_NOTE] = text
+    elif text not in old.split("; "):
+        notes[TABLE_NOTE] = f"{old}; {text}"
 
 
 @dataclass
@@ -64,8 +82,14 @@ class TableFacts:
     malformed_records: int | None = None  # JSON: records Spark reads as _corrupt_record
     csv_header: bool | None = None  # CSV/TSV: whether the first record is the header
     csv_header_reason: str | None = None  # CSV/TSV: why (csv_scan.decide_header or the payload's csv_header)
-    # column name -> why its samples/profile are empty or partial (e.g. values pyarrow cannot convert)
+    # column name -> why its samples/profile are empty or partial (e.g. values pyarrow cannot convert);
+    # TABLE_NOTE ("*") -> what holds for the whole table (only metadata was read, and a Spark scan of
+    # the data would fail or count otherwise)
     column_notes: dict[str, str] = field(default_factory=dict)
+
+    def add_table_note(self, text: str) -> None:
+        """Add a note about the whole table (column_notes[TABLE_NOTE], notes joined by '; ')."""
+        add_table_note(self.column_notes, text)
 
     @property
     def column_count(self) -> int:

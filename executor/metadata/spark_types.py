@@ -432,7 +432,8 @@ class CsvSchemaInferrer:
 
     One inferrer is one Spark partition's fold (``inferRowType``); :meth:`merge` is Spark's
     ``mergeRowTypes`` across partitions. Feed every sampled row of a table into ONE inferrer
-    to match ``spark.read.csv(sc.parallelize(lines, 1))`` (what the extractor does).
+    to match ``spark.read.csv(sc.parallelize(lines, 1))`` (what the extractor does: executor.spark_connect.csv_from_lines,
+    one partition on classic and Spark Connect sessions alike).
     """
 
     n_columns: int

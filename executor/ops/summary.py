@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from executor.metadata.model import RUN_ABANDONED, TABLE_NOTE
 from executor.ops.progress import human_bytes, human_seconds
 from executor.ops.render import parse_summary
 
@@ -32,7 +33,12 @@ def render_summary(run: dict[str, Any]) -> str:
         lines.append(f"  spark jobs:   {jobs if jobs is not None and jobs >= 0 else 'unknown'}")
     if "seconds" in s:
         lines.append(f"  seconds:      {s['seconds']} ({human_seconds(s['seconds'])})")
-    if not s:
+    if s.get("marked_by"):
+        lines.append(f"  marked by:    {s['marked_by']}")
+    if run.get("status") == RUN_ABANDONED:
+        lines.append("  (abandoned: its process died before recording its end; its tables may be partly written and "
+                     "are never returned as a completed run)")
+    elif not s:
         lines.append("  (no summary recorded: the run is still running or ended before recording it)")
     return "\n".join(lines)
 
@@ -42,7 +48,10 @@ def render_notes(s: dict[str, Any]) -> list[str]:
     for h in s.get("csv_headers", []):
         lines.append(f"    csv {h.get('table')}: {'header' if h.get('header') else 'no header'} ({h.get('reason')})")
     for n in s.get("column_notes", []):
-        lines.append(f"    column {n.get('table')}.{n.get('column')}: {n.get('reason')}")
+        if n.get("column") == TABLE_NOTE:
+            lines.append(f"    table {n.get('table')}: {n.get('reason')}")
+        else:
+            lines.append(f"    column {n.get('table')}.{n.get('column')}: {n.get('reason')}")
     more = s.get("column_notes_total", 0) - len(s.get("column_notes", []))
     if more > 0:
         lines.append(f"    ... and {more} more column notes (tables.column_notes)")

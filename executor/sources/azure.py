@@ -6,11 +6,15 @@ plain logic. See docs/AZURE.md for paths, credential precedence and the Spark ro
 Credential precedence (the first that applies wins):
   1. a SAS token in the path's query string
   2. AZURE_STORAGE_CONNECTION_STRING (AccountKey=... or SharedAccessSignature=...)
-  3. an account key: NUVYN_AZURE_ACCOUNT_KEY, else (on Databricks only) the Databricks secret
-     NUVYN_AZURE_KEY_SECRET_SCOPE / NUVYN_AZURE_KEY_SECRET_KEY read with dbutils.secrets.get
-  4. DefaultAzureCredential (managed identity, service principal env vars, az login, ...)
+  3. NUVYN_AZURE_ACCOUNT_KEY
+  4. on Databricks (executor.sources.databricks_credentials): a Unity Catalog temporary path
+     credential for the path (NUVYN_AZURE_UC_CREDENTIALS=auto), else the service principal of the
+     secret scope NUVYN_AZURE_SP_SECRET_SCOPE
+  5. on Databricks, the account key in the secret NUVYN_AZURE_KEY_SECRET_SCOPE /
+     NUVYN_AZURE_KEY_SECRET_KEY read with dbutils.secrets.get (legacy)
+  6. DefaultAzureCredential (managed identity, service principal env vars, az login, ...)
 The same credential serves the listing, the reads, and Spark (fs.azure.* settings for that account).
-Every secret value is registered with executor.redaction.SECRETS as soon as it is loaded.
+Every secret value is a executor.redaction.Secret (known to the redactor) as soon as it is loaded.
 Credentials go only to their own account (check_credential_target): the connection string to its
 AccountName / BlobEndpoint, the key and DefaultAzureCredential to NUVYN_AZURE_CREDENTIAL_ACCOUNTS
 when set. Emulator (http) endpoints are accepted only when executor.sources.location allows them.
@@ -42,15 +46,16 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from executor.errors import SourceError
-from executor.redaction import SECRETS
+from executor.redaction import Secret
 from executor.settings import Settings, reveal
 from executor.sources.base import FileInfo, PruneRule, io_threads
+from executor.sources.databricks_credentials import SERVICE_PRINCIPAL, UNITY_CATALOG, GovernedCredentials
 from executor.sources.local import escape_glob
 from executor.sources.location import Location, parse_connection_string
 from executor.sources.ranges import Fetch, RangeReader, ReadAhead, RequestLimiter, WholeFileCache
@@ -74,9 +79,14 @@ SecretReader = Callable[[str, str], str]
 class AzureCredential:
     """Which credential serves an account, and where it came from (`source`, safe to show)."""
 
-    source: str  # one of SAS, CONNECTION_STRING, ACCOUNT_KEY, SECRET_SCOPE, DEFAULT
+    source: str  # one of SAS, CONNECTION_STRING, ACCOUNT_KEY, UNITY_CATALOG, SERVICE_PRINCIPAL, SECRET_SCOPE, DEFAULT
     sas_token: str | None = field(default=None, repr=False)
     account_key: str | None = field(default=None, repr=False)
+    # Databricks' credentials (executor.sources.databricks_credentials): the storage SDK's credential
+    # object (a renewing SAS or a token credential) and the fs.azure settings Spark gets instead of
+    # those derived from the key or SAS (empty: Spark reads through Unity Catalog).
+    sdk_credential: Any = field(default=None, repr=False, compare=False)
+    spark_conf: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -95,6 +105,10 @@ def credential_source(location: Location, settings: Settings, *, databricks: boo
         return CONNECTION_STRING
     if settings.azure_account_key:
         return ACCOUNT_KEY
+    if databricks and settings.azure_uc_credentials != "off":
+        return UNITY_CATALOG  # tried first; resolve_credential goes on when Unity Catalog gives none
+    if databricks and settings.azure_sp_secret_scope:
+        return SERVICE_PRINCIPAL
     if databricks and settings.azure_key_secret_scope and settings.azure_key_secret_key:
         return SECRET_SCOPE
     return DEFAULT
@@ -105,7 +119,8 @@ def check_credential_target(location: Location, settings: Settings, source: str)
 
     A connection string serves only its AccountName and, for the emulator, only its BlobEndpoint;
     the account key, the secret-scope key and DefaultAzureCredential serve only the accounts in
-    NUVYN_AZURE_CREDENTIAL_ACCOUNTS when that is set (the API server requires it)."""
+    NUVYN_AZURE_CREDENTIAL_ACCOUNTS when that is set (the API server requires it), matched on the
+    account's endpoint (name and cloud suffix, or emulator host), not on its name alone."""
     account = (location.account or "").lower()
     connection_string = reveal(settings.azure_connection_string)
     if source == CONNECTION_STRING and connection_string:
@@ -133,29 +148,36 @@ def check_credential_target(location: Location, settings: Settings, source: str)
                 f"AZURE_STORAGE_CONNECTION_STRING serves its own endpoint only, not the one of data_source_path "
                 f"(account {account!r}, container {location.container!r}); fix the path or unset it")
         return
-    if source in (ACCOUNT_KEY, SECRET_SCOPE, DEFAULT) and settings.azure_credential_accounts:
-        allowed = {a.strip().lower() for a in settings.azure_credential_accounts.split(",") if a.strip()}
-        if account not in allowed:
+    if source in (ACCOUNT_KEY, SERVICE_PRINCIPAL, SECRET_SCOPE, DEFAULT) and settings.azure_credential_accounts:
+        # bound to the account's endpoint, not its name: `prodacct` (public cloud) does not serve
+        # prodacct.blob.core.chinacloudapi.cn nor an emulator's prodacct
+        from executor.sources.location import credential_target, credential_targets, show_target
+
+        served = credential_target(location)
+        if served not in credential_targets(settings.azure_credential_accounts):
             raise SourceError(
-                f"storage account {account!r} (container {location.container!r}) is not in "
-                f"NUVYN_AZURE_CREDENTIAL_ACCOUNTS: the {source} credential is used only for the accounts listed "
-                "there; add the account or give a SAS token in data_source_path")
+                f"storage account {account!r} at {show_target(served)} (container {location.container!r}) is not in "
+                f"NUVYN_AZURE_CREDENTIAL_ACCOUNTS: the {source} credential is used only for the endpoints listed "
+                "there (a bare account name is the public cloud, core.windows.net; name another cloud as "
+                "<account>.blob.<suffix>); add it or give a SAS token in data_source_path")
 
 
 def resolve_credential(location: Location, settings: Settings, *, databricks: bool = False,
-                       secret_reader: SecretReader | None = None) -> AzureCredential:
-    """Apply the documented precedence. Pure except for the injected Databricks secret reader."""
+                       secret_reader: SecretReader | None = None, governed: GovernedCredentials | None = None,
+                       spark: SparkSession | None = None) -> AzureCredential:
+    """Apply the documented precedence. Pure except for the injected Databricks secret reader and
+    `governed` (Unity Catalog and the secret-scope service principal, asked on Databricks only)."""
     account = location.account
-    check_credential_target(location, settings, credential_source(location, settings, databricks=databricks))
+    source = credential_source(location, settings, databricks=databricks)
+    if source != UNITY_CATALOG:  # Unity Catalog scopes its credential to the path itself
+        check_credential_target(location, settings, source)
     if location.sas_token:
-        token = location.sas_token.lstrip("?")
-        SECRETS.add(token)
+        token = location.sas_token.get_secret_value().lstrip("?")
         return AzureCredential(SAS, sas_token=token)
     connection_string = reveal(settings.azure_connection_string)
     account_key = reveal(settings.azure_account_key)
     if connection_string:
         cs = parse_connection_string(connection_string)
-        SECRETS.add(connection_string, cs.get("accountkey"), cs.get("sharedaccesssignature"))
         named = (cs.get("accountname") or "").lower()
         if cs.get("usedevelopmentstorage", "").lower() == "true":
             named = "devstoreaccount1"
@@ -173,8 +195,16 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
             f"(storage account {account!r}, container {location.container!r})"
         )
     if account_key:
-        SECRETS.add(account_key)
         return AzureCredential(ACCOUNT_KEY, account_key=account_key.strip())
+    if source in (UNITY_CATALOG, SERVICE_PRINCIPAL):
+        found = (governed or GovernedCredentials()).resolve(location, settings, spark)
+        if found is not None:
+            if found.source == SERVICE_PRINCIPAL:
+                check_credential_target(location, settings, SERVICE_PRINCIPAL)
+            return AzureCredential(found.source, sas_token=found.sas.token if found.sas else None,
+                                   sdk_credential=found.sdk_credential, spark_conf=dict(found.spark_conf))
+        check_credential_target(location, settings, credential_source(
+            location, replace(settings, azure_uc_credentials="off"), databricks=databricks))
     if settings.azure_key_secret_scope or settings.azure_key_secret_key:
         if not (settings.azure_key_secret_scope and settings.azure_key_secret_key):
             raise SourceError("set both NUVYN_AZURE_KEY_SECRET_SCOPE and NUVYN_AZURE_KEY_SECRET_KEY, or neither")
@@ -183,15 +213,14 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
                 raise SourceError("reading the account key from a Databricks secret scope needs the Spark session")
             reader = secret_reader
             try:
-                key = reader(settings.azure_key_secret_scope, settings.azure_key_secret_key)
+                key = Secret(reader(settings.azure_key_secret_scope, settings.azure_key_secret_key))
             except Exception as exc:  # noqa: BLE001 - dbutils raises py4j/its own errors
                 raise SourceError(
                     f"cannot read the account key of storage account {account!r} from Databricks secret "
                     f"scope {settings.azure_key_secret_scope!r} (key {settings.azure_key_secret_key!r}): "
                     f"{type(exc).__name__}"
                 ) from None
-            SECRETS.add(key)
-            return AzureCredential(SECRET_SCOPE, account_key=key.strip())
+            return AzureCredential(SECRET_SCOPE, account_key=key.get_secret_value().strip())
         logger.info("not on Databricks: NUVYN_AZURE_KEY_SECRET_SCOPE is ignored")
     return AzureCredential(DEFAULT)
 
@@ -209,7 +238,10 @@ def dbutils_secret_reader(spark: SparkSession) -> SecretReader:
 def spark_conf_for(location: Location, credential: AzureCredential, route: str) -> dict[str, str]:
     """The Hadoop fs.azure.* settings that give Spark the same credential. Pure.
 
-    DefaultAzureCredential gives none: on Databricks the cluster's own credentials serve abfss."""
+    DefaultAzureCredential gives none: on Databricks the cluster's own credentials serve abfss.
+    Databricks' credentials bring their own (`credential.spark_conf`)."""
+    if credential.spark_conf is not None:
+        return {} if route == "staging" else dict(credential.spark_conf)
     acct, suffix, container = location.account, location.endpoint_suffix, location.container
     if credential.kind == "default" or route == "staging":
         return {}
@@ -355,8 +387,8 @@ class RangeGetter:
     """Ranged GETs of one container's blobs over urllib3: the bulk of a run's requests (footers,
     samples, read-ahead ranges) at a quarter of azure-core's CPU per request (~0.6 ms against
     ~2.5 ms, measured on Azurite), which decides the time on a few cores. The listing and every
-    other call keep the SDK. Same credential (SAS, shared key, or a bearer token from the SDK
-    credential), one keep-alive pool of `pool_size` connections, the environment's proxy and CA
+    other call keep the SDK. Same credential (SAS, a Unity Catalog SAS as it renews, shared key, or
+    a bearer token from the SDK credential), one keep-alive pool of `pool_size` connections, the environment's proxy and CA
     bundle (as requests reads them), and the store's retry rules: 429/503 and other transient
     answers retried with backoff (Retry-After honoured), throttling told to the limiter."""
 
@@ -396,8 +428,11 @@ class RangeGetter:
 
     def url(self, name: str) -> str:
         url = f"{self.container_url}/{quote(name, safe='~/')}"
-        if self.credential.kind == "sas" and self.credential.sas_token:
-            url += "?" + self.credential.sas_token
+        sas = getattr(self.token_credential, "signature", None)  # a renewing SAS (Unity Catalog): its current token
+        if sas is None and self.credential.kind == "sas":
+            sas = self.credential.sas_token
+        if sas:
+            url += "?" + sas.lstrip("?")
         return url
 
     def _bearer(self) -> str:
@@ -413,7 +448,7 @@ class RangeGetter:
             headers["If-Match"] = etag
         if self._key is not None:
             headers["Authorization"] = f"SharedKey {self.account}:{self.sign(url, headers)}"
-        elif self.credential.kind == "default":
+        elif self.credential.kind == "default" and hasattr(self.token_credential, "get_token"):
             headers["Authorization"] = f"Bearer {self._bearer()}"
         return headers
 
@@ -477,7 +512,6 @@ class AzureBlobFileStore:
         self.kind = location.kind
         self.client = container_client
         self.credential = credential
-        SECRETS.add(credential.sas_token, credential.account_key)
         self.settings = settings or Settings()
         route = self.settings.azure_spark_route
         if route == "auto":
@@ -506,18 +540,22 @@ class AzureBlobFileStore:
     @classmethod
     def from_location(cls, location: Location, settings: Settings, *, spark: SparkSession | None = None,
                       secret_reader: SecretReader | None = None, databricks: bool = False,
-                      retry_total: int = 3) -> AzureBlobFileStore:
+                      retry_total: int = 3, governed: GovernedCredentials | None = None) -> AzureBlobFileStore:
         """The store with its SDK client. `spark`, on Databricks, reads a secret-scope key and gets
-        the credential's fs.azure settings; `databricks`: the runtime's rules apply (secret scope)."""
+        the credential's fs.azure settings; `databricks`: the runtime's rules apply (Unity Catalog,
+        secret scopes; `governed` asks the Databricks API, default databricks-sdk's WorkspaceClient)."""
         from azure.storage.blob import ContainerClient
 
         if secret_reader is None and spark is not None:
             secret_reader = dbutils_secret_reader(spark)
-        credential = resolve_credential(location, settings, databricks=databricks, secret_reader=secret_reader)
+        credential = resolve_credential(location, settings, databricks=databricks, secret_reader=secret_reader,
+                                        governed=governed, spark=spark)
         endpoint = location.blob_endpoint
         assert endpoint is not None
         sdk_credential: Any
-        if credential.kind == "sas":
+        if credential.sdk_credential is not None:
+            sdk_credential = credential.sdk_credential
+        elif credential.kind == "sas":
             sdk_credential = credential.sas_token
         elif credential.kind == "key":
             sdk_credential = {"account_name": location.account, "account_key": credential.account_key}
@@ -539,7 +577,8 @@ class AzureBlobFileStore:
                                  credential=sdk_credential, transport=http_transport(threads + 8),
                                  retry_policy=storage_retry_policy(limiter, retry_total))
         getter = RangeGetter(f"{endpoint.rstrip('/')}/{quote(_container(location), safe='')}", location.account or "",
-                             credential, sdk_credential if credential.kind == "default" else None, threads + 8,
+                             credential, credential.sdk_credential or (sdk_credential if credential.kind == "default"
+                                                                       else None), threads + 8,
                              limiter)
         store = cls(location, client, credential, settings, spark=spark, limiter=limiter, getter=getter)
         logger.info("Azure source: account %s container %s prefix %r (credential: %s, Spark route: %s)",

@@ -24,8 +24,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from executor.errors import PayloadError
-from executor.redaction import SECRETS, strip_query
+from executor.errors import PayloadError, SettingsError
+from executor.redaction import strip_query
 from executor.settings import Secret, Settings
 
 _HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.(?P<svc>blob|dfs)\.(?P<suffix>core\.windows\.net|core\.chinacloudapi\.cn|core\.usgovcloudapi\.net)$", re.I)
@@ -86,7 +86,7 @@ class Location:
     prefix: str = ""  # blob name prefix, no leading '/', decoded
     endpoint_suffix: str = "core.windows.net"
     emulator_endpoint: str | None = None  # http://127.0.0.1:10000/<account>
-    sas_token: str | None = field(default=None, repr=False, compare=False)
+    sas_token: Secret | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_azure(self) -> bool:
@@ -134,7 +134,7 @@ def parse_location(path: str, storage_hint: str | None = None,
         raise PayloadError("data_source_path is empty")
     parts = urlsplit(raw)
     scheme = parts.scheme.lower()
-    sas = parts.query or None
+    sas = Secret(parts.query) if parts.query else None  # known to the redactor from here on
 
     if scheme in ("", "file") or (len(scheme) == 1 and raw[1:3] in (":\\", ":/")):
         local = unquote(parts.path) if scheme == "file" else raw
@@ -191,16 +191,65 @@ def parse_location(path: str, storage_hint: str | None = None,
     )
 
 
+PUBLIC_CLOUD = "core.windows.net"
+_ACCOUNT_RE = re.compile(r"^[a-z0-9]{3,24}$")
+CredentialTarget = tuple[str, str]
+"""(account, where): `where` is the endpoint suffix (core.windows.net, core.chinacloudapi.cn, ...) of a
+cloud account, or the host:port of an emulator."""
+
+
+def credential_target(location: Location) -> CredentialTarget:
+    """The endpoint a request for `location` goes to, as (account, suffix or emulator host:port). Pure."""
+    account = (location.account or "").lower()
+    if location.emulator_endpoint:
+        return account, _netloc(location.emulator_endpoint)
+    return account, location.endpoint_suffix.lower()
+
+
+def show_target(target: CredentialTarget) -> str:
+    account, where = target
+    return f"{account}.blob.{where}" if where.startswith("core.") else f"http://{where}/{account}"
+
+
+def credential_targets(text: str | None) -> frozenset[CredentialTarget]:
+    """NUVYN_AZURE_CREDENTIAL_ACCOUNTS -> the endpoints the server's own credential may serve. Pure.
+
+    `acct` is the public cloud (acct.blob.core.windows.net) only; another cloud is named by its host
+    (`acct.blob.core.chinacloudapi.cn`, `acct.dfs.core.usgovcloudapi.net`, with or without https://),
+    an emulator by its endpoint (`http://127.0.0.1:10000/devstoreaccount1`). SettingsError names a bad entry."""
+    targets: set[CredentialTarget] = set()
+    for entry in (e.strip() for e in (text or "").split(",")):
+        if not entry:
+            continue
+        low = entry.lower().rstrip("/")
+        if _ACCOUNT_RE.match(low):
+            targets.add((low, PUBLIC_CLOUD))
+            continue
+        parts = urlsplit(low if "://" in low else "https://" + low)
+        m = _HOST_RE.match(parts.hostname or "")
+        if m and parts.path in ("", "/") and not parts.query and parts.scheme == "https" and "@" not in parts.netloc:
+            targets.add((m.group("account").lower(), m.group("suffix").lower()))
+            continue
+        segs = [x for x in parts.path.split("/") if x]
+        if "://" in low and parts.scheme in ("http", "https") and len(segs) == 1 and not m and parts.port \
+                and "@" not in parts.netloc and not parts.query:
+            targets.add((segs[0], _netloc(parts.netloc)))
+            continue
+        raise SettingsError(
+            f"NUVYN_AZURE_CREDENTIAL_ACCOUNTS entry {entry!r} is not understood: use an account name (public cloud, "
+            "<account>.blob.core.windows.net), <account>.blob.<endpoint suffix> for another cloud (e.g. "
+            "acct.blob.core.chinacloudapi.cn) or an emulator endpoint http://<host>:<port>/<account>")
+    return frozenset(targets)
+
+
 STORAGE_KINDS = ("local", "dbfs", "azure_blob", "adls_gen2")
 
 
 def source_location(path: str, data_source_type: str, settings: Settings) -> Location:
     """The Location of a job's data_source_path: its data_source_type is the hint when it names a
-    storage kind; emulator hosts come from the settings; a SAS token in the path is registered with
-    executor.redaction.SECRETS."""
+    storage kind; emulator hosts come from the settings; a SAS token in the path is a Secret (known to
+    the redactor since parse_location)."""
     hint = data_source_type if data_source_type in STORAGE_KINDS else None
     location = parse_location(path, hint, emulator_hosts(settings.azure_connection_string,
                                                           settings.azure_emulator_hosts))
-    if location.sas_token:
-        SECRETS.add(location.sas_token)
     return location

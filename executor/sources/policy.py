@@ -8,9 +8,11 @@ Every path is resolved before the check (realpath: `..`, `~`, `file://`, symlink
 cannot climb out of a root. Unset: Azure paths only (local and DBFS paths are refused and the
 message says how to allow them).
 
-NUVYN_AZURE_CREDENTIAL_ACCOUNTS (comma-separated account names) lists the storage accounts the
-server's own credential (NUVYN_AZURE_ACCOUNT_KEY, the Databricks secret-scope key,
-DefaultAzureCredential) may be used for. A connection string serves only its own AccountName.
+NUVYN_AZURE_CREDENTIAL_ACCOUNTS (comma-separated) lists the storage endpoints the server's own
+credential (NUVYN_AZURE_ACCOUNT_KEY, the Databricks secret-scope key, DefaultAzureCredential) may
+be used for: `acct` is acct.blob.core.windows.net (public cloud) only; `acct.blob.core.chinacloudapi.cn`
+names another cloud, `http://127.0.0.1:10000/devstoreaccount1` an emulator. A connection string
+serves only its own endpoint.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ import posixpath
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from executor.errors import ExecutorError
-from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE
-from executor.sources.location import Location
+from executor.errors import ExecutorError, SettingsError
+from executor.settings import SourceGuardSettings
+from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE, SERVICE_PRINCIPAL
+from executor.sources.local import ConfinedRoot, LocalFileStore
+from executor.sources.location import CredentialTarget, Location, credential_target, credential_targets, show_target
 
 ROOTS_ENV = "NUVYN_API_SOURCE_ROOTS"
 ACCOUNTS_ENV = "NUVYN_AZURE_CREDENTIAL_ACCOUNTS"
@@ -97,8 +101,14 @@ class SourcePolicy:
                 azure.append((parts[0].lower(), parts[1], prefix))
         return cls(tuple(local), tuple(dbfs), tuple(azure), configured=bool(entries))
 
-    def check(self, location: Location) -> None:
-        """Raise SourceNotAllowed (naming the setting) unless `location` is inside a root."""
+    def check(self, location: Location) -> str | None:
+        """Raise SourceNotAllowed (naming the setting) unless `location` is inside a root. Returns the
+        local or DBFS root it resolved under (None for Azure)."""
+        return self.resolve(location)[0]
+
+    def resolve(self, location: Location) -> tuple[str | None, str | None]:
+        """(root, resolved path) of a local or DBFS location inside a root, (None, None) for Azure;
+        SourceNotAllowed otherwise."""
         if location.kind in _PATH_RULES:
             if location.kind == "local":
                 real, roots = _real(location.local_path or location.display), self.local_roots
@@ -111,36 +121,86 @@ class SourcePolicy:
             if not self.configured:
                 raise SourceNotAllowed(
                     f"{what} are refused: this server has no {ROOTS_ENV}; {how_to_set} and restart the server")
-            if not any(_within(real, r) for r in roots):
+            inside = [r for r in roots if _within(real, r)]
+            if not inside:
                 raise SourceNotAllowed(
                     f"data_source_path {location.display!r} resolves outside the {roots_name} allowed by "
                     f"{ROOTS_ENV}; {fix}")
-            return
+            return max(inside, key=len), real
         if not self.configured:
-            return  # Azure: the credential rules (check_credential_account) still apply
+            return None, None  # Azure: the credential rules (check_credential_account) still apply
         prefix = _blob_prefix(location.prefix)
         if prefix is None:
             raise SourceNotAllowed(f"data_source_path {location.display!r} climbs above its container")
         for account, container, root in self.azure_roots:
             if (account == (location.account or "").lower() and container == location.container
                     and (not root or _within(prefix, root))):
-                return
+                return None, None
         raise SourceNotAllowed(
             f"data_source_path {location.display!r} (account {location.account!r}, container "
             f"{location.container!r}) is outside the Azure roots allowed by {ROOTS_ENV}; add "
             f"<account>/<container>[/<prefix>] to {ROOTS_ENV}")
 
 
-def check_credential_account(location: Location, source: str, allowed_accounts: Collection[str]) -> None:
-    """The server's own credential (`source`, see executor.sources.azure) serves only listed accounts."""
-    if source not in (ACCOUNT_KEY, SECRET_SCOPE, DEFAULT):
+@dataclass(frozen=True)
+class SourceGuard:
+    """A job the API's local launcher started (SourceGuardSettings.enforce_roots): its source is
+    checked again against the server's roots when the job opens it (the API checked it when the job
+    was created, maybe minutes before; a queued job recovered after a restart was not checked by
+    this server at all), and a local or DBFS source is read through a store confined to the root it
+    resolved under (executor.sources.local.ConfinedRoot: no link followed out of it, no file with
+    more than one hard link)."""
+
+    policy: SourcePolicy
+
+    @classmethod
+    def from_settings(cls, settings: SourceGuardSettings) -> SourceGuard | None:
+        if not settings.enforce_roots:
+            return None
+        return cls(SourcePolicy.parse(settings.source_roots))
+
+    def check(self, location: Location) -> None:
+        self._resolve(location)
+
+    def _resolve(self, location: Location) -> tuple[str | None, str | None]:
+        try:
+            return self.policy.resolve(location)
+        except SourceNotAllowed as exc:
+            raise SourceNotAllowed(f"the job checked its source again (it may have changed since the API accepted "
+                                   f"it): {exc}") from None
+
+    def local_store(self, location: Location) -> LocalFileStore:
+        """The store of a local or DBFS location, confined to its root (SourceNotAllowed outside)."""
+        root, real = self._resolve(location)
+        if root is None or real is None:
+            raise SourceNotAllowed(f"data_source_path {location.display!r} is not a local or DBFS path")
+        below = [] if real == root else real[len(root.rstrip("/")) + 1:].split("/")
+        confined = ConfinedRoot(root)
+        path = location.local_path or location.display
+        if location.kind == "dbfs":
+            return LocalFileStore(path, kind="dbfs", fuse_root="/dbfs", spark_scheme="dbfs:", confined=confined,
+                                  below=below)
+        return LocalFileStore(path, confined=confined, below=below)
+
+
+def check_credential_account(location: Location, source: str, allowed: Collection[CredentialTarget]) -> None:
+    """The server's own credential (`source`, see executor.sources.azure) serves only the listed
+    endpoints (account name + cloud suffix, or emulator host; see parse_accounts)."""
+    if source not in (ACCOUNT_KEY, SERVICE_PRINCIPAL, SECRET_SCOPE, DEFAULT):
         return
-    account = (location.account or "").lower()
-    if account not in {a.strip().lower() for a in allowed_accounts if a.strip()}:
+    target = credential_target(location)
+    if target not in allowed:
+        account = target[0]
         raise SourceNotAllowed(
-            f"storage account {account!r} is not one this server's own Azure credential ({source}) may be "
-            f"used for: add it to {ACCOUNTS_ENV}, or give a SAS token in data_source_path")
+            f"storage account {account!r} at {show_target(target)} is not one this server's own Azure credential "
+            f"({source}) may be used for: add it to {ACCOUNTS_ENV} (a bare name is the public cloud, "
+            "core.windows.net; name another cloud as <account>.blob.<suffix>), or give a SAS token in "
+            "data_source_path")
 
 
-def parse_accounts(text: str | None) -> frozenset[str]:
-    return frozenset(a.strip().lower() for a in (text or "").split(",") if a.strip())
+def parse_accounts(text: str | None) -> frozenset[CredentialTarget]:
+    """NUVYN_AZURE_CREDENTIAL_ACCOUNTS -> endpoints; SourceNotAllowed naming a bad entry."""
+    try:
+        return credential_targets(text)
+    except SettingsError as exc:
+        raise SourceNotAllowed(str(exc)) from None

@@ -4,6 +4,11 @@
   of the seed's DatabricksWriter: the current state of a run is its final event row (the `running`
   row while there is none); by default the latest completed run (succeeded or partial) of each
   (workflow_id, source_id) pair; the data rows of the chosen runs; drift via executor.metadata.drift.
+- Abandoned runs: a backend given a `RunLiveness` (executor.storage.liveness) reports a run whose
+  current row is `running` but whose process is found dead as `abandoned`, with the reason, before
+  any run has written its marker row (`with_abandoned`, the same on every backend). Reads write
+  nothing: the next run of the job persists the marker (DatabricksWriter.mark_abandoned), so `runs`
+  stays read-only, fast and JVM-free locally.
 - `SparkReads`: DataFrame filters and windows on a SparkSession (Databricks jobs, notebooks, and
   DatabricksWriter.query_metadata/select_runs/schema_changes, which delegate here).
 - `DeltaReads`: delta-rs (`deltalake`) reads the local Delta tables at
@@ -17,27 +22,30 @@ Python (`current_runs`, `sort_rows`), so the rules are unit-tested without a JVM
 check them against SparkReads on tables Spark wrote.
 
 Timestamps come back as naive UTC datetimes (the tables store UTC), as Spark returns them with the
-session and process in UTC.
+session and process in UTC; the warehouse's text is converted from its session time zone.
 """
 
 from __future__ import annotations
 
 import abc
 import functools
+import json
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from executor.errors import MetadataStoreError, QueryError, SettingsError
 from executor.metadata.drift import diff_tables
 from executor.metadata.model import COMPLETED_STATUSES, RUN_RUNNING
-from executor.redaction import SECRETS
+from executor.redaction import SECRETS, Secret
 from executor.settings import ReadSettings, Settings
 from executor.storage import schema as S
+from executor.storage.liveness import RunLiveness, abandoned_view, group_runs
 from executor.storage.rows import naive_utc
 
 if TYPE_CHECKING:
@@ -81,15 +89,20 @@ class MetadataReads(Protocol):
 
 def build_reads(settings: Settings, read_settings: ReadSettings, *, databricks: bool,
                 spark_reads: Callable[[], MetadataReads] | None = None,
-                statement_client: Callable[[], Any] | None = None) -> MetadataReads:
+                statement_client: Callable[[], Any] | None = None,
+                liveness: RunLiveness | None = None) -> MetadataReads:
     """The reads this process should use (ReadSettings.choose). `spark_reads` builds the Spark
-    backend (and its session) only when it is chosen; `statement_client` builds the databricks-sdk
-    WorkspaceClient (default: WorkspaceClient() with the SDK's own configuration)."""
+    backend (and its session) only when it is chosen (with `liveness` of its own); `statement_client`
+    builds the databricks-sdk WorkspaceClient (default: WorkspaceClient() with the SDK's own
+    configuration). `liveness` reports dead runs as abandoned (module docstring)."""
     kind = read_settings.choose(databricks)
     if kind == "statement":
         client = statement_client() if statement_client else _workspace_client()
         return StatementReads(client, str(read_settings.sql_warehouse_id), settings,
-                              timeout_s=read_settings.statement_timeout_s)
+                              timeout_s=read_settings.statement_timeout_s,
+                              start_timeout_s=read_settings.warehouse_start_timeout_s,
+                              disposition=read_settings.result_disposition,
+                              time_zone=read_settings.warehouse_timezone, liveness=liveness)
     if kind == "spark":
         if spark_reads is None:
             raise SettingsError("NUVYN_READ_BACKEND=spark needs a SparkSession in this process")
@@ -98,7 +111,7 @@ def build_reads(settings: Settings, read_settings: ReadSettings, *, databricks: 
     if not location:
         raise SettingsError("delta-rs reads need the tables' location: set NUVYN_TABLES_LOCATION (on Databricks "
                             "set NUVYN_SQL_WAREHOUSE_ID instead)")
-    return DeltaReads(location)
+    return DeltaReads(location, liveness=liveness)
 
 
 def _workspace_client() -> Any:
@@ -153,6 +166,27 @@ def current_runs(events: Iterable[Row], *, run_id: str | None = None, completed_
         current = [sort_rows(rows, [(_event_time, True), (lambda r: r.get("run_id"), True)])[0]
                    for rows in by_key.values()]
     return sort_rows(current, [(lambda r: r.get("started_at"), True), (lambda r: r.get("run_id"), True)])
+
+
+# Jobs API calls one read may make to judge Databricks runs (the rest stay `running` until a later read).
+READ_API_CHECKS = 20
+
+
+def with_abandoned(runs: list[Row], liveness: RunLiveness | None, events_of: Callable[[list[str]], list[Row]],
+                   events: Iterable[Row] | None = None) -> list[Row]:
+    """`runs` (current rows, as select_runs returns them) with each open run that `liveness` finds
+    dead shown as abandoned (executor.storage.liveness.abandoned_view). `events_of(run_ids)` reads
+    every executor_runs row of those runs afresh; `events`, when given, are rows already read that
+    hold every row of those runs (else events_of is asked first)."""
+    open_ids = sorted({str(r["run_id"]) for r in runs if r.get("status") == RUN_RUNNING})
+    if liveness is None or not open_ids:
+        return runs
+    wanted = set(open_ids)
+    first = [e for e in events if str(e.get("run_id")) in wanted] if events is not None else events_of(open_ids)
+    found = liveness.abandoned(group_runs(first), events_of, api_checks=READ_API_CHECKS)
+    if not found:
+        return runs
+    return [abandoned_view(r, found[str(r["run_id"])].reason) if str(r["run_id"]) in found else r for r in runs]
 
 
 def _needs_ids(workflow_id: str | None, source_id: str | None, run_id: str | None) -> None:
@@ -227,6 +261,8 @@ class RowReads(abc.ABC):
     """The reads over a row fetcher: subclasses implement `fetch` (equality filters pushed down to the
     store, never SQL text from values); the run rules run in plain Python."""
 
+    liveness: RunLiveness | None = None
+
     @abc.abstractmethod
     def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
         """Rows of `table` whose columns equal `equals` (and whose run_id is one of run_ids), every
@@ -242,7 +278,21 @@ class RowReads(abc.ABC):
                     latest_only: bool = True) -> list[Row]:
         _needs_ids(workflow_id, source_id, run_id)
         events = self.fetch(S.EXECUTOR_RUNS, self._equals(workflow_id, source_id, run_id))
-        return current_runs(events, run_id=run_id, completed_only=completed_only, latest_only=latest_only)
+        runs = current_runs(events, run_id=run_id, completed_only=completed_only, latest_only=latest_only)
+        # every row of a run shares its workflow_id and source_id: `events` holds all rows of these runs
+        return with_abandoned(runs, self.liveness, self.run_events, events)
+
+    def open_run_rows(self, *, run_mode: str, since: datetime, host: str | None = None) -> list[Row]:
+        """executor_runs rows of the runs of `run_mode` (and `host`) started since `since` (naive UTC):
+        every row of each open run among them (closed runs' rows too: RunLiveness.abandoned skips those)."""
+        equals = {"run_mode": run_mode, **({"host": host} if host else {})}
+        cut = naive_utc(since)
+        return [r for r in self.fetch(S.EXECUTOR_RUNS, equals)
+                if isinstance(r.get("started_at"), datetime) and r["started_at"] >= cut]
+
+    def run_events(self, run_ids: Sequence[str]) -> list[Row]:
+        """Every executor_runs row of these runs."""
+        return self.fetch(S.EXECUTOR_RUNS, {}, run_ids) if run_ids else []
 
     def query_metadata(self, workflow_id: str | None = None, source_id: str | None = None,
                        run_id: str | None = None) -> dict[str, Any]:
@@ -292,8 +342,9 @@ class DeltaReads(RowReads):
     (`update_incremental`: runs committed by other processes are seen at once); the pyarrow dataset of
     a version is built once and reused while the version stays the same (its files never change)."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, liveness: RunLiveness | None = None) -> None:
         self.location = location.rstrip("/")
+        self.liveness = liveness
         self._lock = threading.Lock()
         self._table_locks: dict[str, threading.Lock] = {}
         self._cache: dict[str, tuple[Any, int, Any]] = {}  # table -> (DeltaTable, version, dataset)
@@ -372,14 +423,45 @@ class DeltaReads(RowReads):
 _INT_TYPES = {"LONG", "INT", "SHORT", "BYTE"}
 _FLOAT_TYPES = {"DOUBLE", "FLOAT"}
 _DONE = {"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"}
+STATEMENTS_PATH = "/api/2.0/sql/statements"
+INLINE_BYTE_LIMIT = 25 * 1024 * 1024  # the API's INLINE limit; a larger result comes back truncated
+MISSING_TABLE_SQLSTATE = "42P01"  # TABLE_OR_VIEW_NOT_FOUND
+DISPOSITIONS = ("auto", "inline", "external_links")
+_TIMESTAMP_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*"
+    r"(Z|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?$", re.IGNORECASE)
 
 
 def _enum_name(value: Any) -> str:
     return str(getattr(value, "value", value) or "")
 
 
-def convert_value(type_name: str, value: str | None) -> Any:
-    """A JSON_ARRAY cell (text or null) as the Python value Spark's collect() gives."""
+def parse_timestamp(text: str, zone: Callable[[], tzinfo] | tzinfo | None = None) -> datetime:
+    """A warehouse's TIMESTAMP text as a naive UTC datetime. Any fraction width (0-9 digits: nanoseconds
+    are cut to microseconds), `T` or space, `Z` or a numeric offset; without an offset the time is
+    local time of `zone` (the warehouse's session time zone; a callable is asked only then; None:
+    UTC). The same rules on every Python (3.10's fromisoformat takes only 3 or 6 digits)."""
+    m = _TIMESTAMP_RE.match(text.strip())
+    if not m:
+        raise ValueError(f"not a timestamp: {text!r}")
+    year, month, day, hour, minute, second, frac, offset = m.groups()
+    micros = int((frac or "0")[:6].ljust(6, "0"))
+    value = datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micros)
+    if offset is None:
+        tz = zone() if callable(zone) else zone
+        if tz is None:
+            return value
+        return naive_utc(value.replace(tzinfo=tz))
+    if offset.upper() == "Z":
+        return value
+    digits = offset[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0), seconds=int(digits[4:6] or 0))
+    return value - delta if offset[0] == "+" else value + delta
+
+
+def convert_value(type_name: str, value: str | None, zone: Callable[[], tzinfo] | tzinfo | None = None) -> Any:
+    """A JSON_ARRAY cell (text or null) as the Python value Spark's collect() gives; TIMESTAMP as naive
+    UTC (parse_timestamp, `zone`: the warehouse's session time zone for values without an offset)."""
     if value is None:
         return None
     if type_name in _INT_TYPES:
@@ -389,26 +471,61 @@ def convert_value(type_name: str, value: str | None) -> Any:
     if type_name == "BOOLEAN":
         return value.lower() == "true"
     if type_name == "TIMESTAMP":
-        text = value.replace(" ", "T")
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        return naive_utc(parsed)
+        return parse_timestamp(value, zone)
     return value
+
+
+def _fetch_link(url: str, headers: Mapping[str, str], timeout_s: float) -> bytes:
+    """GET a presigned external link (cloud storage): only its own headers, never the workspace token."""
+    import urllib.request
+
+    request = urllib.request.Request(url, headers=dict(headers), method="GET")
+    with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310 - https links from the API
+        data: bytes = answer.read()
+        return data
 
 
 @dataclass(eq=False)
 class StatementReads(RowReads):
-    """Reads through a Databricks SQL warehouse (Statement Execution API, databricks-sdk
-    `w.statement_execution`). Statements are `SELECT * FROM <catalog>.<schema>.<table> WHERE col = :col
-    AND run_id IN (:run_id_0, ...)`: values travel only as named parameters."""
+    """Reads through a Databricks SQL warehouse (the Statement Execution API's REST form through the
+    databricks-sdk client: `client.api_client.do`, so that `status.error.sql_state` is kept).
+    Statements are `SELECT * FROM <catalog>.<schema>.<table> WHERE col = :col AND run_id IN (:run_id_0, ...)`:
+    values travel only as named parameters.
+
+    - Results: INLINE with a 25 MiB byte_limit (several chunks are followed); a result the API marks
+      truncated is read again with EXTERNAL_LINKS (disposition `auto`), whose presigned links are
+      fetched without the workspace token. `inline` / `external_links` force one disposition.
+    - Waiting: a PENDING statement (the warehouse is starting) is polled up to `start_timeout_s`
+      (NUVYN_SQL_WAREHOUSE_START_TIMEOUT_S), a RUNNING one up to `timeout_s`
+      (NUVYN_SQL_STATEMENT_TIMEOUT_S); the poll interval grows from poll_seconds to max_poll_seconds.
+      Past a limit the statement is cancelled and the read fails naming the setting.
+    - Timestamps: values with an offset are converted to UTC; without one they are local time of the
+      warehouse's session time zone (`time_zone`, NUVYN_SQL_WAREHOUSE_TIMEZONE; unset: asked once
+      with `SELECT current_timezone()` when the first such value arrives).
+    - Errors: a missing table is told by `sql_state` 42P01 (read as no rows); any other failure is a
+      MetadataStoreError with the API's error code and first message line, secrets removed."""
 
     client: Any
     warehouse_id: str
     settings: Settings
     _: KW_ONLY
     timeout_s: float = 60.0
+    start_timeout_s: float = 600.0
+    disposition: str = "auto"
+    time_zone: str | None = None
+    liveness: RunLiveness | None = None
     poll_seconds: float = 0.5
+    max_poll_seconds: float = 5.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
+    fetch_link: Callable[[str, Mapping[str, str], float], bytes] = _fetch_link
+
+    def __post_init__(self) -> None:
+        if self.disposition not in DISPOSITIONS:
+            raise SettingsError(f"NUVYN_SQL_RESULT_DISPOSITION={self.disposition!r} is invalid; expected one of: "
+                                f"{', '.join(DISPOSITIONS)}")
+        self._zone: tzinfo | None = _zone(self.time_zone) if self.time_zone else None
+        self._zone_lock = threading.Lock()
 
     def statement(self, table: str, equals: Mapping[str, str],
                   run_ids: Sequence[str] | None = None) -> tuple[str, list[dict[str, str]]]:
@@ -431,57 +548,145 @@ class StatementReads(RowReads):
             sql += " WHERE " + " AND ".join(where)
         return sql, params
 
-    def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
-        from databricks.sdk.service.sql import (
-            Disposition,
-            ExecuteStatementRequestOnWaitTimeout,
-            Format,
-            StatementParameterListItem,
-        )
+    # ------------------------------------------------------------------ the API
 
-        sql, params = self.statement(table, equals, run_ids)
-        api = self.client.statement_execution
-        deadline = self.clock() + self.timeout_s
+    def _do(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = self.client.api_client.do(method, path, body=body) if body is not None else \
+            self.client.api_client.do(method, path)
+        return answer if isinstance(answer, dict) else {}
+
+    def _cancel(self, statement_id: str) -> None:
         try:
-            resp = api.execute_statement(
-                statement=sql, warehouse_id=self.warehouse_id,
-                parameters=[StatementParameterListItem(**p) for p in params],
-                disposition=Disposition.INLINE, format=Format.JSON_ARRAY,
-                wait_timeout=f"{max(5, min(50, int(self.timeout_s)))}s",
-                on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE)
-            while _enum_name(resp.status.state if resp.status else None) not in _DONE:
-                if self.clock() >= deadline:
-                    try:
-                        api.cancel_execution(resp.statement_id)
-                    except OSError as exc:  # SDK and HTTP errors; best effort: the timeout is the error to report
-                        logger.warning("cancelling statement %s failed: %s", resp.statement_id, type(exc).__name__)
-                    raise MetadataStoreError(f"reading {table} through SQL warehouse {self.warehouse_id} took over "
-                                             f"{self.timeout_s:g} s (NUVYN_SQL_STATEMENT_TIMEOUT_S); cancelled")
-                self.sleep(self.poll_seconds)
-                resp = api.get_statement(resp.statement_id)
+            self._do("POST", f"{STATEMENTS_PATH}/{statement_id}/cancel", {})
+        except Exception as exc:  # noqa: BLE001 - best effort: the timeout is the error to report
+            logger.warning("cancelling statement %s failed: %s", statement_id, type(exc).__name__)
+
+    def _run(self, sql: str, params: list[dict[str, str]], disposition: str, what: str) -> dict[str, Any]:
+        """Execute and wait: the final statement response (state SUCCEEDED, FAILED, CANCELED or CLOSED)."""
+        body: dict[str, Any] = {
+            "statement": sql, "warehouse_id": self.warehouse_id, "parameters": params,
+            "disposition": disposition, "format": "JSON_ARRAY",
+            "wait_timeout": f"{max(5, min(50, int(self.timeout_s)))}s", "on_wait_timeout": "CONTINUE"}
+        if disposition == "INLINE":
+            body["byte_limit"] = INLINE_BYTE_LIMIT
+        resp = self._do("POST", STATEMENTS_PATH, body)
+        started = self.clock()
+        running_since: float | None = None
+        interval = self.poll_seconds
+        while (state := _state(resp)) not in _DONE:
+            now = self.clock()
+            if state == "RUNNING" and running_since is None:
+                running_since = now
+            if running_since is None and now - started >= self.start_timeout_s:
+                self._cancel(resp["statement_id"])
+                raise MetadataStoreError(
+                    f"{what}: SQL warehouse {self.warehouse_id} did not start the statement within "
+                    f"{self.start_timeout_s:g} s (NUVYN_SQL_WAREHOUSE_START_TIMEOUT_S); cancelled. Is the warehouse "
+                    "stopped with auto-start off, or at its queue limit?")
+            if running_since is not None and now - running_since >= self.timeout_s:
+                self._cancel(resp["statement_id"])
+                raise MetadataStoreError(f"{what} through SQL warehouse {self.warehouse_id} took over "
+                                         f"{self.timeout_s:g} s (NUVYN_SQL_STATEMENT_TIMEOUT_S); cancelled")
+            self.sleep(interval)
+            interval = min(self.max_poll_seconds, interval * 1.5)
+            resp = self._do("GET", f"{STATEMENTS_PATH}/{resp['statement_id']}")
+        return resp
+
+    def _cells(self, resp: dict[str, Any]) -> Iterator[list[str | None]]:
+        """Every row of a SUCCEEDED statement: inline chunks and external links, in chunk order."""
+        sid = resp["statement_id"]
+        result: dict[str, Any] | None = resp.get("result") or {}
+        while result is not None:
+            yield from result.get("data_array") or []
+            nxt = result.get("next_chunk_index")
+            for link in result.get("external_links") or []:
+                yield from self._link_rows(link)
+                nxt = link.get("next_chunk_index")
+            result = self._do("GET", f"{STATEMENTS_PATH}/{sid}/result/chunks/{nxt}") if nxt is not None else None
+
+    def _link_rows(self, link: dict[str, Any]) -> list[list[str | None]]:
+        url = Secret(str(link["external_link"]))  # presigned: the URL (its query) is a credential
+        headers = {str(k): Secret(str(v)) for k, v in (link.get("http_headers") or {}).items()}
+        data = self.fetch_link(url.get_secret_value(), {k: v.get_secret_value() for k, v in headers.items()},
+                               max(30.0, self.timeout_s))
+        rows = json.loads(data or b"[]")
+        if not isinstance(rows, list):
+            raise MetadataStoreError(f"external link of chunk {link.get('chunk_index')} is not a JSON array")
+        return rows
+
+    def _session_zone(self) -> tzinfo:
+        """The warehouse's session time zone (asked once, with `SELECT current_timezone()`)."""
+        with self._zone_lock:
+            if self._zone is None:
+                resp = self._run("SELECT current_timezone()", [], "INLINE", "reading the warehouse's time zone")
+                if _state(resp) != "SUCCEEDED":
+                    raise MetadataStoreError(f"SQL warehouse {self.warehouse_id}: cannot read its time zone "
+                                             "(set NUVYN_SQL_WAREHOUSE_TIMEZONE)")
+                (row,) = list(self._cells(resp))
+                self._zone = _zone(str(row[0]))
+            return self._zone
+
+    def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
+        sql, params = self.statement(table, equals, run_ids)
+        what = f"reading {table}"
+        first = "EXTERNAL_LINKS" if self.disposition == "external_links" else "INLINE"
+        try:
+            resp = self._run(sql, params, first, what)
+            truncated = bool((resp.get("manifest") or {}).get("truncated"))
+            if _state(resp) == "SUCCEEDED" and truncated and first == "INLINE":
+                if self.disposition == "inline":
+                    raise MetadataStoreError(
+                        f"{what}: the result is over the {INLINE_BYTE_LIMIT // 2**20} MiB INLINE limit and "
+                        "NUVYN_SQL_RESULT_DISPOSITION=inline; set it to auto or external_links")
+                logger.info("%s: the result is over the INLINE limit; reading it through external links", what)
+                resp = self._run(sql, params, "EXTERNAL_LINKS", what)
+            state = _state(resp)
+            if state != "SUCCEEDED":
+                return self._failed(table, resp, state)
+            columns = [(c["name"], str(c.get("type_name") or ""))
+                       for c in ((resp.get("manifest") or {}).get("schema") or {}).get("columns") or []]
+            zone = self._session_zone
+            rows = [{name: convert_value(t, v, zone) for (name, t), v in zip(columns, cells)}
+                    for cells in self._cells(resp)]
         except MetadataStoreError:
             raise
         except Exception as exc:  # SDK/HTTP errors -> the store's error, secrets removed
             raise MetadataStoreError(SECRETS.redact(
-                f"SQL warehouse {self.warehouse_id}: reading {table} failed: {type(exc).__name__}: {exc}")) from exc
-        state = _enum_name(resp.status.state)
-        if state != "SUCCEEDED":
-            err = resp.status.error
-            text = (getattr(err, "message", None) or state) if err else state
-            if "TABLE_OR_VIEW_NOT_FOUND" in text:
-                logger.info("table %s not found in the SQL warehouse: nothing to read", table)
-                return []
-            raise MetadataStoreError(SECRETS.redact(
-                f"SQL warehouse {self.warehouse_id}: reading {table} ended {state}: {text.splitlines()[0]}"))
-        columns = [(c.name, _enum_name(c.type_name)) for c in resp.manifest.schema.columns]
-        rows: list[Row] = []
-        result = resp.result
-        while result is not None:
-            for cells in result.data_array or []:
-                rows.append({name: convert_value(t, v) for (name, t), v in zip(columns, cells)})
-            nxt = result.next_chunk_index
-            result = api.get_statement_result_chunk_n(resp.statement_id, nxt) if nxt is not None else None
+                f"SQL warehouse {self.warehouse_id}: {what} failed: {type(exc).__name__}: {exc}")) from exc
         return with_every_column(table, rows, [n for n, _ in columns])
+
+    def _failed(self, table: str, resp: dict[str, Any], state: str) -> list[Row]:
+        err = (resp.get("status") or {}).get("error") or {}
+        if err.get("sql_state") == MISSING_TABLE_SQLSTATE:
+            logger.info("table %s not found in the SQL warehouse: nothing to read", table)
+            return []
+        code = err.get("error_code") or state
+        text = str(err.get("message") or state).splitlines()[0]
+        state_text = f", SQLSTATE {err['sql_state']}" if err.get("sql_state") else ""
+        raise MetadataStoreError(SECRETS.redact(
+            f"SQL warehouse {self.warehouse_id}: reading {table} ended {state} ({code}{state_text}): {text}"))
+
+
+def _state(resp: dict[str, Any]) -> str:
+    return _enum_name((resp.get("status") or {}).get("state"))
+
+
+def _zone(name: str) -> tzinfo:
+    """A time zone by name (IANA, `UTC`, `Z`, or a fixed offset such as `+02:00`)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    text = name.strip()
+    if text.upper() in ("UTC", "Z", "GMT", "ETC/UTC"):
+        return timezone.utc
+    m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", text, re.IGNORECASE)
+    if m:
+        delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+        return timezone(delta if m.group(1) == "+" else -delta)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"unknown time zone {name!r} (NUVYN_SQL_WAREHOUSE_TIMEZONE or the warehouse's "
+                            "current_timezone()); use an IANA name such as Europe/Berlin") from None
 
 
 # ---------------------------------------------------------------------- Spark
@@ -492,13 +697,39 @@ class SparkReads:
     writer's) creates or migrates the tables first, as the seed's query methods did."""
 
     def __init__(self, spark: SparkSession, settings: Settings,
-                 ensure_tables: Callable[[], Any] | None = None) -> None:
+                 ensure_tables: Callable[[], Any] | None = None, liveness: RunLiveness | None = None) -> None:
         self.spark = spark
         self.settings = settings
         self.ensure_tables = ensure_tables
+        self.liveness = liveness
 
     def _df(self, name: str) -> DataFrame:
         return self.spark.table(self.settings.table_name(name))
+
+    def run_events(self, run_ids: Sequence[str]) -> list[Row]:
+        """Every executor_runs row of these runs."""
+        from pyspark.sql import functions as F
+
+        if not run_ids:
+            return []
+        return [r.asDict() for r in self._df(S.EXECUTOR_RUNS).filter(F.col("run_id").isin(*run_ids)).collect()]
+
+    def open_run_rows(self, *, run_mode: str, since: datetime, host: str | None = None) -> list[Row]:
+        """The `running` rows of the runs of `run_mode` (and `host`) started since `since` (naive UTC)
+        that have no final row: one Spark query, whose answer is the few open runs (RowReads.open_run_rows
+        returns more; the caller keeps the open ones)."""
+        from pyspark.sql import functions as F
+
+        if self.ensure_tables is not None:
+            self.ensure_tables()
+        # a naive literal goes through the conversion createDataFrame gave the stored naive values
+        runs = self._df(S.EXECUTOR_RUNS).filter(F.col("started_at") >= F.lit(naive_utc(since)))
+        runs = runs.filter(F.col("run_mode") == F.lit(run_mode))
+        if host is not None:
+            runs = runs.filter(F.col("host") == F.lit(host))
+        closed = runs.filter(F.col("status") != F.lit(RUN_RUNNING)).select("run_id")
+        running = runs.filter(F.col("status") == F.lit(RUN_RUNNING))
+        return [r.asDict() for r in running.join(closed, "run_id", "left_anti").collect()]
 
     def select_runs(self, workflow_id: str | None = None, source_id: str | None = None,
                     run_id: str | None = None, completed_only: bool = True,
@@ -527,7 +758,7 @@ class SparkReads:
                 F.coalesce(F.col("finished_at"), F.col("started_at")).desc(), F.col("run_id").desc())
             current = current.withColumn("_rk", F.row_number().over(per_key)).filter(F.col("_rk") == 1).drop("_rk")
         ordered = current.orderBy(F.col("started_at").desc(), F.col("run_id").desc())
-        return [r.asDict() for r in ordered.collect()]
+        return with_abandoned([r.asDict() for r in ordered.collect()], self.liveness, self.run_events)
 
     def query_metadata(self, workflow_id: str | None = None, source_id: str | None = None,
                        run_id: str | None = None) -> dict[str, Any]:

@@ -1,13 +1,16 @@
 """Retrying Delta operations that lost a race: commit conflicts between concurrent writers and the
 "already exists" of concurrent CREATE SCHEMA/TABLE. Errors are recognised by type (delta.exceptions)
-or by Spark error class, never by message text; waits grow exponentially with jitter, tries are
-bounded in number and in time, and the clock is injectable so that tests neither sleep nor guess.
+or by Spark error class, on classic and Spark Connect sessions alike (where pyspark 3.5's Connect
+client drops the class, by the "[CLASS]" prefix Spark gives the message), never by other message
+text; waits grow exponentially with jitter, tries are bounded in number and in time, and the clock
+is injectable so that tests neither sleep nor guess.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,25 +35,45 @@ CREATE_RACE_ERROR_CLASSES = frozenset({
 RETRY_ERROR_CLASSES = CONFLICT_ERROR_CLASSES | CREATE_RACE_ERROR_CLASSES
 
 
+# Spark writes a SparkThrowable's message as "[ERROR_CLASS] text" (SparkThrowableHelper.getMessage);
+# pyspark 3.5's Connect client passes only that message on, prefixed with "(java.class.Name) " for
+# errors it has no Python type for (Delta's conflicts), and drops the error class it carries.
+_CONNECT_MESSAGE_CLASS = re.compile(r"^(?:\([\w.$]+\) )?\[([A-Z][A-Z0-9_]*(?:\.[A-Z][A-Z0-9_]*)*)\] ")
+
+
 def error_class(exc: BaseException) -> str | None:
-    """Spark's error class (condition) of a PySpark error, or of the JVM error a Py4JJavaError
-    carries when PySpark did not convert it (Delta's conflicts on a delta-spark without Python
-    exception types); None for other errors."""
+    """Spark's error class (condition) of an error; None for other errors. In this order:
+    1. a PySpark error (classic or Spark Connect): its getCondition (PySpark 4) / getErrorClass;
+    2. a Spark Connect error whose client dropped the class (pyspark 3.5's Connect client never
+       sets it): the class the server's SparkThrowable message starts with, "[DELTA_CONCURRENT_APPEND] ...";
+    3. a py4j Py4JJavaError (classic sessions only) that PySpark did not convert (Delta's conflicts
+       on a delta-spark without Python exception types): the error class of the JVM error it carries."""
     from pyspark.errors import PySparkException
 
     if isinstance(exc, PySparkException):
         get = getattr(exc, "getCondition", None) or exc.getErrorClass  # getCondition: PySpark 4
-        return get()
-    java = getattr(exc, "java_exception", None)  # py4j.protocol.Py4JJavaError
+        name = get()
+        if name is None and type(exc).__module__ == "pyspark.errors.exceptions.connect":
+            found = _CONNECT_MESSAGE_CLASS.match(str(getattr(exc, "message", None) or exc))
+            name = found.group(1) if found else None
+        return name
+    java = getattr(exc, "java_exception", None)  # py4j.protocol.Py4JJavaError: classic sessions only
     if java is None:
         return None
-    from py4j.protocol import Py4JError
-
+    try:
+        from py4j.protocol import Py4JError
+    except ImportError:  # a Connect-only client has no py4j, and so no py4j errors
+        return None
     try:
         name = java.getErrorClass()
     except (Py4JError, AttributeError):  # not a SparkThrowable: no such method
         return None
     return None if name is None else str(name)
+
+
+def is_retryable_class(name: str | None) -> bool:
+    """An error class (or a sub-condition of one: DELTA_CONCURRENT_APPEND.WITH_PARTITION_HINT) of RETRY_ERROR_CLASSES."""
+    return name is not None and (name in RETRY_ERROR_CLASSES or name.split(".", 1)[0] in RETRY_ERROR_CLASSES)
 
 
 def delta_conflict_types() -> tuple[type[BaseException], ...]:
@@ -75,7 +98,7 @@ class DeltaRaces:
         self.types: tuple[type[BaseException], ...] = delta_conflict_types()
 
     def __call__(self, exc: BaseException) -> bool:
-        return isinstance(exc, self.types) or error_class(exc) in RETRY_ERROR_CLASSES
+        return isinstance(exc, self.types) or is_retryable_class(error_class(exc))
 
 
 @dataclass(frozen=True)

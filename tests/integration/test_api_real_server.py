@@ -1,6 +1,7 @@
 """The API as a real server process (uvicorn on a free 127.0.0.1 port) over HTTP: the seed's curl
 cases, a real local job on samples/lake run to completion (payload in NUVYN_JOB_PAYLOAD, the seed's
-case 3 form), a server restart that loses nothing, and the job's metadata read over HTTP."""
+case 3 form; the job reads its source confined to NUVYN_API_SOURCE_ROOTS and writes tables only its
+user can read), a server restart that loses nothing, and the job's metadata read over HTTP."""
 
 from __future__ import annotations
 
@@ -105,6 +106,13 @@ def test_seed_cases_and_a_real_job_over_http(tmp_path, server_env, sample_lake, 
             assert job["exit_code"] == 0 and job["summary"]["tables"] >= 5 and job["error_message"] is None
             assert job["workflow_id"] == "test_workflow_123" and job["source_id"] == "test_source_456"
             run_id = job["run_id"]
+            # the tables the job wrote (sample values) are this user's only: files 0600, folders 0700
+            tables = Path(server_env["NUVYN_WAREHOUSE_DIR"]) / "_executor_metadata.db"
+            written = [tables, *tables.rglob("*")]
+            assert len(written) > 20 and any(p.name.endswith(".parquet") for p in written)
+            modes = {oct(p.stat().st_mode & 0o777) for p in written if p.is_file()}
+            folders = {oct(p.stat().st_mode & 0o777) for p in written if p.is_dir()}
+            assert (modes, folders) == ({"0o600"}, {"0o700"}), (modes, folders)
             # seed case 1 (workflow_id only): answered 'created'; the job it starts is ended here
             # (the seed writes "https://...": a host that is not Azure storage is now refused at the door)
             r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": "https://...",

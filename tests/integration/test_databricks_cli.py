@@ -28,7 +28,9 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TOOLS = REPO.parent / "shared" / "tools" / "databricks"
+# <repo>/../shared/tools/databricks; NUVYN_DATABRICKS_TOOLS names the folder for a checkout elsewhere
+# (a git worktree whose parent has no shared/).
+TOOLS = Path(os.environ.get("NUVYN_DATABRICKS_TOOLS") or REPO.parent / "shared" / "tools" / "databricks")
 CLI = TOOLS / "databricks"
 FAKEWS = TOOLS / "fakews"
 
@@ -39,6 +41,7 @@ pytestmark = [pytest.mark.lane_a_only, pytest.mark.skipif(
 )]
 
 SP = "2f1e5c4a-7b0d-4c3e-9a61-8d2b7e4f1a90"  # a service principal's application id (format only)
+BACKEND = "7c1d2e3f-5a6b-4c8d-9e0f-1a2b3c4d5e6f"  # the backend's service principal (format only)
 SPARK_4 = "17.3.x-scala2.13"
 USER = "tester@databricks.com"  # the identity fakews authenticates every token as
 DEV_ROOT = f"/Workspace/Users/{USER}/.bundle/nuvyn-executor/dev"
@@ -46,6 +49,9 @@ PAYLOAD = {"workflow_id": "wf_cli", "source_id": "src_cli",
            "data_source_path": "abfss://raw@acct.dfs.core.windows.net/sales", "data_source_type": "adls_gen2",
            "job_metadata": {"workflow_id": "wf_cli", "source_id": "src_cli"}, "note": "quotes \" and spaces"}
 EMAILS = ["ops@example.com", "data-team@example.com"]
+TASK_PARAMETERS = ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}", "--write-to-db",
+                   "--log-format=json", "--metadata-catalog=hive_metastore", "--metadata-schema=_executor_metadata",
+                   "--azure-sp-secret-scope=", "--run-timeout-s=14400"]
 IGNORED_DIRS = {".git", ".tools", ".databricks", ".nuvyn", ".pytest_cache", ".ruff_cache", ".bench", "dist",
                 "build", "node_modules", "__pycache__", "spark-warehouse", "metastore_db"}
 
@@ -138,41 +144,71 @@ def run_json(fakews, home, bundle_dir):
     return _run
 
 
+PRINCIPALS = ["--var", f"prod_service_principal={SP}", "--var", f"backend_principal={BACKEND}"]
 TARGETS = [
     ("dev", []),
     ("dev", ["--var", f"spark_version={SPARK_4}"]),
-    ("prod", ["--var", f"prod_service_principal={SP}"]),
-    ("prod", ["--var", f"prod_service_principal={SP}", "--var", f"spark_version={SPARK_4}"]),
-    ("prod_wheelhouse", ["--var", f"prod_service_principal={SP}"]),
-    ("prod_wheelhouse", ["--var", f"prod_service_principal={SP}", "--var", f"spark_version={SPARK_4}"]),
+    ("prod", PRINCIPALS),
+    ("prod", [*PRINCIPALS, "--var", f"spark_version={SPARK_4}"]),
+    ("prod_wheelhouse", PRINCIPALS),
+    ("prod_wheelhouse", [*PRINCIPALS, "--var", f"spark_version={SPARK_4}"]),
+    ("serverless", PRINCIPALS),
+    ("serverless", [*PRINCIPALS, "--var", "serverless_environment_version=2", "--var", "metadata_catalog=main"]),
+    ("serverless_wheelhouse", PRINCIPALS),
 ]
 
 
-@pytest.mark.parametrize(("target", "extra"), TARGETS, ids=[f"{t}{'-17.3' if SPARK_4 in ' '.join(e) else ''}"
-                                                            for t, e in TARGETS])
+def _target_id(target: str, extra: list[str]) -> str:
+    text = " ".join(extra)
+    return target + ("-17.3" if SPARK_4 in text else "") + ("-env2" if "environment_version=2" in text else "")
+
+
+@pytest.mark.parametrize(("target", "extra"), TARGETS, ids=[_target_id(t, e) for t, e in TARGETS])
 def test_validate_strict_is_clean(run, run_json, target, extra):
     done = run("bundle", "validate", "-t", target, "--strict", *extra)
     assert "Validation OK!" in done.stdout
     assert "Warning" not in done.stdout + done.stderr and "Error" not in done.stdout + done.stderr
+    assert "Recommendation" not in done.stdout + done.stderr
     config = run_json("bundle", "validate", "-t", target, "--strict", *extra)
     root = config["workspace"]["root_path"]
     assert root == f"/Workspace/Users/{USER}/.bundle/nuvyn-executor/{target}"  # the principal's home
-    (task,) = config["resources"]["jobs"]["metadata_extraction"]["tasks"]
-    (cluster,) = config["resources"]["jobs"]["metadata_extraction"]["job_clusters"]
-    assert cluster["new_cluster"]["spark_version"] == (SPARK_4 if SPARK_4 in " ".join(extra) else "15.4.x-scala2.12")
+    job = config["resources"]["jobs"]["metadata_extraction"]
+    (task,) = job["tasks"]
+    params = task["python_wheel_task"]["parameters"]
+    catalog = "main" if "metadata_catalog=main" in " ".join(extra) else "hive_metastore"
+    assert f"--metadata-catalog={catalog}" in params and "--metadata-schema=_executor_metadata" in params
+    assert "--log-format=json" in params
+    if target.startswith("serverless"):
+        # serverless: an environment, no cluster, no task libraries
+        assert not job.get("job_clusters") and "job_cluster_key" not in task and "libraries" not in task
+        (env,) = job["environments"]
+        assert task["environment_key"] == env["environment_key"]
+        version = "2" if "environment_version=2" in " ".join(extra) else "4"
+        assert env["spec"]["environment_version"] == version and "client" not in env["spec"]
+    else:
+        (cluster,) = job["job_clusters"]
+        assert task["job_cluster_key"] == cluster["job_cluster_key"] and "environment_key" not in task
+        assert cluster["new_cluster"]["spark_version"] == (SPARK_4 if SPARK_4 in " ".join(extra)
+                                                           else "15.4.x-scala2.12")
     if target == "dev":
-        assert "run_as" not in config
+        assert "run_as" not in config and "permissions" not in job
         assert task["libraries"] == [{"whl": "dist/*.whl"}]
     else:
         assert config["run_as"] == {"service_principal_name": SP}
         assert config["bundle"]["mode"] == "production"
+        levels = {(p.get("service_principal_name") or p.get("user_name"), p["level"]) for p in job["permissions"]}
+        assert {(BACKEND, "CAN_MANAGE_RUN"), (SP, "CAN_VIEW"), (USER, "IS_OWNER")} == levels
     if target == "prod_wheelhouse":
         assert task["libraries"] == [{"requirements": f"{root}/files/wheelhouse/requirements.txt"}]
         build = config["artifacts"]["nuvyn_executor_wheelhouse"]["build"]
         assert build.endswith(f"--spark-version {cluster['new_cluster']['spark_version']}")
+    if target == "serverless_wheelhouse":
+        assert env["spec"]["dependencies"] == [f"-r {root}/files/wheelhouse/requirements.txt"]
+        build = config["artifacts"]["nuvyn_executor_wheelhouse"]["build"]
+        assert build.endswith("--serverless-environment 4")
 
 
-@pytest.mark.parametrize("target", ["prod", "prod_wheelhouse"])
+@pytest.mark.parametrize("target", ["prod", "prod_wheelhouse", "serverless", "serverless_wheelhouse"])
 def test_prod_refuses_to_validate_without_the_service_principal(run, target):
     done = run("bundle", "validate", "-t", target, "--strict", check=False)
     assert done.returncode != 0
@@ -198,8 +234,7 @@ def test_failure_emails_from_a_target_override(tmp_path, run_json):
     assert text.count(anchor) == 1
     override = anchor + "    variables:\n      failure_emails:\n" + "".join(f"        - {e}\n" for e in EMAILS)
     yml.write_text(text.replace(anchor, override))
-    prod = run_json("bundle", "validate", "-t", "prod", "--strict", "--var", f"prod_service_principal={SP}",
-                    cwd=copy)
+    prod = run_json("bundle", "validate", "-t", "prod", "--strict", *PRINCIPALS, cwd=copy)
     assert prod["resources"]["jobs"]["metadata_extraction"]["email_notifications"]["on_failure"] == EMAILS
     dev = run_json("bundle", "validate", "-t", "dev", "--strict", cwd=copy)
     assert dev["resources"]["jobs"]["metadata_extraction"]["email_notifications"]["on_failure"] == []
@@ -231,12 +266,12 @@ def test_deploy_creates_the_job_with_the_expected_settings(deployed, bundle_dir)
     (cluster,) = settings["job_clusters"]
     nc = cluster["new_cluster"]
     assert nc["spark_version"] == "15.4.x-scala2.12" and nc["data_security_mode"] == "SINGLE_USER"
-    assert nc["spark_env_vars"] == {"NUVYN_JOB_PAYLOAD": "", "NUVYN_LOG_FORMAT": "json"}
+    assert nc["spark_env_vars"] == {"NUVYN_JOB_PAYLOAD": ""}
     (task,) = settings["tasks"]
     assert task["job_cluster_key"] == cluster["job_cluster_key"]
     assert task["python_wheel_task"] == {
         "package_name": "nuvyn_executor", "entry_point": "nuvyn-executor-job",
-        "parameters": ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}", "--write-to-db"]}
+        "parameters": TASK_PARAMETERS}
     assert (task["max_retries"], task["min_retry_interval_millis"], task["retry_on_timeout"]) == (2, 60000, False)
     (wheel,) = (bundle_dir / "dist").glob("nuvyn_executor-*-py3-none-any.whl")
     assert task["libraries"] == [{"whl": f"{DEV_ROOT}/artifacts/.internal/{wheel.name}"}]
@@ -288,3 +323,49 @@ def test_run_passes_the_json_payload_parameter_unchanged(deployed, run, run_json
     assert (param["name"], param["value"]) == ("payload", payload)
     assert json.loads(got["job_parameters"][0]["value"]) == PAYLOAD
     assert [t["task_key"] for t in got["tasks"]] == ["extract_metadata"]
+
+
+SERVERLESS_ROOT = f"/Workspace/Users/{USER}/.bundle/nuvyn-executor/serverless"
+
+
+@pytest.fixture(scope="module")
+def deployed_serverless(run, run_json) -> dict[str, Any]:
+    """`bundle deploy -t serverless` with a Unity Catalog catalog for the metadata tables."""
+    extra = [*PRINCIPALS, "--var", "metadata_catalog=main"]
+    done = run("bundle", "deploy", "-t", "serverless", *extra)
+    assert "Resources: 2 created" in done.stderr  # the job and its permissions
+    summary = run_json("bundle", "summary", "-t", "serverless", *extra)
+    job_id = summary["resources"]["jobs"]["metadata_extraction"]["id"]
+    return {"job_id": int(job_id), "job": run_json("jobs", "get", str(job_id))}
+
+
+def test_serverless_deploy_has_an_environment_and_no_cluster(deployed_serverless):
+    settings = deployed_serverless["job"]["settings"]
+    assert settings["name"] == "nuvyn-executor-metadata-extraction"
+    assert not settings.get("job_clusters")
+    (task,) = settings["tasks"]
+    assert task["environment_key"] == "executor"
+    assert not {"job_cluster_key", "new_cluster", "existing_cluster_id", "libraries"} & set(task)
+    (env,) = settings["environments"]
+    assert env["environment_key"] == "executor" and env["spec"]["environment_version"] == "4"
+    (dep,) = env["spec"]["dependencies"]
+    assert dep.startswith(f"{SERVERLESS_ROOT}/artifacts/.internal/nuvyn_executor-") and dep.endswith(".whl")
+    assert task["python_wheel_task"]["parameters"] == [
+        p.replace("hive_metastore", "main") for p in TASK_PARAMETERS]
+    assert settings["run_as"] == {"service_principal_name": SP}
+    assert settings["parameters"] == [{"name": "payload", "default": ""}]
+
+
+def _acl(run_json, kind: str, object_id: str) -> dict[str, set[str]]:
+    acl = run_json("permissions", "get", kind, object_id)["access_control_list"]
+    return {(a.get("service_principal_name") or a.get("user_name") or a.get("group_name")):
+            {p["permission_level"] for p in a["all_permissions"] if not p.get("inherited")} for a in acl}
+
+
+def test_serverless_permissions_let_the_backend_run_and_the_run_as_principal_read(deployed_serverless, run_json):
+    job_acl = _acl(run_json, "jobs", str(deployed_serverless["job_id"]))
+    assert job_acl[BACKEND] == {"CAN_MANAGE_RUN"} and job_acl[SP] == {"CAN_VIEW"} and job_acl[USER] == {"IS_OWNER"}
+    root = run_json("workspace", "get-status", SERVERLESS_ROOT)
+    folder_acl = _acl(run_json, "directories", str(root["object_id"]))
+    assert folder_acl[SP] == {"CAN_READ"}  # the run-as principal reads the deployed wheel
+    assert folder_acl[BACKEND] == {"CAN_RUN"}

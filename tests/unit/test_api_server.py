@@ -80,7 +80,8 @@ def test_seed_case_3_env_payload_ids_reach_the_executor(tmp_path):
                     payload=payload, launcher="local", run_id="run_abc")
     launcher = LocalLauncher(None, logs_dir=tmp_path, env={"NUVYN_API_TOKEN": TOKEN}, payload_transport="env")
     cmd, env = launcher.command(job)
-    assert cmd[1:] == ["-m", "executor.main", "--run-id", "run_abc", "--write-to-db"]
+    assert cmd[1:] == ["-m", "executor.main", "--run-id", "run_abc", "--write-to-db",
+                       "--result-file", str(tmp_path / f"{job.job_id}.result.json")]
     assert "NUVYN_API_TOKEN" not in env  # the API's token never reaches a job
     request = resolve_request(cmd[3:], env)
     assert (request.workflow_id, request.source_id, request.run_id) == ("env_workflow_123", "env_source_456", "run_abc")
@@ -220,7 +221,7 @@ def test_no_token_needs_an_explicit_opt_in(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="executor"):
         app, launcher, _ = make_app(tmp_path, token=None)
     assert "authentication is DISABLED" in caplog.text
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:  # without a token: loopback Host names only
         r = client.post("/jobs/create", json={"job_type": "metadata_extraction", "data_source_path": SEED_PATH,
                                               "workflow_id": "w1"})
         assert r.status_code == 200

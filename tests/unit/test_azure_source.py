@@ -11,7 +11,7 @@ import pytest
 
 from executor.errors import SourceError
 from executor.metadata.grouping import prune_dir, prune_listing
-from executor.redaction import SECRETS
+from executor.redaction import SECRETS, Secret
 from executor.settings import Settings
 from executor.sources.azure import (
     ACCOUNT_KEY,
@@ -324,7 +324,8 @@ def test_hierarchical_listing_gives_the_flat_listing_and_never_lists_pruned_fold
     got_flat = [(f.relative, f.skip_reason, f.size) for f in flat.list_files(prune_listing)]
     got_walk = [(f.relative, f.skip_reason, f.size) for f in walk.list_files(prune_listing)]
     assert got_walk == got_flat
-    assert ("_checkpoints/", "checkpoint folder", 0) in got_walk and (".hidden/", "hidden folder", 0) in got_walk
+    skipped = {rel: reason for rel, reason, _size in got_walk if reason}
+    assert skipped["_checkpoints/"].startswith("checkpoint folder") and skipped[".hidden/"] == "hidden folder"
     assert not any(p and ("_checkpoints" in p or ".hidden" in p) for p in walk.client.listed_prefixes)
     assert "lake/t/_delta_log/" in walk.client.listed_prefixes  # the Delta log is listed (its files are read)
     assert store(data, "abfss://raw@acct01.dfs.core.windows.net/lake").hierarchical()  # ADLS Gen2: auto
@@ -454,6 +455,25 @@ def test_the_range_getter_signs_as_azure_storage_blob_does():
     SharedKeyCredentialPolicy("devstoreaccount1", key).on_request(PipelineRequest(request, _context()))
     assert headers["Authorization"] == request.headers["Authorization"]
     assert headers["x-ms-range"] == "bytes=100-149" and headers["If-Match"] == '"0x8DC"'
+
+
+def test_the_range_getter_uses_a_unity_catalog_sas_as_it_renews():
+    """A renewing SAS (databricks_credentials.RefreshingSas): each ranged GET carries its current
+    token, not the one the store was made with, and no Authorization header."""
+    from executor.sources.azure import RangeGetter
+    from executor.sources.databricks_credentials import RefreshingSas
+    from executor.sources.ranges import RequestLimiter
+
+    now = [1000.0]
+    tokens = iter(["sv=1&sig=first", "sv=1&sig=second"])
+    sas = RefreshingSas(lambda: (Secret(next(tokens)), now[0] + 3600), clock=lambda: now[0])
+    credential = AzureCredential("Unity Catalog", sas_token=sas.token, sdk_credential=sas.credential)
+    getter = RangeGetter("https://acct.blob.core.windows.net/raw", "acct", credential, sas.credential, 4,
+                         RequestLimiter(4, 1 << 20))
+    assert getter.url("lake/a.parquet").endswith("/raw/lake/a.parquet?sv=1&sig=first")
+    now[0] += 3600  # expired: the next request renews it
+    url = getter.url("lake/a.parquet")
+    assert url.endswith("?sv=1&sig=second") and "Authorization" not in getter.headers(url, 0, 10, None)
 
 
 def _context():

@@ -91,6 +91,41 @@ def the_job(included) -> tuple[Path, dict[str, Any]]:
     return jobs_of(included)["metadata_extraction"]
 
 
+def _merge_by(base: list[dict], extra: list[dict], key: str) -> list[dict]:
+    """The CLI's target override of a keyed list (tasks by task_key, job_clusters by job_cluster_key,
+    environments by environment_key): entries with the same key are merged, new ones appended."""
+    out = [dict(b) for b in base]
+    for e in extra:
+        same = [o for o in out if o.get(key) == e.get(key)]
+        if same:
+            same[0].update(e)
+        else:
+            out.append(dict(e))
+    return out
+
+
+KEYS = {"tasks": "task_key", "job_clusters": "job_cluster_key", "environments": "environment_key"}
+
+
+def job_for(bundle, included, target: str) -> dict[str, Any]:
+    """The job as the CLI sees it in `target`: the job file with the target's resources merged in."""
+    _, job = the_job(included)
+    job = dict(job)
+    over = (((bundle["targets"][target].get("resources") or {}).get("jobs") or {}).get("metadata_extraction") or {})
+    for field_name, value in over.items():
+        job[field_name] = _merge_by(job.get(field_name) or [], value, KEYS[field_name]) if field_name in KEYS else value
+    return job
+
+
+def variables_for(bundle, target: str) -> dict[str, Any]:
+    return {**{k: v.get("default") for k, v in bundle["variables"].items()},
+            **(bundle["targets"][target].get("variables") or {})}
+
+
+CLASSIC_TARGETS = ("dev", "prod", "prod_wheelhouse")
+SERVERLESS_TARGETS = ("serverless", "serverless_wheelhouse")
+
+
 def test_bundle_has_name_targets_and_no_hard_coded_host(bundle):
     assert bundle["bundle"]["name"] == "nuvyn-executor"
     assert set(bundle["targets"]) >= {"dev", "prod"}
@@ -126,8 +161,8 @@ def test_artifact_builds_the_wheel_from_setup_py(bundle):
     assert not artifact.get("files"), "the CLI's default, <path>/dist/*.whl, is what the job installs"
 
 
-def test_task_runs_the_wheel_entry_point(included):
-    path, job = the_job(included)
+def test_task_runs_the_wheel_entry_point(bundle, included):
+    _, job = the_job(included)
     (task,) = job["tasks"]
     wheel_task = task["python_wheel_task"]
     assert wheel_task["package_name"] == wheel_distribution_name() == "nuvyn_executor"
@@ -137,23 +172,95 @@ def test_task_runs_the_wheel_entry_point(included):
     # job_main, not main: the wheel launcher ignores return values, so failures must raise.
     assert (module, func) == ("executor.main", "job_main")
     assert callable(getattr(importlib.import_module(module), func))
-    # The libraries come from the variable cluster_libraries; its default (paths relative to
-    # databricks.yml, where the value is written) is the wheel the artifact step builds.
-    assert task["libraries"] == "${var.cluster_libraries}"
-    (lib,) = load(BUNDLE)["variables"]["cluster_libraries"]["default"]
+    # Compute is per target: the job file names none.
+    assert not {"job_cluster_key", "environment_key", "libraries"} & set(task) and "job_clusters" not in job
+    # The classic targets' libraries come from the variable cluster_libraries; its default (paths relative
+    # to databricks.yml, where the value is written) is the wheel the artifact step builds.
+    for target in CLASSIC_TARGETS:
+        (task,) = job_for(bundle, included, target)["tasks"]
+        assert task["libraries"] == "${var.cluster_libraries}", target
+    (lib,) = bundle["variables"]["cluster_libraries"]["default"]
     whl = (REPO / lib["whl"]).resolve()
     assert whl.parent == REPO / "dist" and whl.name == "*.whl"
+    (dep,) = bundle["variables"]["serverless_dependencies"]["default"]
+    assert (REPO / dep).resolve() == whl  # the serverless environment installs the same wheel
 
 
-def test_task_parameters_reference_declared_job_parameters(included):
+@pytest.mark.parametrize("target", CLASSIC_TARGETS)
+def test_classic_targets_run_on_a_job_cluster(bundle, included, target):
+    job = job_for(bundle, included, target)
+    (cluster,) = job["job_clusters"]
+    (task,) = job["tasks"]
+    assert task["job_cluster_key"] == cluster["job_cluster_key"] and "environment_key" not in task
+    assert "environments" not in job
+    assert cluster["new_cluster"]["data_security_mode"] == "${var.data_security_mode}"
+    assert bundle["variables"]["data_security_mode"]["default"] == "SINGLE_USER"
+
+
+@pytest.mark.parametrize("target", SERVERLESS_TARGETS)
+def test_serverless_targets_have_an_environment_and_no_cluster(bundle, included, target):
+    """Serverless: the task names an environment (environment_key, required for a python_wheel_task on
+    serverless) whose spec installs the wheel; no cluster, no libraries (refused on serverless)."""
+    job = job_for(bundle, included, target)
+    (task,) = job["tasks"]
+    (env,) = job["environments"]
+    assert task["environment_key"] == env["environment_key"]
+    assert not {"job_cluster_key", "new_cluster", "existing_cluster_id", "libraries"} & set(task)
+    assert "job_clusters" not in job
+    spec = env["spec"]
+    # environment_version, not the deprecated `client`
+    assert set(spec) == {"environment_version", "dependencies"}
+    assert spec["environment_version"] == "${var.serverless_environment_version}"
+    assert str(bundle["variables"]["serverless_environment_version"]["default"]) in ("2", "3", "4")
+    deps = variables_for(bundle, target)["serverless_dependencies"]
+    if target == "serverless":
+        assert deps == ["./dist/*.whl"]
+    else:
+        assert deps == ["-r ${workspace.file_path}/wheelhouse/requirements.txt"]
+        (artifact,) = [a for k, a in bundle["targets"][target]["artifacts"].items() if "wheelhouse" in k]
+        assert artifact["build"] == ("python3 scripts/build_wheelhouse.py --serverless-environment "
+                                     "${var.serverless_environment_version}")
+
+
+def test_task_parameters_reference_declared_job_parameters(bundle, included):
     _, job = the_job(included)
     (task,) = job["tasks"]
     params = task["python_wheel_task"]["parameters"]
     declared = {p["name"]: p for p in job["parameters"]}
     used = set(re.findall(r"\{\{job\.parameters\.([A-Za-z0-9_]+)\}\}", " ".join(params)))
     assert used == {"payload"} and used <= set(declared)
-    assert declared["payload"]["default"] == ""
-    assert params == ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}", "--write-to-db"]
+    assert declared["payload"]["default"] == "${var.default_payload}"
+    assert bundle["variables"]["default_payload"]["default"] == ""
+    assert params == ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}", "--write-to-db",
+                      "--log-format=json", "--metadata-catalog=${var.metadata_catalog}",
+                      "--metadata-schema=${var.metadata_schema}", "--azure-sp-secret-scope=${var.azure_sp_secret_scope}",
+                      "--run-timeout-s=${var.timeout_seconds}"]
+
+
+def test_every_setting_the_job_needs_is_a_task_parameter(bundle, included):
+    """Serverless tasks have no environment variables: the catalog, schema, log format and payload reach
+    the job as parameters on every target, and each parameter is one the entry point takes."""
+    from executor.main import SETTING_PARAMETERS, argument_parser, settings_env
+    from executor.settings import Settings
+
+    for target in (*CLASSIC_TARGETS, *SERVERLESS_TARGETS):
+        job = resolve(job_for(bundle, included, target), variables_for(bundle, target), target, "nuvyn-executor")
+        (task,) = job["tasks"]
+        argv = databricks_argv(task["python_wheel_task"]["parameters"], '{"workflow_id":"wf"}', "42")
+        args = argument_parser().parse_args(argv)  # every parameter is known to the entry point
+        assert args.log_format == "json"
+        settings = Settings.from_env(settings_env(argv, {"DATABRICKS_RUNTIME_VERSION": "15.4"}))
+        assert (settings.catalog, settings.schema) == ("hive_metastore", "_executor_metadata"), target
+        assert settings.azure_sp_secret_scope is None  # the empty variable is ignored
+        assert settings.run_timeout_s == job["timeout_seconds"] == 14400  # the age rule is the job's timeout
+    assert {"metadata_catalog", "metadata_schema", "azure_sp_secret_scope"} <= set(SETTING_PARAMETERS)
+    assert bundle["variables"]["metadata_catalog"]["default"] == "hive_metastore"
+    assert bundle["variables"]["metadata_schema"]["default"] == "_executor_metadata"
+    # a Unity Catalog catalog given as the variable reaches the settings
+    job = resolve(job_for(bundle, included, "serverless"),
+                  {**variables_for(bundle, "serverless"), "metadata_catalog": "main"}, "serverless", "nuvyn-executor")
+    argv = databricks_argv(job["tasks"][0]["python_wheel_task"]["parameters"], "{}", "1")
+    assert Settings.from_env(settings_env(argv, {"NUVYN_METADATA_CATALOG": "ignored"})).catalog == "main"
 
 
 def databricks_argv(params: list[str], payload: str, run_id: str) -> list[str]:
@@ -165,7 +272,8 @@ def test_the_task_arguments_parse_as_the_backend_triggers_them(included):
     from executor.main import resolve_request
 
     _, job = the_job(included)
-    params = job["tasks"][0]["python_wheel_task"]["parameters"]
+    params = resolve(job, {k: v.get("default") for k, v in load(BUNDLE)["variables"].items()}, "dev",
+                     "nuvyn-executor")["tasks"][0]["python_wheel_task"]["parameters"]
     payload = {"job_type": "metadata_extraction", "data_source_path": "abfss://c@acct.dfs.core.windows.net/raw",
                "data_source_type": "adls_gen2", "workflow_id": "wf_top",
                "job_metadata": {"workflow_id": "wf_1", "source_id": "src_1"}}
@@ -182,10 +290,9 @@ def test_the_task_arguments_parse_as_the_backend_triggers_them(included):
 def test_job_settings_match_the_jobs_api_model(bundle, included):
     """Round-trip through databricks-sdk's JobSettings: keys it does not know are dropped."""
     jobs = pytest.importorskip("databricks.sdk.service.jobs")
-    variables = {k: v.get("default") for k, v in bundle["variables"].items()}
     for target in bundle["targets"]:
-        for key, (_, job) in jobs_of(included).items():
-            resolved = resolve(job, {**variables, **(bundle["targets"][target].get("variables") or {})},
+        for key in jobs_of(included):
+            resolved = resolve(job_for(bundle, included, target), variables_for(bundle, target),
                                target, bundle["bundle"]["name"])
             # `libraries` at task level are Jobs API fields too; the wheel path is the bundle's.
             settings = jobs.JobSettings.from_dict(resolved)
@@ -206,9 +313,7 @@ def _normalize(value: Any) -> Any:
 
 
 def test_job_resources_for_many_workflows_and_safe_retries(bundle, included):
-    _, job = the_job(included)
-    variables = {k: v.get("default") for k, v in bundle["variables"].items()}
-    job = resolve(job, variables, "dev", "nuvyn-executor")
+    job = resolve(job_for(bundle, included, "dev"), variables_for(bundle, "dev"), "dev", "nuvyn-executor")
     assert job["max_concurrent_runs"] >= 100
     assert job["queue"] == {"enabled": True}
     assert job["timeout_seconds"] > 0
@@ -223,7 +328,7 @@ def test_job_resources_for_many_workflows_and_safe_retries(bundle, included):
     assert nc["spark_env_vars"]["NUVYN_JOB_PAYLOAD"] == ""
 
 
-PROD_TARGETS = ("prod", "prod_wheelhouse")
+PROD_TARGETS = ("prod", "prod_wheelhouse", "serverless", "serverless_wheelhouse")
 
 
 @pytest.mark.parametrize("name", PROD_TARGETS)
@@ -237,6 +342,20 @@ def test_prod_targets_deploy_to_the_principals_home_and_run_as_a_service_princip
     # Empty by default, so dev validates without it; the CLI refuses prod with an empty run_as.
     assert bundle["variables"]["prod_service_principal"]["default"] == ""
     assert "run_as" not in bundle["targets"]["dev"]
+
+
+@pytest.mark.parametrize("name", PROD_TARGETS)
+def test_prod_targets_grant_the_backend_run_and_the_run_as_principal_read(bundle, name):
+    """Top-level permissions of a target apply to the job and to the deployed files (<root>): CAN_RUN is
+    the job's CAN_MANAGE_RUN (and CAN_RUN on the folder), CAN_VIEW the job's CAN_VIEW and CAN_READ on the
+    folder; tests/integration/test_databricks_cli.py reads back what the CLI set."""
+    perms = bundle["targets"][name]["permissions"]
+    assert {"level": "CAN_RUN", "service_principal_name": "${var.backend_principal}"} in perms
+    assert {"level": "CAN_VIEW", "service_principal_name": "${var.prod_service_principal}"} in perms
+    assert {"level": "CAN_MANAGE", "user_name": "${workspace.current_user.userName}"} in perms
+    assert "permissions" not in bundle["targets"]["dev"] and "permissions" not in bundle
+    default = bundle["variables"]["backend_principal"]["default"]
+    assert default == "backend_principal-not-set"  # a placeholder the workspace refuses, naming the variable
 
 
 def test_sync_uploads_only_the_bundle_configuration(bundle):
@@ -282,6 +401,18 @@ def _wheelhouse():
                                                        ("17.3.x-scala2.13", "3.12")])
 def test_wheelhouse_python_follows_the_runtime(spark_version, python):
     assert _wheelhouse().runtime_python(spark_version) == python
+
+
+@pytest.mark.parametrize(("version", "python"), [("1", "3.10"), ("2", "3.11"), ("3", "3.12"), ("4", "3.12")])
+def test_wheelhouse_python_follows_the_serverless_environment(version, python):
+    assert _wheelhouse().serverless_python(version) == python
+
+
+def test_wheelhouse_refuses_an_unknown_serverless_environment_naming_the_variable():
+    wh = _wheelhouse()
+    with pytest.raises(wh.WheelhouseError, match="serverless_environment_version"):
+        wh.serverless_python("9")
+    assert wh.main(["--serverless-environment", "9", "--out", "/nonexistent"]) == 2
 
 
 @pytest.mark.parametrize("spark_version", ["14.3.x-scala2.12", "latest", ""])

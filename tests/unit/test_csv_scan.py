@@ -129,3 +129,145 @@ def test_round_trip_with_every_line_ending(rows, chunk, ending):
     csv.writer(buf, lineterminator=ending).writerows(rows)
     data = buf.getvalue().encode("utf-8")
     assert fast(data, chunk=chunk) == reference_records(data)
+
+
+# --------------------------------------------------------------------------- parallel ranges
+
+
+def ranged(data: bytes, range_bytes: int, delimiter: str = ",", pool=None):
+    """count_records_ranges over an in-memory file (each range opens its own stream)."""
+    from executor.metadata.csv_scan import count_records_ranges
+    from executor.metadata.fanout import fan_out
+
+    return count_records_ranges(lambda: io.BytesIO(data), len(data), CsvDialect(delimiter=delimiter),
+                                lambda fn, items: fan_out(pool, fn, items), range_bytes=range_bytes)
+
+
+@pytest.mark.parametrize("data", CASES)
+@pytest.mark.parametrize("range_bytes", [1, 2, 3, 7, 1 << 20])
+def test_ranges_count_like_the_sequential_counter(data, range_bytes):
+    res = ranged(data, range_bytes)
+    assert res.records == fast(data) == reference_records(data)
+    stray = b'5"' in data or b'"y' in data
+    assert res.exact_path == ("csv-module" if stray else "vectorized-ranges" if data else res.exact_path)
+
+
+# records as writers produce them (quoted fields with delimiters, quotes, CR, LF, CR LF inside),
+# joined by any ending, with blank lines and stray quotes mixed in
+_cell = st.text(alphabet=st.sampled_from(list('ab,"\n\r ;é')), max_size=8)
+_raw_line = st.text(alphabet=st.sampled_from(list('ab,"; é')), max_size=10)  # may hold stray quotes
+
+
+@st.composite
+def csv_bytes(draw):
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="")
+    parts = []
+    for _ in range(draw(st.integers(0, 14))):
+        kind = draw(st.sampled_from(["row", "row", "row", "blank", "raw"]))
+        if kind == "row":
+            buf.seek(0)
+            buf.truncate()
+            writer.writerow(draw(st.lists(_cell, min_size=1, max_size=4)))
+            parts.append(buf.getvalue())
+        elif kind == "raw":
+            parts.append(draw(_raw_line))
+        parts.append(draw(st.sampled_from(["\n", "\r", "\r\n", "", "\n\n", "\r\r\n"])) if kind != "blank" else "\n")
+    return "".join(parts).encode("utf-8")
+
+
+@settings(max_examples=500, deadline=None)
+@given(csv_bytes(), st.integers(1, 24))
+def test_ranges_match_sequential_counter_and_csv_module(data, range_bytes):
+    res = ranged(data, range_bytes)
+    assert res.records == fast(data, chunk=range_bytes) == reference_records(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80).map(lambda b: b.replace(b"\x00", b"")), st.integers(1, 9))
+def test_ranges_on_arbitrary_bytes(data, range_bytes):
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    assert ranged(data, range_bytes).records == reference_records(data)
+
+
+def test_ranges_in_a_real_pool_and_header_rows():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rows = [[str(i), f"note {i}\nline 2" if i % 7 == 0 else f'say ""{i}""', "x,y" if i % 3 else ""]
+            for i in range(3000)]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows([["id", "note", "pair"], *rows])
+    data = buf.getvalue().encode()
+    with ThreadPoolExecutor(3) as pool:
+        res = ranged(data, 997, pool=pool)
+    assert (res.records, res.data_rows, res.exact_path) == (3001, 3000, "vectorized-ranges")
+    assert res.records == reference_records(data)
+
+
+def test_scan_chunk_gives_both_quote_states():
+    from executor.metadata.csv_scan import scan_chunk
+
+    s = scan_chunk(b'x\n"a\nb"\ny', ",")
+    # outside quotes at its start: runs start at '"a' and 'y' (x is the chunk's first byte);
+    # inside: the first quote closes a field ('x\n' was quoted text) and is followed by 'a': stray
+    assert s.records[0] == 2 and s.odd_quotes is False
+    assert s.stray == (False, True)
+
+
+def test_a_file_that_shrinks_while_counted_is_an_error():
+    from executor.metadata.csv_scan import count_records_ranges
+
+    data = b"a,b\n" * 100
+    calls = []
+
+    def opener():
+        calls.append(1)
+        return io.BytesIO(data if len(calls) == 1 else data[:50])
+
+    with pytest.raises(OSError, match="changed while it was counted"):
+        count_records_ranges(opener, len(data), CsvDialect(), lambda fn, items: [fn(i) for i in items],
+                             range_bytes=64)
+
+
+def test_big_csv_files_are_counted_from_ranges_through_the_store(tmp_path, monkeypatch):
+    """The reader's count step: a file above the threshold is read as ranges through store.open."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from executor.metadata import csv_scan
+    from executor.metadata.grouping import PlannedFile
+    from executor.metadata.readers.csv import _count
+    from executor.sources.base import FileInfo
+    from executor.sources.local import LocalFileStore
+
+    rows = "".join(f'{i},"text {i}\nmore"\r\n' if i % 5 == 0 else f"{i},plain {i}\n" for i in range(5000))
+    path = tmp_path / "big.csv"
+    path.write_bytes(("id,note\n" + rows).encode())
+    monkeypatch.setattr(csv_scan, "PARALLEL_MIN_BYTES", 4096)
+    monkeypatch.setattr(csv_scan, "RANGE_BYTES", 1000)
+    store = LocalFileStore(str(tmp_path))
+    opened = []
+    real_open = store.open
+    monkeypatch.setattr(store, "open", lambda uri: opened.append(uri) or real_open(uri))
+    info = FileInfo("big.csv", str(path), path.stat().st_size)
+    with ThreadPoolExecutor(2) as pool:
+        res = _count(store, PlannedFile(info), CsvDialect(header=True), pool)
+    assert res.exact_path == "vectorized-ranges"
+    assert res.data_rows == 5000 == reference_records(path.read_bytes()) - 1
+    assert len(opened) == len(csv_scan.byte_ranges(info.size, 1000)) > 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(csv_bytes(), st.lists(st.integers(0, 200), max_size=6))
+def test_scans_combine_exactly_whatever_the_split(data, cuts):
+    """combine(scan(a), scan(b)) == scan(a + b) for both start states: a range scanned in pieces
+    gives the facts of the range scanned whole."""
+    from functools import reduce
+
+    from executor.metadata.csv_scan import combine, scan_chunk
+
+    bounds = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    pieces = [scan_chunk(data[a:b], ",") for a, b in zip(bounds, bounds[1:])] or [scan_chunk(b"", ",")]
+    assert reduce(lambda x, y: combine(x, y, ","), pieces) == scan_chunk(data, ",")

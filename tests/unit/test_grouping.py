@@ -98,3 +98,26 @@ def test_unreadable_file_fails_alone_unless_its_folder_is_one_table():
     tables = assign_names(split_by_schema(plan.tables, sig), "lake")
     assert names(tables) == {"customers": ["customers.csv"], "empty": ["empty.csv"],
                              "events": ["events/p-0.csv", "events/p-1.csv", "events/p-2.csv"]}
+
+
+def test_a_delta_table_in_a_folder_named_checkpoint_is_a_table_and_streaming_checkpoints_are_skipped():
+    """Issue 21: a folder holding _delta_log is a Delta table whatever its name; a streaming
+    checkpoint folder (offsets/, commits/, metadata) is still skipped, reported once."""
+    plan = plan_tables(listing(
+        "checkpoint/_delta_log/00000000000000000000.json", "checkpoint/part-0.parquet",
+        "sales/checkpoints/_delta_log/00000000000000000000.json", "sales/checkpoints/part-0.parquet",
+        "sales/checkpoints/_delta_log/_sidecars/00000000000000000003.checkpoint.0000000001.0000000001.u.parquet",
+        "stream/checkpoint/offsets/0", "stream/checkpoint/commits/0", "stream/checkpoint/metadata",
+        "stream/checkpoint/sources/0/0", "stream/checkpoint/state/0/0/1.delta", "stream/out/part-0.parquet",
+        "Checkpoints/a.csv"))
+    by = {(t.folder, t.file_format): t for t in plan.tables}
+    assert set(by) == {("checkpoint", "delta"), ("sales/checkpoints", "delta"), ("stream/out", "parquet")}
+    assert [f.info.relative for f in by[("checkpoint", "delta")].files] == ["checkpoint/part-0.parquet"]
+    assert len(by[("sales/checkpoints", "delta")].log_files) == 2  # the sidecar is the log reader's
+    assert {s.path: s.reason for s in plan.skipped} == {
+        "stream/checkpoint/": grouping.CHECKPOINT_REASON, "Checkpoints/": grouping.CHECKPOINT_REASON}
+    assert plan.files_found == 3
+    # the listing descends into such folders (the rule above decides); '_' folders stay pruned
+    assert grouping.prune_listing("checkpoint") is None and grouping.prune_listing("checkpoints") is None
+    assert grouping.prune_listing("_sidecars") is None and grouping.prune_listing("_checkpoint")
+    assert grouping.prune_listing("_temporary") and grouping.prune_listing(".git")

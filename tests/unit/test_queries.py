@@ -170,7 +170,9 @@ def test_read_settings_parse_the_environment():
         "NUVYN_API_READ_WORKERS", "4",
         "Metadata reads (/workflows/{id}/metadata and /changes) running at once, in threads off the event loop.")
     assert [d[:2] for d in ReadSettings.describe()] == [
-        ("NUVYN_READ_BACKEND", "'auto'"), ("NUVYN_SQL_WAREHOUSE_ID", "None"), ("NUVYN_SQL_STATEMENT_TIMEOUT_S", "60.0")]
+        ("NUVYN_READ_BACKEND", "'auto'"), ("NUVYN_SQL_WAREHOUSE_ID", "None"), ("NUVYN_SQL_STATEMENT_TIMEOUT_S", "60.0"),
+        ("NUVYN_SQL_WAREHOUSE_START_TIMEOUT_S", "600.0"), ("NUVYN_SQL_RESULT_DISPOSITION", "'auto'"),
+        ("NUVYN_SQL_WAREHOUSE_TIMEZONE", "None")]
 
 
 def test_read_settings_are_documented():

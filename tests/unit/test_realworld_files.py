@@ -34,7 +34,7 @@ def test_csv_classes(tmp_path):
         assert (t.csv_header, t.row_count) == (e["header"], e["rows"]), (name, t.csv_header_reason)
         if "columns" in e:
             assert len(t.columns) == e["columns"]
-    assert [c.column_name for c in tables["pandas_index"].columns] == ["", "name", "amount"]
+    assert [c.column_name for c in tables["pandas_index"].columns] == ["_c0", "name", "amount"]  # Spark: _c<index>
     assert [c.data_type for c in tables["pandas_index"].columns] == ["int", "string", "double"]
     assert [c.column_name for c in tables["year_header"].columns] == ["district", "2022"]
     assert [c.column_name for c in tables["no_header"].columns] == ["_c0", "_c1", "_c2", "_c3"]

@@ -32,10 +32,11 @@ def test_row_fields_are_the_columns_with_matching_python_types():
 def test_ddl_is_derived_from_the_rows():
     sql = S.create_table_sql(S.EXECUTOR_RUNS, "`c`.`s`.`executor_runs`", cluster=True, location="/w/executor_runs")
     assert sql.startswith("CREATE TABLE IF NOT EXISTS `c`.`s`.`executor_runs` (`id` BIGINT COMMENT 'Row key: "
-                          "63-bit hash of (run_id, status)', `run_id` STRING COMMENT ")
-    assert "`finished_at` TIMESTAMP COMMENT 'When it finished; NULL on the running row'" in sql
+                          "63-bit hash of (run_id, status; a running row: and its process)', `run_id` STRING COMMENT ")
+    assert ("`finished_at` TIMESTAMP COMMENT 'When it finished (abandoned: when a later run found it dead); NULL on "
+            "the running row'") in sql
     assert sql.endswith(") USING DELTA CLUSTER BY (workflow_id, source_id) COMMENT 'Run events: a running row at "
-                        "start and a final row (succeeded/partial/failed)' TBLPROPERTIES "
+                        "start and a final row (succeeded/partial/failed/abandoned)' TBLPROPERTIES "
                         "('delta.setTransactionRetentionDuration' = 'interval 30 days', 'delta.appendOnly' = "
                         "'false') LOCATION '/w/executor_runs'")
     assert sql.count(" COMMENT ") == len(S.TABLE_COLUMNS[S.EXECUTOR_RUNS]) + 1
@@ -137,3 +138,67 @@ def test_a_location_with_a_quote_is_refused():
 
     with pytest.raises(MetadataStoreError, match="quote"):
         TablesWriter(FakeSpark(), Settings(), "/w/it's")
+
+
+class UcSpark(FakeSpark):
+    """A session whose catalog API knows these catalogs (SHOW CATALOGS)."""
+
+    def __init__(self, catalogs: list[str], **kw) -> None:
+        super().__init__(**kw)
+        self.catalog.listCatalogs = lambda: [SimpleNamespace(name=c) for c in catalogs]
+        self.conf = SimpleNamespace(get=lambda key, default=None: default)
+
+
+def uc_writer(spark, catalog: str = "main", location: str | None = None) -> TablesWriter:
+    return TablesWriter(spark, Settings(catalog=catalog), location, Backoff(sleep=lambda s: None))
+
+
+def test_unity_catalog_tables_are_managed_three_part_and_quoted():
+    spark = UcSpark(["hive_metastore", "main", "system"])
+    writer_ = uc_writer(spark)
+    assert writer_.unity_catalog and not uc_writer(spark, "hive_metastore").unity_catalog
+    writer_.ensure_tables()
+    assert spark.ran[0] == "CREATE SCHEMA IF NOT EXISTS `main`.`_executor_metadata`"
+    for stmt in spark.ran[1:]:
+        assert stmt.startswith("CREATE TABLE IF NOT EXISTS `main`.`_executor_metadata`.`")
+        assert "LOCATION" not in stmt and "CLUSTER BY (workflow_id, source_id)" in stmt
+        assert "TBLPROPERTIES ('delta.setTransactionRetentionDuration' = 'interval 30 days'" in stmt
+    # an external location for the tables: each table names its own; the schema never gets one in UC
+    spark = UcSpark(["main"])
+    ext = uc_writer(spark, location="abfss://meta@acct.dfs.core.windows.net/nuvyn")
+    assert ext.create_schema_sql() == "CREATE SCHEMA IF NOT EXISTS `main`.`_executor_metadata`"
+    assert ext.create_table_sql(S.SOURCES).endswith("LOCATION 'abfss://meta@acct.dfs.core.windows.net/nuvyn/sources'")
+    assert ext.migration_statements(S.SOURCES) == []
+    old = UcSpark(["main"], columns={S.SOURCES: ["id", "workflow_id"]})
+    (alter,) = uc_writer(old).migration_statements(S.SOURCES)
+    assert alter.startswith("ALTER TABLE `main`.`_executor_metadata`.`sources` ADD COLUMNS (`source_id` STRING")
+
+
+def test_an_existing_schema_and_tables_are_not_created_again():
+    """On an existing schema the job needs no CREATE SCHEMA (nor CREATE TABLE after the first run)."""
+    spark = UcSpark(["main"], exists=True)
+    assert uc_writer(spark).ensure_tables() == [] and spark.ran == []
+
+
+def test_a_missing_unity_catalog_catalog_names_the_setting():
+    from executor.errors import MetadataStoreError
+
+    spark = UcSpark(["hive_metastore", "main"])
+    with pytest.raises(MetadataStoreError, match="metadata catalog 'mian' does not exist") as err:
+        uc_writer(spark, "mian").ensure_tables()
+    assert "NUVYN_METADATA_CATALOG (bundle variable metadata_catalog)" in str(err.value)
+    assert "USE CATALOG" in str(err.value) and spark.ran == []
+
+
+@pytest.mark.parametrize(("error_class", "words"), [
+    ("PERMISSION_DENIED", "may not use or write"), ("INSUFFICIENT_PERMISSIONS", "may not use or write"),
+    ("SCHEMA_NOT_FOUND", "does not exist or is not visible"),
+    ("UC_HIVE_METASTORE_DISABLED_EXCEPTION", "does not exist or is not visible")])
+def test_a_catalog_this_identity_may_not_write_is_a_clear_error(error_class, words):
+    from executor.errors import MetadataStoreError
+
+    spark = UcSpark(["main"])
+    spark.failures = [analysis(error_class)]
+    with pytest.raises(MetadataStoreError, match=words) as err:
+        uc_writer(spark).ensure_tables()
+    assert "NUVYN_METADATA_CATALOG (bundle variable metadata_catalog)" in str(err.value) and error_class in str(err.value)

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, BinaryIO
 
+from executor.metadata.model import add_table_note
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_arrow
 from executor.metadata.readers.base import TableContext
 from executor.sources.base import cached_bytes
@@ -23,6 +24,12 @@ FileBatches = Callable[[BinaryIO, "list[str] | None", int, dict[str, str]], "Ite
 def short_error(exc: BaseException) -> str:
     text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
     return text[:200]
+
+
+def unreadable_note(exc: BaseException) -> str:
+    """The table note of a data read that failed (a corrupt page or stripe): only metadata stands."""
+    return (f"some values cannot be read ({short_error(exc)}): row_count and types come from the files' metadata "
+            "alone, no scan read them, and a Spark scan of those values is likely to fail too")
 
 
 def _file_batches(ctx: TableContext, uri: str, file_batches: FileBatches, columns: list[str] | None, want: int,
@@ -81,6 +88,7 @@ def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batc
     column when reading them all fails). `notes[column]` says why a column has none. `rows`: each
     file's rows when known (only the files the sample needs are read, all at once)."""
     by_column: dict[str, tuple[list[Any], int]] = {}
+    failure: BaseException | None = None
     try:
         whole = _read(ctx, uris, file_batches, None, notes, rows)
         by_column = {n: whole for n, _t in names_types}
@@ -92,6 +100,9 @@ def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batc
             except Exception as col_exc:  # noqa: BLE001 - this column has no values, the table is ok
                 notes.setdefault(n, f"no samples or profile: its values cannot be read ({short_error(col_exc)})")
                 by_column[n] = ([], 0)
+                failure = failure or col_exc
+        if failure is not None:
+            add_table_note(notes, unreadable_note(failure))
     profiles: dict[str, ColumnProfile] = {}
     samples: dict[str, list[str]] = {}
     for n, t in names_types:

@@ -13,8 +13,10 @@ decoded with fastavro (best effort: counts and types never depend on them).
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -22,6 +24,7 @@ from typing import Any, BinaryIO
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
+from executor.metadata.readers.arrow import unreadable_note
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.settings import Settings
 from executor.sources.base import open_sequential
@@ -83,7 +86,7 @@ def read_header(fh: BinaryIO) -> tuple[dict[str, bytes], bytes]:
             _read_long(fh)  # block byte size
             count = -count
         for _ in range(count):
-            key = _read_bytes(fh).decode("utf-8")
+            key = _read_bytes(fh).decode("utf-8", "replace")
             meta[key] = _read_bytes(fh)
     sync = fh.read(SYNC_SIZE)
     if len(sync) != SYNC_SIZE:
@@ -96,8 +99,13 @@ def read_avro_facts(fh: BinaryIO) -> AvroFacts:
     meta, sync = read_header(fh)
     if "avro.schema" not in meta:
         raise AvroFormatError("Avro header has no avro.schema")
-    schema = json.loads(meta["avro.schema"].decode("utf-8"))
-    codec = meta.get("avro.codec", b"null").decode("utf-8") or "null"
+    try:
+        schema = json.loads(meta["avro.schema"].decode("utf-8"))
+    except UnicodeDecodeError:
+        raise AvroFormatError("the header's avro.schema is not UTF-8 text") from None
+    except ValueError as exc:
+        raise AvroFormatError(f"the header's avro.schema is not valid JSON ({exc})") from None
+    codec = meta.get("avro.codec", b"null").decode("utf-8", "replace") or "null"
     rows = blocks = 0
     while True:
         first = fh.read(1)
@@ -131,6 +139,31 @@ def _named(schema: Any, names: dict[str, Any], namespace: str | None) -> Any:
             return names[schema]
         raise AvroFormatError(f"unknown Avro type {schema}")
     return schema
+
+
+MAX_PRECISION = 38
+
+
+def valid_decimal(schema: dict[str, Any]) -> tuple[int, int] | None:
+    """(precision, scale) of a decimal logical type Avro's Java library accepts, or None when it
+    ignores it as invalid (then the field is its plain bytes/fixed type: Spark's binary): the
+    precision must be a positive int within what a fixed of its size holds, the scale an int
+    from 0 to the precision."""
+    precision, scale = schema.get("precision"), schema.get("scale", 0)
+    if type(precision) is not int or type(scale) is not int:
+        return None
+    if precision <= 0 or scale < 0 or scale > precision:
+        return None
+    if schema.get("type") == "fixed":
+        size = schema.get("size")
+        if type(size) is not int or size <= 0:
+            return None
+        bits = 8 * size - 1
+        # LogicalTypes.Decimal.maxPrecision: round(floor(log10(2^(8*size-1) - 1))), in doubles
+        most = math.floor(math.log10(float(2 ** bits) - 1)) if bits <= 1023 else math.inf
+        if precision > most:
+            return None
+    return precision, scale
 
 
 def to_spark(schema: Any, names: dict[str, Any] | None = None, namespace: str | None = None,
@@ -167,7 +200,13 @@ def to_spark(schema: Any, names: dict[str, Any] | None = None, namespace: str | 
         names[full] = schema
         names.setdefault(schema["name"], schema)
     if logical == "decimal" and kind in ("bytes", "fixed"):
-        return f"decimal({schema['precision']},{schema.get('scale', 0)})", False
+        valid = valid_decimal(schema)
+        if valid is not None:
+            p, s = valid
+            if p > MAX_PRECISION:
+                raise AvroFormatError(f"decimal({p},{s}): Spark's decimal precision is at most {MAX_PRECISION} "
+                                      f"(DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION)")
+            return f"decimal({p},{s})", False
     if logical == "date" and kind == "int":
         return "date", False
     if logical in ("timestamp-millis", "timestamp-micros") and kind == "long":
@@ -195,11 +234,24 @@ def to_spark(schema: Any, names: dict[str, Any] | None = None, namespace: str | 
 
 
 def spark_columns(schema: Any) -> list[tuple[str, str, bool]]:
-    """[(name, Spark type, nullable)] of the top-level record's fields."""
+    """[(name, Spark type, nullable)] of the top-level record's fields. Spark reads only files
+    whose top-level schema is a record (its fields are the table's columns)."""
+    try:
+        return _columns(schema)
+    except KeyError as exc:
+        raise AvroFormatError(f"invalid Avro schema: a type without its {exc} attribute") from None
+    except (TypeError, AttributeError) as exc:
+        raise AvroFormatError(f"invalid Avro schema: an attribute of the wrong JSON type ({exc})") from None
+    except RecursionError:
+        raise AvroFormatError("invalid Avro schema: nested too deeply") from None
+
+
+def _columns(schema: Any) -> list[tuple[str, str, bool]]:
     names: dict[str, Any] = {}
     if not isinstance(schema, dict) or schema.get("type") not in ("record", "error"):
-        t, n = to_spark(schema, names)
-        return [("value", t, n)]
+        kind = schema.get("type") if isinstance(schema, dict) else ("union" if isinstance(schema, list) else schema)
+        raise AvroFormatError(f"the top-level Avro schema is {kind!r}, not a record: Spark cannot convert it to a "
+                              "table's columns (Avro schema cannot be converted to a Spark SQL StructType)")
     ns = schema.get("namespace")
     names[schema["name"]] = schema
     out = []
@@ -209,14 +261,105 @@ def spark_columns(schema: Any) -> list[tuple[str, str, bool]]:
     return out
 
 
-def read_records(fh: BinaryIO, limit: int) -> list[dict[str, Any]]:
-    """The first `limit` records, decoded with fastavro (samples and profiles only)."""
+def java_schema(schema: Any, raw: bool = False) -> Any:
+    """The schema as Avro's Java library keeps it: decimal logical types it ignores as invalid
+    removed (their fields are plain bytes/fixed, Spark's binary), so fastavro decodes what Spark
+    reads instead of refusing the schema. `raw`: every logical type removed (values undecoded)."""
+    if isinstance(schema, list):
+        return [java_schema(s, raw) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: (java_schema(v, raw) if k in ("type", "items", "values") else v) for k, v in schema.items()}
+    if isinstance(schema.get("fields"), list):
+        out["fields"] = [{**f, "type": java_schema(f.get("type"), raw)} if isinstance(f, dict) else f
+                         for f in schema["fields"]]
+    if "logicalType" in out and (raw or (out.get("logicalType") == "decimal" and out.get("type") in ("bytes", "fixed")
+                                         and valid_decimal(out) is None)):
+        out = {k: v for k, v in out.items() if k not in ("logicalType", "precision", "scale")}
+    return out
+
+
+def logical_columns(schema: Any) -> set[str]:
+    """Top-level fields whose type holds a logical type (their values are converted on decoding)."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("fields"), list):
+        return set()
+    return {f["name"] for f in schema["fields"]
+            if isinstance(f, dict) and '"logicalType"' in json.dumps(f.get("type"))}
+
+
+class _Chained(io.RawIOBase):
+    """`head` bytes, then `fh` from its current position (a container file with a new header)."""
+
+    def __init__(self, head: bytes, fh: BinaryIO) -> None:
+        self._head = head
+        self._pos = 0
+        self._fh = fh
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        if self._pos < len(self._head):
+            n = min(len(buf), len(self._head) - self._pos)
+            buf[:n] = self._head[self._pos:self._pos + n]
+            self._pos += n
+            return n
+        data = self._fh.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+
+def _long_bytes(n: int) -> bytes:
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def java_view(fh: BinaryIO, raw: bool = False) -> BinaryIO:
+    """`fh` as a container file whose header schema is java_schema's (fh itself when unchanged)."""
+    meta, sync = read_header(fh)
+    try:
+        schema = json.loads(meta["avro.schema"])
+    except (KeyError, ValueError):
+        fh.seek(0)
+        return fh
+    clean = java_schema(schema, raw)
+    if clean == schema:
+        fh.seek(0)
+        return fh
+    meta["avro.schema"] = json.dumps(clean).encode("utf-8")
+    head = bytearray(MAGIC) + _long_bytes(len(meta))
+    for k, v in meta.items():
+        key = k.encode("utf-8")
+        head += _long_bytes(len(key)) + key + _long_bytes(len(v)) + v
+    head += _long_bytes(0) + sync
+    return io.BufferedReader(_Chained(bytes(head), fh))
+
+
+class SampleSchemaError(ValueError):
+    """fastavro refuses the file's schema (values are not sampled; Spark may read them)."""
+
+
+def read_records(fh: BinaryIO, limit: int, raw: bool = False) -> list[dict[str, Any]]:
+    """The first `limit` records, decoded with fastavro (samples and profiles only); `raw`:
+    logical types not converted (a far timestamp Python's datetime cannot hold reads as its long)."""
     import fastavro
 
     out: list[dict[str, Any]] = []
     if limit <= 0:
         return out
-    for rec in fastavro.reader(fh):
+    try:
+        records = fastavro.reader(java_view(fh, raw))
+    except Exception as exc:  # noqa: BLE001 - fastavro's schema checks (stricter than Java Avro's) at open
+        raise SampleSchemaError(str(exc)) from exc
+    for rec in records:
         out.append(rec if isinstance(rec, dict) else {"value": rec})
         if len(out) >= limit:
             break
@@ -226,6 +369,7 @@ def read_records(fh: BinaryIO, limit: int) -> list[dict[str, Any]]:
 @dataclass
 class AvroFileFacts(FileFacts):
     spark_columns: list[tuple[str, str, bool]] | None = None
+    logical: set[str] | None = None  # top-level fields holding logical types
 
 
 class AvroReader(FormatReader):
@@ -242,7 +386,7 @@ class AvroReader(FormatReader):
             avro = read_avro_facts(fh)
         cols = spark_columns(avro.schema)
         return AvroFileFacts(signature=("avro", tuple(sorted((n, t) for n, t, _ in cols))), rows=avro.rows,
-                             spark_columns=cols)
+                             spark_columns=cols, logical=logical_columns(avro.schema))
 
     def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
         """The samples read the first files until profile_max_rows records."""
@@ -258,23 +402,43 @@ class AvroReader(FormatReader):
         names_types = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
         rows: list[dict[str, Any]] = []
 
-        failed: list[Exception] = []
-
-        def first_records(uri: str, want: int) -> tuple[list[dict[str, Any]] | None, int]:
-            try:
+        def read(raw: bool) -> list[dict[str, Any]]:
+            """The first profile_max_rows records; the files the sample needs are read in parallel."""
+            def first_records(uri: str, want: int) -> tuple[list[dict[str, Any]] | None, int]:
                 with ctx.store.open(uri) as fh:  # fastavro reads from the start: only the first ranges
-                    records = read_records(fh, want)
-            except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
-                failed.append(exc)
-                return None, 0  # the sample ends here, with the records of the files before
-            return records, len(records)
+                    records = read_records(fh, want, raw)
+                return records, len(records)
 
-        # the files the sample needs, read in parallel
-        for records in ctx.first_files([f.info.uri for f in plan.files], [facts[f.info.uri].rows for f in plan.files],
-                                       s.profile_max_rows, first_records):
-            rows.extend(records[: s.profile_max_rows - len(rows)])
-        if failed:
-            logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, failed[0])
+            got: list[dict[str, Any]] = []
+            for records in ctx.first_files([f.info.uri for f in plan.files],
+                                           [facts[f.info.uri].rows for f in plan.files], s.profile_max_rows,
+                                           first_records):
+                got.extend(records[: s.profile_max_rows - len(got)])
+            return got
+
+        try:
+            rows = read(raw=False)
+        except SampleSchemaError as exc:
+            logger.warning("table %s: fastavro cannot read the schema for samples (%s)", plan.name, exc)
+            for n, _t in names_types:
+                table.column_notes.setdefault(n, f"no samples or profile: fastavro cannot read this file's schema "
+                                                 f"({str(exc)[:200]}); Spark reads it")
+        except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
+            try:  # a value Python cannot hold (a timestamp past year 9999), or records that do not decode?
+                raw_rows = read(raw=True)
+            except Exception:  # noqa: BLE001 - the records themselves do not decode
+                logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, exc)
+                table.add_table_note(unreadable_note(exc))
+            else:
+                converted: set[str] = set()
+                for f in plan.files:
+                    fact = facts[f.info.uri]
+                    if isinstance(fact, AvroFileFacts):
+                        converted |= fact.logical or set()
+                for n in sorted(converted):
+                    table.column_notes.setdefault(n, f"no samples or profile: its values cannot be converted "
+                                                     f"({str(exc)[:200]})")
+                rows = [{k: v for k, v in r.items() if k not in converted} for r in raw_rows]
         profiles = profile_rows(names_types, rows, ctx.scope(len(rows), table.row_count), s.sample_value_max_chars)
         nullable = {n: nl for n, _t, nl in first.spark_columns}
         ctx.finish(plan, table, ctx.columns(names_types, nullable, ctx.row_samples([n for n, _ in names_types], rows),

@@ -9,6 +9,7 @@ FileContext and TableContext passed in, never from the extractor.
 
 from __future__ import annotations
 
+import struct
 import zlib
 from abc import ABC, abstractmethod
 from collections import deque
@@ -37,8 +38,19 @@ _R = TypeVar("_R")
 
 
 def first_line(exc: BaseException) -> str:
-    """The first line of an error, at most 500 characters, secrets removed."""
+    """The first line of an error, at most 500 characters, secrets removed. Python's own errors
+    (a KeyError's bare key, a TypeError about NoneType) are said as what they mean for the file:
+    content the reader did not expect."""
     text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, KeyError):
+        text = f"unexpected content: a field the format requires is missing ({text})"
+    elif isinstance(exc, RecursionError):
+        text = "unexpected content: structures nested too deeply to read"
+    elif isinstance(exc, UnicodeDecodeError):
+        text = f"unexpected content: text that is not valid {exc.encoding} (byte {exc.object[exc.start:exc.start + 1]!r} " \
+               f"at offset {exc.start})"
+    elif isinstance(exc, (TypeError, AttributeError, IndexError, struct.error)):
+        text = f"unexpected content: a value of the wrong type or size ({type(exc).__name__}: {text})"
     return SECRETS.redact(text.splitlines()[0][:500])
 
 

@@ -5,14 +5,16 @@ rules, else Spark itself), samples and profiles from the same read."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from executor.errors import TableExtractionError
 from executor.metadata import csv_scan
 from executor.metadata.compression import open_data
+from executor.metadata.fanout import fan_out
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import ColumnFacts, TableFacts
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, profile_column
@@ -24,9 +26,10 @@ from executor.metadata.readers.base import (
     TableContext,
     text_head,
 )
-from executor.metadata.spark_types import SparkFallback, infer_csv_schema
+from executor.metadata.spark_types import SparkFallback, infer_csv_schema, make_safe_header
 from executor.settings import Settings
 from executor.sources.base import FileStore
+from executor.spark_connect import csv_from_lines
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrameReader
@@ -41,14 +44,48 @@ class CsvFacts(FileFacts):
     count: Future[csv_scan.CsvCount] | None = None  # the exact count, running in the pool
 
 
+def column_names(header: list[str] | None, spark_names: list[str], where: str = "the file") -> list[str]:
+    """The table's column names: the header's cells as written, except a blank cell, which Spark
+    names `_c<index>` (CSVUtils.makeSafeHeader); Spark's own names where there is no header cell.
+    Duplicates keep the header's spelling (Spark appends their index: a0, a1). TableExtractionError
+    when Spark's names collide (a blank cell named `_c1` next to a header cell `_c1`): Spark refuses
+    such a file (COLUMN_ALREADY_EXISTS)."""
+    if header is None:
+        return list(spark_names)
+    names = [(f"_c{i}" if not header[i] else header[i]) if i < len(header) else n for i, n in enumerate(spark_names)]
+    try:
+        safe = make_safe_header(header, len(header))
+    except SparkFallback:
+        return names
+    seen: dict[str, int] = {}
+    for i, n in enumerate(safe):
+        key = n.lower()
+        if key in seen:
+            raise TableExtractionError(
+                f"{where}: header columns {seen[key] + 1} and {i + 1} are both named `{n}` as Spark names them "
+                f"(a blank header cell is named `_c<index>`); Spark refuses the file (COLUMN_ALREADY_EXISTS): "
+                "rename the header cells")
+        seen[key] = i
+    return names
+
+
 COUNT_WITH_FACTS_BYTES = 4 * 1024 * 1024
 """A file up to this size is counted by the facts step from the same read (one request on a remote
 store: the first read of a file this small fetches all of it); larger files are counted by
-`prefetch`, streamed in parallel ranges."""
+`prefetch` (see _count)."""
 
 
-def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect) -> csv_scan.CsvCount:
-    with open_data(store, pf.info.uri, pf.compression, sequential=True) as fh:
+def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor) -> csv_scan.CsvCount:
+    """The exact count of one file: a big uncompressed file from parallel ranges (each one ranged
+    read, fanned out over the run's pool), any other file in one sequential pass."""
+    info = pf.info
+    if pf.compression is None and info.size >= csv_scan.PARALLEL_MIN_BYTES:
+        def run(fn: Callable[[csv_scan.Range], csv_scan.ChunkScan],
+                ranges: Sequence[csv_scan.Range]) -> list[csv_scan.ChunkScan]:
+            return fan_out(pool, fn, ranges)
+
+        return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run)
+    with open_data(store, info.uri, pf.compression, sequential=True) as fh:  # remote: ranges fetched ahead
         return csv_scan.count_records(fh, dialect)
 
 
@@ -62,10 +99,14 @@ def _done(fn: Callable[[], csv_scan.CsvCount]) -> Future[csv_scan.CsvCount]:
     return fut
 
 
+def _spark_csv_options(dialect: csv_scan.CsvDialect) -> dict[str, str]:
+    """The options Spark's CSV reader gets for a file of this dialect (inference on)."""
+    return {"header": str(dialect.header).lower(), "sep": dialect.delimiter, "quote": '"', "escape": '"',
+            "inferSchema": "true", "mode": "PERMISSIVE"}
+
+
 def _spark_csv(ctx: TableContext, dialect: csv_scan.CsvDialect) -> DataFrameReader:
-    return (ctx.reader().option("header", str(dialect.header).lower())
-            .option("sep", dialect.delimiter).option("quote", '"').option("escape", '"')
-            .option("inferSchema", "true").option("mode", "PERMISSIVE"))
+    return ctx.reader().options(**_spark_csv_options(dialect))
 
 
 class CsvReader(FormatReader):
@@ -119,12 +160,13 @@ class CsvReader(FormatReader):
         return index < settings.infer_sample_files
 
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
-        """Every file's exact count starts in the pool: counting is most of a CSV table's time."""
+        """Every file's exact count starts in the pool: counting is most of a CSV table's time (a big
+        file's count fans out into parallel ranges from there, see _count)."""
         for f in plan.files:
             fact = facts[f.info.uri]
             assert isinstance(fact, CsvFacts) and fact.dialect is not None
             if fact.count is None:
-                fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect)
+                fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -135,12 +177,6 @@ class CsvReader(FormatReader):
         dialect = first.dialect
         table.csv_header = dialect.header
         table.csv_header_reason = dialect.header_reason
-        total = 0
-        for f, fact in zip(plan.files, files):
-            assert isinstance(fact, CsvFacts)
-            total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect)).data_rows
-        table.row_count = total
-
         rows: list[list[str]] = []
         budget = s.infer_sample_records
         if budget:
@@ -153,14 +189,18 @@ class CsvReader(FormatReader):
             inferred = ctx.spark_schema(schema)
             rows = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
         rows = rows[: s.profile_max_rows]
+        # the counts (started in prefetch) ran while the sample was read and typed
+        total = 0
+        for f, fact in zip(plan.files, files):
+            assert isinstance(fact, CsvFacts)
+            total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect, ctx.pool)).data_rows
+        table.row_count = total
         scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
-        # Names exactly as in the file's header (Spark renames duplicates and blanks: a0, a1, _c2);
-        # types from Spark, by position.
+        names = column_names(first.header, [n for n, _t in inferred], plan.files[0].info.relative or plan.files[0].info.name)
         cols: list[ColumnFacts] = []
         by_column = list(zip_longest(*rows)) if rows else []  # one pass; short records give None
-        for i, (spark_name, type_string) in enumerate(inferred):
+        for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
             values = list(by_column[i]) if i < len(by_column) else [None] * len(rows)
-            name = first.header[i] if first.header is not None and i < len(first.header) else spark_name
             profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
             cols.append(ColumnFacts(name, type_string, i + 1, True, ctx.samples(values)).set_profile(profile))
         ctx.finish(plan, table, cols)
@@ -192,5 +232,5 @@ class CsvReader(FormatReader):
             except SparkFallback as exc:
                 logger.debug("table %s: asking Spark for the CSV schema (%s)", plan.name, exc)
         lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)
-        rdd: Any = ctx.session().sparkContext.parallelize(lines, 1)  # csv() reads an RDD of lines too
-        return ctx.spark_schema(_spark_csv(ctx, dialect).csv(rdd).schema)
+        # Spark's reader over the lines themselves (classic: an RDD; Spark Connect: a Parse relation)
+        return ctx.spark_schema(csv_from_lines(ctx.session(), lines, _spark_csv_options(dialect)).schema)

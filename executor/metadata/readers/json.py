@@ -3,15 +3,17 @@ inference (JsonInferSchema, Spark 3.5 / 4.0 defaults) ported to Python; one stre
 file gives the counts, the type and the rows kept for samples and profiles.
 
 Modes (per file, decided from its content):
-- `lines` (JSON Lines): the first non-blank line is a complete JSON value. Each non-blank line is
-  a record; a line holding an array of objects gives one row per object.
-- `document` (multi-line JSON, Spark's multiLine=true): the whole file is one JSON value, an
-  object (one row) or an array of objects (one row per element). Read whole into memory, as Spark
-  does per file in multiLine mode.
+- `lines` (JSON Lines): the first non-blank line starts with a complete JSON value. Each non-blank
+  line is a record; a line holding an array of objects gives one row per object.
+- `document` (multi-line JSON, Spark's multiLine=true): the file's first JSON value, an object
+  (one row) or an array of objects (one row per element); whatever follows it (more
+  pretty-printed objects, text) is ignored, as Spark's reader ignores it. Read whole into memory,
+  as Spark does per file in multiLine mode.
 
 Rows are what Spark's PERMISSIVE reader returns: a malformed record (text that does not parse, a
 top-level value that is not an object or an array of objects) is a row of nulls with the text in
-`_corrupt_record`; it is counted in `malformed`. Blank lines are not rows.
+`_corrupt_record`; it is counted in `malformed`. Blank lines are not rows. Like Spark's parser
+(Jackson), a record is the first JSON value of its line (or document): text after it is ignored.
 
 Types, exactly as Spark infers them with default options (samplingRatio=1: every record):
 integers -> bigint (beyond 64 bits: decimal(p,0), beyond 38 digits: double), other numbers ->
@@ -229,12 +231,34 @@ def _record(scan: JsonScan, value: Any, ok: bool, sample_rows: int, error: str |
     scan.root = compatible_root(scan.root, t)
 
 
+def first_value(data: bytes) -> Any:
+    """The document's first JSON value, as Spark's multiLine reader takes it: Jackson parses one
+    value from the start of the file and ignores whatever follows (more pretty-printed objects, or
+    text that is not JSON). ValueError when that first value does not parse."""
+    try:
+        text = data.decode(json.detect_encoding(data), "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not valid {exc.encoding} text") from None
+    start = len(text) - len(text.lstrip(" \t\r\n\ufeff"))
+    value, _end = json.JSONDecoder().raw_decode(text, start)
+    return value
+
+
+def line_value(line: bytes) -> Any:
+    """One JSON Lines record as Spark's line reader takes it: the line's first JSON value, whatever
+    follows it on the line ignored (`{"a":1} xyz` is a=1); ValueError when that value does not parse."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        return first_value(line)  # the common case stays on json.loads; trailing text is rare
+
+
 def detect_mode(head: bytes) -> str:
-    """'lines' when the first non-blank line parses as a complete JSON value, else 'document'."""
+    """'lines' when the first non-blank line starts with a complete JSON value, else 'document'."""
     for line in head.splitlines():
         if line.strip():
             try:
-                json.loads(line)
+                line_value(line)
                 return "lines"
             except ValueError:
                 return "document"
@@ -262,7 +286,7 @@ def scan_json(stream: BinaryIO, *, sample_rows: int = 0, mode: str | None = None
         if not data.strip():
             return scan
         try:
-            value = json.loads(data)
+            value = first_value(data)
         except ValueError as exc:
             _record(scan, None, False, sample_rows, str(exc), data)
             return scan
@@ -272,7 +296,7 @@ def scan_json(stream: BinaryIO, *, sample_rows: int = 0, mode: str | None = None
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = line_value(line)
         except ValueError as exc:
             _record(scan, None, False, sample_rows, str(exc), line)
             continue

@@ -19,6 +19,9 @@ from executor.metadata.readers.arrow import arrow_profile
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.metadata.readers.parquet_footer import (
     MAGIC,
+    FooterError,
+    FooterFacts,
+    RowGroupFacts,
     footer_facts,
     has_optional_map_key,
     projected_file,
@@ -42,29 +45,60 @@ class ParquetFacts(FileFacts):
     stats: FileStats | None = None  # the footer's statistics (None when pyarrow refuses the schema)
     nullable: dict[str, bool] | None = None
     spark_columns: list[tuple[str, str, bool]] | None = None  # None: Spark is asked for the schema
+    notes: list[str] | None = None  # what only the footer told and a Spark scan would meet (table notes)
 
 
 def open_parquet(fh: BinaryIO, notes: dict[str, str] | None = None) -> Any:
     """pyarrow's ParquetFile over `fh`, reading INT96 as microseconds (Spark's timestamp precision:
     nanosecond values never overflow or refuse conversion). When pyarrow refuses the schema as a
-    whole (a MAP whose key is not REQUIRED, which Spark reads), the other columns are read
-    through a footer without those columns, and `notes` says why the dropped ones have no values."""
+    whole where Spark reads it (a MAP whose key is not REQUIRED; a column name that is not UTF-8),
+    the file is read through a rewritten footer: without those map columns (`notes` says why they
+    have no values), and with bad name bytes replaced by U+FFFD (the names Spark shows)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         return pq.ParquetFile(fh, coerce_int96_timestamp_unit="us")
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
         fh.seek(0)
-        odd = set(has_optional_map_key(read_footer_facts(fh).root))
-        if not odd:
+        tree = read_footer_facts(fh)
+        odd = set(has_optional_map_key(tree.root))
+        if not odd and not tree.bad_names:
             raise
         if notes is not None:
             for name in sorted(odd):
                 notes.setdefault(name, f"no samples or profile: pyarrow cannot read this column ({exc}); "
                                        "Spark reads it")
         fh.seek(0)
-        return pq.ParquetFile(projected_file(fh, odd), coerce_int96_timestamp_unit="us")
+        return pq.ParquetFile(projected_file(fh, odd, utf8_names=tree.bad_names), coerce_int96_timestamp_unit="us")
+
+
+def footer_notes(tree: FooterFacts, file_size: int, where: str) -> tuple[int, list[str]]:
+    """(rows as Spark counts them, notes) for one file: what Spark's count skips or would fail to
+    scan, said rather than hidden (the executor reads the footer only)."""
+    count = tree.spark_rows(file_size)
+    notes = []
+    groups = tree.row_groups
+    if count.outside:
+        lost = sum(groups[i].num_rows for i in count.outside)
+        notes.append(f"{where}: row group(s) {_ordinals(count.outside)} ({lost} rows declared) lie past the end of "
+                     f"the file ({file_size} bytes: truncated?); Spark skips them, row_count does too")
+    if count.cut:
+        notes.append(f"{where}: row group(s) {_ordinals(count.cut)} end past the end of the file's data "
+                     "(truncated?); their rows are counted from the footer as Spark counts them, but a Spark scan "
+                     "of their values fails")
+    if any(g.num_rows < 0 for g in groups):
+        scan = ("a Spark scan returns no rows either" if count.rows == 0 else
+                "a Spark scan reads row groups whose declared rows and pages disagree: it may fail or return other "
+                "rows")
+        notes.append(f"{where}: the footer declares negative row counts ({count.declared} rows in all; corrupt "
+                     f"footer); Spark's count() returns {count.rows}, row_count is that, and {scan}")
+    return count.rows, notes
+
+
+def _ordinals(indexes: list[int]) -> str:
+    shown = ", ".join(str(i + 1) for i in indexes[:10])
+    return shown + (f" and {len(indexes) - 10} more" if len(indexes) > 10 else "")
 
 
 def parquet_batches(fh: BinaryIO, columns: list[str] | None, budget: int, notes: dict[str, str]) -> Iterable[Any] | None:
@@ -73,7 +107,27 @@ def parquet_batches(fh: BinaryIO, columns: list[str] | None, budget: int, notes:
     cols = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
     if cols == []:
         return None
-    return pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols)
+    fh.seek(0, 2)
+    groups = spark_row_groups(pf.metadata, fh.tell())
+    return pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols, row_groups=groups)
+
+
+def spark_row_groups(meta: Any, file_size: int) -> list[int] | None:
+    """The row groups Spark reads (parquet_footer.spark_count's midpoint rule, from pyarrow's
+    FileMetaData), or None when it reads them all: a truncated file's samples are the rows Spark
+    returns, never the pages past its end."""
+    groups = []
+    for i in range(meta.num_row_groups):
+        rg = meta.row_group(i)
+        cols = [rg.column(j) for j in range(rg.num_columns)]
+        start = cols[0].data_page_offset if cols else 0
+        dictionary = cols[0].dictionary_page_offset if cols else None
+        if dictionary is not None and start > dictionary:
+            start = dictionary
+        groups.append(RowGroupFacts(num_rows=rg.num_rows, start=start,
+                                    size=sum(c.total_compressed_size for c in cols), end=0))
+    kept = [i for i, g in enumerate(groups) if 0 <= g.midpoint < file_size]
+    return None if len(kept) == len(groups) else kept
 
 
 def file_stats(meta: Any) -> FileStats:
@@ -141,12 +195,17 @@ def footer_metadata(footer: bytes) -> Any:
     return pq.ParquetFile(pa.BufferReader(MAGIC + footer + struct.pack("<i", len(footer)) + MAGIC)).metadata
 
 
-def parquet_facts(footer: bytes, where: str, spark_version: str) -> FileFacts:
+def parquet_facts(footer: bytes, where: str, spark_version: str, file_size: int) -> FileFacts:
     """One Parquet file's facts from its footer's bytes (no I/O): Spark's schema and refusals from
-    the Thrift tree, rows from the row groups, statistics from pyarrow's reading of the footer."""
+    the Thrift tree, rows as Spark counts them (footer_notes), statistics from pyarrow's reading of
+    the footer."""
     import pyarrow as pa
 
-    tree = footer_facts(footer)
+    try:
+        tree = footer_facts(footer)
+    except FooterError as exc:
+        return FileFacts(error=f"{where}: corrupt Parquet footer: {exc}; Spark cannot read this file either "
+                               "(rewrite it, or remove it from the folder)")
     refusal = spark_refusal(tree.root)
     if refusal:
         return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it with a valid "
@@ -154,7 +213,7 @@ def parquet_facts(footer: bytes, where: str, spark_version: str) -> FileFacts:
     try:
         meta = footer_metadata(footer)
         arrow = meta.schema.to_arrow_schema()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         logger.info("%s: pyarrow refuses the schema (%s); the footer is read without it", where, exc)
         meta, arrow = None, None
     spark_columns = None
@@ -175,9 +234,10 @@ def parquet_facts(footer: bytes, where: str, spark_version: str) -> FileFacts:
     if tree.num_rows != tree.rows:
         logger.info("%s: footer num_rows %d, row groups hold %d (Spark counts the row groups)", where,
                     tree.num_rows, tree.rows)
-    return ParquetFacts(signature=sig, rows=tree.rows, stats=file_stats(meta) if meta is not None else None,
+    rows, notes = footer_notes(tree, file_size, where)
+    return ParquetFacts(signature=sig, rows=rows, stats=file_stats(meta) if meta is not None else None,
                         nullable={c.name: c.repetition == "optional" for c in tree.root.children},
-                        spark_columns=spark_columns)
+                        spark_columns=spark_columns, notes=notes)
 
 
 def apply_stats(profiles: dict[str, ColumnProfile], names_types: list[tuple[str, str]],
@@ -202,8 +262,13 @@ class ParquetReader(FormatReader):
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
         info = pf.info
         with ctx.store.open(info.uri) as fh:  # a remote store reads the tail in one request
-            footer = read_footer_bytes(fh)
-        return parquet_facts(footer, info.relative or info.name, ctx.spark_version)
+            try:
+                footer = read_footer_bytes(fh)
+            except FooterError as exc:
+                where = info.relative or info.name
+                return FileFacts(error=f"{where}: corrupt Parquet footer: {exc}; Spark cannot read this file either "
+                                       "(rewrite it, or remove it from the folder)")
+        return parquet_facts(footer, info.relative or info.name, ctx.spark_version, info.size)
 
     def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
         """The samples read the first files until profile_max_rows rows."""
@@ -213,6 +278,9 @@ class ParquetReader(FormatReader):
                       table: TableFacts) -> None:
         files = [facts[f.info.uri] for f in plan.files]
         table.row_count = sum(f.rows or 0 for f in files)
+        for f in files:
+            for note in (f.notes or []) if isinstance(f, ParquetFacts) else []:
+                table.add_table_note(note)
         partition_names = set(plan.partition_keys)
         first = files[0]
         assert isinstance(first, ParquetFacts)
@@ -226,9 +294,12 @@ class ParquetReader(FormatReader):
             fields = ctx.spark_schema(reader.parquet(*ctx.spark_uris(plan)).schema)
             data_fields = [(n, t) for n, t in fields if n not in partition_names]
             part_types = [(n, t) for n, t in fields if n in partition_names]
-        profiles, samples = arrow_profile(ctx, plan.name, [f.info.uri for f in plan.files], parquet_batches,
+        # values come from the files Spark returns rows of (a corrupt footer Spark counts as 0 rows is skipped)
+        with_rows = [(f.info.uri, fact.rows) for f, fact in zip(plan.files, files) if fact.rows != 0 or not isinstance(
+            fact, ParquetFacts) or not fact.notes]
+        profiles, samples = arrow_profile(ctx, plan.name, [u for u, _ in with_rows], parquet_batches,
                                           data_fields, table.row_count, table.column_notes,
-                                          rows=[f.rows for f in files])
+                                          rows=[r for _, r in with_rows])
         stats = [f.stats if isinstance(f, ParquetFacts) else None for f in files]
         if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in stats):
             # footer statistics: exact null counts, min and max without reading data pages
