@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
+import time
 import threading
 from pathlib import Path
 
@@ -157,6 +158,13 @@ def test_a_100_kb_request_head_is_refused_and_x_forwarded_for_is_ignored(tmp_pat
         answer = _read_response(sock)
         assert answer.startswith(b"HTTP/1.1 431") and b"16384 bytes" in answer, answer[:200]
         assert _closed(sock)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:  # a head arriving in several reads
+        head = f"GET /health HTTP/1.1\r\nHost: {host}\r\nX-Pad: {'a' * 100_000}\r\n\r\n".encode()
+        for at in range(0, 3 * 8192, 8192):  # 24 KiB of an unfinished head, then wait for the answer
+            sock.sendall(head[at:at + 8192])
+            time.sleep(0.05)
+        answer = _read_response(sock)
+        assert answer.startswith(b"HTTP/1.1 431") and b"16384 bytes" in answer, answer[:200]
     with socket.create_connection(("127.0.0.1", server.port)) as sock:  # padding the parser strips counts too
         sock.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\nX-Pad: a{' ' * 100_000}\r\n\r\n".encode())
         assert _read_response(sock).startswith(b"HTTP/1.1 431")
