@@ -7,8 +7,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import socket
-import time
 import threading
+import time
 from pathlib import Path
 
 import httpx
