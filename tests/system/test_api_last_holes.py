@@ -13,11 +13,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import AUTH, SEED_PATH, SERVER_ENV, TOKEN, FakeReader, RecordingLauncher, ThreadServer, api_settings
 
 from executor.api import store as job_store
 from executor.api.store import JobRecord, JobStore
 from executor.api_server import build_app
+from tests.api_helpers import (
+    AUTH,
+    SEED_PATH,
+    SERVER_ENV,
+    TOKEN,
+    FakeReader,
+    RecordingLauncher,
+    ThreadServer,
+    api_settings,
+)
 from tests.servers import wait_budget
 
 REPO = Path(__file__).resolve().parents[2]
