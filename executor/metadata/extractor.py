@@ -178,9 +178,9 @@ class MetadataExtractor:
             totals = {"tables_done": 0, "tables_total": len(source.tables), "files_done": 0,
                       "files_total": listing.files_found, "bytes_done": 0, "bytes_total": listing.total_size_bytes,
                       "rows": 0}
-            _notify(progress, None, totals)
             # tables in parallel (their reads go to the I/O pool); results kept in plan order; an
-            # incremental run's unchanged tables are the earlier run's results (nothing read)
+            # incremental run's unchanged tables are the earlier run's results (nothing read), done
+            # before the first notification
             done_tables: dict[int, TableFacts] = {i: self._reused_table(source, table, reused[table.name])
                                                   for i, table in enumerate(source.tables) if table.name in reused}
             for done in done_tables.values():
@@ -188,6 +188,7 @@ class MetadataExtractor:
                 totals["files_done"] += done.file_count
                 totals["bytes_done"] += done.size_bytes
                 totals["rows"] += done.row_count or 0
+            _notify(progress, None, totals)
             running = {tables_pool.submit(self._extract_table, ctx, source, table): i
                        for i, table in enumerate(source.tables) if table.name not in reused}
             for fut in as_completed(running):
