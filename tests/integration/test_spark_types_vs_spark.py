@@ -14,14 +14,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from executor.metadata.spark_types import (
-    SparkFallback,
-    UnsupportedParquetType,
-    infer_csv_schema,
-    infer_partition_types,
-    parquet_schema_to_spark,
-)
-from tests.unit.test_spark_types import CSV_CASES, PARTITION_CASES
+from executor.metadata.readers.json import scan_json
+from executor.metadata.types.csv_inference import infer_csv_schema
+from executor.metadata.types.fallback import SparkFallback, UnsupportedParquetType
+from executor.metadata.types.json_inference import root_columns
+from executor.metadata.types.parquet_mapping import parquet_schema_to_spark
+from executor.metadata.types.partition_inference import infer_partition_types
+from tests.unit.test_spark_types import CSV_CASES, PARTITION_CASES, simple
 
 
 def _spark_csv_types(spark, path: Path) -> list[tuple[str, str]]:
@@ -41,7 +40,7 @@ def _write_columns(path: Path, columns: list[list[str]], header: list[str] | Non
 
 def _ours(header, rows):
     try:
-        return infer_csv_schema(header, rows, {"multiLine": True, "escape": '"'})
+        return simple(infer_csv_schema(header, rows, {"multiLine": True, "escape": '"'}))
     except SparkFallback:
         return None
 
@@ -57,7 +56,7 @@ def test_header_renaming_matches_spark(spark, tmp_path):
     header = ["a", "", "A", "b", "a", "Id", "id", "x y"]
     path = tmp_path / "h.csv"
     rows = _write_columns(path, [["1"], ["x"], ["2.5"], ["2020-01-01"], ["true"], ["1"], ["2"], ["q"]], header)
-    assert infer_csv_schema(header, rows) == _spark_csv_types(spark, path)
+    assert simple(infer_csv_schema(header, rows)) == _spark_csv_types(spark, path)
 
 
 def test_quoted_newlines_and_whitespace(spark, tmp_path):
@@ -65,7 +64,7 @@ def test_quoted_newlines_and_whitespace(spark, tmp_path):
     header = ["txt", "n", "pad"]
     rows = [["line one\nline two", "1", " 2 "], ['say "hi"', "2", "3"], ["", "", "  "]]
     _write_columns(path, [[r[i] for r in rows] for i in range(3)], header)
-    assert infer_csv_schema(header, rows) == _spark_csv_types(spark, path)
+    assert simple(infer_csv_schema(header, rows)) == _spark_csv_types(spark, path)
 
 
 _INT = st.integers(-(2**70), 2**70).map(str)
@@ -132,7 +131,7 @@ def test_parquet_types_match_spark(spark, tmp_path):
         path = tmp_path / f"{name}.parquet"
         pq.write_table(pa.table({name: arr}), path)
         try:
-            ours = [(n, t_) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)]
+            ours = [(n, str(t_)) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)]
         except UnsupportedParquetType:
             assert _spark_parquet_types(spark, path) is None, name
             continue
@@ -141,12 +140,12 @@ def test_parquet_types_match_spark(spark, tmp_path):
     # all supported types in one file, plus INT96
     path = tmp_path / "all.parquet"
     pq.write_table(pa.table(supported), path)
-    ours = [(n, t_) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)]
+    ours = [(n, str(t_)) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)]
     assert ours == _spark_parquet_types(spark, path)
     path = tmp_path / "int96.parquet"
     pq.write_table(pa.table({"x": pa.array([dt.datetime(2020, 1, 1)], pa.timestamp("ns"))}), path,
                    use_deprecated_int96_timestamps=True)
-    assert [(n, t_) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)] == [("x", "timestamp")]
+    assert [(n, str(t_)) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)] == [("x", "timestamp")]
     assert _spark_parquet_types(spark, path) == [("x", "timestamp")]
 
 
@@ -156,7 +155,7 @@ def test_spark_written_parquet_matches(spark, tmp_path):
                    "named_struct('a', 1, 'b', 'c') as st, cast(1 as tinyint) as b, X'00' as bin")
     df.write.parquet(str(tmp_path / "sw"))
     f = next(p for p in (tmp_path / "sw").iterdir() if p.suffix == ".parquet")
-    ours = [(n, t) for n, t, _ in parquet_schema_to_spark(pq.ParquetFile(f).schema)]
+    ours = [(n, str(t)) for n, t, _ in parquet_schema_to_spark(pq.ParquetFile(f).schema)]
     assert ours == _spark_parquet_types(spark, tmp_path / "sw")
 
 
@@ -168,7 +167,7 @@ def test_partition_types_match_spark(spark, tmp_path):
             d.mkdir(parents=True, exist_ok=True)
             (d / "f.txt").write_text("x\n")
         spark_type = spark.read.format("text").load(str(root)).schema["p"].dataType.simpleString()
-        assert infer_partition_types({"p": values}) == [("p", spark_type)], values
+        assert simple(infer_partition_types({"p": values})) == [("p", spark_type)], values
     # several levels at once
     root = tmp_path / "multi"
     for y in ("2020", "2021"):
@@ -179,6 +178,33 @@ def test_partition_types_match_spark(spark, tmp_path):
                 (d / "f.txt").write_text("x\n")
     schema = spark.read.format("text").load(str(root)).schema
     want = [(f.name, f.dataType.simpleString()) for f in schema if f.name != "value"]
-    ours = infer_partition_types({"year": ["2020", "2021"], "month": ["01", "12"],
-                                  "day": ["2020-01-01", "__HIVE_DEFAULT_PARTITION__"]})
+    ours = simple(infer_partition_types({"year": ["2020", "2021"], "month": ["01", "12"],
+                                         "day": ["2020-01-01", "__HIVE_DEFAULT_PARTITION__"]}))
     assert ours == want
+
+
+JSON_CASES = {
+    # struct fields differing only in case: TypeCoercion's tightest type matches them (caseSensitive=false)
+    "case_nested": ['{"x": {"A": 1}}', '{"x": {"a": 2}}'],
+    "case_top": ['{"A": 1}', '{"a": 2}'],
+    "case_in_array": ['{"x": [{"A": 1}]}', '{"x": [{"a": 2.5}]}'],
+    "case_sorted": ['{"x": {"b": 1, "a": "s"}}', '{"x": {"B": 1.5, "A": null}}', '{"x": {"c": 1}}'],
+    # fields sorted as Java sorts strings (UTF-16 code units)
+    "order": ['{"\u00e9": 1, "z": 1, "\U0001f600": 1, "\uff01": 1, "_": 1}'],
+    "numbers": ['{"b": 92233720368547758070, "d": 1, "n": 123456789012345678901234567890123456789012}',
+                '{"b": 1, "d": 1.5, "n": 1}', '{"e": 1e400, "f": -0.0}'],
+    "conflicts": ['{"a": [1, 1.1, true, null, [], {}], "s": {"x": 1}, "t": [1]}', '{"s": 5, "t": {"y": 1}}',
+                  '{"u": [{"p": 1}], "v": [[1], [2.5]]}', '{"u": [{"q": "x"}, {"p": 2.5}], "v": [["s"]]}'],
+    "corrupt": ['{"a": 1}', 'not json', '[{"a": 2}, {"a": 3}]', '7', '{"a": {"b": null}}'],
+    "empty": ['{"e": {}, "n": null, "arr": []}', '{"arr": [null], "m": {"k": {}}}'],
+}
+
+
+def test_json_types_match_spark(spark, tmp_path):
+    for name, lines in JSON_CASES.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with open(path, "rb") as fh:
+            ours = [(n, str(t)) for n, t in root_columns(scan_json(fh).root)]
+        theirs = [(f.name, f.dataType.simpleString()) for f in spark.read.json(str(path)).schema]
+        assert ours == theirs, name

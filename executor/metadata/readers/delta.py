@@ -49,12 +49,10 @@ from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProf
 from executor.metadata.readers.arrow import arrow_profile
 from executor.metadata.readers.base import FileFacts, FormatReader, TableContext
 from executor.metadata.readers.parquet import apply_stats, parquet_batches
+from executor.metadata.types.algebra import from_json
 from executor.sources.base import FileInfo, FileStore, PruneRule
 
 _COMMIT_RE = re.compile(r"^(\d{20})\.json$")
-
-_PRIMITIVE = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
-
 
 class DeltaLogError(ValueError):
     """The transaction log cannot be replayed (or the table cannot be read by the runtime's Delta)."""
@@ -92,17 +90,11 @@ def check_protocol(protocol: dict[str, Any] | None) -> None:
 
 
 def delta_type(t: Any) -> str:
-    """Spark's simpleString of a Delta schemaString type."""
-    if isinstance(t, str):
-        return _PRIMITIVE.get(t, t)
-    kind = t.get("type")
-    if kind == "struct":
-        return "struct<" + ",".join(f"{f['name']}:{delta_type(f['type'])}" for f in t["fields"]) + ">"
-    if kind == "array":
-        return f"array<{delta_type(t['elementType'])}>"
-    if kind == "map":
-        return f"map<{delta_type(t['keyType'])},{delta_type(t['valueType'])}>"
-    raise DeltaLogError(f"unknown Delta type {t!r}")
+    """Spark's simpleString of a Delta schemaString type (Spark's JSON form of a type)."""
+    try:
+        return from_json(t).simple_string()
+    except ValueError as exc:
+        raise DeltaLogError(f"unknown Delta type: {exc}") from None
 
 
 @dataclass
@@ -539,7 +531,8 @@ def _schema_of(meta: dict[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         raise DeltaLogError(f"the _delta_log's metaData schemaString is not valid JSON ({exc})") from None
     fields = schema.get("fields") if isinstance(schema, dict) else None
-    if not isinstance(fields, list) or not all(isinstance(f, dict) and "name" in f and "type" in f for f in fields):
+    if not isinstance(schema, dict) or not isinstance(fields, list) or not all(
+            isinstance(f, dict) and "name" in f and "type" in f for f in fields):
         raise DeltaLogError("the _delta_log's metaData schemaString is not a Delta schema (a struct whose fields have a name and a type)")
     return schema
 
@@ -550,7 +543,8 @@ def _key(action: dict[str, Any]) -> str:
     unique = f"{dv.get('storageType') or ''}{dv.get('pathOrInlineDv') or ''}"
     if dv.get("offset") is not None:
         unique += f"@{dv['offset']}"
-    return action["path"] + "\x1f" + unique
+    path: str = action["path"]
+    return path + "\x1f" + unique
 
 
 READ_AHEAD_FILE_BYTES = 32 * 1024 * 1024  # data files up to this size are fetched whole, ahead of the profile
