@@ -25,7 +25,7 @@ from executor.ops.commands import COMMANDS, Command
 from executor.payload import JobRequest
 from executor.redaction import SECRETS
 from executor.run import EXIT_BAD_INPUT, EXIT_FAILED
-from executor.settings import env_secrets
+from executor.settings import load_secrets
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if not args.command:
         parser.print_help()
         return EXIT_BAD_INPUT
-    SECRETS.add(*env_secrets(env))
+    load_secrets(env)  # every secret setting known to the redactor before anything is logged
     configure_logging("WARNING")
 
     def open_context(request: JobRequest | None) -> ExecutorContext:

@@ -21,6 +21,7 @@ from executor.sources.location import Location, source_location
 from executor.spark_connect import active_session
 from executor.spark_session import build_spark_session, connect_url
 from executor.storage.databricks_writer import DatabricksWriter
+from executor.storage.liveness import RunLiveness, SdkJobRunStates, current_process, workspace_client
 from executor.storage.queries import MetadataReads, build_reads
 from executor.storage.schema import ALL_TABLES
 
@@ -133,12 +134,19 @@ class ExecutorContext:
                                  source_id=ids.source_id if ids else None)
 
     @cached_property
+    def liveness(self) -> RunLiveness:
+        """How this process tells a dead run from a live one (executor.storage.liveness): this process's
+        identity, the job's timeout, and the Jobs API through databricks-sdk (built at first use)."""
+        return RunLiveness(current_process(), max_age_s=self.settings.run_timeout_s,
+                           jobs=SdkJobRunStates(workspace_client))
+
+    @cached_property
     def writer(self) -> DatabricksWriter:
-        return DatabricksWriter(self.spark, self.settings, databricks=self.databricks)
+        return DatabricksWriter(self.spark, self.settings, databricks=self.databricks, liveness=self.liveness)
 
     @cached_property
     def reads(self) -> MetadataReads:
         """Metadata reads: delta-rs locally (no JVM), Spark on Databricks, or the SQL Statement
         Execution API when NUVYN_SQL_WAREHOUSE_ID is set (executor.storage.queries.build_reads)."""
         return build_reads(self.settings, self.read_settings, databricks=self.databricks,
-                           spark_reads=lambda: self.writer.reads)
+                           spark_reads=lambda: self.writer.reads, liveness=self.liveness)

@@ -8,8 +8,10 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import resources
+from typing import TYPE_CHECKING, TextIO
 
 from executor.redaction import SECRETS
+from executor.settings import LogSettings
 
 
 class RedactingFilter(logging.Filter):
@@ -57,7 +59,13 @@ class JsonFormatter(logging.Formatter):
 CONTEXT = ContextFilter()
 
 
-class _StderrHandler(logging.StreamHandler):
+if TYPE_CHECKING:
+    _StreamHandler = logging.StreamHandler[TextIO]
+else:  # not subscriptable at run time before Python 3.11
+    _StreamHandler = logging.StreamHandler
+
+
+class _StderrHandler(_StreamHandler):
     """Writes to whatever sys.stderr is at emit time (tests and notebooks swap it)."""
 
     def __init__(self) -> None:
@@ -73,8 +81,10 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def log_options(level: str | None, fmt: str | None, env: Mapping[str, str]) -> tuple[str, str]:
-    """--log-level / --log-format when given, else NUVYN_LOG_LEVEL / NUVYN_LOG_FORMAT, else INFO / text."""
-    return level or env.get("NUVYN_LOG_LEVEL", "INFO"), fmt or env.get("NUVYN_LOG_FORMAT", "text")
+    """--log-level / --log-format when given, else NUVYN_LOG_LEVEL / NUVYN_LOG_FORMAT (LogSettings),
+    else INFO / text. Raises SettingsError naming a bad variable."""
+    settings = LogSettings.from_env(env)
+    return (level or settings.level).upper(), fmt or settings.format
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
@@ -117,7 +127,7 @@ def log4j2_properties() -> str:
 def jvm_log_level(env: Mapping[str, str]) -> str:
     """Level of the JVM's log4j output: NUVYN_SPARK_LOG_LEVEL, else INFO when the executor logs at
     DEBUG (`--log-level DEBUG`), else ERROR."""
-    explicit = (env.get("NUVYN_SPARK_LOG_LEVEL") or "").strip().upper()
+    explicit = LogSettings.from_env(env).spark_level
     if explicit:
         return explicit
     return "INFO" if logging.getLogger("executor").isEnabledFor(logging.DEBUG) else "ERROR"

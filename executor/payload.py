@@ -1,15 +1,25 @@
-"""The job payload: parsing, priority rules and validation. Pure: no Spark, no Azure, no HTTP.
+"""The job request: the payload, the one precedence rule, validation. Pure: no Spark, no Azure, no HTTP.
 
-Priority (the v2 contract):
-  workflow_id: 1. job_metadata.workflow_id  2. top-level workflow_id  3. error "workflow_id is required"
-  source_id:   the same order, optional; an empty string means absent.
-The payload comes from the `--payload` job parameter when it is given and non-empty, otherwise from
-the NUVYN_JOB_PAYLOAD environment variable (the per-run parameter wins over the cluster's env var).
+Every entry point builds its JobRequest with `build_request` (README, "Where each request field
+comes from"). For each field the first level that gives a non-empty value wins:
+  1. a value given explicitly for this invocation: a flag of `nuvyn-executor extract`, a parameter
+     of `python -m executor.main` (positional or named, `--workflow_id=`, `--run-id`), a keyword of
+     build_request;
+  2. for workflow_id and source_id only: the payload's job_metadata.<id>;
+  3. the payload's top-level field (the API's POST /jobs/create body is a payload);
+  4. for include and exclude only: NUVYN_INCLUDE / NUVYN_EXCLUDE (JobInputSettings);
+  5. the field's default; workflow_id has none: "workflow_id is required" (extract --dry-run: dry_run).
+Within the payload this is the v2 contract's rule (1. job_metadata.workflow_id, 2. top-level
+workflow_id, 3. fail); an explicit value outranks the payload because it is more specific (one
+invocation) than a payload that may be the cluster's NUVYN_JOB_PAYLOAD. A value that loses to
+a different one is logged (warning for the ids).
+The payload itself is the `--payload` parameter when it is non-blank, else NUVYN_JOB_PAYLOAD.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +28,9 @@ from typing import Any
 from executor.errors import PayloadError
 from executor.ids import new_run_id
 from executor.metadata.readers.registry import READERS
+from executor.settings import JobInputSettings
+
+logger = logging.getLogger(__name__)
 
 PAYLOAD_ENV = "NUVYN_JOB_PAYLOAD"
 MAX_PAYLOAD_BYTES = 1_000_000
@@ -88,35 +101,29 @@ def parse_payload_json(text: str | None, origin: str = PAYLOAD_ENV) -> dict[str,
     return value
 
 
-PATTERN_ENV = {"include": "NUVYN_INCLUDE", "exclude": "NUVYN_EXCLUDE"}
-
-
-def resolve_payload(parameter: str | None, env: Mapping[str, str]) -> dict[str, Any]:
+def select_payload(parameter: str | None, inputs: JobInputSettings) -> dict[str, Any]:
     """The job's payload: the `--payload` parameter when it is given and non-blank, else
-    NUVYN_JOB_PAYLOAD; NUVYN_INCLUDE / NUVYN_EXCLUDE (comma-separated globs) fill include / exclude
-    when the payload has none. Callers then apply their own flags and call build_request."""
+    NUVYN_JOB_PAYLOAD (JobInputSettings.payload), else {}. Raises PayloadError naming its origin."""
     if parameter is not None and parameter.strip():
-        payload = dict(parse_payload_json(parameter, "--payload"))
-    else:
-        payload = dict(parse_payload_json(env.get(PAYLOAD_ENV), PAYLOAD_ENV))
-    for name, var in PATTERN_ENV.items():
-        if payload.get(name) in (None, "", []) and env.get(var, "").strip():
-            payload[name] = env[var]
-    return payload
+        return parse_payload_json(parameter, "--payload")
+    return parse_payload_json(inputs.payload, PAYLOAD_ENV)
 
 
-def _clean_id(value: Any, name: str, origin: str) -> str | None:
+REQUEST_FIELDS = ("workflow_id", "source_id", "job_type", "data_source_path", "data_source_type", "tenant_id",
+                  "run_id", "include", "exclude", "csv_header")
+ID_FIELDS = ("workflow_id", "source_id")  # the fields job_metadata may carry
+EXPLICIT, JOB_METADATA, PAYLOAD, ENVIRONMENT = "explicit", "job_metadata", "payload", "environment"
+
+
+def is_given(value: object) -> bool:
+    """A value is absent when None, blank or an empty list: the next level is asked."""
     if value is None:
-        return None
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise PayloadError(f"{origin}{name} must be a string, got {type(value).__name__}")
-    text = str(value).strip()
-    if text == "":
-        return None
-    if not ID_PATTERN.match(text):
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        raise PayloadError(f"{name} {shown!r} is invalid: expected {ID_RULE}")
-    return text
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (list, tuple)):
+        return bool(value)
+    return True
 
 
 def _job_metadata(payload: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -128,20 +135,75 @@ def _job_metadata(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     return meta
 
 
+def _levels(name: str, explicit: Mapping[str, object], payload: Mapping[str, Any],
+            inputs: JobInputSettings | None) -> list[tuple[str, object]]:
+    """(level, value) of every level that gives `name`, highest first (the module's rule)."""
+    levels: list[tuple[str, object]] = [(EXPLICIT, explicit.get(name))]
+    if name in ID_FIELDS:
+        levels.append((JOB_METADATA, _job_metadata(payload).get(name)))
+    levels.append((PAYLOAD, payload.get(name)))
+    if inputs is not None and name in ("include", "exclude"):
+        levels.append((ENVIRONMENT, getattr(inputs, name)))
+    return [(level, value) for level, value in levels if is_given(value)]
+
+
+def _where(name: str, level: str) -> str:
+    return {EXPLICIT: f"the explicit {name}", JOB_METADATA: f"job_metadata.{name}",
+            PAYLOAD: f"the payload's {name}", ENVIRONMENT: f"NUVYN_{name.upper()}"}[level]
+
+
+def pick(name: str, explicit: Mapping[str, object], payload: Mapping[str, Any],
+         inputs: JobInputSettings | None = None) -> tuple[str | None, object]:
+    """(level, value) of the level that wins for `name`, or (None, None) when none gives it. A lower
+    level with a different value is logged: a warning for the ids, debug for the other fields."""
+    found = _levels(name, explicit, payload, inputs)
+    if not found:
+        return None, None
+    level, value = found[0]
+    for lower, other in found[1:]:
+        if str(other).strip() == str(value).strip():
+            continue
+        if name in ID_FIELDS:
+            logger.warning("%s %r from %s wins over %r from %s", name, _shown(value), _where(name, level),
+                           _shown(other), _where(name, lower))
+        else:  # values unshown: a path may carry a SAS token
+            logger.debug("%s from %s wins over %s", name, _where(name, level), _where(name, lower))
+    return level, value
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 64 else text[:64] + "..."
+
+
+def _clean_id(value: object, name: str, level: str | None) -> str | None:
+    if value is None:
+        return None
+    where = "job_metadata." if level == JOB_METADATA else ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        raise PayloadError(f"{where}{name} must be a string, got {type(value).__name__}")
+    text = str(value).strip()
+    if text == "":
+        return None
+    if not ID_PATTERN.match(text):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise PayloadError(f"{name} {shown!r} is invalid: expected {ID_RULE}")
+    return text
+
+
+def _resolve_id(name: str, payload: Mapping[str, Any], explicit: Mapping[str, object] | None = None) -> str | None:
+    level, value = pick(name, explicit or {}, payload)
+    return _clean_id(value, name, level)
+
+
 def resolve_workflow_id(payload: Mapping[str, Any]) -> str | None:
-    """job_metadata.workflow_id, else top-level workflow_id, else None."""
-    found = _clean_id(_job_metadata(payload).get("workflow_id"), "workflow_id", "job_metadata.")
-    if found:
-        return found
-    return _clean_id(payload.get("workflow_id"), "workflow_id", "")
+    """job_metadata.workflow_id, else top-level workflow_id, else None (the contract's rule)."""
+    return _resolve_id("workflow_id", payload)
 
 
 def resolve_source_id(payload: Mapping[str, Any]) -> str | None:
     """job_metadata.source_id, else top-level source_id, else None (it is only a filter)."""
-    found = _clean_id(_job_metadata(payload).get("source_id"), "source_id", "job_metadata.")
-    if found:
-        return found
-    return _clean_id(payload.get("source_id"), "source_id", "")
+    return _resolve_id("source_id", payload)
 
 
 def normalize_data_source_type(value: Any) -> str:
@@ -201,64 +263,73 @@ def normalize_csv_header(value: Any) -> str:
                        "(auto: the first record is the header unless the file's types say otherwise)")
 
 
-def _patterns(value: Any, name: str) -> tuple[str, ...]:
+def split_patterns(value: object, name: str) -> tuple[str, ...]:
+    """Glob patterns from a list, a comma-separated string, or a list of comma-separated strings
+    (repeated flags)."""
     if value is None or value == "":
         return ()
     if isinstance(value, str):
-        return tuple(p.strip() for p in value.split(",") if p.strip())
-    if isinstance(value, list) and all(isinstance(p, str) for p in value):
-        return tuple(value)
+        value = [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
+        return tuple(part.strip() for p in value for part in p.split(",") if part.strip())
     raise PayloadError(f"{name} must be a list of glob patterns or a comma-separated string")
 
 
-def build_request(
-    payload: Mapping[str, Any],
-    *,
-    job_type: str | None = None,
-    data_source_path: str | None = None,
-    data_source_type: str | None = None,
-    tenant_id: str | None = None,
-    run_id: str | None = None,
-    write_to_db: bool = True,
-) -> JobRequest:
-    """Combine the payload with explicit command-line values (which win for the non-id fields)."""
-    workflow_id = resolve_workflow_id(payload)
+def _text(name: str, value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{name} must be a string, got {type(value).__name__}")
+    return value.strip() or None
+
+
+def _run_id(value: object) -> str:
+    if value is None:
+        return new_run_id()
+    rid = str(value).strip()
+    if not RUN_ID_PATTERN.match(rid):
+        raise PayloadError(f"run_id {rid[:40]!r} is invalid: expected letters, digits and . _ : -")
+    return rid
+
+
+def build_request(payload: Mapping[str, Any], given: Mapping[str, object] | None = None, *,
+                  inputs: JobInputSettings | None = None, write_to_db: bool = True,
+                  dry_run_workflow_id: str | None = None, **keywords: object) -> JobRequest:
+    """The JobRequest of one invocation: `payload` (the payload or API body), `inputs` (the environment
+    defaults: NUVYN_INCLUDE / NUVYN_EXCLUDE) and the explicit values (`given` and the keywords, named as
+    REQUEST_FIELDS), combined by the module's precedence rule. `dry_run_workflow_id` stands in when
+    nothing gives a workflow_id (extract --dry-run, which writes nothing). Raises PayloadError naming
+    the field."""
+    explicit = {**(given or {}), **keywords}
+    unknown = sorted(set(explicit) - set(REQUEST_FIELDS))
+    if unknown:
+        raise TypeError(f"build_request got unknown fields {unknown}; expected some of {REQUEST_FIELDS}")
+
+    def value(name: str) -> object:
+        return pick(name, explicit, payload, inputs)[1]
+
+    workflow_id = _resolve_id("workflow_id", payload, explicit) or dry_run_workflow_id
     if not workflow_id:
         raise PayloadError(
             "workflow_id is required: set job_metadata.workflow_id or workflow_id in the payload "
-            f"(--payload or {PAYLOAD_ENV}); the executor never generates one"
+            f"(--payload or {PAYLOAD_ENV}), or pass --workflow-id; the executor never generates one"
         )
-    source_id = resolve_source_id(payload)
-
-    jt = job_type or payload.get("job_type") or "metadata_extraction"
-    if jt not in JOB_TYPES:
-        raise PayloadError(f"Unknown job_type {jt!r}; expected one of: {', '.join(JOB_TYPES)}")
-
-    path = data_source_path or payload.get("data_source_path")
-    if not path or not isinstance(path, str) or not path.strip():
+    job_type = _text("job_type", value("job_type")) or "metadata_extraction"
+    if job_type not in JOB_TYPES:
+        raise PayloadError(f"Unknown job_type {job_type[:64]!r}; expected one of: {', '.join(JOB_TYPES)}")
+    path = _text("data_source_path", value("data_source_path"))
+    if not path:
         raise PayloadError("data_source_path is required: pass it as an argument or in the payload")
-    dst = normalize_data_source_type(
-        data_source_type if data_source_type is not None else payload.get("data_source_type")
-    )
-    tenant = tenant_id or payload.get("tenant_id")
-    if tenant is not None and not isinstance(tenant, str):
-        raise PayloadError(f"tenant_id must be a string, got {type(tenant).__name__}")
-
-    rid = run_id or payload.get("run_id") or None
-    if rid is not None:
-        rid = str(rid).strip()
-        if not RUN_ID_PATTERN.match(rid):
-            raise PayloadError(f"run_id {rid[:40]!r} is invalid: expected letters, digits and . _ : -")
     return JobRequest(
         workflow_id=workflow_id,
-        source_id=source_id,
-        job_type=jt,
-        data_source_path=path.strip(),
-        data_source_type=dst,
-        tenant_id=tenant or None,
-        run_id=rid or new_run_id(),
+        source_id=_resolve_id("source_id", payload, explicit),
+        job_type=job_type,
+        data_source_path=path,
+        data_source_type=normalize_data_source_type(value("data_source_type")),
+        tenant_id=_text("tenant_id", value("tenant_id")),
+        run_id=_run_id(value("run_id")),
         write_to_db=write_to_db,
-        include=_patterns(payload.get("include"), "include"),
-        exclude=_patterns(payload.get("exclude"), "exclude"),
-        csv_header=normalize_csv_header(payload.get("csv_header")),
+        include=split_patterns(value("include"), "include"),
+        exclude=split_patterns(value("exclude"), "exclude"),
+        csv_header=normalize_csv_header(value("csv_header")),
     )

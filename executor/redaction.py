@@ -1,14 +1,26 @@
 """Keep secrets (SAS tokens, account keys, bearer tokens) out of logs, tables and errors.
 
-Pure functions: no Spark, no Azure, no HTTP.
+A secret value is held as a `Secret`: masked in repr and str, read only with get_secret_value().
+Constructing a Secret is the one way a value becomes known to the redactor: `Secret.__init__` is
+the only writer of `SECRETS` (which has no public way to add a value), so a secret is redacted
+exactly when it is typed as one, wherever it was loaded (settings, a SAS token in a path, a Unity
+Catalog credential, a presigned link). `SECRETS.redact(text)` replaces every known value and the
+secret-looking patterns (sig=..., AccountKey=..., Bearer ..., fs.azure.account.key..., long base64)
+in free text: the logging filter, error texts, the API's error bodies and the tables' error columns
+go through it.
+
+Pure: no Spark, no Azure, no HTTP.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 REDACTED = "***"
+MIN_SECRET_CHARS = 4  # shorter values would redact ordinary words
 
 # key=value pairs whose value is a secret, in connection strings, SAS query strings and configs.
 _SECRET_KEYS = (
@@ -44,13 +56,13 @@ def strip_query(url: str) -> str:
     return url.split("?", 1)[0].split("#", 1)[0]
 
 
-def redact_text(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
-    """Replace known secret values and secret-looking key=value pairs in free text."""
+def redact_text(text: str, secrets: Sequence[str] = ()) -> str:
+    """Replace the given secret values and secret-looking key=value pairs in free text."""
     if not text:
         return text
     out = text
     for secret in secrets:
-        if secret and len(secret) >= 4:
+        if secret and len(secret) >= MIN_SECRET_CHARS:
             out = out.replace(secret, REDACTED)
     out = _KV_RE.sub(lambda m: f"{m.group(1)}={REDACTED}", out)
     out = _BEARER_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
@@ -59,20 +71,80 @@ def redact_text(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     return out
 
 
-class SecretRegistry:
-    """Secrets known to this process, so that every log line and error text can be scrubbed."""
+_PART_KEYS = ("accountkey", "sharedaccesssignature")
+
+
+def _secret_parts(value: str) -> list[str]:
+    """The parts of a secret that are secrets on their own: a URL's query string (a presigned link), a
+    connection string's AccountKey and SharedAccessSignature (with and without its '?'). A Secret's
+    value is known in every form it is used in."""
+    parts = [value.partition("?")[2]] if "://" in value else []
+    for item in value.split(";"):
+        key, sep, part = item.partition("=")
+        if sep and key.strip().lower() in _PART_KEYS:
+            parts += [part.strip(), part.strip().lstrip("?")]
+    return parts
+
+
+class Redactor:
+    """The values of every Secret constructed in this process (read side: `redact`, `knows`).
+
+    Values are added only by `Secret.__init__` (through `_remember`); longest first, so a secret
+    that contains another is replaced whole."""
 
     def __init__(self) -> None:
-        self._secrets: set[str] = set()
+        self._values: set[str] = set()
+        self._ordered: tuple[str, ...] = ()
+        self._lock = threading.Lock()
 
-    def add(self, *values: str | None) -> None:
-        for v in values:
-            if v and len(v) >= 4:
-                self._secrets.add(v)
+    def _remember(self, value: str) -> None:
+        forms = {value, value.strip(), value.strip().lstrip("?"), *_secret_parts(value)}
+        new = {v for v in forms if len(v) >= MIN_SECRET_CHARS} - self._values
+        if not new:
+            return
+        with self._lock:
+            self._values |= new
+            self._ordered = tuple(sorted(self._values, key=len, reverse=True))
+
+    def knows(self, value: str) -> bool:
+        """True when `value` is the value of a Secret constructed in this process."""
+        return value in self._values
 
     def redact(self, text: str) -> str:
-        return redact_text(text, sorted(self._secrets, key=len, reverse=True))
+        return redact_text(text, self._ordered)
 
 
-SECRETS = SecretRegistry()
-"""Process-wide registry: credentials register here when they are loaded."""
+SECRETS = Redactor()
+"""The process's redactor: every Secret's value, written only by Secret.__init__."""
+
+
+class Secret:
+    """A secret value (key, connection string, SAS token, bearer token, client secret): repr and str
+    are masked; the value is read only through get_secret_value(). Constructing one makes the value
+    known to SECRETS, so it never reaches a log line, an error text or a table."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"a Secret holds a str, not {type(value).__name__}")
+        self._value = value
+        SECRETS._remember(value)  # the one writer of the redactor
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return (Secret, (self._value,))  # a copy in another process registers there too

@@ -18,7 +18,7 @@ from executor.metadata.model import RUN_FAILED, RUN_RUNNING, MetadataResult
 from executor.payload import JobRequest
 from executor.redaction import SECRETS, strip_query
 from executor.spark_jobs import job_group
-from executor.storage.databricks_writer import RunRecord
+from executor.storage.databricks_writer import DatabricksWriter, RunRecord
 
 if TYPE_CHECKING:
     from executor.context import ExecutorContext
@@ -86,6 +86,18 @@ def written(report: Mapping[str, Any]) -> bool:
     return (report.get("summary") or {}).get("recorded", True) is not False
 
 
+def mark_abandoned(writer: DatabricksWriter, run: RunRecord) -> list[str]:
+    """At the start of a run: mark the runs this process can check that died without recording their
+    end (DatabricksWriter.mark_abandoned). Never fails the run: an error is logged and the marks are
+    left to a later run or read."""
+    try:
+        return writer.mark_abandoned(exclude_run_id=run.run_id,
+                                     marked_by=f"run {run.run_id} (pid {run.pid} on host {run.host})")
+    except Exception as exc:  # noqa: BLE001 - the run goes on; a later run marks them
+        logger.warning("could not check for abandoned runs: %s", SECRETS.redact(f"{type(exc).__name__}: {exc}")[:500])
+        return []
+
+
 def run_job(request: JobRequest, context: ExecutorContext,
             progress: ProgressCallback | None = None) -> tuple[int, dict[str, Any]]:
     """Run one extraction: record the start, extract, append, record the end.
@@ -97,9 +109,11 @@ def run_job(request: JobRequest, context: ExecutorContext,
     logger.debug("Extracted source_id: %s", request.source_id)
     logger.info("run %s: workflow_id=%s source_id=%s path=%s type=%s", request.run_id, request.workflow_id,
                 request.source_id, SECRETS.redact(request.data_source_path), request.data_source_type)
+    here = context.liveness.here  # who runs it: how a later run tells this run dead or alive
     run = RunRecord(run_id=request.run_id, workflow_id=request.workflow_id, source_id=request.source_id,
                     source_path=strip_query(request.data_source_path),
-                    run_mode="databricks" if context.databricks else "local")
+                    run_mode="databricks" if context.databricks else "local",
+                    host=here.host, pid=here.pid, process_start=here.start)
     t0 = time.monotonic()
     if not context.spark_running:  # fail fast, before a JVM starts, when the source cannot be listed
         try:
@@ -112,6 +126,7 @@ def run_job(request: JobRequest, context: ExecutorContext,
         try:
             if writer is not None:
                 writer.record_run(run)  # creates or migrates the tables first
+                mark_abandoned(writer, run)
             result = context.extractor.extract(request, progress=progress)
             if writer is not None:
                 writer.write_metadata(result, request.workflow_id, request.source_id, run_id=request.run_id)

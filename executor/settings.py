@@ -2,12 +2,14 @@
 
 Each settings class is a frozen dataclass whose fields name their environment variable, description
 and rules in their metadata (`_doc`); `from_env(env)` parses them (EnvSettings) and `describe()` lists
-them for the docs. Secret values are `Secret`: masked in repr/str, read with get_secret_value().
-Nothing here touches os.environ: main, cli and the API server pass the environment in.
+them for the docs. Secret values are `Secret` (executor.redaction): masked in repr/str, read with
+get_secret_value(), and known to the redactor from the moment they are built. Nothing here touches
+os.environ: main, cli and the API server pass the environment in.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -15,39 +17,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from executor.errors import SettingsError
+from executor.redaction import Secret as Secret  # re-exported: settings declare their secret fields with it
 
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _TRUE = {"1", "true", "yes", "on"}
 MIN_TOKEN_CHARS = 16
 
 
-class Secret:
-    """A secret setting (key, connection string, token): repr and str are masked; the value is read
-    only through get_secret_value()."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get_secret_value(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __str__(self) -> str:
-        return "**********"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
 def reveal(secret: Secret | None) -> str | None:
-    """The value of an optional secret."""
+    """The value of an optional secret, for the call that needs it (never to keep as a str)."""
     return None if secret is None else secret.get_secret_value()
 
 
@@ -117,8 +95,7 @@ def _check_rules(name: str, value: Any, env: str, rules: Mapping[str, Any]) -> N
         raise SettingsError(f"{env}={value!r} is invalid; expected one of: {', '.join(rules['choices'])}")
     if rules.get("identifier") and not _IDENT_RE.match(value):
         raise SettingsError(f"{env}={value!r} is not a valid identifier; use letters, digits and underscores")
-    for rule, ok, words in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
-                            ("le", lambda v, b: v <= b, "<=")):
+    for rule, ok, words in (("ge", operator.ge, ">="), ("gt", operator.gt, ">"), ("le", operator.le, "<=")):
         if rule in rules and not ok(value, rules[rule]):
             raise SettingsError(f"{env}={value} must be {words} {rules[rule]}")
 
@@ -151,11 +128,6 @@ class EnvSettings:
         """(environment variable, default, description) for the docs."""
         return describe_fields(cls)
 
-    def secret_values(self) -> list[str]:
-        """The values of the secret fields that are set (to register with executor.redaction.SECRETS)."""
-        return [v.get_secret_value() for f in _fields(self)
-                if isinstance(v := getattr(self, f.name), Secret)]
-
 
 @dataclass(frozen=True)
 class Settings(EnvSettings):
@@ -172,6 +144,9 @@ class Settings(EnvSettings):
         "<warehouse>/<schema>.db so every process finds the same tables.")
     spark_master: str = _setting("local[*]", "NUVYN_SPARK_MASTER",
         "Local runs only: Spark master URL.")
+    spark_packages: str | None = _setting(None, "NUVYN_SPARK_PACKAGES",
+        "Local runs only: extra Maven packages (comma-separated group:artifact:version) for the local "
+        "session besides Delta's, e.g. spark-avro for `make submit` on Avro files.")
     infer_sample_records: int = _setting(10000, "NUVYN_INFER_SAMPLE_RECORDS",
         "CSV: records per table given to Spark's schema inference (0 = every record, the slow "
         "full-scan path). Counts are always exact, whatever this bound.", ge=0)
@@ -195,6 +170,10 @@ class Settings(EnvSettings):
         "`nuvyn-executor migrate --optimize` runs, none.", choices=("cluster", "zorder", "none"))
     io_threads: int = _setting(8, "NUVYN_IO_THREADS",
         "Threads that read file headers, footers and count CSV records.", ge=1)
+    run_timeout_s: float = _setting(14400.0, "NUVYN_RUN_TIMEOUT_S",
+        "The Databricks job's timeout in seconds (the bundle's timeout_seconds, passed as --run-timeout-s): a "
+        "Databricks run whose `running` row is older than this and that never recorded its end is marked "
+        "abandoned, whatever the Jobs API says (executor/storage/liveness.py).", gt=0)
 
     azure_connection_string: Secret | None = _setting(None, "AZURE_STORAGE_CONNECTION_STRING",
         "Azure sources: a storage connection string (AccountKey or SharedAccessSignature). Used when "
@@ -480,13 +459,56 @@ class FileModeSettings(EnvSettings):
         return int(self.umask, 8)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+JVM_LOG_LEVELS = ("ALL", "TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF")
+
+
+@dataclass(frozen=True)
+class LogSettings(EnvSettings):
+    """How the entry points log (executor.logging_setup): `--log-level` / `--log-format` win."""
+
+    level: str = _setting("INFO", "NUVYN_LOG_LEVEL",
+        "Level of the executor's own log lines (--log-level wins): DEBUG shows the resolved workflow_id "
+        "and source_id.", choices=LOG_LEVELS)
+    format: str = _setting("text", "NUVYN_LOG_FORMAT",
+        "text, or json: one JSON object per line with run_id, workflow_id and source_id (--log-format "
+        "wins).", choices=("text", "json"))
+    spark_level: str | None = _setting(None, "NUVYN_SPARK_LOG_LEVEL",
+        "Level of the local Spark JVM's log (log4j) and of `make submit`; unset: ERROR, or INFO when the "
+        "executor logs at DEBUG. At WARN or ERROR Ivy's dependency report is dropped too.",
+        choices=JVM_LOG_LEVELS)
+
+    def __post_init__(self) -> None:
+        for name in ("level", "spark_level"):  # case-insensitive, like logging and log4j
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value.upper())
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class JobInputSettings(EnvSettings):
+    """What the job reads besides its arguments (executor.payload.build_request: the precedence rule)."""
+
+    payload: str | None = _setting(None, "NUVYN_JOB_PAYLOAD",
+        "The job payload, a JSON object (README, Payload contract): the seed's way to give workflow_id and "
+        "source_id. The --payload parameter wins when it is non-empty.")
+    include: str | None = _setting(None, "NUVYN_INCLUDE",
+        "Comma-separated globs: only files whose relative path or name matches, when neither a flag nor "
+        "the payload gives include.")
+    exclude: str | None = _setting(None, "NUVYN_EXCLUDE",
+        "Comma-separated globs: files to skip, when neither a flag nor the payload gives exclude.")
+
+
 SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings,
-                                                    SourceGuardSettings, FileModeSettings)
+                                                    SourceGuardSettings, FileModeSettings, LogSettings,
+                                                    JobInputSettings)
 
 
-def env_secrets(env: Mapping[str, str]) -> list[str]:
-    """The secret values set in `env` (every Secret field of SETTINGS_CLASSES): main, cli and the API
-    server register them with executor.redaction.SECRETS at startup."""
-    names = [f.metadata["env"] for cls in SETTINGS_CLASSES for f in _fields(cls)
-             if _kind(cls, f.type) == "Secret"]
-    return [env[n] for n in names if env.get(n, "").strip()]
+def load_secrets(env: Mapping[str, str]) -> tuple[Secret, ...]:
+    """Every secret set in `env` (each Secret field of SETTINGS_CLASSES), as Secret: built first thing
+    by main, cli and the API server, so a secret is known to the redactor before any line is logged,
+    also one that only a later part of the run (or no settings class of this process) reads."""
+    names = sorted({f.metadata["env"] for cls in SETTINGS_CLASSES for f in _fields(cls)
+                    if _kind(cls, f.type) == "Secret"})
+    return tuple(Secret(env[n]) for n in names if env.get(n, "").strip())

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from executor.errors import SettingsError
 from executor.logging_setup import jvm_java_options, jvm_log_level, jvm_noise
-from executor.redaction import SECRETS
+from executor.redaction import Secret
 from executor.settings import Settings, on_databricks
 from executor.spark_connect import active_session
 
@@ -118,7 +118,7 @@ def connect_session(url: str, reach_timeout_s: float = 10.0) -> SparkSession:
     for param in url.split("/;", 1)[1].split(";") if "/;" in url else []:
         key, _, value = param.partition("=")
         if key.strip().lower() == "token":
-            SECRETS.add(value)  # pyspark's errors may quote the URL: the token never reaches a log
+            Secret(value)  # registers the token: pyspark's errors may quote the URL, no log shows it
     try:
         socket.create_connection((host, port), timeout=reach_timeout_s).close()
     except OSError as exc:
@@ -177,7 +177,7 @@ def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: st
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.hadoop.fs.permissions.umask-mode", f"{umask:03o}")
     )
-    extra = [p for p in env.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
+    extra = [p.strip() for p in (settings.spark_packages or "").split(",") if p.strip()]
     with _JvmOutput(verbose=level in ("ALL", "TRACE", "DEBUG", "INFO")).redirect():
         spark = configure_spark_with_delta_pip(builder, extra_packages=extra).getOrCreate()
     spark.sparkContext.setLogLevel(level)

@@ -45,116 +45,124 @@ def _json_response(status: int, reason: bytes, message: str) -> tuple[h11.Respon
     return h11.Response(status_code=status, headers=headers, reason=reason), body
 
 
-def hardened_protocol(header_timeout: float, body_timeout: float | None = None, *,
-                      max_head_bytes: int = MAX_HEAD_BYTES) -> type[H11Protocol]:
-    class HardenedH11Protocol(H11Protocol):
-        _header_timer: asyncio.TimerHandle | None = None
-        _body_timer: asyncio.TimerHandle | None = None
-        _head_too_large = False
+class HardenedH11Protocol(H11Protocol):
+    """uvicorn's H11Protocol with the limits of the module docstring; hardened_protocol() makes a subclass
+    with the server's values."""
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            next_event = self.conn.next_event
+    header_timeout: float = 10.0
+    body_timeout: float | None = None
+    max_head_bytes: int = MAX_HEAD_BYTES
+    _header_timer: asyncio.TimerHandle | None = None
+    _body_timer: asyncio.TimerHandle | None = None
+    _head_too_large = False
 
-            def checked_next_event() -> Any:
-                # the raw bytes a head takes: what h11 consumed from its buffer to produce the Request
-                # (whitespace h11 strips from values counts too)
-                before = len(self.conn.trailing_data[0]) if self.conn.their_state is h11.IDLE else 0
-                event = next_event()
-                if isinstance(event, h11.Request):
-                    raw = before - len(self.conn.trailing_data[0])
-                    if max(raw, head_size(event)) > max_head_bytes:
-                        self._head_too_large = True
-                        raise h11.RemoteProtocolError("request head too large", error_status_hint=431)
-                    if self.conn.their_state is h11.SEND_BODY:
-                        self._arm_body()
-                elif isinstance(event, h11.EndOfMessage):
-                    self._disarm_body()
-                return event
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        next_event = self.conn.next_event
 
-            self.conn.next_event = checked_next_event  # type: ignore[method-assign]
-
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._arm()
-
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            if self.transport.is_closing():
-                self._disarm()
+        def checked_next_event() -> Any:
+            # the raw bytes a head takes: what h11 consumed from its buffer to produce the Request
+            # (whitespace h11 strips from values counts too)
+            before = len(self.conn.trailing_data[0]) if self.conn.their_state is h11.IDLE else 0
+            event = next_event()
+            if isinstance(event, h11.Request):
+                raw = before - len(self.conn.trailing_data[0])
+                if max(raw, head_size(event)) > self.max_head_bytes:
+                    self._head_too_large = True
+                    raise h11.RemoteProtocolError("request head too large", error_status_hint=431)
+                if self.conn.their_state is h11.SEND_BODY:
+                    self._arm_body()
+            elif isinstance(event, h11.EndOfMessage):
                 self._disarm_body()
-            elif self._awaiting_headers():
-                self._arm()
-            else:
-                self._disarm()
+            return event
 
-        def connection_lost(self, exc: Exception | None) -> None:
+        self.conn.next_event = checked_next_event  # type: ignore[method-assign]
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.transport.is_closing():
             self._disarm()
             self._disarm_body()
-            super().connection_lost(exc)
+        elif self._awaiting_headers():
+            self._arm()
+        else:
+            self._disarm()
 
-        def send_400_response(self, msg: str) -> None:
-            if not self._head_too_large:
-                super().send_400_response(msg)
-                return
-            logger.info("refusing a request head larger than %d bytes", max_head_bytes)
-            self._disarm_body()
-            self._send_and_close(431, b"Request Header Fields Too Large",
-                                 f"the request head is larger than {max_head_bytes} bytes")
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self._disarm_body()
+        super().connection_lost(exc)
 
-        def _send_and_close(self, status: int, reason: bytes, message: str) -> None:
-            response, body = _json_response(status, reason, message)
-            try:
-                self.transport.write(self.conn.send(response))
-                self.transport.write(self.conn.send(h11.Data(data=body)))
-                self.transport.write(self.conn.send(h11.EndOfMessage()))
-            except h11.LocalProtocolError:  # a response was under way already: just close
-                pass
+    def send_400_response(self, msg: str) -> None:
+        if not self._head_too_large:
+            super().send_400_response(msg)
+            return
+        logger.info("refusing a request head larger than %d bytes", self.max_head_bytes)
+        self._disarm_body()
+        self._send_and_close(431, b"Request Header Fields Too Large",
+                             f"the request head is larger than {self.max_head_bytes} bytes")
+
+    def _send_and_close(self, status: int, reason: bytes, message: str) -> None:
+        response, body = _json_response(status, reason, message)
+        try:
+            self.transport.write(self.conn.send(response))
+            self.transport.write(self.conn.send(h11.Data(data=body)))
+            self.transport.write(self.conn.send(h11.EndOfMessage()))
+        except h11.LocalProtocolError:  # a response was under way already: just close
+            pass
+        self.transport.close()
+
+    def _awaiting_headers(self) -> bool:
+        idle_cycle = self.cycle is None or self.cycle.response_complete
+        return self.conn.their_state == h11.IDLE and idle_cycle
+
+    def _arm(self) -> None:
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _expire(self) -> None:
+        self._header_timer = None
+        if self._awaiting_headers() and not self.transport.is_closing():
+            logger.info("closing a connection that sent no complete request headers in %s s", self.header_timeout)
             self.transport.close()
 
-        def _awaiting_headers(self) -> bool:
-            idle_cycle = self.cycle is None or self.cycle.response_complete
-            return self.conn.their_state == h11.IDLE and idle_cycle
+    def _arm_body(self) -> None:
+        self._disarm_body()
+        if self.body_timeout is not None:
+            self._body_timer = self.loop.call_later(self.body_timeout, self._body_expired)
 
-        def _arm(self) -> None:
-            if self._header_timer is None:
-                self._header_timer = self.loop.call_later(header_timeout, self._expire)
-
-        def _disarm(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _expire(self) -> None:
-            self._header_timer = None
-            if self._awaiting_headers() and not self.transport.is_closing():
-                logger.info("closing a connection that sent no complete request headers in %s s", header_timeout)
-                self.transport.close()
-
-        def _arm_body(self) -> None:
-            self._disarm_body()
-            if body_timeout is not None:
-                self._body_timer = self.loop.call_later(body_timeout, self._body_expired)
-
-        def _disarm_body(self) -> None:
-            if self._body_timer is not None:
-                self._body_timer.cancel()
-                self._body_timer = None
-
-        def _body_expired(self) -> None:
+    def _disarm_body(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
             self._body_timer = None
-            if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
-                return
-            logger.info("closing a connection whose request body did not arrive within %s s", body_timeout)
-            cycle = self.cycle
-            if cycle is not None and not cycle.response_started:
-                cycle.disconnected = True  # the app reads a disconnect; its own answer goes nowhere
-                cycle.message_event.set()
-                self._send_and_close(408, b"Request Timeout",
-                                     f"the request body did not arrive within {body_timeout:g} s "
-                                     "(NUVYN_API_BODY_TIMEOUT_S)")
-            else:
-                self.transport.close()
 
-    return HardenedH11Protocol
+    def _body_expired(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+            return
+        logger.info("closing a connection whose request body did not arrive within %s s", self.body_timeout)
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_started:
+            cycle.disconnected = True  # the app reads a disconnect; its own answer goes nowhere
+            cycle.message_event.set()
+            self._send_and_close(408, b"Request Timeout",
+                                 f"the request body did not arrive within {self.body_timeout:g} s "
+                                 "(NUVYN_API_BODY_TIMEOUT_S)")
+        else:
+            self.transport.close()
 
+
+def hardened_protocol(header_timeout: float, body_timeout: float | None = None, *,
+                      max_head_bytes: int = MAX_HEAD_BYTES) -> type[H11Protocol]:
+    """The protocol class uvicorn is given (uvicorn.Config(http=...)): HardenedH11Protocol with these limits."""
+    return type("HardenedH11Protocol", (HardenedH11Protocol,), {
+        "header_timeout": header_timeout, "body_timeout": body_timeout, "max_head_bytes": max_head_bytes})

@@ -1,15 +1,16 @@
-"""Launchers start a job and follow it to its end, recording every change in the JobStore.
+"""Launchers start a job and follow it to its end, recording every change in the job store.
 
-LocalLauncher       `python -m executor.main --run-id <run_id> --write-to-db` as a child process with
-                    the payload in NUVYN_JOB_PAYLOAD (never on the command line) and the server's
-                    NUVYN_API_SOURCE_ROOTS, which the job enforces again (SourceGuard), at most N at once
-                    (recovered children count too); more jobs wait in a queue with status 'created'.
-                    Logs are 0600 files in a 0700 folder, deleted after the retention.
+LocalLauncher       `python -m executor.main --run-id <run_id> --write-to-db --result-file <file>` as a
+                    child process with the payload in NUVYN_JOB_PAYLOAD (never on the command line) and
+                    the server's NUVYN_API_SOURCE_ROOTS, which the job enforces again (SourceGuard), at
+                    most N at once (recovered children count too); more jobs wait in a queue with status
+                    'created'. The job's outcome is its result file (executor.job_result: exit code, run
+                    status, summary, error), not its output. Logs and results are 0600 files in a 0700
+                    folder, deleted after the retention.
 DatabricksLauncher  WorkspaceClient().jobs.run_now(job_id=<configured>, job_parameters={"payload":
                     <json>}, idempotency_token=<job_id>); status from jobs.get_run, polled.
 
-Exit codes of the child (executor.main): 0 -> the report's status (succeeded | partial),
-1 -> failed (the report's error_message), 2 -> failed with stderr's `error: ...` line.
+Both satisfy executor.api.ports.Launcher.
 """
 
 from __future__ import annotations
@@ -24,14 +25,28 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import executor
-from executor.api.store import JobRecord, JobStore, utcnow
+from executor.api.ports import JobRepository
+from executor.api.statuses import (
+    ACTIVE_STATUSES,
+    JOB_CANCELLED,
+    JOB_CREATED,
+    JOB_FAILED,
+    JOB_RUNNING,
+    JOB_SUCCEEDED,
+    JobStatus,
+    job_status_of_run,
+)
+from executor.api.store import JobRecord, utcnow
+from executor.job_result import JobResult, read_result
 from executor.payload import PAYLOAD_ENV
-from executor.redaction import SECRETS
+from executor.redaction import SECRETS, Secret
+from executor.run import EXIT_BAD_INPUT, EXIT_OK
 
 logger = logging.getLogger(__name__)
 
@@ -41,69 +56,42 @@ CHILD_ENV_DROP = ("NUVYN_API_TOKEN", "DATABRICKS_TOKEN")
 MAX_ERROR_CHARS = 2000
 
 
-class Launcher(Protocol):
-    name: str
-
-    def start(self) -> None: ...
-
-    def submit(self, job: JobRecord) -> None: ...
-
-    def recover(self, job: JobRecord) -> None: ...
-
-    def cancel(self, job: JobRecord) -> JobRecord: ...
-
-    def stop(self) -> None: ...
-
-
 def _clean_error(text: str | None) -> str | None:
-    if not text:
+    """The first line of an error, secrets redacted, bounded."""
+    if not text or not text.strip():
         return None
-    return SECRETS.redact(text.strip().splitlines()[0])[:MAX_ERROR_CHARS] if text.strip() else None
+    return SECRETS.redact(text.strip().splitlines()[0])[:MAX_ERROR_CHARS]
 
 
-def parse_report(stdout: str) -> dict[str, Any] | None:
-    """The executor's JSON report: the last top-level JSON object printed on stdout."""
-    decoder = json.JSONDecoder()
-    starts = [i for i in range(len(stdout)) if stdout[i] == "{" and (i == 0 or stdout[i - 1] == "\n")]
-    for start in reversed(starts):
-        try:
-            value, _ = decoder.raw_decode(stdout, start)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(value, dict) and "status" in value:
-            return value
-    return None
+@dataclass(frozen=True)
+class Outcome:
+    """A finished job's fields: its final status, the run's summary and why it failed."""
+
+    status: JobStatus
+    summary: dict[str, Any] | None = None
+    error_message: str | None = None
 
 
-def stderr_error_line(stderr: str) -> str | None:
-    """The `error: ...` line executor.main prints on bad input (exit code 2)."""
-    for line in reversed(stderr.splitlines()):
-        if line.startswith("error: "):
-            return line[len("error: "):]
-    return None
-
-
-def outcome(exit_code: int | None, stdout: str, stderr: str) -> dict[str, Any]:
-    """Exit code + captured output -> the job's final fields (pure)."""
-    report = parse_report(stdout)
-    summary = report.get("summary") if report else None
-    # exit_code None: a job recovered after a restart; its report (if any) is the truth
-    if exit_code in (0, None) and report and report.get("status") in ("succeeded", "partial"):
-        return {"status": report["status"], "summary": summary, "error_message": None}
-    if exit_code == 2:
-        msg = stderr_error_line(stderr) or "the job rejected its payload (exit code 2)"
-        return {"status": "failed", "summary": summary, "error_message": _clean_error(msg)}
-    if report and report.get("error_message"):
-        return {"status": "failed", "summary": summary, "error_message": _clean_error(report["error_message"])}
+def outcome(exit_code: int | None, result: JobResult | None) -> Outcome:
+    """The child's exit code and result file -> the job's final fields (pure). `exit_code` None: a job
+    recovered after a restart, whose result file (if any) is the truth."""
+    if result is not None and exit_code in (None, result.exit_code):
+        status = job_status_of_run(result.exit_code, result.status)
+        if status != JOB_FAILED:
+            return Outcome(status, result.summary)
+        reason = result.error_message or (
+            f"the job rejected its request (exit code {EXIT_BAD_INPUT})" if result.exit_code == EXIT_BAD_INPUT
+            else f"the run ended {result.status} (exit code {result.exit_code})")
+        return Outcome(JOB_FAILED, result.summary, _clean_error(reason))
     if exit_code is None:
-        msg = "the API server restarted while the job ran, and the job left no report"
+        reason = "the API server restarted while the job ran, and the job left no result"
     elif exit_code < 0:
-        msg = f"the job process was killed by signal {-exit_code}"
-    elif exit_code == 0:
-        msg = "the job ended without a readable report"
+        reason = f"the job process was killed by signal {-exit_code}"
+    elif exit_code == EXIT_OK:
+        reason = "the job ended without a result file"
     else:
-        msg = f"the job process ended with exit code {exit_code}"
-    return {"status": "failed", "summary": summary, "error_message": msg}
+        reason = f"the job process ended with exit code {exit_code}"
+    return Outcome(JOB_FAILED, result.summary if result else None, reason)
 
 
 def _pid_runs(pid: int, run_id: str) -> bool:
@@ -133,7 +121,7 @@ class LocalLauncher:
 
     name = "local"
 
-    def __init__(self, store: JobStore, *, max_concurrent: int = 2, python: str | None = None,
+    def __init__(self, store: JobRepository, *, max_concurrent: int = 2, python: str | None = None,
                  logs_dir: str | os.PathLike[str], env: Mapping[str, str],
                  payload_transport: str = "env", poll_seconds: float = 1.0, timeout_s: float | None = None,
                  log_retention_s: float | None = None, kill_grace_s: float = 5.0,
@@ -156,7 +144,7 @@ class LocalLauncher:
         self._slots = threading.Condition()
         self._running: set[str] = set()
         self._threads: list[threading.Thread] = []
-        self._procs: dict[str, subprocess.Popen] = {}
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._stopping = threading.Event()
 
     # ---------------------------------------------------------------- lifecycle
@@ -181,7 +169,7 @@ class LocalLauncher:
             return len(self._running)
 
     def recover(self, job: JobRecord) -> None:
-        if job.status == "created":
+        if job.status == JOB_CREATED:
             self.submit(job)
             return
         if job.pid and _pid_runs(job.pid, job.run_id):
@@ -195,9 +183,10 @@ class LocalLauncher:
     def cancel(self, job: JobRecord) -> JobRecord:
         """Cancel a queued or running job: a queued one never starts; a running one's process group is
         terminated. The job ends with status 'cancelled'."""
-        updated = self.store.update(job.job_id, status="cancelled", error_message="cancelled by request",
-                                    **({} if job.status == "running" else {"finished_at": utcnow()})) or job
-        if job.status == "running" and job.pid:
+        running = job.status == JOB_RUNNING
+        updated = self.store.update(job.job_id, status=JOB_CANCELLED, error_message="cancelled by request",
+                                    finished_at=None if running else utcnow()) or job
+        if running and job.pid:
             proc = self._procs.get(job.job_id)
             if proc is not None or _pid_runs(job.pid, job.run_id):
                 threading.Thread(target=self._terminate, args=(job.pid, proc), daemon=True).start()
@@ -209,7 +198,8 @@ class LocalLauncher:
         """The child's argv and environment. The payload (it may hold a SAS URL) goes in the
         environment only: argv is world-readable (`ps`), /proc/<pid>/environ is not."""
         payload = json.dumps(job.payload, ensure_ascii=False)
-        cmd = [self.python, "-m", "executor.main", "--run-id", job.run_id, "--write-to-db"]
+        cmd = [self.python, "-m", "executor.main", "--run-id", job.run_id, "--write-to-db",
+               "--result-file", str(self.result_path(job.job_id))]
         env = {k: v for k, v in self.env.items() if k not in CHILD_ENV_DROP}
         env[PAYLOAD_ENV] = payload
         # the job checks its source again when it opens it, against this server's roots, and reads
@@ -226,8 +216,12 @@ class LocalLauncher:
     def _paths(self, job_id: str) -> tuple[Path, Path]:
         return self.logs_dir / f"{job_id}.stdout", self.logs_dir / f"{job_id}.stderr"
 
+    def result_path(self, job_id: str) -> Path:
+        """Where the child writes its result (executor.job_result), next to its logs."""
+        return self.logs_dir / f"{job_id}.result.json"
+
     @staticmethod
-    def _private_file(path: Path) -> Any:
+    def _private_file(path: Path) -> IO[bytes]:
         """Open `path` for writing with mode 0600 (also when it already existed)."""
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)
@@ -244,7 +238,7 @@ class LocalLauncher:
                 if self._stopping.is_set():
                     return
                 job = self.store.get(job_id)
-                if job is None or job.status != "created" or job_id in self._running:
+                if job is None or job.status != JOB_CREATED or job_id in self._running:
                     continue
                 self._running.add(job_id)
             threading.Thread(target=self._slot, args=(job_id,), name=f"nuvyn-job-{job_id[-6:]}", daemon=True).start()
@@ -259,27 +253,28 @@ class LocalLauncher:
             self._run(job_id)
         except Exception as exc:  # noqa: BLE001 - one broken job must not kill the launcher
             logger.exception("job %s: launcher error", job_id)
-            self.store.update(job_id, status="failed", finished_at=utcnow(),
+            self.store.update(job_id, status=JOB_FAILED, finished_at=utcnow(),
                               error_message=f"the job could not be started ({type(exc).__name__})")
         finally:
             self._release(job_id)
 
     def _run(self, job_id: str) -> None:
         job = self.store.get(job_id)
-        if job is None or job.status != "created":
+        if job is None or job.status != JOB_CREATED:
             return
         cmd, env = self.command(job)
         out_path, err_path = self._paths(job_id)
+        self.result_path(job_id).unlink(missing_ok=True)
         with self._private_file(out_path) as out, self._private_file(err_path) as err:
             proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
                                     start_new_session=True)
         self._procs[job_id] = proc
         current = self.store.get(job_id)
-        if current is not None and current.status == "cancelled":  # cancelled while it was being started
+        if current is not None and current.status == JOB_CANCELLED:  # cancelled while it was being started
             self.store.update(job_id, pid=proc.pid, started_at=utcnow())
             self._terminate(proc.pid, proc)
         else:
-            self.store.update(job_id, status="running", started_at=utcnow(), pid=proc.pid)
+            self.store.update(job_id, status=JOB_RUNNING, started_at=utcnow(), pid=proc.pid)
         logger.info("job %s: started run %s (pid %s)", job_id, job.run_id, proc.pid)
         timed_out = False
         try:
@@ -293,7 +288,7 @@ class LocalLauncher:
             self._procs.pop(job_id, None)
         self._finish(job_id, code, timed_out=timed_out)
 
-    def _terminate(self, pid: int, proc: subprocess.Popen | None = None) -> None:
+    def _terminate(self, pid: int, proc: subprocess.Popen[bytes] | None = None) -> None:
         """SIGTERM to the job's process group (it was started in a new session), SIGKILL after the grace."""
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
@@ -328,20 +323,17 @@ class LocalLauncher:
             self._release(job.job_id)
 
     def _finish(self, job_id: str, code: int | None, *, timed_out: bool = False) -> None:
-        out_path, err_path = self._paths(job_id)
-        stdout = out_path.read_text(encoding="utf-8", errors="replace") if out_path.exists() else ""
-        stderr = err_path.read_text(encoding="utf-8", errors="replace") if err_path.exists() else ""
-        result = outcome(code, stdout, stderr)
+        """Record the end of a job from its exit code and result file (a cancel or a timeout wins)."""
+        result = outcome(code, read_result(self.result_path(job_id)))
         current = self.store.get(job_id)
-        if current is not None and current.status == "cancelled":
-            result = {"status": "cancelled", "summary": result.get("summary"),
-                      "error_message": "cancelled by request"}
+        if current is not None and current.status == JOB_CANCELLED:
+            result = Outcome(JOB_CANCELLED, result.summary, "cancelled by request")
         elif timed_out:
-            result = {"status": "failed", "summary": result.get("summary"),
-                      "error_message": f"the job ran longer than NUVYN_API_JOB_TIMEOUT_S={self.timeout_s:g} s "
-                                       "and was stopped"}
-        self.store.update(job_id, finished_at=utcnow(), exit_code=code, **result)
-        logger.info("job %s: %s (exit code %s)", job_id, result["status"], code)
+            result = Outcome(JOB_FAILED, result.summary, f"the job ran longer than NUVYN_API_JOB_TIMEOUT_S="
+                                                         f"{self.timeout_s:g} s and was stopped")
+        self.store.update(job_id, finished_at=utcnow(), exit_code=code, status=result.status,
+                          summary=result.summary, error_message=result.error_message)
+        logger.info("job %s: %s (exit code %s)", job_id, result.status, code)
         self.prune_logs()
 
     def prune_logs(self) -> int:
@@ -352,7 +344,7 @@ class LocalLauncher:
         with self._slots:
             busy = set(self._running)
         removed = 0
-        for path in self.logs_dir.glob("job_*.std*"):
+        for path in self.logs_dir.glob("job_*.*"):  # stdout, stderr, result.json
             if path.name.split(".", 1)[0] in busy:
                 continue
             try:
@@ -382,28 +374,52 @@ _RUNNING = {"RUNNING", "TERMINATING"}
 _OK_RESULTS = {"SUCCESS", "SUCCESS_WITH_FAILURES"}
 
 
-def _enum_name(value: Any) -> str | None:
+class JobsApi(Protocol):
+    """The part of databricks-sdk's `WorkspaceClient().jobs` the launcher calls."""
+
+    def run_now(self, job_id: int, *, idempotency_token: str | None = None,
+                job_parameters: dict[str, str] | None = None) -> object: ...
+
+    def get_run(self, run_id: int) -> object: ...
+
+    def cancel_run(self, run_id: int) -> object: ...
+
+
+class JobsClient(Protocol):
+    @property
+    def jobs(self) -> JobsApi: ...
+
+
+def _enum_name(value: object) -> str | None:
     if value is None:
         return None
-    return getattr(value, "value", None) or str(value)
+    return str(getattr(value, "value", None) or value)
 
 
-def databricks_status(run: Any) -> dict[str, Any]:
-    """A jobs.get_run Run -> the job's status fields (pure)."""
+def databricks_status(run: object) -> tuple[JobStatus, str | None]:
+    """A jobs.get_run Run -> (the job's status, why it failed) (pure)."""
     state = getattr(run, "state", None)
     life = _enum_name(getattr(state, "life_cycle_state", None))
     result = _enum_name(getattr(state, "result_state", None))
     message = getattr(state, "state_message", None) or None
     if life in _PENDING or life is None:
-        return {"status": "created"}
+        return JOB_CREATED, None
     if life in _RUNNING:
-        return {"status": "running"}
+        return JOB_RUNNING, None
     if life == "TERMINATED" and result in _OK_RESULTS:
-        return {"status": "succeeded", "error_message": None}
+        return JOB_SUCCEEDED, None
     detail = f"Databricks run ended: {life}" + (f"/{result}" if result else "")
     if message:
         detail += f": {message}"
-    return {"status": "failed", "error_message": _clean_error(detail)}
+    return JOB_FAILED, _clean_error(detail)
+
+
+def _run_id_of(waiter: object) -> str:
+    """The run id run_now answered (a Wait object: `run_id`, or `response.run_id`)."""
+    run_id = getattr(waiter, "run_id", None) or getattr(getattr(waiter, "response", None), "run_id", None)
+    if run_id is None:
+        raise ValueError("run_now answered without a run_id")
+    return str(run_id)
 
 
 class DatabricksLauncher:
@@ -411,21 +427,21 @@ class DatabricksLauncher:
 
     name = "databricks"
 
-    def __init__(self, store: JobStore, *, job_id: int, client_factory: Callable[[], Any],
+    def __init__(self, store: JobRepository, *, job_id: int, client_factory: Callable[[], JobsClient],
                  poll_seconds: float = 10.0, timeout_s: float | None = None) -> None:
         self.timeout_s = timeout_s
         self.store = store
         self.job_id = job_id
         self.client_factory = client_factory
         self.poll_seconds = poll_seconds
-        self._client: Any = None
+        self._client: JobsClient | None = None
         self._client_lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
-    def client(self) -> Any:
+    def client(self) -> JobsClient:
         with self._client_lock:
             if self._client is None:
                 self._client = self.client_factory()
@@ -449,7 +465,7 @@ class DatabricksLauncher:
 
     def cancel(self, job: JobRecord) -> JobRecord:
         """jobs.cancel_run for a submitted job; a job not submitted yet is never submitted."""
-        updated = self.store.update(job.job_id, status="cancelled", finished_at=utcnow(),
+        updated = self.store.update(job.job_id, status=JOB_CANCELLED, finished_at=utcnow(),
                                     error_message="cancelled by request") or job
         if job.external_run_id is not None:
             self._cancel_run(job.job_id, job.external_run_id)
@@ -464,45 +480,45 @@ class DatabricksLauncher:
 
     def _submit(self, job_id: str) -> None:
         job = self.store.get(job_id)
-        if job is None or job.external_run_id is not None or job.status != "created":
+        if job is None or job.external_run_id is not None or job.status != JOB_CREATED:
             return
         try:
-            waiter = self.client.jobs.run_now(
+            run_id = _run_id_of(self.client.jobs.run_now(
                 job_id=self.job_id,
                 job_parameters={"payload": json.dumps(job.payload, ensure_ascii=False)},
                 idempotency_token=job.job_id,
-            )
-            run_id = str(getattr(waiter, "run_id", None) or waiter.response.run_id)
+            ))
         except Exception as exc:  # noqa: BLE001 - recorded as the job's failure
             logger.error("job %s: run_now failed: %s", job_id, SECRETS.redact(str(exc)))
-            self.store.update(job_id, status="failed", finished_at=utcnow(),
+            self.store.update(job_id, status=JOB_FAILED, finished_at=utcnow(),
                               error_message=_clean_error(f"Databricks run_now failed: {exc}"))
             return
         self.store.update(job_id, external_run_id=run_id, run_id=run_id)
         logger.info("job %s: Databricks run %s", job_id, run_id)
         current = self.store.get(job_id)
-        if current is not None and current.status == "cancelled":  # cancelled while run_now was in flight
+        if current is not None and current.status == JOB_CANCELLED:  # cancelled while run_now was in flight
             self._cancel_run(job_id, run_id)
         self._wake.set()
 
     def refresh(self, job: JobRecord) -> JobRecord:
-        if job.external_run_id is None or job.status not in ("created", "running"):
+        """Poll the job's run once and record what changed (a run past the timeout is cancelled)."""
+        if job.external_run_id is None or job.status not in ACTIVE_STATUSES:
             return job
         age = _seconds_since(job.created_at)
         if self.timeout_s and age is not None and age > self.timeout_s:
             self._cancel_run(job.job_id, job.external_run_id)
-            return self.store.update(job.job_id, status="failed", finished_at=utcnow(), error_message=(
+            return self.store.update(job.job_id, status=JOB_FAILED, finished_at=utcnow(), error_message=(
                 f"the job ran longer than NUVYN_API_JOB_TIMEOUT_S={self.timeout_s:g} s and its Databricks run "
                 "was cancelled")) or job
-        run = self.client.jobs.get_run(int(job.external_run_id))
-        changes = databricks_status(run)
-        if changes["status"] != "created" and not job.started_at:
-            changes["started_at"] = utcnow()
-        if changes["status"] in ("succeeded", "failed"):
-            changes["finished_at"] = utcnow()
-        if changes["status"] == job.status and "finished_at" not in changes and "started_at" not in changes:
+        status, error = databricks_status(self.client.jobs.get_run(int(job.external_run_id)))
+        started = utcnow() if status != JOB_CREATED and not job.started_at else job.started_at
+        finished = utcnow() if status in (JOB_SUCCEEDED, JOB_FAILED) else job.finished_at
+        if (status, started, finished) == (job.status, job.started_at, job.finished_at):
             return job
-        return self.store.update(job.job_id, **changes) or job
+        if status in (JOB_SUCCEEDED, JOB_FAILED):
+            return self.store.update(job.job_id, status=status, started_at=started, finished_at=finished,
+                                     error_message=error) or job
+        return self.store.update(job.job_id, status=status, started_at=started) or job
 
     def _poll_loop(self) -> None:
         while not self._stopping.is_set():
@@ -517,12 +533,15 @@ class DatabricksLauncher:
             self._wake.clear()
 
 
-def databricks_client_factory(host: str | None, token: str | None) -> Callable[[], Any]:
-    def build() -> Any:
+def databricks_client_factory(host: str | None, token: Secret | None) -> Callable[[], JobsClient]:
+    """A WorkspaceClient built on first use: `host` and `token` (the server's DATABRICKS_HOST /
+    DATABRICKS_TOKEN), else the SDK's own configuration. The token is revealed only to the SDK."""
+
+    def build() -> JobsClient:
         from databricks.sdk import WorkspaceClient
 
         if host or token:
-            return WorkspaceClient(host=host, token=token)
+            return WorkspaceClient(host=host, token=token.get_secret_value() if token else None)
         return WorkspaceClient()
 
     return build

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from executor.api.store import JobStatus
+from executor.api.statuses import JobStatus
 from executor.payload import ID_RULE, JOB_TYPES, VALID_DATA_SOURCE_TYPES
 
 
@@ -45,10 +45,11 @@ class CreateJobRequest(BaseModel):
                     "abfss, adls are accepted); default auto (detected from the path).")
     tenant_id: str | None = Field(default=None, max_length=128,
                                   description="Optional tenant identifier (recorded, not used to route).")
-    csv_header: Literal["auto", "true", "false"] | None = Field(
+    csv_header: Literal["auto", "true", "false"] | StrictBool | None = Field(
         default=None,
         description="CSV/TSV header: auto (default: the first record is the header unless every field parses as "
-                    "its column's type), true or false for every CSV/TSV file (README, CSV rules).")
+                    "its column's type), true or false (a JSON boolean too, as in the job payload) for every "
+                    "CSV/TSV file (README, CSV rules).")
     job_metadata: dict[str, Any] | None = Field(
         default=None,
         description="Optional metadata passed on to the job (at most 65536 bytes as JSON; NaN/Infinity "

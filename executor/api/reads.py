@@ -1,6 +1,6 @@
 """Metadata reads of the API, off the event loop: a bounded thread pool with a per-read timeout.
 
-The handlers of /workflows/{id}/metadata and /changes await `ReadPool.run(...)`: at most `workers`
+The routes of /workflows/{id}/metadata and /changes await `ReadPool.run(...)`: at most `workers`
 reads run at once, at most `max_pending` wait; more answer 503 at once (ReadsBusy), a read slower
 than `timeout_s` answers 504 (ReadsTimeout). /health never touches the pool.
 The readers come from executor.storage.queries (delta-rs locally: no JVM in the server).
@@ -12,13 +12,16 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from executor.errors import ExecutorError
 from executor.settings import ReadPoolSettings
+
+if TYPE_CHECKING:
+    from executor.storage.queries import MetadataReads
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +51,11 @@ class ReadPool:
     def in_flight(self) -> int:
         return self._in_flight
 
-    def _release(self, _future: Any) -> None:
+    def _release(self, _future: Future[T] | None) -> None:
         with self._lock:
             self._in_flight -= 1
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[[], T]) -> T:
         with self._lock:
             if self._in_flight >= self.settings.max_pending:
                 raise ReadsBusy(f"too many metadata reads in progress ({self.settings.max_pending}, "
@@ -62,7 +65,7 @@ class ReadPool:
                 self._executor = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="nuvyn-read")
             executor = self._executor
         try:
-            future = executor.submit(fn, *args)
+            future = executor.submit(fn)
         except RuntimeError:  # shut down
             self._release(None)
             raise ReadsBusy("the server is shutting down: retry in a moment") from None
@@ -83,13 +86,13 @@ class ReadPool:
             executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _encode(value: Any) -> Any:
+def _encode(value: object) -> str:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
-def json_body(result: Any) -> bytes:
+def json_body(result: object) -> bytes:
     """A read's answer as JSON bytes, built in the worker thread (not on the event loop): the bytes
     JSONResponse(jsonable_encoder(result)) would send (datetimes in ISO 8601) for the plain rows the
     reads return."""
@@ -98,24 +101,27 @@ def json_body(result: Any) -> bytes:
 
 
 class ReadsMetadataReader:
-    """The JobService metadata reader (called for /metadata, `changes` for /changes) over an
-    executor.storage.queries reader built once, on first use."""
+    """The API's MetadataReader (executor.api.ports) over an executor.storage.queries reader built
+    once, on first use (delta-rs on the local tables, the SQL Statement API, or Spark on Databricks)."""
 
-    def __init__(self, make_reads: Callable[[], Any]) -> None:
+    def __init__(self, make_reads: Callable[[], MetadataReads]) -> None:
         self._make_reads = make_reads
-        self._reads: Any = None
+        self._reads: MetadataReads | None = None
         self._lock = threading.Lock()
 
-    def reads(self) -> Any:
-        if self._reads is None:
-            with self._lock:
-                if self._reads is None:
-                    self._reads = self._make_reads()
-        return self._reads
+    def reads(self) -> MetadataReads:
+        with self._lock:
+            if self._reads is None:
+                self._reads = self._make_reads()
+            return self._reads
 
-    def __call__(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
-        return self.reads().query_metadata(workflow_id=workflow_id, source_id=source_id, run_id=run_id)
+    def metadata(self, workflow_id: str | None, source_id: str | None,
+                 run_id: str | None) -> Mapping[str, object]:
+        result: Mapping[str, object] = self.reads().query_metadata(workflow_id=workflow_id, source_id=source_id,
+                                                                   run_id=run_id)
+        return result
 
     def changes(self, workflow_id: str, source_id: str | None, from_run: str | None,
-                to_run: str | None) -> dict[str, Any]:
-        return self.reads().schema_changes(workflow_id, source_id, from_run, to_run)
+                to_run: str | None) -> Mapping[str, object]:
+        result: Mapping[str, object] = self.reads().schema_changes(workflow_id, source_id, from_run, to_run)
+        return result

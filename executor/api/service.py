@@ -1,4 +1,5 @@
-"""JobService: the API's logic between HTTP and the launcher/store. No FastAPI here."""
+"""JobService: the API's logic between HTTP and the ports (job store, launcher, metadata reads).
+No FastAPI here: the routers call it, the ports are executor.api.ports Protocols."""
 
 from __future__ import annotations
 
@@ -10,32 +11,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-from executor.api.launchers import Launcher
+from executor.api.ports import JobRepository, Launcher, MetadataReader
 from executor.api.reads import ReadsMetadataReader
-from executor.api.store import JobRecord, JobStore, QueueBoundReached
-from executor.api.validation import build_job_payload, workflow_id_overridden
+from executor.api.statuses import ACTIVE_STATUSES, JOB_CREATED
+from executor.api.store import JobRecord, QueueBoundReached
+from executor.api.validation import build_job_payload
 from executor.context import ExecutorContext
-from executor.errors import ExecutorError, MetadataStoreError
-from executor.payload import new_run_id
+from executor.errors import ExecutorError
+from executor.ids import new_run_id
 from executor.redaction import strip_query
 from executor.settings import ReadSettings
 
 logger = logging.getLogger(__name__)
-
-MetadataReader = Callable[[str | None, str | None, str | None], dict[str, Any]]
-# (workflow_id, source_id, from_run, to_run) -> DatabricksWriter.schema_changes(...)
-ChangesReader = Callable[[str, str | None, str | None, str | None], dict[str, Any]]
 
 
 def new_job_id() -> str:
     return f"job_{uuid.uuid4().hex}"
 
 
-def request_hash(payload: dict[str, Any]) -> str:
+def request_hash(payload: Mapping[str, object]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-SourceCheck = Callable[[dict[str, Any]], None]
+SourceCheck = Callable[[Mapping[str, Any]], None]
 """payload -> None; raises SourceNotAllowed (403) or PayloadError (400). See executor.api.sources."""
 
 
@@ -53,9 +51,9 @@ class JobNotCancellable(ExecutorError):
 
 @dataclass
 class JobService:
-    store: JobStore
+    store: JobRepository
     launcher: Launcher
-    metadata_reader: MetadataReader
+    reader: MetadataReader
     _: KW_ONLY
     source_check: SourceCheck | None = None
     max_queued: int | None = None
@@ -80,17 +78,14 @@ class JobService:
             self.launcher.stop()
             self._started = False
 
-    def create(self, body: dict[str, Any], idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
+    def create(self, body: Mapping[str, object], idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
         """Validate, record and launch a job. Returns (job, created); created is False for a replay."""
         payload = build_job_payload(body)
         if self.source_check is not None:
             self.source_check(payload)
-        if workflow_id_overridden(body, payload):
-            logger.warning("workflow_id %r overridden by job_metadata.workflow_id %r (job_metadata wins)",
-                           body.get("workflow_id"), payload["workflow_id"])
         job = JobRecord(
             job_id=new_job_id(),
-            status="created",
+            status=JOB_CREATED,
             job_type=payload["job_type"],
             workflow_id=payload["workflow_id"],
             source_id=payload.get("source_id"),
@@ -119,7 +114,7 @@ class JobService:
         job = self.store.get(job_id)
         if job is None:
             return None
-        if job.status not in ("created", "running"):
+        if job.status not in ACTIVE_STATUSES:
             raise JobNotCancellable(f"job {job_id} already ended with status {job.status!r}; nothing to cancel")
         return self.launcher.cancel(job)
 
@@ -131,16 +126,13 @@ class JobService:
         rows = rows[:limit]
         return [job for _, job in rows], (rows[-1][0] if more and rows else None)
 
-    def metadata(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> dict[str, Any]:
-        return self.metadata_reader(workflow_id, source_id, run_id)
+    def metadata(self, workflow_id: str | None, source_id: str | None, run_id: str | None) -> Mapping[str, object]:
+        return self.reader.metadata(workflow_id, source_id, run_id)
 
     def changes(self, workflow_id: str, source_id: str | None, from_run: str | None,
-                to_run: str | None) -> dict[str, Any]:
-        """Schema drift between two runs; the reader is the metadata reader's `changes` attribute."""
-        reader: ChangesReader | None = getattr(self.metadata_reader, "changes", None)
-        if reader is None:
-            raise MetadataStoreError("this server has no schema-changes reader")
-        return reader(workflow_id, source_id, from_run, to_run)
+                to_run: str | None) -> Mapping[str, object]:
+        """Schema drift between two runs."""
+        return self.reader.changes(workflow_id, source_id, from_run, to_run)
 
 
 def default_metadata_reader(env: Mapping[str, str]) -> MetadataReader:

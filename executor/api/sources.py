@@ -4,6 +4,7 @@ PayloadError (400: a path the executor cannot read at all, e.g. ftp://)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from executor.errors import SourceError
@@ -22,7 +23,7 @@ class SourceGate:
         self.emulator_hosts = emulator_hosts(settings.azure_connection_string, settings.azure_emulator_hosts)
         self.accounts = parse_accounts(settings.azure_credential_accounts)
 
-    def __call__(self, payload: dict[str, Any]) -> None:
+    def __call__(self, payload: Mapping[str, Any]) -> None:
         try:
             location = parse_location(payload["data_source_path"], None, self.emulator_hosts)
         except HostNotAllowed as exc:

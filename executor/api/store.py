@@ -20,9 +20,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, TypedDict
 
+from executor.api.statuses import ACTIVE_STATUSES, JOB_CREATED, JobStatus
 from executor.errors import ExecutorError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # noqa: UP035 - typing.Unpack is 3.11+ (the wheel runs on 3.10)
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +46,6 @@ class QueueBoundReached(ExecutorError):
 
 def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
-JobStatus = Literal["created", "running", "succeeded", "partial", "failed", "cancelled"]
 
 
 @dataclass
@@ -68,6 +69,20 @@ class JobRecord:
     created_at: str = field(default_factory=utcnow)
     started_at: str | None = None
     finished_at: str | None = None
+
+
+class JobChanges(TypedDict, total=False):
+    """The columns of a job that change after it is recorded (JobStore.update)."""
+
+    status: JobStatus
+    run_id: str
+    external_run_id: str | None
+    pid: int | None
+    exit_code: int | None
+    error_message: str | None
+    summary: dict[str, Any] | None
+    started_at: str | None
+    finished_at: str | None
 
 
 _COLUMNS = [f for f in JobRecord.__dataclass_fields__]
@@ -167,7 +182,7 @@ class JobStore:
                             "this Idempotency-Key was already used with a different request body")
                     return existing, False
             if max_waiting is not None:
-                waiting = int(db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'created'").fetchone()[0])
+                waiting = int(db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (JOB_CREATED,)).fetchone()[0])
                 if waiting >= max_waiting:
                     raise QueueBoundReached(waiting, max_waiting)
             db.execute(f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
@@ -178,24 +193,26 @@ class JobStore:
         with self._connect() as db:
             return self._row(db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone())
 
-    def update(self, job_id: str, **changes: Any) -> JobRecord | None:
-        unknown = set(changes) - set(_COLUMNS)
+    def update(self, job_id: str, **changes: Unpack[JobChanges]) -> JobRecord | None:
+        values: dict[str, object] = dict(changes)
+        unknown = set(values) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown job columns: {sorted(unknown)}")
         for name in _JSON_COLUMNS:
-            if name in changes and changes[name] is not None:
-                changes[name] = json.dumps(changes[name], default=str)
-        if changes:
+            if values.get(name) is not None:
+                values[name] = json.dumps(values[name], default=str)
+        if values:  # column names from _COLUMNS only; values as parameters
             with self._lock, self._connect() as db:
-                db.execute(f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in changes)} WHERE job_id = ?",
-                           [*changes.values(), job_id])
+                db.execute(f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in values)} WHERE job_id = ?",
+                           [*values.values(), job_id])
         return self.get(job_id)
 
     def active(self) -> list[JobRecord]:
         """Jobs not finished yet (created or running), oldest first."""
+        marks = ", ".join("?" * len(ACTIVE_STATUSES))
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM jobs WHERE status IN ('created', 'running') "
-                              "ORDER BY created_at").fetchall()
+            rows = db.execute(f"SELECT * FROM jobs WHERE status IN ({marks}) ORDER BY created_at",
+                              ACTIVE_STATUSES).fetchall()
         return [self._record(dict(r)) for r in rows]
 
     def count(self, status: str) -> int:
@@ -207,7 +224,7 @@ class JobStore:
         """(rowid, job) newest first (insertion order, descending), filtered; `before` is the rowid of the
         last job of the previous page (keyset pagination). Parameter markers only."""
         where: list[str] = []
-        params: list[Any] = []
+        params: list[object] = []
         if workflow_id is not None:
             where.append("workflow_id = ?")
             params.append(workflow_id)
@@ -222,7 +239,7 @@ class JobStore:
         params.append(int(limit))
         with self._connect() as db:
             rows = db.execute(sql, params).fetchall()
-        out = []
+        out: list[tuple[int, JobRecord]] = []
         for row in rows:
             values = dict(row)
             number = values.pop("row_number")

@@ -19,7 +19,12 @@ RUN_RUNNING = "running"
 RUN_SUCCEEDED = "succeeded"
 RUN_PARTIAL = "partial"
 RUN_FAILED = "failed"
-COMPLETED_STATUSES = (RUN_SUCCEEDED, RUN_PARTIAL)
+# The run's process died without recording its end (killed, OOM, native abort); written by a later
+# run, or derived by a read (executor.storage.liveness). Final, and not complete.
+RUN_ABANDONED = "abandoned"
+RUN_STATUSES = (RUN_RUNNING, RUN_SUCCEEDED, RUN_PARTIAL, RUN_FAILED, RUN_ABANDONED)
+FINAL_STATUSES = (RUN_SUCCEEDED, RUN_PARTIAL, RUN_FAILED, RUN_ABANDONED)
+COMPLETED_STATUSES = (RUN_SUCCEEDED, RUN_PARTIAL)  # the runs whose metadata queries and diff return
 
 
 def add_table_note(notes: dict[str, str], text: str) -> None:

@@ -32,21 +32,17 @@ from executor.ops.dry_run import plan_extraction, render_dry_run
 from executor.ops.progress import human_bytes, make_progress
 from executor.ops.render import cell, parse_summary, text_table, to_json
 from executor.ops.summary import render_summary, run_row
-from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN, JobRequest, build_request, resolve_payload
+from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN, JobRequest, build_request, is_given, select_payload
 from executor.redaction import SECRETS
 from executor.run import EXIT_OK, run_job, written
+from executor.settings import LOG_LEVELS, JobInputSettings
 
 OpenContext = Callable[[JobRequest | None], ExecutorContext]
 Command = Callable[[argparse.Namespace, Mapping[str, str], OpenContext], int]
 RUN_ID_RULE = "letters, digits and . _ : -"
-
-
-def _patterns(values: list[str] | None) -> list[str]:
-    """--include a --include 'b,c' -> [a, b, c]."""
-    out: list[str] = []
-    for v in values or []:
-        out.extend(p.strip() for p in v.split(",") if p.strip())
-    return out
+# The flags of `extract` that are request fields (explicit values: executor.payload's level 1).
+EXTRACT_FIELDS = ("workflow_id", "source_id", "tenant_id", "run_id", "data_source_type", "include", "exclude",
+                  "csv_header")
 
 
 def _check_id(value: str | None, name: str, pattern: re.Pattern[str] = ID_PATTERN,
@@ -69,7 +65,8 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source-id", "--source_id", dest="source_id")
     p.add_argument("--tenant-id", "--tenant_id", dest="tenant_id")
     p.add_argument("--run-id", "--run_id", dest="run_id")
-    p.add_argument("--payload", default=None, help="job payload JSON (else NUVYN_JOB_PAYLOAD); flags win")
+    p.add_argument("--payload", default=None,
+                   help="job payload JSON (else NUVYN_JOB_PAYLOAD); flags win over it, job_metadata included")
     p.add_argument("--include", action="append", metavar="GLOB",
                    help="only files whose relative path or name matches (repeatable, or comma-separated); "
                         "default NUVYN_INCLUDE")
@@ -88,32 +85,22 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
                    help="auto: a bar on a terminal, else a log line every few seconds")
     p.add_argument("--progress-interval", type=float, default=5.0, metavar="SECONDS",
                    help="log progress at most this often (default 5)")
-    p.add_argument("--log-level", default=None, help="default NUVYN_LOG_LEVEL, else INFO")
+    p.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, default=None,
+                   help="default NUVYN_LOG_LEVEL, else INFO")
     p.add_argument("--log-format", choices=("text", "json"), default=None, help="default NUVYN_LOG_FORMAT, else text")
 
 
 def build_extract_request(args: argparse.Namespace, env: Mapping[str, str]) -> JobRequest:
-    """The same JobRequest executor.main builds: payload (--payload or NUVYN_JOB_PAYLOAD), then the
-    NUVYN_INCLUDE / NUVYN_EXCLUDE defaults (payload.resolve_payload), then the flags."""
-    payload = resolve_payload(args.payload, env)
-    meta = payload.get("job_metadata")
-    for name in ("workflow_id", "source_id"):
-        value = getattr(args, name)
-        if value:  # the flag wins, even over job_metadata.<id>
-            payload[name] = value
-            if isinstance(meta, dict) and name in meta:
-                payload["job_metadata"] = meta = {**meta, name: value}
-    if args.include:
-        payload["include"] = _patterns(args.include)
-    if args.exclude:
-        payload["exclude"] = _patterns(args.exclude)
-    if args.csv_header is not None:
-        payload["csv_header"] = args.csv_header
-    if args.dry_run and not payload.get("workflow_id") and not (payload.get("job_metadata") or {}).get("workflow_id"):
-        payload["workflow_id"] = "dry_run"  # nothing is written: the id only satisfies validation
-    return build_request(payload, job_type="metadata_extraction", data_source_path=args.path,
-                         data_source_type=args.data_source_type, tenant_id=args.tenant_id,
-                         run_id=args.run_id, write_to_db=args.write_to_db)
+    """The JobRequest of `extract`, by the same rule as executor.main (executor.payload.build_request):
+    the flags are explicit values (they win, job_metadata included), then the payload (--payload or
+    NUVYN_JOB_PAYLOAD), then NUVYN_INCLUDE / NUVYN_EXCLUDE."""
+    inputs = JobInputSettings.from_env(env)
+    payload = select_payload(args.payload, inputs)
+    explicit: dict[str, object] = {name: getattr(args, name) for name in EXTRACT_FIELDS}
+    explicit["data_source_path"] = args.path
+    return build_request(payload, {k: v for k, v in explicit.items() if is_given(v)}, inputs=inputs,
+                         write_to_db=args.write_to_db,
+                         dry_run_workflow_id="dry_run" if args.dry_run else None)  # nothing is written
 
 
 def render_tables(tables: list[dict[str, Any]]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from executor.metadata.model import TABLE_NOTE
+from executor.metadata.model import RUN_ABANDONED, TABLE_NOTE
 from executor.ops.progress import human_bytes, human_seconds
 from executor.ops.render import parse_summary
 
@@ -33,7 +33,12 @@ def render_summary(run: dict[str, Any]) -> str:
         lines.append(f"  spark jobs:   {jobs if jobs is not None and jobs >= 0 else 'unknown'}")
     if "seconds" in s:
         lines.append(f"  seconds:      {s['seconds']} ({human_seconds(s['seconds'])})")
-    if not s:
+    if s.get("marked_by"):
+        lines.append(f"  marked by:    {s['marked_by']}")
+    if run.get("status") == RUN_ABANDONED:
+        lines.append("  (abandoned: its process died before recording its end; its tables may be partly written and "
+                     "are never returned as a completed run)")
+    elif not s:
         lines.append("  (no summary recorded: the run is still running or ended before recording it)")
     return "\n".join(lines)
 

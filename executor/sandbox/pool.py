@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypeVar
 
 from executor.errors import ExecutorError
-from executor.redaction import SECRETS, SecretRegistry
+from executor.redaction import SECRETS, Redactor
 from executor.sandbox import protocol as wire
 from executor.settings import EnvSettings, _setting
 
@@ -459,7 +459,7 @@ class ReaderSandbox:
 
     def __init__(self, settings: SandboxSettings | None = None, *, env: Mapping[str, str] | None = None,
                  preload: Iterable[str] = DEFAULT_PRELOAD, result_globals: Iterable[tuple[str, str]] = (),
-                 secrets: SecretRegistry = SECRETS, start_timeout: float = 60.0) -> None:
+                 secrets: Redactor = SECRETS, start_timeout: float = 60.0) -> None:
         self.settings = settings or SandboxSettings()
         self.size = self.settings.worker_count()
         self.memory_limit = self.settings.memory_bytes()

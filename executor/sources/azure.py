@@ -14,7 +14,7 @@ Credential precedence (the first that applies wins):
      NUVYN_AZURE_KEY_SECRET_KEY read with dbutils.secrets.get (legacy)
   6. DefaultAzureCredential (managed identity, service principal env vars, az login, ...)
 The same credential serves the listing, the reads, and Spark (fs.azure.* settings for that account).
-Every secret value is registered with executor.redaction.SECRETS as soon as it is loaded.
+Every secret value is a executor.redaction.Secret (known to the redactor) as soon as it is loaded.
 Credentials go only to their own account (check_credential_target): the connection string to its
 AccountName / BlobEndpoint, the key and DefaultAzureCredential to NUVYN_AZURE_CREDENTIAL_ACCOUNTS
 when set. Emulator (http) endpoints are accepted only when executor.sources.location allows them.
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
 from executor.errors import SourceError
-from executor.redaction import SECRETS
+from executor.redaction import Secret
 from executor.settings import Settings, reveal
 from executor.sources.base import FileInfo, PruneRule
 from executor.sources.databricks_credentials import SERVICE_PRINCIPAL, UNITY_CATALOG, GovernedCredentials
@@ -166,14 +166,12 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
     if source != UNITY_CATALOG:  # Unity Catalog scopes its credential to the path itself
         check_credential_target(location, settings, source)
     if location.sas_token:
-        token = location.sas_token.lstrip("?")
-        SECRETS.add(token)
+        token = location.sas_token.get_secret_value().lstrip("?")
         return AzureCredential(SAS, sas_token=token)
     connection_string = reveal(settings.azure_connection_string)
     account_key = reveal(settings.azure_account_key)
     if connection_string:
         cs = parse_connection_string(connection_string)
-        SECRETS.add(connection_string, cs.get("accountkey"), cs.get("sharedaccesssignature"))
         named = (cs.get("accountname") or "").lower()
         if cs.get("usedevelopmentstorage", "").lower() == "true":
             named = "devstoreaccount1"
@@ -191,7 +189,6 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
             f"(storage account {account!r}, container {location.container!r})"
         )
     if account_key:
-        SECRETS.add(account_key)
         return AzureCredential(ACCOUNT_KEY, account_key=account_key.strip())
     if source in (UNITY_CATALOG, SERVICE_PRINCIPAL):
         found = (governed or GovernedCredentials()).resolve(location, settings, spark)
@@ -210,15 +207,14 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
                 raise SourceError("reading the account key from a Databricks secret scope needs the Spark session")
             reader = secret_reader
             try:
-                key = reader(settings.azure_key_secret_scope, settings.azure_key_secret_key)
+                key = Secret(reader(settings.azure_key_secret_scope, settings.azure_key_secret_key))
             except Exception as exc:  # noqa: BLE001 - dbutils raises py4j/its own errors
                 raise SourceError(
                     f"cannot read the account key of storage account {account!r} from Databricks secret "
                     f"scope {settings.azure_key_secret_scope!r} (key {settings.azure_key_secret_key!r}): "
                     f"{type(exc).__name__}"
                 ) from None
-            SECRETS.add(key)
-            return AzureCredential(SECRET_SCOPE, account_key=key.strip())
+            return AzureCredential(SECRET_SCOPE, account_key=key.get_secret_value().strip())
         logger.info("not on Databricks: NUVYN_AZURE_KEY_SECRET_SCOPE is ignored")
     return AzureCredential(DEFAULT)
 
@@ -411,7 +407,6 @@ class AzureBlobFileStore:
         self.kind = location.kind
         self.client = container_client
         self.credential = credential
-        SECRETS.add(credential.sas_token, credential.account_key)
         self.settings = settings or Settings()
         route = self.settings.azure_spark_route
         if route == "auto":

@@ -21,8 +21,8 @@ DefaultAzureCredential):
 
 Unity Catalog's refusal (no external location for the path, no privilege, external access off) is
 logged by its error code and the next option is tried. No long-lived key is ever placed in the job's
-environment. Every secret (SAS, client secret) is registered with executor.redaction.SECRETS the moment
-it is read. The Unity Catalog SAS serves only the account and container it was issued for: an answer
+environment. Every secret (SAS, client secret) is held as an executor.redaction.Secret (known to the
+redactor) from the moment it is read. The Unity Catalog SAS serves only the account and container it was issued for: an answer
 whose `url` names another is refused (check_issued_for).
 
 The Databricks API client comes from `client_factory` (default: databricks-sdk's WorkspaceClient with
@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from executor.errors import SourceError
-from executor.redaction import SECRETS
+from executor.redaction import Secret
 from executor.settings import Settings
 from executor.sources.location import Location
 
@@ -85,7 +85,8 @@ class RefreshingSas:
     (read by the storage SDK's policy before each request) asks `fetch` again when the token expires
     within RENEW_BEFORE_S. `fetch()` returns (sas_token, expires_at epoch seconds or None)."""
 
-    def __init__(self, fetch: Callable[[], tuple[str, float | None]], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, fetch: Callable[[], tuple[Secret, float | None]],
+                 clock: Callable[[], float] = time.time) -> None:
         self._fetch = fetch
         self._clock = clock
         self._lock = threading.Lock()
@@ -95,7 +96,8 @@ class RefreshingSas:
 
     @property
     def token(self) -> str:
-        return self._token
+        """The current token's value, for the storage SDK's credential (held as a Secret here)."""
+        return self._token.get_secret_value()
 
     def current(self) -> str:
         """The token, renewed first when it is about to expire."""
@@ -105,7 +107,7 @@ class RefreshingSas:
                 self.renewals += 1
                 logger.info("renewed the %s (valid until %s)", UNITY_CATALOG,
                             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expires_at or 0)))
-            return self._token
+            return self._token.get_secret_value()
 
 
 def _renewing_credential(owner: RefreshingSas) -> Any:
@@ -160,7 +162,7 @@ class GovernedCredentials:
 
     # ------------------------------------------------------------------ Unity Catalog
 
-    def temporary_path_sas(self, location: Location) -> tuple[str, float | None]:
+    def temporary_path_sas(self, location: Location) -> tuple[Secret, float | None]:
         """One temporary path credential for the location: (SAS token, expiry epoch seconds).
         Raises the SDK's error when Unity Catalog refuses, SourceError for an unusable answer."""
         url = path_url(location)
@@ -177,8 +179,7 @@ class GovernedCredentials:
             kinds = sorted(k for k in (answer or {}) if k not in ("expiration_time", "url"))
             raise SourceError(f"Unity Catalog answered for {location.display} without an Azure SAS ({', '.join(kinds)}): "
                               "not usable for an Azure storage path")
-        token = str(sas).lstrip("?")
-        SECRETS.add(token)
+        token = Secret(str(sas).lstrip("?"))
         check_issued_for(location, answer.get("url"))
         expires = answer.get("expiration_time")
         return token, (float(expires) / 1000.0 if expires else None)
@@ -198,8 +199,8 @@ class GovernedCredentials:
 
     # ------------------------------------------------------------------ secret scope
 
-    def read_secret(self, scope: str, key: str) -> str:
-        """A secret's value (REST `secrets/get`, base64 in the answer), registered as a secret."""
+    def read_secret(self, scope: str, key: str) -> Secret:
+        """A secret's value (REST `secrets/get`, base64 in the answer), as a Secret."""
         api = getattr(self.client, "secrets", None)
         if api is not None and hasattr(api, "get_secret"):
             value = api.get_secret(scope=scope, key=key).value
@@ -207,9 +208,7 @@ class GovernedCredentials:
             value = self.client.api_client.do("GET", SECRETS_GET, query={"scope": scope, "key": key}).get("value")
         if not value:
             raise SourceError(f"Databricks secret scope {scope!r} has no value for key {key!r}")
-        text = base64.b64decode(value).decode("utf-8").strip()
-        SECRETS.add(text)
-        return text
+        return Secret(base64.b64decode(value).decode("utf-8").strip())
 
     def service_principal(self, location: Location, scope: str, spark: Any = None) -> GovernedCredential:
         """ClientSecretCredential from the scope's tenant-id, client-id and client-secret."""
@@ -223,10 +222,11 @@ class GovernedCredentials:
                               f"bundle variable azure_sp_secret_scope): {_error_code(exc)}") from None
         from azure.identity import ClientSecretCredential
 
-        credential = ClientSecretCredential(tenant, client_id, secret, authority=self._authority)
+        credential = ClientSecretCredential(tenant.get_secret_value(), client_id.get_secret_value(),
+                                            secret.get_secret_value(), authority=self._authority)
         logger.info("Azure credential for account %s: %s %r", location.account, SERVICE_PRINCIPAL, scope)
-        conf = {} if spark is None or _is_connect(spark) else oauth_spark_conf(location, tenant, client_id, secret,
-                                                                               self._authority)
+        conf = {} if spark is None or _is_connect(spark) else oauth_spark_conf(
+            location, tenant.get_secret_value(), client_id.get_secret_value(), secret, self._authority)
         return GovernedCredential(SERVICE_PRINCIPAL, credential, spark_conf=conf)
 
     # ------------------------------------------------------------------ the order
@@ -247,12 +247,14 @@ def _is_connect(spark: Any) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
-def oauth_spark_conf(location: Location, tenant: str, client_id: str, secret: str, authority: str) -> dict[str, str]:
-    """hadoop-azure's OAuth client-credentials settings for the account (abfss)."""
+def oauth_spark_conf(location: Location, tenant: str, client_id: str, secret: Secret,
+                     authority: str) -> dict[str, str]:
+    """hadoop-azure's OAuth client-credentials settings for the account (abfss): Spark's configuration
+    takes the client secret as text."""
     host = f"{location.account}.dfs.{location.endpoint_suffix}"
     return {f"fs.azure.account.auth.type.{host}": "OAuth",
             f"fs.azure.account.oauth.provider.type.{host}":
                 "org.apache.hadoop.fs.azurebfs.oauth2.ClientCredsTokenProvider",
             f"fs.azure.account.oauth2.client.id.{host}": client_id,
-            f"fs.azure.account.oauth2.client.secret.{host}": secret,
+            f"fs.azure.account.oauth2.client.secret.{host}": secret.get_secret_value(),
             f"fs.azure.account.oauth2.client.endpoint.{host}": f"{authority}/{tenant}/oauth2/token"}

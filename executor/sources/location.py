@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from executor.errors import PayloadError, SettingsError
-from executor.redaction import SECRETS, strip_query
+from executor.redaction import strip_query
 from executor.settings import Secret, Settings
 
 _HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.(?P<svc>blob|dfs)\.(?P<suffix>core\.windows\.net|core\.chinacloudapi\.cn|core\.usgovcloudapi\.net)$", re.I)
@@ -86,7 +86,7 @@ class Location:
     prefix: str = ""  # blob name prefix, no leading '/', decoded
     endpoint_suffix: str = "core.windows.net"
     emulator_endpoint: str | None = None  # http://127.0.0.1:10000/<account>
-    sas_token: str | None = field(default=None, repr=False, compare=False)
+    sas_token: Secret | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_azure(self) -> bool:
@@ -134,7 +134,7 @@ def parse_location(path: str, storage_hint: str | None = None,
         raise PayloadError("data_source_path is empty")
     parts = urlsplit(raw)
     scheme = parts.scheme.lower()
-    sas = parts.query or None
+    sas = Secret(parts.query) if parts.query else None  # known to the redactor from here on
 
     if scheme in ("", "file") or (len(scheme) == 1 and raw[1:3] in (":\\", ":/")):
         local = unquote(parts.path) if scheme == "file" else raw
@@ -247,11 +247,9 @@ STORAGE_KINDS = ("local", "dbfs", "azure_blob", "adls_gen2")
 
 def source_location(path: str, data_source_type: str, settings: Settings) -> Location:
     """The Location of a job's data_source_path: its data_source_type is the hint when it names a
-    storage kind; emulator hosts come from the settings; a SAS token in the path is registered with
-    executor.redaction.SECRETS."""
+    storage kind; emulator hosts come from the settings; a SAS token in the path is a Secret (known to
+    the redactor since parse_location)."""
     hint = data_source_type if data_source_type in STORAGE_KINDS else None
     location = parse_location(path, hint, emulator_hosts(settings.azure_connection_string,
                                                           settings.azure_emulator_hosts))
-    if location.sas_token:
-        SECRETS.add(location.sas_token)
     return location

@@ -6,7 +6,9 @@ source_id or run_id).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from executor.errors import MetadataStoreError
@@ -15,28 +17,36 @@ from executor.metadata.model import MetadataResult
 from executor.settings import Settings
 from executor.storage import rows as R
 from executor.storage import schema as S
-from executor.storage.queries import SparkReads
+from executor.storage.liveness import RunLiveness, abandoned_record, group_runs
+from executor.storage.queries import DeltaReads, SparkReads
 from executor.storage.rows import RunRecord
 from executor.storage.writer import TablesWriter
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from executor.storage.queries import SparkReads
-
 __all__ = ["DatabricksWriter", "RunRecord"]
+
+logger = logging.getLogger(__name__)
+
+# mark_abandoned: the runs it looks at (started within SWEEP_LOOKBACK: well inside the 30 days Delta keeps
+# the txn ids that make a marker row unique), judges (SWEEP_LIMIT) and asks the Jobs API about.
+SWEEP_LOOKBACK = timedelta(days=7)
+SWEEP_LIMIT = 20
+SWEEP_API_CHECKS = 10
 
 
 class DatabricksWriter:
     """Writes extracted metadata to the Delta tables and reads it back."""
 
     def __init__(self, spark: SparkSession, settings: Settings | None = None,
-                 databricks: bool = False) -> None:
+                 databricks: bool = False, liveness: RunLiveness | None = None) -> None:
         self.spark = spark
         self.settings = settings or Settings()
         self.databricks = databricks
         self.location = self.settings.resolved_tables_location(self.databricks)
         self.tables = TablesWriter(spark, self.settings, self.location)
+        self.liveness = liveness  # dead runs: reported abandoned by the reads, marked by mark_abandoned
 
     # ------------------------------------------------------------------ DDL and migration
 
@@ -65,6 +75,26 @@ class DatabricksWriter:
     def record_run(self, run: RunRecord) -> None:
         """Append a run event (status 'running' at start, the final status at the end)."""
         self.tables.record_run(run)
+
+    def mark_abandoned(self, exclude_run_id: str | None = None, marked_by: str = "") -> list[str]:
+        """Append the `abandoned` row of each run this process can check that died without recording
+        its end (executor.storage.liveness): locally the runs of this host, on Databricks the
+        Databricks runs; started within SWEEP_LOOKBACK, at most SWEEP_LIMIT judged, oldest first.
+        Each row is an idempotent append (txnAppId per run and status): markers racing write it once.
+        Returns the run ids marked."""
+        if self.liveness is None:
+            return []
+        here = self.liveness.here
+        reads = self._sweep_reads()
+        since = self.liveness.clock() - SWEEP_LOOKBACK
+        rows = reads.open_run_rows(run_mode="databricks" if self.databricks else "local", since=since,
+                                   host=None if self.databricks else here.host)
+        found = self.liveness.abandoned(group_runs(rows), reads.run_events, exclude=[exclude_run_id],
+                                        limit=SWEEP_LIMIT, api_checks=SWEEP_API_CHECKS)
+        for run_id, dead in found.items():
+            self.tables.record_run(abandoned_record(dead, marked_by or f"{here.describe()}", self.liveness.clock()))
+            logger.warning("run %s marked abandoned: %s", run_id, dead.reason)
+        return list(found)
 
     def write_metadata(self, metadata: MetadataResult | dict[str, Any], workflow_id: str | None = None,
                        source_id: str | None = None, run_id: str | None = None) -> bool:
@@ -103,10 +133,24 @@ class DatabricksWriter:
 
     # ------------------------------------------------------------------ queries
 
+    def _sweep_reads(self) -> SparkReads | DeltaReads:
+        """Where mark_abandoned reads executor_runs: delta-rs on the tables' files when they are in a
+        local folder and deltalake is installed (milliseconds, no Spark job in the run), else Spark
+        (one query)."""
+        if not self.databricks and self.location and self.location.startswith("/"):  # a local folder
+            try:
+                import deltalake  # noqa: F401 - the `local` extra
+            except ImportError:
+                return self.reads
+            self.tables.ensure_tables()
+            return DeltaReads(self.location)
+        return self.reads
+
     @property
     def reads(self) -> SparkReads:
-        """The Spark backend of executor.storage.queries (tables created or migrated first)."""
-        return SparkReads(self.spark, self.settings, ensure_tables=self.tables.ensure_tables)
+        """The Spark backend of executor.storage.queries (tables created or migrated first; dead runs
+        reported abandoned when the writer has a liveness check)."""
+        return SparkReads(self.spark, self.settings, ensure_tables=self.tables.ensure_tables, liveness=self.liveness)
 
     def select_runs(self, workflow_id: str | None = None, source_id: str | None = None,
                     run_id: str | None = None, completed_only: bool = True,

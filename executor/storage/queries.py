@@ -4,6 +4,11 @@
   of the seed's DatabricksWriter: the current state of a run is its final event row (the `running`
   row while there is none); by default the latest completed run (succeeded or partial) of each
   (workflow_id, source_id) pair; the data rows of the chosen runs; drift via executor.metadata.drift.
+- Abandoned runs: a backend given a `RunLiveness` (executor.storage.liveness) reports a run whose
+  current row is `running` but whose process is found dead as `abandoned`, with the reason, before
+  any run has written its marker row (`with_abandoned`, the same on every backend). Reads write
+  nothing: the next run of the job persists the marker (DatabricksWriter.mark_abandoned), so `runs`
+  stays read-only, fast and JVM-free locally.
 - `SparkReads`: DataFrame filters and windows on a SparkSession (Databricks jobs, notebooks, and
   DatabricksWriter.query_metadata/select_runs/schema_changes, which delegate here).
 - `DeltaReads`: delta-rs (`deltalake`) reads the local Delta tables at
@@ -37,9 +42,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from executor.errors import MetadataStoreError, QueryError, SettingsError
 from executor.metadata.drift import diff_tables
 from executor.metadata.model import COMPLETED_STATUSES, RUN_RUNNING
-from executor.redaction import SECRETS
+from executor.redaction import SECRETS, Secret
 from executor.settings import ReadSettings, Settings
 from executor.storage import schema as S
+from executor.storage.liveness import RunLiveness, abandoned_view, group_runs
 from executor.storage.rows import naive_utc
 
 if TYPE_CHECKING:
@@ -83,10 +89,12 @@ class MetadataReads(Protocol):
 
 def build_reads(settings: Settings, read_settings: ReadSettings, *, databricks: bool,
                 spark_reads: Callable[[], MetadataReads] | None = None,
-                statement_client: Callable[[], Any] | None = None) -> MetadataReads:
+                statement_client: Callable[[], Any] | None = None,
+                liveness: RunLiveness | None = None) -> MetadataReads:
     """The reads this process should use (ReadSettings.choose). `spark_reads` builds the Spark
-    backend (and its session) only when it is chosen; `statement_client` builds the databricks-sdk
-    WorkspaceClient (default: WorkspaceClient() with the SDK's own configuration)."""
+    backend (and its session) only when it is chosen (with `liveness` of its own); `statement_client`
+    builds the databricks-sdk WorkspaceClient (default: WorkspaceClient() with the SDK's own
+    configuration). `liveness` reports dead runs as abandoned (module docstring)."""
     kind = read_settings.choose(databricks)
     if kind == "statement":
         client = statement_client() if statement_client else _workspace_client()
@@ -94,7 +102,7 @@ def build_reads(settings: Settings, read_settings: ReadSettings, *, databricks: 
                               timeout_s=read_settings.statement_timeout_s,
                               start_timeout_s=read_settings.warehouse_start_timeout_s,
                               disposition=read_settings.result_disposition,
-                              time_zone=read_settings.warehouse_timezone)
+                              time_zone=read_settings.warehouse_timezone, liveness=liveness)
     if kind == "spark":
         if spark_reads is None:
             raise SettingsError("NUVYN_READ_BACKEND=spark needs a SparkSession in this process")
@@ -103,7 +111,7 @@ def build_reads(settings: Settings, read_settings: ReadSettings, *, databricks: 
     if not location:
         raise SettingsError("delta-rs reads need the tables' location: set NUVYN_TABLES_LOCATION (on Databricks "
                             "set NUVYN_SQL_WAREHOUSE_ID instead)")
-    return DeltaReads(location)
+    return DeltaReads(location, liveness=liveness)
 
 
 def _workspace_client() -> Any:
@@ -158,6 +166,27 @@ def current_runs(events: Iterable[Row], *, run_id: str | None = None, completed_
         current = [sort_rows(rows, [(_event_time, True), (lambda r: r.get("run_id"), True)])[0]
                    for rows in by_key.values()]
     return sort_rows(current, [(lambda r: r.get("started_at"), True), (lambda r: r.get("run_id"), True)])
+
+
+# Jobs API calls one read may make to judge Databricks runs (the rest stay `running` until a later read).
+READ_API_CHECKS = 20
+
+
+def with_abandoned(runs: list[Row], liveness: RunLiveness | None, events_of: Callable[[list[str]], list[Row]],
+                   events: Iterable[Row] | None = None) -> list[Row]:
+    """`runs` (current rows, as select_runs returns them) with each open run that `liveness` finds
+    dead shown as abandoned (executor.storage.liveness.abandoned_view). `events_of(run_ids)` reads
+    every executor_runs row of those runs afresh; `events`, when given, are rows already read that
+    hold every row of those runs (else events_of is asked first)."""
+    open_ids = sorted({str(r["run_id"]) for r in runs if r.get("status") == RUN_RUNNING})
+    if liveness is None or not open_ids:
+        return runs
+    wanted = set(open_ids)
+    first = [e for e in events if str(e.get("run_id")) in wanted] if events is not None else events_of(open_ids)
+    found = liveness.abandoned(group_runs(first), events_of, api_checks=READ_API_CHECKS)
+    if not found:
+        return runs
+    return [abandoned_view(r, found[str(r["run_id"])].reason) if str(r["run_id"]) in found else r for r in runs]
 
 
 def _needs_ids(workflow_id: str | None, source_id: str | None, run_id: str | None) -> None:
@@ -232,6 +261,8 @@ class RowReads(abc.ABC):
     """The reads over a row fetcher: subclasses implement `fetch` (equality filters pushed down to the
     store, never SQL text from values); the run rules run in plain Python."""
 
+    liveness: RunLiveness | None = None
+
     @abc.abstractmethod
     def fetch(self, table: str, equals: Mapping[str, str], run_ids: Sequence[str] | None = None) -> list[Row]:
         """Rows of `table` whose columns equal `equals` (and whose run_id is one of run_ids), every
@@ -247,7 +278,21 @@ class RowReads(abc.ABC):
                     latest_only: bool = True) -> list[Row]:
         _needs_ids(workflow_id, source_id, run_id)
         events = self.fetch(S.EXECUTOR_RUNS, self._equals(workflow_id, source_id, run_id))
-        return current_runs(events, run_id=run_id, completed_only=completed_only, latest_only=latest_only)
+        runs = current_runs(events, run_id=run_id, completed_only=completed_only, latest_only=latest_only)
+        # every row of a run shares its workflow_id and source_id: `events` holds all rows of these runs
+        return with_abandoned(runs, self.liveness, self.run_events, events)
+
+    def open_run_rows(self, *, run_mode: str, since: datetime, host: str | None = None) -> list[Row]:
+        """executor_runs rows of the runs of `run_mode` (and `host`) started since `since` (naive UTC):
+        every row of each open run among them (closed runs' rows too: RunLiveness.abandoned skips those)."""
+        equals = {"run_mode": run_mode, **({"host": host} if host else {})}
+        cut = naive_utc(since)
+        return [r for r in self.fetch(S.EXECUTOR_RUNS, equals)
+                if isinstance(r.get("started_at"), datetime) and r["started_at"] >= cut]
+
+    def run_events(self, run_ids: Sequence[str]) -> list[Row]:
+        """Every executor_runs row of these runs."""
+        return self.fetch(S.EXECUTOR_RUNS, {}, run_ids) if run_ids else []
 
     def query_metadata(self, workflow_id: str | None = None, source_id: str | None = None,
                        run_id: str | None = None) -> dict[str, Any]:
@@ -297,8 +342,9 @@ class DeltaReads(RowReads):
     (`update_incremental`: runs committed by other processes are seen at once); the pyarrow dataset of
     a version is built once and reused while the version stays the same (its files never change)."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, liveness: RunLiveness | None = None) -> None:
         self.location = location.rstrip("/")
+        self.liveness = liveness
         self._lock = threading.Lock()
         self._table_locks: dict[str, threading.Lock] = {}
         self._cache: dict[str, tuple[Any, int, Any]] = {}  # table -> (DeltaTable, version, dataset)
@@ -467,6 +513,7 @@ class StatementReads(RowReads):
     start_timeout_s: float = 600.0
     disposition: str = "auto"
     time_zone: str | None = None
+    liveness: RunLiveness | None = None
     poll_seconds: float = 0.5
     max_poll_seconds: float = 5.0
     clock: Callable[[], float] = time.monotonic
@@ -558,10 +605,10 @@ class StatementReads(RowReads):
             result = self._do("GET", f"{STATEMENTS_PATH}/{sid}/result/chunks/{nxt}") if nxt is not None else None
 
     def _link_rows(self, link: dict[str, Any]) -> list[list[str | None]]:
-        url = str(link["external_link"])
-        headers = {str(k): str(v) for k, v in (link.get("http_headers") or {}).items()}
-        SECRETS.add(url, url.partition("?")[2], *headers.values())  # presigned: a credential in the URL
-        data = self.fetch_link(url, headers, max(30.0, self.timeout_s))
+        url = Secret(str(link["external_link"]))  # presigned: the URL (its query) is a credential
+        headers = {str(k): Secret(str(v)) for k, v in (link.get("http_headers") or {}).items()}
+        data = self.fetch_link(url.get_secret_value(), {k: v.get_secret_value() for k, v in headers.items()},
+                               max(30.0, self.timeout_s))
         rows = json.loads(data or b"[]")
         if not isinstance(rows, list):
             raise MetadataStoreError(f"external link of chunk {link.get('chunk_index')} is not a JSON array")
@@ -650,13 +697,39 @@ class SparkReads:
     writer's) creates or migrates the tables first, as the seed's query methods did."""
 
     def __init__(self, spark: SparkSession, settings: Settings,
-                 ensure_tables: Callable[[], Any] | None = None) -> None:
+                 ensure_tables: Callable[[], Any] | None = None, liveness: RunLiveness | None = None) -> None:
         self.spark = spark
         self.settings = settings
         self.ensure_tables = ensure_tables
+        self.liveness = liveness
 
     def _df(self, name: str) -> DataFrame:
         return self.spark.table(self.settings.table_name(name))
+
+    def run_events(self, run_ids: Sequence[str]) -> list[Row]:
+        """Every executor_runs row of these runs."""
+        from pyspark.sql import functions as F
+
+        if not run_ids:
+            return []
+        return [r.asDict() for r in self._df(S.EXECUTOR_RUNS).filter(F.col("run_id").isin(*run_ids)).collect()]
+
+    def open_run_rows(self, *, run_mode: str, since: datetime, host: str | None = None) -> list[Row]:
+        """The `running` rows of the runs of `run_mode` (and `host`) started since `since` (naive UTC)
+        that have no final row: one Spark query, whose answer is the few open runs (RowReads.open_run_rows
+        returns more; the caller keeps the open ones)."""
+        from pyspark.sql import functions as F
+
+        if self.ensure_tables is not None:
+            self.ensure_tables()
+        # a naive literal goes through the conversion createDataFrame gave the stored naive values
+        runs = self._df(S.EXECUTOR_RUNS).filter(F.col("started_at") >= F.lit(naive_utc(since)))
+        runs = runs.filter(F.col("run_mode") == F.lit(run_mode))
+        if host is not None:
+            runs = runs.filter(F.col("host") == F.lit(host))
+        closed = runs.filter(F.col("status") != F.lit(RUN_RUNNING)).select("run_id")
+        running = runs.filter(F.col("status") == F.lit(RUN_RUNNING))
+        return [r.asDict() for r in running.join(closed, "run_id", "left_anti").collect()]
 
     def select_runs(self, workflow_id: str | None = None, source_id: str | None = None,
                     run_id: str | None = None, completed_only: bool = True,
@@ -685,7 +758,7 @@ class SparkReads:
                 F.coalesce(F.col("finished_at"), F.col("started_at")).desc(), F.col("run_id").desc())
             current = current.withColumn("_rk", F.row_number().over(per_key)).filter(F.col("_rk") == 1).drop("_rk")
         ordered = current.orderBy(F.col("started_at").desc(), F.col("run_id").desc())
-        return [r.asDict() for r in ordered.collect()]
+        return with_abandoned([r.asDict() for r in ordered.collect()], self.liveness, self.run_events)
 
     def query_metadata(self, workflow_id: str | None = None, source_id: str | None = None,
                        run_id: str | None = None) -> dict[str, Any]:

@@ -52,12 +52,22 @@ class RunRecord:
     status: str = RUN_RUNNING
     error_message: str | None = None
     summary: dict[str, Any] | None = None
+    # the process that runs it (executor.storage.liveness.ProcessIdentity); None when not known
+    host: str | None = None
+    pid: int | None = None
+    process_start: str | None = None
+
+    @property
+    def attempt(self) -> tuple[Any, ...]:
+        """What tells one attempt of the run from another: its process (empty when not recorded)."""
+        return (self.host, self.pid, self.process_start) if self.host is not None else ()
 
 
 def run_row(run: RunRecord) -> S.RunRow:
-    """The executor_runs row of one run event (its id: run and status)."""
+    """The executor_runs row of one run event. Its id: run and status; a `running` row's also its
+    process, so that each attempt of a run (a retry in another process) records who runs it."""
     return S.RunRow(
-        id=row_id(run.run_id, "run", run.status),
+        id=run_event_id(run),
         run_id=run.run_id,
         executor_version=__version__,
         workflow_id=run.workflow_id,
@@ -69,7 +79,24 @@ def run_row(run: RunRecord) -> S.RunRow:
         finished_at=naive_utc(run.finished_at),
         source_path=run.source_path,
         summary=json.dumps(run.summary, sort_keys=True) if run.summary is not None else None,
+        host=run.host,
+        pid=run.pid,
+        process_start=run.process_start,
     )
+
+
+def run_event_id(run: RunRecord) -> int:
+    """The row id of a run event: (run_id, status), and the process for a `running` row."""
+    if run.status == RUN_RUNNING:
+        return row_id(run.run_id, "run", run.status, *run.attempt)
+    return row_id(run.run_id, "run", run.status)
+
+
+def run_event_app_id(run: RunRecord) -> str:
+    """The Delta txnAppId of a run event: one commit per (run, status), and per process for `running`
+    rows. Two processes that mark the same run abandoned write its row once."""
+    app_id = f"nuvyn:{run.run_id}:executor_runs:{run.status}"
+    return f"{app_id}:{run_event_id(run)}" if run.status == RUN_RUNNING and run.attempt else app_id
 
 
 def _row(row_type: type[S.Row], facts: object, **values: Any) -> S.Row:

@@ -112,19 +112,26 @@ class ColumnRow:
 
 @dataclass(frozen=True, kw_only=True)
 class RunRow:
-    id: int | None = col("BIGINT", "Row key: 63-bit hash of (run_id, status)")
+    id: int | None = col("BIGINT", "Row key: 63-bit hash of (run_id, status; a running row: and its process)")
     run_id: str | None = col("STRING", "Run identifier ({{job.run_id}} on Databricks, generated locally)")
     executor_version: str | None = col("STRING", "Version of the nuvyn-executor wheel")
     workflow_id: str | None = col("STRING", "Primary identifier")
     source_id: str | None = col("STRING", "Optional filter identifier")
     run_mode: str | None = col("STRING", "Where it ran: databricks or local")
-    status: str | None = col("STRING", "running (written at start), then succeeded, partial or failed")
-    error_message: str | None = col("STRING", "Why the run failed (secrets removed)")
+    status: str | None = col(
+        "STRING", "running (written at start), then succeeded, partial or failed; abandoned: its process died")
+    error_message: str | None = col("STRING", "Why the run failed or was abandoned (secrets removed)")
     started_at: datetime | None = col("TIMESTAMP", "When the run started (UTC)")
-    finished_at: datetime | None = col("TIMESTAMP", "When it finished; NULL on the 'running' row")
+    finished_at: datetime | None = col("TIMESTAMP", "When it finished (abandoned: when a later run found it dead); NULL on the 'running' row")
     source_path: str | None = col("STRING", "The data_source_path, without secrets", seed=False)
     summary: str | None = col(
         "STRING", "JSON: tables, failed tables, rows, bytes, files, Spark jobs, seconds", seed=False)
+    # who runs it: how a later run or a read tells a dead run from a live one (executor.storage.liveness)
+    host: str | None = col("STRING", "Host name of the process that ran it", seed=False)
+    pid: int | None = col("BIGINT", "Process id of the process that ran it", seed=False)
+    process_start: str | None = col(
+        "STRING", "That process's start (Linux: boot id, pid namespace, start tick): a reused pid is told apart",
+        seed=False)
 
 
 Row = Union[SourceRow, TableRow, ColumnRow, RunRow]
@@ -135,7 +142,7 @@ TABLE_COMMENTS = {
     SOURCES: "One row per extracted source per run",
     TABLES: "One row per table found under a source per run",
     COLUMNS: "One row per column of each table per run",
-    EXECUTOR_RUNS: "Run events: a running row at start and a final row (succeeded/partial/failed)",
+    EXECUTOR_RUNS: "Run events: a running row at start and a final row (succeeded/partial/failed/abandoned)",
 }
 
 # Delta table properties set on creation. Appends are blind (no identity column), so concurrent

@@ -25,7 +25,7 @@ from executor.settings import Settings
 from executor.spark_connect import is_delta_table
 from executor.storage import schema as S
 from executor.storage.retry import Backoff, DeltaRaces
-from executor.storage.rows import RunRecord, run_row
+from executor.storage.rows import RunRecord, run_event_app_id, run_row
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -287,9 +287,10 @@ class TablesWriter:
         logger.debug("appended %d rows to %s", len(rows), name)
 
     def record_run(self, run: RunRecord) -> None:
-        """Append a run event (status 'running' at start, the final status at the end)."""
+        """Append a run event (status 'running' at start, the final status at the end, or 'abandoned'
+        written by a later run), once per executor.storage.rows.run_event_app_id."""
         self.ensure_tables()
-        self.append(S.EXECUTOR_RUNS, [run_row(run)], f"nuvyn:{run.run_id}:{S.EXECUTOR_RUNS}:{run.status}")
+        self.append(S.EXECUTOR_RUNS, [run_row(run)], run_event_app_id(run))
 
     def append_rows(self, rows: dict[str, list[S.Row]], run_id: str) -> None:
         """Append each data table's rows of one run (once per run and table)."""

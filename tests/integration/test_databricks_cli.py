@@ -51,7 +51,7 @@ PAYLOAD = {"workflow_id": "wf_cli", "source_id": "src_cli",
 EMAILS = ["ops@example.com", "data-team@example.com"]
 TASK_PARAMETERS = ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}", "--write-to-db",
                    "--log-format=json", "--metadata-catalog=hive_metastore", "--metadata-schema=_executor_metadata",
-                   "--azure-sp-secret-scope="]
+                   "--azure-sp-secret-scope=", "--run-timeout-s=14400"]
 IGNORED_DIRS = {".git", ".tools", ".databricks", ".nuvyn", ".pytest_cache", ".ruff_cache", ".bench", "dist",
                 "build", "node_modules", "__pycache__", "spark-warehouse", "metastore_db"}
 

@@ -224,9 +224,11 @@ def test_without_a_unity_catalog_credential_the_secret_scope_service_principal_s
 
     assert SECRETS.redact(f"x {SP_SECRET} y") != f"x {SP_SECRET} y"  # registered the moment it was read
     # a classic session would get the same principal for abfss (OAuth), never the secret in a log line
+    from executor.redaction import Secret
     from executor.sources.databricks_credentials import oauth_spark_conf
 
-    conf = oauth_spark_conf(location, SP["tenant-id"], SP["client-id"], SP_SECRET, "https://login.microsoftonline.com")
+    conf = oauth_spark_conf(location, SP["tenant-id"], SP["client-id"], Secret(SP_SECRET),
+                            "https://login.microsoftonline.com")
     assert conf[f"fs.azure.account.oauth2.client.endpoint.{ACCOUNT}.dfs.core.windows.net"].endswith(
         f"/{SP['tenant-id']}/oauth2/token")
 

@@ -93,3 +93,76 @@ def test_spark_and_delta_rs_reads_give_identical_json(context, sample_lake, tmp_
     pinned = dict(from_run=runs_a[-1], to_run=runs_a[0])
     assert cli_json(delta_reads.schema_changes("wf_par", "src_a", **pinned)) == \
         cli_json(spark_reads.schema_changes("wf_par", "src_a", **pinned))
+
+
+def test_abandoned_runs_read_the_same_on_both_backends_and_the_databricks_sweep_marks_them(context, tmp_path):
+    """Runs whose process died are reported abandoned by both backends, identically: a local run whose
+    process is gone, a Databricks run the Jobs API double says ended, one older than the job's
+    timeout it says is RUNNING; a live local run, a RUNNING Databricks run and one the API does not
+    know stay running. Then a Databricks run's sweep (DatabricksWriter.mark_abandoned) writes the
+    marker rows and both backends read them back the same."""
+    import subprocess
+    import sys
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from executor.storage.databricks_writer import DatabricksWriter
+    from executor.storage.liveness import RunLiveness, SdkJobRunStates, current_process, process_identity
+    from executor.storage.queries import SparkReads
+    from tests.http_doubles import RunsGetDouble
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = process_identity(gone.pid)
+    gone.wait(timeout=60)
+    here = current_process()
+    now = datetime.now(timezone.utc)
+
+    def record(run_id, mode, who, started):
+        context.writer.record_run(RunRecord(run_id=run_id, workflow_id="wf_dead", source_id="s", run_mode=mode,
+                                            started_at=started, source_path="/lake", host=who.host if who else None,
+                                            pid=who.pid if who else None, process_start=who.start if who else None))
+
+    record("local_dead", "local", dead, now - timedelta(minutes=9))
+    record("local_live", "local", here, now - timedelta(minutes=8))
+    for i, run_id in enumerate(("456", "458", "999")):
+        record(run_id, "databricks", None, now - timedelta(minutes=7 - i))
+    record("457", "databricks", None, now - timedelta(hours=5))  # RUNNING says the API; past the timeout
+    states = {456: ("TERMINATED", "FAILED", "Task extract_metadata failed: driver OOM"),
+              457: ("RUNNING", None, ""), 458: ("RUNNING", None, "")}
+
+    def client():
+        from databricks.sdk import WorkspaceClient
+
+        return WorkspaceClient(host=double.host, token=RunsGetDouble.TOKEN)
+
+    with RunsGetDouble(states) as double:
+        liveness = RunLiveness(here, jobs=SdkJobRunStates(client))
+        delta_reads = DeltaReads(context.writer.location, liveness=liveness)
+        spark_reads = SparkReads(context.spark, context.settings, liveness=liveness)
+        runs = list_runs(delta_reads, "wf_dead", None)
+        assert _json(runs) == _json(list_runs(spark_reads, "wf_dead", None))
+        status = {r["run_id"]: (r["status"], r["error_message"]) for r in runs}
+        assert status["local_dead"] == ("abandoned", f"the process (pid {dead.pid} on host {dead.host}) is gone; "
+                                                     "the run never recorded its end")
+        assert status["456"] == ("abandoned", "Databricks run 456 ended TERMINATED/FAILED: Task extract_metadata "
+                                              "failed: driver OOM; the run never recorded its end")
+        assert status["457"][0] == "abandoned" and "NUVYN_RUN_TIMEOUT_S" in status["457"][1]
+        assert {k: v[0] for k, v in status.items() if v[0] == "running"} == dict.fromkeys(
+            ("local_live", "458", "999"), "running")
+        assert context.writer.select_runs(run_id="456")[0]["status"] == "running"  # no liveness: stored state
+
+        # the sweep of a Databricks run marks the Databricks runs it can check, each once
+        dbx = DatabricksWriter(context.spark, replace(context.settings, tables_location=context.writer.location),
+                               databricks=True, liveness=liveness)
+        assert sorted(dbx.mark_abandoned(marked_by="run 777")) == ["456", "457"]
+        assert dbx.mark_abandoned(marked_by="run 778") == []
+        stored = [r for r in context.spark.table(context.settings.table_name("executor_runs")).collect()
+                  if r.status == "abandoned"]
+        assert sorted((r.run_id, r.finished_at is not None, json.loads(r.summary)["marked_by"]) for r in stored) == [
+            ("456", True, "run 777"), ("457", True, "run 777")]
+        runs = list_runs(delta_reads, "wf_dead", None)
+        assert _json(runs) == _json(list_runs(spark_reads, "wf_dead", None))
+        persisted = {r["run_id"]: r for r in runs}
+        assert persisted["456"]["finished_at"] is not None and persisted["456"]["summary"] == {"marked_by": "run 777"}
+        assert persisted["local_dead"]["finished_at"] is None  # local: marked by the next local run of this host
+    assert double.errors == []

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import replace
@@ -127,7 +128,18 @@ def test_four_concurrent_runs_on_an_empty_schema(tmp_path, spark, settings):
     assert len(ctx.spark.table(ctx.settings.table_name("executor_runs")).collect()) == 8
 
 
-def test_sigkill_mid_write_is_not_reported_complete_and_the_retry_completes(tmp_path, spark, settings):
+def test_sigkill_mid_write_is_abandoned_marked_once_and_the_retry_completes(tmp_path, spark, settings, monkeypatch):
+    """A job process SIGKILLed mid-write: while it runs, neither `runs` nor the next run touch it; once
+    it is dead, `runs` (delta-rs and Spark alike) reports it abandoned with the reason without writing,
+    the next run and a concurrent marker write its `abandoned` row once, it is never returned as
+    complete, and the next attempt of the same run completes it."""
+    import socket
+
+    from executor.ops.commands import list_runs
+    from executor.ops.render import to_json
+    from executor.storage.databricks_writer import DatabricksWriter
+    from executor.storage.writer import TablesWriter
+
     lake = small_lake(tmp_path / "lake")
     warehouse = tmp_path / "wh"
     marker = tmp_path / "paused"
@@ -139,25 +151,67 @@ def test_sigkill_mid_write_is_not_reported_complete_and_the_retry_completes(tmp_
                             preexec_fn=die_with_parent)
     limit = wait_budget(1200)
     deadline = time.monotonic() + limit
+    ctx = _context_on(spark, settings, warehouse)
     try:
         while not marker.exists():
             assert proc.poll() is None, proc.stderr.read()[-3000:]
             assert time.monotonic() < deadline, f"waited {limit:.0f}s: the job never reached the pause point"
             time.sleep(0.5)
+        # a live run: `runs` shows it running, the next run (another workflow) leaves it alone
+        assert [r["status"] for r in list_runs(ctx.reads, "wf_kill", None)] == ["running"]
+        assert run(ctx, lake, "wf_next_1")[0] == EXIT_OK
+        assert proc.poll() is None, "the paused job ended on its own"
+        assert sorted(e.status for e in rows_of(ctx, "executor_runs", run_id="run-kill-1")) == ["running"]
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=wait_budget(60))
 
-    ctx = _context_on(spark, settings, warehouse)
+    reason = f"the process (pid {proc.pid} on host {socket.gethostname()}) is gone; the run never recorded its end"
     assert ctx.writer.query_metadata(workflow_id="wf_kill")["runs"] == []
-    runs = ctx.writer.select_runs(workflow_id="wf_kill", completed_only=False)
-    assert [r["status"] for r in runs] == ["running"] and runs[0]["finished_at"] is None
+    runs = list_runs(ctx.reads, "wf_kill", None)  # delta-rs, as `nuvyn-executor runs` reads
+    assert [(r["status"], r["error_message"], r["finished_at"]) for r in runs] == [("abandoned", reason, None)]
+    assert to_json(runs) == to_json(list_runs(ctx.writer.reads, "wf_kill", None))  # Spark: the same answer
+    assert sorted(e.status for e in rows_of(ctx, "executor_runs", run_id="run-kill-1")) == ["running"]  # reads write nothing
+
+    # the next run and a concurrent marker find it together and both append its row: one row
+    both = threading.Barrier(2, timeout=wait_budget(600))
+    original = TablesWriter.record_run
+
+    def racing(self, record):
+        if record.status == "abandoned":
+            both.wait()
+        return original(self, record)
+
+    monkeypatch.setattr(TablesWriter, "record_run", racing)
+    other = DatabricksWriter(spark, ctx.settings, liveness=ctx.liveness)
+    marked: list[list[str]] = []
+    thread = threading.Thread(target=lambda: marked.append(other.mark_abandoned(marked_by="concurrent marker")))
+    thread.start()
+    assert run(ctx, lake, "wf_next_2")[0] == EXIT_OK
+    thread.join(timeout=wait_budget(600))
+    assert not both.broken and marked == [["run-kill-1"]], "the two markers did not race"
+    monkeypatch.undo()
+    events = rows_of(ctx, "executor_runs", run_id="run-kill-1")
+    assert sorted(e.status for e in events) == ["abandoned", "running"]
+    (row,) = [e for e in events if e.status == "abandoned"]
+    assert row.error_message == reason and row.finished_at is not None and row.pid == proc.pid
+    marked_by = json.loads(row.summary)["marked_by"]
+    assert marked_by == "concurrent marker" or (marked_by.startswith("run ") and f"pid {os.getpid()}" in marked_by)
+    assert ctx.writer.mark_abandoned(marked_by="a later run") == []  # marked already: nothing more
+    assert len(rows_of(ctx, "executor_runs", run_id="run-kill-1")) == 2
+    runs = list_runs(ctx.reads, "wf_kill", None)
+    assert [(r["status"], r["error_message"]) for r in runs] == [("abandoned", reason)] and runs[0]["finished_at"]
+    assert to_json(runs) == to_json(list_runs(ctx.writer.reads, "wf_kill", None))
+    assert ctx.writer.query_metadata(workflow_id="wf_kill")["runs"] == []
+    assert ctx.writer.schema_changes("wf_kill")["to_run_id"] is None  # diff skips it
 
     code, report = run(ctx, lake, "wf_kill", run_id="run-kill-1")  # the next attempt of the same run
     assert code == EXIT_OK
     meta = ctx.writer.query_metadata(workflow_id="wf_kill")
+    assert [r["status"] for r in meta["runs"]] == ["succeeded"]
     assert len(meta["sources"]) == 1 and len(meta["tables"]) == 3
     assert len(meta["columns"]) == 6
+    assert [r["status"] for r in list_runs(ctx.reads, "wf_kill", None)] == ["succeeded"]
 
 
 def _bad_lake(root: Path) -> Path:

@@ -18,6 +18,8 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 class RecordingLauncher:
+    """A Launcher (executor.api.ports) that records what it is asked and starts nothing."""
+
     name = "local"
 
     def __init__(self) -> None:
@@ -37,12 +39,22 @@ class RecordingLauncher:
     def recover(self, job) -> None:
         self.recovered.append(job.job_id)
 
+    def cancel(self, job):
+        raise AssertionError("RecordingLauncher.cancel: use a launcher that cancels")
+
 
 class FakeReader:
+    """A MetadataReader (executor.api.ports) with fixed rows; no schema-changes store behind it."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
 
-    def __call__(self, workflow_id, source_id, run_id):
+    def changes(self, workflow_id, source_id, from_run, to_run):
+        from executor.errors import MetadataStoreError
+
+        raise MetadataStoreError("this reader has no schema changes")
+
+    def metadata(self, workflow_id, source_id, run_id):
         self.calls.append((workflow_id, source_id, run_id))
         ts = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
         return {"sources": [{"workflow_id": workflow_id, "source_id": source_id, "extraction_timestamp": ts}],
@@ -51,10 +63,22 @@ class FakeReader:
                 "runs": [{"run_id": "run_x", "status": "succeeded", "started_at": ts}]}
 
 
+class FunctionReader(FakeReader):
+    """A MetadataReader whose metadata() is `function(workflow_id, source_id, run_id)`."""
+
+    def __init__(self, function) -> None:
+        super().__init__()
+        self.function = function
+
+    def metadata(self, workflow_id, source_id, run_id):
+        return self.function(workflow_id, source_id, run_id)
+
+
 def make_app(tmp_path, *, token: str | None = TOKEN, launcher=None, reader=None, env=None, **settings: Any):
     s = ApiSettings(token=token, allow_no_auth=token is None, jobs_db=str(tmp_path / "jobs.sqlite3"), **settings)
     launcher = launcher or RecordingLauncher()
     reader = reader or FakeReader()
+    reader = reader if hasattr(reader, "metadata") else FunctionReader(reader)
     env = SERVER_ENV if env is None else env
     return build_app(s, env, launcher=launcher, metadata_reader=reader), launcher, reader
 

@@ -15,7 +15,19 @@ if "--payload" in args:
     sys.exit(9)  # the payload must never be on the command line
 payload = json.loads(os.environ["NUVYN_JOB_PAYLOAD"])
 run_id = args[args.index("--run-id") + 1]
+result_file = args[args.index("--result-file") + 1]
 mode = payload["job_metadata"].get("fake", "ok")
+
+
+def result(code, status, summary=None, error=None):
+    # what executor.main --result-file writes (executor.job_result), then the exit code
+    with open(result_file + ".tmp", "w") as out:
+        json.dump({"version": 1, "exit_code": code, "status": status, "run_id": run_id, "summary": summary,
+                   "error_message": error}, out)
+    os.replace(result_file + ".tmp", result_file)
+    sys.exit(code)
+
+
 if mode == "tree":  # a grandchild in the same process group, its pid written where the test looks
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     open(payload["job_metadata"]["pidfile"], "w").write(str(child.pid))
@@ -26,16 +38,15 @@ if mode == "sleep":
 if mode == "bad":
     print("2025 ERROR executor.main: workflow_id is required", file=sys.stderr)
     print("error: workflow_id is required: set job_metadata.workflow_id", file=sys.stderr)
-    sys.exit(2)
+    result(2, "failed", error="workflow_id is required: set job_metadata.workflow_id")
 if mode == "crash":
     print("Traceback (most recent call last):\n  File x\nRuntimeError: /internal/path", file=sys.stderr)
     sys.exit(3)
 status = {"ok": "succeeded", "partial": "partial", "fail": "failed"}[mode]
 print("some chatter on stdout {not json")
-print(json.dumps({"run_id": run_id, "workflow_id": payload["workflow_id"], "status": status,
-                  "error_message": "every table failed; first error: boom" if mode == "fail" else None,
-                  "summary": {"tables": 2, "tables_failed": 1 if mode != "ok" else 0}}, indent=2))
-sys.exit(1 if mode == "fail" else 0)
+print('{"status": "succeeded", "summary": "stdout is never read: only the result file counts"}')
+result(1 if mode == "fail" else 0, status, {"tables": 2, "tables_failed": 1 if mode != "ok" else 0},
+       "every table failed; first error: boom" if mode == "fail" else None)
 '''
 
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from executor.api.launchers import DatabricksLauncher, databricks_client_factory
 from executor.api.store import JobStore
 from executor.api_server import build_app
+from executor.redaction import Secret
 from executor.settings import ApiSettings
 from tests.http_doubles import JsonApiHandler
 
@@ -199,7 +200,7 @@ def test_restart_resubmits_with_the_same_idempotency_token(tmp_path):
     with JobsApiDouble({"default": [("RUNNING", None, "")]}) as double:
         store = JobStore(tmp_path / "jobs.sqlite3")
         launcher = DatabricksLauncher(store, job_id=JOB_ID, client_factory=databricks_client_factory(
-            double.host, DBX_TOKEN), poll_seconds=0.05)
+            double.host, Secret(DBX_TOKEN)), poll_seconds=0.05)
         from executor.api.service import JobService
 
         service = JobService(store, launcher, FakeReader())

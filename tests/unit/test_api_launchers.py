@@ -3,13 +3,13 @@ codes, queueing, recovery after a restart; and the pure outcome/parse helpers.""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 
-from executor.api.launchers import LocalLauncher, outcome, parse_report
+from executor.api.launchers import LocalLauncher, Outcome, outcome
 from executor.api.store import JobRecord, JobStore
 from executor.api.validation import build_job_payload
+from executor.job_result import JobResult, read_result, write_result
 
 
 def _job(store, mode, n=0, **meta):
@@ -74,9 +74,9 @@ def test_recovery_after_a_restart(tmp_path, fake_python):
     store = JobStore(tmp_path / "jobs.sqlite3")
     logs = tmp_path / "logs"
     launcher = LocalLauncher(store, max_concurrent=1, python=fake_python, logs_dir=logs, env={})
-    # 1. a job that finished while no server ran: its report is on disk, its process gone
+    # 1. a job that finished while no server ran: its result is on disk, its process gone
     finished = _job(store, "ok", 1)
-    (logs / f"{finished.job_id}.stdout").write_text(json.dumps({"status": "partial", "summary": {"tables": 1}}))
+    write_result(launcher.result_path(finished.job_id), JobResult(0, "partial", summary={"tables": 1}))
     store.update(finished.job_id, status="running", pid=2**22 + 12345)
     # 2. a job whose child still runs (started by the previous server)
     alive = _job(store, "sleep", 2, seconds=2)
@@ -108,11 +108,31 @@ def test_recovery_after_a_restart(tmp_path, fake_python):
         launcher.stop()
 
 
-def test_parse_report_and_outcome():
-    assert parse_report('noise\n{"status": "succeeded"}\n') == {"status": "succeeded"}
-    assert parse_report("{not json\n") is None
-    assert outcome(0, '{"status": "partial", "summary": {"a": 1}}', "")["status"] == "partial"
-    assert outcome(0, "", "")["status"] == "failed"
-    assert outcome(-9, "", "")["error_message"] == "the job process was killed by signal 9"
-    crashed = outcome(1, "", "Traceback (most recent call last):\n  boom")
-    assert crashed["status"] == "failed" and "Traceback" not in crashed["error_message"]
+def test_outcome_comes_from_the_result_file_and_the_exit_code():
+    assert outcome(0, JobResult(0, "partial", summary={"a": 1})) == Outcome("partial", {"a": 1})
+    assert outcome(None, JobResult(0, "succeeded")) == Outcome("succeeded")  # recovered: the result is the truth
+    assert outcome(1, JobResult(1, "failed", error_message="every table failed")) == Outcome(
+        "failed", None, "every table failed")
+    assert outcome(2, JobResult(2, "failed")).error_message == "the job rejected its request (exit code 2)"
+    assert outcome(0, None) == Outcome("failed", None, "the job ended without a result file")
+    assert outcome(-9, None).error_message == "the job process was killed by signal 9"
+    assert outcome(3, None).error_message == "the job process ended with exit code 3"
+    assert outcome(1, JobResult(0, "succeeded")).status == "failed"  # the exit code disagrees: not trusted
+    assert "restarted" in outcome(None, None).error_message
+    secret = "sv=2030&sig=ResultFileSecretSig"
+    assert "ResultFileSecretSig" not in outcome(1, JobResult(1, "failed", error_message=f"auth failed ?{secret}"
+                                                                                         "\nline 2")).error_message
+
+
+def test_a_result_file_is_written_whole_and_private(tmp_path):
+    import stat
+
+    path = tmp_path / "job_1.result.json"
+    write_result(path, JobResult(2, "failed", run_id="r1", error_message="bad"))
+    assert read_result(path) == JobResult(2, "failed", run_id="r1", error_message="bad")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and [p.name for p in tmp_path.iterdir()] == [path.name]
+    for text in ("", "{not json", "[]", '{"version": 1, "exit_code": "0", "status": "succeeded"}',
+                 '{"version": 9, "exit_code": 0, "status": "succeeded"}'):
+        path.write_text(text)
+        assert read_result(path) is None
+    assert read_result(tmp_path / "missing.json") is None

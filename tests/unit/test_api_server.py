@@ -80,7 +80,8 @@ def test_seed_case_3_env_payload_ids_reach_the_executor(tmp_path):
                     payload=payload, launcher="local", run_id="run_abc")
     launcher = LocalLauncher(None, logs_dir=tmp_path, env={"NUVYN_API_TOKEN": TOKEN}, payload_transport="env")
     cmd, env = launcher.command(job)
-    assert cmd[1:] == ["-m", "executor.main", "--run-id", "run_abc", "--write-to-db"]
+    assert cmd[1:] == ["-m", "executor.main", "--run-id", "run_abc", "--write-to-db",
+                       "--result-file", str(tmp_path / f"{job.job_id}.result.json")]
     assert "NUVYN_API_TOKEN" not in env  # the API's token never reaches a job
     request = resolve_request(cmd[3:], env)
     assert (request.workflow_id, request.source_id, request.run_id) == ("env_workflow_123", "env_source_456", "run_abc")

@@ -161,3 +161,23 @@ def test_only_the_entry_points_read_the_environment():
             if reads and name not in ENV_READERS:
                 readers.append(f"{name}:{node.lineno}")
     assert not readers, f"only {sorted(ENV_READERS)} read os.environ; also read in: {readers}"
+
+
+def test_every_nuvyn_variable_is_read_through_the_typed_settings():
+    """`env.get("NUVYN_...")` / `env["NUVYN_..."]` only in executor/settings.py: every setting is a typed
+    field (with its description, checked against the docs by test_docs.py). Writing a child's
+    environment (the API's local launcher) is not reading."""
+    readers = []
+    for name, path in MODULES.items():
+        if name == "executor.settings":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            key = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                    "get", "pop", "getenv") and node.args:
+                key = node.args[0]
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+                key = node.slice
+            if isinstance(key, ast.Constant) and isinstance(key.value, str) and key.value.startswith("NUVYN_"):
+                readers.append(f"{name}:{node.lineno} {key.value}")
+    assert not readers, f"read outside the typed settings: {readers}"

@@ -52,3 +52,25 @@ def test_a_bad_settings_parameter_is_bad_input_naming_the_variable(monkeypatch, 
         m.job_main()
     assert info.value.code == m.EXIT_BAD_INPUT
     assert "NUVYN_METADATA_CATALOG='main; DROP' is not a valid identifier" in capsys.readouterr().err
+
+
+def test_the_result_file_carries_the_outcome_of_bad_input(tmp_path, capsys):
+    """executor.main --result-file: what the API's local launcher reads instead of the child's output."""
+    from executor.job_result import JobResult, read_result
+
+    path = tmp_path / "job.result.json"
+    secret = "sv=2030&sig=ResultFileEntryPointSig"
+    env = {"NUVYN_JOB_PAYLOAD": '{"data_source_path": "https://a.blob.core.windows.net/c/p?' + secret + '"}'}
+    assert m.main(["--write-to-db", "--result-file", str(path)], env) == m.EXIT_BAD_INPUT
+    result = read_result(path)
+    assert result == JobResult(exit_code=m.EXIT_BAD_INPUT, status="failed", error_message=result.error_message)
+    assert result.error_message.startswith("workflow_id is required")
+    assert "ResultFileEntryPointSig" not in path.read_text() + capsys.readouterr().err
+
+
+def test_a_bad_log_setting_is_bad_input_naming_the_variable(tmp_path, capsys):
+    env = {"NUVYN_JOB_PAYLOAD": '{"workflow_id": "wf", "data_source_path": "/x"}', "NUVYN_LOG_LEVEL": "loud"}
+    assert m.main(["--write-to-db"], env) == m.EXIT_BAD_INPUT
+    assert "NUVYN_LOG_LEVEL='LOUD' is invalid" in capsys.readouterr().err
+    with pytest.raises(m.PayloadError, match="--log-level"):
+        m.resolve_request(["--log-level", "loud"], {})

@@ -79,12 +79,22 @@ def test_payload_parameter_wins_over_env_var():
     assert resolve_request(["--payload="], env).workflow_id == "from_env"
 
 
-def test_named_parameters_set_top_level_fields():
+def test_named_parameters_are_explicit_values_and_win_over_the_payload():
     req = resolve_request(["--workflow_id=w1", "--data_source_path=/x", "--data_source_type=parquet",
                            "--run-id=123"], {})
     assert (req.workflow_id, req.data_source_path, req.data_source_type, req.run_id) == ("w1", "/x", "parquet", "123")
     payload = {"job_metadata": {"workflow_id": "meta"}, "data_source_path": "/x"}
-    assert resolve_request(["--payload", json.dumps(payload), "--workflow_id=named"], {}).workflow_id == "meta"
+    # the one rule (executor.payload): an explicit value outranks the payload, job_metadata included,
+    # as `extract --workflow-id` always did
+    assert resolve_request(["--payload", json.dumps(payload), "--workflow_id=named"], {}).workflow_id == "named"
+    assert resolve_request(["--payload", json.dumps(payload), "--workflow_id="], {}).workflow_id == "meta"
+
+
+def test_a_field_given_by_position_and_by_name_must_agree():
+    env = {PAYLOAD_ENV: '{"workflow_id": "wf"}'}
+    assert resolve_request(["metadata_extraction", "/a", "--data_source_path=/a"], env).data_source_path == "/a"
+    with pytest.raises(PayloadError, match="data_source_path is given twice"):
+        resolve_request(["metadata_extraction", "/a", "--data_source_path=/b"], env)
 
 
 def test_invalid_json_names_the_variable_and_hides_the_payload():
@@ -143,13 +153,19 @@ def test_run_id_generated_when_absent_and_validated():
         build_request({**BASE, "workflow_id": "w"}, run_id="bad id'")
 
 
-def test_resolve_payload_parameter_wins_and_pattern_settings_fill_in():
-    from executor.payload import resolve_payload
+def test_select_payload_parameter_wins_and_pattern_settings_fill_in():
+    from executor.payload import select_payload
+    from executor.settings import JobInputSettings
 
-    env = {"NUVYN_JOB_PAYLOAD": '{"workflow_id": "wf_env"}', "NUVYN_INCLUDE": "*.csv", "NUVYN_EXCLUDE": " "}
-    assert resolve_payload(None, env) == {"workflow_id": "wf_env", "include": "*.csv"}
-    assert resolve_payload("  ", env)["workflow_id"] == "wf_env"
-    assert resolve_payload('{"workflow_id": "wf_arg", "include": ["a/*"]}', env) == {
+    inputs = JobInputSettings.from_env({"NUVYN_JOB_PAYLOAD": '{"workflow_id": "wf_env", "data_source_path": "/d"}',
+                                        "NUVYN_INCLUDE": "*.csv", "NUVYN_EXCLUDE": " "})
+    assert select_payload(None, inputs) == {"workflow_id": "wf_env", "data_source_path": "/d"}
+    assert select_payload("  ", inputs)["workflow_id"] == "wf_env"
+    assert select_payload('{"workflow_id": "wf_arg", "include": ["a/*"]}', inputs) == {
         "workflow_id": "wf_arg", "include": ["a/*"]}
     with pytest.raises(PayloadError, match="--payload is not valid JSON"):
-        resolve_payload("{", env)
+        select_payload("{", inputs)
+    request = build_request(select_payload(None, inputs), inputs=inputs)
+    assert (request.include, request.exclude) == (("*.csv",), ())  # NUVYN_INCLUDE fills in; blank is absent
+    request = build_request({"workflow_id": "w", "data_source_path": "/d", "include": "b/*"}, inputs=inputs)
+    assert request.include == ("b/*",)  # the payload wins over the variable

@@ -300,9 +300,9 @@ def test_a_missing_table_reads_as_empty_and_a_failure_is_a_store_error(double):
     double.missing = set()
     double.fail_with = f"[INSUFFICIENT_PERMISSIONS] no SELECT on the table (token {TOKEN})"
     double.fail_sql_state = "42501"
-    from executor.redaction import SECRETS
+    from executor.redaction import Secret
 
-    SECRETS.add(TOKEN)
+    Secret(TOKEN)  # the workspace token as the SDK's configuration would hold it: a Secret
     with pytest.raises(MetadataStoreError, match="INSUFFICIENT_PERMISSIONS") as err:
         _reads(double).query_metadata(workflow_id="wf_1")
     assert TOKEN not in str(err.value) and "SQLSTATE 42501" in str(err.value)

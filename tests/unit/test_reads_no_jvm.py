@@ -145,9 +145,9 @@ def test_overload_answers_503_and_a_slow_read_504_while_health_answers(tmp_path)
 
     settings = ApiSettings(token=TOKEN, jobs_db=str(tmp_path / "jobs.sqlite3"))
     env = {"NUVYN_API_READ_WORKERS": "1", "NUVYN_API_READ_MAX_PENDING": "1", "NUVYN_API_READ_TIMEOUT_S": "0.5"}
-    from api_helpers import RecordingLauncher
+    from api_helpers import FunctionReader, RecordingLauncher
 
-    app = build_app(settings, env, launcher=RecordingLauncher(), metadata_reader=slow_reader)
+    app = build_app(settings, env, launcher=RecordingLauncher(), metadata_reader=FunctionReader(slow_reader))
     with TestClient(app) as client:
         slow = client.get("/workflows/wf_1/metadata", headers=AUTH)  # waits for the 0.5 s timeout
         assert slow.status_code == 504 and "NUVYN_API_READ_TIMEOUT_S" in slow.json()["error"]

@@ -23,7 +23,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from executor.errors import ExecutorError, SettingsError  # noqa: E402
-from executor.redaction import SECRETS  # noqa: E402
+from executor.redaction import Secret  # noqa: E402
 from executor.sandbox.pool import (  # noqa: E402
     ReaderCrashed,
     ReaderOutOfMemory,
@@ -159,7 +159,7 @@ def test_a_task_exception_comes_back_with_its_type_and_first_line_only(sandbox):
 
 
 def test_registered_secrets_never_come_back_in_a_task_error(sandbox):
-    SECRETS.add("hunter2-sandbox-secret")
+    Secret("hunter2-sandbox-secret")  # loaded as a Secret: known to the redactor
     with pytest.raises(OSError) as info:
         sandbox.run(tasks.raise_error, "OSError", "cannot open with hunter2-sandbox-secret")
     assert "hunter2" not in str(info.value)

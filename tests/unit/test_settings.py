@@ -7,12 +7,14 @@ import pytest
 from executor.errors import SettingsError
 from executor.settings import (
     ApiSettings,
+    JobInputSettings,
+    LogSettings,
     ReadPoolSettings,
     ReadSettings,
     Secret,
     Settings,
-    env_secrets,
     env_values,
+    load_secrets,
     reveal,
 )
 
@@ -77,9 +79,22 @@ def test_api_settings_from_env(tmp_path):
     assert ("NUVYN_API_JOBS_DB", "(derived)") in [d[:2] for d in ApiSettings.describe()]
 
 
-def test_env_secrets_lists_every_secret_variable_that_is_set():
+def test_load_secrets_builds_every_secret_variable_that_is_set():
     env = {"NUVYN_API_TOKEN": TOKEN, "DATABRICKS_TOKEN": "dapi-x", "NUVYN_AZURE_ACCOUNT_KEY": "  ",
            "AZURE_STORAGE_CONNECTION_STRING": "AccountName=a;AccountKey=k", "NUVYN_IO_THREADS": "4"}
-    assert sorted(env_secrets(env)) == sorted([TOKEN, "dapi-x", "AccountName=a;AccountKey=k"])
-    s = ApiSettings(token=TOKEN, databricks_token="dapi-x", jobs_db="j.db")
-    assert sorted(s.secret_values()) == sorted([TOKEN, "dapi-x"])
+    secrets = load_secrets(env)
+    assert all(isinstance(s, Secret) for s in secrets)
+    assert sorted(s.get_secret_value() for s in secrets) == sorted([TOKEN, "dapi-x", "AccountName=a;AccountKey=k"])
+
+
+def test_log_and_job_input_settings_are_typed():
+    s = LogSettings.from_env({"NUVYN_LOG_LEVEL": "debug", "NUVYN_LOG_FORMAT": "json", "NUVYN_SPARK_LOG_LEVEL": "warn"})
+    assert (s.level, s.format, s.spark_level) == ("DEBUG", "json", "WARN")
+    assert LogSettings.from_env({}) == LogSettings("INFO", "text", None)
+    with pytest.raises(SettingsError, match="NUVYN_LOG_LEVEL='LOUD' is invalid"):
+        LogSettings.from_env({"NUVYN_LOG_LEVEL": "loud"})
+    with pytest.raises(SettingsError, match="NUVYN_LOG_FORMAT"):
+        LogSettings.from_env({"NUVYN_LOG_FORMAT": "xml"})
+    inputs = JobInputSettings.from_env({"NUVYN_JOB_PAYLOAD": ' {"workflow_id": "w"} ', "NUVYN_INCLUDE": "*.csv"})
+    assert (inputs.payload, inputs.include, inputs.exclude) == ('{"workflow_id": "w"}', "*.csv", None)
+    assert Settings.from_env({"NUVYN_SPARK_PACKAGES": "org.apache.spark:spark-avro_2.12:3.5.1"}).spark_packages

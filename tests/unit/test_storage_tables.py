@@ -32,10 +32,11 @@ def test_row_fields_are_the_columns_with_matching_python_types():
 def test_ddl_is_derived_from_the_rows():
     sql = S.create_table_sql(S.EXECUTOR_RUNS, "`c`.`s`.`executor_runs`", cluster=True, location="/w/executor_runs")
     assert sql.startswith("CREATE TABLE IF NOT EXISTS `c`.`s`.`executor_runs` (`id` BIGINT COMMENT 'Row key: "
-                          "63-bit hash of (run_id, status)', `run_id` STRING COMMENT ")
-    assert "`finished_at` TIMESTAMP COMMENT 'When it finished; NULL on the running row'" in sql
+                          "63-bit hash of (run_id, status; a running row: and its process)', `run_id` STRING COMMENT ")
+    assert ("`finished_at` TIMESTAMP COMMENT 'When it finished (abandoned: when a later run found it dead); NULL on "
+            "the running row'") in sql
     assert sql.endswith(") USING DELTA CLUSTER BY (workflow_id, source_id) COMMENT 'Run events: a running row at "
-                        "start and a final row (succeeded/partial/failed)' TBLPROPERTIES "
+                        "start and a final row (succeeded/partial/failed/abandoned)' TBLPROPERTIES "
                         "('delta.setTransactionRetentionDuration' = 'interval 30 days', 'delta.appendOnly' = "
                         "'false') LOCATION '/w/executor_runs'")
     assert sql.count(" COMMENT ") == len(S.TABLE_COLUMNS[S.EXECUTOR_RUNS]) + 1
