@@ -141,7 +141,8 @@ def test_from_json_reads_spark_and_delta_names():
     assert from_json("decimal(10,2)") == DecimalType(10, 2)
     assert from_json({"type": "map", "keyType": "string", "valueType": "long", "valueContainsNull": False}) == \
         MapType(STRING, LONG, False)
-    for bad in (3, None, {"type": "udt"}, ["int"]):
+    for bad in (3, None, {"type": "udt"}, ["int"], {"type": "array"}, {"type": "struct", "fields": [{"name": "a"}]},
+                {"type": "struct", "fields": 5}, "array<int>", ""):
         with pytest.raises(ValueError):
             from_json(bad)
 

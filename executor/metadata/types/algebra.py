@@ -356,16 +356,23 @@ def from_json(value: Any) -> SparkType:
     (``"integer"``, ``"decimal(10,2)"``) or an object with ``"type"`` struct, array or map.
     Raises ValueError for anything else."""
     if isinstance(value, str):
-        return NULL if value == "null" else _atomic(value)
+        if value == "null":
+            return NULL
+        if not _ATOMIC_NAME.match(value):
+            raise ValueError(f"unknown Spark type {value!r}")
+        return _atomic(value)
     if not isinstance(value, dict):
         raise ValueError(f"unknown Spark type {value!r}")
     kind = value.get("type")
-    if kind == "struct":
-        return StructType(tuple(StructField(f["name"], from_json(f["type"]), bool(f.get("nullable", True)))
-                                for f in value["fields"]))
-    if kind == "array":
-        return ArrayType(from_json(value["elementType"]), bool(value.get("containsNull", True)))
-    if kind == "map":
-        return MapType(from_json(value["keyType"]), from_json(value["valueType"]),
-                       bool(value.get("valueContainsNull", True)))
-    raise ValueError(f"unknown Spark type {value!r}")
+    try:
+        if kind == "struct":
+            return StructType(tuple(StructField(str(f["name"]), from_json(f["type"]), bool(f.get("nullable", True)))
+                                    for f in value["fields"]))
+        if kind == "array":
+            return ArrayType(from_json(value["elementType"]), bool(value.get("containsNull", True)))
+        if kind == "map":
+            return MapType(from_json(value["keyType"]), from_json(value["valueType"]),
+                           bool(value.get("valueContainsNull", True)))
+    except (KeyError, TypeError) as exc:  # a member missing, or not an object
+        raise ValueError(f"Spark type {kind} without {exc}: {str(value)[:200]}") from None
+    raise ValueError(f"unknown Spark type {str(value)[:200]}")
