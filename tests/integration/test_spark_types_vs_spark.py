@@ -1,4 +1,4 @@
-"""Our pure type inference == Spark's own, on the session Spark (CSV, Parquet, partitions)."""
+"""Our pure type inference == Spark's own, on the session Spark (CSV, JSON, Parquet, partitions, widening)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,23 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from executor.metadata.readers.json import scan_json
+from executor.metadata.types.algebra import (
+    INT,
+    LONG,
+    NULL,
+    ArrayType,
+    DecimalType,
+    MapType,
+    SparkType,
+    StructType,
+)
 from executor.metadata.types.csv_inference import infer_csv_schema
 from executor.metadata.types.fallback import SparkFallback, UnsupportedParquetType
 from executor.metadata.types.json_inference import root_columns
 from executor.metadata.types.parquet_mapping import parquet_schema_to_spark
 from executor.metadata.types.partition_inference import infer_partition_types
+from executor.metadata.types.widening import find_wider_type_for_two
+from tests.unit.test_spark_type_algebra import TIGHTEST, WIDER, WIDER_4_0
 from tests.unit.test_spark_types import CSV_CASES, PARTITION_CASES, simple
 
 
@@ -208,3 +220,57 @@ def test_json_types_match_spark(spark, tmp_path):
             ours = [(n, str(t)) for n, t in root_columns(scan_json(fh).root)]
         theirs = [(f.name, f.dataType.simpleString()) for f in spark.read.json(str(path)).schema]
         assert ours == theirs, name
+
+
+def _ddl(t: SparkType) -> str:
+    """`t` as a DDL type for CAST (struct field names backquoted)."""
+    if isinstance(t, ArrayType):
+        return f"array<{_ddl(t.element)}>"
+    if isinstance(t, MapType):
+        return f"map<{_ddl(t.key)},{_ddl(t.value)}>"
+    if isinstance(t, StructType):
+        return "struct<" + ",".join("`" + f.name.replace("`", "``") + "`:" + _ddl(f.data_type) for f in t.fields) + ">"
+    return t.simple_string()
+
+
+def _null_of(t: SparkType) -> str:
+    return "NULL" if t is NULL else f"CAST(NULL AS {_ddl(t)})"
+
+
+def _s(*names_types: tuple[str, SparkType]) -> StructType:
+    return StructType.of(names_types)
+
+
+# struct field names matched as spark.sql.caseSensitive=false matches them (the first struct's names kept);
+# no string inside, so Spark's findWiderCommonType keeps the argument order
+CASE_PAIRS = [
+    (_s(("a", INT), ("B", INT)), _s(("A", LONG), ("b", INT))),
+    (_s(("\u017f", INT)), _s(("S", INT))),  # LATIN SMALL LETTER LONG S: equalsIgnoreCase("ſ", "S")
+    (_s(("stra\u00dfe", INT)), _s(("STRASSE", INT))),  # different lengths: no match
+    (ArrayType(_s(("x", DecimalType(5, 2)))), ArrayType(_s(("X", INT)))),
+    (MapType(INT, _s(("k", INT))), MapType(LONG, _s(("K", DecimalType(20, 1))))),
+]
+
+
+def test_widening_matches_spark(spark):
+    """find_wider_type_for_two == the element type Spark's non-ANSI type coercion gives array(a, b)
+    (TypeCoercion.findWiderCommonType over two types), for TypeCoercionSuite's cases and the 4.0
+    decimal cases; None == Spark refuses the array (DATATYPE_MISMATCH)."""
+    from pyspark.sql.utils import AnalysisException
+
+    version = spark.version[:3]
+    pairs = [(a, b) for a, b, _ in WIDER + WIDER_4_0 + TIGHTEST] + CASE_PAIRS
+    before = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        for a, b in pairs:
+            for t1, t2 in ((a, b), (b, a)):
+                ours = find_wider_type_for_two(t1, t2, spark_version=version)
+                try:
+                    element = spark.sql(f"SELECT array({_null_of(t1)}, {_null_of(t2)}) AS v").schema["v"].dataType
+                    theirs = element.elementType.simpleString()
+                except AnalysisException:
+                    theirs = None
+                assert (None if ours is None else ours.simple_string()) == theirs, (t1, t2)
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", before)

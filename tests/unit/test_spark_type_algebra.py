@@ -260,6 +260,31 @@ def test_wider_type_for_two(t1, t2, expected):
     assert find_wider_type_for_two(t2, t1) == expected
 
 
+# Spark 4.0: a wider decimal beyond 38 digits keeps its integral digits (boundedPreferIntegralDigits);
+# (t1, t2, Spark 3.5's type, Spark 4.0's type)
+WIDER_BY_VERSION = [
+    (DecimalType(38, 0), DecimalType(38, 38), DecimalType(38, 38), DecimalType(38, 0)),
+    (DecimalType(38, 38), INT, DecimalType(38, 38), DecimalType(38, 28)),
+    (DecimalType(20, 19), LONG, DecimalType(38, 19), DecimalType(38, 18)),
+    (ArrayType(DecimalType(36, 0), False), ArrayType(DecimalType(36, 35), False),
+     ArrayType(DecimalType(38, 35), True), ArrayType(DecimalType(38, 2), False)),
+    (MapType(STRING, DecimalType(36, 0), False), MapType(STRING, DecimalType(36, 35), False),
+     MapType(STRING, DecimalType(38, 35), True), MapType(STRING, DecimalType(38, 2), False)),
+    (MapType(DecimalType(36, 0), STRING, False), MapType(DecimalType(36, 35), STRING, False),
+     None, MapType(DecimalType(38, 2), STRING, False)),
+    (s(("num", DecimalType(36, 0), False)), s(("num", DecimalType(36, 35), False)),
+     s(("num", DecimalType(38, 35), True)), s(("num", DecimalType(38, 2), False))),
+]
+WIDER_4_0 = [(t1, t2, t40) for t1, t2, _, t40 in WIDER_BY_VERSION]
+
+
+@pytest.mark.parametrize("t1,t2,on_3_5,on_4_0", WIDER_BY_VERSION)
+def test_wider_decimals_by_spark_version(t1, t2, on_3_5, on_4_0):
+    for a, b in ((t1, t2), (t2, t1)):
+        assert find_wider_type_for_two(a, b) == find_wider_type_for_two(a, b, spark_version="3.5") == on_3_5
+        assert find_wider_type_for_two(a, b, spark_version="4.0") == on_4_0
+
+
 def test_force_nullable():
     assert not force_nullable(INT, LONG) and not force_nullable(INT, DecimalType(10, 0))
     assert force_nullable(INT, DecimalType(9, 0)) and force_nullable(DecimalType(36, 0), DecimalType(38, 35))

@@ -119,6 +119,14 @@ class DecimalType(SparkType):
         """DecimalType.bounded: precision and scale capped at 38."""
         return DecimalType(min(precision, MAX_PRECISION), min(scale, MAX_PRECISION))
 
+    @staticmethod
+    def bounded_prefer_integral_digits(precision: int, scale: int) -> DecimalType:
+        """DecimalType.boundedPreferIntegralDigits (Spark 4.0): above 38 digits, fraction digits are
+        dropped first, so the integral digits are kept."""
+        if precision <= MAX_PRECISION:
+            return DecimalType(precision, scale)
+        return DecimalType(MAX_PRECISION, max(0, scale - (precision - MAX_PRECISION)))
+
     def is_wider_than(self, other: SparkType) -> bool:
         """DecimalType.isWiderThan: every value of `other` (a decimal or an integral type) fits."""
         d = other if isinstance(other, DecimalType) else integral_decimal(other)

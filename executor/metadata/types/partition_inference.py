@@ -94,13 +94,13 @@ def partition_value_type(raw: str) -> SparkType:
     return NULL if raw == HIVE_DEFAULT_PARTITION else STRING
 
 
-def wider_partition_type(t1: SparkType, t2: SparkType) -> SparkType:
+def wider_partition_type(t1: SparkType, t2: SparkType, spark_version: str = "3.5") -> SparkType:
     """PartitioningUtils.findWiderTypeForPartitionColumn: double with a decimal or with bigint
     is string; otherwise TypeCoercion.findWiderTypeForTwo, string when there is none."""
     if (t1 is DOUBLE and (isinstance(t2, DecimalType) or t2 is LONG)) or (
             t2 is DOUBLE and (isinstance(t1, DecimalType) or t1 is LONG)):
         return STRING
-    return find_wider_type_for_two(t1, t2) or STRING
+    return find_wider_type_for_two(t1, t2, spark_version=spark_version) or STRING
 
 
 def infer_partition_types(values_by_column: Mapping[str, Iterable[str]] | Sequence[tuple[str, Iterable[str]]],
@@ -119,6 +119,6 @@ def infer_partition_types(values_by_column: Mapping[str, Iterable[str]] | Sequen
     for name, values in items:
         t: SparkType = NULL
         for raw in dict.fromkeys(values):  # distinct, order kept
-            t = wider_partition_type(t, partition_value_type(raw))
+            t = wider_partition_type(t, partition_value_type(raw), spark_version)
         out.append((name, t))
     return out

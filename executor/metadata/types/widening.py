@@ -4,7 +4,10 @@
   (null -> anything, integral -> a decimal wide enough, numeric precedence, date -> timestamp,
   arrays/maps/structs field by field);
 * :func:`find_wider_type_for_decimal` -- findWiderTypeForDecimal (decimals widened, capped at 38;
-  a decimal with float/double -> double);
+  a decimal with float/double -> double). Above 38 digits Spark 3.5 keeps the fraction digits
+  (DecimalType.bounded), Spark 4.0 the integral ones (boundedPreferIntegralDigits, unless
+  spark.sql.legacy.decimal.retainFractionDigitsOnTruncate): the one rule here that differs by
+  `spark_version`;
 * :func:`find_wider_type_for_two` -- findWiderTypeForTwo: the two above, then string promotion,
   then complex types field by field.
 
@@ -95,20 +98,23 @@ def find_tightest_common_type(t1: SparkType, t2: SparkType, *, case_sensitive: b
     return find_type_for_complex(t1, t2, tightest, case_sensitive=case_sensitive)
 
 
-def wider_decimal_type(d1: DecimalType, d2: DecimalType) -> DecimalType:
-    """DecimalPrecision.widerDecimalType: the larger integer range and scale, capped at 38."""
+def wider_decimal_type(d1: DecimalType, d2: DecimalType, spark_version: str = "3.5") -> DecimalType:
+    """DecimalPrecision.widerDecimalType: the larger integer range and scale, capped at 38 (Spark
+    3.5 drops integral digits beyond 38, Spark 4.0 fraction digits)."""
     scale = max(d1.scale, d2.scale)
     integer_range = max(d1.precision - d1.scale, d2.precision - d2.scale)
-    return DecimalType.bounded(integer_range + scale, scale)
+    if spark_version == "3.5":
+        return DecimalType.bounded(integer_range + scale, scale)
+    return DecimalType.bounded_prefer_integral_digits(integer_range + scale, scale)
 
 
-def find_wider_type_for_decimal(t1: SparkType, t2: SparkType) -> SparkType | None:
+def find_wider_type_for_decimal(t1: SparkType, t2: SparkType, spark_version: str = "3.5") -> SparkType | None:
     """TypeCoercion.findWiderTypeForDecimal: a wider decimal when one side is a decimal and the
     other a decimal or an integral type; double for a decimal with float or double; else None."""
     d1 = t1 if isinstance(t1, DecimalType) else integral_decimal(t1)
     d2 = t2 if isinstance(t2, DecimalType) else integral_decimal(t2)
     if d1 is not None and d2 is not None and (isinstance(t1, DecimalType) or isinstance(t2, DecimalType)):
-        return wider_decimal_type(d1, d2)
+        return wider_decimal_type(d1, d2, spark_version)
     if (isinstance(t1, DecimalType) and t2 in (FLOAT, DOUBLE)) or (isinstance(t2, DecimalType) and t1 in (FLOAT, DOUBLE)):
         return DOUBLE
     return None
@@ -126,16 +132,17 @@ def string_promotion(t1: SparkType, t2: SparkType) -> SparkType | None:
     return None
 
 
-def find_wider_type_for_two(t1: SparkType, t2: SparkType, *, case_sensitive: bool = False) -> SparkType | None:
+def find_wider_type_for_two(t1: SparkType, t2: SparkType, *, case_sensitive: bool = False,
+                            spark_version: str = "3.5") -> SparkType | None:
     """TypeCoercion.findWiderTypeForTwo: tightest, else wider decimal, else string promotion, else
     arrays/maps/structs widened the same way field by field; None when there is no wider type."""
 
     def wider(a: SparkType, b: SparkType) -> SparkType | None:
-        return find_wider_type_for_two(a, b, case_sensitive=case_sensitive)
+        return find_wider_type_for_two(a, b, case_sensitive=case_sensitive, spark_version=spark_version)
 
     t = find_tightest_common_type(t1, t2, case_sensitive=case_sensitive)
     if t is None:
-        t = find_wider_type_for_decimal(t1, t2)
+        t = find_wider_type_for_decimal(t1, t2, spark_version)
     if t is None:
         t = string_promotion(t1, t2)
     if t is None:
