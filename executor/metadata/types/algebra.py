@@ -347,10 +347,11 @@ class _Parser:
 
 def parse_type(text: str) -> SparkType:
     """The type a simpleString names: parse_type(t.simple_string()) == t for every type whose
-    struct field names hold no ':' (and whose nullability flags are true: simpleString does not
-    print them). DDL spellings of types are read too (INTEGER, LONG, DEC(5), STRUCT<`a:b`: INT>);
-    a field name is taken verbatim up to its ':' unless it is backquoted. Raises ValueError for
-    text that is not a type."""
+    struct field names hold no ':' and do not start with '>' (simpleString does not quote them:
+    ``struct<>:int>`` is read as an empty struct with text left over: ValueError), and whose
+    nullability flags are true (simpleString does not print them). DDL spellings of types are
+    read too (INTEGER, LONG, DEC(5), STRUCT<`a:b`: INT>); a field name is taken verbatim up to
+    its ':' unless it is backquoted. Raises ValueError for text that is not a type."""
     parser = _Parser(text)
     t = parser.parse()
     parser.skip_blanks()
