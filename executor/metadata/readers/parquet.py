@@ -110,7 +110,8 @@ def parquet_batches(fh: BinaryIO, columns: list[str] | None, budget: int, notes:
         return None
     fh.seek(0, 2)
     groups = spark_row_groups(pf.metadata, fh.tell())
-    return pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols, row_groups=groups)
+    batches: Iterable[Any] = pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols, row_groups=groups)
+    return batches
 
 
 def spark_row_groups(meta: Any, file_size: int) -> list[int] | None:

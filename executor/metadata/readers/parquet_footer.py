@@ -153,7 +153,7 @@ def _encode_value(t: int, v: Any) -> bytes:
     if t == T_DOUBLE:
         return struct.pack("<d", v)
     if t == T_BINARY:
-        return _varint(len(v)) + v
+        return _varint(len(v)) + bytes(v)
     if t in (T_LIST, T_SET):
         et, items = v
         head = bytes([(len(items) << 4) | et]) if len(items) < 15 else bytes([0xF0 | et]) + _varint(len(items))
