@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from executor.formats import FormatOptions
 from executor.metadata.grouping import (
     Plan,
     PlannedFile,
@@ -114,16 +115,23 @@ class SourcePlan:
 def plan_source(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
                 exclude: Sequence[str] = (), *, settings: Settings, store_factory: StoreFactory = default_store_factory,
                 read_facts: bool = True, csv_header: str = "auto", spark_version: str = "3.5",
-                readers: Registry = READERS) -> SourcePlan:
+                readers: Registry = READERS, format_options: FormatOptions | None = None) -> SourcePlan:
     """List, group, read file facts (unless read_facts is False: the pre-split grouping), split by
-    schema and name: the tables a run would extract. Never starts Spark."""
+    schema, split files that hold several tables (each reader's `split_tables`) and name: the tables
+    a run would extract. Never starts Spark. `format_options` (validated by executor.formats) reach
+    the readers through the FileContext; `csv_header` is format_options.csv.header's old name."""
     location, store = open_source(data_source_path, data_source_type, settings, store_factory)
     listing = group_listing(store, data_source_type, include, exclude, readers)
     facts: dict[str, FileFacts] = {}
     tables = listing.tables
     if read_facts:
-        ctx = FileContext(store, settings, spark_version, csv_header)
+        options = dict(format_options or {})
+        if csv_header != "auto" and "header" not in options.get("csv", {}):
+            options["csv"] = {**options.get("csv", {}), "header": csv_header}
+        ctx = FileContext(store, settings, spark_version, str(options.get("csv", {}).get("header", "auto")),
+                          options)
         facts = read_file_facts(ctx, listing.tables, readers)
         signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
-        tables = split_by_schema(listing.tables, signatures)
+        tables = [part for t in split_by_schema(listing.tables, signatures)
+                  for part in readers.reader(t.file_format).split_tables(t, facts)]
     return SourcePlan(location, store, listing, assign_names(tables, location.root_name), facts)
