@@ -58,10 +58,13 @@ def settings(warehouse):
     return Settings(warehouse_dir=str(warehouse), spark_master="local[2]", io_threads=4)
 
 
+SPARK_XML_PACKAGE = "com.databricks:spark-xml_2.12:0.18.0"
+
+
 def spark_test_env(environ) -> dict:
     """The environment the test session's Spark starts with: spark-avro added to its packages (Spark's
     Avro reader is built into Databricks, not into pyspark; integration tests compare Avro files with
-    it). Fetched from Maven Central like the Delta jars on first use, then cached in ~/.ivy2."""
+    it), and on Spark 3.5 spark-xml (the XML reader Databricks Runtime builds in; Spark 4 has its own). Fetched from Maven Central like the Delta jars on first use, then cached in ~/.ivy2."""
     import pyspark
 
     scala = "2.12" if pyspark.__version__.startswith("3.") else "2.13"
@@ -69,7 +72,11 @@ def spark_test_env(environ) -> dict:
     env = dict(environ)
     packages = [p for p in env.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
     if not any("spark-avro" in p for p in packages):
-        env["NUVYN_SPARK_PACKAGES"] = ",".join(packages + [avro])
+        packages.append(avro)
+    if scala == "2.12" and not any("spark-xml" in p for p in packages):
+        # XML is built into Spark 4; on 3.5 Databricks Runtime 15.4/16.4 build spark-xml in
+        packages.append(SPARK_XML_PACKAGE)
+    env["NUVYN_SPARK_PACKAGES"] = ",".join(packages)
     return env
 
 

@@ -97,10 +97,34 @@ CASES: dict[str, tuple[str, str]] = {
   <node id="3"><label>   </label><value> 42 </value></node>
 </tree>
 """),
-    # empty elements with attributes, a whitespace-only element, names differing only in case
+    # empty elements with attributes, a whitespace-only element
     "empty_attributes": ("r", """<rs>
-  <r><link href="a.html"/><Code>1</Code><blank>  </blank><n>7</n></r>
+  <r><link href="a.html"/><code>1</code><blank>  </blank><n>7</n></r>
   <r><link href="b.html" rel="x"></link><code>2</code><blank></blank><n>2024-01-01</n></r>
+</rs>
+"""),
+    # values: Spark's number, boolean, date and timestamp rules (one column per rule)
+    "values": ("v", """<vs>
+  <v><lead>007</lead><plus>+5</plus><big>99999999999999999999</big><exp>1.0E10</exp><dot>.5</dot>
+     <trail>5.</trail><inf>1e400</inf><hex>0x1A</hex><suffix>1.5d</suffix><comma>1,000</comma>
+     <bool>True</bool><ts>2024-03-01T10:15:30+01:00</ts><tsz>2024-03-01 10:15:30.123456</tsz>
+     <d2>2024/03/01</d2><month>2024-03</month><neg>-0</neg><nan>NaN</nan></v>
+  <v><lead>8</lead><plus>-6</plus><big>1</big><exp>2</exp><dot>1</dot><trail>6</trail><inf>1</inf>
+     <hex>0x1B</hex><suffix>2</suffix><comma>2</comma><bool>false</bool><ts>2024-03-02</ts>
+     <tsz>2024-03-02T00:00:00</tsz><d2>2024/03/02</d2><month>2024-04</month><neg>1.5</neg><nan>1</nan></v>
+</vs>
+"""),
+    # merges across records: long+date, bool+long, struct with _VALUE + primitive, CDATA in text
+    "merges": ("m", """<ms>
+  <m><a>1</a><b>true</b><c unit="kg">5</c><name>x</name><t>pre <![CDATA[<raw>]]> post</t><e/></m>
+  <m><a>2024-01-01</a><b>3</b><c>7.5</c><name>y</name><t>plain</t><e>2</e></m>
+  <m><a>x</a><b>false</b><c><sub>1</sub></c><name>z</name><e></e></m>
+</ms>
+"""),
+    # names that differ only in case: one column on Spark 4; spark-xml infers two and Spark refuses them
+    "case_names": ("r", """<rs>
+  <r><Code>1</Code><n><Sub>1</Sub></n></r>
+  <r><code>2</code><n><sub>x</sub></n></r>
 </rs>
 """),
     # a truncated export: the last record never ends

@@ -31,6 +31,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import IO, Any, Protocol
 from xml.etree.ElementTree import Element
 from xml.parsers import expat
@@ -309,9 +310,29 @@ def infer_value(value: str | None, rules: XmlRules = SPARK4) -> XmlType:
         return BOOL
     if strict_iso_date(v):
         return DATE
-    if spark_is_timestamp(v):
+    if spark_is_timestamp(v) if rules.spark4 else _spark_xml_timestamp(v):
         return TS
     return STRING
+
+
+_SPARK_XML_TS = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})([ T])([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?"
+                           r"(Z|[+-][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?\Z")
+
+
+def _spark_xml_timestamp(v: str) -> bool:
+    """spark-xml's timestamp without timestampFormat: one of java.time's ISO formatters
+    (yyyy-MM-dd HH:mm[:ss[.n]], ISO_LOCAL_DATE_TIME, ISO_OFFSET_DATE_TIME, ISO_INSTANT)."""
+    m = _SPARK_XML_TS.match(v)
+    if m is None:
+        return False
+    y, mo, d, sep, h, mi, sec, zone = m.groups()
+    if sep == " " and zone is not None:  # the space form has no zone
+        return False
+    try:
+        datetime_check = (int(h) < 24 and int(mi) < 60 and int(sec or 0) < 60)
+        return datetime_check and date(int(y), int(mo), int(d)) is not None
+    except ValueError:
+        return False
 
 
 def _java_long(s: str) -> bool:
@@ -334,8 +355,8 @@ def compatible(t1: XmlType, t2: XmlType, rules: XmlRules = SPARK4) -> XmlType:
         return t1
     if t1 in _NUMERIC and t2 in _NUMERIC:
         return DOUBLE
-    if isinstance(t1, str) and isinstance(t2, str) and {t1, t2} == {DATE, TS}:
-        return TS
+    if rules.spark4 and isinstance(t1, str) and isinstance(t2, str) and {t1, t2} == {DATE, TS}:
+        return TS  # Spark 4 widens date and timestamp; spark-xml has no rule for them (string)
     if _is(t1, "struct") and _is(t2, "struct"):
         return merge_structs(t1, t2, rules)
     if _is(t1, "array") and _is(t2, "array"):
@@ -477,6 +498,21 @@ def canonical(t: XmlType) -> XmlType | None:
         return None if inner is None else ("array", inner)
     fields = tuple((n, c) for n, ft in t[1] if n and (c := canonical(ft)) is not None)
     return ("struct", fields) if fields else None
+
+
+def duplicate_name(t: XmlType) -> str | None:
+    """A field name that occurs twice in one struct when compared case-insensitively (spark-xml keeps
+    `Code` and `code` apart; Spark then refuses the schema: COLUMN_ALREADY_EXISTS), else None."""
+    if isinstance(t, str):
+        return None
+    if t[0] == "array":
+        return duplicate_name(t[1])
+    seen: set[str] = set()
+    for name, _ft in t[1]:
+        if name.lower() in seen:
+            return name.lower()
+        seen.add(name.lower())
+    return next((d for _, ft in t[1] if (d := duplicate_name(ft)) is not None), None)
 
 
 def type_string(t: XmlType) -> str:

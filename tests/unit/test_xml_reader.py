@@ -124,3 +124,27 @@ def test_the_dry_run_describes_the_row_tag(tmp_path):
     books = next(t for t in report.tables if t.name == "books")
     assert books.format_details == {"row_tag": "book", "records": 9, "corrupt_records": 0}
     assert "books (xml): row tag <book>" in render_dry_run(report)
+
+
+def test_the_summary_says_each_tables_format_details(tmp_path):
+    from executor.ops.summary import render_notes
+    from executor.run import table_notes
+
+    result = MetadataExtractor(None, Settings(io_threads=2)).extract_metadata(
+        str(_lake(tmp_path)), format_options={"xml": {"rowTag": "book"}})
+    notes = table_notes(result)
+    assert {"table": "books", "format": "xml", "details": "row tag <book>"} in notes["format_details"]
+    assert "    xml books: row tag <book>" in render_notes(notes)
+
+
+def test_spark_xml_names_differing_in_case_fail_the_table_as_spark_does(tmp_path, monkeypatch):
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    (lake / "a.xml").write_text(CASES["case_names"][1], encoding="utf-8")
+    options = {"xml": {"rowTag": "r"}}
+    extractor = MetadataExtractor(None, Settings(io_threads=2))
+    (t,) = extractor.extract_metadata(str(lake), format_options=options).tables  # 3.5 rules without Spark
+    assert t.status == "failed" and "COLUMN_ALREADY_EXISTS" in t.error_message
+    monkeypatch.setattr(MetadataExtractor, "spark_version", property(lambda self: "4.0"))
+    (t,) = extractor.extract_metadata(str(lake), format_options=options).tables
+    assert t.status == "ok" and [c.column_name for c in t.columns] == ["Code", "n"]

@@ -201,7 +201,7 @@ FactsT = TypeVar("FactsT", bound=FileFacts)
 OptionsT = TypeVar("OptionsT")
 
 
-class FormatReader(ABC, Generic[FactsT, OptionsT]):
+class FormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python 3.10/3.11 run it too
     """One data format (or a family read the same way, such as csv and tsv), generic over its file
     facts (a FileFacts subclass) and its typed options (built by `typed_options` from the payload's
     format_options, validated by executor.formats).

@@ -21,7 +21,17 @@ from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext, text_head
-from executor.metadata.xml_scan import EMPTY_STRUCT, XmlRules, XmlScan, compatible, root_columns, scan_xml, typed
+from executor.metadata.xml_scan import (
+    EMPTY_STRUCT,
+    XmlRules,
+    XmlScan,
+    canonical,
+    compatible,
+    duplicate_name,
+    root_columns,
+    scan_xml,
+    typed,
+)
 
 MISSING_ROW_TAG = ("XML needs the element that is one row: set format_options.xml.rowTag in the payload "
                    '(e.g. {"format_options": {"xml": {"rowTag": "record"}}}) or pass --format-option '
@@ -106,6 +116,11 @@ class XmlReader(FormatReader[XmlFacts, XmlOptions]):
         table.malformed_records = sum(scan.corrupt for scan in scans)
         table.format_details = {"row_tag": row_tag, "corrupt_records": table.malformed_records}
         if ctx.fast:
+            twice = None if rules.spark4 else duplicate_name(canonical(root) or EMPTY_STRUCT)
+            if twice is not None:  # what Spark answers when it reads these files with spark-xml
+                raise TableExtractionError(
+                    f"[COLUMN_ALREADY_EXISTS] The column `{twice}` already exists: spark-xml infers element names "
+                    "that differ only in case as separate columns and Spark refuses them")
             inferred = root_columns(root)
         else:  # inference=spark: Spark's XML reader infers (one job)
             reader = ctx.reader().format(spark_xml_format(ctx.spark_version)).option("rowTag", row_tag)
