@@ -132,6 +132,11 @@ def plan_source(data_source_path: str, data_source_type: str = "auto", include: 
                           options)
         facts = read_file_facts(ctx, listing.tables, readers)
         signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
-        tables = [part for t in split_by_schema(listing.tables, signatures)
-                  for part in readers.reader(t.file_format).split_tables(t, facts)]
-    return SourcePlan(location, store, listing, assign_names(tables, location.root_name), facts)
+        tables = split_by_schema(listing.tables, signatures)
+    named = assign_names(tables, location.root_name)
+    if read_facts:  # several tables in one file (FormatReader.split_tables): each named <table>/<part>
+        named = [part for t in named for part in readers.reader(t.file_format).split_tables(t, facts)]
+        for t in named:
+            if t.part:
+                t.name = f"{t.name}/{t.part}"
+    return SourcePlan(location, store, listing, named, facts)
