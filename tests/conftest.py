@@ -61,23 +61,26 @@ def settings(warehouse):
 SPARK_XML_PACKAGE = "com.databricks:spark-xml_2.12:0.18.0"
 
 
-def spark_test_env(environ) -> dict:
-    """The environment the test session's Spark starts with: spark-avro added to its packages (Spark's
-    Avro reader is built into Databricks, not into pyspark; integration tests compare Avro files with
-    it), and on Spark 3.5 spark-xml (the XML reader Databricks Runtime builds in; Spark 4 has its own). Fetched from Maven Central like the Delta jars on first use, then cached in ~/.ivy2."""
+def spark_test_packages(packages: str | None) -> str:
+    """The packages the test session's Spark starts with: spark-avro added (Spark's Avro reader is
+    built into Databricks, not into pyspark; integration tests compare Avro files with it), and on
+    Spark 3.5 spark-xml (the XML reader Databricks Runtime 15.4/16.4 build in; Spark 4 has its own).
+    Fetched from Maven Central like the Delta jars on first use, then cached in ~/.ivy2."""
     import pyspark
 
     scala = "2.12" if pyspark.__version__.startswith("3.") else "2.13"
     avro = f"org.apache.spark:spark-avro_{scala}:{pyspark.__version__}"
-    env = dict(environ)
-    packages = [p for p in env.get("NUVYN_SPARK_PACKAGES", "").split(",") if p]
-    if not any("spark-avro" in p for p in packages):
-        packages.append(avro)
-    if scala == "2.12" and not any("spark-xml" in p for p in packages):
-        # XML is built into Spark 4; on 3.5 Databricks Runtime 15.4/16.4 build spark-xml in
-        packages.append(SPARK_XML_PACKAGE)
-    env["NUVYN_SPARK_PACKAGES"] = ",".join(packages)
-    return env
+    listed = [p for p in (packages or "").split(",") if p]
+    if not any("spark-avro" in p for p in listed):
+        listed.append(avro)
+    if scala == "2.12" and not any("spark-xml" in p for p in listed):
+        listed.append(SPARK_XML_PACKAGE)
+    return ",".join(listed)
+
+
+def spark_test_env(environ) -> dict:
+    """The environment of a test's child job: NUVYN_SPARK_PACKAGES with spark-avro (spark_test_packages)."""
+    return {**environ, "NUVYN_SPARK_PACKAGES": spark_test_packages(environ.get("NUVYN_SPARK_PACKAGES"))}
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +88,10 @@ def spark(settings):
     from executor.spark_session import build_spark_session
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = build_spark_session(settings, spark_test_env(os.environ), app_name="nuvyn-tests")
+    from dataclasses import replace
+
+    with_avro = replace(settings, spark_packages=spark_test_packages(settings.spark_packages))
+    session = build_spark_session(with_avro, spark_test_env(os.environ), app_name="nuvyn-tests")
     # pyspark's SIGINT handler first asks the JVM to cancel every job (a py4j call that can wait
     # behind a busy gateway): Ctrl-C raises KeyboardInterrupt at once instead; teardown stops Spark.
     signal.signal(signal.SIGINT, signal.default_int_handler)
