@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import IO, Any, Protocol
 from xml.etree.ElementTree import Element
 from xml.parsers import expat
@@ -116,44 +117,48 @@ def iter_records(text: TextSource, row_tag: str) -> Iterator[str]:
                     found = True
                 else:
                     i = 0
-        body = pos
-        end = _read_until_end(buf, pos, start_tag, end_tag, current.endswith(">"), more_text=text)
-        if isinstance(end, tuple):  # the buffer grew while reading the record
-            buf, end = end
+        buf, body, end = _read_until_end(buf, pos, start_tag, end_tag, current.endswith(">"), more_text=text)
         if end < 0:  # end of file inside the record: everything read is the record
             yield current + buf[body:]
             return
         yield current + buf[body:end]
-        buf, pos = buf[end:], 0
+        pos = end
 
 
 def _read_until_end(buf: str, pos: int, start_tag: str, end_tag: str, start_closed: bool,
-                    more_text: TextSource) -> int | tuple[str, int]:
-    """readUntilEndElement: the index after the record's end in `buf` (which may have grown: then
-    (buf, index)), or -1 (as (buf, -1)) at the end of the file."""
+                    more_text: TextSource) -> tuple[str, int, int]:
+    """readUntilEndElement from `pos`: (buffer, where the record's body starts in it, the index after
+    the record's end or -1 at the end of the file). When more text is read, the buffer is the
+    record's body so far plus the new text."""
     si = ei = depth = 0
     prev = "\0"
     can_self_close = not start_closed
-    grown = False
     begin = pos
     while True:
         if pos >= len(buf):
             chunk = more_text.read(CHUNK_CHARS)
             if not chunk:
-                return (buf, -1)
+                return buf, begin, -1
             if len(buf) - begin > MAX_RECORD_CHARS:
                 raise XmlScanError(f"a record is larger than {MAX_RECORD_CHARS} characters")
-            buf += chunk
-            grown = True
-        if si == 0 and ei == 0:  # nothing matched: only '<' or '>' can change the state
-            m = _MARKUP.search(buf, pos)
-            if m is None:
+            buf = buf[begin:] + chunk
+            pos -= begin
+            begin = 0
+        if si == 0 and ei == 0:  # nothing matched: only '<' (or '>' while it may self-close) changes the state
+            m = _MARKUP.search(buf, pos) if can_self_close else None
+            at = m.start() if m is not None else (buf.find("<", pos) if not can_self_close else -1)
+            if at < 0:
                 prev = buf[-1] if len(buf) > pos else prev
                 pos = len(buf)
                 continue
-            if m.start() > pos:
-                prev = buf[m.start() - 1]
-            pos = m.start()
+            if at > pos:
+                prev = buf[at - 1]
+            pos = at
+            if not can_self_close and at + 1 < len(buf) and buf[at + 1] not in (start_tag[1], "/"):
+                # '<' then a character that continues neither tag: both are read, nothing matched
+                prev = buf[at + 1]
+                pos = at + 2
+                continue
         c = buf[pos]
         pos += 1
         if c == ">" and prev != "/":
@@ -171,7 +176,7 @@ def _read_until_end(buf: str, pos: int, start_tag: str, end_tag: str, start_clos
         elif c == end_tag[ei]:
             if ei >= len(end_tag) - 1:
                 if depth == 0:
-                    return (buf, pos) if grown else pos
+                    return buf, begin, pos
                 si = ei = 0
                 depth -= 1
             else:
@@ -179,7 +184,7 @@ def _read_until_end(buf: str, pos: int, start_tag: str, end_tag: str, start_clos
                 ei += 1
         elif c == ">" and prev == "/" and can_self_close:
             if depth == 0:
-                return (buf, pos) if grown else pos
+                return buf, begin, pos
             si = ei = 0
             depth -= 1
         elif si == len(start_tag) - 1 and c.isspace():
@@ -293,8 +298,9 @@ class XmlRules:
 SPARK4 = XmlRules(True)
 
 
+@lru_cache(maxsize=65536)
 def infer_value(value: str | None, rules: XmlRules = SPARK4) -> XmlType:
-    """The type of one text value (blank is null)."""
+    """The type of one text value (blank is null); values repeat, so the answers are cached."""
     if value is None:
         return NULL
     v = value.strip() if rules.spark4 else value

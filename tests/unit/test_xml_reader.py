@@ -148,3 +148,79 @@ def test_spark_xml_names_differing_in_case_fail_the_table_as_spark_does(tmp_path
     monkeypatch.setattr(MetadataExtractor, "spark_version", property(lambda self: "4.0"))
     (t,) = extractor.extract_metadata(str(lake), format_options=options).tables
     assert t.status == "ok" and [c.column_name for c in t.columns] == ["Code", "n"]
+
+
+def _reference_records(text: str, tag: str) -> list[str]:
+    """Spark's XmlRecordReader.next, character by character (readUntilStartElement, readUntilEndElement)."""
+    start, end = f"<{tag}>", f"</{tag}>"
+    out, pos = [], 0
+    while True:
+        i, current, found = 0, start, False
+        while pos < len(text):
+            c = text[pos]
+            pos += 1
+            if c == start[i]:
+                if i >= len(start) - 1:
+                    found = True
+                    break
+                i += 1
+            elif i == len(start) - 1 and c.isspace():
+                current, found = start[:-1] + c, True
+                break
+            else:
+                i = 0
+        if not found:
+            return out
+        body, si, ei, depth, prev = pos, 0, 0, 0, "\0"
+        can_self_close = not current.endswith(">")
+        closed = False
+        while pos < len(text):
+            c = text[pos]
+            pos += 1
+            if c == ">" and prev != "/":
+                can_self_close = False
+            if c == start[si]:
+                if c == end[ei]:
+                    si, ei = si + 1, ei + 1
+                elif si >= len(start) - 1:
+                    si, ei, depth = 0, 0, depth + 1
+                else:
+                    si, ei = si + 1, 0
+            elif c == end[ei]:
+                if ei >= len(end) - 1:
+                    if depth == 0:
+                        closed = True
+                        break
+                    si, ei, depth = 0, 0, depth - 1
+                else:
+                    si, ei = 0, ei + 1
+            elif c == ">" and prev == "/" and can_self_close:
+                if depth == 0:
+                    closed = True
+                    break
+                si, ei, depth = 0, 0, depth - 1
+            elif si == len(start) - 1 and c.isspace():
+                si, ei, depth = 0, 0, depth + 1
+            else:
+                si = ei = 0
+            prev = c
+        out.append(current + text[body:pos])
+        if not closed:
+            return out
+
+
+PIECES = ["<", ">", "/", "/>", "r", "ro", "row", " ", "\n", "x", "<row>", "</row>", "<row ", "<row/>", "<<", "<ro", "</",
+          "<rows>", "</ro", "a=\"1\""]
+
+
+def test_the_fast_record_split_is_sparks_character_by_character():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.sampled_from(PIECES), max_size=40), st.sampled_from([None, 1, 2, 5]))
+    def check(pieces, chunk):
+        text = "".join(pieces)
+        assert records(text, "row", chunk) == _reference_records(text, "row"), text
+
+    check()
