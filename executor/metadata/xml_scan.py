@@ -574,6 +574,34 @@ def _object_values(node: Element, attributes: bool) -> dict[str, Any]:
     return out
 
 
+def conform(value: Any, t: XmlType) -> Any:
+    """A record's value as a column of type `t` holds it (as Spark shows the row): numbers and
+    booleans typed, a lone repeated element as a one-element list, a bare text in a struct with
+    `_VALUE` as that field, fields in the schema's order."""
+    if value is None:
+        return None
+    if isinstance(t, str):
+        if isinstance(value, (dict, list)):
+            return value if t == STRING else None
+        return typed(value, t)
+    if t[0] == "array":
+        return [conform(v, t[1]) for v in (value if isinstance(value, list) else [value])]
+    if isinstance(value, list):
+        return None  # repeated where the schema has one (Spark reads null)
+    if not isinstance(value, dict):
+        value = {VALUE_TAG: value}
+    return {n: conform(value[n], ft) for n, ft in t[1] if n in value}
+
+
+def conform_row(row: dict[str, Any], root: XmlType) -> dict[str, Any]:
+    """One sampled row conformed to the table's merged (canonical) root type."""
+    if not _is(root, "struct"):
+        return row
+    by_key = {k.lower(): v for k, v in row.items()}  # Spark 4 merges names case-insensitively
+    return {n: conform(row[n] if n in row else by_key[n.lower()], ft) for n, ft in root[1]
+            if n in row or n.lower() in by_key}
+
+
 def typed(value: Any, type_text: str) -> Any:
     """A top-level text value as the column's type reads it (numbers and booleans), else as it is."""
     if not isinstance(value, str):

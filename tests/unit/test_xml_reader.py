@@ -108,6 +108,9 @@ def test_a_folder_of_xml_files_is_one_table_with_exact_rows_without_spark(tmp_pa
     assert "binary" in tables["broken"].error_message  # a corrupt file fails its table only
     author = next(c for c in books.columns if c.column_name == "author")
     assert "Ralls, Kim" in author.sample_values
+    by_name = {c.column_name: c for c in books.columns}  # samples as Spark shows the rows
+    assert '["c"]' in by_name["tag"].sample_values and '{"_VALUE": 5.0}' in by_name["price"].sample_values
+    assert (by_name["_id"].min_value, by_name["_id"].max_value) == ("bk101", "bk103")
 
 
 def test_without_row_tag_the_table_fails_saying_what_to_set(tmp_path):

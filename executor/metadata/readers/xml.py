@@ -27,10 +27,10 @@ from executor.metadata.xml_scan import (
     XmlScan,
     canonical,
     compatible,
+    conform_row,
     duplicate_name,
     root_columns,
     scan_xml,
-    typed,
 )
 
 MISSING_ROW_TAG = ("XML needs the element that is one row: set format_options.xml.rowTag in the payload "
@@ -129,8 +129,8 @@ class XmlReader(FormatReader[XmlFacts, XmlOptions]):
             table.add_table_note(f"no <{row_tag}> element in the files: check format_options.xml.rowTag")
         partition_names = set(plan.partition_keys)
         names_types = [(n, t) for n, t in inferred if n not in partition_names]
-        types = dict(names_types)
-        rows = [{k: typed(v, types.get(k, "")) for k, v in r.items()} for r in rows]
+        canonical_root = canonical(root) or EMPTY_STRUCT
+        rows = [conform_row(r, canonical_root) for r in rows]
         profiles = profile_rows(names_types, rows, ctx.scope(len(rows), total), s.sample_value_max_chars)
         samples = ctx.row_samples([n for n, _ in names_types], rows)
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))
