@@ -30,7 +30,6 @@ setup(
         "azure-identity>=1.12",
         "azure-storage-blob>=12.14",
         "fastavro>=1.7",  # Avro samples and profiles (header and counts are read without it)
-        "defusedxml>=0.7",  # XML records parsed with entity declarations and external entities refused
         "rich>=13",  # progress bar of `nuvyn-executor extract` in a terminal (pure Python)
     ],
     extras_require={
