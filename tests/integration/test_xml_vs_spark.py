@@ -76,3 +76,20 @@ def test_the_job_writes_one_xml_table_with_sparks_columns_and_exact_rows(context
     assert ours == spark_columns(expected)
     by_name = {c.column_name: c for c in cols}
     assert by_name["_no"].min_value == "1" and by_name["_no"].max_value == "3"
+
+
+def test_inference_spark_asks_sparks_own_xml_reader(spark, settings, tmp_path):
+    from dataclasses import replace
+
+    from executor.metadata.extractor import MetadataExtractor
+
+    lake = tmp_path / "lake"
+    write_case(lake, "merges")
+    options = {"xml": {"rowTag": "m"}}
+    fast = MetadataExtractor(spark, settings).extract_metadata(str(lake), format_options=options).tables
+    slow = MetadataExtractor(spark, replace(settings, inference="spark")).extract_metadata(
+        str(lake), format_options=options).tables
+    assert [t.status for t in fast + slow] == ["ok", "ok"]
+    assert [(c.column_name, c.data_type) for c in slow[0].columns] == \
+        [(c.column_name, c.data_type) for c in fast[0].columns]
+    assert slow[0].row_count == fast[0].row_count == 3

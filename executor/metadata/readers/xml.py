@@ -38,6 +38,9 @@ MISSING_ROW_TAG = ("XML needs the element that is one row: set format_options.xm
                    "xml.rowTag=record")
 
 
+SPARK_XML_PACKAGE = "com.databricks:spark-xml_2.12:0.18.0"  # Spark 3.5's XML reader (Scala 2.12)
+
+
 def spark_xml_format(spark_version: str) -> str:
     """The name Spark reads XML by: built in since Spark 4; the spark-xml package on Spark 3.5."""
     return "xml" if not spark_version.startswith("3.") else "com.databricks.spark.xml"
@@ -124,7 +127,14 @@ class XmlReader(FormatReader[XmlFacts, XmlOptions]):
             inferred = root_columns(root)
         else:  # inference=spark: Spark's XML reader infers (one job)
             reader = ctx.reader().format(spark_xml_format(ctx.spark_version)).option("rowTag", row_tag)
-            inferred = ctx.spark_schema(reader.load(ctx.spark_uris(plan)).schema)
+            try:
+                inferred = ctx.spark_schema(reader.load(ctx.spark_uris(plan)).schema)
+            except Exception as exc:
+                if "DATA_SOURCE_NOT_FOUND" in str(exc) or "ClassNotFound" in str(exc):
+                    raise TableExtractionError(
+                        f"this Spark has no XML reader: Spark {ctx.spark_version} reads XML with spark-xml (built into "
+                        f"Databricks Runtime); add {SPARK_XML_PACKAGE} to NUVYN_SPARK_PACKAGES") from None
+                raise
         if total == 0:
             table.add_table_note(f"no <{row_tag}> element in the files: check format_options.xml.rowTag")
         partition_names = set(plan.partition_keys)
