@@ -1,6 +1,8 @@
 import sys
 
-if {"--cli", "--api"} & set(sys.argv[1:]):
+if "--remote" in sys.argv[1:]:
+    from bench.remote import main  # extraction from Azure Blob through a latency proxy (bench/README.md)
+elif {"--cli", "--api"} & set(sys.argv[1:]):
     from bench.reads import main  # metadata reads: CLI and API (bench/README.md)
 else:
     from bench.run import main  # extraction speed (the default)

@@ -168,8 +168,20 @@ class Settings(EnvSettings):
         "How the metadata tables are laid out for queries by workflow_id/source_id (Delta has no "
         "indexes): cluster = liquid clustering (CLUSTER BY), zorder = OPTIMIZE ... ZORDER BY when "
         "`nuvyn-executor migrate --optimize` runs, none.", choices=("cluster", "zorder", "none"))
-    io_threads: int = _setting(8, "NUVYN_IO_THREADS",
-        "Threads that read file headers, footers and count CSV records.", ge=1)
+    io_threads: int | None = _setting(None, "NUVYN_IO_THREADS",
+        "Threads that read file headers, footers, samples and count CSV records; also the most requests "
+        "a remote store has in flight and the size of its HTTP connection pool. Unset: 8 for local "
+        "files, 32 for remote stores (Azure, DBFS), where each request waits a round trip.", ge=1)
+    io_tail_bytes: int = _setting(64 * 1024, "NUVYN_IO_TAIL_BYTES",
+        "Remote stores: bytes read from a file's end in one request when its footer is wanted (Parquet, "
+        "ORC); a file no larger is read whole in one request. A second request only for a larger footer.",
+        ge=16)
+    io_max_inflight_bytes: int = _setting(256 * 1024**2, "NUVYN_IO_MAX_INFLIGHT_BYTES",
+        "Remote stores: most bytes fetched ahead of a sequential read (big CSV/JSON files, read in "
+        "parallel 8 MB ranges) and not yet consumed, over all files at once.", ge=1024**2)
+    io_cache_bytes: int = _setting(128 * 1024**2, "NUVYN_IO_CACHE_BYTES",
+        "Remote stores: most bytes of small files (fetched whole by one request) kept from the file "
+        "facts step for the table's samples, so that sampled files are not requested twice.", ge=0)
     run_timeout_s: float = _setting(14400.0, "NUVYN_RUN_TIMEOUT_S",
         "The Databricks job's timeout in seconds (the bundle's timeout_seconds, passed as --run-timeout-s): a "
         "Databricks run whose `running` row is older than this and that never recorded its end is marked "
@@ -213,6 +225,11 @@ class Settings(EnvSettings):
     azure_staging_max_bytes: int = _setting(8 * 1024**3, "NUVYN_AZURE_STAGING_MAX_BYTES",
         "Staging route: most bytes staged at once (one table's files); a larger table fails with a "
         "clear message.", ge=1)
+    azure_listing: str = _setting("auto", "NUVYN_AZURE_LISTING",
+        "How Azure folders are listed: flat (one paged listing of every blob under the prefix), "
+        "hierarchical (folder by folder, sibling folders in parallel, skipped folders never listed: "
+        "the native way on a hierarchical-namespace account), or auto (hierarchical for ADLS Gen2 "
+        "paths, dfs endpoint or abfss://, flat otherwise).", choices=("auto", "flat", "hierarchical"))
 
     @property
     def qualified_schema(self) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from executor.sources.base import open_sequential
+
 if TYPE_CHECKING:
     from executor.sources.base import FileStore
 
@@ -55,9 +57,10 @@ def open_decompressed(raw: BinaryIO, codec: str | None) -> BinaryIO:
 
 
 @contextmanager
-def open_data(store: FileStore, uri: str, codec: str | None) -> Iterator[BinaryIO]:
-    """A stored file as a binary stream, decompressed when it is gzip/bzip2 compressed."""
-    with store.open(uri) as raw:
+def open_data(store: FileStore, uri: str, codec: str | None, sequential: bool = False) -> Iterator[BinaryIO]:
+    """A stored file as a binary stream, decompressed when it is gzip/bzip2 compressed.
+    `sequential`: the whole file will be read (a remote store fetches ranges ahead, in parallel)."""
+    with (open_sequential(store, uri) if sequential else store.open(uri)) as raw:
         stream = open_decompressed(raw, codec)
         try:
             yield stream

@@ -213,6 +213,27 @@ def _pattern_reason(relative: str, include: Sequence[str], exclude: Sequence[str
     return None
 
 
+def early_format(info: FileInfo, detect: Detector, format_filter: str | None = None, include: Sequence[str] = (),
+                 exclude: Sequence[str] = ()) -> tuple[str | None, str | None] | None:
+    """What plan_tables will make of a listed file, when its own path tells: (format, compression),
+    (None, None) when the file has no extension and will be sniffed, None when it is skipped.
+    Lets the planner start reading a file while the listing goes on (a file that turns out to be
+    part of a Delta table is known only from the whole listing: the caller checks the roots seen)."""
+    if info.skip_reason:
+        return None
+    name = info.name
+    if _name_reason(name, info.relative.split("/")[:-1] if info.relative else []) is not None:
+        return None
+    if _pattern_reason(info.relative, include, exclude) is not None:
+        return None
+    fmt, codec = detect(name)
+    if fmt is None:
+        return None if has_extension(name) else (None, None)
+    if format_filter and fmt != format_filter:
+        return None
+    return fmt, codec
+
+
 def plan_tables(
     files: Iterable[FileInfo],
     *,

@@ -6,16 +6,18 @@ schema and name the tables. The extractor reads the tables of this plan; the dry
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from executor.formats import FormatOptions
 from executor.metadata.grouping import (
+    DELTA_LOG,
     Plan,
     PlannedFile,
     TablePlan,
     assign_names,
+    early_format,
     plan_tables,
     prune_listing,
     split_by_schema,
@@ -23,7 +25,7 @@ from executor.metadata.grouping import (
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, Registry, first_line
 from executor.metadata.readers.registry import READERS
 from executor.settings import Settings
-from executor.sources.base import FileInfo, FileStore
+from executor.sources.base import FileInfo, FileStore, forget_cached, io_threads, stop_caching
 from executor.sources.local import LocalFileStore
 from executor.sources.location import Location, source_location
 
@@ -48,18 +50,78 @@ def open_source(data_source_path: str, data_source_type: str, settings: Settings
     return location, store_factory(location, settings)
 
 
+class EarlyReads:
+    """Work started while the listing goes on (pages are consumed while the first files are read):
+    the facts of files whose format their name tells and whose reader does not need the table's
+    size (FormatReader.early_facts), and the first bytes of files without an extension (sniffing).
+    A file that turns out not to be read (part of a Delta table seen later) costs its request only."""
+
+    def __init__(self, ctx: FileContext, pool: ThreadPoolExecutor, readers: Registry, format_filter: str | None,
+                 include: Sequence[str], exclude: Sequence[str], read_facts: bool) -> None:
+        self.ctx, self.pool, self.readers = ctx, pool, readers
+        self.format_filter, self.include, self.exclude = format_filter, include, exclude
+        self.read_facts = read_facts
+        self.facts: dict[str, Future[FileFacts]] = {}
+        self.sniffs: dict[str, Future[tuple[str | None, str | None]]] = {}
+        self._delta_roots: set[str] = set()
+
+    def _in_delta(self, relative: str) -> bool:
+        segs = relative.split("/")
+        if DELTA_LOG in segs[:-1]:
+            self._delta_roots.add("/".join(segs[: segs.index(DELTA_LOG)]))
+            return True
+        return "" in self._delta_roots or any("/".join(segs[:i]) in self._delta_roots for i in range(1, len(segs)))
+
+    def see(self, info: FileInfo) -> None:
+        if info.skip_reason or self._in_delta(info.relative):
+            return
+        kind = early_format(info, self.readers.detect, self.format_filter, self.include, self.exclude)
+        if kind is None:
+            return
+        fmt, codec = kind
+        if fmt is None:
+            self.sniffs[info.uri] = self.pool.submit(sniff_file, self.ctx.store, info, self.readers)
+            return
+        reader = self.readers.reader(fmt)
+        if self.read_facts and reader.early_facts and reader.file_facts_per_file:
+            pf = PlannedFile(info, compression=codec)
+            self.facts[info.uri] = self.pool.submit(file_facts, reader, self.ctx, pf, fmt, self.ctx.settings.profile_max_rows)
+
+    def listing(self, files: Iterable[FileInfo]) -> Iterator[FileInfo]:
+        for info in files:
+            self.see(info)
+            yield info
+
+    def sniff(self, info: FileInfo) -> tuple[str | None, str | None]:
+        fut = self.sniffs.pop(info.uri, None)
+        return fut.result() if fut is not None else sniff_file(self.ctx.store, info, self.readers)
+
+    def unused(self, used: set[str]) -> None:
+        """Cancel what was started for files no table reads."""
+        for uri, fut in self.facts.items():
+            if uri not in used:
+                fut.cancel()
+        for sniffing in self.sniffs.values():
+            sniffing.cancel()
+
+
+def sniff_file(store: FileStore, info: FileInfo, readers: Registry = READERS) -> tuple[str | None, str | None]:
+    with store.open(info.uri) as fh:
+        return readers.sniff_file(fh)
+
+
 def group_listing(store: FileStore, data_source_type: str = "auto", include: Sequence[str] = (),
-                  exclude: Sequence[str] = (), readers: Registry = READERS) -> Plan:
+                  exclude: Sequence[str] = (), readers: Registry = READERS, early: EarlyReads | None = None) -> Plan:
     """The store's listing grouped into (unnamed, unsplit) tables; files without an extension
-    are sniffed; data_source_type, when a format, keeps only that format."""
+    are sniffed; data_source_type, when a format, keeps only that format. `early`: reads started
+    while the listing streams in."""
     fmt = data_source_type if data_source_type in readers.formats else None
-
-    def sniff(info: FileInfo) -> tuple[str | None, str | None]:
-        with store.open(info.uri) as fh:
-            return readers.sniff_file(fh)
-
-    return plan_tables(store.list_files(prune_listing), detect=readers.detect, format_filter=fmt, include=include,
-                       exclude=exclude, sniff=sniff)
+    files = store.list_files(prune_listing)
+    if early is None:
+        return plan_tables(files, detect=readers.detect, format_filter=fmt, include=include, exclude=exclude,
+                           sniff=lambda info: sniff_file(store, info, readers))
+    return plan_tables(early.listing(files), detect=readers.detect, format_filter=fmt, include=include,
+                       exclude=exclude, sniff=early.sniff)
 
 
 def file_facts(reader: FormatReader, ctx: FileContext, pf: PlannedFile, file_format: str,
@@ -79,19 +141,62 @@ def file_facts(reader: FormatReader, ctx: FileContext, pf: PlannedFile, file_for
         return FileFacts(error=f"{where}: {first_line(exc)}")
 
 
-def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry = READERS) -> dict[str, FileFacts]:
-    """Every file's facts (uri -> facts), read in settings.io_threads threads. Formats read as a
-    whole (Delta) have none. Each file keeps its share of profile_max_rows rows for profiles."""
+def share_schema(fact: FileFacts, first_of: dict[Hashable, FileFacts]) -> FileFacts:
+    """The facts with the parts equal to those of the first file of the same signature replaced by
+    that file's objects (schema, columns, nullability, dialect...): a table of 20,000 files holds
+    one copy of its schema, not 20,000 (memory flat in the number of files)."""
+    if fact.signature is None:
+        return fact
+    first = first_of.setdefault(fact.signature, fact)
+    if first is fact or type(first) is not type(fact):
+        return fact
+    for f in fields(fact):
+        if f.name in ("rows", "error"):
+            continue
+        mine, theirs = getattr(fact, f.name), getattr(first, f.name)
+        if mine is not theirs and mine == theirs:
+            setattr(fact, f.name, theirs)
+    return fact
+
+
+def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry = READERS,
+                    pool: ThreadPoolExecutor | None = None, early: EarlyReads | None = None) -> dict[str, FileFacts]:
+    """Every file's facts (uri -> facts), read in the pool (io_threads threads). Formats read as a
+    whole (Delta) have none. Each file keeps its share of profile_max_rows rows for profiles.
+
+    Facts are collected table by table, file by file: a small file the table step reads again
+    (FormatReader.rereads) stays in the store's cache, every other one leaves it at once."""
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=io_threads(ctx.settings, ctx.store), thread_name_prefix="nuvyn-io") as own:
+            return read_file_facts(ctx, tables, readers, own, early)
+    started = early.facts if early is not None else {}
     jobs: dict[str, Future[FileFacts]] = {}
-    with ThreadPoolExecutor(max_workers=ctx.settings.io_threads, thread_name_prefix="nuvyn-io") as pool:
-        for t in tables:
-            reader = readers.reader(t.file_format)
-            if not reader.file_facts_per_file:
-                continue
-            share = -(-ctx.settings.profile_max_rows // max(1, len(t.files)))
-            for f in t.files:
-                jobs[f.info.uri] = pool.submit(file_facts, reader, ctx, f, t.file_format, share)
-        return {uri: fut.result() for uri, fut in jobs.items()}
+    for t in tables:
+        reader = readers.reader(t.file_format)
+        if not reader.file_facts_per_file:
+            continue
+        share = -(-ctx.settings.profile_max_rows // max(1, len(t.files)))
+        for f in t.files:
+            uri = f.info.uri
+            fut = started.get(uri) if reader.early_facts else None
+            jobs[uri] = fut if fut is not None else pool.submit(file_facts, reader, ctx, f, t.file_format, share)
+    if early is not None:
+        early.unused(set(jobs))
+    facts: dict[str, FileFacts] = {}
+    first_of: dict[Hashable, FileFacts] = {}
+    for t in tables:
+        reader = readers.reader(t.file_format)
+        if not reader.file_facts_per_file:
+            continue
+        rows: int | None = 0
+        for i, f in enumerate(t.files):
+            uri = f.info.uri
+            fact = facts[uri] = share_schema(jobs[uri].result(), first_of)
+            if not reader.rereads(ctx.settings, i, rows):
+                forget_cached(ctx.store, [uri])
+            rows = None if rows is None or fact.rows is None else rows + fact.rows
+    forget_cached(ctx.store, [uri for uri in started if uri not in jobs])
+    return facts
 
 
 @dataclass
@@ -121,18 +226,24 @@ def plan_source(data_source_path: str, data_source_type: str = "auto", include: 
     a run would extract. Never starts Spark. `format_options` (validated by executor.formats) reach
     the readers through the FileContext; `csv_header` is format_options.csv.header's old name."""
     location, store = open_source(data_source_path, data_source_type, settings, store_factory)
-    listing = group_listing(store, data_source_type, include, exclude, readers)
     facts: dict[str, FileFacts] = {}
-    tables = listing.tables
-    if read_facts:
-        options = dict(format_options or {})
-        if csv_header != "auto" and "header" not in options.get("csv", {}):
-            options["csv"] = {**options.get("csv", {}), "header": csv_header}
-        ctx = FileContext(store, settings, spark_version, str(options.get("csv", {}).get("header", "auto")),
-                          options)
-        facts = read_file_facts(ctx, listing.tables, readers)
-        signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
-        tables = split_by_schema(listing.tables, signatures)
+    options = dict(format_options or {})
+    if csv_header != "auto" and "header" not in options.get("csv", {}):
+        options["csv"] = {**options.get("csv", {}), "header": csv_header}
+    ctx = FileContext(store, settings, spark_version, str(options.get("csv", {}).get("header", "auto")), options)
+    fmt = data_source_type if data_source_type in readers.formats else None
+    with ThreadPoolExecutor(max_workers=io_threads(settings, store), thread_name_prefix="nuvyn-io") as pool:
+        early = EarlyReads(ctx, pool, readers, fmt, include, exclude, read_facts)
+        try:
+            listing = group_listing(store, data_source_type, include, exclude, readers, early)
+            tables = listing.tables
+            if read_facts:
+                facts = read_file_facts(ctx, listing.tables, readers, pool, early)
+                signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
+                tables = split_by_schema(listing.tables, signatures)
+        finally:
+            early.unused(set(facts))
+            stop_caching(store)
     named = assign_names(tables, location.root_name)
     if read_facts:  # several tables in one file (FormatReader.split_tables): each named <table>/<part>
         named = [part for t in named for part in readers.reader(t.file_format).split_tables(t, facts)]

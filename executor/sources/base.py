@@ -1,13 +1,21 @@
-"""What every file store offers: a streamed listing, a seekable reader, and the path Spark reads."""
+"""What every file store offers: a streamed listing, a seekable reader, and the path Spark reads;
+and the I/O rules shared by every store (threads, what a remote store keeps between steps)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from executor.settings import Settings
 
 PruneRule = Callable[[str], "str | None"]
 """Given a folder name, the reason to skip it (and everything below), or None to descend."""
+
+LOCAL_IO_THREADS = 8  # local disk: reads cost microseconds, threads only overlap decoding
+REMOTE_IO_THREADS = 32  # a remote store: each request waits a round trip (10-50 ms)
+REMOTE_KINDS = frozenset({"azure_blob", "adls_gen2", "dbfs"})
 
 
 @dataclass(frozen=True)
@@ -25,7 +33,13 @@ class FileInfo:
 
 
 class FileStore(Protocol):
-    """A place files live. Implementations: LocalFileStore, AzureBlobFileStore."""
+    """A place files live. Implementations: LocalFileStore, AzureBlobFileStore.
+
+    A store may also offer (see the functions below, which fall back when it does not):
+      open_sequential(uri)     open() for a read of the whole file: ranges fetched ahead in parallel
+      cache                    a sources.ranges.WholeFileCache of small files read whole
+      release_files(uris)      free what is held for these files only (tables run in parallel)
+    """
 
     kind: str  # local | dbfs | azure_blob | adls_gen2
 
@@ -52,3 +66,51 @@ class FileStore(Protocol):
     def release(self) -> None:
         """Free per-table resources after a table is extracted (Azure staging: its local copies)."""
         ...
+
+
+def is_remote(store: Any) -> bool:
+    """True for stores where each request costs a network round trip (Azure, DBFS through FUSE)."""
+    return getattr(store, "kind", "local") in REMOTE_KINDS
+
+
+def io_threads(settings: Settings, store: Any) -> int:
+    """NUVYN_IO_THREADS, else the default of the store's kind."""
+    if settings.io_threads:
+        return settings.io_threads
+    return REMOTE_IO_THREADS if is_remote(store) else LOCAL_IO_THREADS
+
+
+def open_sequential(store: Any, uri: str) -> BinaryIO:
+    """The file opened for a read from start to end (counts, scans, copies)."""
+    opener = getattr(store, "open_sequential", None)
+    return opener(uri) if opener is not None else store.open(uri)
+
+
+def cached_bytes(store: Any, uri: str) -> bytes | None:
+    """The whole file when the store's cache holds it (a decoder can then read memory: pyarrow
+    over a Python file object takes the GIL for every read, which many threads queue for)."""
+    cache = getattr(store, "cache", None)
+    return cache.get(uri) if cache is not None else None
+
+
+def forget_cached(store: Any, uris: Iterable[str]) -> None:
+    """Drop these files from the store's cache of small files (no longer needed)."""
+    cache = getattr(store, "cache", None)
+    if cache is not None:
+        cache.discard(uris)
+
+
+def stop_caching(store: Any) -> None:
+    """The file facts are read: later reads (samples, Delta logs) are not kept in the cache."""
+    cache = getattr(store, "cache", None)
+    if cache is not None:
+        cache.accepting = False
+
+
+def release_files(store: Any, uris: Iterable[str]) -> None:
+    """Free what the store holds for these files (cached bytes, staged copies) after their table."""
+    release = getattr(store, "release_files", None)
+    if release is not None:
+        release(list(uris))
+    else:
+        store.release()

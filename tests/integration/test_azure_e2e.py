@@ -168,13 +168,17 @@ def test_blob_deleted_between_listing_and_reading_fails_only_its_table(spark, se
     s = replace(settings, azure_connection_string=azurite.connection_string)
 
     class DeletingStore(AzureBlobFileStore):
+        """Listed, then deleted before anything reads it (reads start while the listing streams)."""
+
         def list_files(self, prune):
-            yield from super().list_files(prune)
-            cc.delete_blob(f"{victim}/events/part-00001.csv")
+            for info in super().list_files(prune):
+                if info.relative == "events/part-00001.csv":
+                    cc.delete_blob(f"{victim}/events/part-00001.csv")
+                yield info
 
     def factory(location, st):
         base = AzureBlobFileStore.from_location(location, st)
-        return DeletingStore(location, base.client, base.credential, st)
+        return DeletingStore(location, base.client, base.credential, st, limiter=base.limiter, getter=base.getter)
 
     result = MetadataExtractor(spark, s, store_factory=factory).extract_metadata(azurite.url(container, victim))
     by_name = {t.table_name: t for t in result.tables}

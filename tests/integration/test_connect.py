@@ -193,6 +193,11 @@ def test_wheel_entry_point_in_an_active_connect_session_twice(server, spark, set
     second = run_process(argv, env)  # the task's retry: same {{job.run_id}}
     assert second.returncode == 0, second.stderr[-3000:]
     after = rows_per_table(ctx, "77001")
-    assert after == before  # every row once, the run's events included
+    # every data row once; the retry's process records its own `running` attempt (who ran it, for the
+    # abandoned-run check), the final status once
+    assert after == {**before, S.EXECUTOR_RUNS: before[S.EXECUTOR_RUNS] + 1}
+    events = ctx.spark.table(ctx.settings.table_name(S.EXECUTOR_RUNS)).filter("run_id = '77001'").collect()
+    assert sorted(e.status for e in events) == ["running", "running", "succeeded"]
+    assert len({(e.host, e.pid, e.process_start) for e in events if e.status == "running"}) == 2
     assert [r["status"] for r in ctx.writer.query_metadata(workflow_id="wf_task")["runs"]] == ["succeeded"]
     unique_ids(ctx)

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from executor.errors import SourceError
-from executor.metadata.grouping import prune_dir
-from executor.redaction import SECRETS
+from executor.metadata.grouping import prune_dir, prune_listing
+from executor.redaction import SECRETS, Secret
 from executor.settings import Settings
 from executor.sources.azure import (
     ACCOUNT_KEY,
@@ -47,22 +47,63 @@ class FakeBlob:
     def get_blob_properties(self):
         from azure.core.exceptions import ResourceNotFoundError
 
+        self.store.heads += 1
         if self.name not in self.store.data:
             raise ResourceNotFoundError("gone")
         return SimpleNamespace(size=len(self.store.data[self.name]), etag="e", last_modified=None)
 
 
+class BlobPrefix(SimpleNamespace):
+    """A sub-folder entry of a delimiter listing (the SDK's class has this name)."""
+
+
+class FakePaged:
+    """The SDK's ItemPaged: iterable, and by_page() whose every page is one request."""
+
+    def __init__(self, store: FakeContainer, items: list, page_size: int) -> None:
+        self.store, self.items, self.page_size = store, items, page_size
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def by_page(self):
+        for i in range(0, max(len(self.items), 1), self.page_size):
+            self.store.list_requests += 1
+            yield iter(self.items[i:i + self.page_size])
+
+
 class FakeContainer:
-    def __init__(self, data: dict[str, bytes], markers=()) -> None:
+    def __init__(self, data: dict[str, bytes], markers=(), page_size: int = 5000) -> None:
         self.data, self.markers, self.ranges = data, set(markers), []
+        self.page_size = page_size
+        self.list_requests = 0
+        self.heads = 0
+        self.listed_prefixes: list[str | None] = []
+
+    def _blob(self, name):
+        meta = {"hdi_isfolder": "true"} if name in self.markers else {}
+        return SimpleNamespace(name=name, size=len(self.data.get(name, b"")), etag=f"etag-{name}",
+                               last_modified=datetime(2024, 1, 1, tzinfo=UTC), metadata=meta)
 
     def list_blobs(self, name_starts_with=None, include=None):
-        for name in sorted(set(self.data) | self.markers):
-            if name_starts_with and not name.startswith(name_starts_with):
+        names = sorted(n for n in set(self.data) | self.markers if not name_starts_with or n.startswith(name_starts_with))
+        return FakePaged(self, [self._blob(n) for n in names], self.page_size)
+
+    def walk_blobs(self, name_starts_with=None, delimiter="/", include=None):
+        """The entries directly under the prefix: blobs, and one BlobPrefix per sub-folder."""
+        self.listed_prefixes.append(name_starts_with)
+        prefix = name_starts_with or ""
+        out: dict[str, object] = {}
+        for n in sorted(set(self.data) | self.markers):
+            if not n.startswith(prefix):
                 continue
-            meta = {"hdi_isfolder": "true"} if name in self.markers else {}
-            yield SimpleNamespace(name=name, size=len(self.data.get(name, b"")), etag=f"etag-{name}",
-                                  last_modified=datetime(2024, 1, 1, tzinfo=UTC), metadata=meta)
+            rest = n[len(prefix):]
+            if delimiter in rest:
+                sub = prefix + rest.split(delimiter, 1)[0] + delimiter
+                out.setdefault(sub, BlobPrefix(name=sub))
+            else:
+                out[n] = self._blob(n)
+        return FakePaged(self, [out[k] for k in sorted(out)], self.page_size)
 
     def get_blob_client(self, name):
         return FakeBlob(self, name)
@@ -221,3 +262,229 @@ def test_source_errors_name_account_and_container():
     assert "unreachable" in msgs["net"] and "no Azure credential" in msgs["none"]
     for m in msgs.values():
         assert "'acct01'" in m and "'raw'" in m and KEY not in m
+
+
+# ------------------------------------------------------------------ requests (issue 24)
+
+
+def _csv(rows: int) -> bytes:
+    return b"id,name,note\n" + b"".join(b'%d,name %d,"a, b %d"\n' % (i, i, i) for i in range(rows))
+
+
+def test_listed_files_open_without_a_head_and_a_small_file_is_one_request():
+    s = store({"lake/a.csv": _csv(10), "lake/b.csv": _csv(20)})
+    files = list(s.list_files(prune_dir))
+    for f in files:
+        with s.open(f.uri) as fh:
+            fh.read(5)
+            fh.seek(0)
+            fh.read()
+    assert s.client.heads == 0
+    assert sorted(s.client.ranges) == [(n, 0, len(s.client.data[n])) for n in ("lake/a.csv", "lake/b.csv")]
+    s2 = store({"lake/c.csv": _csv(5)})  # not listed: its size comes from one HEAD
+    with s2.open(s2.uri_of("lake/c.csv")) as fh:
+        assert fh.read() == s2.client.data["lake/c.csv"]
+    assert s2.client.heads == 1
+
+
+def test_csv_head_through_a_text_wrapper_is_one_request_not_one_per_8_kib():
+    """read_head wraps the blob reader in io.TextIOWrapper, whose read1(8192) bypassed the
+    BufferedReader: 2 MB of records took ~250 ranged GETs. Now one."""
+    from executor.metadata import csv_scan
+    from executor.metadata.compression import open_data
+
+    data = _csv(70_000)
+    assert len(data) > 1_500_000
+    s = store({"lake/big.csv": data})
+    (f,) = list(s.list_files(prune_dir))
+    with open_data(s, f.uri, None) as fh:
+        head = csv_scan.read_head(fh, csv_scan.CsvDialect(), max_records=60_000)
+    assert len(head.rows) == 60_000
+    assert len(s.client.ranges) == 1
+
+
+def test_a_sequential_open_reads_a_big_blob_in_parallel_ranges():
+    data = bytes(range(256)) * (30 * 1024 * 1024 // 256)
+    s = store({"lake/big.csv": data})
+    (f,) = list(s.list_files(prune_dir))
+    with s.open_sequential(f.uri) as fh:
+        assert fh.read() == data
+    starts = sorted(start for _, start, _ in s.client.ranges)
+    assert starts == list(range(0, len(data), 8 * 1024 * 1024))  # each 8 MB range once
+    assert s.limiter.reserved == 0
+
+
+def test_hierarchical_listing_gives_the_flat_listing_and_never_lists_pruned_folders():
+    names = ["lake/a.csv", "lake/b/c.csv", "lake/b.csv", "lake/b0.csv", "lake/sales/year=1/p.parquet",
+             "lake/sales/year=2/p.parquet", "lake/_checkpoints/1/x.csv", "lake/.hidden/y.csv",
+             "lake/t/_delta_log/0.json", "lake/t/part-0.parquet", "lake/z/deep/er/f.json"]
+    data = {n: b"x" for n in names}
+    flat = store(data, azure_listing="flat")
+    walk = store(data, azure_listing="hierarchical")
+    got_flat = [(f.relative, f.skip_reason, f.size) for f in flat.list_files(prune_listing)]
+    got_walk = [(f.relative, f.skip_reason, f.size) for f in walk.list_files(prune_listing)]
+    assert got_walk == got_flat
+    skipped = {rel: reason for rel, reason, _size in got_walk if reason}
+    assert skipped["_checkpoints/"].startswith("checkpoint folder") and skipped[".hidden/"] == "hidden folder"
+    assert not any(p and ("_checkpoints" in p or ".hidden" in p) for p in walk.client.listed_prefixes)
+    assert "lake/t/_delta_log/" in walk.client.listed_prefixes  # the Delta log is listed (its files are read)
+    assert store(data, "abfss://raw@acct01.dfs.core.windows.net/lake").hierarchical()  # ADLS Gen2: auto
+    assert not store(data).hierarchical()
+
+
+def test_listing_pages_stream_in_order():
+    data = {f"lake/f{i:03d}.csv": b"a\n1\n" for i in range(23)}
+    s = store(data)
+    s.client.page_size = 5
+    got = [f.relative for f in s.list_files(prune_listing)]
+    assert got == [f"f{i:03d}.csv" for i in range(23)] and s.client.list_requests == 5
+
+
+def test_throttling_429_is_retried_with_backoff_and_lowers_the_concurrency():
+    from azure.core.exceptions import HttpResponseError
+
+    s = store({"lake/a.csv": _csv(3)}, io_threads=8)
+    (f,) = list(s.list_files(prune_dir))
+    answers = [429, 429]
+    real = FakeBlob.download_blob
+
+    def download(self, offset, length, **kw):
+        if answers:
+            err = HttpResponseError(message="throttled")
+            err.status_code = answers.pop(0)
+            err.response = SimpleNamespace(headers={"Retry-After": "2"})
+            raise err
+        return real(self, offset, length, **kw)
+
+    waits: list[float] = []
+    s._sleep = waits.append
+    FakeBlob.download_blob = download
+    try:
+        with s.open(f.uri) as fh:
+            assert fh.read() == s.client.data["lake/a.csv"]
+    finally:
+        FakeBlob.download_blob = real
+    assert waits == [2.0, 2.0] and s.limiter.throttles == 2 and s.limiter.limit == 2
+
+
+def test_retry_after_and_backoff():
+    from executor.sources.azure import backoff_seconds, retry_after_seconds
+
+    assert retry_after_seconds({"Retry-After": "3"}) == 3.0
+    assert retry_after_seconds({"x-ms-retry-after-ms": "250"}) == 0.25
+    assert retry_after_seconds({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    assert retry_after_seconds(None) is None
+    assert backoff_seconds(0, lambda: 0.5) == 0.5 and backoff_seconds(10, lambda: 0.5) == 30.0
+
+
+def test_503_from_a_real_http_server_is_retried_by_the_sdk_and_seen_by_the_limiter():
+    """A real HTTP server (the only double: it plays a busy storage account): the store's own
+    client, transport and retry policy; a 503 ServerBusy, then the range."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = b"a,b\n1,2\n"
+    seen: list[str] = []
+
+    class Busy(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_HEAD(self):
+            seen.append("HEAD")
+            self.send_response(200)
+            for k, v in (("Content-Length", str(len(body))), ("ETag", '"0x1"'), ("x-ms-blob-type", "BlockBlob"),
+                         ("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")):
+                self.send_header(k, v)
+            self.end_headers()
+
+        def do_GET(self):
+            seen.append("GET")
+            if seen.count("GET") == 1:
+                self.send_response(503)
+                self.send_header("Retry-After", "0")
+                self.send_header("x-ms-error-code", "ServerBusy")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            for k, v in (("Content-Length", str(len(body))), ("Content-Range", f"bytes 0-{len(body) - 1}/{len(body)}"),
+                         ("ETag", '"0x1"'), ("x-ms-blob-type", "BlockBlob"),
+                         ("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")):
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/devstoreaccount1"
+        settings = Settings(azure_connection_string=f"AccountName=devstoreaccount1;AccountKey={KEY};"
+                                                    f"BlobEndpoint={endpoint};", io_threads=4)
+        from executor.sources.location import source_location
+
+        loc = source_location(f"{endpoint}/raw/lake/a.csv", "auto", settings)
+        s = AzureBlobFileStore.from_location(loc, settings, retry_total=2)
+        with s.open(s.uri_of("lake/a.csv")) as fh:
+            assert fh.read() == body
+        assert seen == ["HEAD", "GET", "GET"] and s.limiter.throttles == 1
+        adapter = s.client._config.transport.session.get_adapter(endpoint)
+        assert adapter._pool_maxsize >= 4  # the connection pool is as large as the I/O threads
+        s.close()
+    finally:
+        server.shutdown()
+
+
+def test_the_range_getter_signs_as_azure_storage_blob_does():
+    """Shared Key: our signature of a ranged GET equals the SDK's own signing policy's."""
+    import base64 as b64
+
+    from azure.core.pipeline import PipelineRequest
+    from azure.core.pipeline.transport import HttpRequest
+    from azure.storage.blob._shared.authentication import SharedKeyCredentialPolicy
+
+    from executor.sources.azure import RangeGetter
+    from executor.sources.ranges import RequestLimiter
+
+    key = b64.b64encode(b"k" * 64).decode()
+    getter = RangeGetter("http://127.0.0.1:10000/devstoreaccount1/raw", "devstoreaccount1",
+                         AzureCredential(ACCOUNT_KEY, account_key=key), None, 4, RequestLimiter(4, 1 << 20))
+    url = getter.url("lake/my dir/a+b é.parquet")
+    headers = getter.headers(url, 100, 50, '"0x8DC"')
+    request = HttpRequest("GET", url, headers={k: v for k, v in headers.items() if k != "Authorization"})
+    SharedKeyCredentialPolicy("devstoreaccount1", key).on_request(PipelineRequest(request, _context()))
+    assert headers["Authorization"] == request.headers["Authorization"]
+    assert headers["x-ms-range"] == "bytes=100-149" and headers["If-Match"] == '"0x8DC"'
+
+
+def test_the_range_getter_uses_a_unity_catalog_sas_as_it_renews():
+    """A renewing SAS (databricks_credentials.RefreshingSas): each ranged GET carries its current
+    token, not the one the store was made with, and no Authorization header."""
+    from executor.sources.azure import RangeGetter
+    from executor.sources.databricks_credentials import RefreshingSas
+    from executor.sources.ranges import RequestLimiter
+
+    now = [1000.0]
+    tokens = iter(["sv=1&sig=first", "sv=1&sig=second"])
+    sas = RefreshingSas(lambda: (Secret(next(tokens)), now[0] + 3600), clock=lambda: now[0])
+    credential = AzureCredential("Unity Catalog", sas_token=sas.token, sdk_credential=sas.credential)
+    getter = RangeGetter("https://acct.blob.core.windows.net/raw", "acct", credential, sas.credential, 4,
+                         RequestLimiter(4, 1 << 20))
+    assert getter.url("lake/a.parquet").endswith("/raw/lake/a.parquet?sv=1&sig=first")
+    now[0] += 3600  # expired: the next request renews it
+    url = getter.url("lake/a.parquet")
+    assert url.endswith("?sv=1&sig=second") and "Authorization" not in getter.headers(url, 0, 10, None)
+
+
+def _context():
+    from azure.core.pipeline import PipelineContext
+
+    return PipelineContext(None)
+
+
+def test_a_deep_hierarchical_walk_with_one_thread_finishes():
+    """Folder listings run in the store's pool and never wait on it: one thread walks any tree."""
+    names = [f"lake/{a}/{b}/{c}/{d}/f.csv" for a in "xyz" for b in "uv" for c in "pq" for d in "mn"]
+    s = store({n: b"a\n1\n" for n in names}, azure_listing="hierarchical", io_threads=1)
+    s.client.page_size = 1  # several pages per folder too
+    assert [f.relative for f in s.list_files(prune_listing)] == [n[len("lake/"):] for n in sorted(names)]

@@ -6,12 +6,13 @@ profile, and a note saying why; counts and types never depend on it)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, BinaryIO
 
 from executor.metadata.model import add_table_note
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_arrow
 from executor.metadata.readers.base import TableContext
+from executor.sources.base import cached_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -31,29 +32,44 @@ def unreadable_note(exc: BaseException) -> str:
             "alone, no scan read them, and a Spark scan of those values is likely to fail too")
 
 
-def _batches(ctx: TableContext, uris: list[str], file_batches: FileBatches, columns: list[str] | None,
-             notes: dict[str, str]) -> Iterator[Any]:
-    """Record batches from the first files, up to profile_max_rows rows (read lazily)."""
-    budget = ctx.settings.profile_max_rows
-    for uri in uris:
-        if budget <= 0:
-            return
-        with ctx.store.open(uri) as fh:
-            batches = file_batches(fh, columns, budget, notes)
-            if batches is None:
-                return
-            for batch in batches:
-                batch = batch.slice(0, budget)
-                budget -= batch.num_rows
-                yield batch
-                if budget <= 0:
-                    return
+def _file_batches(ctx: TableContext, uri: str, file_batches: FileBatches, columns: list[str] | None, want: int,
+                  notes: dict[str, str]) -> tuple[list[Any] | None, int]:
+    """Up to `want` rows of one file as record batches (None: nothing more is to be read)."""
+    import pyarrow as pa
+
+    out: list[Any] = []
+    got = 0
+    data = cached_bytes(ctx.store, uri)  # kept from the facts step: decoded without Python reads
+    with (pa.BufferReader(data) if data is not None else ctx.store.open(uri)) as fh:
+        batches = file_batches(fh, columns, want, notes)
+        if batches is None:
+            return None, 0
+        for batch in batches:
+            batch = batch.slice(0, want - got)
+            out.append(batch)
+            got += batch.num_rows
+            if got >= want:
+                break
+    return out, got
 
 
 def _read(ctx: TableContext, uris: list[str], file_batches: FileBatches, columns: list[str] | None,
-          notes: dict[str, str]) -> tuple[list[Any], int]:
-    read = list(_batches(ctx, uris, file_batches, columns, notes))
-    return read, sum(b.num_rows for b in read)
+          notes: dict[str, str], rows: Sequence[int | None] | None = None) -> tuple[list[Any], int]:
+    """Record batches from the first files, up to profile_max_rows rows; the files are read in
+    parallel (TableContext.first_files: with `rows` per file, exactly those the budget needs)."""
+    budget = ctx.settings.profile_max_rows
+    per_file = ctx.first_files(uris, rows, budget,
+                               lambda uri, want: _file_batches(ctx, uri, file_batches, columns, want, notes))
+    read: list[Any] = []
+    left = budget
+    for batches in per_file:
+        for batch in batches:
+            if left <= 0:
+                break
+            batch = batch.slice(0, left)
+            left -= batch.num_rows
+            read.append(batch)
+    return read, budget - left
 
 
 def _values(present: list[Any], name: str) -> list[Any]:
@@ -66,20 +82,21 @@ def _values(present: list[Any], name: str) -> list[Any]:
 
 
 def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
-                  names_types: list[tuple[str, str]], total: int,
-                  notes: dict[str, str]) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
+                  names_types: list[tuple[str, str]], total: int, notes: dict[str, str],
+                  rows: Sequence[int | None] | None = None) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
     """Profiles and samples of `names_types` from the first rows of `uris` (one read; column by
-    column when reading them all fails). `notes[column]` says why a column has none."""
+    column when reading them all fails). `notes[column]` says why a column has none. `rows`: each
+    file's rows when known (only the files the sample needs are read, all at once)."""
     by_column: dict[str, tuple[list[Any], int]] = {}
     failure: BaseException | None = None
     try:
-        whole = _read(ctx, uris, file_batches, None, notes)
+        whole = _read(ctx, uris, file_batches, None, notes, rows)
         by_column = {n: whole for n, _t in names_types}
     except Exception as exc:  # noqa: BLE001 - retried column by column below
         logger.info("table %s: reading all columns failed (%s); reading column by column", table_name, exc)
         for n, _t in names_types:
             try:
-                by_column[n] = _read(ctx, uris, file_batches, [n], notes)
+                by_column[n] = _read(ctx, uris, file_batches, [n], notes, rows)
             except Exception as col_exc:  # noqa: BLE001 - this column has no values, the table is ok
                 notes.setdefault(n, f"no samples or profile: its values cannot be read ({short_error(col_exc)})")
                 by_column[n] = ([], 0)

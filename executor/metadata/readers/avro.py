@@ -26,6 +26,8 @@ from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
 from executor.metadata.readers.arrow import unreadable_note
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
+from executor.settings import Settings
+from executor.sources.base import open_sequential
 
 logger = logging.getLogger(__name__)
 
@@ -374,16 +376,21 @@ class AvroReader(FormatReader):
     formats = ("avro",)
     extensions = {".avro": "avro"}
     sniff_rank = 0
+    early_facts = True
 
     def sniff(self, head: bytes) -> str | None:
         return "avro" if head.startswith(MAGIC) else None
 
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
-        with ctx.store.open(pf.info.uri) as fh:
+        with open_sequential(ctx.store, pf.info.uri) as fh:  # every block header, to the end
             avro = read_avro_facts(fh)
         cols = spark_columns(avro.schema)
         return AvroFileFacts(signature=("avro", tuple(sorted((n, t) for n, t, _ in cols))), rows=avro.rows,
                              spark_columns=cols, logical=logical_columns(avro.schema))
+
+    def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
+        """The samples read the first files until profile_max_rows records."""
+        return rows_before is None or rows_before < settings.profile_max_rows
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -396,12 +403,17 @@ class AvroReader(FormatReader):
         rows: list[dict[str, Any]] = []
 
         def read(raw: bool) -> list[dict[str, Any]]:
+            """The first profile_max_rows records; the files the sample needs are read in parallel."""
+            def first_records(uri: str, want: int) -> tuple[list[dict[str, Any]] | None, int]:
+                with ctx.store.open(uri) as fh:  # fastavro reads from the start: only the first ranges
+                    records = read_records(fh, want, raw)
+                return records, len(records)
+
             got: list[dict[str, Any]] = []
-            for f in plan.files:
-                if len(got) >= s.profile_max_rows:
-                    break
-                with ctx.store.open(f.info.uri) as fh:
-                    got.extend(read_records(fh, s.profile_max_rows - len(got), raw))
+            for records in ctx.first_files([f.info.uri for f in plan.files],
+                                           [facts[f.info.uri].rows for f in plan.files], s.profile_max_rows,
+                                           first_records):
+                got.extend(records[: s.profile_max_rows - len(got)])
             return got
 
         try:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import struct
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, TypeVar
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrameReader, SparkSession
 
 SNIFF_BYTES = 4096  # bytes read (decompressed) to recognise a file without an extension
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def first_line(exc: BaseException) -> str:
@@ -109,6 +112,7 @@ class TableContext:
     spark: SparkSession | None
     spark_version: str
     pool: ThreadPoolExecutor
+    threads: int = 8  # the pool's threads
     format_options: FormatOptions = field(default_factory=dict)  # the payload's format_options, validated
 
     def options(self, file_format: str) -> dict[str, OptionValue]:
@@ -167,6 +171,44 @@ class TableContext:
                                     is_partition=True).set_profile(profile))
         return cols
 
+    def first_files(self, items: Sequence[_T], rows: Sequence[int | None] | None, budget: int,
+                    read: Callable[[_T, int], tuple[_R | None, int]]) -> list[_R]:
+        """`read(item, rows_wanted) -> (result, rows given)` for the first items, in order, until
+        `budget` rows are read; a None result ends the reading. The items are read in parallel in
+        the pool: with each item's `rows` known, exactly those needed; otherwise one first, then as
+        many as its rows say are still needed. At most 2 x io_threads reads are in flight."""
+        window = max(2, 2 * self.threads)
+        out: list[_R] = []
+        pending: deque[tuple[Future[tuple[_R | None, int]], int]] = deque()
+        got = expected = 0
+        estimate: int | None = None
+        nxt = 0
+        try:
+            while True:
+                while nxt < len(items) and len(pending) < window and got + expected < budget:
+                    known = rows[nxt] if rows is not None else None
+                    guess = known if known is not None else estimate
+                    if guess is None and pending:
+                        break  # nothing known yet: one read tells how many more are needed
+                    pending.append((self.pool.submit(read, items[nxt], max(1, budget - got - expected)), guess or budget))
+                    expected += guess or budget
+                    nxt += 1
+                if not pending:
+                    return out
+                fut, guess = pending.popleft()
+                expected -= guess
+                result, n = fut.result()
+                if result is None:
+                    return out
+                out.append(result)
+                got += n
+                estimate = max(1, got // len(out))
+                if got >= budget:
+                    return out
+        finally:
+            for fut, _guess in pending:
+                fut.cancel()
+
     def samples(self, values: Iterable[Any]) -> list[str]:
         s = self.settings
         return distinct_samples(values, s.sample_values_count, s.sample_value_max_chars)
@@ -209,7 +251,9 @@ class FormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python 3.10
     Class attributes: `formats` (names, as in data_source_type and file_type), `extensions`
     ('.ext' -> format name), `compressible` (gzip/bzip2 files of these formats are read),
     `sniff_rank` (readers recognising a file by its first bytes are asked in rank order),
-    `file_facts_per_file` (False: the table is read as a whole, e.g. from a transaction log).
+    `file_facts_per_file` (False: the table is read as a whole, e.g. from a transaction log),
+    `early_facts` (True: file_facts ignores `sample_rows`, so a file's facts may be read while the
+    listing goes on, before its table's size is known).
     `formats`, `extensions` and `compressible` must agree with executor.formats (Registry.register).
 
     Reader-owned results: `extract_table` sets `table.format_details` (a JSON object stored in
@@ -221,6 +265,7 @@ class FormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python 3.10
     compressible: ClassVar[bool] = False
     sniff_rank: ClassVar[int] = 50
     file_facts_per_file: ClassVar[bool] = True
+    early_facts: ClassVar[bool] = False
 
     def sniff(self, head: bytes) -> str | None:
         """The format of a file from its first bytes (decompressed), or None when not this one."""
@@ -231,6 +276,12 @@ class FormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python 3.10
         file's error (plan.read_file_facts). The default knows nothing per file (no signature, so
         no schema split; no rows): right for readers that read a table as a whole."""
         return FileFacts()
+
+    def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
+        """Whether extract_table reads file number `index` of its table again (samples), given the
+        rows of the files before it (None: unknown). A small file it rereads stays in the store's
+        cache from the facts step (no second request). Default: no file is read again."""
+        return False
 
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
         """Start work for a table before tables are extracted one by one (in ctx.pool)."""

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from executor.errors import TableExtractionError
@@ -26,6 +27,7 @@ from executor.metadata.readers.base import (
     text_head,
 )
 from executor.metadata.spark_types import SparkFallback, infer_csv_schema, make_safe_header
+from executor.settings import Settings
 from executor.sources.base import FileStore
 from executor.spark_connect import csv_from_lines
 
@@ -67,6 +69,12 @@ def column_names(header: list[str] | None, spark_names: list[str], where: str = 
     return names
 
 
+COUNT_WITH_FACTS_BYTES = 4 * 1024 * 1024
+"""A file up to this size is counted by the facts step from the same read (one request on a remote
+store: the first read of a file this small fetches all of it); larger files are counted by
+`prefetch` (see _count)."""
+
+
 def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor) -> csv_scan.CsvCount:
     """The exact count of one file: a big uncompressed file from parallel ranges (each one ranged
     read, fanned out over the run's pool), any other file in one sequential pass."""
@@ -77,8 +85,18 @@ def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool
             return fan_out(pool, fn, ranges)
 
         return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run)
-    with open_data(store, info.uri, pf.compression) as fh:
+    with open_data(store, info.uri, pf.compression, sequential=True) as fh:  # remote: ranges fetched ahead
         return csv_scan.count_records(fh, dialect)
+
+
+def _done(fn: Callable[[], csv_scan.CsvCount]) -> Future[csv_scan.CsvCount]:
+    """fn() as a finished future (its error kept for the table step, as a pool's future would)."""
+    fut: Future[csv_scan.CsvCount] = Future()
+    try:
+        fut.set_result(fn())
+    except Exception as exc:  # noqa: BLE001 - raised where the count is used, failing the table
+        fut.set_exception(exc)
+    return fut
 
 
 def _spark_csv_options(dialect: csv_scan.CsvDialect) -> dict[str, str]:
@@ -96,6 +114,7 @@ class CsvReader(FormatReader):
     extensions = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv"}
     compressible = True
     sniff_rank = 20  # after JSON: a JSON line holds commas
+    early_facts = True
 
     def sniff(self, head: bytes) -> str | None:
         """Text whose first line splits on a tab (tsv) or on `,` `;` `|` (csv)."""
@@ -126,11 +145,20 @@ class CsvReader(FormatReader):
                                              spark_version=ctx.spark_version)
             fh.seek(0)
             first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1)
+            count = None
+            if info.size <= COUNT_WITH_FACTS_BYTES:  # counted from the bytes already read
+                fh.seek(0)
+                count = _done(lambda: csv_scan.count_records(fh, dialect))
         header = first.header
         # headerless files are told apart by their width (Spark takes it from the first record):
         # files of different widths never merge into one table
         shape = tuple(header) if header is not None else ("<no header>", len(first.rows[0]) if first.rows else 0)
-        return CsvFacts(signature=(file_format, dialect.signature(), shape), dialect=dialect, header=header)
+        return CsvFacts(signature=(file_format, dialect.signature(), shape), dialect=dialect, header=header,
+                        count=count)
+
+    def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
+        """The sample reads the heads of the first NUVYN_INFER_SAMPLE_FILES files."""
+        return index < settings.infer_sample_files
 
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
         """Every file's exact count starts in the pool: counting is most of a CSV table's time (a big
@@ -138,7 +166,8 @@ class CsvReader(FormatReader):
         for f in plan.files:
             fact = facts[f.info.uri]
             assert isinstance(fact, CsvFacts) and fact.dialect is not None
-            fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
+            if fact.count is None:
+                fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -169,8 +198,9 @@ class CsvReader(FormatReader):
         scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
         names = column_names(first.header, [n for n, _t in inferred], plan.files[0].info.relative or plan.files[0].info.name)
         cols: list[ColumnFacts] = []
+        by_column = list(zip_longest(*rows)) if rows else []  # one pass; short records give None
         for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
-            values = [r[i] if i < len(r) else None for r in rows]
+            values = list(by_column[i]) if i < len(by_column) else [None] * len(rows)
             profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
             cols.append(ColumnFacts(name, type_string, i + 1, True, ctx.samples(values)).set_profile(profile))
         ctx.finish(plan, table, cols)
@@ -188,16 +218,18 @@ class CsvReader(FormatReader):
     @staticmethod
     def _sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect,
                 budget: int) -> tuple[list[str] | None, list[list[str]]]:
-        """The header and up to `budget` records from the table's first files."""
+        """The header and up to `budget` records from the table's first files (read in parallel)."""
+
+        def head(f: PlannedFile, want: int) -> tuple[csv_scan.CsvHead, int]:
+            with open_data(ctx.store, f.info.uri, f.compression) as fh:
+                h = csv_scan.read_head(fh, dialect, max_records=want)
+            return h, len(h.rows)
+
         header: list[str] | None = None
         rows: list[list[str]] = []
-        for f in plan.files[: ctx.settings.infer_sample_files]:
-            with open_data(ctx.store, f.info.uri, f.compression) as fh:
-                head = csv_scan.read_head(fh, dialect, max_records=budget - len(rows))
-            header = header if header is not None else head.header
-            rows.extend(head.rows)
-            if len(rows) >= budget:
-                break
+        for h in ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head):
+            header = header if header is not None else h.header
+            rows.extend(h.rows[: budget - len(rows)])
         return header, rows
 
     @staticmethod

@@ -676,8 +676,8 @@ class DeltaReader(FormatReader):
         # profile_file_limit files: each file is a request on a remote store), fetched whole, a
         # window ahead of its reads, in the pool; beyond them the log's statistics give exact
         # null counts, min and max
-        uris = [data_uri(f.path) for f in log.files[: profile_file_limit(s.io_threads)]]
-        ahead = _ReadAhead(ctx.store, ctx.pool, [(u, f.size) for u, f in zip(uris, log.files)], s.io_threads).start()
+        uris = [data_uri(f.path) for f in log.files[: profile_file_limit(ctx.threads)]]
+        ahead = _ReadAhead(ctx.store, ctx.pool, [(u, f.size) for u, f in zip(uris, log.files)], ctx.threads).start()
         try:
             phys_profiles, phys_samples = arrow_profile(replace(ctx, store=ahead), plan.name, uris, parquet_batches,
                                                         phys_cols, table.row_count, phys_notes)

@@ -320,7 +320,7 @@ class JsonReader(FormatReader):
         return "json" if text is not None and text[:1] in (b"{", b"[") else None
 
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
-        with open_data(ctx.store, pf.info.uri, pf.compression) as fh:
+        with open_data(ctx.store, pf.info.uri, pf.compression, sequential=True) as fh:  # the whole file
             if b"\x00" in fh.read(4096):
                 return FileFacts(error=f"{pf.info.relative or pf.info.name} is not a text file (binary content)")
             fh.seek(0)

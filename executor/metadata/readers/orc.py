@@ -29,6 +29,7 @@ from executor.metadata.readers.orc_footer import (
     version_refusal,
 )
 from executor.metadata.spark_types import arrow_to_spark_type
+from executor.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class OrcReader(FormatReader):
     formats = ("orc",)
     extensions = {".orc": "orc"}
     sniff_rank = 0
+    early_facts = True
 
     def sniff(self, head: bytes) -> str | None:
         return "orc" if head.startswith(b"ORC") else None
@@ -92,7 +94,7 @@ class OrcReader(FormatReader):
 
         where = pf.info.relative or pf.info.name
         decimals: Decimals = {}
-        with ctx.store.open(pf.info.uri) as fh:
+        with ctx.store.open(pf.info.uri) as fh:  # a remote store reads the tail in one request
             try:
                 raw, size = read_tail_bytes(fh)
                 tail = parse_tail(raw)
@@ -123,6 +125,10 @@ class OrcReader(FormatReader):
         return OrcFacts(signature=("orc", tuple(sorted((n, t) for n, t, _ in cols))), rows=rows, spark_columns=cols,
                         no_values={n: why for n in sorted(defaulted)})
 
+    def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
+        """The samples read the first files until profile_max_rows rows."""
+        return rows_before is None or rows_before < settings.profile_max_rows
+
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
         first = facts[plan.files[0].info.uri]
@@ -136,5 +142,6 @@ class OrcReader(FormatReader):
                 for n, why in (fact.no_values or {}).items():
                     table.column_notes.setdefault(n, why)
         profiles, samples = arrow_profile(ctx, plan.name, [f.info.uri for f in plan.files], orc_batches,
-                                          names_types, table.row_count, table.column_notes)
+                                          names_types, table.row_count, table.column_notes,
+                                          rows=[facts[f.info.uri].rows for f in plan.files])
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))

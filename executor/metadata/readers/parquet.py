@@ -6,6 +6,8 @@ the footers' statistics (exact null counts, min, max) when the profile is sample
 from __future__ import annotations
 
 import logging
+import struct
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -16,25 +18,31 @@ from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, apply_exac
 from executor.metadata.readers.arrow import arrow_profile
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.metadata.readers.parquet_footer import (
+    MAGIC,
     FooterError,
     FooterFacts,
     RowGroupFacts,
+    footer_facts,
     has_optional_map_key,
     projected_file,
+    read_footer_bytes,
     read_footer_facts,
     spark_refusal,
     tree_spark_columns,
 )
 from executor.metadata.spark_types import SparkFallback, UnsupportedParquetType, parquet_schema_to_spark
+from executor.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 ColumnStats = dict[str, tuple[int | None, Any, Any]]
+# per top-level column of one file: (null count or None, min, max, min known, max known)
+FileStats = dict[str, tuple[Any, ...]]
 
 
 @dataclass
 class ParquetFacts(FileFacts):
-    footer: Any = None  # pyarrow's FileMetaData (None when pyarrow refuses the schema), for its statistics
+    stats: FileStats | None = None  # the footer's statistics (None when pyarrow refuses the schema)
     nullable: dict[str, bool] | None = None
     spark_columns: list[tuple[str, str, bool]] | None = None  # None: Spark is asked for the schema
     notes: list[str] | None = None  # what only the footer told and a Spark scan would meet (table notes)
@@ -122,37 +130,114 @@ def spark_row_groups(meta: Any, file_size: int) -> list[int] | None:
     return None if len(kept) == len(groups) else kept
 
 
+def file_stats(meta: Any) -> FileStats:
+    """One file's statistics per top-level primitive column over its row groups (pyarrow
+    FileMetaData): (null count (None where a row group lacks it), min, max, min known, max known)."""
+    out: dict[str, list[Any]] = {}
+    for rg in range(meta.num_row_groups):
+        group = meta.row_group(rg)
+        for j in range(group.num_columns):
+            col = group.column(j)
+            name = col.path_in_schema
+            if "." in name:
+                continue
+            acc = out.setdefault(name, [0, None, None, True, True])
+            st = col.statistics
+            if st is None or not st.has_null_count:
+                acc[0] = None
+            elif acc[0] is not None:
+                acc[0] += st.null_count
+            if st is None or not st.has_min_max:
+                if group.num_rows > (st.null_count if st is not None and st.has_null_count else -1):
+                    acc[3] = acc[4] = False
+                continue
+            try:
+                lo, hi = st.min, st.max
+                if acc[1] is None or lo < acc[1]:
+                    acc[1] = lo
+                if acc[2] is None or hi > acc[2]:
+                    acc[2] = hi
+            except Exception:  # noqa: BLE001 - a statistic Arrow cannot convert
+                acc[3] = acc[4] = False
+    return {sys.intern(name): tuple(acc) for name, acc in out.items()}  # held per file: kept small
+
+
+def merge_stats(files: Iterable[FileStats]) -> ColumnStats:
+    """(null_count, min, max) per column over several files' statistics (None where unknown)."""
+    out: dict[str, list[Any]] = {}
+    for stats in files:
+        for name, (nulls, lo, hi, lo_ok, hi_ok) in stats.items():
+            acc = out.setdefault(name, [0, None, None, True, True])
+            acc[0] = None if acc[0] is None or nulls is None else acc[0] + nulls
+            try:
+                if lo is not None and (acc[1] is None or lo < acc[1]):
+                    acc[1] = lo
+                if hi is not None and (acc[2] is None or hi > acc[2]):
+                    acc[2] = hi
+            except TypeError:  # values of different types in different files: no exact bound
+                lo_ok = hi_ok = False
+            acc[3] = acc[3] and lo_ok
+            acc[4] = acc[4] and hi_ok
+    return {n: (a[0], a[1] if a[3] else None, a[2] if a[4] else None) for n, a in out.items()}
+
+
 def footer_stats(footers: list[Any]) -> ColumnStats:
     """(null_count, min, max) per top-level primitive column over every row group of these
     footers (pyarrow FileMetaData; None where a row group lacks the statistic)."""
-    out: dict[str, list[Any]] = {}
-    for meta in footers:
-        for rg in range(meta.num_row_groups):
-            group = meta.row_group(rg)
-            for j in range(group.num_columns):
-                col = group.column(j)
-                name = col.path_in_schema
-                if "." in name:
-                    continue
-                acc = out.setdefault(name, [0, None, None, True, True])
-                st = col.statistics
-                if st is None or not st.has_null_count:
-                    acc[0] = None
-                elif acc[0] is not None:
-                    acc[0] += st.null_count
-                if st is None or not st.has_min_max:
-                    if group.num_rows > (st.null_count if st is not None and st.has_null_count else -1):
-                        acc[3] = acc[4] = False
-                    continue
-                try:
-                    lo, hi = st.min, st.max
-                    if acc[1] is None or lo < acc[1]:
-                        acc[1] = lo
-                    if acc[2] is None or hi > acc[2]:
-                        acc[2] = hi
-                except Exception:  # noqa: BLE001 - a statistic Arrow cannot convert
-                    acc[3] = acc[4] = False
-    return {n: (a[0], a[1] if a[3] else None, a[2] if a[4] else None) for n, a in out.items()}
+    return merge_stats(file_stats(meta) for meta in footers)
+
+
+def footer_metadata(footer: bytes) -> Any:
+    """pyarrow's FileMetaData from a footer's bytes alone (the data pages are not needed)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(pa.BufferReader(MAGIC + footer + struct.pack("<i", len(footer)) + MAGIC)).metadata
+
+
+def parquet_facts(footer: bytes, where: str, spark_version: str, file_size: int) -> FileFacts:
+    """One Parquet file's facts from its footer's bytes (no I/O): Spark's schema and refusals from
+    the Thrift tree, rows as Spark counts them (footer_notes), statistics from pyarrow's reading of
+    the footer."""
+    import pyarrow as pa
+
+    try:
+        tree = footer_facts(footer)
+    except FooterError as exc:
+        return FileFacts(error=f"{where}: corrupt Parquet footer: {exc}; Spark cannot read this file either "
+                               "(rewrite it, or remove it from the folder)")
+    refusal = spark_refusal(tree.root)
+    if refusal:
+        return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it with a valid "
+                               "schema)")
+    try:
+        meta = footer_metadata(footer)
+        arrow = meta.schema.to_arrow_schema()
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        logger.info("%s: pyarrow refuses the schema (%s); the footer is read without it", where, exc)
+        meta, arrow = None, None
+    spark_columns = None
+    try:
+        spark_columns = (parquet_schema_to_spark(meta.schema, spark_version) if meta is not None
+                         else tree_spark_columns(tree.root, spark_version))
+    except UnsupportedParquetType as exc:
+        return FileFacts(error=f"{where}: {exc}; Spark cannot read this column type (rewrite the file with a "
+                               "supported type)")
+    except SparkFallback:
+        pass  # Spark itself is asked for this table's schema
+    if spark_columns is not None:
+        sig: tuple[Any, ...] = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
+    elif arrow is not None:
+        sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
+    else:
+        sig = ("parquet", tuple(sorted(c.name for c in tree.root.children)))
+    if tree.num_rows != tree.rows:
+        logger.info("%s: footer num_rows %d, row groups hold %d (Spark counts the row groups)", where,
+                    tree.num_rows, tree.rows)
+    rows, notes = footer_notes(tree, file_size, where)
+    return ParquetFacts(signature=sig, rows=rows, stats=file_stats(meta) if meta is not None else None,
+                        nullable={c.name: c.repetition == "optional" for c in tree.root.children},
+                        spark_columns=spark_columns, notes=notes)
 
 
 def apply_stats(profiles: dict[str, ColumnProfile], names_types: list[tuple[str, str]],
@@ -169,55 +254,25 @@ class ParquetReader(FormatReader):
     formats = ("parquet",)
     extensions = {".parquet": "parquet", ".pq": "parquet", ".parq": "parquet"}
     sniff_rank = 0
+    early_facts = True
 
     def sniff(self, head: bytes) -> str | None:
         return "parquet" if head.startswith(b"PAR1") else None
 
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         info = pf.info
-        where = info.relative or info.name
-        with ctx.store.open(info.uri) as fh:
+        with ctx.store.open(info.uri) as fh:  # a remote store reads the tail in one request
             try:
-                tree = read_footer_facts(fh)
+                footer = read_footer_bytes(fh)
             except FooterError as exc:
+                where = info.relative or info.name
                 return FileFacts(error=f"{where}: corrupt Parquet footer: {exc}; Spark cannot read this file either "
                                        "(rewrite it, or remove it from the folder)")
-            refusal = spark_refusal(tree.root)
-            if refusal:
-                return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it with a valid "
-                                       "schema)")
-            fh.seek(0)
-            try:
-                meta = pq.ParquetFile(fh).metadata
-                arrow = meta.schema.to_arrow_schema()
-            except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-                logger.info("%s: pyarrow refuses the schema (%s); the footer is read without it", where, exc)
-                meta, arrow = None, None
-        spark_columns = None
-        try:
-            spark_columns = (parquet_schema_to_spark(meta.schema, ctx.spark_version) if meta is not None
-                             else tree_spark_columns(tree.root, ctx.spark_version))
-        except UnsupportedParquetType as exc:
-            return FileFacts(error=f"{where}: {exc}; Spark cannot read this column type (rewrite the file with a "
-                                   "supported type)")
-        except SparkFallback:
-            pass  # Spark itself is asked for this table's schema
-        if spark_columns is not None:
-            sig: tuple[Any, ...] = ("parquet", tuple(sorted((n, t) for n, t, _ in spark_columns)))
-        elif arrow is not None:
-            sig = ("parquet", tuple(sorted((f.name, str(f.type)) for f in arrow)))
-        else:
-            sig = ("parquet", tuple(sorted(c.name for c in tree.root.children)))
-        if tree.num_rows != tree.rows:
-            logger.info("%s: footer num_rows %d, row groups hold %d (Spark counts the row groups)", where,
-                        tree.num_rows, tree.rows)
-        rows, notes = footer_notes(tree, info.size, where)
-        return ParquetFacts(signature=sig, rows=rows, footer=meta,
-                            nullable={c.name: c.repetition == "optional" for c in tree.root.children},
-                            spark_columns=spark_columns, notes=notes)
+        return parquet_facts(footer, info.relative or info.name, ctx.spark_version, info.size)
+
+    def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
+        """The samples read the first files until profile_max_rows rows."""
+        return rows_before is None or rows_before < settings.profile_max_rows
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -240,12 +295,14 @@ class ParquetReader(FormatReader):
             data_fields = [(n, t) for n, t in fields if n not in partition_names]
             part_types = [(n, t) for n, t in fields if n in partition_names]
         # values come from the files Spark returns rows of (a corrupt footer Spark counts as 0 rows is skipped)
-        with_rows = [f.info.uri for f, fact in zip(plan.files, files) if fact.rows != 0 or not isinstance(
+        with_rows = [(f.info.uri, fact.rows) for f, fact in zip(plan.files, files) if fact.rows != 0 or not isinstance(
             fact, ParquetFacts) or not fact.notes]
-        profiles, samples = arrow_profile(ctx, plan.name, with_rows, parquet_batches,
-                                          data_fields, table.row_count, table.column_notes)
-        footers = [f.footer if isinstance(f, ParquetFacts) else None for f in files]
-        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in footers):
+        profiles, samples = arrow_profile(ctx, plan.name, [u for u, _ in with_rows], parquet_batches,
+                                          data_fields, table.row_count, table.column_notes,
+                                          rows=[r for _, r in with_rows])
+        stats = [f.stats if isinstance(f, ParquetFacts) else None for f in files]
+        if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in stats):
             # footer statistics: exact null counts, min and max without reading data pages
-            apply_stats(profiles, data_fields, footer_stats(footers), ctx.settings.sample_value_max_chars)
+            apply_stats(profiles, data_fields, merge_stats(m for m in stats if m is not None),
+                        ctx.settings.sample_value_max_chars)
         ctx.finish(plan, table, ctx.columns(data_fields, first.nullable or {}, samples, profiles), part_types)

@@ -1,0 +1,127 @@
+"""A whole extraction through AzureBlobFileStore (a counting fake container client, no network):
+the requests each file costs, and the facts identical to the same files read from local disk."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import pytest
+
+from executor.metadata.extractor import MetadataExtractor
+from executor.metadata.model import MetadataResult
+from executor.settings import Settings
+from executor.sources.azure import AzureBlobFileStore, AzureCredential
+from executor.sources.location import parse_location
+from tests.unit.test_azure_source import DEFAULT, FakeContainer
+
+URL = "https://acct01.blob.core.windows.net/raw/lake"
+
+
+class CountingContainer(FakeContainer):
+    """FakeContainer whose ranged reads are counted per blob, from any thread."""
+
+    def __init__(self, data, **kw) -> None:
+        super().__init__(data, **kw)
+        self._lock = threading.Lock()
+
+    def get_blob_client(self, name):
+        blob = super().get_blob_client(name)
+        real = blob.download_blob
+
+        def download(offset, length, **kw):
+            with self._lock:
+                return real(offset, length, **kw)
+
+        blob.download_blob = download
+        return blob
+
+    def per_file(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for name, _start, _length in self.ranges:
+            out[name] = out.get(name, 0) + 1
+        return out
+
+
+def _lake(root: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for t in range(3):
+        (root / f"p{t}").mkdir(parents=True)
+        for f in range(6):
+            n = 40 + 10 * f
+            pq.write_table(pa.table({"id": list(range(n)), "name": [f"n{t}-{f}-{i}" for i in range(n)],
+                                     "score": [None if i % 7 == 0 else i / 3 for i in range(n)]}),
+                           root / f"p{t}" / f"part-{f:03d}.parquet")
+    (root / "c").mkdir()
+    for f in range(4):
+        (root / "c" / f"part-{f}.csv").write_text("id,city,amount\n" + "".join(
+            f'{i},"city {i % 5}, x",{i * 1.5}\n' for i in range(100 * f, 100 * f + 90)))
+
+
+def _store_factory(data: dict[str, bytes], containers: list[CountingContainer]):
+    def factory(location, settings):
+        container = CountingContainer(data)
+        containers.append(container)
+        return AzureBlobFileStore(parse_location(URL), container, AzureCredential(DEFAULT), settings)
+    return factory
+
+
+def _facts(result: MetadataResult) -> dict[str, tuple]:
+    return {t.table_name: (t.status, t.row_count, t.file_count,
+                           [(c.column_name, c.data_type, c.sample_values, c.null_count, c.distinct_count,
+                             c.min_value, c.max_value, c.profile_scope) for c in t.columns])
+            for t in result.tables}
+
+
+@pytest.mark.parametrize("profile_max_rows", [100_000, 120])
+def test_parquet_and_csv_files_cost_one_request_each_and_the_facts_are_those_of_local_disk(tmp_path,
+                                                                                          profile_max_rows):
+    root = tmp_path / "lake"
+    _lake(root)
+    data = {"lake/" + p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    settings = Settings(io_threads=4, profile_max_rows=profile_max_rows)
+    local = MetadataExtractor(None, settings).extract_metadata(str(root))
+    containers: list[CountingContainer] = []
+    remote = MetadataExtractor(None, settings, store_factory=_store_factory(data, containers)).extract_metadata(URL)
+    assert _facts(remote) == _facts(local)
+    assert all(t.status == "ok" for t in remote.tables) and len(remote.tables) == 4
+    (container,) = containers
+    assert container.heads == 0 and container.list_requests == 1
+    # one request per file: the file facts read it whole (small files) and the samples reuse it
+    assert container.per_file() == {name: 1 for name in data}
+
+
+def test_sampled_files_are_only_the_ones_the_sample_needs(tmp_path):
+    """profile_max_rows=50: the sample needs the first file of each Parquet table (40 rows), and
+    part of the second; no file after those is read twice."""
+    root = tmp_path / "lake"
+    _lake(root)
+    data = {"lake/" + p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    containers: list[CountingContainer] = []
+    settings = Settings(io_threads=4, profile_max_rows=50, io_cache_bytes=0)  # no cache: rereads are visible
+    result = MetadataExtractor(None, settings, store_factory=_store_factory(data, containers)).extract_metadata(URL)
+    assert all(t.status == "ok" for t in result.tables)
+    twice = sorted(n for n, k in containers[0].per_file().items() if k > 1 and n.endswith(".parquet"))
+    assert twice == [f"lake/p{t}/part-{f:03d}.parquet" for t in range(3) for f in (0, 1)]
+
+
+def test_a_footer_larger_than_the_tail_is_read_in_two_requests(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    big = pa.table({"a": list(range(100)), "blob": [b"\0" * 5000] * 100}).replace_schema_metadata(
+        {"pad": "x" * 200_000})  # a 200 KB footer in a 700 KB file
+    buf = io.BytesIO()
+    pq.write_table(big, buf, compression="none")
+    data = {"lake/t/big.parquet": buf.getvalue()}
+    containers: list[CountingContainer] = []
+    result = MetadataExtractor(None, Settings(io_threads=2, io_cache_bytes=0),
+                               store_factory=_store_factory(data, containers)).extract_metadata(URL)
+    (table_facts,) = result.tables
+    assert table_facts.row_count == 100 and table_facts.status == "ok"
+    facts_requests = containers[0].ranges[:2]
+    assert facts_requests[0][1] == len(buf.getvalue()) - 64 * 1024  # the tail first
+    assert facts_requests[1][1] < facts_requests[0][1]  # then the rest of the footer
