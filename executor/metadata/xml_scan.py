@@ -515,9 +515,10 @@ def duplicate_name(t: XmlType) -> str | None:
         return duplicate_name(t[1])
     seen: set[str] = set()
     for name, _ft in t[1]:
-        if name.lower() in seen:
-            return name.lower()
-        seen.add(name.lower())
+        key = str(name).lower()
+        if key in seen:
+            return key
+        seen.add(key)
     return next((d for _, ft in t[1] if (d := duplicate_name(ft)) is not None), None)
 
 

@@ -220,7 +220,7 @@ def test_the_fast_record_split_is_sparks_character_by_character():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    @settings(max_examples=400, deadline=None)
+    @settings(max_examples=150, deadline=None)
     @given(st.lists(st.sampled_from(PIECES), max_size=40), st.sampled_from([None, 1, 2, 5]))
     def check(pieces, chunk):
         text = "".join(pieces)

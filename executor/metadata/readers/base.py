@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, TypeAlias, TypeVar
 
 from executor.errors import TableExtractionError
 from executor.formats import FormatOptions, OptionValue, format_spec
@@ -243,7 +243,7 @@ FactsT = TypeVar("FactsT", bound=FileFacts)
 OptionsT = TypeVar("OptionsT")
 
 
-class FormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python 3.10/3.11 run it too
+class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python 3.10/3.11 run it too
     """One data format (or a family read the same way, such as csv and tsv), generic over its file
     facts (a FileFacts subclass) and its typed options (built by `typed_options` from the payload's
     format_options, validated by executor.formats).
@@ -311,6 +311,10 @@ class FormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python 3.10
         return None
 
 
+# A reader that does not name its facts and options (the registry holds any reader).
+FormatReader: TypeAlias = TypedFormatReader[Any, Any]
+
+
 class Registry:
     """The supported formats: format name -> reader, extensions, sniffing order."""
 
@@ -319,7 +323,7 @@ class Registry:
         for reader in readers:
             self.register(reader)
 
-    def register(self, reader: FormatReader[Any, Any]) -> None:
+    def register(self, reader: FormatReader) -> None:
         taken = set(self.formats) & set(reader.formats)
         if taken:
             raise ValueError(f"format(s) {sorted(taken)} already registered")

@@ -20,7 +20,7 @@ from executor.metadata.compression import open_data
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
-from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext, text_head
+from executor.metadata.readers.base import FileContext, FileFacts, TableContext, TypedFormatReader, text_head
 from executor.metadata.xml_scan import (
     EMPTY_STRUCT,
     XmlRules,
@@ -72,7 +72,7 @@ class _Decoded:
         return self.decoder.decode(data, final=not data)
 
 
-class XmlReader(FormatReader[XmlFacts, XmlOptions]):
+class XmlReader(TypedFormatReader[XmlFacts, XmlOptions]):
     formats = ("xml",)
     extensions = {".xml": "xml"}
     compressible = True
