@@ -312,7 +312,7 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
 
 
 # A reader that does not name its facts and options (the registry holds any reader).
-FormatReader: TypeAlias = TypedFormatReader[Any, Any]
+FormatReader: TypeAlias = TypedFormatReader[Any, Any]  # noqa: UP040 - subclassed, and Python 3.10 runs it
 
 
 class Registry:
