@@ -37,15 +37,10 @@ from typing import IO, Any, Protocol
 from xml.etree.ElementTree import Element
 from xml.parsers import expat
 
-from executor.metadata.spark_types import (  # the Java text rules shared with CSV inference
-    _is_timestamp as spark_is_timestamp,
+from executor.metadata.types.java_text import (  # the Java text rules shared with CSV inference
+    is_timestamp as spark_is_timestamp,
 )
-from executor.metadata.spark_types import (
-    _java_parse_double as java_parse_double,
-)
-from executor.metadata.spark_types import (
-    _strict_iso_date as strict_iso_date,
-)
+from executor.metadata.types.java_text import java_parse_double, strict_iso_date
 
 VALUE_TAG = "_VALUE"
 ATTRIBUTE_PREFIX = "_"
