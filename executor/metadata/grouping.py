@@ -116,6 +116,7 @@ class TablePlan:
     name: str = ""
     error: str | None = None  # set when the plan itself is not a valid table
     log_files: list[FileInfo] = field(default_factory=list)  # Delta: the files under _delta_log
+    part: str = ""  # one of several tables in the same files (FormatReader.split_tables): a sheet, a record type
 
     @property
     def is_delta(self) -> bool:
