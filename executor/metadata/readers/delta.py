@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -583,6 +584,7 @@ class _ReadAhead:
         self._window = max(window, 1)
         self._tasks: dict[int, Task] = {}
         self._next = 0
+        self._lock = threading.Lock()  # the profile opens files from several pool threads at once
         self.kind = store.kind
 
     def _fetch(self, i: int) -> bytes:
@@ -590,7 +592,8 @@ class _ReadAhead:
         return _read_whole(self._store.open, FileInfo(uri, uri, size))
 
     def _fill(self, first: int) -> None:
-        """Fetches running for files `first`.. within the window; earlier ones dropped."""
+        """Fetches running for files `first`.. within the window; earlier ones dropped (under _lock:
+        a task taken by open() is out of the dict, so it is never cancelled under its reader)."""
         for i in [i for i in self._tasks if i < first]:
             self._tasks.pop(i).cancel()
         self._next = max(self._next, first)
@@ -602,22 +605,26 @@ class _ReadAhead:
             self._next += 1
 
     def start(self) -> _ReadAhead:
-        self._fill(0)
+        with self._lock:
+            self._fill(0)
         return self
 
     def close(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks.clear()
+        with self._lock:
+            for task in self._tasks.values():
+                task.cancel()
+            self._tasks.clear()
 
     def open(self, uri: str) -> BinaryIO:
         i = self._index.get(uri)
         if i is None:
             return self._store.open(uri)
-        self._fill(i)
-        task = self._tasks.pop(i, None) or Task(None, self._fetch, i)
+        with self._lock:
+            self._fill(i)
+            task = self._tasks.pop(i, None) or Task(None, self._fetch, i)
         data = task.result()
-        self._fill(i + 1)
+        with self._lock:
+            self._fill(i + 1)
         return io.BytesIO(data)
 
     def list_files(self, prune: PruneRule) -> Iterator[FileInfo]:
