@@ -479,8 +479,32 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
         fetched = run(lambda info: _parse(info, _read_whole(open_file, info)), infos)
         checkpoint_actions += [a for actions in fetched for a in actions]
 
+    live = _live_files(checkpoint_actions + commit_actions)
+    if meta is None:
+        raise DeltaLogError("the _delta_log holds no metaData action")
+    schema = _schema_of(meta)
+    try:
+        check_type_changes(protocol, schema, spark_version)
+        columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DeltaLogError(f"the latest metaData action's schemaString is not a Delta schema (missing or wrong "
+                            f"{exc}); the log is corrupt") from None
+    mode, physical = _column_mapping(meta, schema)
+    files = sorted(live.values(), key=lambda f: f.path)
+    if physical:  # partition values are keyed by physical names: report them by logical name
+        logical = {p: n for n, p in physical.items()}
+        for f in files:
+            f.partition_values = {logical.get(k, k): v for k, v in f.partition_values.items()}
+    return DeltaFacts(version=version, columns=columns,
+                      partition_columns=list(meta.get("partitionColumns") or []),
+                      files=files, physical_names=physical, column_mapping=mode, protocol=dict(protocol or {}),
+                      checkpoint=checkpoint, log_files_read=len(parts) + len(versions) + len(sidecars))
+
+
+def _live_files(actions: list[dict[str, Any]]) -> dict[str, LiveFile]:
+    """The files live after replaying `actions` in order (add, then remove by path and deletion vector)."""
     live: dict[str, LiveFile] = {}
-    for a in checkpoint_actions + commit_actions:
+    for a in actions:
         for kind in ("add", "remove"):
             if a.get(kind) and not isinstance(a[kind].get("path"), str):
                 raise DeltaLogError(f"an {kind} action without a path ({str(a[kind])[:200]}); the log is corrupt")
@@ -498,15 +522,11 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
                                        int(dv.get("cardinality") or 0))
         elif a.get("remove"):
             live.pop(_key(a["remove"]), None)
-    if meta is None:
-        raise DeltaLogError("the _delta_log holds no metaData action")
-    schema = _schema_of(meta)
-    try:
-        check_type_changes(protocol, schema, spark_version)
-        columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise DeltaLogError(f"the latest metaData action's schemaString is not a Delta schema (missing or wrong "
-                            f"{exc}); the log is corrupt") from None
+    return live
+
+
+def _column_mapping(meta: dict[str, Any], schema: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The table's column mapping mode and each column's physical name (empty without mapping)."""
     config = meta.get("configuration") or {}
     if isinstance(config, list):  # a checkpoint's map column read as pairs
         config = dict(config)
@@ -521,15 +541,7 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
             physical[f["name"]] = phys
     elif mode != "none":
         raise DeltaLogError(f"unknown delta.columnMapping.mode {mode!r}")
-    files = sorted(live.values(), key=lambda f: f.path)
-    if physical:  # partition values are keyed by physical names: report them by logical name
-        logical = {p: n for n, p in physical.items()}
-        for f in files:
-            f.partition_values = {logical.get(k, k): v for k, v in f.partition_values.items()}
-    return DeltaFacts(version=version, columns=columns,
-                      partition_columns=list(meta.get("partitionColumns") or []),
-                      files=files, physical_names=physical, column_mapping=mode, protocol=dict(protocol or {}),
-                      checkpoint=checkpoint, log_files_read=len(parts) + len(versions) + len(sidecars))
+    return mode, physical
 
 
 def _schema_of(meta: dict[str, Any]) -> dict[str, Any]:
