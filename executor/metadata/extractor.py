@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from executor import __version__
 from executor.errors import ExecutorError, TableExtractionError
+from executor.formats import FormatOptions
 from executor.metadata import incremental as inc
 from executor.metadata.csv_scan import HEADER_AUTO
 from executor.metadata.grouping import PlannedFile, TablePlan
@@ -67,6 +68,9 @@ class ExtractRequest(Protocol):
 
     @property
     def csv_header(self) -> str: ...
+
+    @property
+    def format_options(self) -> FormatOptions: ...
 
 
 def _notify(progress: ProgressCallback | None, table: TableFacts | None, totals: dict[str, int]) -> None:
@@ -119,7 +123,7 @@ class MetadataExtractor:
         """`prior` (refresh: incremental): the earlier run whose facts unchanged files and tables reuse."""
         return self.extract_metadata(request.data_source_path, request.data_source_type,
                                      include=request.include, exclude=request.exclude, progress=progress,
-                                     csv_header=request.csv_header, prior=prior)
+                                     csv_header=request.csv_header, format_options=request.format_options, prior=prior)
 
     def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
         return open_source(data_source_path, data_source_type, self.settings, self.store_factory)
@@ -127,17 +131,19 @@ class MetadataExtractor:
     def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
                          include: Sequence[str] = (), exclude: Sequence[str] = (),
                          progress: ProgressCallback | None = None, csv_header: str = HEADER_AUTO,
+                         format_options: FormatOptions | None = None,
                          prior: inc.PriorRun | None = None) -> MetadataResult:
         """Extract the metadata of every table under `data_source_path`.
 
         `progress` (optional) is called before the first table and after each one (ProgressCallback).
-        `csv_header`: auto (csv_scan.decide_header), true or false for every CSV/TSV file.
+        `csv_header`: auto (csv_scan.decide_header), true or false for every CSV/TSV file (the old name
+        of format_options.csv.header). `format_options`: each format's options (executor.formats).
         `prior` (an incremental run): the earlier run whose records unchanged files and tables reuse
         (executor.metadata.incremental); None reads everything."""
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
         rules = inc.Rules(__version__, inc.settings_fingerprint(self.settings, self.spark_version, csv_header,
-                                                                data_source_type))
+                                                                data_source_type, format_options))
 
         restored: dict[str, dict[str, Any] | None] = {}  # uri -> the record's facts, for files not opened
 
@@ -150,7 +156,7 @@ class MetadataExtractor:
 
         source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
                              store_factory=self.store_factory, csv_header=csv_header,
-                             spark_version=self.spark_version, readers=self.readers,
+                             spark_version=self.spark_version, readers=self.readers, format_options=format_options,
                              reuse=reuse if prior is not None else None)
         reused = self._reusable_tables(source, prior, rules)
         reads = self._read_missing_facts(source, reused, restored, csv_header)
@@ -171,7 +177,8 @@ class MetadataExtractor:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nuvyn-io") as pool, \
                 ThreadPoolExecutor(max_workers=table_workers(threads, len(source.tables)),
                                    thread_name_prefix="nuvyn-table") as tables_pool:
-            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads)
+            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads,
+                               dict(format_options or {}))
             for table in source.tables:
                 if source.problem(table) is None and table.name not in reused:
                     self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)

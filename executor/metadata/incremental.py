@@ -44,10 +44,13 @@ RESULT_SETTINGS = ("infer_sample_records", "infer_sample_files", "sample_value_m
                    "profile_max_rows", "inference")
 
 
-def settings_fingerprint(settings: Settings, spark_version: str, csv_header: str, data_source_type: str) -> str:
-    """sha256 (first 16 hex digits) of what, besides the files, decides a table's result."""
-    shaping = {name: getattr(settings, name) for name in RESULT_SETTINGS}
-    shaping.update(spark_version=spark_version, csv_header=csv_header, data_source_type=data_source_type)
+def settings_fingerprint(settings: Settings, spark_version: str, csv_header: str, data_source_type: str,
+                         format_options: Mapping[str, Any] | None = None) -> str:
+    """sha256 (first 16 hex digits) of what, besides the files, decides a table's result (format_options:
+    each format's options, e.g. xml.rowTag)."""
+    shaping: dict[str, Any] = {name: getattr(settings, name) for name in RESULT_SETTINGS}
+    shaping.update(spark_version=spark_version, csv_header=csv_header, data_source_type=data_source_type,
+                   format_options=dict(format_options or {}))
     text = json.dumps(shaping, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

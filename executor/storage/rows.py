@@ -121,7 +121,9 @@ def metadata_rows(result: MetadataResult, workflow_id: str, source_id: str | Non
         tables.append(_row(
             S.TableRow, t, **ids, id=row_id(run_id, "table", t.table_name),
             partition_columns=json.dumps(t.partition_columns),
-            column_notes=json.dumps(t.column_notes, ensure_ascii=False) if t.column_notes else None))
+            column_notes=json.dumps(t.column_notes, ensure_ascii=False) if t.column_notes else None,
+            format_details=json.dumps(t.format_details, ensure_ascii=False, sort_keys=True, default=str)
+            if any(v is not None for v in t.format_details.values()) else None))
         columns.extend(_row(
             S.ColumnRow, c, **ids, id=row_id(run_id, "column", t.table_name, c.position), table_name=t.table_name,
             sample_values=json.dumps(c.sample_values, ensure_ascii=False)) for c in t.columns)
@@ -162,9 +164,18 @@ def table_facts(table: dict[str, Any], columns: list[dict[str, Any]]) -> TableFa
                       file_count=table.get("file_count") or 0, size_bytes=table.get("size_bytes") or 0,
                       row_count=table.get("row_count"), partition_columns=list(_json(table.get("partition_columns"), [])),
                       columns=cols, status=table.get("status") or TABLE_OK, error_message=table.get("error_message"),
-                      malformed_records=table.get("malformed_records"), csv_header=table.get("csv_header"),
-                      csv_header_reason=table.get("csv_header_reason"),
-                      column_notes=dict(_json(table.get("column_notes"), {})))
+                      malformed_records=table.get("malformed_records"),
+                      format_details=_format_details(table), column_notes=dict(_json(table.get("column_notes"), {})))
+
+
+def _format_details(table: dict[str, Any]) -> dict[str, Any]:
+    """tables.format_details as written (csv_header and csv_header_reason derive from it); from those
+    two columns for rows written before format_details existed."""
+    details = _json(table.get("format_details"), None)
+    if isinstance(details, dict):
+        return dict(details)
+    old = {"header": table.get("csv_header"), "header_reason": table.get("csv_header_reason")}
+    return old if any(v is not None for v in old.values()) else {}
 
 
 def file_record(row: dict[str, Any]) -> FileRecord:
