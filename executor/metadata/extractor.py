@@ -26,6 +26,7 @@ from executor.metadata.csv_scan import HEADER_AUTO
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import ROLE_DATA, ROLE_LOG, TABLE_FAILED, TABLE_OK, FileRecord, MetadataResult, TableFacts
 from executor.metadata.plan import (
+    ReuseFacts,
     SourcePlan,
     StoreFactory,
     default_store_factory,
@@ -146,18 +147,11 @@ class MetadataExtractor:
                                                                 data_source_type, format_options))
 
         restored: dict[str, dict[str, Any] | None] = {}  # uri -> the record's facts, for files not opened
-
-        def reuse(table: TablePlan, pf: PlannedFile) -> FileFacts | None:
-            version = self.readers.reader(table.file_format).rule_version
-            facts = inc.restorable(prior, pf.info, table.file_format, pf.compression, version, rules)
-            if facts is not None and prior is not None:
-                restored[pf.info.uri] = prior.files[pf.info.relative].facts
-            return facts
-
+        reuse = self._reuse(prior, rules, restored)
         source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
                              store_factory=self.store_factory, csv_header=csv_header,
                              spark_version=self.spark_version, readers=self.readers, format_options=format_options,
-                             reuse=reuse if prior is not None else None)
+                             reuse=reuse)
         reused = self._reusable_tables(source, prior, rules)
         reads = self._read_missing_facts(source, reused, restored, csv_header)
         location, store, listing = source.location, source.store, source.listing
@@ -209,20 +203,42 @@ class MetadataExtractor:
                 _notify(progress, done, totals)
             result.tables.extend(done_tables[i] for i in range(len(source.tables)))
         result.file_records = self._file_records(source, result, rules, restored)
-        reads.prior_run_id = prior.run_id if prior is not None else None
-        if prior is not None:
-            names = {t.table_name for t in result.tables}
-            reads.tables_reused = sorted(reused)
-            reads.tables_added = sorted(names - prior.table_names)
-            reads.tables_removed = sorted(prior.table_names - names)
-            reads.tables_changed = sorted((names & prior.table_names) - set(reused))
-        result.reads = {**reads.summary(), "bytes_read": bytes_read(store)}
+        result.reads = self._reads_summary(result, reads, reused, prior, store)
         logger.info("extracted %d tables (%d failed) in %.1fs: %d files read, %d reused, %s bytes read",
                     len(result.tables), len(result.failed_tables), time.monotonic() - t0, reads.files_read,
                     reads.files_reused, result.reads["bytes_read"])
         return result
 
     # ------------------------------------------------------------------ incremental runs
+
+    def _reuse(self, prior: inc.PriorRun | None, rules: inc.Rules,
+               restored: dict[str, dict[str, Any] | None]) -> ReuseFacts | None:
+        """plan_source's `reuse` of an incremental run (None in a full run): an unchanged file's facts from
+        the record (incremental.restorable); `restored` collects the record's facts of those files."""
+        if prior is None:
+            return None
+
+        def reuse(table: TablePlan, pf: PlannedFile) -> FileFacts | None:
+            version = self.readers.reader(table.file_format).rule_version
+            facts = inc.restorable(prior, pf.info, table.file_format, pf.compression, version, rules)
+            if facts is not None:
+                restored[pf.info.uri] = prior.files[pf.info.relative].facts
+            return facts
+
+        return reuse
+
+    @staticmethod
+    def _reads_summary(result: MetadataResult, reads: inc.Reuse, reused: Mapping[str, TableFacts],
+                       prior: inc.PriorRun | None, store: FileStore) -> dict[str, Any]:
+        """The summary's files_read, files_reused, bytes_read and (incremental) the tables' changes."""
+        if prior is not None:
+            names = {t.table_name for t in result.tables}
+            reads.prior_run_id = prior.run_id
+            reads.tables_reused = sorted(reused)
+            reads.tables_added = sorted(names - prior.table_names)
+            reads.tables_removed = sorted(prior.table_names - names)
+            reads.tables_changed = sorted((names & prior.table_names) - set(reused))
+        return {**reads.summary(), "bytes_read": bytes_read(store)}
 
     def _table_files(self, table: TablePlan) -> dict[str, Any]:
         """path -> FileInfo of what a table's result depends on: its data files, and a Delta table's log."""
