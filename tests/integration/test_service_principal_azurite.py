@@ -237,12 +237,21 @@ def _context(spark, settings, lake: OAuthLake, **kw):
     return ctx
 
 
+def _job(ctx, path: str, workflow_id: str, capsys) -> tuple[dict, str]:
+    """Run the job (executor.main); its JSON report and what it wrote to stderr (the executor's log)."""
+    code = _run(ctx, path, workflow_id)["_code"]
+    captured = capsys.readouterr()
+    report = json.loads(captured.out[captured.out.index("{"):])
+    report["_code"] = code
+    return report, captured.err
+
+
 def test_service_principal_token_lists_and_reads_the_lake_on_azurite_over_https(spark, settings, oauth_lake,
                                                                                capsys, caplog):
     caplog.set_level(logging.DEBUG)
     lake = oauth_lake
     ctx = _context(spark, settings, lake)
-    report = _run(ctx, lake.url(), "wf_sp", capsys)
+    report, err = _job(ctx, lake.url(), "wf_sp", capsys)
     assert report["_code"] == 0, report
     rows = {r.table_name: r for r in _table(ctx, "tables", "wf_sp").collect()}
     assert {n: (r.status, r.row_count, r.file_count) for n, r in rows.items()} == {
@@ -259,12 +268,12 @@ def test_service_principal_token_lists_and_reads_the_lake_on_azurite_over_https(
     assert len(posts) == 1 and len(lake.entra.tokens) == 1, posts  # one token serves the whole run
     form = {k: v[0] for k, v in parse_qs(posts[0]["body"]).items()}
     assert (form["client_id"], form["scope"]) == (SP["client-id"], "https://storage.azure.com/.default")
-    assert f"service principal from a Databricks secret scope {SCOPE!r}" in caplog.text
+    assert f"service principal from a Databricks secret scope {SCOPE!r}" in err
 
     # the client secret: sent in the token request's body only, nowhere else
     assert [r for r in lake.entra.requests if SP_SECRET in json.dumps(r)] == posts
     assert all(SP_SECRET not in json.dumps(r) for r in lake.databricks.requests)
-    dumps = [json.dumps(report), caplog.text, capsys.readouterr().err]
+    dumps = [json.dumps(report), caplog.text, err]
     for name in ("sources", "tables", "columns", "executor_runs"):
         dumps.append(json.dumps([r.asDict() for r in ctx.spark.table(ctx.settings.table_name(name)).collect()],
                                 default=str))
@@ -279,7 +288,7 @@ def test_a_wrong_secret_fails_naming_the_secret_scope_setting(spark, settings, o
     before = len(lake.entra.tokens)
     lake.entra.secret = "rotated-in-entra-" + uuid.uuid4().hex  # the scope still holds the old one
     try:
-        report = _run(_context(spark, settings, lake), lake.url(), "wf_wrong", capsys)
+        report, err = _job(_context(spark, settings, lake), lake.url(), "wf_wrong", capsys)
     finally:
         lake.entra.secret = SP_SECRET
     assert report["_code"] == 1, report
@@ -288,7 +297,7 @@ def test_a_wrong_secret_fails_naming_the_secret_scope_setting(spark, settings, o
     assert "NUVYN_AZURE_SP_SECRET_SCOPE" in error and "azure_sp_secret_scope" in error, error
     assert "AADSTS7000215" in error and ACCOUNT in error, error
     assert len(lake.entra.tokens) == before  # no token was handed out
-    text = "\n".join([json.dumps(report), caplog.text, capsys.readouterr().err])
+    text = "\n".join([json.dumps(report), caplog.text, err])
     assert SP_SECRET not in text and "rotated-in-entra" not in text
 
 
@@ -296,7 +305,7 @@ def test_the_principal_is_not_used_for_an_account_it_does_not_serve(spark, setti
     lake = oauth_lake
     posts = len(lake.entra.token_posts())
     ctx = _context(spark, settings, lake, azure_credential_accounts=lake.endpoint)  # devstoreaccount1 only
-    report = _run(ctx, lake.url("otheracct"), "wf_other", capsys)
+    report, _err = _job(ctx, lake.url("otheracct"), "wf_other", capsys)
     assert report["_code"] == 1 and "NUVYN_AZURE_CREDENTIAL_ACCOUNTS" in report["error_message"], report
     assert "'otheracct'" in report["error_message"]
     assert len(lake.entra.token_posts()) == posts  # refused before a token was asked for
