@@ -259,6 +259,12 @@ def test_service_principal_token_lists_and_reads_the_lake_on_azurite_over_https(
     src = _table(ctx, "sources", "wf_sp").collect()[0]
     assert src.source_path == lake.url() and src.files_found == 3
 
+    from azure.core.exceptions import HttpResponseError
+    from azure.storage.blob import ContainerClient
+
+    with pytest.raises(HttpResponseError):  # without the token Azurite lists nothing: the bearer got the job in
+        next(iter(ContainerClient(lake.endpoint, CONTAINER).list_blobs()))
+
     # the principal came from the scope (Unity Catalog refused first), its token from the Entra double
     assert lake.databricks.errors == []
     gets = sorted(parse_qs(r["path"].split("?", 1)[1])["key"][0] for r in lake.databricks.requests
