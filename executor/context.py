@@ -23,7 +23,7 @@ from executor.spark_session import build_spark_session, connect_url
 from executor.storage.databricks_writer import DatabricksWriter
 from executor.storage.liveness import RunLiveness, SdkJobRunStates, current_process, workspace_client
 from executor.storage.queries import MetadataReads, build_reads
-from executor.storage.schema import ALL_TABLES
+from executor.storage.schema import CONTRACT_TABLES
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -119,10 +119,11 @@ class ExecutorContext:
             break
 
     def tables_line(self) -> str:
-        """One line naming the catalog, schema and location of the four metadata tables."""
+        """One line naming the catalog, schema and location of the four metadata tables (file_facts lives
+        beside them)."""
         s = self.settings
         where = s.resolved_tables_location(self.databricks) or "managed by the metastore"
-        return f"metadata tables: {s.catalog}.{s.schema}.{{{','.join(ALL_TABLES)}}} at {where}"
+        return f"metadata tables: {s.catalog}.{s.schema}.{{{','.join(CONTRACT_TABLES)}}} at {where}"
 
     @cached_property
     def extractor(self) -> MetadataExtractor:

@@ -6,7 +6,7 @@ Forms:
   python -m executor.main --payload '<json>' [--key=value ...] [--run-id R] --write-to-db
       the Databricks job form: the per-run `payload` job parameter wins over the env var
 Named parameters --workflow_id=..., --source_id=..., --data_source_path=..., --data_source_type=...,
---tenant_id=..., --job_type=..., --include=..., --exclude=..., --csv_header=..., --format_option=FORMAT.OPTION=VALUE
+--tenant_id=..., --job_type=..., --include=..., --exclude=..., --csv_header=..., --refresh=..., --format_option=FORMAT.OPTION=VALUE
 (repeatable: --format_option=xml.rowTag=record) and the positional
 arguments are explicit values: they win over the payload, job_metadata included (executor.payload,
 the one precedence rule; README "Where each request field comes from").
@@ -59,7 +59,7 @@ from executor.run import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, run_job, written
 from executor.settings import LOG_LEVELS, JobInputSettings, load_secrets
 
 NAMED_FIELDS = ("workflow_id", "source_id", "data_source_path", "data_source_type", "tenant_id", "job_type",
-                "include", "exclude", "csv_header")
+                "include", "exclude", "csv_header", "refresh")
 FORMAT_OPTION_HELP = ("FORMAT.OPTION=VALUE (repeatable; payload format_options): "
                       + "; ".join(f"{f.name}.{o.name}: {o.rule()}" for f in FORMATS for o in f.options))
 POSITIONAL_FIELDS = ("job_type", "data_source_path", "data_source_type", "tenant_id")

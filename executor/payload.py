@@ -120,7 +120,7 @@ def select_payload(parameter: str | None, inputs: JobInputSettings) -> dict[str,
 
 
 REQUEST_FIELDS = ("workflow_id", "source_id", "job_type", "data_source_path", "data_source_type", "tenant_id",
-                  "run_id", "include", "exclude", "csv_header", "format_options")
+                  "run_id", "include", "exclude", "csv_header", "format_options", "refresh")
 ID_FIELDS = ("workflow_id", "source_id")  # the fields job_metadata may carry
 EXPLICIT, JOB_METADATA, PAYLOAD, ENVIRONMENT = "explicit", "job_metadata", "payload", "environment"
 
@@ -247,6 +247,7 @@ class JobRequest:
     exclude: tuple[str, ...] = ()
     # format name -> {option: value}, validated against executor.formats (the payload's format_options)
     format_options: FormatOptions = field(default_factory=dict)
+    refresh: str = "full"  # full (read every file) or incremental (reuse the last completed run's facts)
 
     @property
     def csv_header(self) -> str:
@@ -277,6 +278,23 @@ def normalize_csv_header(value: Any) -> str:
     shown = str(value)[:40]
     raise PayloadError(f"csv_header {shown!r} is invalid; expected one of: {', '.join(CSV_HEADER_MODES)} "
                        "(auto: the first record is the header unless the file's types say otherwise)")
+
+
+REFRESH_FULL = "full"
+REFRESH_INCREMENTAL = "incremental"
+REFRESH_MODES = (REFRESH_FULL, REFRESH_INCREMENTAL)
+
+
+def normalize_refresh(value: Any) -> str:
+    """The payload's refresh: full (default: every file is read) or incremental (files unchanged since
+    the workflow's last completed run over the same source are not opened; README, Incremental runs)."""
+    if value is None:
+        return REFRESH_FULL
+    if isinstance(value, str) and value.strip().lower() in REFRESH_MODES:
+        return value.strip().lower()
+    shown = str(value)[:40]
+    raise PayloadError(f"refresh {shown!r} is invalid; expected one of: {', '.join(REFRESH_MODES)} "
+                       "(full reads every file; incremental reuses what the last completed run recorded)")
 
 
 def split_patterns(value: object, name: str) -> tuple[str, ...]:
@@ -348,6 +366,7 @@ def build_request(payload: Mapping[str, Any], given: Mapping[str, object] | None
         include=split_patterns(value("include"), "include"),
         exclude=split_patterns(value("exclude"), "exclude"),
         format_options=resolve_format_options(explicit, payload),
+        refresh=normalize_refresh(value("refresh")),
     )
 
 

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from executor.errors import ExecutorError
 from executor.logging_setup import CONTEXT
+from executor.metadata.incremental import PriorRun
 from executor.metadata.model import RUN_FAILED, RUN_RUNNING, MetadataResult
 from executor.metadata.readers.registry import READERS
-from executor.payload import JobRequest
+from executor.payload import REFRESH_INCREMENTAL, JobRequest
 from executor.redaction import SECRETS, strip_query
 from executor.spark_jobs import job_group
 from executor.storage.databricks_writer import DatabricksWriter, RunRecord
@@ -62,10 +63,12 @@ def table_notes(result: MetadataResult, limit: int = 50) -> dict[str, Any]:
     return out
 
 
-def summarize(result: MetadataResult | None, seconds: float, spark_jobs: int) -> dict[str, Any]:
-    """The run's summary (stored as JSON in executor_runs.summary; executor.ops.summary renders it)."""
+def summarize(result: MetadataResult | None, seconds: float, spark_jobs: int,
+              refresh: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The run's summary (stored as JSON in executor_runs.summary; executor.ops.summary renders it).
+    `refresh`: the refresh mode and, for an incremental run, what it reused (prior_run)."""
     if result is None:
-        return {"seconds": round(seconds, 3), "spark_jobs": spark_jobs}
+        return {"seconds": round(seconds, 3), "spark_jobs": spark_jobs, **(refresh or {})}
     failed = result.failed_tables
     return {
         "tables": len(result.tables),
@@ -77,8 +80,34 @@ def summarize(result: MetadataResult | None, seconds: float, spark_jobs: int) ->
         "bytes": result.total_size_bytes,
         "spark_jobs": spark_jobs,
         "seconds": round(seconds, 3),
+        **(refresh or {}),
+        **result.reads,
         **table_notes(result),
     }
+
+
+def prior_run(request: JobRequest, writer: DatabricksWriter | None, run: RunRecord,
+              ) -> tuple[PriorRun | None, dict[str, Any]]:
+    """The earlier run an incremental run reuses (DatabricksWriter.prior_run) and the summary's
+    `refresh` fields. Never fails the run: without a record (no earlier completed run, no
+    --write-to-db, an error reading it) every file is read, and refresh_note says why."""
+    out: dict[str, Any] = {"refresh": request.refresh}
+    if request.refresh != REFRESH_INCREMENTAL:
+        return None, out
+    if writer is None:
+        return None, {**out, "refresh_note": "without --write-to-db there is no record to reuse: every file was read"}
+    try:
+        prior = writer.prior_run(request.workflow_id, request.source_id, run.source_path, exclude_run_id=run.run_id)
+    except Exception as exc:  # noqa: BLE001 - reading everything is always correct
+        logger.warning("incremental run: could not read the earlier run's record (%s); every file is read",
+                       SECRETS.redact(f"{type(exc).__name__}: {exc}")[:500])
+        return None, {**out, "refresh_note": "the earlier run's record could not be read: every file was read"}
+    if prior is None:
+        return None, {**out, "refresh_note": "no completed run of this workflow_id, source_id and source path: "
+                                             "every file was read"}
+    logger.info("incremental run: reusing the record of run %s (%d tables, %d files)", prior.run_id,
+                len(prior.tables), len(prior.files))
+    return prior, out
 
 
 def first_line(exc: BaseException) -> str:
@@ -136,12 +165,14 @@ def run_job(request: JobRequest, context: ExecutorContext,
             return EXIT_FAILED, failed_before_spark(run, exc, time.monotonic() - t0)
     writer = context.writer if request.write_to_db else None
     result: MetadataResult | None = None
+    refresh: dict[str, Any] = {"refresh": request.refresh}
     with job_group(context.spark, f"nuvyn-{request.run_id}", f"nuvyn-executor {request.run_id}") as jobs:
         try:
             if writer is not None:
                 writer.record_run(run)  # creates or migrates the tables first
                 mark_abandoned(writer, run)
-            result = context.extractor.extract(request, progress=progress)
+            prior, refresh = prior_run(request, writer, run)
+            result = context.extractor.extract(request, progress=progress, prior=prior)
             if writer is not None:
                 writer.write_metadata(result, request.workflow_id, request.source_id, run_id=request.run_id)
             run.status = result.status
@@ -155,7 +186,7 @@ def run_job(request: JobRequest, context: ExecutorContext,
             else:
                 logger.exception("run failed: %s", run.error_message)
         run.finished_at = datetime.now(timezone.utc)
-        run.summary = summarize(result, time.monotonic() - t0, jobs.count)
+        run.summary = summarize(result, time.monotonic() - t0, jobs.count, refresh)
         if writer is not None and run.status != RUN_RUNNING:
             try:
                 writer.record_run(run)

@@ -57,6 +57,11 @@ class CreateJobRequest(BaseModel):
                     "the field, e.g. format_options.xml.rowTag): "
                     + "; ".join(f"{f.name}.{o.name}: {o.rule()}" for f in FORMATS for o in f.options)
                     + '. Example: {"xml": {"rowTag": "record"}}.')
+    refresh: Literal["full", "incremental"] | None = Field(
+        default=None,
+        description="full (default: every file is read) or incremental (files unchanged since the workflow's last "
+                    "completed run over the same source are not opened; their facts come from that run: README, "
+                    "Incremental runs).")
     job_metadata: dict[str, Any] | None = Field(
         default=None,
         description="Optional metadata passed on to the job (at most 65536 bytes as JSON; NaN/Infinity "

@@ -10,24 +10,36 @@ error, and the run goes on. Extraction never writes anything: storage is a separ
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from executor import __version__
 from executor.errors import ExecutorError, TableExtractionError
 from executor.formats import FormatOptions
+from executor.metadata import incremental as inc
 from executor.metadata.csv_scan import HEADER_AUTO
-from executor.metadata.grouping import TablePlan
-from executor.metadata.model import TABLE_FAILED, MetadataResult, TableFacts
-from executor.metadata.plan import SourcePlan, StoreFactory, default_store_factory, open_source, plan_source
-from executor.metadata.readers.base import TableContext, first_line, parent
+from executor.metadata.grouping import PlannedFile, TablePlan
+from executor.metadata.model import ROLE_DATA, ROLE_LOG, TABLE_FAILED, TABLE_OK, FileRecord, MetadataResult, TableFacts
+from executor.metadata.plan import (
+    ReuseFacts,
+    SourcePlan,
+    StoreFactory,
+    default_store_factory,
+    file_facts,
+    open_source,
+    plan_source,
+    sample_share,
+)
+from executor.metadata.readers.base import FileContext, FileFacts, TableContext, first_line, parent
 from executor.metadata.readers.registry import READERS
 from executor.redaction import SECRETS
 from executor.settings import Settings
-from executor.sources.base import FileStore, io_threads, release_files
+from executor.sources.base import FileStore, bytes_read, io_threads, release_files
 from executor.sources.location import Location
 
 if TYPE_CHECKING:
@@ -107,10 +119,12 @@ class MetadataExtractor:
 
     # ------------------------------------------------------------------ extraction
 
-    def extract(self, request: ExtractRequest, progress: ProgressCallback | None = None) -> MetadataResult:
+    def extract(self, request: ExtractRequest, progress: ProgressCallback | None = None,
+                prior: inc.PriorRun | None = None) -> MetadataResult:
+        """`prior` (refresh: incremental): the earlier run whose facts unchanged files and tables reuse."""
         return self.extract_metadata(request.data_source_path, request.data_source_type,
                                      include=request.include, exclude=request.exclude, progress=progress,
-                                     csv_header=request.csv_header, format_options=request.format_options)
+                                     csv_header=request.csv_header, format_options=request.format_options, prior=prior)
 
     def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
         return open_source(data_source_path, data_source_type, self.settings, self.store_factory)
@@ -118,17 +132,28 @@ class MetadataExtractor:
     def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
                          include: Sequence[str] = (), exclude: Sequence[str] = (),
                          progress: ProgressCallback | None = None, csv_header: str = HEADER_AUTO,
-                         format_options: FormatOptions | None = None) -> MetadataResult:
+                         format_options: FormatOptions | None = None,
+                         prior: inc.PriorRun | None = None) -> MetadataResult:
         """Extract the metadata of every table under `data_source_path`.
 
         `progress` (optional) is called before the first table and after each one (ProgressCallback).
         `csv_header`: auto (csv_scan.decide_header), true or false for every CSV/TSV file (the old name
-        of format_options.csv.header). `format_options`: each format's options (executor.formats)."""
+        of format_options.csv.header). `format_options`: each format's options (executor.formats).
+        `prior` (an incremental run): the earlier run whose records unchanged files and tables reuse
+        (executor.metadata.incremental); None reads everything."""
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
+        rules = inc.Rules(__version__, inc.settings_fingerprint(self.settings, self.spark_version, csv_header,
+                                                                data_source_type, format_options))
+
+        restored: dict[str, dict[str, Any] | None] = {}  # uri -> the record's facts, for files not opened
+        reuse = self._reuse(prior, rules, restored)
         source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
                              store_factory=self.store_factory, csv_header=csv_header,
-                             spark_version=self.spark_version, readers=self.readers, format_options=format_options)
+                             spark_version=self.spark_version, readers=self.readers, format_options=format_options,
+                             reuse=reuse)
+        reused = self._reusable_tables(source, prior, rules)
+        reads = self._read_missing_facts(source, reused, restored, csv_header)
         location, store, listing = source.location, source.store, source.listing
         store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
         logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
@@ -149,16 +174,24 @@ class MetadataExtractor:
             ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads,
                                dict(format_options or {}))
             for table in source.tables:
-                if source.problem(table) is None:
+                if source.problem(table) is None and table.name not in reused:
                     self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)
             totals = {"tables_done": 0, "tables_total": len(source.tables), "files_done": 0,
                       "files_total": listing.files_found, "bytes_done": 0, "bytes_total": listing.total_size_bytes,
                       "rows": 0}
+            # tables in parallel (their reads go to the I/O pool); results kept in plan order; an
+            # incremental run's unchanged tables are the earlier run's results (nothing read), done
+            # before the first notification
+            done_tables: dict[int, TableFacts] = {i: self._reused_table(source, table, reused[table.name])
+                                                  for i, table in enumerate(source.tables) if table.name in reused}
+            for done in done_tables.values():
+                totals["tables_done"] += 1
+                totals["files_done"] += done.file_count
+                totals["bytes_done"] += done.size_bytes
+                totals["rows"] += done.row_count or 0
             _notify(progress, None, totals)
-            # tables in parallel (their reads go to the I/O pool); results kept in plan order
             running = {tables_pool.submit(self._extract_table, ctx, source, table): i
-                       for i, table in enumerate(source.tables)}
-            done_tables: dict[int, TableFacts] = {}
+                       for i, table in enumerate(source.tables) if table.name not in reused}
             for fut in as_completed(running):
                 i = running[fut]
                 done = done_tables[i] = fut.result()
@@ -169,9 +202,122 @@ class MetadataExtractor:
                 totals["rows"] += done.row_count or 0
                 _notify(progress, done, totals)
             result.tables.extend(done_tables[i] for i in range(len(source.tables)))
-        logger.info("extracted %d tables (%d failed) in %.1fs", len(result.tables),
-                    len(result.failed_tables), time.monotonic() - t0)
+        result.file_records = self._file_records(source, result, rules, restored)
+        result.reads = self._reads_summary(result, reads, reused, prior, store)
+        logger.info("extracted %d tables (%d failed) in %.1fs: %d files read, %d reused, %s bytes read",
+                    len(result.tables), len(result.failed_tables), time.monotonic() - t0, reads.files_read,
+                    reads.files_reused, result.reads["bytes_read"])
         return result
+
+    # ------------------------------------------------------------------ incremental runs
+
+    def _reuse(self, prior: inc.PriorRun | None, rules: inc.Rules,
+               restored: dict[str, dict[str, Any] | None]) -> ReuseFacts | None:
+        """plan_source's `reuse` of an incremental run (None in a full run): an unchanged file's facts from
+        the record (incremental.restorable); `restored` collects the record's facts of those files."""
+        if prior is None:
+            return None
+
+        def reuse(table: TablePlan, pf: PlannedFile) -> FileFacts | None:
+            version = self.readers.reader(table.file_format).rule_version
+            facts = inc.restorable(prior, pf.info, table.file_format, pf.compression, version, rules)
+            if facts is not None:
+                restored[pf.info.uri] = prior.files[pf.info.relative].facts
+            return facts
+
+        return reuse
+
+    @staticmethod
+    def _reads_summary(result: MetadataResult, reads: inc.Reuse, reused: Mapping[str, TableFacts],
+                       prior: inc.PriorRun | None, store: FileStore) -> dict[str, Any]:
+        """The summary's files_read, files_reused, bytes_read and (incremental) the tables' changes."""
+        if prior is not None:
+            names = {t.table_name for t in result.tables}
+            reads.prior_run_id = prior.run_id
+            reads.tables_reused = sorted(reused)
+            reads.tables_added = sorted(names - prior.table_names)
+            reads.tables_removed = sorted(prior.table_names - names)
+            reads.tables_changed = sorted((names & prior.table_names) - set(reused))
+        return {**reads.summary(), "bytes_read": bytes_read(store)}
+
+    def _table_files(self, table: TablePlan) -> dict[str, Any]:
+        """path -> FileInfo of what a table's result depends on: its data files, and a Delta table's log."""
+        infos = [f.info for f in table.files] + list(table.log_files)
+        return {i.relative: i for i in infos}
+
+    def _reusable_tables(self, source: SourcePlan, prior: inc.PriorRun | None,
+                         rules: inc.Rules) -> dict[str, TableFacts]:
+        """name -> the earlier run's result of each table that is exactly as it was (incremental.reusable_table)."""
+        out: dict[str, TableFacts] = {}
+        if prior is None:
+            return out
+        for table in source.tables:
+            if source.problem(table) is not None:
+                continue
+            version = self.readers.reader(table.file_format).rule_version
+            compressions = {f.info.relative: f.compression for f in table.files}
+            old = inc.reusable_table(prior, table.name, self._table_files(table), table.file_format, version,
+                                     rules, compressions)
+            if old is not None:
+                out[table.name] = old
+        return out
+
+    def _read_missing_facts(self, source: SourcePlan, reused: dict[str, TableFacts],
+                            restored: Mapping[str, object], csv_header: str) -> inc.Reuse:
+        """Read the facts of unchanged files whose table is extracted and whose reader needs more than the
+        record holds (incremental.needs_read); count the files read and reused."""
+        reads = inc.Reuse()
+        shares = {id(f): sample_share(self.settings, t) for t in source.listing.tables for f in t.files}
+        ctx = FileContext(source.store, self.settings, self.spark_version, csv_header)
+        todo: list[tuple[TablePlan, PlannedFile]] = []
+        for table in source.tables:
+            per_file = self.readers.reader(table.file_format).file_facts_per_file
+            for f in table.files:
+                fact = source.facts.get(f.info.uri)
+                if table.name in reused or (f.info.uri in restored and not inc.needs_read(fact)):
+                    reads.files_reused += 1
+                    continue
+                reads.files_read += 1
+                if per_file and isinstance(fact, inc.RestoredFacts) and source.problem(table) is None:
+                    todo.append((table, f))
+        if todo:
+            with ThreadPoolExecutor(max_workers=io_threads(self.settings, source.store),
+                                    thread_name_prefix="nuvyn-io") as pool:
+                futures = [(f, pool.submit(file_facts, self.readers.reader(t.file_format), ctx, f, t.file_format,
+                                           shares.get(id(f), self.settings.profile_max_rows))) for t, f in todo]
+                for f, fut in futures:
+                    source.facts[f.info.uri] = fut.result()
+        return reads
+
+    def _reused_table(self, source: SourcePlan, plan: TablePlan, old: TableFacts) -> TableFacts:
+        """The earlier run's result of an unchanged table, as this run records it."""
+        table = copy.deepcopy(old)
+        table.file_path = _table_root(source.store, source.location, plan)
+        table.file_count, table.size_bytes = len(plan.files), plan.size_bytes
+        table.partition_columns = list(plan.partition_keys)
+        return table
+
+    def _file_records(self, source: SourcePlan, result: MetadataResult, rules: inc.Rules,
+                      restored: Mapping[str, dict[str, Any] | None]) -> list[FileRecord]:
+        """The file_facts rows of this run: every file of each ok table, with the facts a later run restores
+        (a file not opened keeps its record's facts: same identity, same rules)."""
+        ok = {t.table_name for t in result.tables if t.status == TABLE_OK}
+        out: list[FileRecord] = []
+        for table in source.tables:
+            if table.name not in ok:
+                continue
+            version = self.readers.reader(table.file_format).rule_version
+            entries = [(f.info, f.compression, ROLE_DATA, source.facts.get(f.info.uri)) for f in table.files]
+            entries += [(info, None, ROLE_LOG, None) for info in table.log_files]
+            out.extend(FileRecord(table_name=table.name, path=info.relative, size=info.size,
+                                  modified_us=inc.modified_us(info), etag=info.etag, file_format=table.file_format,
+                                  compression=compression, rule_version=version,
+                                  executor_version=rules.executor_version,
+                                  settings_fingerprint=rules.settings_fingerprint, role=role,
+                                  facts=restored[info.uri] if info.uri in restored
+                                  else inc.facts_to_json(fact) if fact is not None else None)
+                       for info, compression, role, fact in entries)
+        return out
 
     def _extract_table(self, ctx: TableContext, source: SourcePlan, plan: TablePlan) -> TableFacts:
         table = TableFacts(

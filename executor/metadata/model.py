@@ -125,6 +125,29 @@ class TableFacts:
         return schema_fingerprint([(c.column_name, c.data_type, c.is_nullable) for c in self.columns])
 
 
+ROLE_DATA = "data"  # a FileRecord of a data file
+ROLE_LOG = "log"  # a FileRecord of a file of a Delta table's _delta_log
+
+
+@dataclass
+class FileRecord:
+    """One file of an ok table as a run found and read it: a `file_facts` row, what an incremental run
+    reuses (executor.metadata.incremental)."""
+
+    table_name: str
+    path: str  # relative to the source root ('' when the source is the file)
+    size: int
+    modified_us: int | None  # the listing's modified time, whole microseconds since the epoch
+    etag: str | None  # the listing's ETag (Azure); None where the store has none (local, DBFS)
+    file_format: str
+    compression: str | None
+    rule_version: int  # the reader's rule_version when the facts were read
+    executor_version: str
+    settings_fingerprint: str  # incremental.settings_fingerprint: the settings that shape results
+    role: str = ROLE_DATA
+    facts: dict[str, Any] | None = None  # incremental.facts_to_json; None: nothing to restore
+
+
 @dataclass
 class SkippedFile:
     path: str  # relative to the source root
@@ -140,6 +163,10 @@ class MetadataResult:
     total_size_bytes: int = 0
     tables: list[TableFacts] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    # the file_facts rows of this run (one per file of each ok table) and what it read and reused
+    # (files_read, files_reused, bytes_read, ...: the run summary); neither is part of to_dict
+    file_records: list[FileRecord] = field(default_factory=list)
+    reads: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -154,6 +181,8 @@ class MetadataResult:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("file_records", None)
+        d.pop("reads", None)
         d["extraction_timestamp"] = self.extraction_timestamp.isoformat()
         d["status"] = self.status
         for t, td in zip(self.tables, d["tables"]):

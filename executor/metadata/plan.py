@@ -30,6 +30,8 @@ from executor.sources.local import LocalFileStore
 from executor.sources.location import Location, source_location
 
 StoreFactory = Callable[[Location, Settings], FileStore]
+# An incremental run's record: the facts of an unchanged file (not opened), or None to read it.
+ReuseFacts = Callable[[TablePlan, PlannedFile], "FileFacts | None"]
 
 
 def default_store_factory(location: Location, settings: Settings) -> FileStore:
@@ -57,10 +59,12 @@ class EarlyReads:
     A file that turns out not to be read (part of a Delta table seen later) costs its request only."""
 
     def __init__(self, ctx: FileContext, pool: ThreadPoolExecutor, readers: Registry, format_filter: str | None,
-                 include: Sequence[str], exclude: Sequence[str], read_facts: bool) -> None:
+                 include: Sequence[str], exclude: Sequence[str], read_facts: bool,
+                 reuse: ReuseFacts | None = None) -> None:
         self.ctx, self.pool, self.readers = ctx, pool, readers
         self.format_filter, self.include, self.exclude = format_filter, include, exclude
         self.read_facts = read_facts
+        self.reuse = reuse  # an incremental run: files whose facts the record gives are not read early
         self.facts: dict[str, Future[FileFacts]] = {}
         self.sniffs: dict[str, Future[tuple[str | None, str | None]]] = {}
         self._delta_roots: set[str] = set()
@@ -85,6 +89,8 @@ class EarlyReads:
         reader = self.readers.reader(fmt)
         if self.read_facts and reader.early_facts and reader.file_facts_per_file:
             pf = PlannedFile(info, compression=codec)
+            if self.reuse is not None and self.reuse(TablePlan("", fmt, ()), pf) is not None:
+                return  # unchanged since the earlier run: read_file_facts restores it
             self.facts[info.uri] = self.pool.submit(file_facts, reader, self.ctx, pf, fmt, self.ctx.settings.profile_max_rows)
 
     def listing(self, files: Iterable[FileInfo]) -> Iterator[FileInfo]:
@@ -159,25 +165,37 @@ def share_schema(fact: FileFacts, first_of: dict[Hashable, FileFacts]) -> FileFa
     return fact
 
 
+def sample_share(settings: Settings, table: TablePlan) -> int:
+    """The rows each file of a (pre-split) table may keep for profiles."""
+    return -(-settings.profile_max_rows // max(1, len(table.files)))
+
+
 def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry = READERS,
-                    pool: ThreadPoolExecutor | None = None, early: EarlyReads | None = None) -> dict[str, FileFacts]:
+                    pool: ThreadPoolExecutor | None = None, early: EarlyReads | None = None,
+                    reuse: ReuseFacts | None = None) -> dict[str, FileFacts]:
     """Every file's facts (uri -> facts), read in the pool (io_threads threads). Formats read as a
-    whole (Delta) have none. Each file keeps its share of profile_max_rows rows for profiles.
+    whole (Delta) have none. Each file keeps its share of profile_max_rows rows for profiles. `reuse`
+    (an incremental run) gives the facts of unchanged files, which are then not opened.
 
     Facts are collected table by table, file by file: a small file the table step reads again
     (FormatReader.rereads) stays in the store's cache, every other one leaves it at once."""
     if pool is None:
         with ThreadPoolExecutor(max_workers=io_threads(ctx.settings, ctx.store), thread_name_prefix="nuvyn-io") as own:
-            return read_file_facts(ctx, tables, readers, own, early)
+            return read_file_facts(ctx, tables, readers, own, early, reuse)
     started = early.facts if early is not None else {}
     jobs: dict[str, Future[FileFacts]] = {}
+    restored: dict[str, FileFacts] = {}
     for t in tables:
         reader = readers.reader(t.file_format)
         if not reader.file_facts_per_file:
             continue
-        share = -(-ctx.settings.profile_max_rows // max(1, len(t.files)))
+        share = sample_share(ctx.settings, t)
         for f in t.files:
             uri = f.info.uri
+            old = reuse(t, f) if reuse is not None else None
+            if old is not None:
+                restored[uri] = old
+                continue
             fut = started.get(uri) if reader.early_facts else None
             jobs[uri] = fut if fut is not None else pool.submit(file_facts, reader, ctx, f, t.file_format, share)
     if early is not None:
@@ -191,9 +209,12 @@ def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry
         rows: int | None = 0
         for i, f in enumerate(t.files):
             uri = f.info.uri
-            fact = facts[uri] = share_schema(jobs[uri].result(), first_of)
-            if not reader.rereads(ctx.settings, i, rows):
-                forget_cached(ctx.store, [uri])
+            if uri in restored:  # not opened: nothing cached
+                fact = facts[uri] = restored[uri]
+            else:
+                fact = facts[uri] = share_schema(jobs[uri].result(), first_of)
+                if not reader.rereads(ctx.settings, i, rows):
+                    forget_cached(ctx.store, [uri])
             rows = None if rows is None or fact.rows is None else rows + fact.rows
     forget_cached(ctx.store, [uri for uri in started if uri not in jobs])
     return facts
@@ -220,11 +241,13 @@ class SourcePlan:
 def plan_source(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
                 exclude: Sequence[str] = (), *, settings: Settings, store_factory: StoreFactory = default_store_factory,
                 read_facts: bool = True, csv_header: str = "auto", spark_version: str = "3.5",
-                readers: Registry = READERS, format_options: FormatOptions | None = None) -> SourcePlan:
+                readers: Registry = READERS, format_options: FormatOptions | None = None,
+                reuse: ReuseFacts | None = None) -> SourcePlan:
     """List, group, read file facts (unless read_facts is False: the pre-split grouping), split by
     schema, split files that hold several tables (each reader's `split_tables`) and name: the tables
     a run would extract. Never starts Spark. `format_options` (validated by executor.formats) reach
-    the readers through the FileContext; `csv_header` is format_options.csv.header's old name."""
+    the readers through the FileContext; `csv_header` is format_options.csv.header's old name.
+    `reuse` (an incremental run): read_file_facts."""
     location, store = open_source(data_source_path, data_source_type, settings, store_factory)
     facts: dict[str, FileFacts] = {}
     options = dict(format_options or {})
@@ -233,12 +256,12 @@ def plan_source(data_source_path: str, data_source_type: str = "auto", include: 
     ctx = FileContext(store, settings, spark_version, str(options.get("csv", {}).get("header", "auto")), options)
     fmt = data_source_type if data_source_type in readers.formats else None
     with ThreadPoolExecutor(max_workers=io_threads(settings, store), thread_name_prefix="nuvyn-io") as pool:
-        early = EarlyReads(ctx, pool, readers, fmt, include, exclude, read_facts)
+        early = EarlyReads(ctx, pool, readers, fmt, include, exclude, read_facts, reuse)
         try:
             listing = group_listing(store, data_source_type, include, exclude, readers, early)
             tables = listing.tables
             if read_facts:
-                facts = read_file_facts(ctx, listing.tables, readers, pool, early)
+                facts = read_file_facts(ctx, listing.tables, readers, pool, early, reuse)
                 signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
                 tables = split_by_schema(listing.tables, signatures)
         finally:

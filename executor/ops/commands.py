@@ -52,7 +52,7 @@ Command = Callable[[argparse.Namespace, Mapping[str, str], OpenContext], int]
 RUN_ID_RULE = "letters, digits and . _ : -"
 # The flags of `extract` that are request fields (explicit values: executor.payload's level 1).
 EXTRACT_FIELDS = ("workflow_id", "source_id", "tenant_id", "run_id", "data_source_type", "include", "exclude",
-                  "csv_header", "format_options")
+                  "csv_header", "format_options", "refresh")
 
 
 def _check_id(value: str | None, name: str, pattern: re.Pattern[str] = ID_PATTERN,
@@ -89,6 +89,9 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
                    metavar="FORMAT.OPTION=VALUE",
                    help="a format's option (repeatable; payload format_options): "
                         + "; ".join(f"{f.name}.{o.name}: {o.rule()}" for f in FORMATS for o in f.options))
+    p.add_argument("--refresh", default=None, metavar="MODE",
+                   help="full (default: read every file) or incremental (reuse the facts of the workflow's last "
+                        "completed run for files unchanged since; payload refresh)")
     p.add_argument("--dry-run", action="store_true",
                    help="list the tables it would create and every skipped file; no Spark, nothing written")
     p.add_argument("--no-read-headers", dest="read_headers", action="store_false",
@@ -309,6 +312,9 @@ def add_migrate_args(p: argparse.ArgumentParser) -> None:
                    help="set workflow_id = source_id on rows written by v1 (workflow_id NULL)")
     p.add_argument("--optimize", action="store_true",
                    help="apply the query layout: liquid clustering or Z-order by workflow_id, source_id")
+    p.add_argument("--refresh", default=None, metavar="MODE",
+                   help="full (default: read every file) or incremental (reuse the facts of the workflow's last "
+                        "completed run for files unchanged since; payload refresh)")
     p.add_argument("--dry-run", action="store_true", help="print the statements, change nothing")
 
 

@@ -25,8 +25,7 @@ def render_summary(run: dict[str, Any]) -> str:
         if s.get("tables_failed", 0) > len(s.get("failed", [])):
             lines.append(f"    ... and {s['tables_failed'] - len(s.get('failed', []))} more failed tables")
         lines.append(f"  rows counted: {s.get('rows', 0):,}")
-        lines.append(f"  files:        {s.get('files', 0):,} read, {s.get('files_skipped', 0):,} skipped")
-        lines.append(f"  bytes read:   {human_bytes(s.get('bytes'))} ({s.get('bytes', 0):,} bytes)")
+        lines.extend(render_reads(s))
         lines.extend(render_notes(s))
     if "spark_jobs" in s:
         jobs = s["spark_jobs"]
@@ -41,6 +40,32 @@ def render_summary(run: dict[str, Any]) -> str:
     elif not s:
         lines.append("  (no summary recorded: the run is still running or ended before recording it)")
     return "\n".join(lines)
+
+
+def render_reads(s: dict[str, Any]) -> list[str]:
+    """Files and bytes: found, and (summaries with bytes_read) what was read and what was reused."""
+    if "bytes_read" not in s:  # a summary written before bytes_read existed
+        return [f"  files:        {s.get('files', 0):,} read, {s.get('files_skipped', 0):,} skipped",
+                f"  bytes read:   {human_bytes(s.get('bytes'))} ({s.get('bytes', 0):,} bytes)"]
+    lines = [f"  files:        {s.get('files', 0):,} found ({human_bytes(s.get('bytes'))}), "
+             f"{s.get('files_read', 0):,} read, {s.get('files_reused', 0):,} reused, "
+             f"{s.get('files_skipped', 0):,} skipped"]
+    fetched = s.get("bytes_read")
+    lines.append(f"  bytes read:   {human_bytes(fetched)} ({fetched:,} bytes fetched from storage)" if fetched is not None
+                 else "  bytes read:   not counted by this store")
+    if s.get("refresh"):
+        mode = str(s["refresh"])
+        if s.get("reused_from_run"):
+            mode += (f" (from run {s['reused_from_run']}: {s.get('tables_reused', 0)} tables reused, "
+                     f"{len(s.get('tables_changed', []))} changed, {len(s.get('tables_added', []))} added, "
+                     f"{len(s.get('tables_removed', []))} removed)")
+        elif s.get("refresh_note"):
+            mode += f" ({s['refresh_note']})"
+        lines.append(f"  refresh:      {mode}")
+    for key, sign in (("tables_removed", "-"), ("tables_added", "+"), ("tables_changed", "~")):
+        for name in s.get(key, [])[:10]:
+            lines.append(f"    {sign} table {name}")
+    return lines
 
 
 def render_notes(s: dict[str, Any]) -> list[str]:
@@ -75,5 +100,6 @@ def run_row(run: dict[str, Any]) -> dict[str, Any]:
         "failed": s.get("tables_failed"),
         "rows": s.get("rows"),
         "bytes": s.get("bytes"),
+        "bytes_read": s.get("bytes_read"),
         "error": run.get("error_message"),
     }

@@ -54,7 +54,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from executor.errors import SourceError
 from executor.redaction import Secret
 from executor.settings import Settings, reveal
-from executor.sources.base import FileInfo, PruneRule, io_threads
+from executor.sources.base import FileInfo, PruneRule, ReadCounter, io_threads
 from executor.sources.databricks_credentials import SERVICE_PRINCIPAL, UNITY_CATALOG, GovernedCredentials
 from executor.sources.local import escape_glob
 from executor.sources.location import Location, parse_connection_string
@@ -534,6 +534,7 @@ class AzureBlobFileStore:
         self._pool: ThreadPoolExecutor | None = None  # read-ahead ranges and listing pages
         self._sleep: Callable[[float], None] = time.sleep
         self.getter = getter  # ranged GETs without the SDK's pipeline (None: through the SDK client)
+        self.counter = ReadCounter()  # bytes downloaded from blobs (summary.bytes_read)
 
     # ------------------------------------------------------------------ construction (the edge)
 
@@ -813,6 +814,11 @@ class AzureBlobFileStore:
             kwargs = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
 
         def fetch(start: int, length: int) -> bytes:
+            data = download(start, length)
+            self.counter.add(len(data))  # every byte fetched from a blob (summary.bytes_read)
+            return data
+
+        def download(start: int, length: int) -> bytes:
             from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
             if self.getter is not None:

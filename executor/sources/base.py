@@ -3,6 +3,8 @@ and the I/O rules shared by every store (threads, what a remote store keeps betw
 
 from __future__ import annotations
 
+import io
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -30,6 +32,61 @@ class FileInfo:
     @property
     def name(self) -> str:
         return self.relative.rsplit("/", 1)[-1] if self.relative else self.uri.rsplit("/", 1)[-1]
+
+
+class ReadCounter:
+    """Bytes a store fetched from storage (summary.bytes_read): counted where the bytes arrive (a local
+    file's raw reads, an Azure ranged download), so read-ahead counts and bytes served from a buffer
+    do not. Shared by the run's threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bytes = 0
+
+    def __getstate__(self) -> dict[str, int]:  # a store pickled for a worker process counts on its own
+        return {"bytes": self._bytes}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        self._lock = threading.Lock()
+        self._bytes = state["bytes"]
+
+    def add(self, n: int) -> None:
+        if n > 0:
+            with self._lock:
+                self._bytes += n
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+
+class CountingFileIO(io.FileIO):
+    """A local file's raw reader that adds every byte it reads to a ReadCounter."""
+
+    def __init__(self, file: str | int, counter: ReadCounter, closefd: bool = True) -> None:
+        super().__init__(file, "rb", closefd=closefd)
+        self._counter = counter
+
+    def readinto(self, buffer: Any) -> int | None:
+        n = super().readinto(buffer)
+        self._counter.add(n or 0)
+        return n
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size) or b""  # None only for a non-blocking file, which this never is
+        self._counter.add(len(data))
+        return data
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        self._counter.add(len(data))
+        return data
+
+
+def bytes_read(store: object) -> int | None:
+    """What `store` fetched so far (its ReadCounter), or None for a store that does not count."""
+    counter = getattr(store, "counter", None)
+    return counter.bytes if isinstance(counter, ReadCounter) else None
 
 
 class FileStore(Protocol):

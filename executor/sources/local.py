@@ -11,6 +11,7 @@ folder or file swapped for a symlink after the API's check, or after the listing
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import posixpath
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from executor.errors import SourceError
-from executor.sources.base import FileInfo, PruneRule
+from executor.sources.base import CountingFileIO, FileInfo, PruneRule, ReadCounter
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ class LocalFileStore:
         self._spark_scheme = spark_scheme  # 'dbfs:' for DBFS
         self._confined = confined  # the allowed root this store must not leave (a job of the API)
         self._below = list(below)  # the source's components below it (resolved when the job started)
+        self.counter = ReadCounter()  # bytes read from files (summary.bytes_read)
 
     # ------------------------------------------------------------------ confined (a job of the API)
     def _parts(self, uri: str) -> list[str]:
@@ -399,15 +401,16 @@ class LocalFileStore:
                 yield FileInfo(child_rel, entry.path, st.st_size, st.st_mtime)
 
     def open(self, uri: str) -> BinaryIO:
+        """A buffered reader whose raw reads are counted (self.counter)."""
         if self._confined is None:
-            return open(uri, "rb")
+            return cast(BinaryIO, io.BufferedReader(CountingFileIO(uri, self.counter)))
         fd, _ = self._open_confined(uri, False)
         try:
             problem = _file_problem(os.fstat(fd))
             if problem:
                 raise SourceError(f"{uri} is refused: {problem}")
             os.set_blocking(fd, True)
-            return cast(BinaryIO, os.fdopen(fd, "rb"))
+            return cast(BinaryIO, io.BufferedReader(CountingFileIO(fd, self.counter)))
         except BaseException:
             os.close(fd)
             raise

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from executor.errors import MetadataStoreError
 from executor.ids import new_run_id
+from executor.metadata.incremental import PriorRun
 from executor.metadata.model import MetadataResult
 from executor.settings import Settings
 from executor.storage import rows as R
@@ -159,6 +160,16 @@ class DatabricksWriter:
 
         With latest_only, only the newest run per (workflow_id, source_id) is kept."""
         return self.reads.select_runs(workflow_id, source_id, run_id, completed_only, latest_only)
+
+    def prior_run(self, workflow_id: str, source_id: str | None, source_path: str | None,
+                  exclude_run_id: str | None = None) -> PriorRun | None:
+        """What an incremental run may reuse: the latest completed run of this workflow_id, source_id and
+        source path (executor.metadata.incremental), or None when there is none."""
+        found = self.reads.prior_run_rows(workflow_id, source_id, source_path, exclude_run_id)
+        if found is None:
+            return None
+        run_id, rows = found
+        return R.prior_run(run_id, rows[S.TABLES], rows[S.COLUMNS], rows[S.FILE_FACTS])
 
     def query_metadata(self, workflow_id: str | None = None, source_id: str | None = None,
                        run_id: str | None = None) -> dict[str, Any]:

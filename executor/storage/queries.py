@@ -760,6 +760,26 @@ class SparkReads:
         ordered = current.orderBy(F.col("started_at").desc(), F.col("run_id").desc())
         return with_abandoned([r.asDict() for r in ordered.collect()], self.liveness, self.run_events)
 
+    def prior_run_rows(self, workflow_id: str, source_id: str | None, source_path: str | None,
+                       exclude_run_id: str | None = None) -> tuple[str, dict[str, list[Row]]] | None:
+        """The latest completed run (succeeded or partial) of this workflow_id, source_id and source path
+        other than `exclude_run_id`, with its tables, columns and file_facts rows; None when there is none.
+        DataFrame filters only."""
+        from pyspark.sql import functions as F
+
+        runs = [r for r in self.select_runs(workflow_id, source_id, completed_only=True, latest_only=False)
+                if r.get("source_id") == source_id and r.get("source_path") == source_path
+                and r.get("status") in COMPLETED_STATUSES and r.get("run_id") != exclude_run_id]
+        if not runs:
+            return None
+        run_id = str(sort_rows(runs, [(_event_time, True), (_column("run_id"), True)])[0]["run_id"])
+        out: dict[str, list[Row]] = {}
+        for name in (S.TABLES, S.COLUMNS, S.FILE_FACTS):
+            df = self._df(name).filter(F.col("workflow_id") == F.lit(workflow_id)).filter(
+                F.col("run_id") == F.lit(run_id))
+            out[name] = [r.asDict() for r in df.collect()]
+        return run_id, out
+
     def query_metadata(self, workflow_id: str | None = None, source_id: str | None = None,
                        run_id: str | None = None) -> dict[str, Any]:
         from pyspark.sql import functions as F

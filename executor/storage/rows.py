@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from typing import Any, overload
 
 from executor import __version__
-from executor.metadata.model import RUN_RUNNING, MetadataResult
+from executor.metadata.incremental import PriorRun
+from executor.metadata.model import RUN_RUNNING, TABLE_OK, ColumnFacts, FileRecord, MetadataResult, TableFacts
 from executor.storage import schema as S
 
 
@@ -126,4 +127,76 @@ def metadata_rows(result: MetadataResult, workflow_id: str, source_id: str | Non
         columns.extend(_row(
             S.ColumnRow, c, **ids, id=row_id(run_id, "column", t.table_name, c.position), table_name=t.table_name,
             sample_values=json.dumps(c.sample_values, ensure_ascii=False)) for c in t.columns)
-    return {S.SOURCES: sources, S.TABLES: tables, S.COLUMNS: columns}
+    files: list[S.Row] = [S.FileFactRow(
+        id=row_id(run_id, "file", f.table_name, f.path, f.role), **ids, table_name=f.table_name, path=f.path,
+        role=f.role, size_bytes=f.size, modified_us=f.modified_us, etag=f.etag, file_format=f.file_format,
+        compression=f.compression, rule_version=f.rule_version, executor_version=f.executor_version,
+        settings_fingerprint=f.settings_fingerprint, row_count=(f.facts or {}).get("rows"),
+        facts=json.dumps(f.facts, ensure_ascii=False, sort_keys=True) if f.facts is not None else None)
+        for f in result.file_records]
+    out: dict[str, list[S.Row]] = {S.SOURCES: sources, S.TABLES: tables, S.COLUMNS: columns}
+    if files:
+        out[S.FILE_FACTS] = files
+    return out
+
+
+# ---------------------------------------------------------------------- an earlier run, back from its rows
+
+
+def _json(text: Any, default: Any) -> Any:
+    if text is None:
+        return default
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def table_facts(table: dict[str, Any], columns: list[dict[str, Any]]) -> TableFacts:
+    """A table's result from its `tables` row and its `columns` rows: what metadata_rows wrote."""
+    cols = [ColumnFacts(column_name=c["column_name"], data_type=c["data_type"], position=c["position"],
+                        is_nullable=bool(c["is_nullable"]), sample_values=list(_json(c.get("sample_values"), [])),
+                        is_partition=bool(c.get("is_partition")), null_count=c.get("null_count"),
+                        distinct_count=c.get("distinct_count"), min_value=c.get("min_value"),
+                        max_value=c.get("max_value"), profile_scope=c.get("profile_scope"))
+            for c in sorted(columns, key=lambda c: c["position"])]
+    return TableFacts(table_name=table["table_name"], file_path=table["file_path"], file_type=table["file_type"],
+                      file_count=table.get("file_count") or 0, size_bytes=table.get("size_bytes") or 0,
+                      row_count=table.get("row_count"), partition_columns=list(_json(table.get("partition_columns"), [])),
+                      columns=cols, status=table.get("status") or TABLE_OK, error_message=table.get("error_message"),
+                      malformed_records=table.get("malformed_records"),
+                      format_details=_format_details(table), column_notes=dict(_json(table.get("column_notes"), {})))
+
+
+def _format_details(table: dict[str, Any]) -> dict[str, Any]:
+    """tables.format_details as written (csv_header and csv_header_reason derive from it); from those
+    two columns for rows written before format_details existed."""
+    details = _json(table.get("format_details"), None)
+    if isinstance(details, dict):
+        return dict(details)
+    old = {"header": table.get("csv_header"), "header_reason": table.get("csv_header_reason")}
+    return old if any(v is not None for v in old.values()) else {}
+
+
+def file_record(row: dict[str, Any]) -> FileRecord:
+    """A FileRecord from its file_facts row."""
+    facts = _json(row.get("facts"), None)
+    return FileRecord(table_name=row["table_name"], path=row["path"], size=row["size_bytes"],
+                      modified_us=row.get("modified_us"), etag=row.get("etag"), file_format=row["file_format"],
+                      compression=row.get("compression"), rule_version=row["rule_version"],
+                      executor_version=row["executor_version"], settings_fingerprint=row["settings_fingerprint"],
+                      role=row.get("role") or "data", facts=facts if isinstance(facts, dict) else None)
+
+
+def prior_run(run_id: str, tables: list[dict[str, Any]], columns: list[dict[str, Any]],
+              files: list[dict[str, Any]]) -> PriorRun:
+    """What an incremental run may reuse of one completed run, from that run's rows: its ok tables'
+    results and the records of their files (a failed table has none)."""
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for c in columns:
+        by_table.setdefault(c["table_name"], []).append(c)
+    ok = {t["table_name"]: table_facts(t, by_table.get(t["table_name"], []))
+          for t in tables if (t.get("status") or TABLE_OK) == TABLE_OK}
+    records = [file_record(r) for r in files if r.get("table_name") in ok]
+    return PriorRun(run_id=run_id, tables=ok, files={r.path: r for r in records},
+                    table_names={t["table_name"] for t in tables})

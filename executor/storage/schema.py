@@ -1,4 +1,4 @@
-"""The four Delta tables: one row dataclass per table is the single column list (names, Spark SQL
+"""The Delta tables (the contract's four, and file_facts): one row dataclass per table is the single column list (names, Spark SQL
 types, nullability, meaning), and the DDL, the Spark schema and the added-columns migration are
 derived from it. The seed's DDL columns come first, in the seed's order; columns this executor adds follow.
 `id` is the seed's `BIGINT GENERATED ALWAYS AS IDENTITY` key made portable: a deterministic 63-bit
@@ -27,7 +27,9 @@ SOURCES = "sources"
 TABLES = "tables"
 COLUMNS = "columns"
 EXECUTOR_RUNS = "executor_runs"
-ALL_TABLES = (SOURCES, TABLES, COLUMNS, EXECUTOR_RUNS)
+FILE_FACTS = "file_facts"  # not in the v2 contract: what incremental runs reuse (README, "Incremental runs")
+CONTRACT_TABLES = (SOURCES, TABLES, COLUMNS, EXECUTOR_RUNS)
+ALL_TABLES = (SOURCES, TABLES, COLUMNS, EXECUTOR_RUNS, FILE_FACTS)
 DATA_TABLES = (SOURCES, TABLES, COLUMNS)
 
 # The Python type a value of each Spark SQL type has in a row.
@@ -139,15 +141,44 @@ class RunRow:
         seed=False)
 
 
-Row = Union[SourceRow, TableRow, ColumnRow, RunRow]
+@dataclass(frozen=True, kw_only=True)
+class FileFactRow:
+    id: int | None = col("BIGINT", "Row key: 63-bit hash of (run_id, table_name, path, role)", seed=False)
+    workflow_id: str | None = col("STRING", "Primary identifier", seed=False)
+    source_id: str | None = col("STRING", "Optional filter identifier", seed=False)
+    run_id: str | None = col("STRING", "The run that found and read (or reused) the file", seed=False)
+    table_name: str | None = col("STRING", "The table the file belongs to (tables.table_name of the run)", seed=False)
+    path: str | None = col("STRING", "Path relative to the source root ('' when the source is the file)", seed=False)
+    role: str | None = col("STRING", "data (a data file) or log (a file of a Delta table's _delta_log)", seed=False)
+    size_bytes: int | None = col("BIGINT", "Size from the listing", seed=False)
+    modified_us: int | None = col(
+        "BIGINT", "Last modified time from the listing, microseconds since 1970-01-01 UTC", seed=False)
+    etag: str | None = col("STRING", "ETag from the listing (Azure); NULL where the store has none", seed=False)
+    file_format: str | None = col("STRING", "The format the file was read as (tables.file_type)", seed=False)
+    compression: str | None = col("STRING", "gzip or bzip2 for a compressed text file, else NULL", seed=False)
+    rule_version: int | None = col(
+        "INT", "The reader's rule version when the facts were read (bumped when its rules change)", seed=False)
+    executor_version: str | None = col("STRING", "Version of the executor that read the facts", seed=False)
+    settings_fingerprint: str | None = col(
+        "STRING", "Hash of the settings that shape results (sampling, profiles, inference, csv_header, Spark line)",
+        seed=False)
+    row_count: int | None = col("BIGINT", "The file's exact rows when its format gives them per file", seed=False)
+    facts: str | None = col(
+        "STRING", "JSON: schema signature, rows; CSV/TSV also dialect, header decision and cells, record counts",
+        seed=False)
 
-ROW_TYPES: dict[str, type[Row]] = {SOURCES: SourceRow, TABLES: TableRow, COLUMNS: ColumnRow, EXECUTOR_RUNS: RunRow}
+
+Row = Union[SourceRow, TableRow, ColumnRow, RunRow, FileFactRow]
+
+ROW_TYPES: dict[str, type[Row]] = {SOURCES: SourceRow, TABLES: TableRow, COLUMNS: ColumnRow, EXECUTOR_RUNS: RunRow,
+                                   FILE_FACTS: FileFactRow}
 
 TABLE_COMMENTS = {
     SOURCES: "One row per extracted source per run",
     TABLES: "One row per table found under a source per run",
     COLUMNS: "One row per column of each table per run",
     EXECUTOR_RUNS: "Run events: a running row at start and a final row (succeeded/partial/failed/abandoned)",
+    FILE_FACTS: "One row per file of each ok table per run: identity and facts that incremental runs reuse",
 }
 
 # Delta table properties set on creation. Appends are blind (no identity column), so concurrent
@@ -159,6 +190,13 @@ TABLE_PROPERTIES = {
 
 # Delta has no CREATE INDEX: the tables are clustered (liquid clustering) or Z-ordered by these.
 LAYOUT_COLUMNS = ("workflow_id", "source_id")
+# file_facts is looked up by one earlier run of a workflow (workflow_id, run_id): clustered by those too.
+TABLE_LAYOUT_COLUMNS: dict[str, tuple[str, ...]] = {FILE_FACTS: ("workflow_id", "source_id", "run_id")}
+
+
+def layout_columns(table: str) -> tuple[str, ...]:
+    """The columns a table is clustered (or Z-ordered) by."""
+    return TABLE_LAYOUT_COLUMNS.get(table, LAYOUT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -209,7 +247,7 @@ def create_table_sql(table: str, full_name: str, *, cluster: bool, location: str
     props = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
     sql = f"CREATE TABLE IF NOT EXISTS {full_name} ({column_defs(TABLE_COLUMNS[table])}) USING DELTA"
     if cluster:
-        sql += f" CLUSTER BY ({', '.join(LAYOUT_COLUMNS)})"
+        sql += f" CLUSTER BY ({', '.join(layout_columns(table))})"
     sql += f" COMMENT {sql_comment(TABLE_COMMENTS[table])} TBLPROPERTIES ({props})"
     if location:
         sql += f" LOCATION '{location}'"

@@ -187,7 +187,7 @@ class TablesWriter:
 
     def layout_statements(self, name: str) -> list[str]:
         """What `migrate --optimize` runs for a table's layout (no request values in them)."""
-        cols = ", ".join(S.LAYOUT_COLUMNS)
+        cols = ", ".join(S.layout_columns(name))
         if self.settings.table_layout == "cluster":
             return [f"ALTER TABLE {self.table(name)} CLUSTER BY ({cols})", f"OPTIMIZE {self.table(name)}"]
         if self.settings.table_layout == "zorder":

@@ -167,7 +167,7 @@ def test_seed_cli_form_with_spark_remote_three_runs_at_once(server, spark, setti
             got_cols.setdefault(c["table_name"], []).append(c["column_name"])
         assert got_cols == {n: cols for n, (_ft, _rows, cols) in expected.items()}
         assert rows_per_table(ctx, report["run_id"]) == {S.SOURCES: 1, S.TABLES: len(expected), S.COLUMNS: columns,
-                                                         S.EXECUTOR_RUNS: 2}
+                                                         S.EXECUTOR_RUNS: 2, S.FILE_FACTS: report["summary"]["files"]}
     unique_ids(ctx)
 
 
@@ -201,3 +201,16 @@ def test_wheel_entry_point_in_an_active_connect_session_twice(server, spark, set
     assert len({(e.host, e.pid, e.process_start) for e in events if e.status == "running"}) == 2
     assert [r["status"] for r in ctx.writer.query_metadata(workflow_id="wf_task")["runs"]] == ["succeeded"]
     unique_ids(ctx)
+
+    # refresh: incremental over Connect: the record is read back with DataFrame filters (no RDD, no
+    # sparkContext), nothing of the unchanged lake is read, and the rows are the first run's
+    third = run_process([sys.executable, str(TASK), server.url, "job",
+                         *task_argv({**payload, "refresh": "incremental"}, "77002")], env)
+    assert third.returncode == 0, third.stderr[-3000:]
+    summary = json.loads(third.stdout)["summary"]
+    assert summary["reused_from_run"] == "77001" and summary["bytes_read"] == 0, summary
+    assert summary["files_reused"] == summary["files"] and summary["tables_changed"] == []
+    cols = ["table_name", "row_count", "column_count", "schema_fingerprint"]
+    table = ctx.spark.table(ctx.settings.table_name(S.TABLES))
+    assert sorted(table.filter(table.run_id == "77002").select(*cols).collect()) == sorted(
+        table.filter(table.run_id == "77001").select(*cols).collect())

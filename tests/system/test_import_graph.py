@@ -21,7 +21,8 @@ PURE = ("executor.payload", "executor.redaction", "executor.metadata.grouping", 
         "executor.storage.rows", "executor.sources.location", "executor.metadata.fanout",
         "executor.metadata.types.algebra", "executor.metadata.types.widening",
         "executor.metadata.types.csv_inference", "executor.metadata.types.json_inference",
-        "executor.metadata.types.partition_inference", "executor.metadata.types.parquet_mapping")
+        "executor.metadata.types.partition_inference", "executor.metadata.types.parquet_mapping",
+        "executor.metadata.incremental")
 
 
 def module_name(path: pathlib.Path) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from executor.errors import PayloadError
+
 yaml = pytest.importorskip("yaml")
 
 REPO = Path(__file__).resolve().parents[2]
@@ -228,10 +230,12 @@ def test_task_parameters_reference_declared_job_parameters(bundle, included):
     params = task["python_wheel_task"]["parameters"]
     declared = {p["name"]: p for p in job["parameters"]}
     used = set(re.findall(r"\{\{job\.parameters\.([A-Za-z0-9_]+)\}\}", " ".join(params)))
-    assert used == {"payload"} and used <= set(declared)
+    assert used == {"payload", "refresh"} and used <= set(declared)
     assert declared["payload"]["default"] == "${var.default_payload}"
+    assert declared["refresh"]["default"] == ""  # empty: the payload's refresh, else full
     assert bundle["variables"]["default_payload"]["default"] == ""
-    assert params == ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}", "--write-to-db",
+    assert params == ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}",
+                      "--refresh={{job.parameters.refresh}}", "--write-to-db",
                       "--log-format=json", "--metadata-catalog=${var.metadata_catalog}",
                       "--metadata-schema=${var.metadata_schema}", "--azure-sp-secret-scope=${var.azure_sp_secret_scope}",
                       "--run-timeout-s=${var.timeout_seconds}"]
@@ -263,8 +267,9 @@ def test_every_setting_the_job_needs_is_a_task_parameter(bundle, included):
     assert Settings.from_env(settings_env(argv, {"NUVYN_METADATA_CATALOG": "ignored"})).catalog == "main"
 
 
-def databricks_argv(params: list[str], payload: str, run_id: str) -> list[str]:
-    return [p.replace("{{job.parameters.payload}}", payload).replace("{{job.run_id}}", run_id) for p in params]
+def databricks_argv(params: list[str], payload: str, run_id: str, refresh: str = "") -> list[str]:
+    return [p.replace("{{job.parameters.payload}}", payload).replace("{{job.run_id}}", run_id)
+            .replace("{{job.parameters.refresh}}", refresh) for p in params]
 
 
 def test_the_task_arguments_parse_as_the_backend_triggers_them(included):
@@ -285,6 +290,11 @@ def test_the_task_arguments_parse_as_the_backend_triggers_them(included):
     # An empty parameter (the default) falls back to the cluster's NUVYN_JOB_PAYLOAD.
     req = resolve_request(databricks_argv(params, "", "42"), env)
     assert (req.workflow_id, req.data_source_path, req.run_id) == ("from_env", "/x", "42")
+    assert req.refresh == "full"  # the refresh parameter's default (empty): the payload's, else full
+    req = resolve_request(databricks_argv(params, json.dumps({**payload, "refresh": "full"}), "43", "incremental"), env)
+    assert req.refresh == "incremental"  # the job parameter is an explicit value: it wins over the payload
+    with pytest.raises(PayloadError, match="refresh 'sometimes' is invalid"):
+        resolve_request(databricks_argv(params, json.dumps(payload), "44", "sometimes"), env)
 
 
 def test_job_settings_match_the_jobs_api_model(bundle, included):

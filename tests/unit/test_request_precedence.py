@@ -93,6 +93,15 @@ CASES = [
                                                      "data_source_type": "xls"}, error="data_source_type"),
     Case("an invalid csv_header is refused", {"workflow_id": "wf", "data_source_path": PATH, "csv_header": "maybe"},
          error="csv_header"),
+    Case("refresh defaults to full", {"workflow_id": "wf", "data_source_path": PATH}, expect={"refresh": "full"}),
+    Case("the payload's refresh", {"workflow_id": "wf", "data_source_path": PATH, "refresh": "incremental"},
+         expect={"refresh": "incremental"}),
+    Case("explicit refresh wins", {"workflow_id": "wf", "data_source_path": PATH, "refresh": "incremental"},
+         explicit={"refresh": "full"}, expect={"refresh": "full"}),
+    Case("an invalid refresh is refused", {"workflow_id": "wf", "data_source_path": PATH, "refresh": "partial"},
+         error="refresh"),
+    Case("an invalid explicit refresh is refused", {"workflow_id": "wf", "data_source_path": PATH},
+         explicit={"refresh": "daily"}, error="refresh"),
 ]
 
 NAMED = {"workflow_id", "source_id", "data_source_path", "data_source_type", "tenant_id", "include", "csv_header"}
@@ -118,9 +127,11 @@ def job_param(case: Case) -> Any:
 def databricks(case: Case) -> Any:
     job = yaml.safe_load((ROOT / "jobs" / "metadata_extraction.job.yml").read_text(encoding="utf-8"))
     task = next(iter(job["resources"]["jobs"].values()))["tasks"][0]["python_wheel_task"]
+    explicit = dict(case.explicit)
+    refresh = str(explicit.pop("refresh", ""))  # the job parameter `refresh`
     argv = [p.replace("{{job.parameters.payload}}", json.dumps(case.payload)).replace("{{job.run_id}}", "7")
-            for p in task["parameters"]]
-    return resolve_request([*argv, *_named(case.explicit)], dict(case.env))
+            .replace("{{job.parameters.refresh}}", refresh) for p in task["parameters"]]
+    return resolve_request([*argv, *_named(explicit)], dict(case.env))
 
 
 def extract(case: Case) -> Any:
@@ -181,7 +192,8 @@ def test_every_entry_point_gives_the_same_answer(case, api):
         assert not isinstance(request, PayloadError), f"{case.name}: {name} refused: {request}"
         assert _fields(request, case.expect) == case.expect, f"{case.name}: {name}"
     reference = _fields(answers["job_env"], ("workflow_id", "source_id", "data_source_path", "data_source_type",
-                                              "tenant_id", "include", "exclude", "csv_header", "write_to_db"))
+                                              "tenant_id", "include", "exclude", "csv_header", "refresh",
+                                              "write_to_db"))
     for name, request in answers.items():
         assert _fields(request, reference) == reference, f"{case.name}: {name} differs from job_env"
 

@@ -114,7 +114,7 @@ def test_dry_run_lists_what_the_real_run_executes():
     assert dry_spark.ran == []
     assert writer(real_spark).ensure_tables() == []  # created complete: nothing to alter
     assert planned == real_spark.ran
-    assert planned[0].startswith("CREATE SCHEMA IF NOT EXISTS") and len(planned) == 5
+    assert planned[0].startswith("CREATE SCHEMA IF NOT EXISTS") and len(planned) == 1 + len(S.ALL_TABLES) == 6
 
 
 def test_missing_columns_are_added_and_the_dry_run_shows_the_same_alter():
@@ -130,7 +130,21 @@ def test_a_create_race_is_retried_through_the_backoff():
     spark, clock = FakeSpark(), FakeClock()
     spark.failures = [analysis("SCHEMA_ALREADY_EXISTS"), analysis("TABLE_OR_VIEW_ALREADY_EXISTS")]
     writer(spark, clock).ensure_tables()
-    assert len(spark.ran) == 5 and clock.waits == pytest.approx([0.2, 0.4])  # CREATE SCHEMA: third try
+    assert len(spark.ran) == 1 + len(S.ALL_TABLES) and clock.waits == pytest.approx([0.2, 0.4])  # CREATE SCHEMA: third try
+
+
+def test_file_facts_is_clustered_for_the_lookup_of_one_run_and_migrated_like_the_others():
+    sql = S.create_table_sql(S.FILE_FACTS, "`c`.`s`.`file_facts`", cluster=True, location=None)
+    assert " USING DELTA CLUSTER BY (workflow_id, source_id, run_id) COMMENT " in sql
+    assert writer(FakeSpark()).layout_statements(S.FILE_FACTS)[0].endswith("CLUSTER BY (workflow_id, source_id, run_id)")
+    # a store made before file_facts existed: the table is created, the others are left as they are
+    spark = FakeSpark(exists=True)
+    spark.catalog.tableExists = lambda name: not name.endswith(".file_facts")
+    assert writer(spark).ensure_tables() == []  # nothing altered
+    (created,) = spark.ran
+    assert created.startswith("CREATE TABLE IF NOT EXISTS `spark_catalog`.`_executor_metadata`.`file_facts`")
+    assert all(c.seed is False for c in S.TABLE_COLUMNS[S.FILE_FACTS])
+    assert S.CONTRACT_TABLES == (S.SOURCES, S.TABLES, S.COLUMNS, S.EXECUTOR_RUNS)  # the contract's four
 
 
 def test_a_location_with_a_quote_is_refused():
@@ -161,7 +175,8 @@ def test_unity_catalog_tables_are_managed_three_part_and_quoted():
     assert spark.ran[0] == "CREATE SCHEMA IF NOT EXISTS `main`.`_executor_metadata`"
     for stmt in spark.ran[1:]:
         assert stmt.startswith("CREATE TABLE IF NOT EXISTS `main`.`_executor_metadata`.`")
-        assert "LOCATION" not in stmt and "CLUSTER BY (workflow_id, source_id)" in stmt
+        assert "LOCATION" not in stmt and ("CLUSTER BY (workflow_id, source_id)" in stmt
+                                           or "`file_facts`" in stmt and "CLUSTER BY (workflow_id, source_id, run_id)" in stmt)
         assert "TBLPROPERTIES ('delta.setTransactionRetentionDuration' = 'interval 30 days'" in stmt
     # an external location for the tables: each table names its own; the schema never gets one in UC
     spark = UcSpark(["main"])

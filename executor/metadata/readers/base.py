@@ -255,7 +255,9 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
     `sniff_rank` (readers recognising a file by its first bytes are asked in rank order),
     `file_facts_per_file` (False: the table is read as a whole, e.g. from a transaction log),
     `early_facts` (True: file_facts ignores `sample_rows`, so a file's facts may be read while the
-    listing goes on, before its table's size is known).
+    listing goes on, before its table's size is known),
+    `rule_version` (bump it when the reader's rules change what it finds in a file: an incremental run
+    then reads again what an earlier version recorded; executor.metadata.incremental).
     `formats`, `extensions` and `compressible` must agree with executor.formats (Registry.register).
 
     Reader-owned results: `extract_table` sets `table.format_details` (a JSON object stored in
@@ -263,6 +265,7 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
     `describe` says them in one line (the dry run and the run's summary)."""
 
     formats: ClassVar[tuple[str, ...]]
+    rule_version: ClassVar[int] = 1
     extensions: ClassVar[Mapping[str, str]] = {}
     compressible: ClassVar[bool] = False
     sniff_rank: ClassVar[int] = 50

@@ -167,7 +167,7 @@ class CsvReader(FormatReader):
         for f in plan.files:
             fact = facts[f.info.uri]
             assert isinstance(fact, CsvFacts) and fact.dialect is not None
-            if fact.count is None:
+            if fact.count is None:  # an incremental run's unchanged file has its count from the record
                 fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
