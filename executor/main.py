@@ -70,6 +70,7 @@ SETTING_PARAMETERS = {
     "metadata_schema": "NUVYN_METADATA_SCHEMA",
     "tables_location": "NUVYN_TABLES_LOCATION",
     "azure_sp_secret_scope": "NUVYN_AZURE_SP_SECRET_SCOPE",
+    "azure_authority_host": "NUVYN_AZURE_AUTHORITY_HOST",
     "azure_uc_credentials": "NUVYN_AZURE_UC_CREDENTIALS",
     "run_timeout_s": "NUVYN_RUN_TIMEOUT_S",
 }

@@ -238,6 +238,7 @@ def test_task_parameters_reference_declared_job_parameters(bundle, included):
                       "--refresh={{job.parameters.refresh}}", "--write-to-db",
                       "--log-format=json", "--metadata-catalog=${var.metadata_catalog}",
                       "--metadata-schema=${var.metadata_schema}", "--azure-sp-secret-scope=${var.azure_sp_secret_scope}",
+                      "--azure-authority-host=${var.azure_authority_host}",
                       "--run-timeout-s=${var.timeout_seconds}"]
 
 
@@ -256,8 +257,9 @@ def test_every_setting_the_job_needs_is_a_task_parameter(bundle, included):
         settings = Settings.from_env(settings_env(argv, {"DATABRICKS_RUNTIME_VERSION": "15.4"}))
         assert (settings.catalog, settings.schema) == ("hive_metastore", "_executor_metadata"), target
         assert settings.azure_sp_secret_scope is None  # the empty variable is ignored
+        assert settings.azure_authority_host == "https://login.microsoftonline.com"  # empty: the default
         assert settings.run_timeout_s == job["timeout_seconds"] == 14400  # the age rule is the job's timeout
-    assert {"metadata_catalog", "metadata_schema", "azure_sp_secret_scope"} <= set(SETTING_PARAMETERS)
+    assert {"metadata_catalog", "metadata_schema", "azure_sp_secret_scope", "azure_authority_host"} <= set(SETTING_PARAMETERS)
     assert bundle["variables"]["metadata_catalog"]["default"] == "hive_metastore"
     assert bundle["variables"]["metadata_schema"]["default"] == "_executor_metadata"
     # a Unity Catalog catalog given as the variable reaches the settings
