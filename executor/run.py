@@ -127,7 +127,10 @@ def run_job(request: JobRequest, context: ExecutorContext,
             if writer is not None:
                 writer.record_run(run)  # creates or migrates the tables first
                 mark_abandoned(writer, run)
-            result = context.extractor.extract(request, progress=progress)
+            try:
+                result = context.extractor.extract(request, progress=progress)
+            finally:
+                context.close_sandbox()  # the run's reader workers end with its extraction
             if writer is not None:
                 writer.write_metadata(result, request.workflow_id, request.source_id, run_id=request.run_id)
             run.status = result.status

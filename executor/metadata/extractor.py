@@ -25,6 +25,7 @@ from executor.metadata.plan import SourcePlan, StoreFactory, default_store_facto
 from executor.metadata.readers.base import TableContext, first_line, parent
 from executor.metadata.readers.registry import READERS
 from executor.redaction import SECRETS
+from executor.sandbox.pool import ReaderSandbox, shared_sandbox
 from executor.settings import Settings
 from executor.sources.base import FileStore, io_threads, release_files
 from executor.sources.location import Location
@@ -73,13 +74,24 @@ class MetadataExtractor:
 
     def __init__(self, spark: SparkSession | None, settings: Settings | None = None,
                  store_factory: StoreFactory | None = None, *,
-                 workflow_id: str | None = None, source_id: str | None = None) -> None:
+                 workflow_id: str | None = None, source_id: str | None = None,
+                 sandbox: ReaderSandbox | Callable[[], ReaderSandbox] | None = None) -> None:
         self.spark = spark
+        self._sandbox = sandbox
         self.settings = settings or Settings()
         self.store_factory = store_factory or default_store_factory
         self.readers = READERS
         self.workflow_id = workflow_id
         self.source_id = source_id
+
+    @property
+    def sandbox(self) -> ReaderSandbox:
+        """Where native decoders run (executor/sandbox): the one given (ExecutorContext gives the run's),
+        else the process's shared one (made at first use)."""
+        given = self._sandbox
+        if given is None:
+            return shared_sandbox()
+        return given if isinstance(given, ReaderSandbox) else given()
 
     @property
     def spark_version(self) -> str:
@@ -120,9 +132,10 @@ class MetadataExtractor:
         `csv_header`: auto (csv_scan.decide_header), true or false for every CSV/TSV file."""
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
+        sandbox = self.sandbox
         source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
                              store_factory=self.store_factory, csv_header=csv_header,
-                             spark_version=self.spark_version, readers=self.readers)
+                             spark_version=self.spark_version, readers=self.readers, sandbox=sandbox)
         location, store, listing = source.location, source.store, source.listing
         store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
         logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
@@ -140,7 +153,7 @@ class MetadataExtractor:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nuvyn-io") as pool, \
                 ThreadPoolExecutor(max_workers=table_workers(threads, len(source.tables)),
                                    thread_name_prefix="nuvyn-table") as tables_pool:
-            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads)
+            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads, sandbox)
             for table in source.tables:
                 if source.problem(table) is None:
                     self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)

@@ -18,6 +18,7 @@ from executor.metadata.plan import StoreFactory, default_store_factory, plan_sou
 from executor.metadata.readers.csv import CsvFacts
 from executor.ops.progress import human_bytes
 from executor.ops.render import text_table
+from executor.sandbox.pool import ReaderSandbox
 from executor.settings import Settings
 
 
@@ -76,14 +77,15 @@ class DryRunReport:
 
 def plan_extraction(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
                     exclude: Sequence[str] = (), settings: Settings | None = None, read_headers: bool = True,
-                    csv_header: str = "auto", store_factory: StoreFactory = default_store_factory) -> DryRunReport:
+                    csv_header: str = "auto", store_factory: StoreFactory = default_store_factory,
+                    sandbox: ReaderSandbox | None = None) -> DryRunReport:
     """The tables a run would create and every file it would skip. Never starts Spark.
 
     `csv_header` (auto, true, false) is the payload field: CSV header decisions are shown per table."""
     t0 = time.monotonic()
     source = plan_source(data_source_path, data_source_type, include, exclude,
                          settings=settings or Settings(), store_factory=store_factory,
-                         read_facts=read_headers, csv_header=csv_header)
+                         read_facts=read_headers, csv_header=csv_header, sandbox=sandbox)
     listing = source.listing
     report = DryRunReport(
         source_path=source.location.display, source_type=source.location.kind, data_source_type=data_source_type,

@@ -439,7 +439,7 @@ def test_workers_get_an_environment_without_credentials():
     assert "NUVYN_MARK" in names and "AZURE_STORAGE_KEY" not in names
 
 
-# ------------------------------------------------------------------------------ the run (wiring pending)
+# ------------------------------------------------------------------------------ the run
 
 EXTRACT = """
 import sys
@@ -452,8 +452,6 @@ for t in sorted(result.tables, key=lambda t: t.table_name):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: the readers do not run in the sandbox yet (the integration "
-                                       "step wires executor.sandbox into parquet.py); this run dies with SIGABRT")
 def test_a_run_over_the_aborting_file_fails_its_table_and_writes_the_others(tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "good").mkdir()
@@ -464,4 +462,6 @@ def test_a_run_over_the_aborting_file_fails_its_table_and_writes_the_others(tmp_
     assert run.returncode == 0, f"the run died ({run.returncode}): {run.stderr[-500:]}"
     rows = dict(line.split("|", 1) for line in run.stdout.splitlines())
     assert rows["good"].startswith("ok|")
-    assert rows["bad"].startswith("failed|") and "SIGABRT" in rows["bad"]
+    assert rows["bad"] == ("failed|the Parquet reader crashed (SIGABRT) reading bad/part-0001.parquet; the file is "
+                           "corrupt or hostile (ColumnMetaData type does not match ColumnDescriptor physical type: "
+                           "BYTE_ARRAY vs. INT64)")

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeVar
 
 from executor.errors import TableExtractionError
@@ -26,6 +26,7 @@ from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProf
 from executor.metadata.samples import distinct_samples
 from executor.metadata.spark_types import HIVE_DEFAULT_PARTITION, SparkFallback, infer_partition_types
 from executor.redaction import SECRETS
+from executor.sandbox.pool import ReaderSandbox, in_process
 from executor.settings import Settings
 from executor.sources.base import FileStore
 
@@ -87,6 +88,8 @@ class FileContext:
     settings: Settings
     spark_version: str = "3.5"  # the Spark rules spark_types applies (3.5 or 4.0)
     csv_header: str = "auto"  # the payload's csv_header: auto, true or false
+    # where native decoders (pyarrow, fastavro) run: the run's worker processes (executor/sandbox)
+    sandbox: ReaderSandbox = field(default_factory=in_process)
 
 
 @dataclass
@@ -100,6 +103,8 @@ class TableContext:
     spark_version: str
     pool: ThreadPoolExecutor
     threads: int = 8  # the pool's threads
+    # where native decoders (pyarrow, fastavro) run: the run's worker processes (executor/sandbox)
+    sandbox: ReaderSandbox = field(default_factory=in_process)
 
     @property
     def fast(self) -> bool:
