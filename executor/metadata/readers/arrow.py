@@ -5,6 +5,7 @@ profile, and a note saying why; counts and types never depend on it)."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, BinaryIO
@@ -65,6 +66,8 @@ def _file_batches(ctx: TableContext, uri: str, file_batches: FileBatches, column
     data = cached_bytes(ctx.store, uri)  # kept from the facts step: decoded without Python reads
     isolated = ctx.sandbox.isolated
     with (pa.BufferReader(data) if data is not None else ctx.store.open(uri)) as fh:
+        if isolated and data is None and isinstance(fh, io.BytesIO):  # fetched whole (Delta's read-ahead)
+            data = fh.getvalue()  # sent with the task: no read served per call
         out, got, added = ctx.sandbox.run(file_batches_task, file_batches, columns, want, dict(notes),
                                           file=data if data is not None and isolated else fh,
                                           path=ctx.store.display(uri), reader=_reader_name(file_batches))
