@@ -8,7 +8,7 @@ DELTA_A := $(shell sed -n 's/^delta-spark==//p' requirements/lane-a.txt)
 # ~/.nuvyn/warehouse (the CLI's too), so a query typed after `make demo` finds its tables.
 DEMO_PAYLOAD := {"workflow_id":"demo_workflow","source_id":"demo_source"}
 
-.PHONY: setup demo test test-unit test-integration test-lane-b test-connect wheel submit bench lint clean
+.PHONY: setup demo test test-unit test-system test-integration test-lane-b test-connect wheel submit bench lint clean
 
 setup:
 	@VENV=$(VENV) scripts/bootstrap.sh
@@ -22,6 +22,10 @@ test: setup
 
 test-unit: setup
 	$(PY) -m pytest tests/unit -q
+
+# Real processes and servers, no Spark: the API over HTTP, launchers, the reader sandbox, import rules.
+test-system: setup
+	$(PY) -m pytest tests/system -q
 
 test-integration: setup
 	$(PY) -m pytest tests/integration -q

@@ -64,7 +64,13 @@ class HardenedH11Protocol(H11Protocol):
             # the raw bytes a head takes: what h11 consumed from its buffer to produce the Request
             # (whitespace h11 strips from values counts too)
             before = len(self.conn.trailing_data[0]) if self.conn.their_state is h11.IDLE else 0
-            event = next_event()
+            try:
+                event = next_event()
+            except h11.RemoteProtocolError as exc:
+                # an incomplete head past h11_max_incomplete_event_size (the same bound, reached when
+                # the head arrives in several reads): h11 says 431, uvicorn would answer 400
+                self._head_too_large = self._head_too_large or exc.error_status_hint == 431
+                raise
             if isinstance(event, h11.Request):
                 raw = before - len(self.conn.trailing_data[0])
                 if max(raw, head_size(event)) > self.max_head_bytes:

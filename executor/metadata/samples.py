@@ -29,7 +29,7 @@ def distinct_samples(values: Any, count: int, limit: int) -> list[str]:
     """Up to `count` distinct non-null values (in order of appearance), each cut to `limit` chars."""
     out: list[str] = []
     seen: set[str] = set()
-    seen_raw: set = set()
+    seen_raw: set[object] = set()
     for v in values:
         if v is None or v == "":
             continue

@@ -478,8 +478,9 @@ class ReaderSandbox:
         worker = self._acquire(path, reader)
         worker.reusable = False
         try:
-            return self._call(worker, payload, file, path, reader,
-                              self.settings.timeout_seconds if timeout is None else timeout)
+            result: R = self._call(worker, payload, file, path, reader,
+                                   self.settings.timeout_seconds if timeout is None else timeout)
+            return result
         finally:
             self._release(worker, worker.reusable)
             if position is not None and source is not None and source[0] == "remote":

@@ -131,7 +131,7 @@ class RemoteFile(io.RawIOBase):
                         into[got:got + n] = memoryview(self._window)[:n]
                     got += n
                     if last:
-                        return got
+                        return int(got)
                     send_frame(self._sock, ACK)
                 elif kind == READ_ERROR:
                     raise OSError(body.decode("utf-8", "replace"))

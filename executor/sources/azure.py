@@ -337,7 +337,7 @@ def retry_after_seconds(headers: Any) -> float | None:
 
 def backoff_seconds(attempt: int, rng: Callable[[], float] = random.random) -> float:
     """0.5 s doubling per attempt (at most 30 s), with +-20% jitter. Pure but for `rng`."""
-    return min(30.0, 0.5 * 2 ** attempt) * (0.8 + 0.4 * rng())
+    return float(min(30.0, 0.5 * 2 ** attempt) * (0.8 + 0.4 * rng()))
 
 
 def storage_retry_policy(limiter: RequestLimiter, retry_total: int) -> Any:
@@ -526,7 +526,7 @@ class AzureBlobFileStore:
         self._staged: dict[str, tuple[str, int]] = {}  # uri -> (local path, bytes)
         self._staged_bytes = 0
         self._staging: dict[str, threading.Event] = {}  # uri -> set when its download ended
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., AzureBlobFileStore] | None = None
         # requests: at most `threads` in flight (adaptive), one pool of keep-alive connections
         self.threads = io_threads(self.settings, self)
         self.limiter = limiter or RequestLimiter(self.threads, self.settings.io_max_inflight_bytes)

@@ -83,7 +83,8 @@ def io_threads(settings: Settings, store: Any) -> int:
 def open_sequential(store: Any, uri: str) -> BinaryIO:
     """The file opened for a read from start to end (counts, scans, copies)."""
     opener = getattr(store, "open_sequential", None)
-    return opener(uri) if opener is not None else store.open(uri)
+    got: BinaryIO = opener(uri) if opener is not None else store.open(uri)
+    return got
 
 
 def cached_bytes(store: Any, uri: str) -> bytes | None:

@@ -236,7 +236,7 @@ class LocalFileStore:
             return
         yield from self._walk_fd(fd, self.root, "", prune, set())
 
-    def _walk_fd(self, fd: int, folder: str, rel: str, prune: PruneRule, seen: set) -> Iterator[FileInfo]:
+    def _walk_fd(self, fd: int, folder: str, rel: str, prune: PruneRule, seen: set[tuple[int, int]]) -> Iterator[FileInfo]:
         """The listing of one opened folder (`fd`, closed here), entries reached by name relative to it."""
         try:
             st = os.fstat(fd)
@@ -258,8 +258,8 @@ class LocalFileStore:
         finally:
             os.close(fd)
 
-    def _entry(self, dir_fd: int, entry: os.DirEntry, folder: str, rel: str, prune: PruneRule,
-               seen: set) -> Iterator[FileInfo]:
+    def _entry(self, dir_fd: int, entry: os.DirEntry[str], folder: str, rel: str, prune: PruneRule,
+               seen: set[tuple[int, int]]) -> Iterator[FileInfo]:
         """One entry of an opened folder: a plain file or folder is looked at relative to the folder's
         descriptor without following links (fstatat, openat with O_NOFOLLOW); a symlink, or an entry
         that has become one since the scan, is opened again from the root and followed by hand."""
@@ -356,7 +356,7 @@ class LocalFileStore:
         root = self._real_root.rstrip("/") + "/"
         return not (real == self._real_root or real.startswith(root))
 
-    def _walk(self, folder: str, rel: str, prune: PruneRule, seen: set) -> Iterator[FileInfo]:
+    def _walk(self, folder: str, rel: str, prune: PruneRule, seen: set[tuple[int, int]]) -> Iterator[FileInfo]:
         try:
             st = os.stat(folder)
             key = (st.st_dev, st.st_ino)

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from executor.errors import ExecutorError, SettingsError
 from executor.settings import SourceGuardSettings
-from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE, SERVICE_PRINCIPAL
+from executor.sources.azure import ACCOUNT_KEY, DEFAULT, SECRET_SCOPE
+from executor.sources.databricks_credentials import SERVICE_PRINCIPAL
 from executor.sources.local import ConfinedRoot, LocalFileStore
 from executor.sources.location import CredentialTarget, Location, credential_target, credential_targets, show_target
 

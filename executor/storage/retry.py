@@ -117,7 +117,7 @@ class Backoff:
 
     def wait(self, attempt: int) -> float:
         """Seconds to wait after the failed try number `attempt` (1-based)."""
-        return min(self.cap_s, self.base_s * 2 ** (attempt - 1) * (0.5 + self.jitter()))
+        return float(min(self.cap_s, self.base_s * 2 ** (attempt - 1) * (0.5 + self.jitter())))
 
     def run(self, action: Callable[[], T], what: str, retryable: Callable[[BaseException], bool]) -> T:
         """action(), tried again while it raises an error `retryable` accepts; the last error is raised."""

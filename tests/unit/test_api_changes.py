@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from api_helpers import AUTH, FakeReader, make_app
 from fastapi.testclient import TestClient
 
 from executor.errors import QueryError
+from tests.api_helpers import AUTH, FakeReader, make_app
 
 
 class ChangesReader(FakeReader):

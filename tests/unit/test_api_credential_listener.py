@@ -11,13 +11,13 @@ import socket
 import threading
 
 import pytest
-from api_helpers import AUTH, make_app
 from fastapi.testclient import TestClient
 
 from executor.errors import PayloadError, SourceError
 from executor.settings import Settings
 from executor.sources.azure import resolve_credential
 from executor.sources.location import emulator_hosts, parse_location
+from tests.api_helpers import AUTH, make_app
 
 SAS_SECRET = "sig=S3cr3tSASsignatureValue0123456789abcd"
 ACCOUNT_KEY = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3ODk="

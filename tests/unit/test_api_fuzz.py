@@ -8,10 +8,11 @@ import json
 from urllib.parse import quote
 
 import pytest
-from api_helpers import AUTH, make_app
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.api_helpers import AUTH, make_app
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),

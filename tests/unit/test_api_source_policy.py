@@ -8,12 +8,12 @@ import os
 import stat
 
 import pytest
-from api_helpers import AUTH, make_app
 from fastapi.testclient import TestClient
 
 from executor.sources.local import LocalFileStore
 from executor.sources.location import parse_location
 from executor.sources.policy import SourceNotAllowed, SourcePolicy
+from tests.api_helpers import AUTH, make_app
 
 
 @pytest.fixture()

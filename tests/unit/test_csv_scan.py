@@ -59,7 +59,7 @@ def test_header_is_not_a_data_row():
 field = st.text(alphabet=st.sampled_from(list('ab,"\n\r ;é')), max_size=8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(field, min_size=1, max_size=4), max_size=12), st.integers(1, 16))
 def test_round_trip_of_written_csv(rows, chunk):
     buf = io.StringIO()
@@ -68,7 +68,7 @@ def test_round_trip_of_written_csv(rows, chunk):
     assert fast(data, chunk=chunk) == reference_records(data)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=60).map(lambda b: b.replace(b"\x00", b"")), st.integers(1, 9))
 def test_arbitrary_bytes_never_disagree(data, chunk):
     try:
@@ -121,7 +121,7 @@ def test_cr_only_export_counts_every_record(chunk):
     assert res.records == reference_records(data)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.lists(field, min_size=1, max_size=4), max_size=12), st.integers(1, 16),
        st.sampled_from(["\n", "\r", "\r\n"]))
 def test_round_trip_with_every_line_ending(rows, chunk, ending):
@@ -176,14 +176,14 @@ def csv_bytes(draw):
     return "".join(parts).encode("utf-8")
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(csv_bytes(), st.integers(1, 24))
 def test_ranges_match_sequential_counter_and_csv_module(data, range_bytes):
     res = ranged(data, range_bytes)
     assert res.records == fast(data, chunk=range_bytes) == reference_records(data)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=80).map(lambda b: b.replace(b"\x00", b"")), st.integers(1, 9))
 def test_ranges_on_arbitrary_bytes(data, range_bytes):
     try:
@@ -259,7 +259,7 @@ def test_big_csv_files_are_counted_from_ranges_through_the_store(tmp_path, monke
     assert len(opened) == len(csv_scan.byte_ranges(info.size, 1000)) > 4
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(csv_bytes(), st.lists(st.integers(0, 200), max_size=6))
 def test_scans_combine_exactly_whatever_the_split(data, cuts):
     """combine(scan(a), scan(b)) == scan(a + b) for both start states: a range scanned in pieces

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 import yaml
-from api_helpers import AUTH, SEED_PATH, make_app
 from fastapi.testclient import TestClient
 
 from executor.api.launchers import LocalLauncher
@@ -29,6 +28,7 @@ from executor.cli import build_parser
 from executor.errors import PayloadError
 from executor.main import resolve_request
 from executor.ops.commands import build_extract_request
+from tests.api_helpers import AUTH, SEED_PATH, make_app
 
 PATH = SEED_PATH  # an Azure path the test server may read (api_helpers.SERVER_ENV)
 OTHER = "https://storageaccount.blob.core.windows.net/container/other"

@@ -1,4 +1,4 @@
-"""LocalLauncher with a fake interpreter (no JVM; FAKE and fake_python in tests/unit/conftest.py): exit
+"""LocalLauncher with a fake interpreter (no JVM; FAKE and fake_python in tests/system/conftest.py): exit
 codes, queueing, recovery after a restart; and the pure outcome/parse helpers."""
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from api_helpers import AUTH, RecordingLauncher, api_settings, make_app
 
 from executor.api.launchers import LocalLauncher
 from executor.api.sources import SourceGate
@@ -28,6 +27,7 @@ from executor.metadata.grouping import prune_listing
 from executor.settings import Settings
 from executor.sources.location import parse_location
 from executor.sources.policy import SourceNotAllowed
+from tests.api_helpers import AUTH, RecordingLauncher, api_settings, make_app
 from tests.servers import wait_budget
 
 SECRET = "id,password\n1,hunter2-outside-the-root\n"

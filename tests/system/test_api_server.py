@@ -7,11 +7,11 @@ import json
 import logging
 
 import pytest
-from api_helpers import AUTH, SEED_PATH, TOKEN, make_app
 from fastapi.testclient import TestClient
 
 from executor.errors import SettingsError
 from executor.settings import ApiSettings
+from tests.api_helpers import AUTH, SEED_PATH, TOKEN, make_app
 
 
 @pytest.fixture()

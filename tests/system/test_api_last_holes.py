@@ -8,15 +8,25 @@ import multiprocessing
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import AUTH, SEED_PATH, SERVER_ENV, TOKEN, FakeReader, RecordingLauncher, ThreadServer, api_settings
 
 from executor.api import store as job_store
 from executor.api.store import JobRecord, JobStore
 from executor.api_server import build_app
+from tests.api_helpers import (
+    AUTH,
+    SEED_PATH,
+    SERVER_ENV,
+    TOKEN,
+    FakeReader,
+    RecordingLauncher,
+    ThreadServer,
+    api_settings,
+)
 from tests.servers import wait_budget
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,6 +167,13 @@ def test_a_100_kb_request_head_is_refused_and_x_forwarded_for_is_ignored(tmp_pat
         answer = _read_response(sock)
         assert answer.startswith(b"HTTP/1.1 431") and b"16384 bytes" in answer, answer[:200]
         assert _closed(sock)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:  # a head arriving in several reads
+        head = f"GET /health HTTP/1.1\r\nHost: {host}\r\nX-Pad: {'a' * 100_000}\r\n\r\n".encode()
+        for at in range(0, 3 * 8192, 8192):  # 24 KiB of an unfinished head, then wait for the answer
+            sock.sendall(head[at:at + 8192])
+            time.sleep(0.05)
+        answer = _read_response(sock)
+        assert answer.startswith(b"HTTP/1.1 431") and b"16384 bytes" in answer, answer[:200]
     with socket.create_connection(("127.0.0.1", server.port)) as sock:  # padding the parser strips counts too
         sock.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\nX-Pad: a{' ' * 100_000}\r\n\r\n".encode())
         assert _read_response(sock).startswith(b"HTTP/1.1 431")

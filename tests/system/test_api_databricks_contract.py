@@ -11,7 +11,6 @@ from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from api_helpers import AUTH, FakeReader
 from fastapi.testclient import TestClient
 
 from executor.api.launchers import DatabricksLauncher, databricks_client_factory
@@ -19,6 +18,7 @@ from executor.api.store import JobStore
 from executor.api_server import build_app
 from executor.redaction import Secret
 from executor.settings import ApiSettings
+from tests.api_helpers import AUTH, FakeReader
 from tests.http_doubles import JsonApiHandler
 
 DBX_TOKEN = "dapi-test-token-abcdef"

@@ -11,11 +11,11 @@ import threading
 import time
 
 import pytest
-from api_helpers import AUTH, SEED_PATH, make_app
 from fastapi.testclient import TestClient
 
 from executor.errors import SettingsError
 from executor.settings import ApiSettings
+from tests.api_helpers import AUTH, SEED_PATH, make_app
 
 BODY = {"job_type": "metadata_extraction", "data_source_path": SEED_PATH, "workflow_id": "w1"}
 

@@ -8,11 +8,12 @@ import tempfile
 from pathlib import Path
 
 import schemathesis
-from api_helpers import AUTH, make_app
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.parameters import ParameterLocation
-from test_api_changes import ChangesReader
+
+from tests.api_helpers import AUTH, make_app
+from tests.unit.test_api_changes import ChangesReader
 
 APP, _, _ = make_app(Path(tempfile.mkdtemp(prefix="nuvyn-schemathesis-")), reader=ChangesReader())
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -10,12 +10,12 @@ import subprocess
 import time
 
 import pytest
-from api_helpers import AUTH, SEED_PATH, RecordingLauncher, make_app
 from fastapi.testclient import TestClient
 from test_api_launchers import _job, _wait
 
 from executor.api.launchers import LocalLauncher
 from executor.api.store import JobStore
+from tests.api_helpers import AUTH, SEED_PATH, RecordingLauncher, make_app
 
 
 def _alive(pid: int) -> bool:
