@@ -864,13 +864,19 @@ _SHARED: list[ReaderSandbox] = []
 _SHARED_LOCK = threading.Lock()
 
 
+def use_shared_sandbox(sandbox: ReaderSandbox) -> None:
+    """Make `sandbox` the process's shared one (the unit tests decode in process with it)."""
+    with _SHARED_LOCK:
+        _SHARED[:] = [sandbox]
+
+
 def shared_sandbox() -> ReaderSandbox:
     """The process's own sandbox (default settings, this process's environment), made at first use
     and closed at interpreter exit: for callers that build a MetadataExtractor or plan a source
     without a run context (tests, benchmarks, notebooks). A run's ExecutorContext makes its own
     (its settings, workers without credentials in their environment) and closes it."""
     with _SHARED_LOCK:
-        if not _SHARED or _SHARED[0]._closed or _SHARED[0]._pid != os.getpid():
+        if not _SHARED or (_SHARED[0].isolated and (_SHARED[0]._closed or _SHARED[0]._pid != os.getpid())):
             _SHARED[:] = [ReaderSandbox(SandboxSettings(), preload=READER_PRELOAD)]
         return _SHARED[0]
 
