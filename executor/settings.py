@@ -163,7 +163,7 @@ class Settings(EnvSettings):
         "this many rows per table (the first rows of its first files): profile_scope says exact when "
         "they were all the table's rows, else sampled. Row counts are always exact.", ge=1)
     inference: str = _setting("fast", "NUVYN_INFERENCE",
-        "fast = Spark's inference rules run in Python (executor/metadata/spark_types.py, checked "
+        "fast = Spark's inference rules run in Python (executor/metadata/types/, checked "
         "against Spark in the tests; Spark itself is asked whenever a value is outside the ported "
         "rules); spark = ask Spark for every table (one or more Spark jobs per table).", choices=("fast", "spark"))
     table_layout: str = _setting("cluster", "NUVYN_TABLE_LAYOUT",

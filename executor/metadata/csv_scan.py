@@ -26,7 +26,9 @@ from typing import Any, BinaryIO, cast
 
 import numpy as np
 
-from executor.metadata.spark_types import CsvSchemaInferrer, SparkFallback
+from executor.metadata.types.algebra import NUMERIC_PRECEDENCE, STRING, DecimalType
+from executor.metadata.types.csv_inference import CsvSchemaInferrer
+from executor.metadata.types.fallback import SparkFallback
 
 CHUNK_BYTES = 8 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
@@ -126,9 +128,6 @@ def _is_year(value: str) -> bool:
     return len(v) == 4 and v.isdigit() and 1800 <= int(v) <= 2100
 
 
-_NUMERIC_TYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
-
-
 def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDecision:
     """The header rule (README "CSV"): the first record is the header, as Spark reads with
     header=true, unless strong evidence says it is data:
@@ -147,17 +146,17 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
     n = len(first)
     try:
         inf = CsvSchemaInferrer(n, spark_version=spark_version).add_rows(rest)
-        types = inf.type_strings()
+        types = inf.column_types()
         probe = CsvSchemaInferrer(1, spark_version=spark_version)
         evidence: list[str] = []
         for i, t in enumerate(types):
             cell = first[i] if i < len(first) else ""
-            if t == "string" or cell == "":
+            if t is STRING or cell == "":
                 continue
             if probe.widen(inf.types[i], cell) != inf.types[i]:
                 return HeaderDecision(True, f"first-record field {i + 1} ({cell[:40]!r}) does not parse as {t}, "
                                             "the type of the values below it: the first record is the header")
-            if t in _NUMERIC_TYPES or t.startswith("decimal"):
+            if t in NUMERIC_PRECEDENCE or isinstance(t, DecimalType):
                 values = [r[i] for r in rest if i < len(r) and r[i] != ""]
                 if _is_year(cell) and not all(_is_year(v) for v in values):
                     return HeaderDecision(True, f"first-record field {i + 1} ({cell!r}) is a year over a column "

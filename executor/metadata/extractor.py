@@ -95,7 +95,7 @@ class MetadataExtractor:
 
     @property
     def spark_version(self) -> str:
-        """'3.5' or '4.0': the rules spark_types applies (others make it ask Spark). Without a
+        """'3.5' or '4.0': the rules executor.metadata.types applies (others ask Spark). Without a
         session (only schema signatures are needed) the 3.5 rules."""
         if self.spark is None:
             return "3.5"

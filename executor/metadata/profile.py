@@ -19,6 +19,7 @@ replace the sampled null count, min and max when every file carries them (`apply
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,29 +27,56 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from executor.metadata.types.algebra import (
+    BOOLEAN,
+    DATE,
+    DOUBLE,
+    FLOAT,
+    INTEGRAL,
+    STRING,
+    TIMESTAMP,
+    TIMESTAMP_NTZ,
+    AtomicType,
+    DecimalType,
+    SparkType,
+    parse_type,
+)
+
 PROFILE_EXACT = "exact"
 PROFILE_SAMPLED = "sampled"
 
-_INTEGRAL = ("tinyint", "smallint", "int", "bigint")
-_FRACTIONAL = ("float", "double")
+_ORDERED = frozenset((*INTEGRAL, FLOAT, DOUBLE, STRING, DATE, TIMESTAMP, TIMESTAMP_NTZ, BOOLEAN))
+
+
+@functools.lru_cache(maxsize=1024)
+def _type_of(type_string: str) -> SparkType | None:
+    """The Spark type a column's data_type names (None for text that is not a type)."""
+    try:
+        return parse_type(type_string)
+    except ValueError:
+        return None
+
+
+def _is_char(t: SparkType | None) -> bool:
+    """char(n) / varchar(n): strings to Spark's readers."""
+    return isinstance(t, AtomicType) and t.name.lower().startswith(("char", "varchar"))
 
 
 def orderable(type_string: str) -> bool:
-    t = type_string.lower()
-    return (t in _INTEGRAL or t in _FRACTIONAL or t.startswith("decimal") or t in (
-        "string", "date", "timestamp", "timestamp_ntz", "boolean") or t.startswith(("char", "varchar")))
+    t = _type_of(type_string)
+    return isinstance(t, DecimalType) or t in _ORDERED or _is_char(t)
 
 
 def _text_key(type_string: str) -> Callable[[str], Any] | None:
     """How a CSV text value of this Spark type compares (None when the text does not parse)."""
-    t = type_string.lower()
-    if t in _INTEGRAL:
+    t = _type_of(type_string)
+    if t in INTEGRAL:
         return int
-    if t in _FRACTIONAL:
+    if t is FLOAT or t is DOUBLE:
         return float
-    if t.startswith("decimal"):
+    if isinstance(t, DecimalType):
         return Decimal
-    if t == "boolean":
+    if t is BOOLEAN:
         return lambda v: {"true": True, "false": False}[v.strip().lower()]
     return str
 
@@ -184,23 +212,22 @@ def profile_arrow(names_types: list[tuple[str, str]], batches: Iterable[Any], sc
 
 # ---------------------------------------------------------------------------- vectorized (pyarrow)
 
-_ARROW_TEXT_CASTS = {
-    "tinyint": "int64", "smallint": "int64", "int": "int64", "bigint": "int64",
-    "float": "float64", "double": "float64", "boolean": "bool_", "date": "date32",
-    "timestamp": "timestamp_us", "timestamp_ntz": "timestamp_us",
+_ARROW_TEXT_CASTS: dict[SparkType, str] = {
+    INTEGRAL[0]: "int64", INTEGRAL[1]: "int64", INTEGRAL[2]: "int64", INTEGRAL[3]: "int64",
+    FLOAT: "float64", DOUBLE: "float64", BOOLEAN: "bool_", DATE: "date32",
+    TIMESTAMP: "timestamp_us", TIMESTAMP_NTZ: "timestamp_us",
 }
 
 
 def _arrow_cast_target(type_string: str) -> Any:
     import pyarrow as pa
 
-    t = type_string.lower()
-    if t.startswith("decimal("):
-        p, s = (int(x) for x in t[len("decimal("):-1].split(","))
-        return pa.decimal128(p, s) if p <= 38 else None
-    name = _ARROW_TEXT_CASTS.get(t)
+    t = _type_of(type_string)
+    if isinstance(t, DecimalType):
+        return pa.decimal128(t.precision, t.scale)
+    name = _ARROW_TEXT_CASTS.get(t) if t is not None else None
     if name is None:
-        return pa.string() if t == "string" or t.startswith(("char", "varchar")) else None
+        return pa.string() if t is STRING or _is_char(t) else None
     return pa.timestamp("us") if name == "timestamp_us" else getattr(pa, name)()
 
 

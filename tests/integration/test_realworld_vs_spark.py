@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from executor.metadata.extractor import MetadataExtractor  # noqa: E402
-from executor.metadata.spark_types import make_safe_header  # noqa: E402
+from executor.metadata.types.csv_inference import make_safe_header  # noqa: E402
 from executor.spark_jobs import job_group  # noqa: E402
 from tests.realworld_files import write_csv_classes, write_parquet_classes  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Our pure type inference == Spark's own, on the session Spark (CSV, Parquet, partitions)."""
+"""Our pure type inference == Spark's own, on the session Spark (CSV, JSON, Parquet, partitions, widening)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,25 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from executor.metadata.spark_types import (
-    SparkFallback,
-    UnsupportedParquetType,
-    infer_csv_schema,
-    infer_partition_types,
-    parquet_schema_to_spark,
+from executor.metadata.readers.json import scan_json
+from executor.metadata.types.algebra import (
+    INT,
+    LONG,
+    NULL,
+    ArrayType,
+    DecimalType,
+    MapType,
+    SparkType,
+    StructType,
 )
-from tests.unit.test_spark_types import CSV_CASES, PARTITION_CASES
+from executor.metadata.types.csv_inference import infer_csv_schema
+from executor.metadata.types.fallback import SparkFallback, UnsupportedParquetType
+from executor.metadata.types.json_inference import root_columns
+from executor.metadata.types.parquet_mapping import parquet_schema_to_spark
+from executor.metadata.types.partition_inference import infer_partition_types
+from executor.metadata.types.widening import find_wider_type_for_two
+from tests.unit.test_spark_type_algebra import TIGHTEST, WIDER, WIDER_4_0
+from tests.unit.test_spark_types import CSV_CASES, PARTITION_CASES, simple
 
 
 def _spark_csv_types(spark, path: Path) -> list[tuple[str, str]]:
@@ -41,7 +52,7 @@ def _write_columns(path: Path, columns: list[list[str]], header: list[str] | Non
 
 def _ours(header, rows):
     try:
-        return infer_csv_schema(header, rows, {"multiLine": True, "escape": '"'})
+        return simple(infer_csv_schema(header, rows, {"multiLine": True, "escape": '"'}))
     except SparkFallback:
         return None
 
@@ -57,7 +68,7 @@ def test_header_renaming_matches_spark(spark, tmp_path):
     header = ["a", "", "A", "b", "a", "Id", "id", "x y"]
     path = tmp_path / "h.csv"
     rows = _write_columns(path, [["1"], ["x"], ["2.5"], ["2020-01-01"], ["true"], ["1"], ["2"], ["q"]], header)
-    assert infer_csv_schema(header, rows) == _spark_csv_types(spark, path)
+    assert simple(infer_csv_schema(header, rows)) == _spark_csv_types(spark, path)
 
 
 def test_quoted_newlines_and_whitespace(spark, tmp_path):
@@ -65,7 +76,7 @@ def test_quoted_newlines_and_whitespace(spark, tmp_path):
     header = ["txt", "n", "pad"]
     rows = [["line one\nline two", "1", " 2 "], ['say "hi"', "2", "3"], ["", "", "  "]]
     _write_columns(path, [[r[i] for r in rows] for i in range(3)], header)
-    assert infer_csv_schema(header, rows) == _spark_csv_types(spark, path)
+    assert simple(infer_csv_schema(header, rows)) == _spark_csv_types(spark, path)
 
 
 _INT = st.integers(-(2**70), 2**70).map(str)
@@ -132,7 +143,7 @@ def test_parquet_types_match_spark(spark, tmp_path):
         path = tmp_path / f"{name}.parquet"
         pq.write_table(pa.table({name: arr}), path)
         try:
-            ours = [(n, t_) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)]
+            ours = [(n, str(t_)) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)]
         except UnsupportedParquetType:
             assert _spark_parquet_types(spark, path) is None, name
             continue
@@ -141,12 +152,12 @@ def test_parquet_types_match_spark(spark, tmp_path):
     # all supported types in one file, plus INT96
     path = tmp_path / "all.parquet"
     pq.write_table(pa.table(supported), path)
-    ours = [(n, t_) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)]
+    ours = [(n, str(t_)) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)]
     assert ours == _spark_parquet_types(spark, path)
     path = tmp_path / "int96.parquet"
     pq.write_table(pa.table({"x": pa.array([dt.datetime(2020, 1, 1)], pa.timestamp("ns"))}), path,
                    use_deprecated_int96_timestamps=True)
-    assert [(n, t_) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)] == [("x", "timestamp")]
+    assert [(n, str(t_)) for n, t_, _ in parquet_schema_to_spark(pq.ParquetFile(path).schema)] == [("x", "timestamp")]
     assert _spark_parquet_types(spark, path) == [("x", "timestamp")]
 
 
@@ -156,7 +167,7 @@ def test_spark_written_parquet_matches(spark, tmp_path):
                    "named_struct('a', 1, 'b', 'c') as st, cast(1 as tinyint) as b, X'00' as bin")
     df.write.parquet(str(tmp_path / "sw"))
     f = next(p for p in (tmp_path / "sw").iterdir() if p.suffix == ".parquet")
-    ours = [(n, t) for n, t, _ in parquet_schema_to_spark(pq.ParquetFile(f).schema)]
+    ours = [(n, str(t)) for n, t, _ in parquet_schema_to_spark(pq.ParquetFile(f).schema)]
     assert ours == _spark_parquet_types(spark, tmp_path / "sw")
 
 
@@ -168,7 +179,7 @@ def test_partition_types_match_spark(spark, tmp_path):
             d.mkdir(parents=True, exist_ok=True)
             (d / "f.txt").write_text("x\n")
         spark_type = spark.read.format("text").load(str(root)).schema["p"].dataType.simpleString()
-        assert infer_partition_types({"p": values}) == [("p", spark_type)], values
+        assert simple(infer_partition_types({"p": values})) == [("p", spark_type)], values
     # several levels at once
     root = tmp_path / "multi"
     for y in ("2020", "2021"):
@@ -179,6 +190,87 @@ def test_partition_types_match_spark(spark, tmp_path):
                 (d / "f.txt").write_text("x\n")
     schema = spark.read.format("text").load(str(root)).schema
     want = [(f.name, f.dataType.simpleString()) for f in schema if f.name != "value"]
-    ours = infer_partition_types({"year": ["2020", "2021"], "month": ["01", "12"],
-                                  "day": ["2020-01-01", "__HIVE_DEFAULT_PARTITION__"]})
+    ours = simple(infer_partition_types({"year": ["2020", "2021"], "month": ["01", "12"],
+                                         "day": ["2020-01-01", "__HIVE_DEFAULT_PARTITION__"]}))
     assert ours == want
+
+
+JSON_CASES = {
+    # struct fields differing only in case: TypeCoercion's tightest type matches them (caseSensitive=false)
+    "case_nested": ['{"x": {"A": 1}}', '{"x": {"a": 2}}'],
+    "case_top": ['{"A": 1}', '{"a": 2}'],
+    "case_in_array": ['{"x": [{"A": 1}]}', '{"x": [{"a": 2.5}]}'],
+    "case_sorted": ['{"x": {"b": 1, "a": "s"}}', '{"x": {"B": 1.5, "A": null}}', '{"x": {"c": 1}}'],
+    # fields sorted as Java sorts strings (UTF-16 code units)
+    "order": ['{"\u00e9": 1, "z": 1, "\U0001f600": 1, "\uff01": 1, "_": 1}'],
+    "numbers": ['{"b": 92233720368547758070, "d": 1, "n": 123456789012345678901234567890123456789012}',
+                '{"b": 1, "d": 1.5, "n": 1}', '{"e": 1e400, "f": -0.0}'],
+    "conflicts": ['{"a": [1, 1.1, true, null, [], {}], "s": {"x": 1}, "t": [1]}', '{"s": 5, "t": {"y": 1}}',
+                  '{"u": [{"p": 1}], "v": [[1], [2.5]]}', '{"u": [{"q": "x"}, {"p": 2.5}], "v": [["s"]]}'],
+    "corrupt": ['{"a": 1}', 'not json', '[{"a": 2}, {"a": 3}]', '7', '{"a": {"b": null}}'],
+    "empty": ['{"e": {}, "n": null, "arr": []}', '{"arr": [null], "m": {"k": {}}}'],
+}
+
+
+def test_json_types_match_spark(spark, tmp_path):
+    for name, lines in JSON_CASES.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with open(path, "rb") as fh:
+            ours = [(n, str(t)) for n, t in root_columns(scan_json(fh).root)]
+        theirs = [(f.name, f.dataType.simpleString()) for f in spark.read.json(str(path)).schema]
+        assert ours == theirs, name
+
+
+def _ddl(t: SparkType) -> str:
+    """`t` as a DDL type for CAST (struct field names backquoted)."""
+    if isinstance(t, ArrayType):
+        return f"array<{_ddl(t.element)}>"
+    if isinstance(t, MapType):
+        return f"map<{_ddl(t.key)},{_ddl(t.value)}>"
+    if isinstance(t, StructType):
+        return "struct<" + ",".join("`" + f.name.replace("`", "``") + "`:" + _ddl(f.data_type) for f in t.fields) + ">"
+    return t.simple_string()
+
+
+def _null_of(t: SparkType) -> str:
+    return "NULL" if t is NULL else f"CAST(NULL AS {_ddl(t)})"
+
+
+def _s(*names_types: tuple[str, SparkType]) -> StructType:
+    return StructType.of(names_types)
+
+
+# struct field names matched as spark.sql.caseSensitive=false matches them (the first struct's names kept);
+# no string inside, so Spark's findWiderCommonType keeps the argument order
+CASE_PAIRS = [
+    (_s(("a", INT), ("B", INT)), _s(("A", LONG), ("b", INT))),
+    (_s(("\u017f", INT)), _s(("S", INT))),  # LATIN SMALL LETTER LONG S: equalsIgnoreCase("ſ", "S")
+    (_s(("stra\u00dfe", INT)), _s(("STRASSE", INT))),  # different lengths: no match
+    (ArrayType(_s(("x", DecimalType(5, 2)))), ArrayType(_s(("X", INT)))),
+    (MapType(INT, _s(("k", INT))), MapType(LONG, _s(("K", DecimalType(20, 1))))),
+]
+
+
+def test_widening_matches_spark(spark):
+    """find_wider_type_for_two == the element type Spark's non-ANSI type coercion gives array(a, b)
+    (TypeCoercion.findWiderCommonType over two types), for TypeCoercionSuite's cases and the 4.0
+    decimal cases; None == Spark refuses the array (DATATYPE_MISMATCH)."""
+    from pyspark.sql.utils import AnalysisException
+
+    version = spark.version[:3]
+    pairs = [(a, b) for a, b, _ in WIDER + WIDER_4_0 + TIGHTEST] + CASE_PAIRS
+    before = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        for a, b in pairs:
+            for t1, t2 in ((a, b), (b, a)):
+                ours = find_wider_type_for_two(t1, t2, spark_version=version)
+                try:
+                    element = spark.sql(f"SELECT array({_null_of(t1)}, {_null_of(t2)}) AS v").schema["v"].dataType
+                    theirs = element.elementType.simpleString()
+                except AnalysisException:
+                    theirs = None
+                assert (None if ours is None else ours.simple_string()) == theirs, (t1, t2)
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", before)

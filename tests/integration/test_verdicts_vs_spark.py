@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from executor.metadata.extractor import MetadataExtractor  # noqa: E402
 from executor.metadata.model import TABLE_NOTE  # noqa: E402
 from executor.metadata.readers import parquet_footer as pf  # noqa: E402
-from executor.metadata.spark_types import make_safe_header  # noqa: E402
+from executor.metadata.types.csv_inference import make_safe_header  # noqa: E402
 from executor.spark_jobs import job_group  # noqa: E402
 from tests import verdict_files as vf  # noqa: E402
 

@@ -18,7 +18,10 @@ ENV_READERS = {"executor.main", "executor.cli", "executor.api_server"}
 HEAVY = ("pyspark", "delta", "azure", "fastapi", "uvicorn", "httpx", "databricks", "deltalake", "requests")
 PURE = ("executor.payload", "executor.redaction", "executor.metadata.grouping", "executor.metadata.model",
         "executor.metadata.drift", "executor.metadata.csv_scan", "executor.metadata.samples",
-        "executor.storage.rows", "executor.sources.location", "executor.metadata.fanout")
+        "executor.storage.rows", "executor.sources.location", "executor.metadata.fanout",
+        "executor.metadata.types.algebra", "executor.metadata.types.widening",
+        "executor.metadata.types.csv_inference", "executor.metadata.types.json_inference",
+        "executor.metadata.types.partition_inference", "executor.metadata.types.parquet_mapping")
 
 
 def module_name(path: pathlib.Path) -> str:

@@ -463,3 +463,20 @@ def test_a_commit_line_that_is_not_json_names_the_file_and_line(tmp_path):
     t = extract(tmp_path / "lake")["t"]
     assert t.status == "failed"
     assert "00000000000000000001.json: line 2 is not valid JSON" in t.error_message
+
+
+def test_type_changes_are_read_as_spark_types():
+    """fromType/toType are Delta's JSON types read into the algebra: spacing inside a decimal does
+    not matter, a missing or malformed type is Delta's SCHEMA error (never a Python error)."""
+    from executor.metadata.readers.delta import check_type_changes, type_change_supported
+
+    assert type_change_supported("decimal(5, 2)", "decimal(8,3)", "4.0") is True
+    assert type_change_supported(" integer", "long ", "3.3") is None
+    protocol = {"minReaderVersion": 3, "readerFeatures": ["typeWidening"]}
+    for change, printed in (({"toType": "integer"}, "from NONE to INT"),
+                            ({"fromType": "integer", "toType": {"type": "array"}}, "from INT to {'TYPE': 'ARRAY'}")):
+        schema = {"type": "struct", "fields": [{"name": "v", "type": "integer", "nullable": True,
+                                                "metadata": {"delta.typeChanges": [change]}}]}
+        with pytest.raises(DeltaLogError, match="DELTA_UNSUPPORTED_TYPE_CHANGE_IN_SCHEMA") as info:
+            check_type_changes(protocol, schema, "4.0")
+        assert printed in str(info.value)

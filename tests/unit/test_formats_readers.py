@@ -28,6 +28,8 @@ from executor.metadata.readers import avro as avro_reader  # noqa: E402
 from executor.metadata.readers import delta as delta_reader  # noqa: E402
 from executor.metadata.readers import json as json_reader  # noqa: E402
 from executor.metadata.readers.registry import READERS  # noqa: E402
+from executor.metadata.types.algebra import DOUBLE, INT, LONG, STRING, MapType, StructType  # noqa: E402
+from executor.metadata.types.json_inference import root_columns  # noqa: E402
 from executor.sources.base import FileInfo  # noqa: E402
 from tests.formats_lake import AVRO_SCHEMA, avro_records, build_lake  # noqa: E402
 
@@ -61,7 +63,7 @@ def test_sniff_file_sees_through_gzip():
 
 def _types(lines: list[str]) -> dict[str, str]:
     scan = json_reader.scan_json(io.BytesIO("\n".join(lines).encode()))
-    return dict(json_reader.root_columns(scan.root))
+    return {n: t.simple_string() for n, t in root_columns(scan.root)}
 
 
 def test_json_inference_follows_spark_rules():
@@ -78,14 +80,14 @@ def test_json_decimals_and_corrupt_records():
     assert t == {"a": "decimal(21,0)"}
     scan = json_reader.scan_json(io.BytesIO(b'{"a": 1}\nnot json\n\n  \n7\n[{"a": 2}, {"a": 3}]\n'))
     assert scan.mode == "lines" and scan.rows == 5 and scan.malformed == 2
-    assert dict(json_reader.root_columns(scan.root)) == {"_corrupt_record": "string", "a": "bigint"}
+    assert {n: str(t) for n, t in root_columns(scan.root)} == {"_corrupt_record": "string", "a": "bigint"}
 
 
 def test_json_documents():
     doc = json.dumps([{"a": i, "b": {"c": [i]}} for i in range(4)], indent=2).encode()
     scan = json_reader.scan_json(io.BytesIO(doc), sample_rows=2)
     assert (scan.mode, scan.rows, scan.malformed, len(scan.sample)) == ("document", 4, 0, 2)
-    assert dict(json_reader.root_columns(scan.root)) == {"a": "bigint", "b": "struct<c:array<bigint>>"}
+    assert {n: str(t) for n, t in root_columns(scan.root)} == {"a": "bigint", "b": "struct<c:array<bigint>>"}
     one = json_reader.scan_json(io.BytesIO(b'{\n  "x": 1\n}\n'))
     assert (one.mode, one.rows) == ("document", 1)
     broken = json_reader.scan_json(io.BytesIO(b'{\n  "x": \n'))
@@ -116,10 +118,10 @@ def test_avro_counts_from_block_headers_match_fastavro(tmp_path):
 
 
 def test_avro_unions():
-    assert avro_reader.to_spark(["int", "long"]) == ("bigint", False)
-    assert avro_reader.to_spark(["null", "float", "double"]) == ("double", True)
-    assert avro_reader.to_spark(["int", "string"]) == ("struct<member0:int,member1:string>", False)
-    assert avro_reader.to_spark({"type": "map", "values": "long"}) == ("map<string,bigint>", False)
+    assert avro_reader.to_spark(["int", "long"]) == (LONG, False)
+    assert avro_reader.to_spark(["null", "float", "double"]) == (DOUBLE, True)
+    assert avro_reader.to_spark(["int", "string"]) == (StructType.of([("member0", INT), ("member1", STRING)]), False)
+    assert avro_reader.to_spark({"type": "map", "values": "long"}) == (MapType(STRING, LONG, False), False)
 
 
 # ----------------------------------------------------------------------------- Delta log

@@ -65,3 +65,18 @@ def test_csv_typed_columns(values, type_string):
 def test_arrow_columns(array, type_string):
     fast, slow = both(array, type_string, False)
     assert fast == slow
+
+
+def test_types_are_read_as_spark_types_not_by_prefix():
+    """orderable() and the comparisons read the column's data_type as a Spark type: DDL spellings
+    and case count, a struct whose first field is named `decimal` is not a decimal."""
+    from executor.metadata.profile import orderable
+
+    for t in ("int", "INT", "bigint", "decimal(10,2)", "DECIMAL(5)", "double", "string", "date", "timestamp",
+              "timestamp_ntz", "boolean", "char(3)", "varchar(10)"):
+        assert orderable(t), t
+    for t in ("binary", "array<int>", "map<string,int>", "struct<decimal:int>", "struct<string:int>",
+              "interval day", "void", "not a type<"):
+        assert not orderable(t), t
+    assert profile_column(["10", "9", ""], "DECIMAL(5)", "exact", text=True).max_value == "10"  # was a ValueError
+    assert profile_column(["10", "9", ""], "struct<decimal:int>", "exact", text=True).max_value is None

@@ -78,7 +78,7 @@ def test_footer_codec_round_trips_pyarrow_footers(tmp_path):
     assert pf.encode_struct(pf.decode_struct(raw)) == raw
     facts = pf.footer_facts(raw)
     assert (facts.num_rows, facts.row_group_rows, facts.rows) == (2, [1, 1], 2)
-    from executor.metadata.spark_types import parquet_schema_to_spark
+    from executor.metadata.types.parquet_mapping import parquet_schema_to_spark
 
     assert pf.tree_spark_columns(facts.root) == parquet_schema_to_spark(pq.ParquetFile(path).schema)
 

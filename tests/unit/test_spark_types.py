@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from executor.metadata.spark_types import (
-    SparkFallback,
-    UnsupportedParquetType,
-    arrow_to_spark_type,
-    infer_csv_schema,
-    infer_partition_types,
-    make_safe_header,
-    parquet_schema_to_spark,
-)
+from executor.metadata.types.csv_inference import infer_csv_schema, make_safe_header
+from executor.metadata.types.fallback import SparkFallback, UnsupportedParquetType
+from executor.metadata.types.parquet_mapping import arrow_to_spark_type, parquet_schema_to_spark
+from executor.metadata.types.partition_inference import infer_partition_types
+
+
+def simple(columns):
+    """[(name, simpleString)] of [(name, SparkType, ...)]: what columns.data_type stores."""
+    return [(c[0], c[1].simple_string(), *c[2:]) for c in columns]
+
 
 CSV_CASES = [
     (["1", "2"], "int"), (["+5"], "int"), (["12345678901234567890"], "decimal(20,0)"),
@@ -36,22 +37,22 @@ CSV_CASES = [
 
 @pytest.mark.parametrize("values,expected", CSV_CASES)
 def test_csv_value_types(values, expected):
-    assert infer_csv_schema(["c"], [[v] for v in values]) == [("c", expected)]
+    assert simple(infer_csv_schema(["c"], [[v] for v in values])) == [("c", expected)]
 
 
 def test_csv_header_rules():
     assert make_safe_header(["a", "", "A", "b", "a"]) == ["a0", "_c1", "A2", "b", "a4"]
     assert make_safe_header(["a", "A"], case_sensitive=True) == ["a", "A"]
     assert make_safe_header(None, 3, header=False) == ["_c0", "_c1", "_c2"]
-    assert infer_csv_schema(None, [["1", "x"], ["2", "y"]]) == [("_c0", "int"), ("_c1", "string")]
+    assert simple(infer_csv_schema(None, [["1", "x"], ["2", "y"]])) == [("_c0", "int"), ("_c1", "string")]
     # short rows leave columns untouched; long rows' extra fields are ignored
-    assert infer_csv_schema(["a", "b"], [["1"], ["2", "2.5", "zz"]]) == [("a", "int"), ("b", "double")]
-    assert infer_csv_schema(["a"], []) == [("a", "string")]
+    assert simple(infer_csv_schema(["a", "b"], [["1"], ["2", "2.5", "zz"]])) == [("a", "int"), ("b", "double")]
+    assert simple(infer_csv_schema(["a"], [])) == [("a", "string")]
 
 
 def test_csv_options_and_fallbacks():
-    assert infer_csv_schema(["a"], [["NA"], ["1"]], {"nullValue": "NA"}) == [("a", "int")]
-    assert infer_csv_schema(["a"], [["x"]], {"sep": ";", "multiLine": True, "header": True}) == [("a", "string")]
+    assert simple(infer_csv_schema(["a"], [["NA"], ["1"]], {"nullValue": "NA"})) == [("a", "int")]
+    assert simple(infer_csv_schema(["a"], [["x"]], {"sep": ";", "multiLine": True, "header": True})) == [("a", "string")]
     with pytest.raises(SparkFallback):
         infer_csv_schema(["a"], [["1"]], {"dateFormat": "dd/MM/yyyy"})
     with pytest.raises(SparkFallback):
@@ -77,27 +78,27 @@ PARTITION_CASES = [
 
 @pytest.mark.parametrize("values,expected", PARTITION_CASES)
 def test_partition_types(values, expected):
-    assert infer_partition_types({"p": values}) == [("p", expected)]
+    assert simple(infer_partition_types({"p": values})) == [("p", expected)]
 
 
 def test_partition_order_kept():
-    assert infer_partition_types([("year", ["2020"]), ("region", ["eu"])]) == [("year", "int"), ("region", "string")]
+    assert simple(infer_partition_types([("year", ["2020"]), ("region", ["eu"])])) == [("year", "int"), ("region", "string")]
 
 
 def test_arrow_types(tmp_path):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
-    assert arrow_to_spark_type(pa.uint64()) == "decimal(20,0)"
-    assert arrow_to_spark_type(pa.timestamp("ms")) == "timestamp_ntz"
-    assert arrow_to_spark_type(pa.timestamp("us", "UTC")) == "timestamp"
-    assert arrow_to_spark_type(pa.list_(pa.struct([("a", pa.int8())]))) == "array<struct<a:tinyint>>"
-    assert arrow_to_spark_type(pa.map_(pa.string(), pa.decimal128(9, 2))) == "map<string,decimal(9,2)>"
-    assert arrow_to_spark_type(pa.dictionary(pa.int8(), pa.string())) == "string"
+    assert str(arrow_to_spark_type(pa.uint64())) == "decimal(20,0)"
+    assert str(arrow_to_spark_type(pa.timestamp("ms"))) == "timestamp_ntz"
+    assert str(arrow_to_spark_type(pa.timestamp("us", "UTC"))) == "timestamp"
+    assert str(arrow_to_spark_type(pa.list_(pa.struct([("a", pa.int8())])))) == "array<struct<a:tinyint>>"
+    assert str(arrow_to_spark_type(pa.map_(pa.string(), pa.decimal128(9, 2)))) == "map<string,decimal(9,2)>"
+    assert str(arrow_to_spark_type(pa.dictionary(pa.int8(), pa.string()))) == "string"
     with pytest.raises(UnsupportedParquetType):
         arrow_to_spark_type(pa.timestamp("ns"))
     with pytest.raises(UnsupportedParquetType):
         arrow_to_spark_type(pa.time32("ms"))
     table = pa.table({"i": pa.array([1], pa.int16()), "s": ["x"], "m": pa.array([[("k", 1)]], pa.map_(pa.string(), pa.int64()))})
     pq.write_table(table, tmp_path / "t.parquet")
-    assert parquet_schema_to_spark(pq.ParquetFile(tmp_path / "t.parquet").schema) == [
+    assert simple(parquet_schema_to_spark(pq.ParquetFile(tmp_path / "t.parquet").schema)) == [
         ("i", "smallint", True), ("s", "string", True), ("m", "map<string,bigint>", True)]

@@ -26,6 +26,25 @@ from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
 from executor.metadata.readers.arrow import unreadable_note
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
+from executor.metadata.types.algebra import (
+    BINARY,
+    BOOLEAN,
+    DATE,
+    DOUBLE,
+    FLOAT,
+    INT,
+    LONG,
+    NULL,
+    STRING,
+    TIMESTAMP,
+    TIMESTAMP_NTZ,
+    ArrayType,
+    DecimalType,
+    MapType,
+    SparkType,
+    StructField,
+    StructType,
+)
 from executor.sandbox.pool import SandboxError
 from executor.settings import Settings
 from executor.sources.base import open_sequential
@@ -127,8 +146,8 @@ def read_avro_facts(fh: BinaryIO) -> AvroFacts:
     return AvroFacts(schema=schema, codec=codec, rows=rows, blocks=blocks)
 
 
-_PRIMITIVE = {"boolean": "boolean", "int": "int", "long": "bigint", "float": "float", "double": "double",
-              "bytes": "binary", "string": "string", "null": "void"}
+_PRIMITIVE = {"boolean": BOOLEAN, "int": INT, "long": LONG, "float": FLOAT, "double": DOUBLE, "bytes": BINARY,
+              "string": STRING, "null": NULL}
 
 
 def _named(schema: Any, names: dict[str, Any], namespace: str | None) -> Any:
@@ -168,8 +187,8 @@ def valid_decimal(schema: dict[str, Any]) -> tuple[int, int] | None:
 
 
 def to_spark(schema: Any, names: dict[str, Any] | None = None, namespace: str | None = None,
-             _stack: tuple = ()) -> tuple[str, bool]:
-    """(Spark type string, nullable) of an Avro schema."""
+             _stack: tuple[str, ...] = ()) -> tuple[SparkType, bool]:
+    """(Spark type, nullable) of an Avro schema."""
     names = {} if names is None else names
     schema = _named(schema, names, namespace)
     if isinstance(schema, str):
@@ -178,7 +197,7 @@ def to_spark(schema: Any, names: dict[str, Any] | None = None, namespace: str | 
         non_null = [s for s in schema if s != "null"]
         nullable = len(non_null) < len(schema)
         if not non_null:
-            return "void", True
+            return NULL, True
         if len(non_null) == 1:
             t, n = to_spark(non_null[0], names, namespace, _stack)
             return t, nullable or n
@@ -186,11 +205,12 @@ def to_spark(schema: Any, names: dict[str, Any] | None = None, namespace: str | 
         kinds = sorted(s if isinstance(s, str) else s.get("type") for s in resolved)
         plain = all(isinstance(s, str) or not s.get("logicalType") for s in resolved)
         if plain and kinds == ["int", "long"]:
-            return "bigint", nullable
+            return LONG, nullable
         if plain and kinds == ["double", "float"]:
-            return "double", nullable
-        members = [f"member{i}:{to_spark(s, names, namespace, _stack)[0]}" for i, s in enumerate(non_null)]
-        return "struct<" + ",".join(members) + ">", nullable
+            return DOUBLE, nullable
+        # every member nullable: only one of them is set at a time (SchemaConverters.toSqlType)
+        members = [StructField(f"member{i}", to_spark(s, names, namespace, _stack)[0]) for i, s in enumerate(non_null)]
+        return StructType(tuple(members)), nullable
     if not isinstance(schema, dict):
         raise AvroFormatError(f"invalid Avro schema {schema!r}")
     kind = schema.get("type")
@@ -207,28 +227,28 @@ def to_spark(schema: Any, names: dict[str, Any] | None = None, namespace: str | 
             if p > MAX_PRECISION:
                 raise AvroFormatError(f"decimal({p},{s}): Spark's decimal precision is at most {MAX_PRECISION} "
                                       f"(DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION)")
-            return f"decimal({p},{s})", False
+            return DecimalType(p, s), False
     if logical == "date" and kind == "int":
-        return "date", False
+        return DATE, False
     if logical in ("timestamp-millis", "timestamp-micros") and kind == "long":
-        return "timestamp", False
+        return TIMESTAMP, False
     if logical in ("local-timestamp-millis", "local-timestamp-micros") and kind == "long":
-        return "timestamp_ntz", False
+        return TIMESTAMP_NTZ, False
     if kind in ("record", "error"):
         full = schema["name"]
         if full in _stack:
             raise AvroFormatError(f"recursive Avro record {full}: Spark cannot read it")
-        parts = [f"{f['name']}:{to_spark(f['type'], names, ns, _stack + (full,))[0]}"
+        parts = [StructField(f["name"], *to_spark(f["type"], names, ns, _stack + (full,)))
                  for f in schema.get("fields", [])]
-        return "struct<" + ",".join(parts) + ">", False
+        return StructType(tuple(parts)), False
     if kind == "enum":
-        return "string", False
+        return STRING, False
     if kind == "fixed":
-        return "binary", False
+        return BINARY, False
     if kind == "array":
-        return f"array<{to_spark(schema['items'], names, ns, _stack)[0]}>", False
+        return ArrayType(*to_spark(schema["items"], names, ns, _stack)), False
     if kind == "map":
-        return f"map<string,{to_spark(schema['values'], names, ns, _stack)[0]}>", False
+        return MapType(STRING, *to_spark(schema["values"], names, ns, _stack)), False
     if isinstance(kind, (str, list, dict)):
         return to_spark(kind, names, ns, _stack)
     raise AvroFormatError(f"invalid Avro schema {schema!r}")
@@ -258,7 +278,7 @@ def _columns(schema: Any) -> list[tuple[str, str, bool]]:
     out = []
     for f in schema.get("fields", []):
         t, n = to_spark(f["type"], names, ns, (schema["name"],))
-        out.append((f["name"], t, n))
+        out.append((f["name"], t.simple_string(), n))
     return out
 
 

@@ -24,7 +24,8 @@ from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import ColumnFacts, TableFacts
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfile, ColumnProfiler
 from executor.metadata.samples import distinct_samples
-from executor.metadata.spark_types import HIVE_DEFAULT_PARTITION, SparkFallback, infer_partition_types
+from executor.metadata.types.fallback import SparkFallback
+from executor.metadata.types.partition_inference import HIVE_DEFAULT_PARTITION, infer_partition_types
 from executor.redaction import SECRETS
 from executor.sandbox.pool import ReaderSandbox, in_process
 from executor.settings import Settings
@@ -86,7 +87,7 @@ class FileContext:
 
     store: FileStore
     settings: Settings
-    spark_version: str = "3.5"  # the Spark rules spark_types applies (3.5 or 4.0)
+    spark_version: str = "3.5"  # the Spark rules executor.metadata.types applies (3.5 or 4.0)
     csv_header: str = "auto"  # the payload's csv_header: auto, true or false
     # where native decoders (pyarrow, fastavro) run: the run's worker processes (executor/sandbox)
     sandbox: ReaderSandbox = field(default_factory=in_process)
@@ -136,7 +137,8 @@ class TableContext:
         through a text read of the paths (no data is read)."""
         if self.fast:
             try:
-                return infer_partition_types(plan.partition_value_lists(), spark_version=self.spark_version)
+                return [(n, t.simple_string()) for n, t in infer_partition_types(
+                    plan.partition_value_lists(), spark_version=self.spark_version)]
             except SparkFallback:
                 pass
         schema = self.reader().format("text").option("basePath", self.root_spark_uri(plan)).load(

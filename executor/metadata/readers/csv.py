@@ -26,7 +26,8 @@ from executor.metadata.readers.base import (
     TableContext,
     text_head,
 )
-from executor.metadata.spark_types import SparkFallback, infer_csv_schema, make_safe_header
+from executor.metadata.types.csv_inference import infer_csv_schema, make_safe_header
+from executor.metadata.types.fallback import SparkFallback
 from executor.settings import Settings
 from executor.sources.base import FileStore
 from executor.spark_connect import csv_from_lines
@@ -228,7 +229,8 @@ class CsvReader(FormatReader):
         """[(Spark's column name, type)] for the sample: the ported rules, else Spark itself."""
         if ctx.fast:
             try:
-                return infer_csv_schema(header if dialect.header else None, rows, spark_version=ctx.spark_version)
+                return [(n, t.simple_string()) for n, t in infer_csv_schema(
+                    header if dialect.header else None, rows, spark_version=ctx.spark_version)]
             except SparkFallback as exc:
                 logger.debug("table %s: asking Spark for the CSV schema (%s)", plan.name, exc)
         lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)

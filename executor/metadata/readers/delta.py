@@ -49,13 +49,24 @@ from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProf
 from executor.metadata.readers.arrow import arrow_profile
 from executor.metadata.readers.base import FileFacts, FormatReader, TableContext
 from executor.metadata.readers.parquet import apply_stats, parquet_batches
+from executor.metadata.types.algebra import (
+    BYTE,
+    DATE,
+    DOUBLE,
+    FLOAT,
+    INT,
+    INTEGRAL,
+    LONG,
+    SHORT,
+    TIMESTAMP_NTZ,
+    DecimalType,
+    SparkType,
+    from_json,
+)
 from executor.sandbox.pool import ReaderSandbox
 from executor.sources.base import FileInfo, FileStore, PruneRule
 
 _COMMIT_RE = re.compile(r"^(\d{20})\.json$")
-
-_PRIMITIVE = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
-
 
 class DeltaLogError(ValueError):
     """The transaction log cannot be replayed (or the table cannot be read by the runtime's Delta)."""
@@ -93,17 +104,11 @@ def check_protocol(protocol: dict[str, Any] | None) -> None:
 
 
 def delta_type(t: Any) -> str:
-    """Spark's simpleString of a Delta schemaString type."""
-    if isinstance(t, str):
-        return _PRIMITIVE.get(t, t)
-    kind = t.get("type")
-    if kind == "struct":
-        return "struct<" + ",".join(f"{f['name']}:{delta_type(f['type'])}" for f in t["fields"]) + ">"
-    if kind == "array":
-        return f"array<{delta_type(t['elementType'])}>"
-    if kind == "map":
-        return f"map<{delta_type(t['keyType'])},{delta_type(t['valueType'])}>"
-    raise DeltaLogError(f"unknown Delta type {t!r}")
+    """Spark's simpleString of a Delta schemaString type (Spark's JSON form of a type)."""
+    try:
+        return from_json(t).simple_string()
+    except ValueError as exc:
+        raise DeltaLogError(f"unknown Delta type: {exc}") from None
 
 
 @dataclass
@@ -322,14 +327,11 @@ def _parse(info: FileInfo, data: bytes, sandbox: ReaderSandbox | None = None) ->
 
 # ---------------------------------------------------------------------------------- type widening
 
-_INTEGRAL = ("byte", "short", "integer", "long")
-_DECIMAL_RE = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
-_SQL_NAMES = {"byte": "TINYINT", "short": "SMALLINT", "integer": "INT", "long": "BIGINT"}
-
-
-def _decimal(t: str) -> tuple[int, int] | None:
-    m = _DECIMAL_RE.match(t)
-    return (int(m.group(1)), int(m.group(2))) if m else None
+def _delta_type_or_none(t: Any) -> SparkType | None:
+    try:
+        return from_json(t.strip() if isinstance(t, str) else t)
+    except ValueError:
+        return None
 
 
 def type_change_supported(from_type: Any, to_type: Any, delta_version: str) -> bool | None:
@@ -339,22 +341,25 @@ def type_change_supported(from_type: Any, to_type: Any, delta_version: str) -> b
     (tests/integration/test_delta_protocol_vs_spark.py)."""
     if not isinstance(from_type, str) or not isinstance(to_type, str):
         return False
-    frm, to = from_type.strip(), to_type.strip()
-    if frm == to or (frm, to) in (("byte", "short"), ("byte", "integer"), ("short", "integer")):
+    frm, to = _delta_type_or_none(from_type), _delta_type_or_none(to_type)
+    if frm is None or to is None:
+        return False
+    if frm == to or (frm, to) in ((BYTE, SHORT), (BYTE, INT), (SHORT, INT)):
         return True  # Delta 3.2+ (typeWidening-preview)
     # Delta 4.0: the protocol's list (integral -> wider integral, float/integral -> double, date ->
     # timestamp_ntz, decimal(p,s) -> decimal(p+k1,s+k2) with k1 >= k2 >= 0, integral -> decimal)
     wider = False
-    if frm in _INTEGRAL and to in _INTEGRAL:
-        wider = _INTEGRAL.index(frm) < _INTEGRAL.index(to)
-    elif to == "double":
-        wider = frm in ("float", "byte", "short", "integer")
-    elif frm == "date":
-        wider = to == "timestamp_ntz"
-    elif (target := _decimal(to)) is not None:
-        base = (10, 0) if frm in _INTEGRAL[:3] else (20, 0) if frm == "long" else _decimal(frm)
+    if frm in INTEGRAL and to in INTEGRAL:
+        wider = INTEGRAL.index(frm) < INTEGRAL.index(to)
+    elif to is DOUBLE:
+        wider = frm in (FLOAT, BYTE, SHORT, INT)
+    elif frm is DATE:
+        wider = to is TIMESTAMP_NTZ
+    elif isinstance(to, DecimalType):
+        base = (DecimalType(10, 0) if frm in (BYTE, SHORT, INT) else DecimalType(20, 0) if frm is LONG
+                else frm if isinstance(frm, DecimalType) else None)
         if base is not None:
-            k1, k2 = target[0] - base[0], target[1] - base[1]
+            k1, k2 = to.precision - base.precision, to.scale - base.scale
             wider = k1 >= k2 >= 0
     if not wider:
         return False
@@ -362,10 +367,9 @@ def type_change_supported(from_type: Any, to_type: Any, delta_version: str) -> b
 
 
 def _sql_type(t: Any) -> str:
-    if not isinstance(t, str):
-        return delta_type(t).upper()
-    d = _decimal(t)
-    return f"DECIMAL({d[0]},{d[1]})" if d else _SQL_NAMES.get(t, t.upper())
+    """The type as Delta's error text prints it (INT, BIGINT, DECIMAL(10,2), ARRAY<INT>)."""
+    parsed = _delta_type_or_none(t)
+    return parsed.simple_string().upper() if parsed is not None else str(t).upper()
 
 
 def _struct_fields(t: Any) -> list[dict[str, Any]]:
@@ -546,7 +550,8 @@ def _schema_of(meta: dict[str, Any]) -> dict[str, Any]:
     except ValueError as exc:
         raise DeltaLogError(f"the _delta_log's metaData schemaString is not valid JSON ({exc})") from None
     fields = schema.get("fields") if isinstance(schema, dict) else None
-    if not isinstance(fields, list) or not all(isinstance(f, dict) and "name" in f and "type" in f for f in fields):
+    if not isinstance(schema, dict) or not isinstance(fields, list) or not all(
+            isinstance(f, dict) and "name" in f and "type" in f for f in fields):
         raise DeltaLogError("the _delta_log's metaData schemaString is not a Delta schema (a struct whose fields have a name and a type)")
     return schema
 
@@ -557,7 +562,8 @@ def _key(action: dict[str, Any]) -> str:
     unique = f"{dv.get('storageType') or ''}{dv.get('pathOrInlineDv') or ''}"
     if dv.get("offset") is not None:
         unique += f"@{dv['offset']}"
-    return action["path"] + "\x1f" + unique
+    path: str = action["path"]
+    return path + "\x1f" + unique
 
 
 READ_AHEAD_FILE_BYTES = 32 * 1024 * 1024  # data files up to this size are fetched whole, ahead of the profile

@@ -1,6 +1,6 @@
 """JSON files without Spark: exact row and malformed-record counts, and Spark's JSON schema
-inference (JsonInferSchema, Spark 3.5 / 4.0 defaults) ported to Python; one streaming parse per
-file gives the counts, the type and the rows kept for samples and profiles.
+inference (JsonInferSchema, Spark 3.5 / 4.0 defaults: executor/metadata/types/json_inference.py);
+one streaming parse per file gives the counts, the type and the rows kept for samples and profiles.
 
 Modes (per file, decided from its content):
 - `lines` (JSON Lines): the first non-blank line starts with a complete JSON value. Each non-blank
@@ -37,158 +37,15 @@ from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext, text_head
-
-CORRUPT = "_corrupt_record"
-MAX_PRECISION = 38
-
-# Internal types: ("null",) ("boolean",) ("bigint",) ("double",) ("string",) ("decimal", p, s)
-# ("array", elem) ("struct", ((name, type), ...)) with names sorted
-NULL = ("null",)
-STRING = ("string",)
-BIGINT = ("bigint",)
-DOUBLE = ("double",)
-BOOLEAN = ("boolean",)
-EMPTY_STRUCT: tuple = ("struct", ())
-
-
-def _decimal_of_int(v: int) -> tuple:
-    digits = len(str(abs(v)))
-    return ("decimal", digits, 0) if digits <= MAX_PRECISION else DOUBLE
-
-
-def infer_value(v: Any) -> tuple:
-    """JsonInferSchema.inferField for one parsed value."""
-    if v is None:
-        return NULL
-    if isinstance(v, bool):
-        return BOOLEAN
-    if isinstance(v, int):
-        return BIGINT if -(2**63) <= v < 2**63 else _decimal_of_int(v)
-    if isinstance(v, float):
-        return DOUBLE
-    if isinstance(v, str):
-        return STRING
-    if isinstance(v, dict):
-        fields: dict[str, tuple] = {}
-        for k, x in v.items():
-            t = infer_value(x)
-            fields[k] = compatible(fields[k], t) if k in fields else t
-        return ("struct", tuple(sorted(fields.items())))
-    if isinstance(v, list):
-        elem: tuple = NULL
-        for x in v:
-            elem = compatible(elem, infer_value(x))
-        return ("array", elem)
-    return STRING
-
-
-_NUMERIC_RANK = {"bigint": 3, "double": 5}
-
-
-def _tightest(t1: tuple, t2: tuple) -> tuple | None:
-    if t1 == t2 or t2 == NULL:
-        return t1
-    if t1 == NULL:
-        return t2
-    if t1[0] in _NUMERIC_RANK and t2[0] in _NUMERIC_RANK:
-        return t1 if _NUMERIC_RANK[t1[0]] > _NUMERIC_RANK[t2[0]] else t2
-    for d, i in ((t1, t2), (t2, t1)):  # a decimal wider than bigint (decimal(20,0)) takes it
-        if d[0] == "decimal" and i == BIGINT and d[1] - d[2] >= 20 and d[2] >= 0:
-            return d
-    return None
-
-
-def _decimal_merge(d1: tuple, d2: tuple) -> tuple:
-    scale = max(d1[2], d2[2])
-    rng = max(d1[1] - d1[2], d2[1] - d2[2])
-    return DOUBLE if rng + scale > MAX_PRECISION else ("decimal", rng + scale, scale)
-
-
-def compatible(t1: tuple, t2: tuple) -> tuple:
-    """JsonInferSchema.compatibleType."""
-    t = _tightest(t1, t2)
-    if t is not None:
-        return t
-    k1, k2 = t1[0], t2[0]
-    if (k1, k2) in (("double", "decimal"), ("decimal", "double")):
-        return DOUBLE
-    if k1 == "decimal" and k2 == "decimal":
-        return _decimal_merge(t1, t2)
-    if k1 == "struct" and k2 == "struct":
-        merged = dict(t1[1])
-        for name, ft in t2[1]:
-            merged[name] = compatible(merged[name], ft) if name in merged else ft
-        return ("struct", tuple(sorted(merged.items())))
-    if k1 == "array" and k2 == "array":
-        return ("array", compatible(t1[1], t2[1]))
-    if k1 == "bigint" and k2 == "decimal":
-        return compatible(("decimal", 20, 0), t2)
-    if k1 == "decimal" and k2 == "bigint":
-        return compatible(t1, ("decimal", 20, 0))
-    return STRING
-
-
-def _with_corrupt(struct: tuple) -> tuple:
-    names = dict(struct[1])
-    if CORRUPT in names:
-        return struct
-    names[CORRUPT] = STRING
-    return ("struct", tuple(sorted(names.items())))
-
-
-def compatible_root(t1: tuple, t2: tuple) -> tuple:
-    """JsonInferSchema.compatibleRootType (PERMISSIVE mode)."""
-    if t1[0] == "array":
-        return compatible_root(t1[1], t2)
-    if t2[0] == "array":
-        return compatible_root(t1, t2[1])
-    if t1[0] == "struct" and t2 == NULL:
-        return t1
-    if t1 == NULL and t2[0] == "struct":
-        return t2
-    if t1[0] == "struct" and t2[0] != "struct":
-        return _with_corrupt(t1)
-    if t2[0] == "struct" and t1[0] != "struct":
-        return _with_corrupt(t2)
-    return compatible(t1, t2)
-
-
-def canonicalize(t: tuple) -> tuple | None:
-    """JsonInferSchema.canonicalizeType: null -> string, empty structs dropped."""
-    if t[0] == "array":
-        e = canonicalize(t[1])
-        return None if e is None else ("array", e)
-    if t[0] == "struct":
-        fields = []
-        for name, ft in t[1]:
-            if not name:
-                continue
-            c = canonicalize(ft)
-            if c is not None:
-                fields.append((name, c))
-        return ("struct", tuple(fields)) if fields else None
-    if t == NULL:
-        return STRING
-    return t
-
-
-def type_string(t: tuple) -> str:
-    """Spark's simpleString of an internal type."""
-    if t[0] == "decimal":
-        return f"decimal({t[1]},{t[2]})"
-    if t[0] == "array":
-        return f"array<{type_string(t[1])}>"
-    if t[0] == "struct":
-        return "struct<" + ",".join(f"{n}:{type_string(ft)}" for n, ft in t[1]) + ">"
-    return t[0]
-
-
-def root_columns(root: tuple) -> list[tuple[str, str]]:
-    """The table's columns [(name, Spark type string)] from the merged root type."""
-    c = canonicalize(root)
-    if c is None or c[0] != "struct":
-        return []
-    return [(n, type_string(ft)) for n, ft in c[1]]
+from executor.metadata.types.algebra import SparkType
+from executor.metadata.types.json_inference import (
+    CORRUPT,
+    CORRUPT_ONLY,
+    EMPTY_STRUCT,
+    compatible_root,
+    infer_value,
+    root_columns,
+)
 
 
 @dataclass
@@ -196,7 +53,7 @@ class JsonScan:
     mode: str  # lines | document
     rows: int = 0  # rows Spark's PERMISSIVE reader returns (malformed ones included)
     malformed: int = 0
-    root: tuple = EMPTY_STRUCT  # merged root type (before canonicalize)
+    root: SparkType = EMPTY_STRUCT  # merged root type (before canonicalize)
     sample: list[dict[str, Any]] = field(default_factory=list)  # first rows (objects) for profiles
     first_error: str | None = None
 
@@ -207,7 +64,7 @@ def _record(scan: JsonScan, value: Any, ok: bool, sample_rows: int, error: str |
     if not ok:
         scan.rows += 1
         scan.malformed += 1
-        scan.root = compatible_root(scan.root, ("struct", ((CORRUPT, STRING),)))
+        scan.root = compatible_root(scan.root, CORRUPT_ONLY)
         scan.first_error = scan.first_error or error
         if len(scan.sample) < sample_rows:
             scan.sample.append({CORRUPT: text[:1000].decode("utf-8", "replace").rstrip("\r\n")})
@@ -335,7 +192,7 @@ class JsonReader(FormatReader):
             fact = facts[f.info.uri]
             assert isinstance(fact, JsonFacts) and fact.scan is not None
             scans.append(fact.scan)
-        root: tuple = EMPTY_STRUCT
+        root: SparkType = EMPTY_STRUCT
         rows: list[dict[str, Any]] = []
         for scan in scans:
             root = compatible_root(root, scan.root)
@@ -344,7 +201,7 @@ class JsonReader(FormatReader):
         table.row_count = total = sum(scan.rows for scan in scans)
         table.malformed_records = sum(scan.malformed for scan in scans)
         if ctx.fast:
-            inferred = root_columns(root)
+            inferred = [(n, t.simple_string()) for n, t in root_columns(root)]
         else:  # inference=spark: Spark reads the files (one job)
             reader = ctx.reader().option("multiLine", "true" if scans[0].mode == "document" else "false")
             inferred = ctx.spark_schema(reader.json(ctx.spark_uris(plan)).schema)

@@ -28,7 +28,16 @@ from executor.metadata.readers.orc_footer import (
     stripe_refusal,
     version_refusal,
 )
-from executor.metadata.spark_types import arrow_to_spark_type
+from executor.metadata.types.algebra import (
+    TIMESTAMP,
+    ArrayType,
+    DecimalType,
+    MapType,
+    SparkType,
+    StructField,
+    StructType,
+)
+from executor.metadata.types.parquet_mapping import arrow_to_spark_type
 from executor.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -46,7 +55,8 @@ class OrcDecimalRefused(ValueError):
     """Spark's ORC reader refuses a decimal type of the footer."""
 
 
-def orc_type(arrow_type: Any, spark_version: str, path: tuple[str, ...] = (), decimals: Decimals | None = None) -> str:
+def orc_type(arrow_type: Any, spark_version: str, path: tuple[str, ...] = (),
+             decimals: Decimals | None = None) -> SparkType:
     """Spark's type of an ORC column from pyarrow's reading of the ORC schema; `decimals` (path ->
     the Java reader's (precision, scale) or its refusal) overrides pyarrow's decimals."""
     import pyarrow.types as pt
@@ -54,21 +64,21 @@ def orc_type(arrow_type: Any, spark_version: str, path: tuple[str, ...] = (), de
     t = arrow_type
     d = decimals or {}
     if pt.is_timestamp(t):
-        return "timestamp"
+        return TIMESTAMP
     if pt.is_decimal(t) and path in d:
         java = d[path]
         if isinstance(java, str):
             raise OrcDecimalRefused(f"column {'.'.join(path)}: {java}")
-        return f"decimal({java[0]},{java[1]})"
+        return DecimalType(java[0], java[1])
     if pt.is_list(t) or pt.is_large_list(t):
-        return f"array<{orc_type(t.value_type, spark_version, path + ('<element>',), d)}>"
+        return ArrayType(orc_type(t.value_type, spark_version, path + ('<element>',), d))
     if pt.is_map(t):
-        return (f"map<{orc_type(t.key_type, spark_version, path + ('<key>',), d)},"
-                f"{orc_type(t.item_type, spark_version, path + ('<value>',), d)}>")
+        return MapType(orc_type(t.key_type, spark_version, path + ('<key>',), d),
+                       orc_type(t.item_type, spark_version, path + ('<value>',), d))
     if pt.is_struct(t):
-        return "struct<" + ",".join(
-            f"{t.field(i).name}:{orc_type(t.field(i).type, spark_version, path + (t.field(i).name,), d)}"
-            for i in range(t.num_fields)) + ">"
+        return StructType(tuple(
+            StructField(t.field(i).name, orc_type(t.field(i).type, spark_version, path + (t.field(i).name,), d))
+            for i in range(t.num_fields)))
     return arrow_to_spark_type(t, spark_version)
 
 
@@ -118,7 +128,8 @@ class OrcReader(FormatReader):
                 decimals = column_decimals(tail)
             rows, schema = ctx.sandbox.run(orc_rows_schema, file=fh, path=where, reader="ORC reader")
         try:
-            cols = [(fld.name, orc_type(fld.type, ctx.spark_version, (fld.name,), decimals), True) for fld in schema]
+            cols = [(fld.name, orc_type(fld.type, ctx.spark_version, (fld.name,), decimals).simple_string(), True)
+                    for fld in schema]
         except OrcDecimalRefused as exc:
             return FileFacts(error=f"{where}: {exc}; Spark's ORC reader refuses this decimal type (rewrite the file "
                                    "with a precision and scale)")

@@ -32,7 +32,8 @@ from executor.metadata.readers.parquet_footer import (
     spark_refusal,
     tree_spark_columns,
 )
-from executor.metadata.spark_types import SparkFallback, UnsupportedParquetType, parquet_schema_to_spark
+from executor.metadata.types.fallback import SparkFallback, UnsupportedParquetType
+from executor.metadata.types.parquet_mapping import parquet_schema_to_spark
 from executor.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,8 @@ def parquet_batches(fh: BinaryIO, columns: list[str] | None, budget: int, notes:
         return None
     fh.seek(0, 2)
     groups = spark_row_groups(pf.metadata, fh.tell())
-    return pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols, row_groups=groups)
+    batches: Iterable[Any] = pf.iter_batches(batch_size=min(65536, max(budget, 1)), columns=cols, row_groups=groups)
+    return batches
 
 
 def spark_row_groups(meta: Any, file_size: int) -> list[int] | None:
@@ -232,8 +234,9 @@ def parquet_facts(footer: bytes, where: str, spark_version: str, file_size: int)
         meta, arrow = None, None
     spark_columns = None
     try:
-        spark_columns = (parquet_schema_to_spark(meta.schema, spark_version) if meta is not None
-                         else tree_spark_columns(tree.root, spark_version))
+        spark_columns = [(n, t.simple_string(), nullable) for n, t, nullable in (
+            parquet_schema_to_spark(meta.schema, spark_version) if meta is not None
+            else tree_spark_columns(tree.root, spark_version))]
     except UnsupportedParquetType as exc:
         return FileFacts(error=f"{where}: {exc}; Spark cannot read this column type (rewrite the file with a "
                                "supported type)")

@@ -20,7 +20,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from executor.metadata.spark_types import parquet_leaf_type, struct_type_string
+from executor.metadata.types.algebra import ArrayType, MapType, SparkType, StructField, StructType
+from executor.metadata.types.parquet_mapping import parquet_leaf_type
 
 MAGIC = b"PAR1"
 
@@ -152,7 +153,7 @@ def _encode_value(t: int, v: Any) -> bytes:
     if t == T_DOUBLE:
         return struct.pack("<d", v)
     if t == T_BINARY:
-        return _varint(len(v)) + v
+        return _varint(len(v)) + bytes(v)
     if t in (T_LIST, T_SET):
         et, items = v
         head = bytes([(len(items) << 4) | et]) if len(items) < 15 else bytes([0xF0 | et]) + _varint(len(items))
@@ -757,7 +758,7 @@ class _Logical:
 
 
 class _Leaf:
-    """The attributes of pyarrow's ParquetColumnSchema that spark_types.parquet_leaf_type reads."""
+    """The attributes of pyarrow's ParquetColumnSchema that parquet_mapping.parquet_leaf_type reads."""
 
     def __init__(self, node: SchemaNode, path: str) -> None:
         self.physical_type = _PHYSICAL[node.physical] if node.physical is not None and 0 <= node.physical < 8 else "?"
@@ -779,25 +780,28 @@ class _Leaf:
         self.logical_type = _Logical(kind or "NONE", info)
 
 
-def tree_spark_columns(root: SchemaNode, spark_version: str = "3.5") -> list[tuple[str, str, bool]]:
+def tree_spark_columns(root: SchemaNode, spark_version: str = "3.5") -> list[tuple[str, SparkType, bool]]:
     """[(name, Spark type, nullable)] as ParquetToSparkSchemaConverter gives them, from the tree
     alone (used when pyarrow cannot convert the schema, e.g. a MAP key that is not REQUIRED)."""
-    def element(node: SchemaNode, path: str) -> str:
+    def element(node: SchemaNode, path: str) -> SparkType:
         """convertField: the node's type without its own repetition."""
         if not node.is_group:
             return parquet_leaf_type(_Leaf(node, path), spark_version)
         if node.is_map:
             kv = node.children[0]
-            return f"map<{element(kv.children[0], path + '.' + kv.name)},{element(kv.children[1], path + '.' + kv.name)}>"
+            key, value = kv.children[0], kv.children[1]
+            return MapType(element(key, path + '.' + kv.name), element(value, path + '.' + kv.name),
+                           value.repetition == "optional")
         if node.is_list:
             rep = node.children[0]
             inner = rep if is_list_element(rep, node.name) else rep.children[0]
-            return f"array<{element(inner, path + '.' + rep.name)}>"
-        return struct_type_string([f"{c.name}:{member(c, path + '.' + c.name)}" for c in node.children], "struct<", ",", ">")
+            return ArrayType(element(inner, path + '.' + rep.name), inner is not rep and inner.repetition == "optional")
+        return StructType(tuple(StructField(c.name, member(c, path + '.' + c.name), c.repetition == "optional")
+                                for c in node.children))
 
-    def member(node: SchemaNode, path: str) -> str:
+    def member(node: SchemaNode, path: str) -> SparkType:
         t = element(node, path)
-        return f"array<{t}>" if node.repetition == "repeated" else t
+        return ArrayType(t, False) if node.repetition == "repeated" else t
 
     return [(c.name, member(c, c.name), c.repetition == "optional") for c in root.children]
 
