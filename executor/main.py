@@ -6,7 +6,8 @@ Forms:
   python -m executor.main --payload '<json>' [--key=value ...] [--run-id R] --write-to-db
       the Databricks job form: the per-run `payload` job parameter wins over the env var
 Named parameters --workflow_id=..., --source_id=..., --data_source_path=..., --data_source_type=...,
---tenant_id=..., --job_type=..., --include=..., --exclude=..., --csv_header=... and the positional
+--tenant_id=..., --job_type=..., --include=..., --exclude=..., --csv_header=..., --format_option=FORMAT.OPTION=VALUE
+(repeatable: --format_option=xml.rowTag=record) and the positional
 arguments are explicit values: they win over the payload, job_metadata included (executor.payload,
 the one precedence rule; README "Where each request field comes from").
 Settings parameters --metadata-catalog=..., --metadata-schema=..., --tables-location=...,
@@ -37,12 +38,14 @@ from typing import Any, NoReturn
 
 from executor.context import ExecutorContext
 from executor.errors import ExecutorError, PayloadError, SettingsError
+from executor.formats import FORMATS
 from executor.job_result import JobResult, write_result
 from executor.logging_setup import configure_logging, log_options
 from executor.metadata.model import RUN_FAILED
 from executor.ops.progress import LogProgress
 from executor.payload import (
     PAYLOAD_ENV,
+    VALID_DATA_SOURCE_TYPES,
     JobRequest,
     build_request,
     is_given,
@@ -57,6 +60,8 @@ from executor.settings import LOG_LEVELS, JobInputSettings, load_secrets
 
 NAMED_FIELDS = ("workflow_id", "source_id", "data_source_path", "data_source_type", "tenant_id", "job_type",
                 "include", "exclude", "csv_header")
+FORMAT_OPTION_HELP = ("FORMAT.OPTION=VALUE (repeatable; payload format_options): "
+                      + "; ".join(f"{f.name}.{o.name}: {o.rule()}" for f in FORMATS for o in f.options))
 POSITIONAL_FIELDS = ("job_type", "data_source_path", "data_source_type", "tenant_id")
 
 # Job parameters that set a setting (executor.settings): parameter name -> environment variable.
@@ -92,7 +97,7 @@ def argument_parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("job_type", nargs="?", help="metadata_extraction")
     p.add_argument("data_source_path", nargs="?", help="local path, dbfs:/..., Azure URL")
-    p.add_argument("data_source_type", nargs="?", help="csv, tsv, parquet, local, dbfs, azure_blob, adls_gen2, auto")
+    p.add_argument("data_source_type", nargs="?", help=", ".join(VALID_DATA_SOURCE_TYPES))
     p.add_argument("tenant_id", nargs="?", help="tenant identifier (recorded, optional)")
     p.add_argument("--payload", default=None, help=f"job payload JSON; wins over {PAYLOAD_ENV}")
     p.add_argument("--run-id", "--run_id", dest="run_id", default=None, help="run id ({{job.run_id}} on Databricks)")
@@ -106,6 +111,8 @@ def argument_parser() -> argparse.ArgumentParser:
     for name in NAMED_FIELDS:
         p.add_argument(f"--{name}", f"--{name.replace('_', '-')}", dest=f"named_{name}", default=None,
                        help=argparse.SUPPRESS)
+    p.add_argument("--format-option", "--format_option", dest="named_format_options", action="append",
+                   default=None, metavar="FORMAT.OPTION=VALUE", help=FORMAT_OPTION_HELP)
     for name, var in SETTING_PARAMETERS.items():
         p.add_argument(f"--{name.replace('_', '-')}", f"--{name}", dest=f"setting_{name}", default=None,
                        metavar="VALUE", help=f"sets {var} (wins over the variable when non-empty)")
@@ -126,7 +133,7 @@ def explicit_values(args: argparse.Namespace) -> dict[str, object]:
     """The explicit values of one job invocation: named parameters, positional arguments and --run-id.
     A field given both by name and by position must be given the same value."""
     values: dict[str, object] = {}
-    for name in NAMED_FIELDS:
+    for name in NAMED_FIELDS + ("format_options",):
         if is_given(value := getattr(args, f"named_{name}")):
             values[name] = value
     for name in POSITIONAL_FIELDS:

@@ -8,7 +8,10 @@ comes from"). For each field the first level that gives a non-empty value wins:
   2. for workflow_id and source_id only: the payload's job_metadata.<id>;
   3. the payload's top-level field (the API's POST /jobs/create body is a payload);
   4. for include and exclude only: NUVYN_INCLUDE / NUVYN_EXCLUDE (JobInputSettings);
-  5. the field's default; workflow_id has none: "workflow_id is required" (extract --dry-run: dry_run).
+  5. the field's default;
+format_options merge per (format, option) by the same levels: an explicit csv.header (a flag) wins over
+the payload's, the payload's xml.rowTag stays. `csv_header` is an alias of format_options.csv.header
+at its level (both given at one level with different values: refused); workflow_id has none: "workflow_id is required" (extract --dry-run: dry_run).
 Within the payload this is the v2 contract's rule (1. job_metadata.workflow_id, 2. top-level
 workflow_id, 3. fail); an explicit value outranks the payload because it is more specific (one
 invocation) than a payload that may be the cluster's NUVYN_JOB_PAYLOAD. A value that loses to
@@ -26,8 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from executor.errors import PayloadError
+from executor.formats import (
+    FORMAT_NAMES,
+    FormatOptions,
+    OptionValue,
+    merge_format_options,
+    parse_format_option_flag,
+    parse_format_options,
+)
 from executor.ids import new_run_id
-from executor.metadata.readers.registry import READERS
 from executor.settings import JobInputSettings
 
 logger = logging.getLogger(__name__)
@@ -37,7 +47,7 @@ MAX_PAYLOAD_BYTES = 1_000_000
 MAX_PAYLOAD_DEPTH = 16
 
 JOB_TYPES = ("metadata_extraction",)
-FILE_FORMATS = READERS.formats
+FILE_FORMATS = FORMAT_NAMES  # executor.formats: the names-only list (no reader is imported)
 STORAGE_KINDS = ("local", "dbfs", "azure_blob", "adls_gen2")
 DATA_SOURCE_TYPE_ALIASES = {
     "": "auto",
@@ -110,7 +120,7 @@ def select_payload(parameter: str | None, inputs: JobInputSettings) -> dict[str,
 
 
 REQUEST_FIELDS = ("workflow_id", "source_id", "job_type", "data_source_path", "data_source_type", "tenant_id",
-                  "run_id", "include", "exclude", "csv_header")
+                  "run_id", "include", "exclude", "csv_header", "format_options")
 ID_FIELDS = ("workflow_id", "source_id")  # the fields job_metadata may carry
 EXPLICIT, JOB_METADATA, PAYLOAD, ENVIRONMENT = "explicit", "job_metadata", "payload", "environment"
 
@@ -235,7 +245,13 @@ class JobRequest:
     write_to_db: bool = True
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
-    csv_header: str = "auto"  # auto (the header rule), true or false: see CSV_HEADER_MODES
+    # format name -> {option: value}, validated against executor.formats (the payload's format_options)
+    format_options: FormatOptions = field(default_factory=dict)
+
+    @property
+    def csv_header(self) -> str:
+        """format_options.csv.header (the payload's csv_header is its alias): auto, true or false."""
+        return str(self.format_options.get("csv", {}).get("header", "auto"))
 
     @property
     def format_filter(self) -> str | None:
@@ -331,5 +347,30 @@ def build_request(payload: Mapping[str, Any], given: Mapping[str, object] | None
         write_to_db=write_to_db,
         include=split_patterns(value("include"), "include"),
         exclude=split_patterns(value("exclude"), "exclude"),
-        csv_header=normalize_csv_header(value("csv_header")),
+        format_options=resolve_format_options(explicit, payload),
     )
+
+
+def _level_format_options(level: str, source: Mapping[str, Any]) -> dict[str, dict[str, OptionValue]]:
+    """One level's format_options with its csv_header folded in (the alias of format_options.csv.header).
+    An explicit format_options may be a list of FORMAT.OPTION=VALUE strings (repeated --format-option)."""
+    where = "--format-option" if level == EXPLICIT else "format_options"
+    raw = source.get("format_options")
+    if level == EXPLICIT and isinstance(raw, (list, tuple)):
+        options = merge_format_options(*(parse_format_option_flag(str(x)) for x in reversed(raw)))
+    else:
+        options = parse_format_options(raw, where)
+    alias = source.get("csv_header")
+    if is_given(alias):
+        header = normalize_csv_header(alias)
+        given = options.get("csv", {}).get("header")
+        if given is not None and given != header:
+            raise PayloadError(f"csv_header {header!r} and {where} csv.header {given!r} differ; give one "
+                               "(csv_header is an alias of format_options.csv.header)")
+        options.setdefault("csv", {})["header"] = header
+    return options
+
+
+def resolve_format_options(explicit: Mapping[str, object], payload: Mapping[str, Any]) -> dict[str, dict[str, OptionValue]]:
+    """format_options by the module's rule, per (format, option): explicit values, then the payload."""
+    return merge_format_options(_level_format_options(EXPLICIT, explicit), _level_format_options(PAYLOAD, payload))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from executor.errors import ExecutorError
 from executor.logging_setup import CONTEXT
 from executor.metadata.model import RUN_FAILED, RUN_RUNNING, MetadataResult
+from executor.metadata.readers.registry import READERS
 from executor.payload import JobRequest
 from executor.redaction import SECRETS, strip_query
 from executor.spark_jobs import job_group
@@ -31,17 +32,30 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2  # nothing written
 
 
+def _describe(file_format: str, details: Mapping[str, Any]) -> str | None:
+    """The reader's one line about a table's format_details (None for a format no longer registered)."""
+    try:
+        return READERS.reader(file_format).describe(details)
+    except ExecutorError:
+        return None
+
+
 def table_notes(result: MetadataResult, limit: int = 50) -> dict[str, Any]:
-    """The summary's `notes` of a MetadataResult: each CSV table's header decision and reason, and
+    """The summary's `notes` of a MetadataResult: each CSV table's header decision and reason, each
+    other table's reader-owned results as its reader describes them (format_details), and
     each column whose samples/profile are empty and why (the same facts as tables.csv_header,
     csv_header_reason and column_notes), at most `limit` entries of each."""
     headers = [{"table": t.table_name, "header": t.csv_header, "reason": t.csv_header_reason}
                for t in result.tables if t.csv_header is not None]
     columns = [{"table": t.table_name, "column": c, "reason": why}
                for t in result.tables for c, why in sorted(t.column_notes.items())]
+    formats = [{"table": t.table_name, "format": t.file_type, "details": text} for t in result.tables
+               if t.csv_header is None and t.format_details and (text := _describe(t.file_type, t.format_details))]
     out: dict[str, Any] = {}
     if headers:
         out["csv_headers"] = headers[:limit]
+    if formats:
+        out["format_details"] = formats[:limit]
     if columns:
         out["column_notes"] = columns[:limit]
         out["column_notes_total"] = len(columns)

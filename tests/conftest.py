@@ -58,16 +58,24 @@ def settings(warehouse):
     return Settings(warehouse_dir=str(warehouse), spark_master="local[2]", io_threads=4)
 
 
+SPARK_XML_PACKAGE = "com.databricks:spark-xml_2.12:0.18.0"
+
+
 def spark_test_packages(packages: str | None) -> str:
     """The packages the test session's Spark starts with: spark-avro added (Spark's Avro reader is
-    built into Databricks, not into pyspark; integration tests compare Avro files with it). Fetched
-    from Maven Central like the Delta jars on first use, then cached in ~/.ivy2."""
+    built into Databricks, not into pyspark; integration tests compare Avro files with it), and on
+    Spark 3.5 spark-xml (the XML reader Databricks Runtime 15.4/16.4 build in; Spark 4 has its own).
+    Fetched from Maven Central like the Delta jars on first use, then cached in ~/.ivy2."""
     import pyspark
 
     scala = "2.12" if pyspark.__version__.startswith("3.") else "2.13"
     avro = f"org.apache.spark:spark-avro_{scala}:{pyspark.__version__}"
     listed = [p for p in (packages or "").split(",") if p]
-    return ",".join(listed if any("spark-avro" in p for p in listed) else listed + [avro])
+    if not any("spark-avro" in p for p in listed):
+        listed.append(avro)
+    if scala == "2.12" and not any("spark-xml" in p for p in listed):
+        listed.append(SPARK_XML_PACKAGE)
+    return ",".join(listed)
 
 
 def spark_test_env(environ) -> dict:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from executor.api.statuses import JobStatus
+from executor.formats import FORMATS
 from executor.payload import ID_RULE, JOB_TYPES, VALID_DATA_SOURCE_TYPES
 
 
@@ -49,7 +50,13 @@ class CreateJobRequest(BaseModel):
         default=None,
         description="CSV/TSV header: auto (default: the first record is the header unless every field parses as "
                     "its column's type), true or false (a JSON boolean too, as in the job payload) for every "
-                    "CSV/TSV file (README, CSV rules).")
+                    "CSV/TSV file (README, CSV rules); the alias of format_options.csv.header.")
+    format_options: dict[str, dict[str, StrictBool | str]] | None = Field(
+        default=None,
+        description="Optional options per format, validated like the job payload's (a bad one is a 400 naming "
+                    "the field, e.g. format_options.xml.rowTag): "
+                    + "; ".join(f"{f.name}.{o.name}: {o.rule()}" for f in FORMATS for o in f.options)
+                    + '. Example: {"xml": {"rowTag": "record"}}.')
     job_metadata: dict[str, Any] | None = Field(
         default=None,
         description="Optional metadata passed on to the job (at most 65536 bytes as JSON; NaN/Infinity "

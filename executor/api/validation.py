@@ -11,7 +11,7 @@ from executor.errors import PayloadError
 from executor.payload import JOB_TYPES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, _depth, build_request
 
 REQUIRED_FIELDS = ("job_type", "data_source_path", "workflow_id")
-OPTIONAL_FIELDS = ("source_id", "data_source_type", "tenant_id", "csv_header")
+OPTIONAL_FIELDS = ("source_id", "data_source_type", "tenant_id", "csv_header", "format_options")
 MAX_JOB_METADATA_BYTES = 65536
 
 
@@ -65,7 +65,7 @@ def build_job_payload(body: Mapping[str, object]) -> dict[str, Any]:
                                "workflow_id": body["workflow_id"]}
     payload.update({name: body[name] for name in OPTIONAL_FIELDS if body.get(name) not in (None, "")})
     payload["job_metadata"] = _job_metadata(body)
-    request = build_request(payload)  # the one rule; validates ids, data_source_type, tenant_id, csv_header
+    request = build_request(payload)  # the one rule; validates ids, data_source_type, tenant_id, format_options
     payload["workflow_id"] = payload["job_metadata"]["workflow_id"] = request.workflow_id
     if request.source_id:
         payload["source_id"] = payload["job_metadata"]["source_id"] = request.source_id

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 
 from executor.errors import ExecutorError, TableExtractionError
+from executor.formats import FormatOptions
 from executor.metadata.csv_scan import HEADER_AUTO
 from executor.metadata.grouping import TablePlan
 from executor.metadata.model import TABLE_FAILED, MetadataResult, TableFacts
@@ -57,6 +58,9 @@ class ExtractRequest(Protocol):
 
     @property
     def csv_header(self) -> str: ...
+
+    @property
+    def format_options(self) -> FormatOptions: ...
 
 
 def _notify(progress: ProgressCallback | None, table: TableFacts | None, totals: dict[str, int]) -> None:
@@ -118,24 +122,27 @@ class MetadataExtractor:
     def extract(self, request: ExtractRequest, progress: ProgressCallback | None = None) -> MetadataResult:
         return self.extract_metadata(request.data_source_path, request.data_source_type,
                                      include=request.include, exclude=request.exclude, progress=progress,
-                                     csv_header=request.csv_header)
+                                     csv_header=request.csv_header, format_options=request.format_options)
 
     def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
         return open_source(data_source_path, data_source_type, self.settings, self.store_factory)
 
     def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
                          include: Sequence[str] = (), exclude: Sequence[str] = (),
-                         progress: ProgressCallback | None = None, csv_header: str = HEADER_AUTO) -> MetadataResult:
+                         progress: ProgressCallback | None = None, csv_header: str = HEADER_AUTO,
+                         format_options: FormatOptions | None = None) -> MetadataResult:
         """Extract the metadata of every table under `data_source_path`.
 
         `progress` (optional) is called before the first table and after each one (ProgressCallback).
-        `csv_header`: auto (csv_scan.decide_header), true or false for every CSV/TSV file."""
+        `csv_header`: auto (csv_scan.decide_header), true or false for every CSV/TSV file (the old name
+        of format_options.csv.header). `format_options`: each format's options (executor.formats)."""
         started = datetime.now(timezone.utc)
         t0 = time.monotonic()
         sandbox = self.sandbox
         source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
                              store_factory=self.store_factory, csv_header=csv_header,
-                             spark_version=self.spark_version, readers=self.readers, sandbox=sandbox)
+                             spark_version=self.spark_version, readers=self.readers, format_options=format_options,
+                             sandbox=sandbox)
         location, store, listing = source.location, source.store, source.listing
         store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
         logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
@@ -153,7 +160,8 @@ class MetadataExtractor:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nuvyn-io") as pool, \
                 ThreadPoolExecutor(max_workers=table_workers(threads, len(source.tables)),
                                    thread_name_prefix="nuvyn-table") as tables_pool:
-            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads, sandbox)
+            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads,
+                               dict(format_options or {}), sandbox=sandbox)
             for table in source.tables:
                 if source.problem(table) is None:
                     self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)

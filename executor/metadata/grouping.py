@@ -116,6 +116,7 @@ class TablePlan:
     name: str = ""
     error: str | None = None  # set when the plan itself is not a valid table
     log_files: list[FileInfo] = field(default_factory=list)  # Delta: the files under _delta_log
+    part: str = ""  # one of several tables in the same files (FormatReader.split_tables): a sheet, a record type
 
     @property
     def is_delta(self) -> bool:
@@ -249,77 +250,103 @@ def plan_tables(
     without it such files are skipped as of no supported format."""
     listing = list(files)
     roots = delta_roots(listing)
-    groups: dict[tuple[str, str, tuple[str, ...]], TablePlan] = {}
-    deltas: dict[str, TablePlan] = {}
-    skipped = _Skipped()
-    found = 0
-    total = 0
+    grouping = _Grouping(detect, format_filter, tuple(include), tuple(exclude), sniff)
     for root in sorted(roots):
         if _delta_root_of(root, roots - {root}) is None:  # a Delta table inside another is its data
-            deltas[root] = TablePlan(folder=root, file_format="delta", partition_keys=())
+            grouping.deltas[root] = TablePlan(folder=root, file_format="delta", partition_keys=())
     for info in listing:
+        grouping.add(info)
+    return grouping.plan()
+
+
+@dataclass
+class _Grouping:
+    """plan_tables' state: the tables found so far, what was skipped and why, the files counted."""
+
+    detect: Detector
+    format_filter: str | None
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    sniff: Sniffer | None
+    groups: dict[tuple[str, str, tuple[str, ...]], TablePlan] = field(default_factory=dict)
+    deltas: dict[str, TablePlan] = field(default_factory=dict)
+    skipped: _Skipped = field(default_factory=_Skipped)
+    found: int = 0
+    total: int = 0
+
+    def add(self, info: FileInfo) -> None:
+        """One listed file: into its Delta table or its folder's table, or skipped with the reason."""
         if info.skip_reason:
-            skipped.add(info.relative, info.skip_reason)
-            continue
-        name = info.name
-        delta_root = _delta_root_of(info.relative, set(deltas)) if deltas else None
-        if delta_root is not None:
-            plan = deltas[delta_root]
-            inside = info.relative[len(delta_root) + 1:] if delta_root else info.relative
-            if inside.split("/", 1)[0] == DELTA_LOG:
-                plan.log_files.append(info)
-                continue
-            inside_dirs = inside.split("/")[:-1]
-            reason, depth = _name_reason(name, inside_dirs)
-            if reason is None and format_filter and format_filter != "delta":
-                reason = f"part of a Delta table, excluded by data_source_type={format_filter}"
-            if reason is None and (reason := _pattern_reason(info.relative, include, exclude)) is not None:
-                depth = None
-            if reason is not None:
-                root_dirs = delta_root.split("/") if delta_root else []
-                skipped.add(info.relative or name, reason, root_dirs + inside_dirs,
-                            None if depth is None else len(root_dirs) + depth)
-                continue
-            delta_parts = [(k, v) for k, v in (d.split("=", 1) for d in inside.split("/")[:-1] if _PART_RE.match(d))]
-            plan.files.append(PlannedFile(info, delta_parts))
-            found += 1
-            total += info.size
-            continue
-        dirs = info.relative.split("/")[:-1] if info.relative else []
-        reason, depth = _name_reason(name, dirs)
-        fmt, codec = detect(name) if reason is None else (None, None)
-        if reason is None and fmt is None and sniff is not None and not has_extension(name):
-            try:
-                fmt, codec = sniff(info)
-            except Exception:  # noqa: BLE001 - an unreadable file is of no known format
-                fmt, codec = None, None
-        if reason is None and fmt is None:
-            reason = "unsupported format"
-        if reason is None and format_filter and fmt != format_filter:
-            reason = f"excluded by data_source_type={format_filter}"
-        if reason is None and (reason := _pattern_reason(info.relative, include, exclude)) is not None:
+            self.skipped.add(info.relative, info.skip_reason)
+            return
+        delta_root = _delta_root_of(info.relative, set(self.deltas)) if self.deltas else None
+        placed = self._add_to_delta(info, delta_root) if delta_root is not None else self._add_to_folder(info)
+        if placed:
+            self.found += 1
+            self.total += info.size
+
+    def _add_to_delta(self, info: FileInfo, delta_root: str) -> bool:
+        plan = self.deltas[delta_root]
+        inside = info.relative[len(delta_root) + 1:] if delta_root else info.relative
+        if inside.split("/", 1)[0] == DELTA_LOG:
+            plan.log_files.append(info)
+            return False
+        inside_dirs = inside.split("/")[:-1]
+        reason, depth = _name_reason(info.name, inside_dirs)
+        if reason is None and self.format_filter and self.format_filter != "delta":
+            reason = f"part of a Delta table, excluded by data_source_type={self.format_filter}"
+        if reason is None and (reason := _pattern_reason(info.relative, self.include, self.exclude)) is not None:
             depth = None
         if reason is not None:
-            skipped.add(info.relative or name, reason, dirs, depth)
-            continue
-        assert fmt is not None
+            root_dirs = delta_root.split("/") if delta_root else []
+            self.skipped.add(info.relative or info.name, reason, root_dirs + inside_dirs,
+                             None if depth is None else len(root_dirs) + depth)
+            return False
+        delta_parts = [(k, v) for k, v in (d.split("=", 1) for d in inside_dirs if _PART_RE.match(d))]
+        plan.files.append(PlannedFile(info, delta_parts))
+        return True
+
+    def _format_of(self, info: FileInfo) -> tuple[str | None, str | None]:
+        fmt, codec = self.detect(info.name)
+        if fmt is None and self.sniff is not None and not has_extension(info.name):
+            try:
+                fmt, codec = self.sniff(info)
+            except Exception:  # noqa: BLE001 - an unreadable file is of no known format
+                fmt, codec = None, None
+        return fmt, codec
+
+    def _add_to_folder(self, info: FileInfo) -> bool:
+        dirs = info.relative.split("/")[:-1] if info.relative else []
+        reason, depth = _name_reason(info.name, dirs)
+        fmt, codec = self._format_of(info) if reason is None else (None, None)
+        if reason is None and fmt is None:
+            reason = "unsupported format"
+        if reason is None and self.format_filter and fmt != self.format_filter:
+            reason = f"excluded by data_source_type={self.format_filter}"
+        if reason is None and (reason := _pattern_reason(info.relative, self.include, self.exclude)) is not None:
+            depth = None
+        if reason is not None or fmt is None:
+            self.skipped.add(info.relative or info.name, reason or "unsupported format", dirs, depth)
+            return False
         cut, parts = partition_segments(dirs)
         folder = "/".join(dirs[:cut])
         keys = tuple(k for k, _ in parts)
-        key = (folder, fmt, keys)
-        group = groups.get(key)
+        group = self.groups.get((folder, fmt, keys))
         if group is None:
-            group = groups[key] = TablePlan(folder=folder, file_format=fmt, partition_keys=keys)
+            group = self.groups[(folder, fmt, keys)] = TablePlan(folder=folder, file_format=fmt, partition_keys=keys)
         group.files.append(PlannedFile(info, parts, codec))
-        found += 1
-        total += info.size
-    for root, plan in deltas.items():
-        if format_filter and format_filter != "delta":
-            continue
-        if include and not plan.files and not _matches(root, include):
-            continue
-        groups[(root, "delta", ())] = plan
-    return Plan(tables=list(groups.values()), skipped=skipped.items, files_found=found, total_size_bytes=total)
+        return True
+
+    def plan(self) -> Plan:
+        groups = dict(self.groups)
+        for root, plan in self.deltas.items():
+            if self.format_filter and self.format_filter != "delta":
+                continue
+            if self.include and not plan.files and not _matches(root, self.include):
+                continue
+            groups[(root, "delta", ())] = plan
+        return Plan(tables=list(groups.values()), skipped=self.skipped.items, files_found=self.found,
+                    total_size_bytes=self.total)
 
 
 def split_by_schema(tables: list[TablePlan], signature: dict[str, Hashable]) -> list[TablePlan]:

@@ -80,12 +80,34 @@ class TableFacts:
     status: str = TABLE_OK
     error_message: str | None = None
     malformed_records: int | None = None  # JSON: records Spark reads as _corrupt_record
-    csv_header: bool | None = None  # CSV/TSV: whether the first record is the header
-    csv_header_reason: str | None = None  # CSV/TSV: why (csv_scan.decide_header or the payload's csv_header)
+    # what the table's reader alone knows (CSV: header, header_reason, delimiter...; XML: row_tag...),
+    # a JSON object stored in tables.format_details; the reader's `describe` says it for humans
+    format_details: dict[str, Any] = field(default_factory=dict)
     # column name -> why its samples/profile are empty or partial (e.g. values pyarrow cannot convert);
     # TABLE_NOTE ("*") -> what holds for the whole table (only metadata was read, and a Spark scan of
     # the data would fail or count otherwise)
     column_notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def csv_header(self) -> bool | None:
+        """CSV/TSV: whether the first record is the header (format_details.header; the column
+        tables.csv_header is derived from it)."""
+        value = self.format_details.get("header")
+        return value if isinstance(value, bool) else None
+
+    @csv_header.setter
+    def csv_header(self, value: bool | None) -> None:
+        self.format_details["header"] = value
+
+    @property
+    def csv_header_reason(self) -> str | None:
+        """CSV/TSV: why (csv_scan.decide_header or the payload's csv_header): format_details.header_reason."""
+        value = self.format_details.get("header_reason")
+        return value if isinstance(value, str) else None
+
+    @csv_header_reason.setter
+    def csv_header_reason(self, value: str | None) -> None:
+        self.format_details["header_reason"] = value
 
     def add_table_note(self, text: str) -> None:
         """Add a note about the whole table (column_notes[TABLE_NOTE], notes joined by '; ')."""
@@ -136,6 +158,7 @@ class MetadataResult:
         d["status"] = self.status
         for t, td in zip(self.tables, d["tables"]):
             td["column_count"] = t.column_count
+            td["csv_header"], td["csv_header_reason"] = t.csv_header, t.csv_header_reason
         return d
 
     @classmethod
@@ -147,7 +170,12 @@ class MetadataResult:
         for td in d.get("tables", []):
             td = {k: v for k, v in td.items() if k != "column_count"}
             cols = [ColumnFacts(**c) for c in td.pop("columns", [])]
-            tables.append(TableFacts(columns=cols, **td))
+            details = dict(td.pop("format_details", None) or {})
+            for old, key in (("csv_header", "header"), ("csv_header_reason", "header_reason")):
+                if td.get(old) is not None:
+                    details.setdefault(key, td[old])
+                td.pop(old, None)
+            tables.append(TableFacts(columns=cols, format_details=details, **td))
         return cls(
             source_path=d["source_path"],
             source_type=d.get("source_type", "local"),

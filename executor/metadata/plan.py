@@ -10,6 +10,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 
+from executor.formats import FormatOptions
 from executor.metadata.grouping import (
     DELTA_LOG,
     Plan,
@@ -222,13 +223,20 @@ class SourcePlan:
 def plan_source(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
                 exclude: Sequence[str] = (), *, settings: Settings, store_factory: StoreFactory = default_store_factory,
                 read_facts: bool = True, csv_header: str = "auto", spark_version: str = "3.5",
-                readers: Registry = READERS, sandbox: ReaderSandbox | None = None) -> SourcePlan:
+                readers: Registry = READERS, format_options: FormatOptions | None = None,
+                sandbox: ReaderSandbox | None = None) -> SourcePlan:
     """List, group, read file facts (unless read_facts is False: the pre-split grouping), split by
-    schema and name: the tables a run would extract. Never starts Spark. Footers and headers are
-    decoded in `sandbox` (the run's; default: the process's shared one)."""
+    schema, split files that hold several tables (each reader's `split_tables`) and name: the tables
+    a run would extract. Never starts Spark. `format_options` (validated by executor.formats) reach
+    the readers through the FileContext; `csv_header` is format_options.csv.header's old name. Footers
+    and headers are decoded in `sandbox` (the run's; default: the process's shared one)."""
     location, store = open_source(data_source_path, data_source_type, settings, store_factory)
     facts: dict[str, FileFacts] = {}
-    ctx = FileContext(store, settings, spark_version, csv_header, sandbox or shared_sandbox())
+    options = dict(format_options or {})
+    if csv_header != "auto" and "header" not in options.get("csv", {}):
+        options["csv"] = {**options.get("csv", {}), "header": csv_header}
+    ctx = FileContext(store, settings, spark_version, str(options.get("csv", {}).get("header", "auto")), options,
+                      sandbox or shared_sandbox())
     fmt = data_source_type if data_source_type in readers.formats else None
     with ThreadPoolExecutor(max_workers=io_threads(settings, store), thread_name_prefix="nuvyn-io") as pool:
         early = EarlyReads(ctx, pool, readers, fmt, include, exclude, read_facts)
@@ -242,4 +250,10 @@ def plan_source(data_source_path: str, data_source_type: str = "auto", include: 
         finally:
             early.unused(set(facts))
             stop_caching(store)
-    return SourcePlan(location, store, listing, assign_names(tables, location.root_name), facts)
+    named = assign_names(tables, location.root_name)
+    if read_facts:  # several tables in one file (FormatReader.split_tables): each named <table>/<part>
+        named = [part for t in named for part in readers.reader(t.file_format).split_tables(t, facts)]
+        for t in named:
+            if t.part:
+                t.name = f"{t.name}/{t.part}"
+    return SourcePlan(location, store, listing, named, facts)

@@ -26,13 +26,23 @@ from typing import Any
 from executor.api.cli_args import add_serve_args
 from executor.context import ExecutorContext
 from executor.errors import PayloadError, QueryError
+from executor.formats import FORMATS
 from executor.logging_setup import configure_logging, log_options
 from executor.metadata.drift import render_diff
 from executor.ops.dry_run import plan_extraction, render_dry_run
 from executor.ops.progress import human_bytes, make_progress
 from executor.ops.render import cell, parse_summary, text_table, to_json
 from executor.ops.summary import render_summary, run_row
-from executor.payload import ID_PATTERN, ID_RULE, RUN_ID_PATTERN, JobRequest, build_request, is_given, select_payload
+from executor.payload import (
+    ID_PATTERN,
+    ID_RULE,
+    RUN_ID_PATTERN,
+    VALID_DATA_SOURCE_TYPES,
+    JobRequest,
+    build_request,
+    is_given,
+    select_payload,
+)
 from executor.redaction import SECRETS
 from executor.run import EXIT_OK, run_job, written
 from executor.settings import LOG_LEVELS, JobInputSettings
@@ -42,7 +52,7 @@ Command = Callable[[argparse.Namespace, Mapping[str, str], OpenContext], int]
 RUN_ID_RULE = "letters, digits and . _ : -"
 # The flags of `extract` that are request fields (explicit values: executor.payload's level 1).
 EXTRACT_FIELDS = ("workflow_id", "source_id", "tenant_id", "run_id", "data_source_type", "include", "exclude",
-                  "csv_header")
+                  "csv_header", "format_options")
 
 
 def _check_id(value: str | None, name: str, pattern: re.Pattern[str] = ID_PATTERN,
@@ -59,7 +69,7 @@ def _check_id(value: str | None, name: str, pattern: re.Pattern[str] = ID_PATTER
 def add_extract_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="data source path: local folder or file, dbfs:/..., Azure URL")
     p.add_argument("--type", "--data-source-type", dest="data_source_type", default=None,
-                   help="auto (default), csv, tsv, parquet, json, avro, orc, delta, local, dbfs, azure_blob, adls_gen2")
+                   help=", ".join(VALID_DATA_SOURCE_TYPES) + " (auto: the default)")
     p.add_argument("--workflow-id", "--workflow_id", dest="workflow_id",
                    help="required unless --dry-run (or set in NUVYN_JOB_PAYLOAD / --payload)")
     p.add_argument("--source-id", "--source_id", dest="source_id")
@@ -73,7 +83,12 @@ def add_extract_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", action="append", metavar="GLOB",
                    help="skip files whose relative path or name matches (repeatable); default NUVYN_EXCLUDE")
     p.add_argument("--csv-header", "--csv_header", dest="csv_header", choices=("auto", "true", "false"),
-                   default=None, help="CSV/TSV header: auto (the header rule, default), true or false (payload csv_header)")
+                   default=None, help="CSV/TSV header: auto (the header rule, default), true or false (payload csv_header; "
+                                      "the alias of --format-option csv.header=...)")
+    p.add_argument("--format-option", "--format_option", dest="format_options", action="append", default=None,
+                   metavar="FORMAT.OPTION=VALUE",
+                   help="a format's option (repeatable; payload format_options): "
+                        + "; ".join(f"{f.name}.{o.name}: {o.rule()}" for f in FORMATS for o in f.options))
     p.add_argument("--dry-run", action="store_true",
                    help="list the tables it would create and every skipped file; no Spark, nothing written")
     p.add_argument("--no-read-headers", dest="read_headers", action="store_false",
@@ -130,7 +145,7 @@ def cmd_extract(args: argparse.Namespace, env: Mapping[str, str], open_context: 
         try:
             plan = plan_extraction(request.data_source_path, request.data_source_type, request.include,
                                    request.exclude, settings=context.settings, read_headers=args.read_headers,
-                                   csv_header=request.csv_header, store_factory=context.store_factory,
+                                   format_options=request.format_options, store_factory=context.store_factory,
                                    sandbox=context.sandbox)
         finally:
             context.close_sandbox()

@@ -10,12 +10,13 @@ entry per folder, format and partition layout) and says so.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from executor.formats import FormatOptions, OptionValue
 from executor.metadata.plan import StoreFactory, default_store_factory, plan_source
-from executor.metadata.readers.csv import CsvFacts
+from executor.metadata.readers.registry import READERS
 from executor.ops.progress import human_bytes
 from executor.ops.render import text_table
 from executor.sandbox.pool import ReaderSandbox
@@ -33,6 +34,8 @@ class PlannedTable:
     problem: str | None = None  # why a real run would record this table as failed
     csv_header: bool | None = None  # CSV/TSV: the header decision a real run would take
     csv_header_reason: str | None = None  # and why (csv_scan.decide_header or csv_header)
+    format_details: dict[str, Any] = field(default_factory=dict)  # the reader's plan_details
+    description: str | None = None  # the reader's describe(format_details)
 
 
 @dataclass
@@ -78,14 +81,18 @@ class DryRunReport:
 def plan_extraction(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
                     exclude: Sequence[str] = (), settings: Settings | None = None, read_headers: bool = True,
                     csv_header: str = "auto", store_factory: StoreFactory = default_store_factory,
-                    sandbox: ReaderSandbox | None = None) -> DryRunReport:
+                    format_options: FormatOptions | None = None, sandbox: ReaderSandbox | None = None) -> DryRunReport:
     """The tables a run would create and every file it would skip. Never starts Spark.
 
-    `csv_header` (auto, true, false) is the payload field: CSV header decisions are shown per table."""
+    `format_options` (the payload's, validated; `csv_header` is its csv.header) reach the readers:
+    each table's reader-owned results (CSV header decisions...) are shown as the reader describes them."""
     t0 = time.monotonic()
+    options: dict[str, Mapping[str, OptionValue]] = dict(format_options or {})
+    if csv_header != "auto" and "header" not in options.get("csv", {}):
+        options["csv"] = {**options.get("csv", {}), "header": csv_header}
     source = plan_source(data_source_path, data_source_type, include, exclude,
                          settings=settings or Settings(), store_factory=store_factory,
-                         read_facts=read_headers, csv_header=csv_header, sandbox=sandbox)
+                         read_facts=read_headers, format_options=options, sandbox=sandbox)
     listing = source.listing
     report = DryRunReport(
         source_path=source.location.display, source_type=source.location.kind, data_source_type=data_source_type,
@@ -94,13 +101,15 @@ def plan_extraction(data_source_path: str, data_source_type: str = "auto", inclu
         skipped=[{"path": s.path, "reason": s.reason} for s in listing.skipped],
     )
     for t in source.tables:
-        dialect = next((fact.dialect for fact in (source.facts.get(f.info.uri) for f in t.files)
-                        if isinstance(fact, CsvFacts) and fact.dialect is not None), None)
+        reader = READERS.reader(t.file_format)
+        details = reader.plan_details(t, source.facts) if read_headers else {}
+        header, reason = details.get("header"), details.get("header_reason")
         report.tables.append(PlannedTable(
             name=t.name, file_format=t.file_format, files=len(t.files), size_bytes=t.size_bytes,
             partition_columns=list(t.partition_keys), folder=t.folder or ".", problem=source.problem(t),
-            csv_header=dialect.header if dialect is not None else None,
-            csv_header_reason=dialect.header_reason if dialect is not None else None))
+            csv_header=header if isinstance(header, bool) else None,
+            csv_header_reason=reason if isinstance(reason, str) else None,
+            format_details=details, description=reader.describe(details) if details else None))
     report.seconds = time.monotonic() - t0
     return report
 
@@ -126,10 +135,9 @@ def render_dry_run(report: DryRunReport, max_skipped: int | None = None) -> str:
     if any(t.problem for t in report.tables):
         cols.append("would_fail")
     out = head + ["", "Tables it would create:", text_table(rows, cols, max_width=80)]
-    reasons = [f"  {t.name}: {'header' if t.csv_header else 'no header'} - {t.csv_header_reason}"
-               for t in report.tables if t.csv_header is not None]
-    if reasons:
-        out += ["", "CSV header decisions:"] + reasons
+    described = [f"  {t.name} ({t.file_format}): {t.description}" for t in report.tables if t.description]
+    if described:
+        out += ["", "Format details (CSV header decisions, XML row tags):"] + described
     skipped = d["skipped"]
     shown = skipped if max_skipped is None else skipped[:max_skipped]
     out += ["", "Skipped files:", text_table(shown, ["path", "reason"], max_width=100)]

@@ -47,6 +47,8 @@ def render_notes(s: dict[str, Any]) -> list[str]:
     lines = []
     for h in s.get("csv_headers", []):
         lines.append(f"    csv {h.get('table')}: {'header' if h.get('header') else 'no header'} ({h.get('reason')})")
+    for f in s.get("format_details", []):
+        lines.append(f"    {f.get('format')} {f.get('table')}: {f.get('details')}")
     for n in s.get("column_notes", []):
         if n.get("column") == TABLE_NOTE:
             lines.append(f"    table {n.get('table')}: {n.get('reason')}")

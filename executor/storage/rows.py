@@ -120,7 +120,9 @@ def metadata_rows(result: MetadataResult, workflow_id: str, source_id: str | Non
         tables.append(_row(
             S.TableRow, t, **ids, id=row_id(run_id, "table", t.table_name),
             partition_columns=json.dumps(t.partition_columns),
-            column_notes=json.dumps(t.column_notes, ensure_ascii=False) if t.column_notes else None))
+            column_notes=json.dumps(t.column_notes, ensure_ascii=False) if t.column_notes else None,
+            format_details=json.dumps(t.format_details, ensure_ascii=False, sort_keys=True, default=str)
+            if any(v is not None for v in t.format_details.values()) else None))
         columns.extend(_row(
             S.ColumnRow, c, **ids, id=row_id(run_id, "column", t.table_name, c.position), table_name=t.table_name,
             sample_values=json.dumps(c.sample_values, ensure_ascii=False)) for c in t.columns)

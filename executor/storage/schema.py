@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
+from executor.formats import FORMAT_NAMES
+
 if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
@@ -60,7 +62,7 @@ class TableRow:
     table_name: str | None = col("STRING", "Path of the table's folder relative to the source root")
     file_path: str | None = col("STRING", "The table's root: its folder, or the file of a one-file table")
     file_type: str | None = col(
-        "STRING", "csv, tsv, parquet, json, avro, orc or delta (gzip/bzip2 text files: their format)")
+        "STRING", f"{', '.join(FORMAT_NAMES[:-1])} or {FORMAT_NAMES[-1]} (gzip/bzip2 text files: their format)")
     row_count: int | None = col("BIGINT", "Exact number of rows (CSV: RFC 4180 records minus headers)")
     column_count: int | None = col("INT", "Columns, partition columns included")
     size_bytes: int | None = col("BIGINT", "Sum of the table's file sizes")
@@ -81,6 +83,9 @@ class TableRow:
         "STRING", "CSV/TSV: why the header was or was not taken (rule or csv_header)", seed=False)
     column_notes: str | None = col(
         "STRING", "JSON object: column -> why its samples/profile are empty; NULL when none", seed=False)
+    format_details: str | None = col(
+        "STRING", "JSON object: what the format's reader found (CSV: header, header_reason, delimiter; "
+        "XML: row_tag); csv_header and csv_header_reason are derived from it", seed=False)
 
 
 @dataclass(frozen=True, kw_only=True)

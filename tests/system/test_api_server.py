@@ -65,6 +65,16 @@ def test_csv_header_reaches_the_job_payload(api):
     assert JobStore(api.tmp / "jobs.sqlite3").get(r.json()["job_id"]).payload["csv_header"] == "false"
 
 
+def test_format_options_reach_the_job_payload(api):
+    r = _post(api, {"job_type": "metadata_extraction", "data_source_path": SEED_PATH,
+                    "workflow_id": "test_workflow_123", "format_options": {"xml": {"rowTag": "record"}}})
+    assert r.status_code == 200, r.text
+    from executor.api.store import JobStore
+
+    stored = JobStore(api.tmp / "jobs.sqlite3").get(r.json()["job_id"]).payload
+    assert stored["format_options"] == {"xml": {"rowTag": "record"}}
+
+
 def test_seed_case_3_env_payload_ids_reach_the_executor(tmp_path):
     """Case 3 runs the executor with NUVYN_JOB_PAYLOAD; the local launcher's env transport gives the
     child exactly that, and executor.main resolves the ids from it."""
@@ -136,6 +146,10 @@ def test_job_metadata_workflow_id_wins(api):
     ({"job_metadata": "text"}, "Invalid field job_metadata"),
     ({"data_source_type": "excel"}, "Unknown data_source_type"),
     ({"csv_header": "maybe"}, "Invalid field csv_header"),
+    ({"format_options": {"xml": {"rowTag": "a b"}}}, "format_options.xml.rowTag 'a b' is invalid"),
+    ({"format_options": {"xml": {"rowTg": "a"}}}, "format_options.xml.rowTg is not an option of xml"),
+    ({"format_options": {"parquet": {"x": "1"}}}, "format_options.parquet is not a format with options"),
+    ({"csv_header": "true", "format_options": {"csv": {"header": "false"}}}, "csv_header 'true' and"),
     ({"workflow_id": "w" * 200}, "Invalid field workflow_id"),
 ])
 def test_invalid_values_answer_400_with_a_clear_message(api, body, needle):

@@ -102,8 +102,8 @@ def test_dry_run_shows_header_decisions(tmp_path):
     by_name = {t.name: t for t in report.tables}
     assert by_name["scores"].csv_header is True and by_name["raw"].csv_header is False
     text = render_dry_run(report)
-    assert "CSV header decisions:" in text
-    assert "raw: no header - every first-record field parses" in text
+    assert "Format details (CSV header decisions, XML row tags):" in text
+    assert "raw (csv): no header - every first-record field parses" in text
     assert report.to_dict()["tables"][0]["csv_header_reason"]
 
 

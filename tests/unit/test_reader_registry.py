@@ -104,3 +104,30 @@ def test_registry_rules():
     assert registry.sniff_format(b'{"a": 1, "b": 2}\n') == "json"  # JSON is asked before CSV
     assert registry.sniff_file(io.BytesIO(gzip.compress(b"a;b\n1;2\n"))) == ("csv", "gzip")
     assert registry.sniff_file(io.BytesIO(b"\x1f\x8bnot gzip")) == (None, None)
+
+
+class HalvesReader(LinesReader):
+    """Two tables in every .lines file (the split_tables hook): its odd and its even lines."""
+
+    def split_tables(self, plan, facts):
+        from dataclasses import replace
+
+        return [replace(plan, part="odd"), replace(plan, part="even")]
+
+    def extract_table(self, ctx, plan, facts, table):
+        super().extract_table(ctx, plan, facts, table)
+        table.format_details = {"part": plan.part}
+
+
+def test_several_tables_in_one_file_through_split_tables(tmp_path):
+    reader = HalvesReader()
+    READERS.register(reader)
+    try:
+        lake = _lake(tmp_path)
+        report = plan_extraction(str(lake), settings=Settings(io_threads=2))
+        assert sorted(t.name for t in report.tables) == ["notes/even", "notes/odd", "people"]
+        result = MetadataExtractor(None, Settings(io_threads=2)).extract_metadata(str(lake))
+        parts = {t.table_name: t.format_details for t in result.tables if t.file_type == "lines"}
+        assert parts == {"notes/odd": {"part": "odd"}, "notes/even": {"part": "even"}}
+    finally:
+        READERS.unregister(reader)

@@ -16,9 +16,10 @@ from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, TypeAlias, TypeVar
 
 from executor.errors import TableExtractionError
+from executor.formats import FormatOptions, OptionValue, format_spec
 from executor.metadata.compression import open_decompressed, sniff_compression, split_compression
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import ColumnFacts, TableFacts
@@ -81,6 +82,13 @@ class FileFacts:
     rows: int | None = None
 
 
+def options_for(format_options: FormatOptions, file_format: str) -> dict[str, OptionValue]:
+    """One format's options: its fallback format's (tsv reads csv's), then its own."""
+    spec = format_spec(file_format)
+    base = dict(format_options.get(spec.options_from, {})) if spec is not None and spec.options_from else {}
+    return {**base, **format_options.get(file_format, {})}
+
+
 @dataclass
 class FileContext:
     """What a reader needs to read one file's facts."""
@@ -89,8 +97,13 @@ class FileContext:
     settings: Settings
     spark_version: str = "3.5"  # the Spark rules executor.metadata.types applies (3.5 or 4.0)
     csv_header: str = "auto"  # the payload's csv_header: auto, true or false
+    format_options: FormatOptions = field(default_factory=dict)  # the payload's format_options, validated
     # where native decoders (pyarrow, fastavro) run: the run's worker processes (executor/sandbox)
     sandbox: ReaderSandbox = field(default_factory=in_process)
+
+    def options(self, file_format: str) -> dict[str, OptionValue]:
+        """The options given for `file_format` (executor.formats), over its fallback format's."""
+        return options_for(self.format_options, file_format)
 
 
 @dataclass
@@ -104,8 +117,12 @@ class TableContext:
     spark_version: str
     pool: ThreadPoolExecutor
     threads: int = 8  # the pool's threads
+    format_options: FormatOptions = field(default_factory=dict)  # the payload's format_options, validated
     # where native decoders (pyarrow, fastavro) run: the run's worker processes (executor/sandbox)
     sandbox: ReaderSandbox = field(default_factory=in_process)
+
+    def options(self, file_format: str) -> dict[str, OptionValue]:
+        return options_for(self.format_options, file_format)
 
     @property
     def fast(self) -> bool:
@@ -229,15 +246,26 @@ class TableContext:
         table.columns = cols
 
 
-class FormatReader(ABC):
-    """One data format (or a family read the same way, such as csv and tsv).
+FactsT = TypeVar("FactsT", bound=FileFacts)
+OptionsT = TypeVar("OptionsT")
+
+
+class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python 3.10/3.11 run it too
+    """One data format (or a family read the same way, such as csv and tsv), generic over its file
+    facts (a FileFacts subclass) and its typed options (built by `typed_options` from the payload's
+    format_options, validated by executor.formats).
 
     Class attributes: `formats` (names, as in data_source_type and file_type), `extensions`
     ('.ext' -> format name), `compressible` (gzip/bzip2 files of these formats are read),
     `sniff_rank` (readers recognising a file by its first bytes are asked in rank order),
     `file_facts_per_file` (False: the table is read as a whole, e.g. from a transaction log),
     `early_facts` (True: file_facts ignores `sample_rows`, so a file's facts may be read while the
-    listing goes on, before its table's size is known)."""
+    listing goes on, before its table's size is known).
+    `formats`, `extensions` and `compressible` must agree with executor.formats (Registry.register).
+
+    Reader-owned results: `extract_table` sets `table.format_details` (a JSON object stored in
+    tables.format_details); `plan_details` gives the same from file facts alone (the dry run), and
+    `describe` says them in one line (the dry run and the run's summary)."""
 
     formats: ClassVar[tuple[str, ...]]
     extensions: ClassVar[Mapping[str, str]] = {}
@@ -271,6 +299,28 @@ class FormatReader(ABC):
                       table: TableFacts) -> None:
         """Fill `table` (row_count, columns...); raise to fail the table with the error."""
 
+    def typed_options(self, options: Mapping[str, OptionValue]) -> OptionsT:
+        """This reader's typed options from one format's validated options (ctx.options(format))."""
+        return options  # type: ignore[return-value]  # readers without typed options take the mapping
+
+    def split_tables(self, plan: TablePlan, facts: Mapping[str, FileFacts]) -> list[TablePlan]:
+        """Several tables in one file (sheets of a workbook, record types of one file): the plan's
+        tables after the schema split. The default is one table per plan; a reader that returns
+        several gives each its own `name` suffix (`part`) and reads only its part in extract_table."""
+        return [plan]
+
+    def plan_details(self, plan: TablePlan, facts: Mapping[str, FileFacts]) -> dict[str, Any]:
+        """The reader-owned results a table will have, from its files' facts only (the dry run)."""
+        return {}
+
+    def describe(self, details: Mapping[str, Any]) -> str | None:
+        """One line for humans about a table's reader-owned results (None: nothing to say)."""
+        return None
+
+
+# A reader that does not name its facts and options (the registry holds any reader).
+FormatReader: TypeAlias = TypedFormatReader[Any, Any]  # noqa: UP040 - subclassed, and Python 3.10 runs it
+
 
 class Registry:
     """The supported formats: format name -> reader, extensions, sniffing order."""
@@ -284,6 +334,15 @@ class Registry:
         taken = set(self.formats) & set(reader.formats)
         if taken:
             raise ValueError(f"format(s) {sorted(taken)} already registered")
+        for name in reader.formats:  # a listed format reads exactly the files the list says
+            spec = format_spec(name)
+            if spec is None:
+                continue  # a format registered at run time (tests, plug-ins) has no payload name
+            exts = sorted(e for e, f in reader.extensions.items() if f == name)
+            if exts != sorted(spec.extensions) or reader.compressible != spec.compressible and spec.extensions:
+                raise ValueError(f"reader of {name} disagrees with executor.formats: extensions {exts} "
+                                 f"compressible {reader.compressible}, the list says {sorted(spec.extensions)} "
+                                 f"{spec.compressible}")
         self._readers.append(reader)
 
     def unregister(self, reader: FormatReader) -> None:

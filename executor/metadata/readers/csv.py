@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from executor.errors import TableExtractionError
 from executor.metadata import csv_scan
@@ -142,7 +142,8 @@ class CsvReader(FormatReader):
             if b"\x00" in head[:4096]:
                 return FileFacts(error=f"{info.relative or info.name} is not a text file (binary content)")
             dialect = csv_scan.sniff_dialect(head, delimiter="\t" if file_format == "tsv" else None,
-                                             csv_header=ctx.csv_header, spark_version=ctx.spark_version)
+                                             csv_header=str(ctx.options(file_format).get("header", ctx.csv_header)),
+                                             spark_version=ctx.spark_version)
             fh.seek(0)
             first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1)
             count = None
@@ -176,8 +177,7 @@ class CsvReader(FormatReader):
         first = files[0]
         assert isinstance(first, CsvFacts) and first.dialect is not None
         dialect = first.dialect
-        table.csv_header = dialect.header
-        table.csv_header_reason = dialect.header_reason
+        table.format_details = csv_details(dialect)
         rows: list[list[str]] = []
         budget = s.infer_sample_records
         if budget:
@@ -205,6 +205,16 @@ class CsvReader(FormatReader):
             profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
             cols.append(ColumnFacts(name, type_string, i + 1, True, ctx.samples(values)).set_profile(profile))
         ctx.finish(plan, table, cols)
+
+    def plan_details(self, plan: TablePlan, facts: Mapping[str, FileFacts]) -> dict[str, Any]:
+        dialect = next((f.dialect for f in (facts.get(p.info.uri) for p in plan.files)
+                        if isinstance(f, CsvFacts) and f.dialect is not None), None)
+        return csv_details(dialect) if dialect is not None else {}
+
+    def describe(self, details: Mapping[str, Any]) -> str | None:
+        if details.get("header") is None:
+            return None
+        return f"{'header' if details['header'] else 'no header'} - {details.get('header_reason')}"
 
     @staticmethod
     def _sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect,
@@ -236,3 +246,10 @@ class CsvReader(FormatReader):
         lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)
         # Spark's reader over the lines themselves (classic: an RDD; Spark Connect: a Parse relation)
         return ctx.spark_schema(csv_from_lines(ctx.session(), lines, _spark_csv_options(dialect)).schema)
+
+
+def csv_details(dialect: csv_scan.CsvDialect) -> dict[str, Any]:
+    """A CSV/TSV table's reader-owned results (tables.format_details; csv_header and
+    csv_header_reason are derived from header and header_reason)."""
+    return {"header": dialect.header, "header_reason": dialect.header_reason, "delimiter": dialect.delimiter,
+            "encoding": dialect.encoding}

@@ -35,6 +35,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
@@ -485,8 +486,32 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
         fetched = run(lambda info: _parse(info, _read_whole(open_file, info), sandbox), infos)
         checkpoint_actions += [a for actions in fetched for a in actions]
 
+    live = _live_files(checkpoint_actions + commit_actions)
+    if meta is None:
+        raise DeltaLogError("the _delta_log holds no metaData action")
+    schema = _schema_of(meta)
+    try:
+        check_type_changes(protocol, schema, spark_version)
+        columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DeltaLogError(f"the latest metaData action's schemaString is not a Delta schema (missing or wrong "
+                            f"{exc}); the log is corrupt") from None
+    mode, physical = _column_mapping(meta, schema)
+    files = sorted(live.values(), key=lambda f: f.path)
+    if physical:  # partition values are keyed by physical names: report them by logical name
+        logical = {p: n for n, p in physical.items()}
+        for f in files:
+            f.partition_values = {logical.get(k, k): v for k, v in f.partition_values.items()}
+    return DeltaFacts(version=version, columns=columns,
+                      partition_columns=list(meta.get("partitionColumns") or []),
+                      files=files, physical_names=physical, column_mapping=mode, protocol=dict(protocol or {}),
+                      checkpoint=checkpoint, log_files_read=len(parts) + len(versions) + len(sidecars))
+
+
+def _live_files(actions: list[dict[str, Any]]) -> dict[str, LiveFile]:
+    """The files live after replaying `actions` in order (add, then remove by path and deletion vector)."""
     live: dict[str, LiveFile] = {}
-    for a in checkpoint_actions + commit_actions:
+    for a in actions:
         for kind in ("add", "remove"):
             if a.get(kind) and not isinstance(a[kind].get("path"), str):
                 raise DeltaLogError(f"an {kind} action without a path ({str(a[kind])[:200]}); the log is corrupt")
@@ -504,15 +529,11 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
                                        int(dv.get("cardinality") or 0))
         elif a.get("remove"):
             live.pop(_key(a["remove"]), None)
-    if meta is None:
-        raise DeltaLogError("the _delta_log holds no metaData action")
-    schema = _schema_of(meta)
-    try:
-        check_type_changes(protocol, schema, spark_version)
-        columns = [(f["name"], delta_type(f["type"]), bool(f.get("nullable", True))) for f in schema["fields"]]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise DeltaLogError(f"the latest metaData action's schemaString is not a Delta schema (missing or wrong "
-                            f"{exc}); the log is corrupt") from None
+    return live
+
+
+def _column_mapping(meta: dict[str, Any], schema: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The table's column mapping mode and each column's physical name (empty without mapping)."""
     config = meta.get("configuration") or {}
     if isinstance(config, list):  # a checkpoint's map column read as pairs
         config = dict(config)
@@ -527,15 +548,7 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
             physical[f["name"]] = phys
     elif mode != "none":
         raise DeltaLogError(f"unknown delta.columnMapping.mode {mode!r}")
-    files = sorted(live.values(), key=lambda f: f.path)
-    if physical:  # partition values are keyed by physical names: report them by logical name
-        logical = {p: n for n, p in physical.items()}
-        for f in files:
-            f.partition_values = {logical.get(k, k): v for k, v in f.partition_values.items()}
-    return DeltaFacts(version=version, columns=columns,
-                      partition_columns=list(meta.get("partitionColumns") or []),
-                      files=files, physical_names=physical, column_mapping=mode, protocol=dict(protocol or {}),
-                      checkpoint=checkpoint, log_files_read=len(parts) + len(versions) + len(sidecars))
+    return mode, physical
 
 
 def _schema_of(meta: dict[str, Any]) -> dict[str, Any]:
@@ -590,6 +603,7 @@ class _ReadAhead:
         self._window = max(window, 1)
         self._tasks: dict[int, Task] = {}
         self._next = 0
+        self._lock = threading.Lock()  # the profile opens files from several pool threads at once
         self.kind = store.kind
 
     def _fetch(self, i: int) -> bytes:
@@ -597,7 +611,8 @@ class _ReadAhead:
         return _read_whole(self._store.open, FileInfo(uri, uri, size))
 
     def _fill(self, first: int) -> None:
-        """Fetches running for files `first`.. within the window; earlier ones dropped."""
+        """Fetches running for files `first`.. within the window; earlier ones dropped (under _lock:
+        a task taken by open() is out of the dict, so it is never cancelled under its reader)."""
         for i in [i for i in self._tasks if i < first]:
             self._tasks.pop(i).cancel()
         self._next = max(self._next, first)
@@ -609,22 +624,26 @@ class _ReadAhead:
             self._next += 1
 
     def start(self) -> _ReadAhead:
-        self._fill(0)
+        with self._lock:
+            self._fill(0)
         return self
 
     def close(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        self._tasks.clear()
+        with self._lock:
+            for task in self._tasks.values():
+                task.cancel()
+            self._tasks.clear()
 
     def open(self, uri: str) -> BinaryIO:
         i = self._index.get(uri)
         if i is None:
             return self._store.open(uri)
-        self._fill(i)
-        task = self._tasks.pop(i, None) or Task(None, self._fetch, i)
+        with self._lock:
+            self._fill(i)
+            task = self._tasks.pop(i, None) or Task(None, self._fetch, i)
         data = task.result()
-        self._fill(i + 1)
+        with self._lock:
+            self._fill(i + 1)
         return io.BytesIO(data)
 
     def list_files(self, prune: PruneRule) -> Iterator[FileInfo]:

@@ -10,6 +10,7 @@ from executor.metadata.readers.delta import DeltaReader
 from executor.metadata.readers.json import JsonReader
 from executor.metadata.readers.orc import OrcReader
 from executor.metadata.readers.parquet import ParquetReader
+from executor.metadata.readers.xml import XmlReader
 
 READERS = Registry([
     CsvReader(),
@@ -18,4 +19,5 @@ READERS = Registry([
     AvroReader(),
     OrcReader(),
     DeltaReader(),
+    XmlReader(),
 ])
