@@ -517,7 +517,7 @@ def test_a_crash_while_sampling_fails_the_table_instead_of_becoming_column_notes
     store = LocalFileStore(str(tmp_path))
     notes: dict[str, str] = {}
     with Pool(2) as pool:
-        ctx = TableContext(store, Settings(), None, "3.5", pool, 2, sandbox)
+        ctx = TableContext(store, Settings(), None, "3.5", pool, 2, sandbox=sandbox)
         with pytest.raises(ReaderCrashed, match=r"^the Arrow reader crashed \(SIGABRT\) reading .*t\.parquet; "):
             arrow_profile(ctx, "t", [str(tmp_path / "t.parquet")], tasks.abort_batches, [("a", "int"), ("b", "string")],
                           1, notes)
