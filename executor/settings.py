@@ -208,6 +208,11 @@ class Settings(EnvSettings):
         "Azure sources on Databricks: secret scope holding a service principal's tenant-id, client-id and "
         "client-secret, used when Unity Catalog gives no credential for the path (bundle variable "
         "azure_sp_secret_scope).")
+    azure_authority_host: str = _setting("https://login.microsoftonline.com", "NUVYN_AZURE_AUTHORITY_HOST",
+        "Azure sources on Databricks: the Microsoft Entra ID authority the secret-scope service principal "
+        "gets its tokens from (https://login.microsoftonline.com; https://login.chinacloudapi.cn or "
+        "https://login.microsoftonline.us for the national clouds). https only; a host other than the "
+        "public cloud's is used as given (no instance discovery).")
     azure_emulator_hosts: str | None = _setting(None, "NUVYN_AZURE_EMULATOR_HOSTS",
         "Azure sources: comma-separated host:port of storage emulators (Azurite) besides the BlobEndpoint "
         "of AZURE_STORAGE_CONNECTION_STRING. Any other http(s) host that is not <account>.blob or .dfs."

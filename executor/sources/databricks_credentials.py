@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -145,12 +146,10 @@ def _workspace_client() -> Any:
 class GovernedCredentials:
     """Unity Catalog's temporary path credentials, then the secret-scope service principal."""
 
-    def __init__(self, client_factory: Callable[[], Any] | None = None, clock: Callable[[], float] = time.time,
-                 authority: str = AUTHORITY) -> None:
+    def __init__(self, client_factory: Callable[[], Any] | None = None, clock: Callable[[], float] = time.time) -> None:
         self._client_factory = client_factory or _workspace_client
         self._client: Any = None
         self._clock = clock
-        self._authority = authority.rstrip("/")
         self._lock = threading.Lock()
 
     @property
@@ -210,8 +209,12 @@ class GovernedCredentials:
             raise SourceError(f"Databricks secret scope {scope!r} has no value for key {key!r}")
         return Secret(base64.b64decode(value).decode("utf-8").strip())
 
-    def service_principal(self, location: Location, scope: str, spark: Any = None) -> GovernedCredential:
-        """ClientSecretCredential from the scope's tenant-id, client-id and client-secret."""
+    def service_principal(self, location: Location, scope: str, spark: Any = None,
+                          authority: str = AUTHORITY) -> GovernedCredential:
+        """ClientSecretCredential from the scope's tenant-id, client-id and client-secret, getting its
+        tokens from `authority` (NUVYN_AZURE_AUTHORITY_HOST). A refused token request (wrong secret,
+        client id or tenant) raises SourceError naming the scope and the setting, never the secret."""
+        authority = authority_url(authority)
         try:
             tenant, client_id, secret = (self.read_secret(scope, key) for key in SP_KEYS)
         except SourceError:
@@ -220,13 +223,11 @@ class GovernedCredentials:
             raise SourceError(f"cannot read the service principal of storage account {location.account!r} from "
                               f"Databricks secret scope {scope!r} (keys {', '.join(SP_KEYS)}; NUVYN_AZURE_SP_SECRET_SCOPE, "
                               f"bundle variable azure_sp_secret_scope): {_error_code(exc)}") from None
-        from azure.identity import ClientSecretCredential
-
-        credential = ClientSecretCredential(tenant.get_secret_value(), client_id.get_secret_value(),
-                                            secret.get_secret_value(), authority=self._authority)
+        credential = _service_principal_credential(tenant.get_secret_value(), client_id.get_secret_value(), secret,
+                                                   authority, scope, location)
         logger.info("Azure credential for account %s: %s %r", location.account, SERVICE_PRINCIPAL, scope)
         conf = {} if spark is None or _is_connect(spark) else oauth_spark_conf(
-            location, tenant.get_secret_value(), client_id.get_secret_value(), secret, self._authority)
+            location, tenant.get_secret_value(), client_id.get_secret_value(), secret, authority)
         return GovernedCredential(SERVICE_PRINCIPAL, credential, spark_conf=conf)
 
     # ------------------------------------------------------------------ the order
@@ -239,8 +240,52 @@ class GovernedCredentials:
             if found is not None:
                 return found
         if settings.azure_sp_secret_scope:
-            return self.service_principal(location, settings.azure_sp_secret_scope, spark)
+            return self.service_principal(location, settings.azure_sp_secret_scope, spark,
+                                          authority=settings.azure_authority_host)
         return None
+
+
+def authority_url(text: str | None) -> str:
+    """NUVYN_AZURE_AUTHORITY_HOST as the https URL azure-identity takes. SourceError names a bad one. Pure."""
+    value = (text or AUTHORITY).strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.path or parts.query or "@" in parts.netloc:
+        raise SourceError(f"NUVYN_AZURE_AUTHORITY_HOST {value!r} is not the https URL of a Microsoft Entra ID "
+                          f"authority host (e.g. {AUTHORITY}, https://login.chinacloudapi.cn)")
+    return value
+
+
+def _service_principal_credential(tenant: str, client_id: str, secret: Secret, authority: str, scope: str,
+                                  location: Location) -> Any:
+    """azure-identity's ClientSecretCredential whose refused token requests raise SourceError naming the
+    secret scope and its setting with Entra's AADSTS code (the answer's text is not repeated). A host other
+    than the public cloud's is taken as given: no instance discovery (a request to login.microsoftonline.com)."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import ClientSecretCredential
+
+    def refused(exc: ClientAuthenticationError) -> SourceError:
+        codes = sorted(set(re.findall(r"AADSTS\d+", str(exc)))) or [type(exc).__name__]
+        return SourceError(
+            f"Microsoft Entra ID ({authority}) refused the service principal read from Databricks secret scope "
+            f"{scope!r} for storage account {location.account!r} [{', '.join(codes)}]: check the scope's "
+            f"{', '.join(SP_KEYS)} (NUVYN_AZURE_SP_SECRET_SCOPE, bundle variable azure_sp_secret_scope) and "
+            "NUVYN_AZURE_AUTHORITY_HOST")
+
+    class ServicePrincipalCredential(ClientSecretCredential):
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            try:
+                return super().get_token(*scopes, **kwargs)
+            except ClientAuthenticationError as exc:
+                raise refused(exc) from None
+
+        def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+            try:
+                return super().get_token_info(*scopes, options=options)
+            except ClientAuthenticationError as exc:
+                raise refused(exc) from None
+
+    discovery = {} if authority == AUTHORITY else {"disable_instance_discovery": True}
+    return ServicePrincipalCredential(tenant, client_id, secret.get_secret_value(), authority=authority, **discovery)
 
 
 def _is_connect(spark: Any) -> bool:

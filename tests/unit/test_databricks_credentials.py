@@ -19,7 +19,14 @@ from executor.sources.azure import (
     credential_source,
     spark_conf_for,
 )
-from executor.sources.databricks_credentials import SERVICE_PRINCIPAL, UNITY_CATALOG, check_issued_for, path_url
+from executor.sources.databricks_credentials import (
+    AUTHORITY,
+    SERVICE_PRINCIPAL,
+    UNITY_CATALOG,
+    authority_url,
+    check_issued_for,
+    path_url,
+)
 from executor.sources.location import source_location
 
 PATH = "https://acct.blob.core.windows.net/raw/sales/2026"
@@ -62,3 +69,26 @@ def test_spark_gets_databricks_credentials_own_settings():
     assert spark_conf_for(loc(), uc, "abfss") == {}  # Spark reads through Unity Catalog, not a fixed SAS
     sp = AzureCredential(SERVICE_PRINCIPAL, spark_conf={"fs.azure.account.auth.type.acct.dfs.core.windows.net": "OAuth"})
     assert spark_conf_for(loc(), sp, "abfss") == sp.spark_conf and spark_conf_for(loc(), sp, "staging") == {}
+
+
+def test_the_authority_host_is_an_https_entra_url():
+    assert Settings().azure_authority_host == AUTHORITY == "https://login.microsoftonline.com"
+    assert Settings.from_env({"NUVYN_AZURE_AUTHORITY_HOST": "https://login.chinacloudapi.cn/"}).azure_authority_host \
+        == "https://login.chinacloudapi.cn/"
+    assert authority_url("https://login.chinacloudapi.cn/") == "https://login.chinacloudapi.cn"
+    assert authority_url(None) == AUTHORITY
+    for bad in ("http://login.microsoftonline.com", "login.microsoftonline.com", "https://login.x/tenant",
+                "https://user@login.x", "https://login.x?a=1"):
+        with pytest.raises(SourceError, match="NUVYN_AZURE_AUTHORITY_HOST"):
+            authority_url(bad)
+
+
+def test_a_non_public_authority_skips_instance_discovery():
+    from executor.redaction import Secret
+    from executor.sources.databricks_credentials import _service_principal_credential
+
+    public = _service_principal_credential("t", "c", Secret("s-unit-1"), AUTHORITY, "sc", loc())
+    national = _service_principal_credential("t", "c", Secret("s-unit-2"), "https://login.chinacloudapi.cn",
+                                             "sc", loc())
+    assert public._instance_discovery is None  # MSAL validates a public authority as usual
+    assert national._instance_discovery is False
