@@ -275,10 +275,20 @@ def worker_ours(job: dict[str, Any]) -> dict[str, Any]:
     settings = Settings(azure_connection_string=job["connection_string"], io_threads=job["threads"],
                         **job.get("settings", {}))
     url = f"{job['endpoint']}/{job['container']}"
+    from executor.sandbox.pool import READER_PRELOAD, ReaderSandbox, scrub_environment
+    from executor.settings import SandboxSettings
+
     t0 = time.perf_counter()
-    result = MetadataExtractor(None, settings).extract_metadata(url)
+    # as a run: its own reader sandbox (NUVYN_READER_ISOLATION=false: decoders in process), started inside the timing
+    sandbox = ReaderSandbox(SandboxSettings.from_env(os.environ), env=scrub_environment(os.environ),
+                            preload=READER_PRELOAD)
+    try:
+        result = MetadataExtractor(None, settings, sandbox=sandbox).extract_metadata(url)
+    finally:
+        sandbox.close()
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "rows": {t.table_name: t.row_count for t in result.tables},
+            "sandbox_calls": sandbox.stats().calls,
             "failed": {t.table_name: t.error_message for t in result.tables if t.status != "ok"},
             "files": result.files_found, "peak_rss_mb": _rss_mb()}
 

@@ -49,15 +49,31 @@ def _jvm_peak_mb(spark) -> float | None:
     return None
 
 
+SANDBOX_STATS: dict[str, int] = {"calls": 0, "workers_started": 0, "crashes": 0}
+
+
 def run_ours(spark, settings, root: Path):
+    """One extraction as a run does it: its own reader sandbox (NUVYN_READER_* from the environment;
+    NUVYN_READER_ISOLATION=false measures the in-process decoders), workers started within the timed
+    extraction and stopped after it."""
     from executor.metadata.extractor import MetadataExtractor
+    from executor.sandbox.pool import READER_PRELOAD, ReaderSandbox, scrub_environment
+    from executor.settings import SandboxSettings
     from executor.spark_jobs import job_group
 
     with job_group(spark, "bench-ours", "bench: ours") as jobs:
         t0 = time.perf_counter()
-        result = MetadataExtractor(spark, settings).extract_metadata(str(root))
+        sandbox = ReaderSandbox(SandboxSettings.from_env(os.environ), env=scrub_environment(os.environ),
+                                preload=READER_PRELOAD)
+        try:
+            result = MetadataExtractor(spark, settings, sandbox=sandbox).extract_metadata(str(root))
+        finally:
+            sandbox.close()
         seconds = time.perf_counter() - t0
         n_jobs = jobs.count
+    stats = sandbox.stats()
+    for k in SANDBOX_STATS:
+        SANDBOX_STATS[k] += getattr(stats, k)
     return result, seconds, n_jobs
 
 
@@ -156,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(REPO))
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from executor.settings import Settings
+    from executor.settings import SandboxSettings, Settings
     from executor.spark_session import build_spark_session
 
     warehouse = tempfile.mkdtemp(prefix="bench-warehouse-", dir=str(cache))
@@ -202,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(py + (jvm or 0), 1),
         "peak_rss_mb_detail": {"python": round(py, 1), "jvm": round(jvm, 1) if jvm else None},
         "machine": {"cpus": os.cpu_count(), "spark_master": args.master, "spark": spark.version},
+        # the reader sandbox over both extractions (docs/ARCHITECTURE.md, "Native readers run isolated")
+        "sandbox": {"isolation": SandboxSettings.from_env(os.environ).isolation, **SANDBOX_STATS,
+                    "largest_worker_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)},
     }
     spark.stop()
     if args.json:
@@ -221,4 +240,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"naive/ours {r['naive_spark_over_ours']}  duckdb/ours {r['duckdb_over_ours']}  "
               f"big csv ours/duckdb {r['big_csv_ours_over_duckdb']}")
         print(f"row counts agree: {counts_agree}  peak RSS {out['peak_rss_mb']} MB")
+        print(f"reader sandbox: {out['sandbox']}")
     return 0 if counts_agree else 1

@@ -51,6 +51,32 @@ def write_files(root: Path, files: int, rows: int) -> list[Path]:
     return paths
 
 
+def extract_lake(path: str, repeat: int, workers: int) -> dict[str, Any]:
+    """The extractor over a folder (no Spark: Parquet facts and samples), decoders in process vs in
+    a run's own sandbox (workers started inside the timed run, as a run pays them), alternated,
+    best and median of `repeat` runs each."""
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.sandbox.pool import READER_PRELOAD
+    from executor.settings import Settings
+
+    times: dict[str, list[float]] = {"in_process": [], "sandbox": []}
+    calls = 0
+    for _ in range(repeat):
+        for mode in times:
+            box = ReaderSandbox(SandboxSettings(isolation=mode == "sandbox", workers=workers), preload=READER_PRELOAD)
+            t0 = time.perf_counter()
+            try:
+                result = MetadataExtractor(None, Settings(), sandbox=box).extract_metadata(path)
+            finally:
+                box.close()
+            times[mode].append(time.perf_counter() - t0)
+            calls = box.stats().calls or calls
+            assert not result.failed_tables, [t.error_message for t in result.failed_tables]
+    return {"path": path, "tables": len(result.tables), "files": result.files_found, "sandbox_calls": calls,
+            **{f"{mode}_s": {"best": round(min(ts), 3), "median": round(statistics.median(ts), 3)}
+               for mode, ts in times.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.sandbox")
     ap.add_argument("--files", type=int, default=200)
@@ -60,7 +86,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--extract", metavar="FOLDER",
+                    help="instead: time the extractor over FOLDER (e.g. python -m bench's lake, its parquet/ "
+                         "folder) with decoders in process vs in a run's sandbox")
     args = ap.parse_args(argv)
+    if args.extract:
+        print(json.dumps(extract_lake(args.extract, args.repeat, args.workers)))
+        return 0
     out: dict[str, Any] = {}
     settings = SandboxSettings(workers=args.workers)
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from executor.metadata.grouping import prune_listing
 from executor.payload import JobRequest
-from executor.settings import ReadSettings, Settings, on_databricks
+from executor.sandbox.pool import READER_PRELOAD, ReaderSandbox, scrub_environment
+from executor.settings import ReadSettings, SandboxSettings, Settings, on_databricks
 from executor.sources.azure import AzureBlobFileStore
 from executor.sources.base import FileStore
 from executor.sources.databricks_credentials import GovernedCredentials
@@ -49,6 +50,24 @@ class ExecutorContext:
     @cached_property
     def read_settings(self) -> ReadSettings:
         return ReadSettings.from_env(self.env)
+
+    @cached_property
+    def sandbox_settings(self) -> SandboxSettings:
+        return SandboxSettings.from_env(self.env)
+
+    @cached_property
+    def sandbox(self) -> ReaderSandbox:
+        """The run's native-reader isolation (executor/sandbox, docs/ARCHITECTURE.md): worker processes
+        that decode Parquet, ORC and Avro contents, started at first use, with an environment without
+        credentials. One per run: close_sandbox() stops its workers (run_job does at the run's end)
+        and the next run gets a new one."""
+        return ReaderSandbox(self.sandbox_settings, env=scrub_environment(self.env), preload=READER_PRELOAD)
+
+    def close_sandbox(self) -> None:
+        """Stop the run's reader workers (no-op when none was made)."""
+        box = self.__dict__.pop("sandbox", None)
+        if box is not None:
+            box.close()
 
     @cached_property
     def source_guard(self) -> SourceGuard | None:
@@ -132,7 +151,7 @@ class ExecutorContext:
         ids = self.request
         return MetadataExtractor(self.spark, self.settings, store_factory=self.store_factory,
                                  workflow_id=ids.workflow_id if ids else None,
-                                 source_id=ids.source_id if ids else None)
+                                 source_id=ids.source_id if ids else None, sandbox=lambda: self.sandbox)
 
     @cached_property
     def liveness(self) -> RunLiveness:

@@ -172,7 +172,10 @@ def run_job(request: JobRequest, context: ExecutorContext,
                 writer.record_run(run)  # creates or migrates the tables first
                 mark_abandoned(writer, run)
             prior, refresh = prior_run(request, writer, run)
-            result = context.extractor.extract(request, progress=progress, prior=prior)
+            try:
+                result = context.extractor.extract(request, progress=progress, prior=prior)
+            finally:
+                context.close_sandbox()  # the run's reader workers end with its extraction
             if writer is not None:
                 writer.write_metadata(result, request.workflow_id, request.source_id, run_id=request.run_id)
             run.status = result.status

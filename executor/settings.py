@@ -10,6 +10,7 @@ os.environ: main, cli and the API server pass the environment in.
 from __future__ import annotations
 
 import operator
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
@@ -22,6 +23,7 @@ from executor.redaction import Secret as Secret  # re-exported: settings declare
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _TRUE = {"1", "true", "yes", "on"}
 MIN_TOKEN_CHARS = 16
+MIB = 1 << 20
 
 
 def reveal(secret: Secret | None) -> str | None:
@@ -522,9 +524,66 @@ class JobInputSettings(EnvSettings):
         "Comma-separated globs: files to skip, when neither a flag nor the payload gives exclude.")
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _machine_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or its cgroup's limit when lower."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(limit_file, encoding="ascii") as f:
+                raw = f.read().strip()
+        except OSError:
+            continue
+        if raw.isdigit():
+            total = min(total, int(raw))
+    return total
+
+
+@dataclass(frozen=True)
+class SandboxSettings(EnvSettings):
+    """How native readers are isolated (see docs/ARCHITECTURE.md, "Native readers run isolated")."""
+
+    isolation: bool = _setting(True, "NUVYN_READER_ISOLATION",
+        "Decode Parquet, ORC and Avro contents in worker processes, so a file that crashes, hangs or "
+        "eats memory in native code fails its table instead of the run (docs/ARCHITECTURE.md, \"Native "
+        "readers run isolated\"). When no worker can start, the tables that need one fail saying so "
+        "(CSV and JSON tables need none); false = decode in the job's own process (no protection; for "
+        "debugging, or where processes cannot be started).")
+    workers: int = _setting(0, "NUVYN_READER_WORKERS",
+        "Worker processes (each holds pyarrow, about 80 MB resident when idle). 0 = the number of "
+        "cores, at least 2 and at most 8.", ge=0)
+    timeout_seconds: float = _setting(120.0, "NUVYN_READER_TIMEOUT_SECONDS",
+        "A worker that spends longer than this on one file's read is killed and the file's table "
+        "fails. Time spent waiting for storage (reads served by the job's process) does not count.",
+        gt=0)
+    memory_mb: int = _setting(0, "NUVYN_READER_MEMORY_MB",
+        "A worker whose resident memory goes past this many MiB is killed and the file's table fails "
+        "(watched from the job's process every 50 ms). 0 = half the machine's (or container's) "
+        "memory shared among the workers, at least 1024 and at most 8192.", ge=0)
+
+    def worker_count(self) -> int:
+        return self.workers or max(2, min(8, _cores()))
+
+    def memory_bytes(self) -> int:
+        if self.memory_mb:
+            return self.memory_mb * MIB
+        total = _machine_memory()
+        share = total // 2 // self.worker_count() if total else 2048 * MIB
+        return max(1024 * MIB, min(8192 * MIB, share))
+
+
 SETTINGS_CLASSES: tuple[type[EnvSettings], ...] = (Settings, ReadSettings, ReadPoolSettings, ApiSettings,
                                                     SourceGuardSettings, FileModeSettings, LogSettings,
-                                                    JobInputSettings)
+                                                    JobInputSettings, SandboxSettings)
 
 
 def load_secrets(env: Mapping[str, str]) -> tuple[Secret, ...]:

@@ -155,3 +155,8 @@ def big_table(rows: int) -> Any:
 
     return pa.table({"id": pa.array(range(rows), pa.int64()), "s": pa.array([f"v{i % 1000}" for i in range(rows)]),
                      "d": pa.array([None if i % 7 == 0 else i / 3 for i in range(rows)])})
+
+
+def abort_batches(f: BinaryIO, columns: list[str] | None, budget: int, notes: dict[str, str]) -> Any:
+    """An arrow.FileBatches that aborts the process, as pyarrow did on issue 21's file."""
+    os.abort()

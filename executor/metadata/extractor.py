@@ -38,6 +38,7 @@ from executor.metadata.plan import (
 from executor.metadata.readers.base import FileContext, FileFacts, TableContext, first_line, parent
 from executor.metadata.readers.registry import READERS
 from executor.redaction import SECRETS
+from executor.sandbox.pool import ReaderSandbox, shared_sandbox
 from executor.settings import Settings
 from executor.sources.base import FileStore, bytes_read, io_threads, release_files
 from executor.sources.location import Location
@@ -89,13 +90,24 @@ class MetadataExtractor:
 
     def __init__(self, spark: SparkSession | None, settings: Settings | None = None,
                  store_factory: StoreFactory | None = None, *,
-                 workflow_id: str | None = None, source_id: str | None = None) -> None:
+                 workflow_id: str | None = None, source_id: str | None = None,
+                 sandbox: ReaderSandbox | Callable[[], ReaderSandbox] | None = None) -> None:
         self.spark = spark
+        self._sandbox = sandbox
         self.settings = settings or Settings()
         self.store_factory = store_factory or default_store_factory
         self.readers = READERS
         self.workflow_id = workflow_id
         self.source_id = source_id
+
+    @property
+    def sandbox(self) -> ReaderSandbox:
+        """Where native decoders run (executor/sandbox): the one given (ExecutorContext gives the run's),
+        else the process's shared one (made at first use)."""
+        given = self._sandbox
+        if given is None:
+            return shared_sandbox()
+        return given if isinstance(given, ReaderSandbox) else given()
 
     @property
     def spark_version(self) -> str:
@@ -148,10 +160,11 @@ class MetadataExtractor:
 
         restored: dict[str, dict[str, Any] | None] = {}  # uri -> the record's facts, for files not opened
         reuse = self._reuse(prior, rules, restored)
+        sandbox = self.sandbox
         source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
                              store_factory=self.store_factory, csv_header=csv_header,
                              spark_version=self.spark_version, readers=self.readers, format_options=format_options,
-                             reuse=reuse)
+                             reuse=reuse, sandbox=sandbox)
         reused = self._reusable_tables(source, prior, rules)
         reads = self._read_missing_facts(source, reused, restored, csv_header)
         location, store, listing = source.location, source.store, source.listing
@@ -172,7 +185,7 @@ class MetadataExtractor:
                 ThreadPoolExecutor(max_workers=table_workers(threads, len(source.tables)),
                                    thread_name_prefix="nuvyn-table") as tables_pool:
             ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads,
-                               dict(format_options or {}))
+                               dict(format_options or {}), sandbox=sandbox)
             for table in source.tables:
                 if source.problem(table) is None and table.name not in reused:
                     self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)
@@ -268,7 +281,7 @@ class MetadataExtractor:
         record holds (incremental.needs_read); count the files read and reused."""
         reads = inc.Reuse()
         shares = {id(f): sample_share(self.settings, t) for t in source.listing.tables for f in t.files}
-        ctx = FileContext(source.store, self.settings, self.spark_version, csv_header)
+        ctx = FileContext(source.store, self.settings, self.spark_version, csv_header, sandbox=self.sandbox)
         todo: list[tuple[TablePlan, PlannedFile]] = []
         for table in source.tables:
             per_file = self.readers.reader(table.file_format).file_facts_per_file

@@ -24,6 +24,7 @@ from executor.metadata.grouping import (
 )
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, Registry, first_line
 from executor.metadata.readers.registry import READERS
+from executor.sandbox.pool import ReaderSandbox, SandboxError, shared_sandbox
 from executor.settings import Settings
 from executor.sources.base import FileInfo, FileStore, forget_cached, io_threads, stop_caching
 from executor.sources.local import LocalFileStore
@@ -139,6 +140,8 @@ def file_facts(reader: FormatReader, ctx: FileContext, pf: PlannedFile, file_for
         return FileFacts(error=f"{where} is empty (0 bytes)")
     try:
         return reader.file_facts(ctx, pf, file_format, sample_rows)
+    except SandboxError as exc:  # the decoder crashed, hung or ran out of memory: its message names the file
+        return FileFacts(error=str(exc))
     except FileNotFoundError:
         return FileFacts(error=f"{where} disappeared after listing")
     except PermissionError:
@@ -242,18 +245,20 @@ def plan_source(data_source_path: str, data_source_type: str = "auto", include: 
                 exclude: Sequence[str] = (), *, settings: Settings, store_factory: StoreFactory = default_store_factory,
                 read_facts: bool = True, csv_header: str = "auto", spark_version: str = "3.5",
                 readers: Registry = READERS, format_options: FormatOptions | None = None,
-                reuse: ReuseFacts | None = None) -> SourcePlan:
+                reuse: ReuseFacts | None = None, sandbox: ReaderSandbox | None = None) -> SourcePlan:
     """List, group, read file facts (unless read_facts is False: the pre-split grouping), split by
     schema, split files that hold several tables (each reader's `split_tables`) and name: the tables
     a run would extract. Never starts Spark. `format_options` (validated by executor.formats) reach
     the readers through the FileContext; `csv_header` is format_options.csv.header's old name.
-    `reuse` (an incremental run): read_file_facts."""
+    `reuse` (an incremental run): read_file_facts. Footers and headers are decoded in `sandbox` (the
+    run's; default: the process's shared one)."""
     location, store = open_source(data_source_path, data_source_type, settings, store_factory)
     facts: dict[str, FileFacts] = {}
     options = dict(format_options or {})
     if csv_header != "auto" and "header" not in options.get("csv", {}):
         options["csv"] = {**options.get("csv", {}), "header": csv_header}
-    ctx = FileContext(store, settings, spark_version, str(options.get("csv", {}).get("header", "auto")), options)
+    ctx = FileContext(store, settings, spark_version, str(options.get("csv", {}).get("header", "auto")), options,
+                      sandbox or shared_sandbox())
     fmt = data_source_type if data_source_type in readers.formats else None
     with ThreadPoolExecutor(max_workers=io_threads(settings, store), thread_name_prefix="nuvyn-io") as pool:
         early = EarlyReads(ctx, pool, readers, fmt, include, exclude, read_facts, reuse)

@@ -145,9 +145,13 @@ def cmd_extract(args: argparse.Namespace, env: Mapping[str, str], open_context: 
     request = build_extract_request(args, env)
     if args.dry_run:
         context = open_context(None)
-        plan = plan_extraction(request.data_source_path, request.data_source_type, request.include,
-                               request.exclude, settings=context.settings, read_headers=args.read_headers,
-                               format_options=request.format_options, store_factory=context.store_factory)
+        try:
+            plan = plan_extraction(request.data_source_path, request.data_source_type, request.include,
+                                   request.exclude, settings=context.settings, read_headers=args.read_headers,
+                                   format_options=request.format_options, store_factory=context.store_factory,
+                                   sandbox=context.sandbox)
+        finally:
+            context.close_sandbox()
         print(to_json(plan.to_dict()) if args.format == "json" else render_dry_run(plan))
         return EXIT_OK
 

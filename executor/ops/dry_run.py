@@ -19,6 +19,7 @@ from executor.metadata.plan import StoreFactory, default_store_factory, plan_sou
 from executor.metadata.readers.registry import READERS
 from executor.ops.progress import human_bytes
 from executor.ops.render import text_table
+from executor.sandbox.pool import ReaderSandbox
 from executor.settings import Settings
 
 
@@ -80,7 +81,7 @@ class DryRunReport:
 def plan_extraction(data_source_path: str, data_source_type: str = "auto", include: Sequence[str] = (),
                     exclude: Sequence[str] = (), settings: Settings | None = None, read_headers: bool = True,
                     csv_header: str = "auto", store_factory: StoreFactory = default_store_factory,
-                    format_options: FormatOptions | None = None) -> DryRunReport:
+                    format_options: FormatOptions | None = None, sandbox: ReaderSandbox | None = None) -> DryRunReport:
     """The tables a run would create and every file it would skip. Never starts Spark.
 
     `format_options` (the payload's, validated; `csv_header` is its csv.header) reach the readers:
@@ -91,7 +92,7 @@ def plan_extraction(data_source_path: str, data_source_type: str = "auto", inclu
         options["csv"] = {**options.get("csv", {}), "header": csv_header}
     source = plan_source(data_source_path, data_source_type, include, exclude,
                          settings=settings or Settings(), store_factory=store_factory,
-                         read_facts=read_headers, format_options=options)
+                         read_facts=read_headers, format_options=options, sandbox=sandbox)
     listing = source.listing
     report = DryRunReport(
         source_path=source.location.display, source_type=source.location.kind, data_source_type=data_source_type,

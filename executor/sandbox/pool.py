@@ -44,14 +44,17 @@ from typing import Any, BinaryIO, TypeVar
 from executor.errors import ExecutorError
 from executor.redaction import SECRETS, Redactor
 from executor.sandbox import protocol as wire
-from executor.settings import EnvSettings, _setting
+from executor.settings import MIB, SandboxSettings
+
+__all__ = ["SandboxSettings"]  # re-exported: the settings class lives in executor.settings
 
 logger = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
-MIB = 1 << 20
 DEFAULT_PRELOAD = ("pyarrow", "pyarrow.parquet", "pyarrow.orc", "fastavro")
+# a run's workers also import the readers their tasks live in (about 0.2 s, paid at start, not by a read)
+READER_PRELOAD = (*DEFAULT_PRELOAD, "executor.metadata.readers.registry")
 _POLL_SECONDS = 0.05  # how often a busy worker's memory is looked at
 _START_FAILURES = 3  # consecutive workers that fail to start before the pool gives up
 _SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CONNECTION_STRING", "SAS", "CREDENTIAL")
@@ -63,61 +66,6 @@ _BOOT = ("import sys,json;c=json.loads(sys.argv[1]);p=c['path'];"
 
 
 # ------------------------------------------------------------------------------------ settings
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _machine_memory() -> int | None:
-    """Bytes of memory this process may use: the machine's, or its cgroup's limit when lower."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(limit_file, encoding="ascii") as f:
-                raw = f.read().strip()
-        except OSError:
-            continue
-        if raw.isdigit():
-            total = min(total, int(raw))
-    return total
-
-
-@dataclass(frozen=True)
-class SandboxSettings(EnvSettings):
-    """How native readers are isolated (see docs/ARCHITECTURE.md, "Native readers run isolated")."""
-
-    isolation: bool = _setting(True, "NUVYN_READER_ISOLATION",
-        "Decode Parquet, ORC and Avro contents in worker processes, so a file that crashes, hangs or "
-        "eats memory in native code fails its table instead of the run. false = decode in the job's "
-        "own process (no protection; for debugging).")
-    workers: int = _setting(0, "NUVYN_READER_WORKERS",
-        "Worker processes (each holds pyarrow, about 80 MB resident when idle). 0 = the number of "
-        "cores, at least 2 and at most 8.", ge=0)
-    timeout_seconds: float = _setting(120.0, "NUVYN_READER_TIMEOUT_SECONDS",
-        "A worker that spends longer than this on one file's read is killed and the file's table "
-        "fails. Time spent waiting for storage (reads served by the job's process) does not count.",
-        gt=0)
-    memory_mb: int = _setting(0, "NUVYN_READER_MEMORY_MB",
-        "A worker whose resident memory goes past this many MiB is killed and the file's table fails "
-        "(watched from the job's process every 50 ms). 0 = half the machine's (or container's) "
-        "memory shared among the workers, at least 1024 and at most 8192.", ge=0)
-
-    def worker_count(self) -> int:
-        return self.workers or max(2, min(8, _cores()))
-
-    def memory_bytes(self) -> int:
-        if self.memory_mb:
-            return self.memory_mb * MIB
-        total = _machine_memory()
-        share = total // 2 // self.worker_count() if total else 2048 * MIB
-        return max(1024 * MIB, min(8192 * MIB, share))
 
 
 def scrub_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -350,7 +298,8 @@ def _rebuild(module: str, qualname: str, message: str) -> Exception:
 def _local_fd(fh: Any) -> int | None:
     """The descriptor of a plain local file opened for reading only (open(path, "rb") or a FileIO),
     which a worker can pread itself; None for anything else (remote readers, decompressors, BytesIO)
-    whose reads this process serves."""
+    whose reads this process serves. The local store's CountingFileIO (a subclass: it counts the
+    run's bytes_read) is served here too, so that every byte a worker reads is counted."""
     raw = fh.raw if type(fh) is io.BufferedReader else fh
     if type(raw) is not io.FileIO or raw.closed or raw.mode != "rb":
         return None
@@ -482,6 +431,11 @@ class ReaderSandbox:
         _POOLS.add(self)
 
     # ---------------------------------------------------------------- public
+
+    @property
+    def isolated(self) -> bool:
+        """True when tasks run in worker processes (False: in this process)."""
+        return self.settings.isolation
 
     def run(self, task: Callable[..., R], *args: Any, file: BinaryIO | bytes | bytearray | None = None,
             path: str = "a file", reader: str = "reader", timeout: float | None = None, read_ahead: int = 0,
@@ -905,6 +859,33 @@ def _fill(file: Any, view: memoryview) -> int:
             break
         got += n
     return got
+
+
+_SHARED: list[ReaderSandbox] = []
+_SHARED_LOCK = threading.Lock()
+
+
+def use_shared_sandbox(sandbox: ReaderSandbox) -> None:
+    """Make `sandbox` the process's shared one (the unit tests decode in process with it)."""
+    with _SHARED_LOCK:
+        _SHARED[:] = [sandbox]
+
+
+def shared_sandbox() -> ReaderSandbox:
+    """The process's own sandbox (default settings, this process's environment), made at first use
+    and closed at interpreter exit: for callers that build a MetadataExtractor or plan a source
+    without a run context (tests, benchmarks, notebooks). A run's ExecutorContext makes its own
+    (its settings, workers without credentials in their environment) and closes it."""
+    with _SHARED_LOCK:
+        if not _SHARED or (_SHARED[0].isolated and (_SHARED[0]._closed or _SHARED[0]._pid != os.getpid())):
+            _SHARED[:] = [ReaderSandbox(SandboxSettings(), preload=READER_PRELOAD)]
+        return _SHARED[0]
+
+
+def in_process() -> ReaderSandbox:
+    """A sandbox that runs tasks in this process (no isolation, no worker): the default of a
+    FileContext/TableContext built without a run."""
+    return ReaderSandbox(SandboxSettings(isolation=False))
 
 
 def _close_all_at_exit() -> None:

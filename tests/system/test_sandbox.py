@@ -439,7 +439,7 @@ def test_workers_get_an_environment_without_credentials():
     assert "NUVYN_MARK" in names and "AZURE_STORAGE_KEY" not in names
 
 
-# ------------------------------------------------------------------------------ the run (wiring pending)
+# ------------------------------------------------------------------------------ the run
 
 EXTRACT = """
 import sys
@@ -452,8 +452,6 @@ for t in sorted(result.tables, key=lambda t: t.table_name):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: the readers do not run in the sandbox yet (the integration "
-                                       "step wires executor.sandbox into parquet.py); this run dies with SIGABRT")
 def test_a_run_over_the_aborting_file_fails_its_table_and_writes_the_others(tmp_path):
     (tmp_path / "bad").mkdir()
     (tmp_path / "good").mkdir()
@@ -464,4 +462,80 @@ def test_a_run_over_the_aborting_file_fails_its_table_and_writes_the_others(tmp_
     assert run.returncode == 0, f"the run died ({run.returncode}): {run.stderr[-500:]}"
     rows = dict(line.split("|", 1) for line in run.stdout.splitlines())
     assert rows["good"].startswith("ok|")
-    assert rows["bad"].startswith("failed|") and "SIGABRT" in rows["bad"]
+    assert rows["bad"] == ("failed|the Parquet reader crashed (SIGABRT) reading bad/part-0001.parquet; the file is "
+                           "corrupt or hostile (ColumnMetaData type does not match ColumnDescriptor physical type: "
+                           "BYTE_ARRAY vs. INT64)")
+
+
+def _lake(root: Path) -> Path:
+    (root / "sales").mkdir(parents=True)
+    pq.write_table(pa.table({"id": pa.array(range(3000), pa.int64()), "name": [f"n{i % 37}" for i in range(3000)],
+                             "at": pa.array(range(3000), pa.timestamp("us", tz="UTC"))}), root / "sales" / "p0.parquet",
+                   row_group_size=700)
+    (root / "stock").mkdir()
+    orc.write_table(pa.table({"sku": ["a", "b", None], "qty": [3, 4, 5]}), root / "stock" / "s.orc")
+    (root / "clicks").mkdir()
+    with open(root / "clicks" / "c.avro", "wb") as f:
+        fastavro.writer(f, {"type": "record", "name": "r", "fields": [{"name": "id", "type": "long"},
+                                                                     {"name": "page", "type": "string"}]},
+                        [{"id": i, "page": f"p{i % 7}"} for i in range(500)])
+    (root / "people.csv").write_text("id,name\n1,ann\n2,bob\n", encoding="utf-8")
+    return root
+
+
+def _facts(result) -> dict:
+    return {t.table_name: (t.status, t.error_message, t.row_count, t.column_notes,
+                           [(c.column_name, c.data_type, c.sample_values, c.null_count, c.distinct_count, c.min_value,
+                             c.max_value, c.profile_scope) for c in t.columns]) for t in result.tables}
+
+
+def test_a_run_decoded_in_workers_equals_one_decoded_in_process(sandbox, tmp_path):
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.settings import Settings
+
+    lake = _lake(tmp_path)
+    settings = Settings(io_threads=2, profile_max_rows=2000)
+    before = sandbox.stats().calls
+    isolated = MetadataExtractor(None, settings, sandbox=sandbox).extract_metadata(str(lake))
+    assert sandbox.stats().calls - before == 5  # Parquet and ORC facts; Parquet, ORC and Avro samples
+    here = MetadataExtractor(None, settings, sandbox=ReaderSandbox(SandboxSettings(isolation=False))
+                             ).extract_metadata(str(lake))
+    assert _facts(isolated) == _facts(here)
+    assert {t.table_name: t.status for t in isolated.tables} == dict.fromkeys(
+        ["clicks", "people", "sales", "stock"], "ok")
+
+
+def test_a_crash_while_sampling_fails_the_table_instead_of_becoming_column_notes(sandbox, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor as Pool
+
+    from executor.metadata.readers.arrow import arrow_profile
+    from executor.metadata.readers.base import TableContext
+    from executor.settings import Settings
+    from executor.sources.local import LocalFileStore
+
+    pq.write_table(pa.table({"a": [1], "b": ["x"]}), tmp_path / "t.parquet")
+    store = LocalFileStore(str(tmp_path))
+    notes: dict[str, str] = {}
+    with Pool(2) as pool:
+        ctx = TableContext(store, Settings(), None, "3.5", pool, 2, sandbox=sandbox)
+        with pytest.raises(ReaderCrashed, match=r"^the Arrow reader crashed \(SIGABRT\) reading .*t\.parquet; "):
+            arrow_profile(ctx, "t", [str(tmp_path / "t.parquet")], tasks.abort_batches, [("a", "int"), ("b", "string")],
+                          1, notes)
+    assert notes == {}  # not retried column by column
+
+
+def test_when_no_worker_can_start_the_tables_that_need_one_fail_and_the_others_are_extracted(tmp_path):
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.settings import Settings
+
+    lake = _lake(tmp_path)
+    broken = ReaderSandbox(SandboxSettings(workers=1), preload=(), env={"PYTHONHOME": "/nonexistent-python-home"})
+    with broken:
+        result = MetadataExtractor(None, Settings(io_threads=2), sandbox=broken).extract_metadata(str(lake))
+    tables = {t.table_name: t for t in result.tables}
+    assert tables["people"].status == "ok" and tables["people"].row_count == 2
+    for name in ("clicks", "sales", "stock"):
+        assert tables[name].status == "failed", name
+        assert "the reader sandbox cannot start a worker" in tables[name].error_message
+        assert tables[name].error_message.endswith("set NUVYN_READER_ISOLATION=false to read in process")
+    assert result.status == "partial"

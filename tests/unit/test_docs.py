@@ -20,9 +20,8 @@ def _section(text: str, heading: str) -> str:
 
 
 def test_every_typed_setting_has_a_row_in_the_settings_table_that_owns_it():
-    """The job's settings in README's table, the API server's in docs/API.md's, the sandbox's in
-    docs/ARCHITECTURE.md: each variable of every settings class is a row `| `VAR` |` there."""
-    from executor.sandbox.pool import SandboxSettings
+    """The job's settings in README's table (the reader sandbox's too), the API server's in docs/API.md's:
+    each variable of every settings class is a row `| `VAR` |` there."""
     from executor.settings import (
         SETTINGS_CLASSES,
         ApiSettings,
@@ -31,17 +30,17 @@ def test_every_typed_setting_has_a_row_in_the_settings_table_that_owns_it():
         LogSettings,
         ReadPoolSettings,
         ReadSettings,
+        SandboxSettings,
         SourceGuardSettings,
     )
 
     docs = README
     api = (Path(__file__).resolve().parents[2] / "docs" / "API.md").read_text(encoding="utf-8")
-    arch = (Path(__file__).resolve().parents[2] / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
     owners = {Settings: _section(docs, "## Settings"), LogSettings: _section(docs, "## Settings"),
               JobInputSettings: _section(docs, "## Settings"), FileModeSettings: _section(docs, "## Settings"),
               ApiSettings: _section(api, "## Settings"), ReadSettings: api, ReadPoolSettings: api,
               SourceGuardSettings: _section(docs, "## Settings") + _section(api, "## Settings"),
-              SandboxSettings: arch}
+              SandboxSettings: _section(docs, "## Settings")}
     assert set(SETTINGS_CLASSES) <= set(owners)
     missing = [(cls.__name__, env) for cls, text in owners.items() for env, _d, _t in cls.describe()
                if f"| `{env}` |" not in text]

@@ -5,6 +5,7 @@ profile, and a note saying why; counts and types never depend on it)."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, BinaryIO
@@ -12,6 +13,7 @@ from typing import Any, BinaryIO
 from executor.metadata.model import add_table_note
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_arrow
 from executor.metadata.readers.base import TableContext
+from executor.sandbox.pool import SandboxError
 from executor.sources.base import cached_bytes
 
 logger = logging.getLogger(__name__)
@@ -32,24 +34,48 @@ def unreadable_note(exc: BaseException) -> str:
             "alone, no scan read them, and a Spark scan of those values is likely to fail too")
 
 
-def _file_batches(ctx: TableContext, uri: str, file_batches: FileBatches, columns: list[str] | None, want: int,
-                  notes: dict[str, str]) -> tuple[list[Any] | None, int]:
-    """Up to `want` rows of one file as record batches (None: nothing more is to be read)."""
-    import pyarrow as pa
-
+def file_batches_task(fh: BinaryIO, file_batches: FileBatches, columns: list[str] | None, want: int,
+                      notes: dict[str, str]) -> tuple[list[Any] | None, int, dict[str, str]]:
+    """Up to `want` rows of one file as record batches (None: nothing more is to be read), and
+    the notes the reading added: a sandbox task (one per file), run where the decoder runs."""
     out: list[Any] = []
     got = 0
+    batches = file_batches(fh, columns, want, notes)
+    if batches is None:
+        return None, 0, notes
+    for batch in batches:
+        batch = batch.slice(0, want - got)
+        out.append(batch)
+        got += batch.num_rows
+        if got >= want:
+            break
+    return out, got, notes
+
+
+def _reader_name(file_batches: FileBatches) -> str:
+    return {"parquet_batches": "Parquet reader", "orc_batches": "ORC reader"}.get(
+        getattr(file_batches, "__name__", ""), "Arrow reader")
+
+
+def _file_batches(ctx: TableContext, uri: str, file_batches: FileBatches, columns: list[str] | None, want: int,
+                  notes: dict[str, str]) -> tuple[list[Any] | None, int]:
+    """Up to `want` rows of one file as record batches (None: nothing more is to be read), decoded
+    in the run's sandbox; batches that come from a worker are validated before they are used."""
+    import pyarrow as pa
+
     data = cached_bytes(ctx.store, uri)  # kept from the facts step: decoded without Python reads
+    isolated = ctx.sandbox.isolated
     with (pa.BufferReader(data) if data is not None else ctx.store.open(uri)) as fh:
-        batches = file_batches(fh, columns, want, notes)
-        if batches is None:
-            return None, 0
-        for batch in batches:
-            batch = batch.slice(0, want - got)
-            out.append(batch)
-            got += batch.num_rows
-            if got >= want:
-                break
+        if isolated and data is None and isinstance(fh, io.BytesIO):  # fetched whole (Delta's read-ahead)
+            data = fh.getvalue()  # sent with the task: no read served per call
+        out, got, added = ctx.sandbox.run(file_batches_task, file_batches, columns, want, dict(notes),
+                                          file=data if data is not None and isolated else fh,
+                                          path=ctx.store.display(uri), reader=_reader_name(file_batches))
+    for name, why in added.items():
+        notes.setdefault(name, why)
+    if out is not None and isolated:
+        for batch in out:  # the worker decoded hostile bytes: its Arrow data is checked, not trusted
+            batch.validate(full=True)
     return out, got
 
 
@@ -92,11 +118,15 @@ def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batc
     try:
         whole = _read(ctx, uris, file_batches, None, notes, rows)
         by_column = {n: whole for n, _t in names_types}
+    except SandboxError:
+        raise  # the decoder crashed, hung or ran out of memory: the file's verdict, not a column's
     except Exception as exc:  # noqa: BLE001 - retried column by column below
         logger.info("table %s: reading all columns failed (%s); reading column by column", table_name, exc)
         for n, _t in names_types:
             try:
                 by_column[n] = _read(ctx, uris, file_batches, [n], notes, rows)
+            except SandboxError:
+                raise
             except Exception as col_exc:  # noqa: BLE001 - this column has no values, the table is ok
                 notes.setdefault(n, f"no samples or profile: its values cannot be read ({short_error(col_exc)})")
                 by_column[n] = ([], 0)

@@ -45,6 +45,7 @@ from executor.metadata.types.algebra import (
     StructField,
     StructType,
 )
+from executor.sandbox.pool import SandboxError
 from executor.settings import Settings
 from executor.sources.base import open_sequential
 
@@ -426,7 +427,8 @@ class AvroReader(FormatReader):
             """The first profile_max_rows records; the files the sample needs are read in parallel."""
             def first_records(uri: str, want: int) -> tuple[list[dict[str, Any]] | None, int]:
                 with ctx.store.open(uri) as fh:  # fastavro reads from the start: only the first ranges
-                    records = read_records(fh, want, raw)
+                    records = ctx.sandbox.run(read_records, want, raw, file=fh, path=ctx.store.display(uri),
+                                              reader="Avro reader", read_ahead=65536)
                 return records, len(records)
 
             got: list[dict[str, Any]] = []
@@ -438,6 +440,8 @@ class AvroReader(FormatReader):
 
         try:
             rows = read(raw=False)
+        except SandboxError:
+            raise  # fastavro crashed, hung or ran out of memory on a file: its table fails
         except SampleSchemaError as exc:
             logger.warning("table %s: fastavro cannot read the schema for samples (%s)", plan.name, exc)
             for n, _t in names_types:
@@ -446,6 +450,8 @@ class AvroReader(FormatReader):
         except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
             try:  # a value Python cannot hold (a timestamp past year 9999), or records that do not decode?
                 raw_rows = read(raw=True)
+            except SandboxError:
+                raise
             except Exception:  # noqa: BLE001 - the records themselves do not decode
                 logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, exc)
                 table.add_table_note(unreadable_note(exc))

@@ -28,6 +28,7 @@ from executor.metadata.samples import distinct_samples
 from executor.metadata.types.fallback import SparkFallback
 from executor.metadata.types.partition_inference import HIVE_DEFAULT_PARTITION, infer_partition_types
 from executor.redaction import SECRETS
+from executor.sandbox.pool import ReaderSandbox, in_process
 from executor.settings import Settings
 from executor.sources.base import FileStore
 
@@ -97,6 +98,8 @@ class FileContext:
     spark_version: str = "3.5"  # the Spark rules executor.metadata.types applies (3.5 or 4.0)
     csv_header: str = "auto"  # the payload's csv_header: auto, true or false
     format_options: FormatOptions = field(default_factory=dict)  # the payload's format_options, validated
+    # where native decoders (pyarrow, fastavro) run: the run's worker processes (executor/sandbox)
+    sandbox: ReaderSandbox = field(default_factory=in_process)
 
     def options(self, file_format: str) -> dict[str, OptionValue]:
         """The options given for `file_format` (executor.formats), over its fallback format's."""
@@ -115,6 +118,8 @@ class TableContext:
     pool: ThreadPoolExecutor
     threads: int = 8  # the pool's threads
     format_options: FormatOptions = field(default_factory=dict)  # the payload's format_options, validated
+    # where native decoders (pyarrow, fastavro) run: the run's worker processes (executor/sandbox)
+    sandbox: ReaderSandbox = field(default_factory=in_process)
 
     def options(self, file_format: str) -> dict[str, OptionValue]:
         return options_for(self.format_options, file_format)

@@ -64,6 +64,7 @@ from executor.metadata.types.algebra import (
     SparkType,
     from_json,
 )
+from executor.sandbox.pool import ReaderSandbox
 from executor.sources.base import FileInfo, FileStore, PruneRule
 
 _COMMIT_RE = re.compile(r"^(\d{20})\.json$")
@@ -316,9 +317,13 @@ def _parquet_actions(data: bytes, where: str) -> list[dict[str, Any]]:
     return out
 
 
-def _parse(info: FileInfo, data: bytes) -> list[dict[str, Any]]:
+def _parse(info: FileInfo, data: bytes, sandbox: ReaderSandbox | None = None) -> list[dict[str, Any]]:
     where = info.relative or info.name
-    return _parquet_actions(data, where) if info.name.endswith(".parquet") else _json_actions(data, where)
+    if not info.name.endswith(".parquet"):
+        return _json_actions(data, where)
+    if sandbox is None:
+        return _parquet_actions(data, where)
+    return sandbox.run(_parquet_actions, data, where, path=where, reader="Parquet reader")  # pyarrow decodes it
 
 
 # ---------------------------------------------------------------------------------- type widening
@@ -436,13 +441,15 @@ def _read_whole(open_file: Callable[[str], BinaryIO], info: FileInfo) -> bytes:
 
 
 def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryIO],
-                   run: Runner | None = None, *, spark_version: str = "3.5") -> DeltaFacts:
+                   run: Runner | None = None, *, spark_version: str = "3.5",
+                   sandbox: ReaderSandbox | None = None) -> DeltaFacts:
     """Replay the log (the files listed under _delta_log) to the latest version.
 
     The newest complete checkpoint in the listing and every commit after it are fetched together
     (`run(fn, items)` runs them concurrently: fanout.fan_out over the run's pool; the checkpoint
     first), then the sidecar files a v2 checkpoint names; the latest protocol is checked before
-    the sidecars are read and the files replayed."""
+    the sidecars are read and the files replayed. Parquet checkpoints and sidecars are decoded in
+    `sandbox` (the run's worker processes; None: in this process)."""
     run = run or _serial
     listing = classify_log(log_files)
     checkpoint = listing.newest_checkpoint()
@@ -454,7 +461,7 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
         if v != expected:
             raise DeltaLogError(f"the _delta_log is missing commit {expected} (found {v})")
     parts = list(checkpoint.parts) if checkpoint else []
-    fetched = run(lambda info: _parse(info, _read_whole(open_file, info)), parts + [listing.commits[v] for v in versions])
+    fetched = run(lambda info: _parse(info, _read_whole(open_file, info), sandbox), parts + [listing.commits[v] for v in versions])
     checkpoint_actions = [a for actions in fetched[: len(parts)] for a in actions]
     commit_actions = [a for actions in fetched[len(parts):] for a in actions]
     version = versions[-1] if versions else start
@@ -476,7 +483,7 @@ def read_delta_log(log_files: list[FileInfo], open_file: Callable[[str], BinaryI
                 raise DeltaLogError(f"the checkpoint of version {start} names sidecar file {name!r}, which is not in "
                                     f"_delta_log/{SIDECARS}/; the log is incomplete")
             infos.append(listing.sidecars[name])
-        fetched = run(lambda info: _parse(info, _read_whole(open_file, info)), infos)
+        fetched = run(lambda info: _parse(info, _read_whole(open_file, info), sandbox), infos)
         checkpoint_actions += [a for actions in fetched for a in actions]
 
     live = _live_files(checkpoint_actions + commit_actions)
@@ -655,6 +662,13 @@ class _ReadAhead:
         self._store.release()
 
 
+def parquet_num_rows(fh: BinaryIO) -> int:
+    """A data file's rows from its footer, as pyarrow reads it (a sandbox task)."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(fh).metadata.num_rows)
+
+
 class DeltaReader(FormatReader):
     """A folder holding `_delta_log` (grouping finds them): one table read from its log."""
 
@@ -663,8 +677,6 @@ class DeltaReader(FormatReader):
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
-        import pyarrow.parquet as pq
-
         if not plan.log_files:
             raise TableExtractionError(f"{plan.folder or '.'}: _delta_log is empty")
         s = ctx.settings
@@ -673,7 +685,8 @@ class DeltaReader(FormatReader):
         def run(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
             return fan_out(ctx.pool, fn, items)
 
-        log = read_delta_log(plan.log_files, ctx.store.open, run, spark_version=ctx.spark_version)
+        log = read_delta_log(plan.log_files, ctx.store.open, run, spark_version=ctx.spark_version,
+                             sandbox=ctx.sandbox)
 
         def data_uri(path: str) -> str:
             if "://" in path or path.startswith("/"):
@@ -681,8 +694,9 @@ class DeltaReader(FormatReader):
             return f"{root_uri}/{unquote(path)}"
 
         def footer_rows(f: LiveFile) -> int:
-            with ctx.store.open(data_uri(f.path)) as fh:
-                return int(pq.ParquetFile(fh).metadata.num_rows)
+            uri = data_uri(f.path)
+            with ctx.store.open(uri) as fh:
+                return ctx.sandbox.run(parquet_num_rows, file=fh, path=ctx.store.display(uri), reader="Parquet reader")
 
         # files without numRecords: their footers, read in parallel (exact, no data pages)
         missing = [f for f in log.files if not (f.stats and f.stats.get("numRecords") is not None)]

@@ -90,6 +90,14 @@ def orc_batches(fh: BinaryIO, columns: list[str] | None, budget: int, notes: dic
     return (f.read_stripe(i, columns=columns) for i in range(f.nstripes))
 
 
+def orc_rows_schema(fh: BinaryIO) -> tuple[int, Any]:
+    """(rows, Arrow schema) of one ORC file as pyarrow's C++ reader reads its tail (a sandbox task)."""
+    import pyarrow.orc as orc
+
+    f = orc.ORCFile(fh)
+    return f.nrows, f.schema
+
+
 class OrcReader(FormatReader):
     formats = ("orc",)
     extensions = {".orc": "orc"}
@@ -100,8 +108,6 @@ class OrcReader(FormatReader):
         return "orc" if head.startswith(b"ORC") else None
 
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
-        import pyarrow.orc as orc
-
         where = pf.info.relative or pf.info.name
         decimals: Decimals = {}
         with ctx.store.open(pf.info.uri) as fh:  # a remote store reads the tail in one request
@@ -120,9 +126,7 @@ class OrcReader(FormatReader):
                     return FileFacts(error=f"{where}: {refusal}; Spark cannot read this file (rewrite it, or remove "
                                            "it from the folder)")
                 decimals = column_decimals(tail)
-            fh.seek(0)
-            f = orc.ORCFile(fh)
-            rows, schema = f.nrows, f.schema
+            rows, schema = ctx.sandbox.run(orc_rows_schema, file=fh, path=where, reader="ORC reader")
         try:
             cols = [(fld.name, orc_type(fld.type, ctx.spark_version, (fld.name,), decimals).simple_string(), True)
                     for fld in schema]

@@ -10,11 +10,13 @@ import struct
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
 from typing import Any, BinaryIO
 
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
-from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, apply_exact, orderable
+from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, apply_exact, orderable, render
 from executor.metadata.readers.arrow import arrow_profile
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.metadata.readers.parquet_footer import (
@@ -154,7 +156,7 @@ def file_stats(meta: Any) -> FileStats:
                     acc[3] = acc[4] = False
                 continue
             try:
-                lo, hi = st.min, st.max
+                lo, hi = _plain(st.min), _plain(st.max)
                 if acc[1] is None or lo < acc[1]:
                     acc[1] = lo
                 if acc[2] is None or hi > acc[2]:
@@ -162,6 +164,18 @@ def file_stats(meta: Any) -> FileStats:
             except Exception:  # noqa: BLE001 - a statistic Arrow cannot convert
                 acc[3] = acc[4] = False
     return {sys.intern(name): tuple(acc) for name, acc in out.items()}  # held per file: kept small
+
+
+_PLAIN = (type(None), bool, int, float, str, bytes, Decimal, date, time)
+
+
+def _plain(value: Any) -> Any:
+    """A statistic as a plain value (facts cross from the sandbox's worker as data): pyarrow gives
+    pandas.Timestamp for nanosecond timestamps, which becomes its profile text (render: the same
+    text, ordered alike within a column)."""
+    if type(value) in _PLAIN or (type(value) is datetime and (value.tzinfo is None or type(value.tzinfo) is timezone)):
+        return value
+    return render(value)
 
 
 def merge_stats(files: Iterable[FileStats]) -> ColumnStats:
@@ -271,7 +285,10 @@ class ParquetReader(FormatReader):
                 where = info.relative or info.name
                 return FileFacts(error=f"{where}: corrupt Parquet footer: {exc}; Spark cannot read this file either "
                                        "(rewrite it, or remove it from the folder)")
-        return parquet_facts(footer, info.relative or info.name, ctx.spark_version, info.size)
+        where = info.relative or info.name
+        # pyarrow decodes the footer (statistics, schema) in the sandbox: plain facts come back
+        return ctx.sandbox.run(parquet_facts, footer, where, ctx.spark_version, info.size, path=where,
+                               reader="Parquet reader")
 
     def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
         """The samples read the first files until profile_max_rows rows."""
