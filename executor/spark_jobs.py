@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from executor.spark_connect import is_connect
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 UNKNOWN = -1
+R = TypeVar("R")
 
 
 def _no_context_errors() -> tuple[type[BaseException], ...]:
@@ -85,3 +86,33 @@ def job_group(spark: SparkSession, group: str, description: str) -> Iterator[Job
     finally:
         if sc is not None:
             _clear_local_property(sc, "spark.jobGroup.id")
+
+
+def in_job_group(spark: SparkSession | None, fn: Callable[..., R]) -> Callable[..., R]:
+    """`fn`, to run in another thread (a pool's) inside the calling thread's job group: a job group
+    and Connect tags belong to the thread that set them, so the jobs of a table extracted in the
+    run's table pool would escape the run's group (uncounted, not cancelled with it). Classic: the
+    caller's local properties, copied when wrapped (pyspark's inheritable_thread_target, pinned
+    thread mode); Connect: the caller's tags, added for the call and removed after."""
+    if spark is None:
+        return fn
+    if is_connect(spark):
+        tags = set(cast(Any, spark).getTags())
+
+        def tagged(*args: Any, **kwargs: Any) -> R:
+            for tag in tags:
+                cast(Any, spark).addTag(tag)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                for tag in tags:
+                    cast(Any, spark).removeTag(tag)
+
+        return tagged
+    try:
+        from pyspark import inheritable_thread_target
+
+        spark.sparkContext  # noqa: B018 - refused where the runtime has no SparkContext for us
+        return cast(Callable[..., R], inheritable_thread_target(fn))
+    except _no_context_errors():
+        return fn

@@ -42,6 +42,7 @@ from executor.sandbox.pool import ReaderSandbox, shared_sandbox
 from executor.settings import Settings
 from executor.sources.base import FileStore, bytes_read, io_threads, release_files
 from executor.sources.location import Location
+from executor.spark_jobs import in_job_group
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -203,7 +204,8 @@ class MetadataExtractor:
                 totals["bytes_done"] += done.size_bytes
                 totals["rows"] += done.row_count or 0
             _notify(progress, None, totals)
-            running = {tables_pool.submit(self._extract_table, ctx, source, table): i
+            extract_table = in_job_group(self.spark, self._extract_table)  # the run's job group in the pool
+            running = {tables_pool.submit(extract_table, ctx, source, table): i
                        for i, table in enumerate(source.tables) if table.name not in reused}
             for fut in as_completed(running):
                 i = running[fut]
