@@ -109,10 +109,11 @@ def in_job_group(spark: SparkSession | None, fn: Callable[..., R]) -> Callable[.
                     cast(Any, spark).removeTag(tag)
 
         return tagged
-    try:
-        from pyspark import inheritable_thread_target
+    from pyspark import SparkContext, inheritable_thread_target
 
-        spark.sparkContext  # noqa: B018 - refused where the runtime has no SparkContext for us
+    if SparkContext._active_spark_context is None:  # no classic context in this process
+        return fn
+    try:
         return cast(Callable[..., R], inheritable_thread_target(fn))
-    except _no_context_errors():
+    except _no_context_errors():  # a runtime that refuses the JVM's local properties
         return fn

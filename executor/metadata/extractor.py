@@ -204,8 +204,7 @@ class MetadataExtractor:
                 totals["bytes_done"] += done.size_bytes
                 totals["rows"] += done.row_count or 0
             _notify(progress, None, totals)
-            extract_table = in_job_group(self.spark, self._extract_table)  # the run's job group in the pool
-            running = {tables_pool.submit(extract_table, ctx, source, table): i
+            running = {tables_pool.submit(in_job_group(self.spark, self._extract_table), ctx, source, table): i
                        for i, table in enumerate(source.tables) if table.name not in reused}
             for fut in as_completed(running):
                 i = running[fut]
