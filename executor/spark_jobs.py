@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from executor.spark_connect import is_connect
 
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 UNKNOWN = -1
-R = TypeVar("R")
 
 
 def _no_context_errors() -> tuple[type[BaseException], ...]:
@@ -88,7 +87,7 @@ def job_group(spark: SparkSession, group: str, description: str) -> Iterator[Job
             _clear_local_property(sc, "spark.jobGroup.id")
 
 
-def in_job_group(spark: SparkSession | None, fn: Callable[..., R]) -> Callable[..., R]:
+def in_job_group(spark: SparkSession | None, fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn`, to run in another thread (a pool's) inside the calling thread's job group: a job group
     and Connect tags belong to the thread that set them, so the jobs of a table extracted in the
     run's table pool would escape the run's group (uncounted, not cancelled with it). Classic: the
@@ -99,7 +98,7 @@ def in_job_group(spark: SparkSession | None, fn: Callable[..., R]) -> Callable[.
     if is_connect(spark):
         tags = set(cast(Any, spark).getTags())
 
-        def tagged(*args: Any, **kwargs: Any) -> R:
+        def tagged(*args: Any, **kwargs: Any) -> Any:
             for tag in tags:
                 cast(Any, spark).addTag(tag)
             try:
@@ -114,6 +113,6 @@ def in_job_group(spark: SparkSession | None, fn: Callable[..., R]) -> Callable[.
     if SparkContext._active_spark_context is None:  # no classic context in this process
         return fn
     try:
-        return cast(Callable[..., R], inheritable_thread_target(fn))
+        return inheritable_thread_target(fn)
     except _no_context_errors():  # a runtime that refuses the JVM's local properties
         return fn

@@ -80,13 +80,19 @@ class AzureCredential:
     """Which credential serves an account, and where it came from (`source`, safe to show)."""
 
     source: str  # one of SAS, CONNECTION_STRING, ACCOUNT_KEY, UNITY_CATALOG, SERVICE_PRINCIPAL, SECRET_SCOPE, DEFAULT
-    sas_token: str | None = field(default=None, repr=False)
-    account_key: str | None = field(default=None, repr=False)
+    sas_token: Secret | None = field(default=None, repr=False)  # without its leading '?'
+    account_key: Secret | None = field(default=None, repr=False)
     # Databricks' credentials (executor.sources.databricks_credentials): the storage SDK's credential
     # object (a renewing SAS or a token credential) and the fs.azure settings Spark gets instead of
     # those derived from the key or SAS (empty: Spark reads through Unity Catalog).
     sdk_credential: Any = field(default=None, repr=False, compare=False)
     spark_conf: dict[str, str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("sas_token", "account_key"):  # a plain str given (tests, notebooks) is kept as a Secret
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Secret(value))
 
     @property
     def kind(self) -> str:
@@ -173,7 +179,7 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
         check_credential_target(location, settings, source)
     if location.sas_token:
         token = location.sas_token.get_secret_value().lstrip("?")
-        return AzureCredential(SAS, sas_token=token)
+        return AzureCredential(SAS, sas_token=Secret(token))
     connection_string = reveal(settings.azure_connection_string)
     account_key = reveal(settings.azure_account_key)
     if connection_string:
@@ -187,21 +193,21 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
                 f"account {account!r} (container {location.container!r}); unset it or fix the path"
             )
         if cs.get("sharedaccesssignature"):
-            return AzureCredential(CONNECTION_STRING, sas_token=cs["sharedaccesssignature"].lstrip("?"))
+            return AzureCredential(CONNECTION_STRING, sas_token=Secret(cs["sharedaccesssignature"].lstrip("?")))
         if cs.get("accountkey"):
-            return AzureCredential(CONNECTION_STRING, account_key=cs["accountkey"])
+            return AzureCredential(CONNECTION_STRING, account_key=Secret(cs["accountkey"]))
         raise SourceError(
             "AZURE_STORAGE_CONNECTION_STRING has neither AccountKey nor SharedAccessSignature "
             f"(storage account {account!r}, container {location.container!r})"
         )
     if account_key:
-        return AzureCredential(ACCOUNT_KEY, account_key=account_key.strip())
+        return AzureCredential(ACCOUNT_KEY, account_key=Secret(account_key.strip()))
     if source in (UNITY_CATALOG, SERVICE_PRINCIPAL):
         found = (governed or GovernedCredentials()).resolve(location, settings, spark)
         if found is not None:
             if found.source == SERVICE_PRINCIPAL:
                 check_credential_target(location, settings, SERVICE_PRINCIPAL)
-            return AzureCredential(found.source, sas_token=found.sas.token if found.sas else None,
+            return AzureCredential(found.source, sas_token=Secret(found.sas.token) if found.sas else None,
                                    sdk_credential=found.sdk_credential, spark_conf=dict(found.spark_conf))
         check_credential_target(location, settings, credential_source(
             location, replace(settings, azure_uc_credentials="off"), databricks=databricks))
@@ -220,7 +226,7 @@ def resolve_credential(location: Location, settings: Settings, *, databricks: bo
                     f"scope {settings.azure_key_secret_scope!r} (key {settings.azure_key_secret_key!r}): "
                     f"{type(exc).__name__}"
                 ) from None
-            return AzureCredential(SECRET_SCOPE, account_key=key.get_secret_value().strip())
+            return AzureCredential(SECRET_SCOPE, account_key=Secret(key.get_secret_value().strip()))
         logger.info("not on Databricks: NUVYN_AZURE_KEY_SECRET_SCOPE is ignored")
     return AzureCredential(DEFAULT)
 
@@ -248,15 +254,15 @@ def spark_conf_for(location: Location, credential: AzureCredential, route: str) 
     if route == "wasbs":
         host = f"{acct}.blob.{suffix}"
         if credential.kind == "key":
-            return {f"fs.azure.account.key.{host}": credential.account_key or ""}
-        return {f"fs.azure.sas.{container}.{host}": credential.sas_token or ""}
+            return {f"fs.azure.account.key.{host}": reveal(credential.account_key) or ""}
+        return {f"fs.azure.sas.{container}.{host}": reveal(credential.sas_token) or ""}
     host = f"{acct}.dfs.{suffix}"
     if credential.kind == "key":
         return {f"fs.azure.account.auth.type.{host}": "SharedKey",
-                f"fs.azure.account.key.{host}": credential.account_key or ""}
+                f"fs.azure.account.key.{host}": reveal(credential.account_key) or ""}
     return {f"fs.azure.account.auth.type.{host}": "SAS",
             f"fs.azure.sas.token.provider.type.{host}": "org.apache.hadoop.fs.azurebfs.sas.FixedSASTokenProvider",
-            f"fs.azure.sas.fixed.token.{host}": credential.sas_token or ""}
+            f"fs.azure.sas.fixed.token.{host}": reveal(credential.sas_token) or ""}
 
 
 # ---------------------------------------------------------------------------------- errors
@@ -407,8 +413,8 @@ class RangeGetter:
         self.retries = retries
         self._token: Any = None
         self._token_lock = threading.Lock()
-        self._key = base64.b64decode(credential.account_key) if credential.kind == "key" and credential.account_key \
-            else None
+        key = reveal(credential.account_key) if credential.kind == "key" else None
+        self._key = base64.b64decode(key) if key else None
         env = requests.Session().merge_environment_settings(self.container_url, {}, None, None, None)
         verify = env.get("verify", True)
         tls: dict[str, Any] = {}
@@ -430,7 +436,7 @@ class RangeGetter:
         url = f"{self.container_url}/{quote(name, safe='~/')}"
         sas = getattr(self.token_credential, "signature", None)  # a renewing SAS (Unity Catalog): its current token
         if sas is None and self.credential.kind == "sas":
-            sas = self.credential.sas_token
+            sas = reveal(self.credential.sas_token)
         if sas:
             url += "?" + sas.lstrip("?")
         return url
@@ -557,9 +563,9 @@ class AzureBlobFileStore:
         if credential.sdk_credential is not None:
             sdk_credential = credential.sdk_credential
         elif credential.kind == "sas":
-            sdk_credential = credential.sas_token
+            sdk_credential = reveal(credential.sas_token)
         elif credential.kind == "key":
-            sdk_credential = {"account_name": location.account, "account_key": credential.account_key}
+            sdk_credential = {"account_name": location.account, "account_key": reveal(credential.account_key)}
         else:
             if endpoint.startswith("http://"):
                 raise SourceError(

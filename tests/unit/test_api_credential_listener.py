@@ -14,7 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from executor.errors import PayloadError, SourceError
-from executor.settings import Settings
+from executor.redaction import Secret
+from executor.settings import Settings, reveal
 from executor.sources.azure import resolve_credential
 from executor.sources.location import emulator_hosts, parse_location
 from tests.api_helpers import AUTH, make_app
@@ -140,11 +141,11 @@ def test_identity_and_account_key_only_for_listed_accounts():
     loc = parse_location("https://goodacct.blob.core.windows.net/c/x")
     bad = parse_location("https://evilacct.blob.core.windows.net/c/x")
     s = Settings(azure_credential_accounts="goodacct", azure_account_key=ACCOUNT_KEY)
-    assert resolve_credential(loc, s).account_key == ACCOUNT_KEY
+    assert reveal(resolve_credential(loc, s).account_key) == ACCOUNT_KEY
     with pytest.raises(SourceError, match="NUVYN_AZURE_CREDENTIAL_ACCOUNTS") as err:
         resolve_credential(bad, s)
     assert ACCOUNT_KEY not in str(err.value)
     with pytest.raises(SourceError, match="NUVYN_AZURE_CREDENTIAL_ACCOUNTS"):
         resolve_credential(bad, Settings(azure_credential_accounts="goodacct"))
     assert resolve_credential(parse_location(
-        "https://evilacct.blob.core.windows.net/c/x?sv=1&sig=own"), s).sas_token == "sv=1&sig=own"
+        "https://evilacct.blob.core.windows.net/c/x?sv=1&sig=own"), s).sas_token == Secret("sv=1&sig=own")

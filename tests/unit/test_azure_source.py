@@ -121,7 +121,7 @@ def test_credential_precedence():
     assert resolve_credential(loc, full).source == SAS
     plain = parse_location(URL)
     assert resolve_credential(plain, full).source == CONNECTION_STRING
-    assert resolve_credential(plain, full).account_key == KEY
+    assert resolve_credential(plain, full).account_key == Secret(KEY)  # kept as a Secret, never a plain str
     assert resolve_credential(plain, Settings(azure_account_key=KEY)).source == ACCOUNT_KEY
     scoped = Settings(azure_key_secret_scope="sc", azure_key_secret_key="k")
     seen = []
@@ -488,3 +488,15 @@ def test_a_deep_hierarchical_walk_with_one_thread_finishes():
     s = store({n: b"a\n1\n" for n in names}, azure_listing="hierarchical", io_threads=1)
     s.client.page_size = 1  # several pages per folder too
     assert [f.relative for f in s.list_files(prune_listing)] == [n[len("lake/"):] for n in sorted(names)]
+
+
+def test_every_resolved_credential_keeps_its_secret_as_a_secret():
+    """Azure keys and SAS tokens stay Secrets end to end (issue 23): repr and str never show them."""
+    sas = resolve_credential(parse_location(URL + "?sp=rl&sig=sassig123"), Settings())
+    key = resolve_credential(parse_location(URL), Settings(azure_account_key=KEY))
+    cs = resolve_credential(parse_location(URL),
+                            Settings(azure_connection_string="AccountName=acct01;SharedAccessSignature=sv=1&sig=cs9"))
+    for cred, value in ((sas, "sp=rl&sig=sassig123"), (key, KEY), (cs, "sv=1&sig=cs9")):
+        held = cred.sas_token if cred.kind == "sas" else cred.account_key
+        assert isinstance(held, Secret) and held.get_secret_value() == value
+        assert value not in repr(cred) and value not in str(held)
