@@ -108,11 +108,15 @@ def in_job_group(spark: SparkSession | None, fn: Callable[..., Any]) -> Callable
                     cast(Any, spark).removeTag(tag)
 
         return tagged
+    import pyspark
     from pyspark import SparkContext, inheritable_thread_target
 
     if SparkContext._active_spark_context is None:  # no classic context in this process
         return fn
     try:
+        if int(pyspark.__version__.split(".")[0]) >= 4:  # Spark 4 takes the session: its tags too, no warning
+            wrapped: Callable[..., Any] = cast(Any, inheritable_thread_target)(spark)(fn)
+            return wrapped
         return inheritable_thread_target(fn)
     except _no_context_errors():  # a runtime that refuses the JVM's local properties
         return fn
