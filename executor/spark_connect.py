@@ -53,7 +53,7 @@ def csv_from_lines(spark: SparkSession, lines: Sequence[str], options: Mapping[s
     classic session `read.csv` over an RDD of the lines, on Connect a `Parse` relation over a local
     relation of the lines; both end in Scala's DataFrameReader.csv(Dataset[String])."""
     if not is_connect(spark):
-        rdd: Any = spark.sparkContext.parallelize(list(lines), 1)  # classic only: Connect has no RDD
+        rdd: Any = spark.sparkContext.parallelize(list(lines), 1)  # connect-safe: classic branch; Connect takes the Parse relation
         return spark.read.options(**options).csv(rdd)
     return _connect_parse(spark, lines, options)
 

@@ -45,7 +45,7 @@ class JobCounter:
         if not self.countable:
             return UNKNOWN
         try:
-            return len(self.spark.sparkContext.statusTracker().getJobIdsForGroup(self.group))
+            return len(self.spark.sparkContext.statusTracker().getJobIdsForGroup(self.group))  # connect-safe: countable only on classic
         except _no_context_errors():
             return UNKNOWN
 
@@ -75,7 +75,7 @@ def job_group(spark: SparkSession, group: str, description: str) -> Iterator[Job
         return
     sc: SparkContext | None
     try:
-        sc = spark.sparkContext  # classic only: a Connect session took the branch above
+        sc = spark.sparkContext  # connect-safe: a Connect session took the branch above
         sc.setJobGroup(group, description)
         sc.setLocalProperty("spark.jobGroup.id", group)
     except _no_context_errors():

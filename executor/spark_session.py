@@ -180,6 +180,6 @@ def build_spark_session(settings: Settings, env: Mapping[str, str], app_name: st
     extra = [p.strip() for p in (settings.spark_packages or "").split(",") if p.strip()]
     with _JvmOutput(verbose=level in ("ALL", "TRACE", "DEBUG", "INFO")).redirect():
         spark = configure_spark_with_delta_pip(builder, extra_packages=extra).getOrCreate()
-    spark.sparkContext.setLogLevel(level)
+    spark.sparkContext.setLogLevel(level)  # connect-safe: the local classic session this function just built
     logger.debug("local Spark %s started (warehouse %s)", spark.version, settings.warehouse_dir)
     return spark

@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Any
 
+from executor.positions import seek_target
 from executor.redaction import redact_text
 from executor.sandbox.protocol import (
     ACK,
@@ -76,18 +77,8 @@ class RemoteFile(io.RawIOBase):
         return self._size
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise OSError(f"negative seek position {pos}")
-        self._pos = pos
-        return pos
+        self._pos = seek_target(self._pos, self._size, offset, whence)
+        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
@@ -167,12 +158,7 @@ class LocalFile(io.RawIOBase):
         return self._fd
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}.get(whence)
-        if base is None:
-            raise ValueError(f"invalid whence {whence}")
-        if base + offset < 0:
-            raise OSError(f"negative seek position {base + offset}")
-        self._pos = base + offset
+        self._pos = seek_target(self._pos, self._size, offset, whence)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:

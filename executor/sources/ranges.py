@@ -30,6 +30,8 @@ from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import Any
 
+from executor.positions import seek_target
+
 Fetch = Callable[[int, int], bytes]  # (start, length) -> exactly those bytes (one request)
 
 TAIL_BYTES = 64 * 1024  # pyarrow reads a Parquet footer with a 64 KiB read from the end
@@ -155,18 +157,8 @@ class RangeReader(io.RawIOBase):
         return self._size
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise OSError(f"negative seek position {pos} in {self._label}")
-        self._pos = pos
-        return pos
+        self._pos = seek_target(self._pos, self._size, offset, whence, f" in {self._label}")
+        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         if self.closed:

@@ -15,6 +15,7 @@ their hash, so a struct is hashed once however often it is compared.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn, final
@@ -29,14 +30,14 @@ __all__ = [
 MAX_PRECISION = 38  # DecimalType.MAX_PRECISION
 
 
-class SparkType:
+class SparkType(ABC):
     """A Spark data type; str(t) is t.simple_string()."""
 
     __slots__ = ()
 
+    @abstractmethod
     def simple_string(self) -> str:
         """The type as Spark's ``DataType.simpleString()`` prints it."""
-        raise NotImplementedError
 
     def __str__(self) -> str:
         return self.simple_string()
