@@ -49,18 +49,13 @@ from executor.sandbox.protocol import (
 _PR_SET_PDEATHSIG = 1
 
 
-class RemoteFile(io.RawIOBase):
-    """A read-only, seekable file whose bytes live in the parent: each read asks the parent for
-    (offset, length) and copies them out of the shared window. pyarrow (ParquetFile,
-    orc.ORCFile) and fastavro take it like any Python file object."""
+class _SeekableReader(io.RawIOBase):
+    """A read-only file of known size with its own position (the two below)."""
 
-    def __init__(self, sock: socket.socket, window: mmap.mmap, size: int, name: str) -> None:
+    def __init__(self, size: int, name: str) -> None:
         super().__init__()
-        self._sock = sock
-        self._window = window
         self._size = size
         self._pos = 0
-        self._lock = threading.Lock()
         self.name = name
         self.reads = 0
 
@@ -79,6 +74,18 @@ class RemoteFile(io.RawIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self._pos = seek_target(self._pos, self._size, offset, whence)
         return self._pos
+
+
+class RemoteFile(_SeekableReader):
+    """A read-only, seekable file whose bytes live in the parent: each read asks the parent for
+    (offset, length) and copies them out of the shared window. pyarrow (ParquetFile,
+    orc.ORCFile) and fastavro take it like any Python file object."""
+
+    def __init__(self, sock: socket.socket, window: mmap.mmap, size: int, name: str) -> None:
+        super().__init__(size, name)
+        self._sock = sock
+        self._window = window
+        self._lock = threading.Lock()
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
@@ -130,36 +137,16 @@ class RemoteFile(io.RawIOBase):
                     raise ProtocolError(f"unexpected frame {kind!r} while reading")
 
 
-class LocalFile(io.RawIOBase):
+class LocalFile(_SeekableReader):
     """A local file the parent opened, read here with pread on a duplicate of its descriptor
     (the parent's file position is shared with the duplicate, so it is never moved)."""
 
     def __init__(self, fd: int, size: int, name: str) -> None:
-        super().__init__()
+        super().__init__(size, name)
         self._fd = fd
-        self._size = size
-        self._pos = 0
-        self.name = name
-        self.reads = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def size(self) -> int:
-        return self._size
 
     def fileno(self) -> int:
         return self._fd
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._pos = seek_target(self._pos, self._size, offset, whence)
-        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         n = os.preadv(self._fd, [buffer], self._pos)
