@@ -49,9 +49,12 @@ PAYLOAD = {"workflow_id": "wf_cli", "source_id": "src_cli",
            "data_source_path": "abfss://raw@acct.dfs.core.windows.net/sales", "data_source_type": "adls_gen2",
            "job_metadata": {"workflow_id": "wf_cli", "source_id": "src_cli"}, "note": "quotes \" and spaces"}
 EMAILS = ["ops@example.com", "data-team@example.com"]
-TASK_PARAMETERS = ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}", "--write-to-db",
-                   "--log-format=json", "--metadata-catalog=hive_metastore", "--metadata-schema=_executor_metadata",
-                   "--azure-sp-secret-scope=", "--run-timeout-s=14400"]
+TASK_PARAMETERS = ["--payload={{job.parameters.payload}}", "--run-id={{job.run_id}}",
+                   "--refresh={{job.parameters.refresh}}", "--write-to-db", "--log-format=json",
+                   "--metadata-catalog=hive_metastore", "--metadata-schema=_executor_metadata",
+                   "--azure-sp-secret-scope=", "--azure-authority-host=", "--run-timeout-s=14400"]
+# The job's parameters: the payload, and refresh (empty: the payload's refresh, else full).
+JOB_PARAMETERS = [{"name": "payload", "default": ""}, {"name": "refresh", "default": ""}]
 IGNORED_DIRS = {".git", ".tools", ".databricks", ".nuvyn", ".pytest_cache", ".ruff_cache", ".bench", "dist",
                 "build", "node_modules", "__pycache__", "spark-warehouse", "metastore_db"}
 
@@ -259,7 +262,7 @@ def test_deploy_creates_the_job_with_the_expected_settings(deployed, bundle_dir)
     settings = job["settings"]
     assert int(job["job_id"]) == deployed["job_id"]
     assert settings["name"] == "[dev tester] nuvyn-executor-metadata-extraction"
-    assert settings["parameters"] == [{"name": "payload", "default": ""}]
+    assert settings["parameters"] == JOB_PARAMETERS
     assert settings["max_concurrent_runs"] == 100 and settings["queue"] == {"enabled": True}
     assert settings["timeout_seconds"] == 14400
     assert settings["email_notifications"] == {"on_failure": EMAILS}  # from variable-overrides.json
@@ -319,9 +322,10 @@ def test_run_passes_the_json_payload_parameter_unchanged(deployed, run, run_json
     assert len(runs) == 1
     got = run_json("jobs", "get-run", str(runs[0]["run_id"]))
     assert int(got["job_id"]) == deployed["job_id"]
-    (param,) = got["job_parameters"]
-    assert (param["name"], param["value"]) == ("payload", payload)
-    assert json.loads(got["job_parameters"][0]["value"]) == PAYLOAD
+    params = {p["name"]: p for p in got["job_parameters"]}
+    assert sorted(params) == ["payload", "refresh"]
+    assert params["payload"]["value"] == payload and json.loads(params["payload"]["value"]) == PAYLOAD
+    assert (params["refresh"].get("value") or "") == ""  # not given: empty (the API omits empty strings)
     assert [t["task_key"] for t in got["tasks"]] == ["extract_metadata"]
 
 
@@ -353,7 +357,7 @@ def test_serverless_deploy_has_an_environment_and_no_cluster(deployed_serverless
     assert task["python_wheel_task"]["parameters"] == [
         p.replace("hive_metastore", "main") for p in TASK_PARAMETERS]
     assert settings["run_as"] == {"service_principal_name": SP}
-    assert settings["parameters"] == [{"name": "payload", "default": ""}]
+    assert settings["parameters"] == JOB_PARAMETERS
 
 
 def _acl(run_json, kind: str, object_id: str) -> dict[str, set[str]]:
