@@ -37,6 +37,7 @@ from executor.metadata.plan import (
 )
 from executor.metadata.readers.base import FileContext, FileFacts, TableContext, first_line, parent
 from executor.metadata.readers.registry import READERS
+from executor.metadata.window import WindowSlot
 from executor.redaction import SECRETS
 from executor.sandbox.pool import ReaderSandbox, shared_sandbox
 from executor.settings import Settings
@@ -168,6 +169,7 @@ class MetadataExtractor:
                              reuse=reuse, sandbox=sandbox)
         reused = self._reusable_tables(source, prior, rules)
         reads = self._read_missing_facts(source, reused, restored, csv_header)
+        windows = self._window_slots(source, reused, prior, restored)
         location, store, listing = source.location, source.store, source.listing
         store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
         logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
@@ -186,7 +188,7 @@ class MetadataExtractor:
                 ThreadPoolExecutor(max_workers=table_workers(threads, len(source.tables)),
                                    thread_name_prefix="nuvyn-table") as tables_pool:
             ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads,
-                               dict(format_options or {}), sandbox=sandbox)
+                               dict(format_options or {}), sandbox=sandbox, windows=windows)
             for table in source.tables:
                 if source.problem(table) is None and table.name not in reused:
                     self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)
@@ -216,7 +218,8 @@ class MetadataExtractor:
                 totals["rows"] += done.row_count or 0
                 _notify(progress, done, totals)
             result.tables.extend(done_tables[i] for i in range(len(source.tables)))
-        result.file_records = self._file_records(source, result, rules, restored)
+        reads.windows_reused = sorted(name for name, slot in windows.items() if slot.reused)
+        result.file_records = self._file_records(source, result, rules, restored, windows)
         result.reads = self._reads_summary(result, reads, reused, prior, store)
         logger.info("extracted %d tables (%d failed) in %.1fs: %d files read, %d reused, %s bytes read",
                     len(result.tables), len(result.failed_tables), time.monotonic() - t0, reads.files_read,
@@ -303,6 +306,20 @@ class MetadataExtractor:
                     source.facts[f.info.uri] = fut.result()
         return reads
 
+    @staticmethod
+    def _window_slots(source: SourcePlan, reused: Mapping[str, TableFacts], prior: inc.PriorRun | None,
+                      restored: Mapping[str, object]) -> dict[str, WindowSlot]:
+        """table name -> its window slot (executor.metadata.window), for every table extracted: with the
+        earlier run's window when the record holding it is of a file unchanged now (incremental.prior_window)."""
+        out: dict[str, WindowSlot] = {}
+        for table in source.tables:
+            if table.name in reused or source.problem(table) is not None:
+                continue
+            unchanged = frozenset(f.info.relative for f in table.files if f.info.uri in restored)
+            out[table.name] = WindowSlot(relative={f.info.uri: f.info.relative for f in table.files},
+                                         prior=inc.prior_window(prior, table.name, unchanged), unchanged=unchanged)
+        return out
+
     def _reused_table(self, source: SourcePlan, plan: TablePlan, old: TableFacts) -> TableFacts:
         """The earlier run's result of an unchanged table, as this run records it."""
         table = copy.deepcopy(old)
@@ -312,9 +329,11 @@ class MetadataExtractor:
         return table
 
     def _file_records(self, source: SourcePlan, result: MetadataResult, rules: inc.Rules,
-                      restored: Mapping[str, dict[str, Any] | None]) -> list[FileRecord]:
+                      restored: Mapping[str, dict[str, Any] | None],
+                      windows: Mapping[str, WindowSlot]) -> list[FileRecord]:
         """The file_facts rows of this run: every file of each ok table, with the facts a later run restores
-        (a file not opened keeps its record's facts: same identity, same rules)."""
+        (a file not opened keeps its record's facts: same identity, same rules). An extracted table's window
+        goes with its first file's record (an unchanged table's stays where it was: the same file)."""
         ok = {t.table_name for t in result.tables if t.status == TABLE_OK}
         out: list[FileRecord] = []
         for table in source.tables:
@@ -323,14 +342,17 @@ class MetadataExtractor:
             version = self.readers.reader(table.file_format).rule_version
             entries = [(f.info, f.compression, ROLE_DATA, source.facts.get(f.info.uri)) for f in table.files]
             entries += [(info, None, ROLE_LOG, None) for info in table.log_files]
-            out.extend(FileRecord(table_name=table.name, path=info.relative, size=info.size,
-                                  modified_us=inc.modified_us(info), etag=info.etag, file_format=table.file_format,
-                                  compression=compression, rule_version=version,
-                                  executor_version=rules.executor_version,
-                                  settings_fingerprint=rules.settings_fingerprint, role=role,
-                                  facts=restored[info.uri] if info.uri in restored
-                                  else inc.facts_to_json(fact) if fact is not None else None)
-                       for info, compression, role, fact in entries)
+            slot = windows.get(table.name)
+            for i, (info, compression, role, fact) in enumerate(entries):
+                facts = restored[info.uri] if info.uri in restored \
+                    else inc.facts_to_json(fact) if fact is not None else None
+                if slot is not None and facts is not None:  # extracted: this run's window, on its first file
+                    facts = inc.with_window(facts, slot.out if i == 0 else None)
+                out.append(FileRecord(table_name=table.name, path=info.relative, size=info.size,
+                                      modified_us=inc.modified_us(info), etag=info.etag, file_format=table.file_format,
+                                      compression=compression, rule_version=version,
+                                      executor_version=rules.executor_version,
+                                      settings_fingerprint=rules.settings_fingerprint, role=role, facts=facts))
         return out
 
     def _extract_table(self, ctx: TableContext, source: SourcePlan, plan: TablePlan) -> TableFacts:

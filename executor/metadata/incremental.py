@@ -27,17 +27,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
 from typing import Any
 
 from executor.metadata import csv_scan
 from executor.metadata.model import ROLE_DATA, TABLE_OK, FileRecord, TableFacts
 from executor.metadata.readers.base import FileFacts
 from executor.metadata.readers.csv import CsvFacts
+from executor.metadata.readers.orc import OrcFacts
+from executor.metadata.readers.parquet import ParquetFacts
+from executor.metadata.window import Window
 from executor.settings import Settings
 from executor.sources.base import FileInfo
+
+# What a record's facts hold and mean: bump it when that changes (a record of another format is not
+# restored: its file is read). 2: Parquet and ORC facts complete (statistics, nullability, Spark columns,
+# notes); the table's window (executor.metadata.window) with its first file.
+RECORD_FORMAT = 2
 
 # Settings whose value shapes a table's result: a record made under other values is not reused.
 RESULT_SETTINGS = ("infer_sample_records", "infer_sample_files", "sample_value_max_chars", "sample_values_count",
@@ -119,13 +130,62 @@ def _hashable(value: Any) -> Any:
     return value
 
 
+def encode_value(value: Any) -> Any:
+    """A statistic (Parquet footer min/max: None, bool, int, float, str, bytes, Decimal, date, time,
+    datetime naive or with a fixed offset) as JSON, losslessly: JSON's own scalars as they are, the
+    others as [tag, text]. TypeError for any other value (the facts are then not recorded)."""
+    if value is None or isinstance(value, (bool, str)) or type(value) is int:
+        return value
+    if type(value) is float:
+        return ["f", value.hex()]
+    if type(value) is bytes:
+        return ["b", value.hex()]
+    if type(value) is Decimal:
+        return ["D", str(value)]
+    if type(value) is datetime and (value.tzinfo is None or type(value.tzinfo) is timezone):
+        return ["dt", value.isoformat()]
+    if type(value) is date:
+        return ["d", value.isoformat()]
+    if type(value) is time and value.tzinfo is None:
+        return ["t", value.isoformat()]
+    raise TypeError(f"not a recordable value: {type(value).__name__}")
+
+
+_DECODE = {"f": float.fromhex, "b": bytes.fromhex, "D": Decimal, "dt": datetime.fromisoformat,
+           "d": date.fromisoformat, "t": time.fromisoformat}
+
+
+def decode_value(data: Any) -> Any:
+    """encode_value's value again (the same type, the same value)."""
+    if isinstance(data, list):
+        tag, text = data
+        return _DECODE[tag](text)
+    return data
+
+
+def _reader_facts(facts: FileFacts) -> dict[str, Any] | None:
+    """A Parquet or ORC file's own facts (everything its table step uses), or None for other readers."""
+    if isinstance(facts, ParquetFacts):
+        stats = None if facts.stats is None else {
+            name: [nulls, encode_value(lo), encode_value(hi), lo_ok, hi_ok]
+            for name, (nulls, lo, hi, lo_ok, hi_ok) in facts.stats.items()}
+        return {"parquet": {"stats": stats, "nullable": facts.nullable, "notes": facts.notes,
+                            "spark_columns": None if facts.spark_columns is None
+                            else [list(c) for c in facts.spark_columns]}}
+    if isinstance(facts, OrcFacts):
+        return {"orc": {"no_values": facts.no_values, "spark_columns": None if facts.spark_columns is None
+                        else [list(c) for c in facts.spark_columns]}}
+    return None
+
+
 def facts_to_json(facts: FileFacts) -> dict[str, Any] | None:
     """The restorable part of a file's facts, or None when its signature is not plain data or the
     file failed (a failed file's table is failed: never recorded)."""
     if facts.error is not None or facts.signature is None:
         return None
     try:
-        out: dict[str, Any] = {"signature": _json_value(facts.signature), "rows": facts.rows}
+        out: dict[str, Any] = {"format": RECORD_FORMAT, "signature": _json_value(facts.signature), "rows": facts.rows}
+        out.update(_reader_facts(facts) or {})
     except TypeError:
         return None
     fut = facts.count if isinstance(facts, CsvFacts) else None
@@ -154,10 +214,23 @@ def restore(record: FileRecord) -> FileFacts | None:
     """The facts a record holds: complete CsvFacts (dialect, header, exact count) for CSV/TSV, else
     RestoredFacts (signature and rows); None when the record holds none."""
     data = record.facts
-    if not data or data.get("signature") is None:
-        return None
+    if not data or data.get("signature") is None or data.get("format") != RECORD_FORMAT:
+        return None  # none, or written by an executor whose record meant less: the file is read
     signature = _hashable(data["signature"])
     rows = data.get("rows")
+    parquet, orc = data.get("parquet"), data.get("orc")
+    if isinstance(parquet, dict):
+        stats = parquet["stats"]
+        return ParquetFacts(signature=signature, rows=rows, nullable=parquet["nullable"], notes=parquet["notes"],
+                            spark_columns=None if parquet["spark_columns"] is None
+                            else [(n, t, bool(nl)) for n, t, nl in parquet["spark_columns"]],
+                            stats=None if stats is None else {
+                                sys.intern(name): (nulls, decode_value(lo), decode_value(hi), lo_ok, hi_ok)
+                                for name, (nulls, lo, hi, lo_ok, hi_ok) in stats.items()})
+    if isinstance(orc, dict):
+        return OrcFacts(signature=signature, rows=rows, no_values=orc["no_values"],
+                        spark_columns=None if orc["spark_columns"] is None
+                        else [(n, t, bool(nl)) for n, t, nl in orc["spark_columns"]])
     csv = data.get("csv")
     if isinstance(csv, dict):
         dialect = csv_scan.CsvDialect(delimiter=csv["delimiter"], encoding=csv["encoding"], header=csv["header"],
@@ -176,6 +249,26 @@ def needs_read(facts: FileFacts | None) -> bool:
 
 
 # ---------------------------------------------------------------------- the decisions
+
+
+def with_window(facts: dict[str, Any], window: Window | None) -> dict[str, Any]:
+    """A record's facts holding `window` (None: none; a restored record's old window is dropped)."""
+    out = {k: v for k, v in facts.items() if k != "window"}
+    if window is not None:
+        out["window"] = window.to_json()
+    return out
+
+
+def prior_window(prior: PriorRun | None, table_name: str, unchanged: frozenset[str]) -> Window | None:
+    """The window the earlier run recorded for table `table_name`, when the record holding it is of a
+    file unchanged now (so read under the same rules and settings); else None."""
+    if prior is None:
+        return None
+    for path, record in prior.files_of(table_name).items():
+        data = record.facts
+        if data and "window" in data:
+            return Window.from_json(data["window"]) if path in unchanged else None
+    return None
 
 
 def restorable(prior: PriorRun | None, info: FileInfo, file_format: str, compression: str | None,
@@ -222,11 +315,12 @@ class Reuse:
     tables_changed: list[str] = field(default_factory=list)
     tables_added: list[str] = field(default_factory=list)
     tables_removed: list[str] = field(default_factory=list)
+    windows_reused: list[str] = field(default_factory=list)  # changed tables whose window came from the record
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"files_read": self.files_read, "files_reused": self.files_reused}
         if self.prior_run_id is not None:
             out.update(reused_from_run=self.prior_run_id, tables_reused=len(self.tables_reused),
                        tables_changed=self.tables_changed[:50], tables_added=self.tables_added[:50],
-                       tables_removed=self.tables_removed[:50])
+                       tables_removed=self.tables_removed[:50], windows_reused=len(self.windows_reused))
         return out

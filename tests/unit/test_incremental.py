@@ -34,7 +34,8 @@ def record(path: str = "t/a.csv", size: int = 10, modified: float = 1000.5, etag
     base = dict(table_name="t", path=path, size=size, modified_us=round(modified * 1_000_000), etag=etag,
                 file_format="csv", compression=None, rule_version=1, executor_version=RULES.executor_version,
                 settings_fingerprint=RULES.settings_fingerprint,
-                facts={"signature": ["csv", [",", "utf-8", True], ["a", "b"]], "rows": None})
+                facts={"format": inc.RECORD_FORMAT, "signature": ["csv", [",", "utf-8", True], ["a", "b"]],
+                       "rows": None})
     base.update(over)
     return FileRecord(**base)  # type: ignore[arg-type]
 
@@ -141,7 +142,7 @@ def test_facts_that_are_not_plain_data_or_failed_are_not_recorded():
     assert inc.facts_to_json(FileFacts(error="corrupt")) is None
     assert inc.facts_to_json(FileFacts(signature=("x", object()))) is None
     assert inc.facts_to_json(FileFacts(signature=("parquet", (("a", "int"),)), rows=3)) == {
-        "signature": ["parquet", [["a", "int"]]], "rows": 3}
+        "format": inc.RECORD_FORMAT, "signature": ["parquet", [["a", "int"]]], "rows": 3}
 
 
 def test_the_settings_fingerprint_follows_the_settings_that_shape_results():
@@ -244,8 +245,9 @@ def test_a_changed_lake_gives_what_a_full_run_gives_and_reads_only_what_changed(
     r = incremental.reads
     assert r["tables_removed"] == ["gone"] and r["tables_added"] == []
     assert set(r["tables_changed"]) == {"sales", "wide", "events", "logs"}
-    # sales/part-1.csv and wide/a.csv: counts and header decisions from the record
-    assert r["files_reused"] == 2
+    # sales/part-1.csv and wide/a.csv: counts and header decisions from the record; events/day=2024-01-02:
+    # its footer's facts (statistics, nullability, Spark columns) from the record
+    assert r["files_reused"] == 3
     assert r["bytes_read"] < full.reads["bytes_read"] * 2  # the changed tables' samples and new files
     # the incremental run's record is complete: the next run over the same lake reads nothing
     after = extractor.extract_metadata(str(tmp_path), prior=prior_from(incremental, "r2"))

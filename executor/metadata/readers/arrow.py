@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 from executor.metadata.model import add_table_note
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_arrow
 from executor.metadata.readers.base import TableContext
+from executor.metadata.window import Window, WindowSlot
 from executor.sandbox.pool import SandboxError
 from executor.sources.base import cached_bytes
 
@@ -80,9 +81,10 @@ def _file_batches(ctx: TableContext, uri: str, file_batches: FileBatches, column
 
 
 def _read(ctx: TableContext, uris: list[str], file_batches: FileBatches, columns: list[str] | None,
-          notes: dict[str, str], rows: Sequence[int | None] | None = None) -> tuple[list[Any], int]:
-    """Record batches from the first files, up to profile_max_rows rows; the files are read in
-    parallel (TableContext.first_files: with `rows` per file, exactly those the budget needs)."""
+          notes: dict[str, str], rows: Sequence[int | None] | None = None) -> tuple[list[Any], int, int]:
+    """Record batches from the first files, up to profile_max_rows rows, the rows and the number of
+    files they came from; the files are read in parallel (TableContext.first_files: with `rows` per
+    file, exactly those the budget needs)."""
     budget = ctx.settings.profile_max_rows
     per_file = ctx.first_files(uris, rows, budget,
                                lambda uri, want: _file_batches(ctx, uri, file_batches, columns, want, notes))
@@ -95,7 +97,7 @@ def _read(ctx: TableContext, uris: list[str], file_batches: FileBatches, columns
             batch = batch.slice(0, left)
             left -= batch.num_rows
             read.append(batch)
-    return read, budget - left
+    return read, budget - left, len(per_file)
 
 
 def _values(present: list[Any], name: str) -> list[Any]:
@@ -109,14 +111,25 @@ def _values(present: list[Any], name: str) -> list[Any]:
 
 def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
                   names_types: list[tuple[str, str]], total: int, notes: dict[str, str],
-                  rows: Sequence[int | None] | None = None) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
+                  rows: Sequence[int | None] | None = None,
+                  window: WindowSlot | None = None) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
     """Profiles and samples of `names_types` from the first rows of `uris` (one read; column by
     column when reading them all fails). `notes[column]` says why a column has none. `rows`: each
-    file's rows when known (only the files the sample needs are read, all at once)."""
+    file's rows when known (only the files the sample needs are read, all at once). `window`: the
+    table's window slot (executor.metadata.window): the earlier run's window when it is provably this
+    one (nothing read), and this run's window recorded (a whole read only)."""
+    noted = sorted(n for n, _t in names_types if n in notes)
+    earlier = window.usable(uris, names_types, noted) if window is not None else None
+    if earlier is not None:
+        window.use(earlier)  # type: ignore[union-attr]
+        return _from_window(earlier, names_types, total, notes)
+    before = set(notes)
     by_column: dict[str, tuple[list[Any], int]] = {}
     failure: BaseException | None = None
+    files_read: int | None = None  # the window's files (a whole read only)
     try:
-        whole = _read(ctx, uris, file_batches, None, notes, rows)
+        whole_read, whole_seen, files_read = _read(ctx, uris, file_batches, None, notes, rows)
+        whole = (whole_read, whole_seen)
         by_column = {n: whole for n, _t in names_types}
     except SandboxError:
         raise  # the decoder crashed, hung or ran out of memory: the file's verdict, not a column's
@@ -124,7 +137,8 @@ def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batc
         logger.info("table %s: reading all columns failed (%s); reading column by column", table_name, exc)
         for n, _t in names_types:
             try:
-                by_column[n] = _read(ctx, uris, file_batches, [n], notes, rows)
+                col_read, col_seen, _files = _read(ctx, uris, file_batches, [n], notes, rows)
+                by_column[n] = (col_read, col_seen)
             except SandboxError:
                 raise
             except Exception as col_exc:  # noqa: BLE001 - this column has no values, the table is ok
@@ -135,6 +149,7 @@ def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batc
             add_table_note(notes, unreadable_note(failure))
     profiles: dict[str, ColumnProfile] = {}
     samples: dict[str, list[str]] = {}
+    computed: set[str] = set()
     for n, t in names_types:
         read, seen = by_column.get(n, ([], 0))
         present = [b for b in read if n in b.schema.names]
@@ -148,7 +163,28 @@ def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batc
             profile = profile_arrow([(n, t)], read, ctx.scope(seen, total), ctx.settings.sample_value_max_chars)[n]
             samples[n] = ctx.samples(_values(present, n))
             profiles[n] = profile
+            computed.add(n)
         except Exception as exc:  # noqa: BLE001 - values Python cannot hold (dates past year 9999...)
             notes[n] = f"no samples or profile: its values cannot be converted ({short_error(exc)})"
             samples[n] = []
+    if window is not None and files_read is not None and failure is None:
+        rec = Window(files=[window.relative.get(u, u) for u in uris[:files_read]],
+                     filled=whole_seen >= ctx.settings.profile_max_rows, seen=whole_seen,
+                     names_types=[(n, t) for n, t in names_types], noted=noted,
+                     notes={k: v for k, v in notes.items() if k not in before})
+        for n, _t in names_types:
+            rec.put(n, profiles[n] if n in computed else None, samples[n], scoped=n in computed)
+        window.record(rec)
+    return profiles, samples
+
+
+def _from_window(window: Window, names_types: list[tuple[str, str]], total: int,
+                 notes: dict[str, str]) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
+    """arrow_profile's result from the earlier run's window (the same rows: the same values)."""
+    for k, v in window.notes.items():
+        notes.setdefault(k, v)
+    profiles: dict[str, ColumnProfile] = {}
+    samples: dict[str, list[str]] = {}
+    for n, _t in names_types:
+        profiles[n], samples[n] = window.profile(n, total)
     return profiles, samples

@@ -27,6 +27,7 @@ from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProf
 from executor.metadata.samples import distinct_samples
 from executor.metadata.types.fallback import SparkFallback
 from executor.metadata.types.partition_inference import HIVE_DEFAULT_PARTITION, infer_partition_types
+from executor.metadata.window import WindowSlot
 from executor.redaction import SECRETS
 from executor.sandbox.pool import ReaderSandbox, in_process
 from executor.settings import Settings
@@ -120,9 +121,15 @@ class TableContext:
     format_options: FormatOptions = field(default_factory=dict)  # the payload's format_options, validated
     # where native decoders (pyarrow, fastavro) run: the run's worker processes (executor/sandbox)
     sandbox: ReaderSandbox = field(default_factory=in_process)
+    # table name -> its window (executor.metadata.window): the earlier run's to reuse, this run's to record
+    windows: dict[str, WindowSlot] = field(default_factory=dict)
 
     def options(self, file_format: str) -> dict[str, OptionValue]:
         return options_for(self.format_options, file_format)
+
+    def window(self, table_name: str) -> WindowSlot | None:
+        """The table's window slot (None: the run records no windows, e.g. a dry run or a test's context)."""
+        return self.windows.get(table_name)
 
     @property
     def fast(self) -> bool:

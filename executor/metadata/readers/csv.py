@@ -28,6 +28,7 @@ from executor.metadata.readers.base import (
 )
 from executor.metadata.types.csv_inference import infer_csv_schema, make_safe_header
 from executor.metadata.types.fallback import SparkFallback
+from executor.metadata.window import Window
 from executor.settings import Settings
 from executor.sources.base import FileStore
 from executor.spark_connect import csv_from_lines
@@ -180,15 +181,22 @@ class CsvReader(FormatReader):
         table.format_details = csv_details(dialect)
         rows: list[list[str]] = []
         budget = s.infer_sample_records
-        if budget:
+        # an incremental run: the earlier run's sample when it is provably this one (executor.metadata.window)
+        slot = ctx.window(plan.name) if budget else None
+        earlier = slot.usable([f.info.uri for f in plan.files[: s.infer_sample_files]]) if slot is not None else None
+        used: list[int] = []
+        if earlier is not None:
+            inferred = list(earlier.names_types)
+        elif budget:
             # one read serves inference (the first `budget` records) and profiles (profile_max_rows)
-            header, rows = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows))
+            header, rows = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows), used)
             inferred = self._infer_sample(ctx, plan, dialect, header, rows[:budget])
         else:  # the full-scan path: Spark infers from every record of every file
             schema = (_spark_csv(ctx, dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
                       .csv(ctx.spark_uris(plan)).schema)
             inferred = ctx.spark_schema(schema)
             rows = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
+        filled = len(rows) >= max(budget, s.profile_max_rows)
         rows = rows[: s.profile_max_rows]
         # the counts (started in prefetch) ran while the sample was read and typed
         total = 0
@@ -199,11 +207,24 @@ class CsvReader(FormatReader):
         scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
         names = column_names(first.header, [n for n, _t in inferred], plan.files[0].info.relative or plan.files[0].info.name)
         cols: list[ColumnFacts] = []
+        if earlier is not None:
+            slot.use(earlier)  # type: ignore[union-attr]
+            for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
+                profile, samples = earlier.profile(str(i), total)
+                cols.append(ColumnFacts(name, type_string, i + 1, True, samples).set_profile(profile))
+            ctx.finish(plan, table, cols)
+            return
+        window = Window(files=[slot.relative.get(f.info.uri, f.info.uri) for f in plan.files[: used[0]]]
+                        if slot is not None and used else [], filled=filled, seen=len(rows), names_types=list(inferred))
         by_column = list(zip_longest(*rows)) if rows else []  # one pass; short records give None
         for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
             values = list(by_column[i]) if i < len(by_column) else [None] * len(rows)
             profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
-            cols.append(ColumnFacts(name, type_string, i + 1, True, ctx.samples(values)).set_profile(profile))
+            samples = ctx.samples(values)
+            window.put(str(i), profile, samples)
+            cols.append(ColumnFacts(name, type_string, i + 1, True, samples).set_profile(profile))
+        if slot is not None and used:
+            slot.record(window)
         ctx.finish(plan, table, cols)
 
     def plan_details(self, plan: TablePlan, facts: Mapping[str, FileFacts]) -> dict[str, Any]:
@@ -218,8 +239,9 @@ class CsvReader(FormatReader):
 
     @staticmethod
     def _sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect,
-                budget: int) -> tuple[list[str] | None, list[list[str]]]:
-        """The header and up to `budget` records from the table's first files (read in parallel)."""
+                budget: int, used: list[int] | None = None) -> tuple[list[str] | None, list[list[str]]]:
+        """The header and up to `budget` records from the table's first files (read in parallel);
+        `used` gets the number of files the records came from (the window's files)."""
 
         def head(f: PlannedFile, want: int) -> tuple[csv_scan.CsvHead, int]:
             with open_data(ctx.store, f.info.uri, f.compression) as fh:
@@ -228,9 +250,12 @@ class CsvReader(FormatReader):
 
         header: list[str] | None = None
         rows: list[list[str]] = []
-        for h in ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head):
+        heads = ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head)
+        for h in heads:
             header = header if header is not None else h.header
             rows.extend(h.rows[: budget - len(rows)])
+        if used is not None:
+            used.append(len(heads))
         return header, rows
 
     @staticmethod

@@ -158,5 +158,6 @@ class OrcReader(FormatReader):
                     table.column_notes.setdefault(n, why)
         profiles, samples = arrow_profile(ctx, plan.name, [f.info.uri for f in plan.files], orc_batches,
                                           names_types, table.row_count, table.column_notes,
-                                          rows=[facts[f.info.uri].rows for f in plan.files])
+                                          rows=[facts[f.info.uri].rows for f in plan.files],
+                                          window=ctx.window(plan.name))
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))

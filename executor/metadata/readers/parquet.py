@@ -319,7 +319,7 @@ class ParquetReader(FormatReader):
             fact, ParquetFacts) or not fact.notes]
         profiles, samples = arrow_profile(ctx, plan.name, [u for u, _ in with_rows], parquet_batches,
                                           data_fields, table.row_count, table.column_notes,
-                                          rows=[r for _, r in with_rows])
+                                          rows=[r for _, r in with_rows], window=ctx.window(plan.name))
         stats = [f.stats if isinstance(f, ParquetFacts) else None for f in files]
         if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in stats):
             # footer statistics: exact null counts, min and max without reading data pages
