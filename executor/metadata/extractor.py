@@ -155,8 +155,7 @@ class MetadataExtractor:
         of format_options.csv.header). `format_options`: each format's options (executor.formats).
         `prior` (an incremental run): the earlier run whose records unchanged files and tables reuse
         (executor.metadata.incremental); None reads everything."""
-        started = datetime.now(timezone.utc)
-        t0 = time.monotonic()
+        started, t0 = datetime.now(timezone.utc), time.monotonic()
         rules = inc.Rules(__version__, inc.settings_fingerprint(self.settings, self.spark_version, csv_header,
                                                                 data_source_type, format_options))
 
@@ -168,8 +167,8 @@ class MetadataExtractor:
                              spark_version=self.spark_version, readers=self.readers, format_options=format_options,
                              reuse=reuse, sandbox=sandbox)
         reused = self._reusable_tables(source, prior, rules)
-        reads = self._read_missing_facts(source, reused, restored, csv_header)
-        windows = self._window_slots(source, reused, prior, restored)
+        reads, windows = self._read_missing_facts(source, reused, restored, csv_header), \
+            self._window_slots(source, reused, prior, restored)
         location, store, listing = source.location, source.store, source.listing
         store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
         logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
@@ -218,9 +217,8 @@ class MetadataExtractor:
                 totals["rows"] += done.row_count or 0
                 _notify(progress, done, totals)
             result.tables.extend(done_tables[i] for i in range(len(source.tables)))
-        reads.windows_reused = sorted(name for name, slot in windows.items() if slot.reused)
         result.file_records = self._file_records(source, result, rules, restored, windows)
-        result.reads = self._reads_summary(result, reads, reused, prior, store)
+        result.reads = self._reads_summary(result, reads, reused, prior, store, windows)
         logger.info("extracted %d tables (%d failed) in %.1fs: %d files read, %d reused, %s bytes read",
                     len(result.tables), len(result.failed_tables), time.monotonic() - t0, reads.files_read,
                     reads.files_reused, result.reads["bytes_read"])
@@ -246,9 +244,12 @@ class MetadataExtractor:
 
     @staticmethod
     def _reads_summary(result: MetadataResult, reads: inc.Reuse, reused: Mapping[str, TableFacts],
-                       prior: inc.PriorRun | None, store: FileStore) -> dict[str, Any]:
-        """The summary's files_read, files_reused, bytes_read and (incremental) the tables' changes."""
+                       prior: inc.PriorRun | None, store: FileStore,
+                       windows: Mapping[str, WindowSlot]) -> dict[str, Any]:
+        """The summary's files_read, files_reused, bytes_read and (incremental) the tables' changes and the
+        changed tables whose window came from the record."""
         if prior is not None:
+            reads.windows_reused = sorted(name for name, slot in windows.items() if slot.reused)
             names = {t.table_name for t in result.tables}
             reads.prior_run_id = prior.run_id
             reads.tables_reused = sorted(reused)

@@ -3,9 +3,11 @@ reuse, and the per-file records that make reuse possible. Plain Python: no Spark
 
 The record (`FileRecord`, one `file_facts` row per file of each ok table) holds a file's identity
 (path, size, modified time, ETag when the store has one), the rules that read it (format, the reader's
-`rule_version`, the executor's version, the fingerprint of the settings that shape results) and the
-facts a table needs without opening the file again (schema signature, exact rows; CSV: dialect,
-header decision, header cells, record counts).
+`rule_version`, the executor's version, the fingerprint of the settings that shape results, the record
+format) and the facts a table needs without opening the file again (schema signature, exact rows; CSV:
+dialect, header decision, header cells, record counts; Parquet: footer statistics with typed values
+(`encode_value`), nullability, Spark columns, notes; ORC and Avro: Spark columns and their notes). The
+record of a table's first file also holds the table's window (executor.metadata.window).
 
 The decision, per run (README, "Incremental runs"):
   1. a listed file whose identity and rules equal its record's is not opened: its facts come from the
@@ -13,11 +15,12 @@ The decision, per run (README, "Incremental runs"):
   2. a table whose files are exactly the files of an ok table of the same name in the earlier run, all
      unchanged, is that table's result again (rows, columns, types, profiles, samples): nothing of it
      is read (`reusable_table`);
-  3. any other table is extracted as a full run extracts it: CSV keeps the restored facts of its
-     unchanged files (dialect, header decision and exact counts: the same values a read would give)
-     and reads its inference sample as a full run does; the other formats need more than the record
-     holds (footer statistics, first rows for samples and profiles) and read their unchanged files
-     again (`needs_read`);
+  3. any other table is extracted as a full run extracts it, from the restored facts of its unchanged
+     files and reads of the others; its window (samples, distinct counts, sampled profiles, CSV types)
+     comes from the earlier run's record when it is provably the same rows (`prior_window`,
+     window.WindowSlot.usable), else it is read as in a full run. JSON and XML records hold the
+     signature and rows only: their unchanged files are read again when their table changed
+     (`needs_read`);
   4. tables and files that are no longer listed drop out: the run writes only what it found.
 A failed table of the earlier run has no records, and a failed or running run is never the earlier
 run, so nothing of a failure is reused.
@@ -37,6 +40,7 @@ from typing import Any
 
 from executor.metadata import csv_scan
 from executor.metadata.model import ROLE_DATA, TABLE_OK, FileRecord, TableFacts
+from executor.metadata.readers.avro import AvroFileFacts
 from executor.metadata.readers.base import FileFacts
 from executor.metadata.readers.csv import CsvFacts
 from executor.metadata.readers.orc import OrcFacts
@@ -164,7 +168,7 @@ def decode_value(data: Any) -> Any:
 
 
 def _reader_facts(facts: FileFacts) -> dict[str, Any] | None:
-    """A Parquet or ORC file's own facts (everything its table step uses), or None for other readers."""
+    """A Parquet, ORC or Avro file's own facts (everything its table step uses), or None for other readers."""
     if isinstance(facts, ParquetFacts):
         stats = None if facts.stats is None else {
             name: [nulls, encode_value(lo), encode_value(hi), lo_ok, hi_ok]
@@ -172,6 +176,10 @@ def _reader_facts(facts: FileFacts) -> dict[str, Any] | None:
         return {"parquet": {"stats": stats, "nullable": facts.nullable, "notes": facts.notes,
                             "spark_columns": None if facts.spark_columns is None
                             else [list(c) for c in facts.spark_columns]}}
+    if isinstance(facts, AvroFileFacts):
+        return {"avro": {"logical": None if facts.logical is None else sorted(facts.logical),
+                         "spark_columns": None if facts.spark_columns is None
+                         else [list(c) for c in facts.spark_columns]}}
     if isinstance(facts, OrcFacts):
         return {"orc": {"no_values": facts.no_values, "spark_columns": None if facts.spark_columns is None
                         else [list(c) for c in facts.spark_columns]}}
@@ -218,7 +226,12 @@ def restore(record: FileRecord) -> FileFacts | None:
         return None  # none, or written by an executor whose record meant less: the file is read
     signature = _hashable(data["signature"])
     rows = data.get("rows")
-    parquet, orc = data.get("parquet"), data.get("orc")
+    parquet, orc, avro = data.get("parquet"), data.get("orc"), data.get("avro")
+    if isinstance(avro, dict):
+        return AvroFileFacts(signature=signature, rows=rows,
+                             logical=None if avro["logical"] is None else set(avro["logical"]),
+                             spark_columns=None if avro["spark_columns"] is None
+                             else [(n, t, bool(nl)) for n, t, nl in avro["spark_columns"]])
     if isinstance(parquet, dict):
         stats = parquet["stats"]
         return ParquetFacts(signature=signature, rows=rows, nullable=parquet["nullable"], notes=parquet["notes"],

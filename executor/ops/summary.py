@@ -58,7 +58,9 @@ def render_reads(s: dict[str, Any]) -> list[str]:
         if s.get("reused_from_run"):
             mode += (f" (from run {s['reused_from_run']}: {s.get('tables_reused', 0)} tables reused, "
                      f"{len(s.get('tables_changed', []))} changed, {len(s.get('tables_added', []))} added, "
-                     f"{len(s.get('tables_removed', []))} removed)")
+                     f"{len(s.get('tables_removed', []))} removed"
+                     + (f", {s['windows_reused']} changed without reading their window" if s.get("windows_reused") else "")
+                     + ")")
         elif s.get("refresh_note"):
             mode += f" ({s['refresh_note']})"
         lines.append(f"  refresh:      {mode}")

@@ -185,3 +185,42 @@ def test_azure_etags_come_from_the_listing_and_a_same_size_rewrite_is_read_again
     assert [vars(t) for t in third.tables] == [vars(t) for t in full.tables]
     assert {c.column_name: c.sample_values for c in third.tables[0].columns}["name"] == \
         {c.column_name: c.sample_values for c in full.tables[0].columns}["name"]
+
+
+def test_changed_tables_larger_than_their_window_read_only_their_changed_files(spark, context, tmp_path, capsys):
+    """Done when: after a file is added, a CSV appended to and a folder removed, the row counts equal a
+    full run's and only what changed is read (the tables' windows come from the record)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from executor.context import ExecutorContext
+
+    # tables larger than their window: 2 files of 30 rows fill 50 rows; CSV samples at most 2 files
+    small = ExecutorContext(settings=replace(context.settings, profile_max_rows=50, infer_sample_files=2,
+                                             infer_sample_records=50), env={}, spark=spark)
+    lake = tmp_path / "lake"
+    for f in range(5):
+        (lake / "c").mkdir(parents=True, exist_ok=True)
+        (lake / "c" / f"part-{f}.csv").write_text("id,label\n" + "".join(f"{f * 30 + j},l{j % 4}\n" for j in range(30)))
+        (lake / "p").mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"n": pa.array(range(f * 30, f * 30 + 30), pa.int64()),
+                                 "s": [f"s{j % 3}" for j in range(30)]}), lake / "p" / f"part-{f}.parquet")
+    (lake / "gone").mkdir()
+    (lake / "gone" / "x.csv").write_text("q\n1\n2\n")
+    run(small, lake, "wf_win", "win_1", "incremental", capsys)
+    pq.write_table(pa.table({"n": pa.array([900, 901], pa.int64()), "s": ["new", None]}),
+                   lake / "p" / "part-9.parquet")  # a file added
+    with (lake / "c" / "part-3.csv").open("a") as fh:  # a CSV appended to
+        fh.write("500,l9\n501,l9\n")
+    shutil.rmtree(lake / "gone")  # a folder removed
+    changed = [lake / "p" / "part-9.parquet", lake / "c" / "part-3.csv"]
+    second = run(small, lake, "wf_win", "win_2", "incremental", capsys)["summary"]
+    full = run(small, lake, "wf_win_full", "winfull_2", "full", capsys)["summary"]
+    for table, cols in ((S.TABLES, TABLE_COLS), (S.COLUMNS, COLUMN_COLS)):
+        inc_rows, full_rows = rows(small, table, "win_2", cols), rows(small, table, "winfull_2", cols)
+        assert inc_rows == full_rows, (table, set(inc_rows) ^ set(full_rows))
+    counts = dict(rows(small, S.TABLES, "win_2", ["table_name", "row_count"]))
+    assert counts == {"c": 152, "p": 152}
+    assert second["tables_removed"] == ["gone"] and second["windows_reused"] == 2
+    assert second["files_read"] == 2 and second["files_reused"] == 9
+    assert 0 < second["bytes_read"] <= sum(p.stat().st_size for p in changed) < full["bytes_read"]

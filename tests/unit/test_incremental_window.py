@@ -145,6 +145,20 @@ def parquet_part(start: int, n: int) -> pa.Table:
     })
 
 
+AVRO_SCHEMA = {"type": "record", "name": "r", "fields": [
+    {"name": "k", "type": "long"}, {"name": "d", "type": ["null", {"type": "int", "logicalType": "date"}]},
+    {"name": "s", "type": "string"}]}
+
+
+def write_avro(path: Path, keys: range) -> None:
+    import fastavro
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        fastavro.writer(fh, AVRO_SCHEMA, [{"k": k, "d": None if k % 5 == 0 else date(2024, 1, 1) + timedelta(days=k),
+                                           "s": f"s{k % 6}"} for k in keys])
+
+
 def build_lake(root: Path) -> None:
     for f in range(6):
         write_csv(root / "c" / f"part-{f}.csv", ["id,label,v"] + [f"{f * 30 + j},l{j % 5},{j}.5" for j in range(30)])
@@ -154,6 +168,8 @@ def build_lake(root: Path) -> None:
         (root / "o").mkdir(parents=True, exist_ok=True)
         orc.write_table(pa.table({"k": pa.array(range(f * 30, f * 30 + 30), pa.int64()),
                                   "s": [f"s{j % 4}" for j in range(30)]}), str(root / "o" / f"part-{f}.orc"))
+    for f in range(4):
+        write_avro(root / "a" / f"part-{f}.avro", range(f * 30, f * 30 + 30))
     write_csv(root / "gone" / "x.csv", ["q"] + [str(i) for i in range(5)])
     write_csv(root / "tiny" / "a.csv", ["id"] + [str(i) for i in range(5)])  # smaller than its window
 
@@ -165,8 +181,10 @@ def change(root: Path) -> list[Path]:
         fh.write("".join(f"{900 + j},l9,{j}\n" for j in range(10)))
     orc.write_table(pa.table({"k": pa.array(range(500, 510), pa.int64()), "s": ["new"] * 10}),
                     str(root / "o" / "part-9.orc"))
+    write_avro(root / "a" / "part-9.avro", range(700, 720))
     shutil.rmtree(root / "gone")
-    return [root / "p" / "part-9.parquet", root / "c" / "part-4.csv", root / "o" / "part-9.orc"]
+    return [root / "p" / "part-9.parquet", root / "c" / "part-4.csv", root / "o" / "part-9.orc",
+            root / "a" / "part-9.avro"]
 
 
 def comparable(result: MetadataResult) -> list[dict[str, object]]:
@@ -189,15 +207,16 @@ def test_changed_tables_larger_than_their_window_read_only_their_changed_files(t
     full = ex.extract_metadata(str(tmp_path))
     assert comparable(incremental) == comparable(full)
     by_name = {t.table_name: t for t in incremental.tables}
-    assert (by_name["c"].row_count, by_name["p"].row_count, by_name["o"].row_count) == (190, 210, 130)
+    assert [by_name[n].row_count for n in ("c", "p", "o", "a")] == [190, 210, 130, 140]
     p_cols = {c.column_name: c for c in by_name["p"].columns}
     assert p_cols["id"].max_value == "1029" and p_cols["amount"].max_value == "10.29"  # footers: exact bounds
     assert p_cols["day"].profile_scope == PROFILE_SAMPLED and p_cols["name"].null_count == 26 + 5
     r = incremental.reads
-    assert r["tables_removed"] == ["gone"] and set(r["tables_changed"]) == {"c", "p", "o"}
-    assert r["windows_reused"] == 3 and r["tables_reused"] == 1  # tiny: unchanged
+    assert r["tables_removed"] == ["gone"] and set(r["tables_changed"]) == {"c", "p", "o", "a"}
+    assert r["windows_reused"] == 4 and r["tables_reused"] == 1  # tiny: unchanged
     assert r["files_read"] == len(changed) and r["files_reused"] == incremental.files_found - len(changed)
-    # only the changed files' bytes: a new Parquet/ORC file's tail, the appended CSV (dialect, header, count)
+    # only the changed files' bytes: a new Parquet/ORC file's tail, a new Avro file's block headers, the
+    # appended CSV (dialect, header, count)
     changed_bytes = sum(p.stat().st_size for p in changed)
     assert 0 < r["bytes_read"] <= changed_bytes, (r["bytes_read"], changed_bytes)
     assert full.reads["bytes_read"] > 4 * r["bytes_read"]

@@ -45,6 +45,7 @@ from executor.metadata.types.algebra import (
     StructField,
     StructType,
 )
+from executor.metadata.window import Window
 from executor.sandbox.pool import SandboxError
 from executor.settings import Settings
 from executor.sources.base import open_sequential
@@ -421,7 +422,18 @@ class AvroReader(FormatReader):
         table.row_count = sum(facts[f.info.uri].rows or 0 for f in plan.files)
         partition_names = set(plan.partition_keys)
         names_types = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+        nullable = {n: nl for n, _t, nl in first.spark_columns}
+        uris = [f.info.uri for f in plan.files]
+        slot = ctx.window(plan.name)  # an incremental run: the earlier run's window when provably this one
+        earlier = slot.usable(uris, names_types, []) if slot is not None else None
+        if earlier is not None and slot is not None:
+            slot.use(earlier)
+            got = {n: earlier.profile(n, table.row_count) for n, _t in names_types}
+            ctx.finish(plan, table, ctx.columns(names_types, nullable, {n: v[1] for n, v in got.items()},
+                                                {n: v[0] for n, v in got.items()}))
+            return
         rows: list[dict[str, Any]] = []
+        used: list[int] = []  # the files the sample came from
 
         def read(raw: bool) -> list[dict[str, Any]]:
             """The first profile_max_rows records; the files the sample needs are read in parallel."""
@@ -432,14 +444,17 @@ class AvroReader(FormatReader):
                 return records, len(records)
 
             got: list[dict[str, Any]] = []
-            for records in ctx.first_files([f.info.uri for f in plan.files],
-                                           [facts[f.info.uri].rows for f in plan.files], s.profile_max_rows,
-                                           first_records):
+            per_file = ctx.first_files(uris, [facts[f.info.uri].rows for f in plan.files], s.profile_max_rows,
+                                       first_records)
+            for records in per_file:
                 got.extend(records[: s.profile_max_rows - len(got)])
+            used[:] = [len(per_file)]
             return got
 
+        sampled = False
         try:
             rows = read(raw=False)
+            sampled = True
         except SandboxError:
             raise  # fastavro crashed, hung or ran out of memory on a file: its table fails
         except SampleSchemaError as exc:
@@ -466,6 +481,11 @@ class AvroReader(FormatReader):
                                                      f"({str(exc)[:200]})")
                 rows = [{k: v for k, v in r.items() if k not in converted} for r in raw_rows]
         profiles = profile_rows(names_types, rows, ctx.scope(len(rows), table.row_count), s.sample_value_max_chars)
-        nullable = {n: nl for n, _t, nl in first.spark_columns}
-        ctx.finish(plan, table, ctx.columns(names_types, nullable, ctx.row_samples([n for n, _ in names_types], rows),
-                                            profiles))
+        samples = ctx.row_samples([n for n, _ in names_types], rows)
+        if slot is not None and sampled and used:
+            window = Window(files=[slot.relative.get(u, u) for u in uris[: used[0]]],
+                            filled=len(rows) >= s.profile_max_rows, seen=len(rows), names_types=list(names_types))
+            for n, _t in names_types:
+                window.put(n, profiles[n], samples[n])
+            slot.record(window)
+        ctx.finish(plan, table, ctx.columns(names_types, nullable, samples, profiles))
