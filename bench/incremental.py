@@ -5,7 +5,7 @@ of each, and whether the incremental result equals the full one.
 
   python -m bench --incremental [--json] [--csv-tables N --parquet-tables N --files-per-table F
                                  --files-scale K --rows-per-file R --changed-percent P
-                                 --changed-layout clustered|spread]
+                                 --changed-layout clustered|spread --profile-max-rows N]
 
 No Spark: extraction with the ported rules needs none (0 Spark jobs); the record goes through the rows
 the writer appends (storage.rows), not through Delta, so the times are the extraction's alone.
@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--changed-layout", choices=("clustered", "spread"), default="clustered",
                    help="clustered: the changed files are the first ones in path order (a few tables: new data "
                         "where it arrives); spread: every n-th file (most tables change)")
+    p.add_argument("--profile-max-rows", type=int, default=None,
+                   help="NUVYN_PROFILE_MAX_ROWS of the runs (default: the executor's); below a table's rows, "
+                        "its profile is sampled and a change after its window reads only the changed files")
     p.add_argument("--cache-dir", default=str(REPO / ".bench"))
     return p
 
@@ -94,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lake = work / "lake"
         shutil.copytree(source, lake)  # the cached lake stays as generated
-        ex = MetadataExtractor(None, Settings())
+        ex = MetadataExtractor(None, Settings() if args.profile_max_rows is None
+                               else Settings(profile_max_rows=args.profile_max_rows))
         first, first_s = _timed(ex.extract_metadata, str(lake))
         unchanged, unchanged_s = _timed(ex.extract_metadata, str(lake), prior=record(first, "r1"))
         changed = change_files(lake, args.changed_percent, args.changed_layout)
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "unchanged": {"seconds": round(unchanged_s, 3), **{k: unchanged.reads[k] for k in (
             "bytes_read", "files_read", "files_reused", "tables_reused")}},
         "second": {"seconds": round(second_s, 3), **{k: second.reads[k] for k in (
-            "bytes_read", "files_read", "files_reused", "tables_reused")},
+            "bytes_read", "files_read", "files_reused", "tables_reused", "windows_reused")},
             "tables_changed": len(second.reads["tables_changed"])},
         "full_after_change": {"seconds": round(full_s, 3), "bytes_read": full.reads["bytes_read"]},
         "ratios": {"second_over_first_seconds": round(second_s / first_s, 3),

@@ -261,3 +261,32 @@ def test_a_window_without_filling_its_budget_is_reused_when_nothing_joins_it(tmp
     # c's sample did not fill (60 < 100 records) but its 2 files are the same: reused; o's window read
     # 100 of 120 rows from 4 files, and its 4th file is gone: read again
     assert incremental.reads["windows_reused"] == 1
+
+
+def test_parquet_statistics_of_every_kind_restored_from_the_record_give_a_full_runs_bounds(tmp_path):
+    """Zoned timestamps, float32, booleans, strings, 38-digit decimals, int8: the record's statistics (not the
+    files) give the exact null count, min and max of a table that changed after its window."""
+    def part(start: int, n: int) -> pa.Table:
+        ids = list(range(start, start + n))
+        return pa.table({
+            "zoned": pa.array([datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(hours=i) for i in ids],
+                              pa.timestamp("us", tz="UTC")),
+            "f32": pa.array([None if i % 9 == 0 else i / 7 for i in ids], pa.float32()),
+            "flag": pa.array([i % 3 == 0 for i in ids], pa.bool_()),
+            "s": [None if i % 4 == 0 else f"v{i:05d}" for i in ids],
+            "big": pa.array([Decimal(i) * Decimal("1e20") for i in ids], pa.decimal128(38, 0)),
+            "tiny": pa.array([i % 100 - 50 for i in ids], pa.int8()),
+        })
+
+    ex = MetadataExtractor(None, SMALL_WINDOW)
+    for f in range(4):
+        (tmp_path / "p").mkdir(exist_ok=True)
+        pq.write_table(part(f * 30, 30), tmp_path / "p" / f"part-{f}.parquet")
+    first = ex.extract_metadata(str(tmp_path))
+    pq.write_table(part(5000, 10), tmp_path / "p" / "part-9.parquet")
+    incremental = ex.extract_metadata(str(tmp_path), prior=prior_from(first, "r1"))
+    full = ex.extract_metadata(str(tmp_path))
+    assert comparable(incremental) == comparable(full) and incremental.reads["windows_reused"] == 1
+    cols = {c.column_name: c for c in full.tables[0].columns}
+    assert cols["zoned"].max_value is not None and cols["f32"].null_count == 14 + 1
+    assert cols["big"].max_value == "5009" + "0" * 20 and cols["s"].max_value == "v05009"
