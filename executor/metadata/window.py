@@ -41,7 +41,7 @@ class Window:
     # column -> (profile values (null, distinct, min, max) or None, samples, whether its scope follows
     # the rows seen (False: always `sampled`, a column without values))
     columns: dict[str, tuple[list[Any] | None, list[str], bool]] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)  # notes the read added (column -> why)
+    notes: dict[str, str] = field(default_factory=dict)  # notes the read added (column -> why), in their order
     extra: dict[str, Any] = field(default_factory=dict)  # the reader's own (CSV: the sample's header)
 
     def profile(self, name: str, total: int) -> tuple[ColumnProfile, list[str]]:
@@ -62,7 +62,8 @@ class Window:
     def to_json(self) -> dict[str, Any]:
         return {"format": WINDOW_FORMAT, "files": self.files, "filled": self.filled, "seen": self.seen,
                 "names_types": [list(nt) for nt in self.names_types], "noted": self.noted,
-                "columns": {n: [v, s, sc] for n, (v, s, sc) in self.columns.items()}, "notes": self.notes,
+                "columns": {n: [v, s, sc] for n, (v, s, sc) in self.columns.items()},
+                "notes": [[k, v] for k, v in self.notes.items()],  # a list: the order survives sort_keys
                 "extra": self.extra}
 
     @classmethod
@@ -75,7 +76,7 @@ class Window:
                        names_types=[(str(n), str(t)) for n, t in data["names_types"]],
                        noted=[str(n) for n in data["noted"]],
                        columns={str(n): (v, list(s), bool(sc)) for n, (v, s, sc) in data["columns"].items()},
-                       notes={str(k): str(v) for k, v in data["notes"].items()}, extra=dict(data["extra"]))
+                       notes={str(k): str(v) for k, v in data["notes"]}, extra=dict(data["extra"]))
         except (KeyError, TypeError, ValueError):
             return None
 
