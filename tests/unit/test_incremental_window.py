@@ -21,6 +21,7 @@ import pytest
 from executor.metadata import incremental as inc
 from executor.metadata.extractor import MetadataExtractor
 from executor.metadata.model import FileRecord, MetadataResult
+from executor.metadata.plan import default_store_factory
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfile
 from executor.metadata.window import WINDOW_FORMAT, Window, WindowSlot
 from executor.settings import Settings
@@ -199,12 +200,22 @@ def prior_from(result: MetadataResult, run_id: str) -> inc.PriorRun:
 
 
 def test_changed_tables_larger_than_their_window_read_only_their_changed_files(tmp_path):
-    ex = MetadataExtractor(None, SMALL_WINDOW)
+    opened: list[str] = []
+
+    def factory(location, s):  # the real local store, each open recorded
+        store = default_store_factory(location, s)
+        real = store.open
+        store.open = lambda uri: (opened.append(uri), real(uri))[1]
+        return store
+
+    ex = MetadataExtractor(None, SMALL_WINDOW, store_factory=factory)
     build_lake(tmp_path)
     first = ex.extract_metadata(str(tmp_path))
     assert all(t.status == "ok" for t in first.tables), [(t.table_name, t.error_message) for t in first.tables]
     changed = change(tmp_path)
+    opened.clear()
     incremental = ex.extract_metadata(str(tmp_path), prior=prior_from(first, "r1"))
+    assert {Path(u).resolve() for u in opened} == {p.resolve() for p in changed}  # no other file opened
     full = ex.extract_metadata(str(tmp_path))
     assert comparable(incremental) == comparable(full)
     by_name = {t.table_name: t for t in incremental.tables}
@@ -217,9 +228,9 @@ def test_changed_tables_larger_than_their_window_read_only_their_changed_files(t
     assert r["windows_reused"] == 4 and r["tables_reused"] == 1  # tiny: unchanged
     assert r["files_read"] == len(changed) and r["files_reused"] == incremental.files_found - len(changed)
     # only the changed files' bytes: a new Parquet/ORC file's tail, a new Avro file's block headers, the
-    # appended CSV (dialect, header, count)
+    # appended CSV (dialect, header, count: a small local file is read up to 3 times by its facts step)
     changed_bytes = sum(p.stat().st_size for p in changed)
-    assert 0 < r["bytes_read"] <= changed_bytes, (r["bytes_read"], changed_bytes)
+    assert 0 < r["bytes_read"] <= changed_bytes + 2 * (tmp_path / "c" / "part-4.csv").stat().st_size
     assert full.reads["bytes_read"] > 4 * r["bytes_read"]
     # the record carries the windows forward: the unchanged lake reads nothing, a later change reuses again
     again = ex.extract_metadata(str(tmp_path), prior=prior_from(incremental, "r2"))
