@@ -20,8 +20,9 @@ import csv
 import functools
 import io
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any, BinaryIO, cast
 
 import numpy as np
@@ -492,3 +493,228 @@ def to_csv_lines(header: list[str] | None, rows: list[list[str]], delimiter: str
         writer.writerow(row)
         out.append(buf.getvalue()[:-1])
     return out
+
+
+# --------------------------------------------------------------------------- columnar samples
+#
+# The sample a CSV table is typed and profiled from (up to NUVYN_PROFILE_MAX_ROWS records) parsed
+# by Python's csv module costs a Python string per field, a list per record and a transpose: most
+# of a CSV table's CPU. Most files are plain: every quote wraps a whole field that holds no
+# delimiter, quote or newline (what pyarrow, pandas and Spark write). For such text the csv
+# module's records are the non-blank lines split at the delimiter, with a field's wrapping quotes
+# removed, so the columns are cut straight from the bytes with numpy into Arrow string arrays (no
+# decoder runs: the array is built from offsets and bytes). The text is the csv module's own
+# (decoded with the same codec and errors='replace', re-encoded as UTF-8). Any other text (a quote
+# elsewhere, a lone CR, a NUL, a leading U+FEFF, records of different widths) is read by
+# read_head, from the bytes already read: the same records either way
+# (tests/unit/test_csv_sample.py compares the two on tricky inputs).
+
+SAMPLE_READ_BYTES = HEAD_READ_BYTES  # the first read of read_sample; each next one doubles, up to 16x
+
+
+@dataclass(frozen=True)
+class CsvSample:
+    """A file's header and first data records, as columns (Arrow string arrays, every record of
+    the same width: `columns`) or as rows (`rows`, read_head's records)."""
+
+    header: list[str] | None
+    n: int  # data records
+    columns: list[Any] | None = None  # pyarrow.StringArray per field position
+    rows: list[list[str]] | None = None
+
+    def to_rows(self) -> list[list[str]]:
+        if self.rows is not None:
+            return self.rows
+        assert self.columns is not None
+        return [list(r) for r in zip(*(c.to_pylist() for c in self.columns))]
+
+
+class _Prefixed(io.RawIOBase):
+    """The bytes already read, then the rest of the stream (read_head's fallback reads both)."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._prefix.nbytes:
+            n = min(len(b), self._prefix.nbytes)
+            b[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+def _columns_of(text: str, delimiter: str) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray] | None:
+    """(field starts per column, field ends per column, the UTF-8 bytes) of plain CSV text, or
+    None when the text is not plain (see above) or its records differ in width."""
+    if "\x00" in text or text.startswith("\ufeff"):
+        return None
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return None  # a lone CR ends a record too: left to the csv module
+        text = text.replace("\r\n", "\n")  # no field holds a newline (checked below): same records
+    a = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    n = int(a.size)
+    d = ord(delimiter)
+    nl = np.flatnonzero(a == _NL)
+    if not n or a[-1] != _NL:
+        nl = np.append(nl, n)  # the last record may end without a newline
+    starts = np.concatenate(([0], nl[:-1] + 1))
+    keep = nl > starts  # blank lines are no records
+    starts, ends = starts[keep], nl[keep]
+    if not starts.size:
+        return [], [], a
+    q = np.flatnonzero(a == ord(QUOTE))
+    delims = np.flatnonzero(a == d)
+    if q.size:
+        if q.size & 1:
+            return None
+        opening, closing = q[0::2], q[1::2]
+        boundary = np.zeros(256, dtype=bool)
+        boundary[[d, _NL]] = True
+        if not bool((boundary[a[np.maximum(opening - 1, 0)]] | (opening == 0)).all()):
+            return None
+        if not bool((boundary[a[np.minimum(closing + 1, n - 1)]] | (closing == n - 1)).all()):
+            return None
+        seps = np.sort(np.concatenate((delims, nl)))
+        if not bool((np.searchsorted(seps, opening) == np.searchsorted(seps, closing)).all()):
+            return None  # a delimiter or a newline inside quotes
+    per_record = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
+    width = int(per_record[0]) + 1
+    if not bool((per_record == width - 1).all()):
+        return None
+    inner = np.searchsorted(delims, starts)  # the first delimiter of each record
+    if width > 1:
+        grid = delims[inner[:, None] + np.arange(width - 1)]  # (records, width - 1)
+        f_starts = np.concatenate((starts[:, None], grid + 1), axis=1)
+        f_ends = np.concatenate((grid, ends[:, None]), axis=1)
+    else:
+        f_starts, f_ends = starts[:, None], ends[:, None]
+    quoted = (f_ends - f_starts >= 2) & (a[np.minimum(f_starts, n - 1)] == ord(QUOTE))
+    f_starts = f_starts + quoted
+    f_ends = f_ends - quoted
+    return [f_starts[:, j] for j in range(width)], [f_ends[:, j] for j in range(width)], a
+
+
+def _string_array(a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Any:
+    import pyarrow as pa
+
+    lengths = ends - starts
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    total = int(offsets[-1])
+    if total:
+        index = np.repeat(starts - offsets[:-1], lengths) + np.arange(total, dtype=np.int64)
+        data = a[index]
+    else:
+        data = np.zeros(0, dtype=np.uint8)
+    if total < 2**31:
+        return pa.StringArray.from_buffers(int(lengths.size), pa.py_buffer(offsets.astype(np.int32)),
+                                           pa.py_buffer(data))
+    return pa.LargeStringArray.from_buffers(int(lengths.size), pa.py_buffer(offsets), pa.py_buffer(data)).cast(
+        pa.string())
+
+
+def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvSample:
+    """The header and up to `max_records` data records from the start of a file: the records
+    read_head gives, as columns when the text is plain (see above), else as read_head's rows."""
+    if dialect.quotechar != QUOTE or dialect.encoding not in ("utf-8", "iso-8859-1") \
+            or len(dialect.delimiter) != 1 or ord(dialect.delimiter) >= 128 or dialect.delimiter in "\r\n\"":
+        h = read_head(stream, dialect, max_records)
+        return CsvSample(h.header, len(h.rows), rows=h.rows)
+    want = max_records + (1 if dialect.header else 0)
+    buf = bytearray()
+    eof = False
+    newlines = 0
+    size = SAMPLE_READ_BYTES
+    while not eof and newlines <= want:
+        chunk = stream.read(size)
+        size = min(2 * size, 16 * SAMPLE_READ_BYTES)
+        eof = not chunk
+        buf += chunk
+        newlines += chunk.count(b"\n") + chunk.count(b"\r")  # an upper bound of the records read
+    cut = len(buf) if eof else buf.rfind(b"\n") + 1  # whole lines (a CR LF's CR stays before its LF)
+    if not eof and cut == 0:
+        cut = -1
+    found = None if cut < 0 else _columns_of(bytes(buf[:cut]).decode(dialect.python_encoding, errors="replace"),
+                                             dialect.delimiter)
+    records = 0 if found is None else (int(found[0][0].size) if found[0] else 0)
+    if found is None or (not eof and records < want):  # not plain, or blank lines hid records: read_head
+        h = read_head(cast(BinaryIO, io.BufferedReader(_Prefixed(bytes(buf), stream), SAMPLE_READ_BYTES)),
+                      dialect, max_records)
+        return CsvSample(h.header, len(h.rows), rows=h.rows)
+    f_starts, f_ends, a = found
+    header: list[str] | None = None
+    first = 0
+    if dialect.header and records:
+        header = [bytes(a[s:e]).decode("utf-8") for s, e in zip((c[0] for c in f_starts), (c[0] for c in f_ends))]
+        first = 1
+    last = min(records, first + max_records)
+    columns = [_string_array(a, s[first:last], e[first:last]) for s, e in zip(f_starts, f_ends)]
+    return CsvSample(header, last - first, columns=columns)
+
+
+@dataclass(frozen=True)
+class CsvRecords:
+    """A table's sample records from its first files, in order: as columns (Arrow string arrays)
+    when every file's sample came as columns of one width, else as rows (lists of fields)."""
+
+    n: int
+    columns: list[Any] | None = None
+    rows: list[list[str]] | None = None
+
+    @classmethod
+    def of(cls, samples: Sequence[CsvSample], budget: int) -> CsvRecords:
+        """The first `budget` records of the samples, in order."""
+        widths = {len(s.columns) for s in samples if s.columns is not None and s.n}
+        if all(s.columns is not None for s in samples) and len(widths) <= 1:
+            import pyarrow as pa
+
+            width = widths.pop() if widths else 0
+            parts: list[list[Any]] = [[] for _ in range(width)]
+            n = 0
+            for s in samples:
+                take = min(s.n, budget - n)
+                if take <= 0:
+                    continue
+                for j, c in enumerate(cast(list[Any], s.columns)):
+                    parts[j].append(c.slice(0, take))
+                n += take
+            return cls(n, columns=[pa.concat_arrays(p) if len(p) != 1 else p[0] for p in parts])
+        rows: list[list[str]] = []
+        for s in samples:
+            rows.extend(s.to_rows()[: budget - len(rows)])
+        return cls(len(rows), rows=rows)
+
+    def head(self, k: int) -> CsvRecords:
+        if self.columns is not None:
+            return CsvRecords(min(k, self.n), columns=[c.slice(0, k) for c in self.columns])
+        return CsvRecords(min(k, self.n), rows=cast(list[list[str]], self.rows)[:k])
+
+    def to_rows(self) -> list[list[str]]:
+        if self.rows is not None:
+            return self.rows
+        return [list(r) for r in zip(*(c.to_pylist() for c in cast(list[Any], self.columns)))]
+
+    def by_column(self) -> Sequence[Any]:
+        """Each field position's values (a row too short for a position gives None there):
+        Arrow string arrays, or tuples (itertools.zip_longest of the rows)."""
+        if self.columns is not None:
+            return self.columns
+        return list(zip_longest(*self.rows)) if self.rows else []
+
+
+def iter_values(values: Any, step: int = 4096) -> Iterator[Any]:
+    """A column's values as Python objects, converted a slice at a time (an Arrow array) so that a
+    reader that stops early (distinct samples) converts little."""
+    if not hasattr(values, "to_pylist"):
+        yield from values
+        return
+    for lo in range(0, len(values), step):
+        yield from values.slice(lo, step).to_pylist()

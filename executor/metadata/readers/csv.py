@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from executor.errors import TableExtractionError
@@ -178,32 +177,34 @@ class CsvReader(FormatReader):
         assert isinstance(first, CsvFacts) and first.dialect is not None
         dialect = first.dialect
         table.format_details = csv_details(dialect)
-        rows: list[list[str]] = []
         budget = s.infer_sample_records
         if budget:
             # one read serves inference (the first `budget` records) and profiles (profile_max_rows)
-            header, rows = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows))
-            inferred = self._infer_sample(ctx, plan, dialect, header, rows[:budget])
+            header, records = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows))
+            inferred = self._infer_sample(ctx, plan, dialect, header, records.head(budget).to_rows())
         else:  # the full-scan path: Spark infers from every record of every file
             schema = (_spark_csv(ctx, dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
                       .csv(ctx.spark_uris(plan)).schema)
             inferred = ctx.spark_schema(schema)
-            rows = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
-        rows = rows[: s.profile_max_rows]
+            records = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
+        records = records.head(s.profile_max_rows)
         # the counts (started in prefetch) ran while the sample was read and typed
         total = 0
         for f, fact in zip(plan.files, files):
             assert isinstance(fact, CsvFacts)
             total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect, ctx.pool)).data_rows
         table.row_count = total
-        scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
+        scope = PROFILE_EXACT if records.n >= total else PROFILE_SAMPLED
         names = column_names(first.header, [n for n, _t in inferred], plan.files[0].info.relative or plan.files[0].info.name)
         cols: list[ColumnFacts] = []
-        by_column = list(zip_longest(*rows)) if rows else []  # one pass; short records give None
+        by_column = records.by_column()  # Arrow string arrays, or tuples where short records give None
         for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
-            values = list(by_column[i]) if i < len(by_column) else [None] * len(rows)
+            values = by_column[i] if i < len(by_column) else [None] * records.n
+            if isinstance(values, tuple):
+                values = list(values)
             profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
-            cols.append(ColumnFacts(name, type_string, i + 1, True, ctx.samples(values)).set_profile(profile))
+            cols.append(ColumnFacts(name, type_string, i + 1, True,
+                                    ctx.samples(csv_scan.iter_values(values))).set_profile(profile))
         ctx.finish(plan, table, cols)
 
     def plan_details(self, plan: TablePlan, facts: Mapping[str, FileFacts]) -> dict[str, Any]:
@@ -218,20 +219,18 @@ class CsvReader(FormatReader):
 
     @staticmethod
     def _sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect,
-                budget: int) -> tuple[list[str] | None, list[list[str]]]:
-        """The header and up to `budget` records from the table's first files (read in parallel)."""
+                budget: int) -> tuple[list[str] | None, csv_scan.CsvRecords]:
+        """The header and up to `budget` records from the table's first files (read in parallel;
+        as columns where the text is plain, see csv_scan.read_sample)."""
 
-        def head(f: PlannedFile, want: int) -> tuple[csv_scan.CsvHead, int]:
+        def head(f: PlannedFile, want: int) -> tuple[csv_scan.CsvSample, int]:
             with open_data(ctx.store, f.info.uri, f.compression) as fh:
-                h = csv_scan.read_head(fh, dialect, max_records=want)
-            return h, len(h.rows)
+                h = csv_scan.read_sample(fh, dialect, max_records=want)
+            return h, h.n
 
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        for h in ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head):
-            header = header if header is not None else h.header
-            rows.extend(h.rows[: budget - len(rows)])
-        return header, rows
+        samples = ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head)
+        header = next((h.header for h in samples if h.header is not None), None)
+        return header, csv_scan.CsvRecords.of(samples, budget)
 
     @staticmethod
     def _infer_sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect, header: list[str] | None,
