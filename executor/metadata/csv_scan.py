@@ -582,9 +582,9 @@ def _columns_of(text: str, delimiter: str) -> tuple[list[np.ndarray], list[np.nd
             return None
         if not bool((boundary[a[np.minimum(closing + 1, n - 1)]] | (closing == n - 1)).all()):
             return None
-        seps = np.sort(np.concatenate((delims, nl)))
-        if not bool((np.searchsorted(seps, opening) == np.searchsorted(seps, closing)).all()):
-            return None  # a delimiter or a newline inside quotes
+        for seps in (delims, nl):
+            if not bool((np.searchsorted(seps, opening) == np.searchsorted(seps, closing)).all()):
+                return None  # a delimiter or a newline inside quotes
     per_record = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
     width = int(per_record[0]) + 1
     if not bool((per_record == width - 1).all()):
@@ -610,7 +610,9 @@ def _string_array(a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Any:
     np.cumsum(lengths, out=offsets[1:])
     total = int(offsets[-1])
     if total:
-        index = np.repeat(starts - offsets[:-1], lengths) + np.arange(total, dtype=np.int64)
+        small = np.int32 if a.size < 2**31 else np.int64  # the byte index of each value byte, in order
+        index = np.repeat((starts - offsets[:-1]).astype(small), lengths)
+        index += np.arange(total, dtype=small)
         data = a[index]
     else:
         data = np.zeros(0, dtype=np.uint8)
