@@ -529,6 +529,12 @@ class CsvSample:
         return [list(r) for r in zip(*(c.to_pylist() for c in self.columns))]
 
 
+def _empty_strings() -> Any:
+    import pyarrow as pa
+
+    return pa.array([], pa.string())
+
+
 class _Prefixed(io.RawIOBase):
     """The bytes already read, then the rest of the stream (read_head's fallback reads both)."""
 
@@ -550,77 +556,83 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-def _columns_of(text: str, delimiter: str) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray] | None:
-    """(field starts per column, field ends per column, the UTF-8 bytes) of plain CSV text, or
-    None when the text is not plain (see above) or its records differ in width."""
+@dataclass(frozen=True)
+class _Fields:
+    """The fields of plain text, record by record: field k is data[offsets[k]:offsets[k + 1]]."""
+
+    records: int
+    width: int
+    data: np.ndarray  # the text's UTF-8 bytes without delimiters, newlines and quotes
+    offsets: np.ndarray  # int64, records * width + 1
+
+    def texts(self, record: int) -> list[str]:
+        o = self.offsets
+        return [bytes(self.data[o[k]:o[k + 1]]).decode("utf-8")
+                for k in range(record * self.width, (record + 1) * self.width)]
+
+    def columns(self, first: int, last: int) -> list[Any]:
+        """Records [first, last) as one Arrow string array per field position."""
+        import pyarrow as pa
+
+        w = self.width
+        lo, hi = int(self.offsets[first * w]), int(self.offsets[last * w])
+        offsets = self.offsets[first * w:last * w + 1] - lo
+        kind = (pa.StringArray, np.int32) if hi - lo < 2**31 else (pa.LargeStringArray, np.int64)
+        fields = kind[0].from_buffers((last - first) * w, pa.py_buffer(offsets.astype(kind[1])),
+                                      pa.py_buffer(self.data[lo:hi]))
+        columns = [fields] if w == 1 else [fields.take(pa.array(np.arange(j, (last - first) * w, w))) for j in range(w)]
+        return columns if kind[1] is np.int32 else [c.cast(pa.string()) for c in columns]
+
+
+def _fields_of(text: str, delimiter: str) -> _Fields | None:
+    """The fields of plain CSV text (see above), or None when the text is not plain or its
+    records differ in width."""
     if "\x00" in text or text.startswith("\ufeff"):
         return None
     if "\r" in text:
         if text.count("\r") != text.count("\r\n"):
             return None  # a lone CR ends a record too: left to the csv module
         text = text.replace("\r\n", "\n")  # no field holds a newline (checked below): same records
+    if text and not text.endswith("\n"):
+        text += "\n"  # the last record may end without a newline
     a = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    n = int(a.size)
-    d = ord(delimiter)
-    nl = np.flatnonzero(a == _NL)
-    if not n or a[-1] != _NL:
-        nl = np.append(nl, n)  # the last record may end without a newline
-    starts = np.concatenate(([0], nl[:-1] + 1))
-    keep = nl > starts  # blank lines are no records
-    starts, ends = starts[keep], nl[keep]
-    if not starts.size:
-        return [], [], a
-    q = np.flatnonzero(a == ord(QUOTE))
-    delims = np.flatnonzero(a == d)
+    is_nl = a == _NL
+    is_sep = is_nl | (a == ord(delimiter))
+    is_quote = a == ord(QUOTE)
+    seps = np.flatnonzero(is_sep)  # delimiters and newlines, blank lines' included
+    q = np.flatnonzero(is_quote)
     if q.size:
+        # every quote wraps a whole field that holds no delimiter, newline or quote: quotes pair up
+        # in order, each pair opening after a separator (or at the start) and closing before one,
+        # with no separator between them
         if q.size & 1:
             return None
         opening, closing = q[0::2], q[1::2]
-        boundary = np.zeros(256, dtype=bool)
-        boundary[[d, _NL]] = True
-        if not bool((boundary[a[np.maximum(opening - 1, 0)]] | (opening == 0)).all()):
+        if not bool((is_sep[np.maximum(opening - 1, 0)] | (opening == 0)).all()) \
+                or not bool(is_sep[closing + 1].all()) \
+                or not bool((np.searchsorted(seps, opening) == np.searchsorted(seps, closing)).all()):
             return None
-        if not bool((boundary[a[np.minimum(closing + 1, n - 1)]] | (closing == n - 1)).all()):
-            return None
-        for seps in (delims, nl):
-            if not bool((np.searchsorted(seps, opening) == np.searchsorted(seps, closing)).all()):
-                return None  # a delimiter or a newline inside quotes
-    per_record = np.searchsorted(delims, ends) - np.searchsorted(delims, starts)
-    width = int(per_record[0]) + 1
-    if not bool((per_record == width - 1).all()):
+    # a blank line's newline (at the start or after a newline) ends no record: not a separator
+    starts = np.concatenate((np.zeros(1, dtype=seps.dtype), seps[:-1] + 1))  # where the field each one ends starts
+    at_nl = is_nl[seps]
+    if "\n\n" in text or text.startswith("\n"):
+        blank = at_nl & ((seps == 0) | is_nl[np.maximum(seps - 1, 0)])
+        index = np.flatnonzero(~blank)  # each separator's index among all of them
+        seps, starts = seps[index], starts[index]
+    else:
+        index = np.arange(seps.size)
+    if not seps.size:
+        return _Fields(0, 0, np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64))
+    ends = np.flatnonzero(at_nl[index])  # the index (among the separators) of each record's last one
+    width = int(ends[0]) + 1
+    if seps.size % width or not np.array_equal(ends, np.arange(width - 1, seps.size, width)):
         return None
-    inner = np.searchsorted(delims, starts)  # the first delimiter of each record
-    if width > 1:
-        grid = delims[inner[:, None] + np.arange(width - 1)]  # (records, width - 1)
-        f_starts = np.concatenate((starts[:, None], grid + 1), axis=1)
-        f_ends = np.concatenate((grid, ends[:, None]), axis=1)
-    else:
-        f_starts, f_ends = starts[:, None], ends[:, None]
-    quoted = (f_ends - f_starts >= 2) & (a[np.minimum(f_starts, n - 1)] == ord(QUOTE))
-    f_starts = f_starts + quoted
-    f_ends = f_ends - quoted
-    return [f_starts[:, j] for j in range(width)], [f_ends[:, j] for j in range(width)], a
-
-
-def _string_array(a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> Any:
-    import pyarrow as pa
-
-    lengths = ends - starts
-    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    total = int(offsets[-1])
-    if total:
-        small = np.int32 if a.size < 2**31 else np.int64  # the byte index of each value byte, in order
-        index = np.repeat((starts - offsets[:-1]).astype(small), lengths)
-        index += np.arange(total, dtype=small)
-        data = a[index]
-    else:
-        data = np.zeros(0, dtype=np.uint8)
-    if total < 2**31:
-        return pa.StringArray.from_buffers(int(lengths.size), pa.py_buffer(offsets.astype(np.int32)),
-                                           pa.py_buffer(data))
-    return pa.LargeStringArray.from_buffers(int(lengths.size), pa.py_buffer(offsets), pa.py_buffer(data)).cast(
-        pa.string())
+    # the bytes kept before a separator: those before it less the separators and quotes before it
+    offsets = np.zeros(seps.size + 1, dtype=np.int64)
+    offsets[1:] = seps - index
+    if q.size:  # two quotes in each quoted field (one starting with a quote) up to the separator
+        offsets[1:] -= 2 * np.cumsum(a[np.minimum(starts, a.size - 1)] == ord(QUOTE))
+    return _Fields(int(seps.size) // width, width, a[~(is_sep | is_quote)], offsets)
 
 
 def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvSample:
@@ -644,21 +656,20 @@ def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvS
     cut = len(buf) if eof else buf.rfind(b"\n") + 1  # whole lines (a CR LF's CR stays before its LF)
     if not eof and cut == 0:
         cut = -1
-    found = None if cut < 0 else _columns_of(bytes(buf[:cut]).decode(dialect.python_encoding, errors="replace"),
-                                             dialect.delimiter)
-    records = 0 if found is None else (int(found[0][0].size) if found[0] else 0)
+    found = None if cut < 0 else _fields_of(bytes(buf[:cut]).decode(dialect.python_encoding, errors="replace"),
+                                            dialect.delimiter)
+    records = 0 if found is None else found.records
     if found is None or (not eof and records < want):  # not plain, or blank lines hid records: read_head
         h = read_head(cast(BinaryIO, io.BufferedReader(_Prefixed(bytes(buf), stream), SAMPLE_READ_BYTES)),
                       dialect, max_records)
         return CsvSample(h.header, len(h.rows), rows=h.rows)
-    f_starts, f_ends, a = found
     header: list[str] | None = None
     first = 0
     if dialect.header and records:
-        header = [bytes(a[s:e]).decode("utf-8") for s, e in zip((c[0] for c in f_starts), (c[0] for c in f_ends))]
+        header = found.texts(0)
         first = 1
     last = min(records, first + max_records)
-    columns = [_string_array(a, s[first:last], e[first:last]) for s, e in zip(f_starts, f_ends)]
+    columns = found.columns(first, last) if last > first else [_empty_strings() for _ in range(found.width)]
     return CsvSample(header, last - first, columns=columns)
 
 
