@@ -230,14 +230,17 @@ class CsvSchemaInferrer:
             if t is STRING:
                 continue
             keeps = _KEEPS.get(t)
+            kept: set[str] = set()  # values seen to keep the type (repeated values are common)
             for r in rows:
                 if i >= len(r):
                     continue
                 v = r[i]
-                if v is None or v == "" or v == null:
+                if v is None or v == "" or v == null or v in kept:
                     continue
                 # a value that parses as the column's type keeps it (what widen gives, sooner)
                 if keeps is not None and v.isascii() and keeps(v):
+                    if len(kept) < 65536:
+                        kept.add(v)
                     continue
                 w = self.widen(t, v)
                 if w is not t:
@@ -245,6 +248,7 @@ class CsvSchemaInferrer:
                     if t is STRING:
                         break
                     keeps = _KEEPS.get(t)
+                    kept = set()
             types[i] = t
 
     def merge(self, other: CsvSchemaInferrer) -> CsvSchemaInferrer:
