@@ -20,6 +20,7 @@ import csv
 import functools
 import io
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -414,19 +415,48 @@ def byte_ranges(size: int, range_bytes: int | None = None) -> list[Range]:
     return [(lo, min(lo + step, size)) for lo in range(0, size, step)]
 
 
+class SharedRead:
+    """Bytes read once, by whichever caller asks first (a big file's first range: its count and
+    its sample both need it); a later caller waits for that read, which is running, never for a
+    queue. When the first read failed, a later caller reads for itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claimed = False
+        self._done = threading.Event()
+        self._data: bytes | None = None
+
+    def get(self, read: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            mine, self._claimed = not self._claimed, True
+        if not mine:
+            self._done.wait()
+            return self._data if self._data is not None else read()
+        try:
+            self._data = read()
+            return self._data
+        finally:
+            self._done.set()
+
+
 def count_records_ranges(open_stream: Callable[[], BinaryIO], size: int, dialect: CsvDialect, run: RangeRunner,
-                         range_bytes: int | None = None) -> CsvCount:
+                         range_bytes: int | None = None, first: SharedRead | None = None) -> CsvCount:
     """Exact count of an uncompressed file of `size` bytes from ranges read and scanned
     concurrently: `run(fn, ranges)` is [fn(r) for r in ranges] (fanout.fan_out over the run's
     pool); each range opens the file (`open_stream()`), seeks and reads its bytes once. A file
-    with a stray quote is recounted sequentially with Python's csv module, as count_records does."""
+    with a stray quote is recounted sequentially with Python's csv module, as count_records does.
+    `first`: the first range is read through it (shared with the sample, see read_first_range),
+    before the others."""
     delimiter = dialect.delimiter
+
+    def read(lo: int, hi: int) -> bytes:
+        with open_stream() as fh:
+            fh.seek(lo)
+            return fh.read(hi - lo)
 
     def scan(r: Range) -> ChunkScan:
         lo, hi = r
-        with open_stream() as fh:
-            fh.seek(lo)
-            data = fh.read(hi - lo)
+        data = first.get(lambda: read(lo, hi)) if first is not None and lo == 0 else read(lo, hi)
         if len(data) != hi - lo:
             raise OSError(f"the file changed while it was counted: {len(data)} bytes at offset {lo}, "
                           f"{hi - lo} expected (size {size} when listed); rerun the job")
@@ -435,8 +465,14 @@ def count_records_ranges(open_stream: Callable[[], BinaryIO], size: int, dialect
         return functools.reduce(lambda x, y: combine(x, y, delimiter), pieces)
 
     stitch = _Stitch(delimiter)
+    ranges = byte_ranges(size, range_bytes)
     try:
-        for s in run(scan, byte_ranges(size, range_bytes)):
+        if first is not None and ranges:
+            # the first range alone, before the others share the bandwidth: the sample it starts
+            # is read while the rest of the file is fetched
+            stitch.add(scan(ranges[0]))
+            ranges = ranges[1:]
+        for s in run(scan, ranges):
             stitch.add(s)
         return _result(stitch.records, size, "vectorized-ranges", dialect)
     except _StrayQuote:
@@ -509,7 +545,8 @@ def to_csv_lines(header: list[str] | None, rows: list[list[str]], delimiter: str
 # read_head, from the bytes already read: the same records either way
 # (tests/unit/test_csv_sample.py compares the two on tricky inputs).
 
-SAMPLE_READ_BYTES = HEAD_READ_BYTES  # the first read of read_sample; each next one doubles, up to 16x
+SAMPLE_READ_BYTES = HEAD_READ_BYTES  # the first read of read_sample (the next ones are sized from it)
+SAMPLE_MAX_READ_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -527,6 +564,23 @@ class CsvSample:
             return self.rows
         assert self.columns is not None
         return [list(r) for r in zip(*(c.to_pylist() for c in self.columns))]
+
+
+def read_first_range(open_stream: Callable[[], BinaryIO], size: int, first: SharedRead) -> bytes:
+    """The bytes of count_records_ranges' first range of a file of `size` bytes, through `first`."""
+    hi = byte_ranges(size)[0][1] if size else 0
+
+    def read() -> bytes:
+        with open_stream() as fh:
+            return fh.read(hi)
+
+    return first.get(read)
+
+
+def prefixed(prefix: bytes, rest: BinaryIO) -> BinaryIO:
+    """A stream of `prefix`, then what `rest` reads from where it stands. Unbuffered: a read gives
+    at most what is left of the prefix, so that read_sample reads `rest` only for more records."""
+    return cast(BinaryIO, _Prefixed(prefix, rest))
 
 
 def _empty_strings() -> Any:
@@ -652,10 +706,13 @@ def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvS
     size = SAMPLE_READ_BYTES
     while not eof and newlines <= want:
         chunk = stream.read(size)
-        size = min(2 * size, 16 * SAMPLE_READ_BYTES)
         eof = not chunk
         buf += chunk
         newlines += chunk.count(b"\n") + chunk.count(b"\r")  # an upper bound of the records read
+        # the next read: what the lines still wanted take at the mean line length so far, and a
+        # tenth more (one request on a remote store rather than a few ever larger ones)
+        per_line = len(buf) / max(newlines, 1)
+        size = max(SAMPLE_READ_BYTES, min(int((want + 1 - newlines) * per_line * 1.1), SAMPLE_MAX_READ_BYTES))
     cut = len(buf) if eof else buf.rfind(b"\n") + 1  # whole lines (a CR LF's CR stays before its LF)
     if not eof and cut == 0:
         cut = -1

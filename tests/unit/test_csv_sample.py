@@ -144,3 +144,83 @@ def test_arbitrary_text_agrees_with_the_csv_module(text, header, max_records, st
 @given(st.binary(max_size=40), st.booleans(), st.integers(1, 9))
 def test_arbitrary_bytes_agree_with_the_csv_module(data, header, step):
     same(data.replace(b"\x00", b""), CsvDialect(header=header), 8, step)
+
+
+def test_the_count_reads_its_first_range_through_the_shared_read_before_the_others():
+    from executor.metadata.csv_scan import count_records_ranges
+
+    data = b"id,v\n" + b"".join(b'%d,"x%d"\n' % (i, i) for i in range(500))
+    seeks: list[int] = []
+
+    class Tracked(io.BytesIO):
+        def seek(self, pos, whence=0):  # type: ignore[no-untyped-def]
+            seeks.append(pos)
+            return super().seek(pos, whence)
+
+    first = csv_scan.SharedRead()
+    res = count_records_ranges(lambda: Tracked(data), len(data), CsvDialect(),  # type: ignore[arg-type]
+                               lambda fn, items: [fn(i) for i in items], range_bytes=700, first=first)
+    assert res.records == 501 and seeks[0] == 0
+    again: list[bool] = []
+    assert first.get(lambda: again.append(True) or b"") == data[:700] and not again  # read once
+
+
+def test_a_shared_read_is_read_once_and_waited_for():
+    import threading
+
+    first = csv_scan.SharedRead()
+    started, release, reads = threading.Event(), threading.Event(), []
+
+    def slow() -> bytes:
+        reads.append(1)
+        started.set()
+        release.wait(10)
+        return b"abc"
+
+    out: list[bytes] = []
+    t = threading.Thread(target=lambda: out.append(first.get(slow)))
+    t.start()
+    started.wait(10)
+    threading.Timer(0.05, release.set).start()
+    assert first.get(slow) == b"abc"
+    t.join(10)
+    assert out == [b"abc"] and reads == [1]
+
+    def gone() -> bytes:
+        raise OSError("gone")
+
+    failing = csv_scan.SharedRead()
+    with pytest.raises(OSError):
+        failing.get(gone)
+    assert failing.get(lambda: b"mine") == b"mine"  # the first read failed: a later caller reads
+
+
+def test_a_big_files_sample_shares_the_first_range_with_its_count(tmp_path, monkeypatch):
+    """The first range of a file counted from ranges is read once, for the count and the sample,
+    and the table's facts are those of a run where each reads it for itself."""
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.metadata.readers import csv as csv_reader
+    from executor.settings import Settings
+
+    (tmp_path / "t").mkdir()
+    rows = "".join(f'{i},"n{i % 97}",{i * 0.5},2021-01-{1 + i % 28:02d}\n' for i in range(6000))
+    (tmp_path / "t" / "big.csv").write_text("id,name,amount,day\n" + rows)
+    (tmp_path / "t" / "small.csv").write_text('id,name,amount,day\n1,"a",2.5,2021-02-01\n')
+    monkeypatch.setattr(csv_reader, "COUNT_WITH_FACTS_BYTES", 4096)  # counted by prefetch, from ranges
+    monkeypatch.setattr(csv_scan, "PARALLEL_MIN_BYTES", 4096)
+    monkeypatch.setattr(csv_scan, "RANGE_BYTES", 32 * 1024)
+    settings = Settings(io_threads=4, infer_sample_records=200, profile_max_rows=5000)
+
+    def facts(result):  # type: ignore[no-untyped-def]
+        return [(t.table_name, t.row_count, [(c.column_name, c.data_type, c.sample_values, c.null_count,
+                                              c.distinct_count, c.min_value, c.max_value, c.profile_scope)
+                                             for c in t.columns]) for t in result.tables]
+
+    shared = MetadataExtractor(None, settings).extract_metadata(str(tmp_path))
+    real = csv_reader._count
+    monkeypatch.setattr(csv_reader, "_count", lambda store, pf, dialect, pool, first_range=None:
+                        real(store, pf, dialect, pool))  # the count reads its first range for itself
+    own = MetadataExtractor(None, settings).extract_metadata(str(tmp_path))
+    assert facts(shared) == facts(own)
+    assert shared.tables[0].row_count == 6001
+    assert own.reads["bytes_read"] - shared.reads["bytes_read"] == 32 * 1024

@@ -42,6 +42,8 @@ class CsvFacts(FileFacts):
     dialect: csv_scan.CsvDialect | None = None
     header: list[str] | None = None  # the file's header record, None when it has none
     count: Future[csv_scan.CsvCount] | None = None  # the exact count, running in the pool
+    # a big file's first range, read once for its count and its sample (whichever asks first)
+    first_range: csv_scan.SharedRead | None = None
 
 
 def column_names(header: list[str] | None, spark_names: list[str], where: str = "the file") -> list[str]:
@@ -75,16 +77,23 @@ store: the first read of a file this small fetches all of it); larger files are 
 `prefetch` (see _count)."""
 
 
-def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor) -> csv_scan.CsvCount:
+def _ranged(pf: PlannedFile) -> bool:
+    return pf.compression is None and pf.info.size >= csv_scan.PARALLEL_MIN_BYTES
+
+
+def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor,
+           first_range: csv_scan.SharedRead | None = None) -> csv_scan.CsvCount:
     """The exact count of one file: a big uncompressed file from parallel ranges (each one ranged
-    read, fanned out over the run's pool), any other file in one sequential pass."""
+    read, fanned out over the run's pool; the first one read first, through `first_range`, which
+    the sample shares), any other file in one sequential pass."""
     info = pf.info
-    if pf.compression is None and info.size >= csv_scan.PARALLEL_MIN_BYTES:
+    if _ranged(pf):
         def run(fn: Callable[[csv_scan.Range], csv_scan.ChunkScan],
                 ranges: Sequence[csv_scan.Range]) -> list[csv_scan.ChunkScan]:
             return fan_out(pool, fn, ranges)
 
-        return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run)
+        return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run,
+                                             first=first_range)
     with open_data(store, info.uri, pf.compression, sequential=True) as fh:  # remote: ranges fetched ahead
         return csv_scan.count_records(fh, dialect)
 
@@ -167,7 +176,9 @@ class CsvReader(FormatReader):
             fact = facts[f.info.uri]
             assert isinstance(fact, CsvFacts) and fact.dialect is not None
             if fact.count is None:  # an incremental run's unchanged file has its count from the record
-                fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
+                first_range = csv_scan.SharedRead() if _ranged(f) else None
+                fact.first_range = first_range
+                fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool, first_range)
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -180,13 +191,13 @@ class CsvReader(FormatReader):
         budget = s.infer_sample_records
         if budget:
             # one read serves inference (the first `budget` records) and profiles (profile_max_rows)
-            header, records = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows))
+            header, records = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows), files)
             inferred = self._infer_sample(ctx, plan, dialect, header, records.head(budget).to_rows())
         else:  # the full-scan path: Spark infers from every record of every file
             schema = (_spark_csv(ctx, dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
                       .csv(ctx.spark_uris(plan)).schema)
             inferred = ctx.spark_schema(schema)
-            records = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
+            records = self._sample(ctx, plan, dialect, s.profile_max_rows, files)[1]
         records = records.head(s.profile_max_rows)
         # the counts (started in prefetch) ran while the sample was read and typed
         total = 0
@@ -219,16 +230,33 @@ class CsvReader(FormatReader):
 
     @staticmethod
     def _sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect,
-                budget: int) -> tuple[list[str] | None, csv_scan.CsvRecords]:
+                budget: int, facts: Sequence[FileFacts] = ()) -> tuple[list[str] | None, csv_scan.CsvRecords]:
         """The header and up to `budget` records from the table's first files (read in parallel;
-        as columns where the text is plain, see csv_scan.read_sample)."""
+        as columns where the text is plain, see csv_scan.read_sample). A big file starts with the
+        first range its count reads too (`facts[i].first_range`: read once, by whichever asks first)."""
+        first_ranges = {f.info.uri: fact.first_range for f, fact in zip(plan.files, facts)
+                        if isinstance(fact, CsvFacts) and fact.first_range is not None}
 
         def head(f: PlannedFile, want: int) -> tuple[csv_scan.CsvSample, int]:
-            with open_data(ctx.store, f.info.uri, f.compression) as fh:
-                h = csv_scan.read_sample(fh, dialect, max_records=want)
+            shared = first_ranges.get(f.info.uri)
+            data = b""
+            if shared is not None:
+                data = csv_scan.read_first_range(lambda: ctx.store.open(f.info.uri), f.info.size, shared)
+            if data:
+                with ctx.store.open(f.info.uri) as rest:
+                    rest.seek(len(data))
+                    h = csv_scan.read_sample(csv_scan.prefixed(data, rest), dialect, max_records=want)
+            else:
+                with open_data(ctx.store, f.info.uri, f.compression) as fh:
+                    h = csv_scan.read_sample(fh, dialect, max_records=want)
             return h, h.n
 
-        samples = ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head)
+        try:
+            samples = ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head)
+        finally:
+            for fact in facts:  # the shared first ranges are not kept (8 MiB each)
+                if isinstance(fact, CsvFacts):
+                    fact.first_range = None
         header = next((h.header for h in samples if h.header is not None), None)
         return header, csv_scan.CsvRecords.of(samples, budget)
 
