@@ -445,8 +445,9 @@ def count_records_ranges(open_stream: Callable[[], BinaryIO], size: int, dialect
     concurrently: `run(fn, ranges)` is [fn(r) for r in ranges] (fanout.fan_out over the run's
     pool); each range opens the file (`open_stream()`), seeks and reads its bytes once. A file
     with a stray quote is recounted sequentially with Python's csv module, as count_records does.
-    `first`: the first range is read through it (shared with the sample, see read_first_range),
-    before the others."""
+    `first`: the first range is read through it (shared with the sample, see read_first_range).
+    (Reading the first range alone before the others, for the sample to start sooner, was tried:
+    no faster on the remote bench, and 270 MB more peak RSS on the 200 MB CSV.)"""
     delimiter = dialect.delimiter
 
     def read(lo: int, hi: int) -> bytes:
@@ -465,14 +466,8 @@ def count_records_ranges(open_stream: Callable[[], BinaryIO], size: int, dialect
         return functools.reduce(lambda x, y: combine(x, y, delimiter), pieces)
 
     stitch = _Stitch(delimiter)
-    ranges = byte_ranges(size, range_bytes)
     try:
-        if first is not None and ranges:
-            # the first range alone, before the others share the bandwidth: the sample it starts
-            # is read while the rest of the file is fetched
-            stitch.add(scan(ranges[0]))
-            ranges = ranges[1:]
-        for s in run(scan, ranges):
+        for s in run(scan, byte_ranges(size, range_bytes)):
             stitch.add(s)
         return _result(stitch.records, size, "vectorized-ranges", dialect)
     except _StrayQuote:

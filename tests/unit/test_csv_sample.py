@@ -146,7 +146,7 @@ def test_arbitrary_bytes_agree_with_the_csv_module(data, header, step):
     same(data.replace(b"\x00", b""), CsvDialect(header=header), 8, step)
 
 
-def test_the_count_reads_its_first_range_through_the_shared_read_before_the_others():
+def test_the_count_reads_its_first_range_through_the_shared_read():
     from executor.metadata.csv_scan import count_records_ranges
 
     data = b"id,v\n" + b"".join(b'%d,"x%d"\n' % (i, i) for i in range(500))

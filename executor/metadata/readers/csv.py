@@ -84,8 +84,8 @@ def _ranged(pf: PlannedFile) -> bool:
 def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor,
            first_range: csv_scan.SharedRead | None = None) -> csv_scan.CsvCount:
     """The exact count of one file: a big uncompressed file from parallel ranges (each one ranged
-    read, fanned out over the run's pool; the first one read first, through `first_range`, which
-    the sample shares), any other file in one sequential pass."""
+    read, fanned out over the run's pool; the first one through `first_range`, which the sample
+    shares), any other file in one sequential pass."""
     info = pf.info
     if _ranged(pf):
         def run(fn: Callable[[csv_scan.Range], csv_scan.ChunkScan],
