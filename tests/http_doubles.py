@@ -28,7 +28,25 @@ class JsonApiHandler(BaseHTTPRequestHandler):
         return body
 
 
-class RunsGetDouble:
+class ServedDouble:
+    """A double served on 127.0.0.1 (port 0) by a ThreadingHTTPServer in a daemon thread: `host` is
+    its base URL; a `with` block starts and stops it."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class RunsGetDouble(ServedDouble):
     """GET /api/2.2/jobs/runs/get: each known run answers its (life_cycle_state, result_state,
     state_message); an unknown one answers 400 INVALID_PARAMETER_VALUE "Run N does not exist.", as
     the Jobs API does. Checks the auth header and records every request."""
@@ -64,17 +82,7 @@ class RunsGetDouble:
                 self._reply(200, {"job_id": 987, "run_id": run_id, "state": state,
                                   "tasks": [{"task_key": "extract_metadata", "run_id": run_id + 1, "state": state}]})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
     def gets(self):
         return [r for r in self.requests if not r["path"].startswith("/.well-known")]

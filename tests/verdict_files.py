@@ -20,6 +20,7 @@ from typing import Any
 
 from executor.metadata.readers import orc_footer as of
 from executor.metadata.readers import parquet_footer as pf
+from executor.metadata.readers.varint import varint, zigzag_varint
 from tests.realworld_files import rewrite_footer, write_map_file
 
 
@@ -289,7 +290,7 @@ def _version(version: list[int]) -> Callable[[list], None]:
     def mutate(ps: list) -> None:
         ps[:] = [x for x in ps if x[0] != 4]
         if version:
-            ps.append([4, of.WT_LEN, b"".join(of._put_varint(v) for v in version)])
+            ps.append([4, of.WT_LEN, b"".join(varint(v) for v in version)])
         ps.sort(key=lambda x: x[0])
     return mutate
 
@@ -393,17 +394,7 @@ def _avro_bytes(schema: Any, records: list[Any], written_as: Any = None) -> byte
     body = data[pos:]  # sync and blocks
     meta["avro.schema"] = json.dumps(schema).encode()
 
-    def long(n: int) -> bytes:
-        n = (n << 1) ^ (n >> 63)
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            if n:
-                out.append(b | 0x80)
-            else:
-                out.append(b)
-                return bytes(out)
+    long = zigzag_varint
 
     head = bytearray(b"Obj\x01") + long(len(meta))
     for k, v in meta.items():

@@ -18,7 +18,7 @@ import posixpath
 import stat
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -163,6 +163,24 @@ def _file_problem(st: os.stat_result) -> str | None:
     return None
 
 
+def _folder_entries(stat_folder: Callable[[], os.stat_result], scan: Callable[[], Iterator[os.DirEntry[str]]],
+                    folder: str, rel: str, seen: set[tuple[int, int]]) -> list[os.DirEntry[str]] | FileInfo:
+    """A folder's entries sorted by name, or the listing row that says why it is skipped: a folder
+    already walked (a symlink loop), or one that cannot be listed. `stat_folder` and `scan` look at
+    the folder by descriptor or by path (the walk's two ways)."""
+    try:
+        st = stat_folder()
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            return FileInfo(rel + "/", folder, 0, skip_reason="symlink loop")
+        seen.add(key)
+        return sorted(scan(), key=lambda e: e.name)
+    except PermissionError:
+        return FileInfo(rel + "/", folder, 0, skip_reason="permission denied")
+    except OSError as exc:
+        return FileInfo(rel + "/", folder, 0, skip_reason=f"unreadable folder ({exc.strerror})")
+
+
 class LocalFileStore:
     """Files on a local (or FUSE-mounted) file system.
 
@@ -241,21 +259,11 @@ class LocalFileStore:
     def _walk_fd(self, fd: int, folder: str, rel: str, prune: PruneRule, seen: set[tuple[int, int]]) -> Iterator[FileInfo]:
         """The listing of one opened folder (`fd`, closed here), entries reached by name relative to it."""
         try:
-            st = os.fstat(fd)
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                yield FileInfo(rel + "/", folder, 0, skip_reason="symlink loop")
+            listed = _folder_entries(lambda: os.fstat(fd), lambda: os.scandir(fd), folder, rel, seen)
+            if isinstance(listed, FileInfo):
+                yield listed
                 return
-            seen.add(key)
-            try:
-                entries = sorted(os.scandir(fd), key=lambda e: e.name)
-            except PermissionError:
-                yield FileInfo(rel + "/", folder, 0, skip_reason="permission denied")
-                return
-            except OSError as exc:
-                yield FileInfo(rel + "/", folder, 0, skip_reason=f"unreadable folder ({exc.strerror})")
-                return
-            for entry in entries:
+            for entry in listed:
                 yield from self._entry(fd, entry, folder, rel, prune, seen)
         finally:
             os.close(fd)
@@ -359,19 +367,9 @@ class LocalFileStore:
         return not (real == self._real_root or real.startswith(root))
 
     def _walk(self, folder: str, rel: str, prune: PruneRule, seen: set[tuple[int, int]]) -> Iterator[FileInfo]:
-        try:
-            st = os.stat(folder)
-            key = (st.st_dev, st.st_ino)
-            if key in seen:
-                yield FileInfo(rel + "/", folder, 0, skip_reason="symlink loop")
-                return
-            seen.add(key)
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except PermissionError:
-            yield FileInfo(rel + "/", folder, 0, skip_reason="permission denied")
-            return
-        except OSError as exc:
-            yield FileInfo(rel + "/", folder, 0, skip_reason=f"unreadable folder ({exc.strerror})")
+        entries = _folder_entries(lambda: os.stat(folder), lambda: os.scandir(folder), folder, rel, seen)
+        if isinstance(entries, FileInfo):
+            yield entries
             return
         for entry in entries:
             child_rel = f"{rel}/{entry.name}" if rel else entry.name

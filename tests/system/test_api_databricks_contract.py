@@ -5,9 +5,7 @@ path, method, body fields, auth header. Nothing real is reached."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,13 +17,13 @@ from executor.api_server import build_app
 from executor.redaction import Secret
 from executor.settings import ApiSettings
 from tests.api_helpers import AUTH, FakeReader
-from tests.http_doubles import JsonApiHandler
+from tests.http_doubles import JsonApiHandler, ServedDouble
 
 DBX_TOKEN = "dapi-test-token-abcdef"
 JOB_ID = 987
 
 
-class JobsApiDouble:
+class JobsApiDouble(ServedDouble):
     """Jobs API 2.1/2.2 double: run-now and runs/get, with the checks a real workspace would do."""
 
     def __init__(self, states):
@@ -98,17 +96,7 @@ class JobsApiDouble:
                     state["result_state"] = result
                 self._reply(200, {"job_id": JOB_ID, "run_id": run_id, "state": state})
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(Handler)
 
 
 @pytest.fixture(autouse=True)

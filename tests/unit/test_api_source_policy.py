@@ -193,3 +193,18 @@ def test_walk_refuses_a_device_inside_the_root_and_fifo_or_device_roots(tmp_path
     for root in ("/dev/zero", str(tmp_path / "pipe.csv")):
         with pytest.raises(SourceError, match="neither a folder nor a regular file"):
             list(LocalFileStore(root).list_files(lambda n: None))
+
+
+@pytest.mark.parametrize("confined", [False, True], ids=["walk", "confined walk"])
+def test_a_symlink_loop_is_listed_once_as_a_skipped_folder(tmp_path, confined):
+    from executor.sources.local import ConfinedRoot
+
+    lake = tmp_path / "lake"
+    (lake / "a" / "b").mkdir(parents=True)
+    (lake / "a" / "b" / "x.csv").write_text("c\n1\n")
+    (lake / "a" / "b" / "up").symlink_to(lake / "a", target_is_directory=True)  # a loop that stays inside
+    store = LocalFileStore(str(lake), confined=ConfinedRoot(str(lake)) if confined else None)
+    found = {f.relative: f.skip_reason for f in store.list_files(lambda name: None)}
+    assert found["a/b/x.csv"] is None
+    assert found["a/b/up/"] == "symlink loop"
+    assert not any(rel.startswith("a/b/up/b") for rel in found)  # the loop was not walked again

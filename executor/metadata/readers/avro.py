@@ -26,6 +26,7 @@ from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
 from executor.metadata.readers.arrow import unreadable_note
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
+from executor.metadata.readers.varint import zigzag_varint
 from executor.metadata.types.algebra import (
     BINARY,
     BOOLEAN,
@@ -330,19 +331,6 @@ class _Chained(io.RawIOBase):
         return len(data)
 
 
-def _long_bytes(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def java_view(fh: BinaryIO, raw: bool = False) -> BinaryIO:
     """`fh` as a container file whose header schema is java_schema's (fh itself when unchanged)."""
     meta, sync = read_header(fh)
@@ -356,11 +344,11 @@ def java_view(fh: BinaryIO, raw: bool = False) -> BinaryIO:
         fh.seek(0)
         return fh
     meta["avro.schema"] = json.dumps(clean).encode("utf-8")
-    head = bytearray(MAGIC) + _long_bytes(len(meta))
+    head = bytearray(MAGIC) + zigzag_varint(len(meta))
     for k, v in meta.items():
         key = k.encode("utf-8")
-        head += _long_bytes(len(key)) + key + _long_bytes(len(v)) + v
-    head += _long_bytes(0) + sync
+        head += zigzag_varint(len(key)) + key + zigzag_varint(len(v)) + v
+    head += zigzag_varint(0) + sync
     return io.BufferedReader(_Chained(bytes(head), fh))
 
 

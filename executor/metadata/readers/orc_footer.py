@@ -15,6 +15,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from executor.metadata.readers.varint import varint
+
 MAGIC = b"ORC"
 TAIL_READ = 16 * 1024  # bytes read from the end first; a longer tail is read in a second request
 
@@ -94,31 +96,19 @@ def decode_message(data: bytes) -> list[list[Any]]:
     return out
 
 
-def _put_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def encode_message(fields: list[list[Any]]) -> bytes:
     """The inverse of decode_message (tests use it to build tails no writer makes)."""
     out = bytearray()
     for fid, wt, v in fields:
-        out += _put_varint(fid << 3 | wt)
+        out += varint(fid << 3 | wt)
         if wt == WT_VARINT:
-            out += _put_varint(v)
+            out += varint(v)
         elif wt == WT_I64:
             out += struct.pack("<Q", v)
         elif wt == WT_I32:
             out += struct.pack("<I", v)
         else:
-            out += _put_varint(len(v)) + v
+            out += varint(len(v)) + v
     return bytes(out)
 
 

@@ -20,6 +20,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from executor.metadata.readers.varint import varint, zigzag_varint
 from executor.metadata.types.algebra import ArrayType, MapType, SparkType, StructField, StructType
 from executor.metadata.types.parquet_mapping import parquet_leaf_type
 
@@ -129,34 +130,18 @@ class _Reader:
             last = fid
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _zigzag(n: int) -> bytes:
-    return _varint((n << 1) ^ (n >> 63))
-
-
 def _encode_value(t: int, v: Any) -> bytes:
     if t == T_BYTE:
         return struct.pack("b", v)
     if t in (T_I16, T_I32, T_I64):
-        return _zigzag(v)
+        return zigzag_varint(v)
     if t == T_DOUBLE:
         return struct.pack("<d", v)
     if t == T_BINARY:
-        return _varint(len(v)) + bytes(v)
+        return varint(len(v)) + bytes(v)
     if t in (T_LIST, T_SET):
         et, items = v
-        head = bytes([(len(items) << 4) | et]) if len(items) < 15 else bytes([0xF0 | et]) + _varint(len(items))
+        head = bytes([(len(items) << 4) | et]) if len(items) < 15 else bytes([0xF0 | et]) + varint(len(items))
         if et in (T_TRUE, T_FALSE):
             return head + bytes(1 if x else 2 for x in items)
         return head + b"".join(_encode_value(et, x) for x in items)
@@ -164,7 +149,7 @@ def _encode_value(t: int, v: Any) -> bytes:
         kt, vt, items = v
         if not items:
             return b"\x00"
-        return _varint(len(items)) + bytes([(kt << 4) | vt]) + b"".join(
+        return varint(len(items)) + bytes([(kt << 4) | vt]) + b"".join(
             _encode_value(kt, k) + _encode_value(vt, x) for k, x in items)
     if t == T_STRUCT:
         return encode_struct(v)
@@ -181,7 +166,7 @@ def encode_struct(fields: list[list[Any]]) -> bytes:
             out.append((delta << 4) | wire_t)
         else:
             out.append(wire_t)
-            out += _zigzag(fid)
+            out += zigzag_varint(fid)
         if t not in (T_TRUE, T_FALSE):
             out += _encode_value(t, v)
         last = fid
