@@ -20,8 +20,10 @@ import csv
 import functools
 import io
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any, BinaryIO, cast
 
 import numpy as np
@@ -413,19 +415,49 @@ def byte_ranges(size: int, range_bytes: int | None = None) -> list[Range]:
     return [(lo, min(lo + step, size)) for lo in range(0, size, step)]
 
 
+class SharedRead:
+    """Bytes read once, by whichever caller asks first (a big file's first range: its count and
+    its sample both need it); a later caller waits for that read, which is running, never for a
+    queue. When the first read failed, a later caller reads for itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._claimed = False
+        self._done = threading.Event()
+        self._data: bytes | None = None
+
+    def get(self, read: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            mine, self._claimed = not self._claimed, True
+        if not mine:
+            self._done.wait()
+            return self._data if self._data is not None else read()
+        try:
+            self._data = read()
+            return self._data
+        finally:
+            self._done.set()
+
+
 def count_records_ranges(open_stream: Callable[[], BinaryIO], size: int, dialect: CsvDialect, run: RangeRunner,
-                         range_bytes: int | None = None) -> CsvCount:
+                         range_bytes: int | None = None, first: SharedRead | None = None) -> CsvCount:
     """Exact count of an uncompressed file of `size` bytes from ranges read and scanned
     concurrently: `run(fn, ranges)` is [fn(r) for r in ranges] (fanout.fan_out over the run's
     pool); each range opens the file (`open_stream()`), seeks and reads its bytes once. A file
-    with a stray quote is recounted sequentially with Python's csv module, as count_records does."""
+    with a stray quote is recounted sequentially with Python's csv module, as count_records does.
+    `first`: the first range is read through it (shared with the sample, see read_first_range).
+    (Reading the first range alone before the others, for the sample to start sooner, was tried:
+    no faster on the remote bench, and 270 MB more peak RSS on the 200 MB CSV.)"""
     delimiter = dialect.delimiter
+
+    def read(lo: int, hi: int) -> bytes:
+        with open_stream() as fh:
+            fh.seek(lo)
+            return fh.read(hi - lo)
 
     def scan(r: Range) -> ChunkScan:
         lo, hi = r
-        with open_stream() as fh:
-            fh.seek(lo)
-            data = fh.read(hi - lo)
+        data = first.get(lambda: read(lo, hi)) if first is not None and lo == 0 else read(lo, hi)
         if len(data) != hi - lo:
             raise OSError(f"the file changed while it was counted: {len(data)} bytes at offset {lo}, "
                           f"{hi - lo} expected (size {size} when listed); rerun the job")
@@ -492,3 +524,266 @@ def to_csv_lines(header: list[str] | None, rows: list[list[str]], delimiter: str
         writer.writerow(row)
         out.append(buf.getvalue()[:-1])
     return out
+
+
+# --------------------------------------------------------------------------- columnar samples
+#
+# The sample a CSV table is typed and profiled from (up to NUVYN_PROFILE_MAX_ROWS records) parsed
+# by Python's csv module costs a Python string per field, a list per record and a transpose: most
+# of a CSV table's CPU. Most files are plain: every quote wraps a whole field that holds no
+# delimiter, quote or newline (what pyarrow, pandas and Spark write). For such text the csv
+# module's records are the non-blank lines split at the delimiter, with a field's wrapping quotes
+# removed, so the columns are cut straight from the bytes with numpy into Arrow string arrays (no
+# decoder runs: the array is built from offsets and bytes). The text is the csv module's own
+# (decoded with the same codec and errors='replace', re-encoded as UTF-8). Any other text (a quote
+# elsewhere, a lone CR, a NUL, a leading U+FEFF, records of different widths) is read by
+# read_head, from the bytes already read: the same records either way
+# (tests/unit/test_csv_sample.py compares the two on tricky inputs).
+
+SAMPLE_READ_BYTES = HEAD_READ_BYTES  # the first read of read_sample (the next ones are sized from it)
+SAMPLE_MAX_READ_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CsvSample:
+    """A file's header and first data records, as columns (Arrow string arrays, every record of
+    the same width: `columns`) or as rows (`rows`, read_head's records)."""
+
+    header: list[str] | None
+    n: int  # data records
+    columns: list[Any] | None = None  # pyarrow.StringArray per field position
+    rows: list[list[str]] | None = None
+
+    def to_rows(self) -> list[list[str]]:
+        if self.rows is not None:
+            return self.rows
+        assert self.columns is not None
+        return [list(r) for r in zip(*(c.to_pylist() for c in self.columns))]
+
+
+def read_first_range(open_stream: Callable[[], BinaryIO], size: int, first: SharedRead) -> bytes:
+    """The bytes of count_records_ranges' first range of a file of `size` bytes, through `first`."""
+    hi = byte_ranges(size)[0][1] if size else 0
+
+    def read() -> bytes:
+        with open_stream() as fh:
+            return fh.read(hi)
+
+    return first.get(read)
+
+
+def prefixed(prefix: bytes, rest: BinaryIO) -> BinaryIO:
+    """A stream of `prefix`, then what `rest` reads from where it stands. Unbuffered: a read gives
+    at most what is left of the prefix, so that read_sample reads `rest` only for more records."""
+    return cast(BinaryIO, _Prefixed(prefix, rest))
+
+
+def _empty_strings() -> Any:
+    import pyarrow as pa
+
+    return pa.array([], pa.string())
+
+
+class _Prefixed(io.RawIOBase):
+    """The bytes already read, then the rest of the stream (read_head's fallback reads both)."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO) -> None:
+        self._prefix = memoryview(prefix)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if self._prefix.nbytes:
+            n = min(len(b), self._prefix.nbytes)
+            b[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._rest.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """The fields of plain text, record by record: field k is data[offsets[k]:offsets[k + 1]]."""
+
+    records: int
+    width: int
+    data: np.ndarray  # the text's UTF-8 bytes without delimiters, newlines and quotes
+    offsets: np.ndarray  # int64, records * width + 1
+
+    def texts(self, record: int) -> list[str]:
+        o = self.offsets
+        return [bytes(self.data[o[k]:o[k + 1]]).decode("utf-8")
+                for k in range(record * self.width, (record + 1) * self.width)]
+
+    def columns(self, first: int, last: int) -> list[Any]:
+        """Records [first, last) as one Arrow string array per field position."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        w = self.width
+        lo, hi = int(self.offsets[first * w]), int(self.offsets[last * w])
+        offsets = self.offsets[first * w:last * w + 1] - lo
+        kind = (pa.StringArray, np.int32) if hi - lo < 2**31 else (pa.LargeStringArray, np.int64)
+        fields = kind[0].from_buffers((last - first) * w, pa.py_buffer(offsets.astype(kind[1])),
+                                      pa.py_buffer(self.data[lo:hi]))
+        pool = pa.system_memory_pool()  # freed at once (the default pool keeps freed memory: peak RSS)
+        columns = [fields] if w == 1 else [pc.take(fields, pa.array(np.arange(j, (last - first) * w, w)),
+                                                   memory_pool=pool) for j in range(w)]
+        return columns if kind[1] is np.int32 else [c.cast(pa.string()) for c in columns]
+
+
+def _fields_of(text: str, delimiter: str) -> _Fields | None:
+    """The fields of plain CSV text (see above), or None when the text is not plain or its
+    records differ in width."""
+    if "\x00" in text or text.startswith("\ufeff"):
+        return None
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n"):
+            return None  # a lone CR ends a record too: left to the csv module
+        text = text.replace("\r\n", "\n")  # no field holds a newline (checked below): same records
+    if text and not text.endswith("\n"):
+        text += "\n"  # the last record may end without a newline
+    a = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    is_nl = a == _NL
+    is_sep = is_nl | (a == ord(delimiter))
+    is_quote = a == ord(QUOTE)
+    seps = np.flatnonzero(is_sep)  # delimiters and newlines, blank lines' included
+    q = np.flatnonzero(is_quote)
+    if q.size:
+        # every quote wraps a whole field that holds no delimiter, newline or quote: quotes pair up
+        # in order, each pair opening after a separator (or at the start) and closing before one,
+        # with no separator between them
+        if q.size & 1:
+            return None
+        opening, closing = q[0::2], q[1::2]
+        if not bool((is_sep[np.maximum(opening - 1, 0)] | (opening == 0)).all()) \
+                or not bool(is_sep[closing + 1].all()) \
+                or not bool((np.searchsorted(seps, opening) == np.searchsorted(seps, closing)).all()):
+            return None
+    # a blank line's newline (at the start or after a newline) ends no record: not a separator
+    starts = np.concatenate((np.zeros(1, dtype=seps.dtype), seps[:-1] + 1))  # where the field each one ends starts
+    at_nl = is_nl[seps]
+    if "\n\n" in text or text.startswith("\n"):
+        blank = at_nl & ((seps == 0) | is_nl[np.maximum(seps - 1, 0)])
+        index = np.flatnonzero(~blank)  # each separator's index among all of them
+        seps, starts = seps[index], starts[index]
+    else:
+        index = np.arange(seps.size)
+    if not seps.size:
+        return _Fields(0, 0, np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64))
+    ends = np.flatnonzero(at_nl[index])  # the index (among the separators) of each record's last one
+    width = int(ends[0]) + 1
+    if seps.size % width or not np.array_equal(ends, np.arange(width - 1, seps.size, width)):
+        return None
+    # the bytes kept before a separator: those before it less the separators and quotes before it
+    offsets = np.zeros(seps.size + 1, dtype=np.int64)
+    offsets[1:] = seps - index
+    if q.size:  # two quotes in each quoted field (one starting with a quote) up to the separator
+        offsets[1:] -= 2 * np.cumsum(a[np.minimum(starts, a.size - 1)] == ord(QUOTE))
+    return _Fields(int(seps.size) // width, width, a[~(is_sep | is_quote)], offsets)
+
+
+def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvSample:
+    """The header and up to `max_records` data records from the start of a file: the records
+    read_head gives, as columns when the text is plain (see above), else as read_head's rows."""
+    if dialect.quotechar != QUOTE or dialect.encoding not in ("utf-8", "iso-8859-1") \
+            or len(dialect.delimiter) != 1 or ord(dialect.delimiter) >= 128 or dialect.delimiter in "\r\n\"":
+        h = read_head(stream, dialect, max_records)
+        return CsvSample(h.header, len(h.rows), rows=h.rows)
+    want = max_records + (1 if dialect.header else 0)
+    buf = bytearray()
+    eof = False
+    newlines = 0
+    size = SAMPLE_READ_BYTES
+    while not eof and newlines <= want:
+        chunk = stream.read(size)
+        eof = not chunk
+        buf += chunk
+        newlines += chunk.count(b"\n") + chunk.count(b"\r")  # an upper bound of the records read
+        # the next read: what the lines still wanted take at the mean line length so far, and a
+        # tenth more (one request on a remote store rather than a few ever larger ones)
+        per_line = len(buf) / max(newlines, 1)
+        size = max(SAMPLE_READ_BYTES, min(int((want + 1 - newlines) * per_line * 1.1), SAMPLE_MAX_READ_BYTES))
+    cut = len(buf) if eof else buf.rfind(b"\n") + 1  # whole lines (a CR LF's CR stays before its LF)
+    if not eof and cut == 0:
+        cut = -1
+    found = None if cut < 0 else _fields_of(bytes(buf[:cut]).decode(dialect.python_encoding, errors="replace"),
+                                            dialect.delimiter)
+    records = 0 if found is None else found.records
+    if found is None or (not eof and records < want):  # not plain, or blank lines hid records: read_head
+        h = read_head(cast(BinaryIO, io.BufferedReader(_Prefixed(bytes(buf), stream), SAMPLE_READ_BYTES)),
+                      dialect, max_records)
+        return CsvSample(h.header, len(h.rows), rows=h.rows)
+    header: list[str] | None = None
+    first = 0
+    if dialect.header and records:
+        header = found.texts(0)
+        first = 1
+    last = min(records, first + max_records)
+    columns = found.columns(first, last) if last > first else [_empty_strings() for _ in range(found.width)]
+    return CsvSample(header, last - first, columns=columns)
+
+
+@dataclass(frozen=True)
+class CsvRecords:
+    """A table's sample records from its first files, in order: as columns (Arrow string arrays)
+    when every file's sample came as columns of one width, else as rows (lists of fields)."""
+
+    n: int
+    columns: list[Any] | None = None
+    rows: list[list[str]] | None = None
+
+    @classmethod
+    def of(cls, samples: Sequence[CsvSample], budget: int) -> CsvRecords:
+        """The first `budget` records of the samples, in order."""
+        widths = {len(s.columns) for s in samples if s.columns is not None and s.n}
+        if all(s.columns is not None for s in samples) and len(widths) <= 1:
+            import pyarrow as pa
+
+            width = widths.pop() if widths else 0
+            parts: list[list[Any]] = [[] for _ in range(width)]
+            n = 0
+            for s in samples:
+                take = min(s.n, budget - n)
+                if take <= 0:
+                    continue
+                for j, c in enumerate(cast(list[Any], s.columns)):
+                    parts[j].append(c.slice(0, take))
+                n += take
+            pool = pa.system_memory_pool()
+            return cls(n, columns=[pa.concat_arrays(p, memory_pool=pool) if len(p) != 1 else p[0] for p in parts])
+        rows: list[list[str]] = []
+        for s in samples:
+            rows.extend(s.to_rows()[: budget - len(rows)])
+        return cls(len(rows), rows=rows)
+
+    def head(self, k: int) -> CsvRecords:
+        if self.columns is not None:
+            return CsvRecords(min(k, self.n), columns=[c.slice(0, k) for c in self.columns])
+        return CsvRecords(min(k, self.n), rows=cast(list[list[str]], self.rows)[:k])
+
+    def to_rows(self) -> list[list[str]]:
+        if self.rows is not None:
+            return self.rows
+        return [list(r) for r in zip(*(c.to_pylist() for c in cast(list[Any], self.columns)))]
+
+    def by_column(self) -> Sequence[Any]:
+        """Each field position's values (a row too short for a position gives None there):
+        Arrow string arrays, or tuples (itertools.zip_longest of the rows)."""
+        if self.columns is not None:
+            return self.columns
+        return list(zip_longest(*self.rows)) if self.rows else []
+
+
+def iter_values(values: Any, step: int = 4096) -> Iterator[Any]:
+    """A column's values as Python objects, converted a slice at a time (an Arrow array) so that a
+    reader that stops early (distinct samples) converts little."""
+    if not hasattr(values, "to_pylist"):
+        yield from values
+        return
+    for lo in range(0, len(values), step):
+        yield from values.slice(lo, step).to_pylist()

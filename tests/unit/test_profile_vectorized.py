@@ -80,3 +80,16 @@ def test_types_are_read_as_spark_types_not_by_prefix():
         assert not orderable(t), t
     assert profile_column(["10", "9", ""], "DECIMAL(5)", "exact", text=True).max_value == "10"  # was a ValueError
     assert profile_column(["10", "9", ""], "struct<decimal:int>", "exact", text=True).max_value is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=40), st.integers(0, 40),
+       st.sampled_from([pa.string(), pa.large_string()]), st.booleans())
+def test_arrow_string_columns_whole_or_chunked(values, cut, typ, text):
+    # distinct counts of strings come from pc.unique (less the null), others from count_distinct
+    if text:
+        values = [v for v in values if v is not None]
+    array = pa.chunked_array([pa.array(values[:cut], typ), pa.array(values[cut:], typ)], typ)
+    for column in (array, array.combine_chunks()):
+        fast, slow = both(column, "string", text)
+        assert fast == slow

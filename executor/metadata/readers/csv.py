@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from itertools import zip_longest
 from typing import TYPE_CHECKING, Any
 
 from executor.errors import TableExtractionError
@@ -44,6 +43,8 @@ class CsvFacts(FileFacts):
     dialect: csv_scan.CsvDialect | None = None
     header: list[str] | None = None  # the file's header record, None when it has none
     count: Future[csv_scan.CsvCount] | None = None  # the exact count, running in the pool
+    # a big file's first range, read once for its count and its sample (whichever asks first)
+    first_range: csv_scan.SharedRead | None = None
 
 
 def column_names(header: list[str] | None, spark_names: list[str], where: str = "the file") -> list[str]:
@@ -77,16 +78,23 @@ store: the first read of a file this small fetches all of it); larger files are 
 `prefetch` (see _count)."""
 
 
-def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor) -> csv_scan.CsvCount:
+def _ranged(pf: PlannedFile) -> bool:
+    return pf.compression is None and pf.info.size >= csv_scan.PARALLEL_MIN_BYTES
+
+
+def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor,
+           first_range: csv_scan.SharedRead | None = None) -> csv_scan.CsvCount:
     """The exact count of one file: a big uncompressed file from parallel ranges (each one ranged
-    read, fanned out over the run's pool), any other file in one sequential pass."""
+    read, fanned out over the run's pool; the first one through `first_range`, which the sample
+    shares), any other file in one sequential pass."""
     info = pf.info
-    if pf.compression is None and info.size >= csv_scan.PARALLEL_MIN_BYTES:
+    if _ranged(pf):
         def run(fn: Callable[[csv_scan.Range], csv_scan.ChunkScan],
                 ranges: Sequence[csv_scan.Range]) -> list[csv_scan.ChunkScan]:
             return fan_out(pool, fn, ranges)
 
-        return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run)
+        return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run,
+                                             first=first_range)
     with open_data(store, info.uri, pf.compression, sequential=True) as fh:  # remote: ranges fetched ahead
         return csv_scan.count_records(fh, dialect)
 
@@ -169,7 +177,9 @@ class CsvReader(FormatReader):
             fact = facts[f.info.uri]
             assert isinstance(fact, CsvFacts) and fact.dialect is not None
             if fact.count is None:  # an incremental run's unchanged file has its count from the record
-                fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool)
+                first_range = csv_scan.SharedRead() if _ranged(f) else None
+                fact.first_range = first_range
+                fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool, first_range)
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
@@ -179,7 +189,6 @@ class CsvReader(FormatReader):
         assert isinstance(first, CsvFacts) and first.dialect is not None
         dialect = first.dialect
         table.format_details = csv_details(dialect)
-        rows: list[list[str]] = []
         budget = s.infer_sample_records
         # an incremental run: the earlier run's sample when it is provably this one (executor.metadata.window)
         slot = ctx.window(plan.name) if budget else None
@@ -189,22 +198,26 @@ class CsvReader(FormatReader):
             inferred = list(earlier.names_types)
         elif budget:
             # one read serves inference (the first `budget` records) and profiles (profile_max_rows)
-            header, rows = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows), used)
-            inferred = self._infer_sample(ctx, plan, dialect, header, rows[:budget])
+            header, records = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows), files, used)
+            inferred = self._infer_sample(ctx, plan, dialect, header, records.head(budget).to_rows())
         else:  # the full-scan path: Spark infers from every record of every file
             schema = (_spark_csv(ctx, dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
                       .csv(ctx.spark_uris(plan)).schema)
             inferred = ctx.spark_schema(schema)
-            rows = self._sample(ctx, plan, dialect, s.profile_max_rows)[1]
-        filled = len(rows) >= max(budget, s.profile_max_rows)
-        rows = rows[: s.profile_max_rows]
+            records = self._sample(ctx, plan, dialect, s.profile_max_rows, files)[1]
+        if earlier is None:
+            filled = records.n >= max(budget, s.profile_max_rows)
+            records = records.head(s.profile_max_rows)
+        else:  # no sample read: the shared first ranges are not kept (see _sample)
+            for fact in files:
+                if isinstance(fact, CsvFacts):
+                    fact.first_range = None
         # the counts (started in prefetch) ran while the sample was read and typed
         total = 0
         for f, fact in zip(plan.files, files):
             assert isinstance(fact, CsvFacts)
             total += (fact.count.result() if fact.count is not None else _count(ctx.store, f, dialect, ctx.pool)).data_rows
         table.row_count = total
-        scope = PROFILE_EXACT if len(rows) >= total else PROFILE_SAMPLED
         names = column_names(first.header, [n for n, _t in inferred], plan.files[0].info.relative or plan.files[0].info.name)
         cols: list[ColumnFacts] = []
         if earlier is not None:
@@ -214,13 +227,17 @@ class CsvReader(FormatReader):
                 cols.append(ColumnFacts(name, type_string, i + 1, True, samples).set_profile(profile))
             ctx.finish(plan, table, cols)
             return
+        scope = PROFILE_EXACT if records.n >= total else PROFILE_SAMPLED
         window = Window(files=[slot.relative.get(f.info.uri, f.info.uri) for f in plan.files[: used[0]]]
-                        if slot is not None and used else [], filled=filled, seen=len(rows), names_types=list(inferred))
-        by_column = list(zip_longest(*rows)) if rows else []  # one pass; short records give None
+                        if slot is not None and used else [], filled=filled, seen=records.n,
+                        names_types=list(inferred))
+        by_column = records.by_column()  # Arrow string arrays, or tuples where short records give None
         for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
-            values = list(by_column[i]) if i < len(by_column) else [None] * len(rows)
+            values = by_column[i] if i < len(by_column) else [None] * records.n
+            if isinstance(values, tuple):
+                values = list(values)
             profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
-            samples = ctx.samples(values)
+            samples = ctx.samples(csv_scan.iter_values(values))
             window.put(str(i), profile, samples)
             cols.append(ColumnFacts(name, type_string, i + 1, True, samples).set_profile(profile))
         if slot is not None and used:
@@ -239,24 +256,39 @@ class CsvReader(FormatReader):
 
     @staticmethod
     def _sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect,
-                budget: int, used: list[int] | None = None) -> tuple[list[str] | None, list[list[str]]]:
-        """The header and up to `budget` records from the table's first files (read in parallel);
-        `used` gets the number of files the records came from (the window's files)."""
+                budget: int, facts: Sequence[FileFacts] = (),
+                used: list[int] | None = None) -> tuple[list[str] | None, csv_scan.CsvRecords]:
+        """The header and up to `budget` records from the table's first files (read in parallel;
+        as columns where the text is plain, see csv_scan.read_sample). A big file starts with the
+        first range its count reads too (`facts[i].first_range`: read once, by whichever asks first).
+        `used` gets the number of files the records came from (the table's window, executor.metadata.window)."""
+        first_ranges = {f.info.uri: fact.first_range for f, fact in zip(plan.files, facts)
+                        if isinstance(fact, CsvFacts) and fact.first_range is not None}
 
-        def head(f: PlannedFile, want: int) -> tuple[csv_scan.CsvHead, int]:
-            with open_data(ctx.store, f.info.uri, f.compression) as fh:
-                h = csv_scan.read_head(fh, dialect, max_records=want)
-            return h, len(h.rows)
+        def head(f: PlannedFile, want: int) -> tuple[csv_scan.CsvSample, int]:
+            shared = first_ranges.get(f.info.uri)
+            data = b""
+            if shared is not None:
+                data = csv_scan.read_first_range(lambda: ctx.store.open(f.info.uri), f.info.size, shared)
+            if data:
+                with ctx.store.open(f.info.uri) as rest:
+                    rest.seek(len(data))
+                    h = csv_scan.read_sample(csv_scan.prefixed(data, rest), dialect, max_records=want)
+            else:
+                with open_data(ctx.store, f.info.uri, f.compression) as fh:
+                    h = csv_scan.read_sample(fh, dialect, max_records=want)
+            return h, h.n
 
-        header: list[str] | None = None
-        rows: list[list[str]] = []
-        heads = ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head)
-        for h in heads:
-            header = header if header is not None else h.header
-            rows.extend(h.rows[: budget - len(rows)])
+        try:
+            samples = ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head)
+        finally:
+            for fact in facts:  # the shared first ranges are not kept (8 MiB each)
+                if isinstance(fact, CsvFacts):
+                    fact.first_range = None
         if used is not None:
-            used.append(len(heads))
-        return header, rows
+            used.append(len(samples))
+        header = next((h.header for h in samples if h.header is not None), None)
+        return header, csv_scan.CsvRecords.of(samples, budget)
 
     @staticmethod
     def _infer_sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect, header: list[str] | None,

@@ -11,7 +11,7 @@ for: int, bigint, decimal(p,0), double (and the nanValue/positiveInf/negativeInf
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from executor.metadata.types.algebra import (
@@ -103,6 +103,13 @@ def make_safe_header(row: Sequence[str | None] | None, n_columns: int | None = N
             out.append(cell)
     return out
 
+
+# a value for which the tryParse* chain entered at typeSoFar's step returns typeSoFar itself
+# (ASCII values: needs_spark is False for them); decimals and nulls are left to widen
+_KEEPS: dict[SparkType, Callable[[str], bool]] = {
+    INT: lambda v: java_parse_int(v, 32), LONG: lambda v: java_parse_int(v, 64), DOUBLE: java_parse_double,
+    DATE: strict_iso_date, TIMESTAMP: is_timestamp, BOOLEAN: java_bool,
+}
 
 # where CSVInferSchema's tryParse* chain starts for each typeSoFar (a decimal: 2)
 _STEP: dict[SparkType, int] = {NULL: 0, INT: 0, LONG: 1, DOUBLE: 3, DATE: 4, TIMESTAMP: 5, BOOLEAN: 6}
@@ -202,9 +209,47 @@ class CsvSchemaInferrer:
                 types[i] = self.widen(types[i], row[i])
 
     def add_rows(self, rows: Iterable[Sequence[str | None]]) -> CsvSchemaInferrer:
-        for r in rows:
-            self.add_row(r)
+        """add_row for each record. Computed a column at a time (a column's type depends on its
+        own values only, in order); when a value is left to Spark, the records are fed again one
+        by one, so that the SparkFallback raised names the first such value in record order."""
+        rows = rows if isinstance(rows, list) else list(rows)
+        before = list(self.types)
+        try:
+            self._add_columns(rows)
+        except SparkFallback:
+            self.types = before
+            for r in rows:
+                self.add_row(r)
         return self
+
+    def _add_columns(self, rows: list[Sequence[str | None]]) -> None:
+        types = self.types
+        null = self._null
+        for i in range(len(types)):
+            t = types[i]
+            if t is STRING:
+                continue
+            keeps = _KEEPS.get(t)
+            kept: set[str] = set()  # values seen to keep the type (repeated values are common)
+            for r in rows:
+                if i >= len(r):
+                    continue
+                v = r[i]
+                if v is None or v == "" or v == null or v in kept:
+                    continue
+                # a value that parses as the column's type keeps it (what widen gives, sooner)
+                if keeps is not None and v.isascii() and keeps(v):
+                    if len(kept) < 65536:
+                        kept.add(v)
+                    continue
+                w = self.widen(t, v)
+                if w is not t:
+                    t = w
+                    if t is STRING:
+                        break
+                    keeps = _KEEPS.get(t)
+                    kept = set()
+            types[i] = t
 
     def merge(self, other: CsvSchemaInferrer) -> CsvSchemaInferrer:
         """mergeRowTypes: incompatible types become NullType (a Spark quirk, kept)."""

@@ -249,8 +249,17 @@ def _timestamp_segments(s: str) -> tuple[list[int], str | None, bool] | None:
     return seg, tz, just_time
 
 
+# the common spelling `yyyy-MM-dd HH:mm:ss[.f...]` (or a T between date and time), decided without
+# the segment parser: it parses to exactly these segments (4-digit year, no zone, no trim)
+_PLAIN_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[ T]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?\Z")
+
+
 def is_timestamp(s: str) -> bool:
     """SparkDateTimeUtils.stringToTimestamp(s, sessionZone).isDefined (TIMESTAMP_LTZ)."""
+    m = _PLAIN_TIMESTAMP.match(s)
+    if m is not None:
+        y, mo, d, h, mi, se = (int(g) for g in m.groups())
+        return h <= 23 and mi <= 59 and se <= 59 and valid_date(y, mo, d)
     parsed = _timestamp_segments(s)
     if parsed is None:
         return False
