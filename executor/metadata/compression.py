@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -57,10 +58,14 @@ def open_decompressed(raw: BinaryIO, codec: str | None) -> BinaryIO:
 
 
 @contextmanager
-def open_data(store: FileStore, uri: str, codec: str | None, sequential: bool = False) -> Iterator[BinaryIO]:
+def open_data(store: FileStore, uri: str, codec: str | None, sequential: bool = False,
+              whole: bool = False) -> Iterator[BinaryIO]:
     """A stored file as a binary stream, decompressed when it is gzip/bzip2 compressed.
-    `sequential`: the whole file will be read (a remote store fetches ranges ahead, in parallel)."""
-    with (open_sequential(store, uri) if sequential else store.open(uri)) as raw:
+    `sequential`: the whole file will be read (a remote store fetches ranges ahead, in parallel).
+    `whole`: a small file read several times over (sniffed, its head parsed, counted) is fetched once
+    into memory, so every pass after the first costs no read from storage (bytes_read counts it once)."""
+    with (open_sequential(store, uri) if sequential else store.open(uri)) as stored:
+        raw = cast(BinaryIO, io.BytesIO(stored.read())) if whole else stored
         stream = open_decompressed(raw, codec)
         try:
             yield stream

@@ -271,3 +271,28 @@ def test_scans_combine_exactly_whatever_the_split(data, cuts):
     bounds = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
     pieces = [scan_chunk(data[a:b], ",") for a, b in zip(bounds, bounds[1:])] or [scan_chunk(b"", ",")]
     assert reduce(lambda x, y: combine(x, y, ","), pieces) == scan_chunk(data, ",")
+
+
+@pytest.mark.parametrize("codec", [None, "gzip"])
+def test_a_small_files_facts_read_it_from_storage_once(tmp_path, codec):
+    """The facts step sniffs, parses the head of and counts a small file: three passes, one read of
+    its bytes from storage (summary.bytes_read counts each byte once)."""
+    import gzip
+
+    from executor.metadata.grouping import PlannedFile
+    from executor.metadata.readers.base import FileContext
+    from executor.metadata.readers.csv import CsvReader
+    from executor.settings import Settings
+    from executor.sources.base import FileInfo
+    from executor.sources.local import LocalFileStore
+
+    text = "id,name,note\n" + "".join(f'{i},name {i},"a note, with a comma {i}"\n' for i in range(12000))
+    data = text.encode() if codec is None else gzip.compress(text.encode())
+    path = tmp_path / ("t.csv" if codec is None else "t.csv.gz")
+    path.write_bytes(data)
+    assert len(text) > 4 * 64 * 1024  # bigger than the sniff and than a read buffer
+    store = LocalFileStore(str(tmp_path))
+    info = FileInfo(path.name, str(path), len(data), path.stat().st_mtime)
+    facts = CsvReader().file_facts(FileContext(store, Settings()), PlannedFile(info, compression=codec), "csv", 0)
+    assert facts.count is not None and facts.count.result().data_rows == 12000
+    assert store.counter.bytes == len(data)

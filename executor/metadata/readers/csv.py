@@ -146,7 +146,8 @@ class CsvReader(FormatReader):
 
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
         info = pf.info
-        with open_data(ctx.store, info.uri, pf.compression) as fh:
+        # a file the facts step also counts is read from storage once (sniff, head and count reread it)
+        with open_data(ctx.store, info.uri, pf.compression, whole=info.size <= COUNT_WITH_FACTS_BYTES) as fh:
             head = fh.read(csv_scan.SNIFF_BYTES)
             if b"\x00" in head[:4096]:
                 return FileFacts(error=f"{info.relative or info.name} is not a text file (binary content)")
