@@ -168,7 +168,7 @@ class MetadataExtractor:
                              reuse=reuse, sandbox=sandbox)
         reused = self._reusable_tables(source, prior, rules)
         reads, windows = self._read_missing_facts(source, reused, restored, csv_header), \
-            self._window_slots(source, reused, prior, restored)
+            self._window_slots(source, reused, prior, restored, self.settings)
         location, store, listing = source.location, source.store, source.listing
         store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
         logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
@@ -309,16 +309,19 @@ class MetadataExtractor:
 
     @staticmethod
     def _window_slots(source: SourcePlan, reused: Mapping[str, TableFacts], prior: inc.PriorRun | None,
-                      restored: Mapping[str, object]) -> dict[str, WindowSlot]:
+                      restored: Mapping[str, object], settings: Settings) -> dict[str, WindowSlot]:
         """table name -> its window slot (executor.metadata.window), for every table extracted: with the
-        earlier run's window when the record holding it is of a file unchanged now (incremental.prior_window)."""
+        earlier run's window when the record holding it is of a file unchanged now (incremental.prior_window),
+        and the rows each of its files gave the facts step's sample (plan.sample_share)."""
         out: dict[str, WindowSlot] = {}
+        shares = {id(f): sample_share(settings, t) for t in source.listing.tables for f in t.files}
         for table in source.tables:
             if table.name in reused or source.problem(table) is not None:
                 continue
             unchanged = frozenset(f.info.relative for f in table.files if f.info.uri in restored)
             out[table.name] = WindowSlot(relative={f.info.uri: f.info.relative for f in table.files},
-                                         prior=inc.prior_window(prior, table.name, unchanged), unchanged=unchanged)
+                                         prior=inc.prior_window(prior, table.name, unchanged), unchanged=unchanged,
+                                         share=shares.get(id(table.files[0])) if table.files else None)
         return out
 
     def _reused_table(self, source: SourcePlan, plan: TablePlan, old: TableFacts) -> TableFacts:

@@ -6,8 +6,9 @@ The record (`FileRecord`, one `file_facts` row per file of each ok table) holds 
 `rule_version`, the executor's version, the fingerprint of the settings that shape results, the record
 format) and the facts a table needs without opening the file again (schema signature, exact rows; CSV:
 dialect, header decision, header cells, record counts; Parquet: footer statistics with typed values
-(`encode_value`), nullability, Spark columns, notes; ORC and Avro: Spark columns and their notes). The
-record of a table's first file also holds the table's window (executor.metadata.window).
+(`encode_value`), nullability, Spark columns, notes; ORC and Avro: Spark columns and their notes; JSON:
+mode, rows, malformed records, the merged root type (types.codec)). The record of a table's first file
+also holds the table's window (executor.metadata.window).
 
 The decision, per run (README, "Incremental runs"):
   1. a listed file whose identity and rules equal its record's is not opened: its facts come from the
@@ -18,9 +19,8 @@ The decision, per run (README, "Incremental runs"):
   3. any other table is extracted as a full run extracts it, from the restored facts of its unchanged
      files and reads of the others; its window (samples, distinct counts, sampled profiles, CSV types)
      comes from the earlier run's record when it is provably the same rows (`prior_window`,
-     window.WindowSlot.usable), else it is read as in a full run. JSON and XML records hold the
-     signature and rows only: their unchanged files are read again when their table changed
-     (`needs_read`);
+     window.WindowSlot.usable), else it is read as in a full run. XML records hold the signature and
+     rows only: its unchanged files are read again when their table changed (`needs_read`);
   4. tables and files that are no longer listed drop out: the run writes only what it found.
 A failed table of the earlier run has no records, and a failed or running run is never the earlier
 run, so nothing of a failure is reused.
@@ -43,8 +43,10 @@ from executor.metadata.model import ROLE_DATA, TABLE_OK, FileRecord, TableFacts
 from executor.metadata.readers.avro import AvroFileFacts
 from executor.metadata.readers.base import FileFacts
 from executor.metadata.readers.csv import CsvFacts
+from executor.metadata.readers.json import JsonFacts, JsonScan
 from executor.metadata.readers.orc import OrcFacts
 from executor.metadata.readers.parquet import ParquetFacts
+from executor.metadata.types.codec import decode_type, encode_type
 from executor.metadata.window import Window
 from executor.settings import Settings
 from executor.sources.base import FileInfo
@@ -168,7 +170,12 @@ def decode_value(data: Any) -> Any:
 
 
 def _reader_facts(facts: FileFacts) -> dict[str, Any] | None:
-    """A Parquet, ORC or Avro file's own facts (everything its table step uses), or None for other readers."""
+    """A Parquet, ORC, Avro or JSON file's own facts (everything its table step uses but the sample rows,
+    which a changed table reads again when its window is), or None for other readers."""
+    if isinstance(facts, JsonFacts) and facts.scan is not None:
+        scan = facts.scan  # the merged root type before canonicalize: void fields, empty structs, arrays
+        return {"json": {"mode": scan.mode, "rows": scan.rows, "malformed": scan.malformed,
+                         "root": encode_type(scan.root)}}
     if isinstance(facts, ParquetFacts):
         stats = None if facts.stats is None else {
             name: [nulls, encode_value(lo), encode_value(hi), lo_ok, hi_ok]
@@ -226,7 +233,14 @@ def restore(record: FileRecord) -> FileFacts | None:
         return None  # none, or written by an executor whose record meant less: the file is read
     signature = _hashable(data["signature"])
     rows = data.get("rows")
-    parquet, orc, avro = data.get("parquet"), data.get("orc"), data.get("avro")
+    parquet, orc, avro, js = data.get("parquet"), data.get("orc"), data.get("avro"), data.get("json")
+    if isinstance(js, dict):
+        try:
+            root = decode_type(js["root"])
+        except ValueError:
+            return None
+        return JsonFacts(signature=signature, rows=rows, scan=JsonScan(
+            mode=js["mode"], rows=js["rows"], malformed=js["malformed"], root=root, sampled=False))
     if isinstance(avro, dict):
         return AvroFileFacts(signature=signature, rows=rows,
                              logical=None if avro["logical"] is None else set(avro["logical"]),

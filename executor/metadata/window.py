@@ -92,6 +92,7 @@ class WindowSlot:
     out: Window | None = None
     reused: bool = False  # the window came from the record: nothing of it was read
     read: list[str] = field(default_factory=list)  # relative paths of the files the window read
+    share: int | None = None  # the rows each file may give the sample (JSON: plan.sample_share), when known
 
     def usable(self, candidates: Sequence[str], names_types: Sequence[tuple[str, str]] | None = None,
                noted: Sequence[str] | None = None) -> Window | None:

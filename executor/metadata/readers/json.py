@@ -46,6 +46,7 @@ from executor.metadata.types.json_inference import (
     infer_value,
     root_columns,
 )
+from executor.metadata.window import Window
 
 
 @dataclass
@@ -56,6 +57,7 @@ class JsonScan:
     root: SparkType = EMPTY_STRUCT  # merged root type (before canonicalize)
     sample: list[dict[str, Any]] = field(default_factory=list)  # first rows (objects) for profiles
     first_error: str | None = None
+    sampled: bool = True  # False: restored from a record (incremental): `sample` was not kept
 
 
 def _record(scan: JsonScan, value: Any, ok: bool, sample_rows: int, error: str | None = None,
@@ -123,9 +125,10 @@ def detect_mode(head: bytes) -> str:
 
 
 def scan_json(stream: BinaryIO, *, sample_rows: int = 0, mode: str | None = None,
-              max_document_bytes: int = 1 << 31) -> JsonScan:
+              max_document_bytes: int = 1 << 31, sample_only: bool = False) -> JsonScan:
     """Read a (decompressed) JSON stream once: exact rows, malformed records, merged root type,
-    and the first `sample_rows` objects."""
+    and the first `sample_rows` objects. `sample_only`: stop once the sample is full (the first rows
+    only: the counts and type are then those of the rows read)."""
     if mode is None:
         head = stream.read(1 << 16)
         while head.strip() and b"\n" not in head.lstrip():
@@ -150,6 +153,8 @@ def scan_json(stream: BinaryIO, *, sample_rows: int = 0, mode: str | None = None
         _record(scan, value, True, sample_rows)
         return scan
     for line in stream:
+        if sample_only and len(scan.sample) >= sample_rows:
+            break
         if not line.strip():
             continue
         try:
@@ -166,8 +171,22 @@ class JsonFacts(FileFacts):
     scan: JsonScan | None = None  # the file's streaming parse: rows, malformed records, type, first rows
 
 
+def table_sample(scans: list[JsonScan], share: int, budget: int) -> int:
+    """How many of the table's first files (plan order) its sample comes from: each file gives its
+    first min(rows, share) rows (one sample entry per row), until `budget` rows."""
+    got = 0
+    for i, scan in enumerate(scans):
+        got += min(scan.rows, share)
+        if got >= budget:
+            return i + 1
+    return len(scans)
+
+
 class JsonReader(FormatReader):
     formats = ("json",)
+    # 2: the record holds the file's mode, malformed records and root type (a changed table's unchanged
+    # files are not read); records of version 1 held the signature and rows only
+    rule_version = 2
     extensions = {".json": "json", ".jsonl": "json", ".ndjson": "json"}
     compressible = True
     sniff_rank = 10
@@ -193,11 +212,8 @@ class JsonReader(FormatReader):
             assert isinstance(fact, JsonFacts) and fact.scan is not None
             scans.append(fact.scan)
         root: SparkType = EMPTY_STRUCT
-        rows: list[dict[str, Any]] = []
         for scan in scans:
             root = compatible_root(root, scan.root)
-            if len(rows) < s.profile_max_rows:
-                rows.extend(scan.sample[: s.profile_max_rows - len(rows)])
         table.row_count = total = sum(scan.rows for scan in scans)
         table.malformed_records = sum(scan.malformed for scan in scans)
         if ctx.fast:
@@ -207,10 +223,43 @@ class JsonReader(FormatReader):
             inferred = ctx.spark_schema(reader.json(ctx.spark_uris(plan)).schema)
         partition_names = set(plan.partition_keys)
         names_types = [(n, t) for n, t in inferred if n not in partition_names]
+        slot = ctx.window(plan.name)  # an incremental run: the earlier run's window when provably this one
+        # the rows each file gives the sample (plan.sample_share of the table before its schema split)
+        share = slot.share if slot is not None and slot.share is not None else s.profile_max_rows
+        uris = [f.info.uri for f in plan.files]
+        earlier = slot.usable(uris, names_types, []) if slot is not None else None
+        if earlier is not None and slot is not None and earlier.extra.get("share") == share:
+            slot.use(earlier)
+            got = {n: earlier.profile(n, total) for n, _t in names_types}
+            ctx.finish(plan, table, ctx.columns(names_types, {}, {n: v[1] for n, v in got.items()},
+                                                {n: v[0] for n, v in got.items()}))
+            return
+        used = table_sample(scans, share, s.profile_max_rows)
+        missing = [i for i in range(used) if not scans[i].sampled]
+        read: dict[int, list[dict[str, Any]]] = {}
+        if missing:  # restored files of the window: their first rows, as a full run reads them
+
+            def first_rows(i: int) -> list[dict[str, Any]]:
+                pf = plan.files[i]
+                with open_data(ctx.store, pf.info.uri, pf.compression, sequential=True) as fh:
+                    return scan_json(fh, sample_rows=share, mode=scans[i].mode, sample_only=True).sample
+
+            read = dict(zip(missing, ctx.pool.map(first_rows, missing), strict=True))  # in parallel
+        rows: list[dict[str, Any]] = []
+        for i in range(used):
+            if len(rows) < s.profile_max_rows:
+                sample = read[i] if i in read else scans[i].sample
+                rows.extend(sample[: s.profile_max_rows - len(rows)])
         doubles = {n for n, t in names_types if t in ("double", "float")}
         if doubles:  # a JSON integer in a double column reads as Spark shows it (1 -> 1.0)
             rows = [{k: (float(v) if k in doubles and isinstance(v, int) and not isinstance(v, bool) else v)
                      for k, v in r.items()} for r in rows]
         profiles = profile_rows(names_types, rows, ctx.scope(len(rows), total), s.sample_value_max_chars)
         samples = ctx.row_samples([n for n, _ in names_types], rows)
+        if slot is not None:
+            window = Window(files=[slot.relative.get(u, u) for u in uris[:used]], filled=len(rows) >= s.profile_max_rows,
+                            seen=len(rows), names_types=list(names_types), extra={"share": share})
+            for n, _t in names_types:
+                window.put(n, profiles[n], samples[n])
+            slot.record(window)
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))

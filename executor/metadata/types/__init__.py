@@ -10,5 +10,6 @@ one module per rule set of Spark's, each a port of the Scala object it names:
 * `partition_inference` -- PartitioningUtils (inferPartitionColumnValue, the partition merge);
 * `parquet_mapping` -- ParquetToSparkSchemaConverter, and the Arrow types pyarrow writes;
 * `java_text` -- the Java parsers those rules call (Integer.parseInt, BigDecimal, java.time ...);
-* `fallback` -- SparkFallback: what is outside the ported rules is left to Spark itself.
+* `fallback` -- SparkFallback: what is outside the ported rules is left to Spark itself;
+* `codec` -- types as plain JSON data and back, losslessly (what incremental records keep).
 """
