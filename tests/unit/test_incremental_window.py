@@ -22,6 +22,7 @@ from executor.metadata import incremental as inc
 from executor.metadata.extractor import MetadataExtractor
 from executor.metadata.model import FileRecord, MetadataResult
 from executor.metadata.plan import default_store_factory
+from executor.metadata.readers.json import JsonFacts
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfile
 from executor.metadata.window import WINDOW_FORMAT, Window, WindowSlot
 from executor.settings import Settings
@@ -302,3 +303,122 @@ def test_parquet_statistics_of_every_kind_restored_from_the_record_give_a_full_r
     cols = {c.column_name: c for c in full.tables[0].columns}
     assert cols["zoned"].max_value is not None and cols["f32"].null_count == 14 + 1
     assert cols["big"].max_value == "5009" + "0" * 20 and cols["s"].max_value == "v05009"
+
+
+# ---------------------------------------------------------------------- JSON
+
+# 6 files per JSON table and a window of 4 rows: each file gives its share (ceil(4 / files) = 1 row) of the
+# sample, so the window is the first 4 files and a 7th file keeps the share (1 row)
+JSON_WINDOW = replace(SMALL_WINDOW, profile_max_rows=4)
+
+
+def json_line(f: int, j: int) -> str:
+    """Records of every shape the inference meets: nested structs and arrays, nulls, empty objects, big
+    integers (decimal), mixed arrays; a malformed line now and then (_corrupt_record)."""
+    if j == 3 and f % 2 == 0:
+        return '{"id": 1, broken'
+    return json.dumps({"id": f * 10 + j, "v": None if j % 3 == 0 else j / 2, "e": {}, "nil": None,
+                       "big": 10**20 + j, "tags": [[j], []], "o": {"x": [{"y": None}, {"y": f}], "n": {}},
+                       "m": [1, "a"] if j == 2 else []})
+
+
+def write_json_lake(root: Path, files: range = range(6)) -> None:
+    for f in files:
+        write_json(root, f)
+
+
+def write_json(root: Path, f: int, extra: dict[str, object] | None = None) -> list[Path]:
+    (root / "j").mkdir(parents=True, exist_ok=True)
+    (root / "d").mkdir(parents=True, exist_ok=True)
+    lines = [json_line(f, j) for j in range(5)]
+    if extra:
+        lines.append(json.dumps(extra))
+    (root / "j" / f"part-{f:02d}.json").write_text("\n".join(lines) + "\n")
+    doc = [{"k": f * 10 + j, "s": f"s{j}", "deep": {"a": [[{"b": None}]]}} for j in range(3)]
+    (root / "d" / f"part-{f:02d}.json").write_text(json.dumps(doc, indent=2))
+    return [root / "j" / f"part-{f:02d}.json", root / "d" / f"part-{f:02d}.json"]
+
+
+def recording_extractor(settings: Settings, opened: list[str]) -> MetadataExtractor:
+    def factory(location, s):  # the real local store, each open recorded
+        store = default_store_factory(location, s)
+        real = store.open
+        store.open = lambda uri: (opened.append(uri), real(uri))[1]
+        return store
+
+    return MetadataExtractor(None, settings, store_factory=factory)
+
+
+def test_json_file_records_restore_the_scan_losslessly(tmp_path):
+    write_json_lake(tmp_path, range(2))
+    first = MetadataExtractor(None, JSON_WINDOW).extract_metadata(str(tmp_path))
+    records = [r for r in first.file_records if r.file_format == "json"]
+    assert len(records) == 4
+    for r in records:
+        data = json.loads(json.dumps(r.facts))
+        back = inc.restore(replace(r, facts=data))
+        assert isinstance(back, JsonFacts) and back.scan is not None and not back.scan.sampled
+        assert not inc.needs_read(back)
+    by_path = {r.path: r for r in records}
+    scan = inc.restore(by_path["j/part-00.json"]).scan  # type: ignore[union-attr]
+    assert (scan.mode, scan.rows, scan.malformed) == ("lines", 5, 1)
+    assert {"_corrupt_record", "nil", "e"} <= set(scan.root.names)  # void and empty-struct fields kept
+    assert inc.restore(by_path["d/part-00.json"]).scan.mode == "document"  # type: ignore[union-attr]
+
+
+def test_json_file_added_beyond_the_window_opens_only_the_new_file(tmp_path):
+    opened: list[str] = []
+    ex = recording_extractor(JSON_WINDOW, opened)
+    write_json_lake(tmp_path)
+    first = ex.extract_metadata(str(tmp_path))
+    assert all(t.status == "ok" for t in first.tables), [(t.table_name, t.error_message) for t in first.tables]
+    added = write_json(tmp_path, 9)  # sorts after the window (files 0-3)
+    opened.clear()
+    incremental = ex.extract_metadata(str(tmp_path), prior=prior_from(first, "r1"))
+    assert {Path(u).resolve() for u in opened} == {p.resolve() for p in added}
+    full = ex.extract_metadata(str(tmp_path))
+    assert comparable(incremental) == comparable(full)
+    by_name = {t.table_name: t for t in incremental.tables}
+    assert (by_name["j"].row_count, by_name["j"].malformed_records, by_name["d"].row_count) == (35, 3, 21)
+    assert {c.column_name: c.data_type for c in by_name["j"].columns}["big"] == "decimal(21,0)"
+    assert incremental.reads["windows_reused"] == 2 and incremental.reads["files_read"] == 2
+    # a file beyond the window that adds a column: the columns profiled change, the window is read again
+    # (its first rows only) with the new file, and nothing else
+    newer = write_json(tmp_path, 10, extra={"id": 5, "added": {"z": 1}})
+    opened.clear()
+    later = ex.extract_metadata(str(tmp_path), prior=prior_from(incremental, "r2"))
+    later_opened = {Path(u).resolve() for u in opened}
+    assert comparable(later) == comparable(ex.extract_metadata(str(tmp_path)))
+    window = {(tmp_path / "j" / f"part-{f:02d}.json").resolve() for f in range(4)}
+    assert later_opened == window | {newer[0].resolve(), (tmp_path / "d" / "part-10.json").resolve()}
+    assert later.reads["windows_reused"] == 1  # d: its new file keeps its columns
+
+
+def test_json_change_inside_the_window_reads_the_window_as_a_full_run(tmp_path):
+    opened: list[str] = []
+    ex = recording_extractor(JSON_WINDOW, opened)
+    write_json_lake(tmp_path)
+    first = ex.extract_metadata(str(tmp_path))
+    p = tmp_path / "j" / "part-01.json"
+    p.write_text(p.read_text().replace('"nil": null', '"nil": "now text"', 1))  # inside the window
+    os.remove(tmp_path / "d" / "part-00.json")  # a file of the window removed
+    opened.clear()
+    incremental = ex.extract_metadata(str(tmp_path), prior=prior_from(first, "r1"))
+    j_opened = {Path(u).name for u in opened if "/j/" in u}
+    full = ex.extract_metadata(str(tmp_path))
+    assert comparable(incremental) == comparable(full)
+    assert incremental.reads["windows_reused"] == 0
+    assert j_opened == {"part-00.json", "part-01.json", "part-02.json", "part-03.json"}  # the window, no more
+    assert {c.column_name: c.data_type for c in {t.table_name: t for t in full.tables}["j"].columns}["nil"] == "string"
+
+
+def test_json_window_is_read_again_when_a_file_changes_every_files_share(tmp_path):
+    # 3 files: each gives ceil(4 / 3) = 2 rows, the window is files 0-1 (filled); a 4th file sorting after it
+    # makes the share 1 row per file: the same first files give other rows, so the window is read again
+    ex = MetadataExtractor(None, JSON_WINDOW)
+    write_json_lake(tmp_path, range(3))
+    first = ex.extract_metadata(str(tmp_path))
+    write_json(tmp_path, 9)
+    incremental = ex.extract_metadata(str(tmp_path), prior=prior_from(first, "r1"))
+    assert comparable(incremental) == comparable(ex.extract_metadata(str(tmp_path)))
+    assert incremental.reads["windows_reused"] == 0
