@@ -22,8 +22,8 @@ from executor.metadata import incremental as inc
 from executor.metadata.extractor import MetadataExtractor
 from executor.metadata.model import FileRecord, MetadataResult
 from executor.metadata.plan import default_store_factory
-from executor.metadata.readers.json import JsonFacts
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfile
+from executor.metadata.readers.json import JsonFacts
 from executor.metadata.window import WINDOW_FORMAT, Window, WindowSlot
 from executor.settings import Settings
 from executor.storage import rows as R
