@@ -46,8 +46,10 @@ from executor.metadata.readers.csv import CsvFacts
 from executor.metadata.readers.json import JsonFacts, JsonScan
 from executor.metadata.readers.orc import OrcFacts
 from executor.metadata.readers.parquet import ParquetFacts
+from executor.metadata.readers.xml import XmlFacts
 from executor.metadata.types.codec import decode_type, encode_type
 from executor.metadata.window import Window
+from executor.metadata.xml_scan import XmlScan
 from executor.settings import Settings
 from executor.sources.base import FileInfo
 
@@ -176,6 +178,9 @@ def _reader_facts(facts: FileFacts) -> dict[str, Any] | None:
         scan = facts.scan  # the merged root type before canonicalize: void fields, empty structs, arrays
         return {"json": {"mode": scan.mode, "rows": scan.rows, "malformed": scan.malformed,
                          "root": encode_type(scan.root)}}
+    if isinstance(facts, XmlFacts) and facts.scan is not None:  # its types are plain tuples and strings
+        return {"xml": {"row_tag": facts.row_tag, "rows": facts.scan.rows, "corrupt": facts.scan.corrupt,
+                        "root": _json_value(facts.scan.root)}}
     if isinstance(facts, ParquetFacts):
         stats = None if facts.stats is None else {
             name: [nulls, encode_value(lo), encode_value(hi), lo_ok, hi_ok]
@@ -234,6 +239,10 @@ def restore(record: FileRecord) -> FileFacts | None:
     signature = _hashable(data["signature"])
     rows = data.get("rows")
     parquet, orc, avro, js = data.get("parquet"), data.get("orc"), data.get("avro"), data.get("json")
+    xml = data.get("xml")
+    if isinstance(xml, dict):
+        return XmlFacts(signature=signature, rows=rows, row_tag=xml["row_tag"], scan=XmlScan(
+            rows=xml["rows"], corrupt=xml["corrupt"], root=_hashable(xml["root"]), sampled=False))
     if isinstance(js, dict):
         try:
             root = decode_type(js["root"])

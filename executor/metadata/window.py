@@ -81,6 +81,18 @@ class Window:
             return None
 
 
+def share_files(rows: Sequence[int], share: int, budget: int) -> int:
+    """How many of a table's first files (plan order) its window is when each file gives its first
+    min(rows, share) rows (JSON, XML: the facts step keeps each file's share of NUVYN_PROFILE_MAX_ROWS),
+    until `budget` rows; `rows`: each file's rows (one sample entry per row)."""
+    got = 0
+    for i, n in enumerate(rows):
+        got += min(n, share)
+        if got >= budget:
+            return i + 1
+    return len(rows)
+
+
 @dataclass
 class WindowSlot:
     """One table's window in a run: the earlier run's (`prior`, set by an incremental run when its files

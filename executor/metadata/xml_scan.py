@@ -624,12 +624,17 @@ class XmlScan:
     corrupt: int = 0
     root: XmlType = field(default_factory=lambda: EMPTY_STRUCT)
     sample: list[dict[str, Any]] = field(default_factory=list)
+    sampled: bool = True  # False: restored from a record (incremental): `sample` was not kept
 
 
-def scan_xml(text: TextSource, row_tag: str, sample_rows: int = 0, rules: XmlRules = SPARK4) -> XmlScan:
-    """Every record of the file: counted, parsed alone, inferred; the first `sample_rows` kept."""
+def scan_xml(text: TextSource, row_tag: str, sample_rows: int = 0, rules: XmlRules = SPARK4,
+             sample_only: bool = False) -> XmlScan:
+    """Every record of the file: counted, parsed alone, inferred; the first `sample_rows` kept.
+    `sample_only`: stop once the sample is full (the counts and type are then those of the records read)."""
     scan = XmlScan()
     for record in iter_records(text, row_tag):
+        if sample_only and len(scan.sample) >= sample_rows:
+            break
         scan.rows += 1
         try:
             root = parse_record(record)

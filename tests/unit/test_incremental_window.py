@@ -24,6 +24,7 @@ from executor.metadata.model import FileRecord, MetadataResult
 from executor.metadata.plan import default_store_factory
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfile
 from executor.metadata.readers.json import JsonFacts
+from executor.metadata.readers.xml import XmlFacts
 from executor.metadata.window import WINDOW_FORMAT, Window, WindowSlot
 from executor.settings import Settings
 from executor.storage import rows as R
@@ -422,3 +423,52 @@ def test_json_window_is_read_again_when_a_file_changes_every_files_share(tmp_pat
     incremental = ex.extract_metadata(str(tmp_path), prior=prior_from(first, "r1"))
     assert comparable(incremental) == comparable(ex.extract_metadata(str(tmp_path)))
     assert incremental.reads["windows_reused"] == 0
+
+
+# ---------------------------------------------------------------------- XML
+
+XML_OPTIONS = {"xml": {"rowTag": "row"}}
+
+
+def write_xml(root: Path, f: int, extra: str = "") -> Path:
+    (root / "x").mkdir(parents=True, exist_ok=True)
+    rows = [f'<row id="{f * 10 + j}"><n>{j}</n><s>{"" if j % 3 == 0 else f"s{j}"}</s><t><u>{j / 2}</u><u>x</u></t>'
+            f'{"<d>2024-01-0" + str(j + 1) + "</d>" if j % 2 else ""}</row>' for j in range(5)]
+    if f % 2 == 0:
+        rows.append("<row><broken></row>")  # a corrupt record
+    path = root / "x" / f"part-{f:02d}.xml"
+    path.write_text('<?xml version="1.0"?>\n<rows>\n' + "\n".join(rows) + extra + "\n</rows>\n")
+    return path
+
+
+def test_xml_types_cross_json_losslessly(tmp_path):
+    for f in range(3):
+        write_xml(tmp_path, f)
+    first = MetadataExtractor(None, JSON_WINDOW).extract_metadata(str(tmp_path), format_options=XML_OPTIONS)
+    for r in first.file_records:
+        back = inc.restore(replace(r, facts=json.loads(json.dumps(r.facts))))
+        assert isinstance(back, XmlFacts) and back.scan is not None and not inc.needs_read(back)
+        assert back.row_tag == "row" and back.scan.root[0] == "struct"
+        assert isinstance(back.scan.root[1], tuple) and all(isinstance(x, tuple) for x in back.scan.root[1])
+    assert inc.restore(first.file_records[0]).scan.corrupt == 1  # type: ignore[union-attr]
+
+
+def test_xml_file_added_beyond_the_window_opens_only_the_new_file_and_a_change_inside_reads_it(tmp_path):
+    opened: list[str] = []
+    ex = recording_extractor(JSON_WINDOW, opened)
+    for f in range(6):
+        write_xml(tmp_path, f)
+    first = ex.extract_metadata(str(tmp_path), format_options=XML_OPTIONS)
+    assert [t.status for t in first.tables] == ["ok"], [t.error_message for t in first.tables]
+    added = write_xml(tmp_path, 9)
+    opened.clear()
+    incremental = ex.extract_metadata(str(tmp_path), format_options=XML_OPTIONS, prior=prior_from(first, "r1"))
+    assert [Path(u).resolve() for u in opened] == [added.resolve()]
+    assert comparable(incremental) == comparable(ex.extract_metadata(str(tmp_path), format_options=XML_OPTIONS))
+    assert incremental.reads["windows_reused"] == 1 and incremental.tables[0].row_count == 7 * 5 + 3
+    write_xml(tmp_path, 1, extra="<row><n>new</n></row>")  # inside the window: n becomes a string
+    opened.clear()
+    later = ex.extract_metadata(str(tmp_path), format_options=XML_OPTIONS, prior=prior_from(incremental, "r2"))
+    assert {Path(u).name for u in opened} == {f"part-{f:02d}.xml" for f in range(4)}  # the window, no more
+    assert comparable(later) == comparable(ex.extract_metadata(str(tmp_path), format_options=XML_OPTIONS))
+    assert later.reads["windows_reused"] == 0

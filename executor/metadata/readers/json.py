@@ -46,7 +46,7 @@ from executor.metadata.types.json_inference import (
     infer_value,
     root_columns,
 )
-from executor.metadata.window import Window
+from executor.metadata.window import Window, share_files
 
 
 @dataclass
@@ -171,17 +171,6 @@ class JsonFacts(FileFacts):
     scan: JsonScan | None = None  # the file's streaming parse: rows, malformed records, type, first rows
 
 
-def table_sample(scans: list[JsonScan], share: int, budget: int) -> int:
-    """How many of the table's first files (plan order) its sample comes from: each file gives its
-    first min(rows, share) rows (one sample entry per row), until `budget` rows."""
-    got = 0
-    for i, scan in enumerate(scans):
-        got += min(scan.rows, share)
-        if got >= budget:
-            return i + 1
-    return len(scans)
-
-
 class JsonReader(FormatReader):
     formats = ("json",)
     # 2: the record holds the file's mode, malformed records and root type (a changed table's unchanged
@@ -234,7 +223,7 @@ class JsonReader(FormatReader):
             ctx.finish(plan, table, ctx.columns(names_types, {}, {n: v[1] for n, v in got.items()},
                                                 {n: v[0] for n, v in got.items()}))
             return
-        used = table_sample(scans, share, s.profile_max_rows)
+        used = share_files([scan.rows for scan in scans], share, s.profile_max_rows)
         missing = [i for i in range(used) if not scans[i].sampled]
         read: dict[int, list[dict[str, Any]]] = {}
         if missing:  # restored files of the window: their first rows, as a full run reads them
