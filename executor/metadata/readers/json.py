@@ -23,6 +23,11 @@ merged), null-only fields -> string, empty objects dropped. Conflicting types wi
 compatibleType does (bigint+double -> double, anything else -> string). A malformed record adds
 the column `_corrupt_record: string`. Differences left: Python's parser rejects single-quoted
 strings (Spark's allowSingleQuotes=true accepts them): such records count as malformed here.
+
+Incremental runs: a file's record keeps its mode, rows, malformed records and merged root type
+(executor.metadata.incremental), not its sample rows; a changed table's window (the first rows of
+its first files, each file giving its share of NUVYN_PROFILE_MAX_ROWS) is reused when provably the
+same (executor.metadata.window), else its restored files are read again up to their share.
 """
 
 from __future__ import annotations
