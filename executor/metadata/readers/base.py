@@ -27,7 +27,7 @@ from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProf
 from executor.metadata.samples import distinct_samples
 from executor.metadata.types.fallback import SparkFallback
 from executor.metadata.types.partition_inference import HIVE_DEFAULT_PARTITION, infer_partition_types
-from executor.metadata.window import WindowSlot
+from executor.metadata.window import Window, WindowSlot, share_files
 from executor.redaction import SECRETS
 from executor.sandbox.pool import ReaderSandbox, in_process
 from executor.settings import Settings
@@ -222,6 +222,58 @@ class TableContext:
         finally:
             for fut, _guess in pending:
                 fut.cancel()
+
+    def sample_share(self, plan: TablePlan) -> int:
+        """The rows each file of a JSON/XML table gives its samples and profiles: the facts step keeps each
+        file's share of NUVYN_PROFILE_MAX_ROWS (plan.sample_share of the table before its schema split, in
+        the table's window slot; in a run without slots, all of it)."""
+        slot = self.window(plan.name)
+        return slot.share if slot is not None and slot.share is not None else self.settings.profile_max_rows
+
+    def reused_window(self, plan: TablePlan, table: TableFacts, names_types: list[tuple[str, str]], total: int,
+                      extra: Mapping[str, Any]) -> bool:
+        """An incremental run: `table`'s columns from the earlier run's window when it is provably this
+        table's (executor.metadata.window: the same unchanged first files, columns and `extra`); True when
+        they were filled."""
+        slot = self.window(plan.name)
+        earlier = slot.usable([f.info.uri for f in plan.files], names_types, []) if slot is not None else None
+        if slot is None or earlier is None or earlier.extra != extra:
+            return False
+        slot.use(earlier)
+        got = {n: earlier.profile(n, total) for n, _t in names_types}
+        self.finish(plan, table, self.columns(names_types, {}, {n: v[1] for n, v in got.items()},
+                                              {n: v[0] for n, v in got.items()}))
+        return True
+
+    def share_rows(self, plan: TablePlan, counts: Sequence[int], kept: Sequence[list[dict[str, Any]] | None],
+                   share: int, read: Callable[[PlannedFile], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], int]:
+        """(the rows, the number of first files they come from) of a table whose files each give their first
+        `share` rows until profile_max_rows (JSON, XML; window.share_files): the rows the facts step `kept`,
+        or, for a file restored from an earlier run's record (None), `read(file)` in the pool."""
+        budget = self.settings.profile_max_rows
+        used = share_files(counts, share, budget)
+        missing = [i for i in range(used) if kept[i] is None]
+        read_rows = dict(zip(missing, self.pool.map(lambda i: read(plan.files[i]), missing), strict=True))
+        rows: list[dict[str, Any]] = []
+        for i in range(used):
+            if len(rows) < budget:
+                rows.extend((read_rows[i] if i in read_rows else kept[i] or [])[: budget - len(rows)])
+        return rows, used
+
+    def record_window(self, plan: TablePlan, used: int, rows: int, names_types: list[tuple[str, str]],
+                      profiles: Mapping[str, ColumnProfile], samples: Mapping[str, list[str]],
+                      extra: dict[str, Any]) -> None:
+        """This run's window of a table whose samples and profiles came from its first `used` files
+        (`rows` rows), recorded for the next incremental run (nothing when the run records none)."""
+        slot = self.window(plan.name)
+        if slot is None:
+            return
+        window = Window(files=[slot.relative.get(f.info.uri, f.info.uri) for f in plan.files[:used]],
+                        filled=rows >= self.settings.profile_max_rows, seen=rows, names_types=list(names_types),
+                        extra=extra)
+        for n, _t in names_types:
+            window.put(n, profiles[n], samples[n])
+        slot.record(window)
 
     def samples(self, values: Iterable[Any]) -> list[str]:
         s = self.settings

@@ -51,7 +51,6 @@ from executor.metadata.types.json_inference import (
     infer_value,
     root_columns,
 )
-from executor.metadata.window import Window, share_files
 
 
 @dataclass
@@ -217,43 +216,22 @@ class JsonReader(FormatReader):
             inferred = ctx.spark_schema(reader.json(ctx.spark_uris(plan)).schema)
         partition_names = set(plan.partition_keys)
         names_types = [(n, t) for n, t in inferred if n not in partition_names]
-        slot = ctx.window(plan.name)  # an incremental run: the earlier run's window when provably this one
-        # the rows each file gives the sample (plan.sample_share of the table before its schema split)
-        share = slot.share if slot is not None and slot.share is not None else s.profile_max_rows
-        uris = [f.info.uri for f in plan.files]
-        earlier = slot.usable(uris, names_types, []) if slot is not None else None
-        if earlier is not None and slot is not None and earlier.extra.get("share") == share:
-            slot.use(earlier)
-            got = {n: earlier.profile(n, total) for n, _t in names_types}
-            ctx.finish(plan, table, ctx.columns(names_types, {}, {n: v[1] for n, v in got.items()},
-                                                {n: v[0] for n, v in got.items()}))
-            return
-        used = share_files([scan.rows for scan in scans], share, s.profile_max_rows)
-        missing = [i for i in range(used) if not scans[i].sampled]
-        read: dict[int, list[dict[str, Any]]] = {}
-        if missing:  # restored files of the window: their first rows, as a full run reads them
+        share = ctx.sample_share(plan)
+        if ctx.reused_window(plan, table, names_types, total, {"share": share}):
+            return  # an incremental run: the earlier run's window, provably this table's
 
-            def first_rows(i: int) -> list[dict[str, Any]]:
-                pf = plan.files[i]
-                with open_data(ctx.store, pf.info.uri, pf.compression, sequential=True) as fh:
-                    return scan_json(fh, sample_rows=share, mode=scans[i].mode, sample_only=True).sample
+        def first_rows(pf: PlannedFile) -> list[dict[str, Any]]:  # a restored file's first rows, as a full run reads them
+            with open_data(ctx.store, pf.info.uri, pf.compression, sequential=True) as fh:
+                return scan_json(fh, sample_rows=share, mode=mode_of[pf.info.uri], sample_only=True).sample
 
-            read = dict(zip(missing, ctx.pool.map(first_rows, missing), strict=True))  # in parallel
-        rows: list[dict[str, Any]] = []
-        for i in range(used):
-            if len(rows) < s.profile_max_rows:
-                sample = read[i] if i in read else scans[i].sample
-                rows.extend(sample[: s.profile_max_rows - len(rows)])
+        mode_of = {f.info.uri: scan.mode for f, scan in zip(plan.files, scans, strict=True)}
+        rows, used = ctx.share_rows(plan, [scan.rows for scan in scans],
+                                    [scan.sample if scan.sampled else None for scan in scans], share, first_rows)
         doubles = {n for n, t in names_types if t in ("double", "float")}
         if doubles:  # a JSON integer in a double column reads as Spark shows it (1 -> 1.0)
             rows = [{k: (float(v) if k in doubles and isinstance(v, int) and not isinstance(v, bool) else v)
                      for k, v in r.items()} for r in rows]
         profiles = profile_rows(names_types, rows, ctx.scope(len(rows), total), s.sample_value_max_chars)
         samples = ctx.row_samples([n for n, _ in names_types], rows)
-        if slot is not None:
-            window = Window(files=[slot.relative.get(u, u) for u in uris[:used]], filled=len(rows) >= s.profile_max_rows,
-                            seen=len(rows), names_types=list(names_types), extra={"share": share})
-            for n, _t in names_types:
-                window.put(n, profiles[n], samples[n])
-            slot.record(window)
+        ctx.record_window(plan, used, len(rows), names_types, profiles, samples, {"share": share})
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))

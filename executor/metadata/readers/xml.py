@@ -22,7 +22,6 @@ from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
 from executor.metadata.readers.base import FileContext, FileFacts, TableContext, TypedFormatReader, text_head
-from executor.metadata.window import Window, share_files
 from executor.metadata.xml_scan import (
     EMPTY_STRUCT,
     XmlRules,
@@ -142,43 +141,22 @@ class XmlReader(TypedFormatReader[XmlFacts, XmlOptions]):
         partition_names = set(plan.partition_keys)
         names_types = [(n, t) for n, t in inferred if n not in partition_names]
         canonical_root = canonical(root) or EMPTY_STRUCT
-        slot = ctx.window(plan.name)  # an incremental run: the earlier run's window when provably this one
-        # the rows each file gives the sample (plan.sample_share of the table before its schema split), and
-        # the merged type the sampled rows are conformed to
-        share = slot.share if slot is not None and slot.share is not None else s.profile_max_rows
+        # the rows each file gives the sample, and the merged type the sampled rows are conformed to
+        share = ctx.sample_share(plan)
         extra = {"share": share, "root": json.loads(json.dumps(canonical_root))}
-        uris = [f.info.uri for f in plan.files]
-        earlier = slot.usable(uris, names_types, []) if slot is not None else None
-        if earlier is not None and slot is not None and earlier.extra == extra:
-            slot.use(earlier)
-            got = {n: earlier.profile(n, total) for n, _t in names_types}
-            ctx.finish(plan, table, ctx.columns(names_types, {}, {n: v[1] for n, v in got.items()},
-                                                {n: v[0] for n, v in got.items()}))
-            return
-        used = share_files([scan.rows for scan in scans], share, s.profile_max_rows)
-        missing = [i for i in range(used) if not scans[i].sampled]
-        read: dict[int, list[dict[str, Any]]] = {}
-        if missing:  # restored files of the window: their first records, as a full run reads them
+        if ctx.reused_window(plan, table, names_types, total, extra):
+            return  # an incremental run: the earlier run's window, provably this table's
 
-            def first_rows(i: int) -> list[dict[str, Any]]:
-                pf = plan.files[i]
-                with open_data(ctx.store, pf.info.uri, pf.compression) as fh:
-                    return scan_xml(_Decoded(fh), str(row_tag), share, rules, sample_only=True).sample
+        def first_rows(pf: PlannedFile) -> list[dict[str, Any]]:  # a restored file's first records, as a full run reads them
+            with open_data(ctx.store, pf.info.uri, pf.compression) as fh:
+                return scan_xml(_Decoded(fh), str(row_tag), share, rules, sample_only=True).sample
 
-            read = dict(zip(missing, ctx.pool.map(first_rows, missing), strict=True))  # in parallel
-        rows: list[dict[str, Any]] = []
-        for i in range(used):
-            if len(rows) < s.profile_max_rows:
-                rows.extend((read[i] if i in read else scans[i].sample)[: s.profile_max_rows - len(rows)])
+        rows, used = ctx.share_rows(plan, [scan.rows for scan in scans],
+                                    [scan.sample if scan.sampled else None for scan in scans], share, first_rows)
         rows = [conform_row(r, canonical_root) for r in rows]
         profiles = profile_rows(names_types, rows, ctx.scope(len(rows), total), s.sample_value_max_chars)
         samples = ctx.row_samples([n for n, _ in names_types], rows)
-        if slot is not None:
-            window = Window(files=[slot.relative.get(u, u) for u in uris[:used]], filled=len(rows) >= s.profile_max_rows,
-                            seen=len(rows), names_types=list(names_types), extra=extra)
-            for n, _t in names_types:
-                window.put(n, profiles[n], samples[n])
-            slot.record(window)
+        ctx.record_window(plan, used, len(rows), names_types, profiles, samples, extra)
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))
 
     def plan_details(self, plan: TablePlan, facts: Mapping[str, FileFacts]) -> dict[str, Any]:
