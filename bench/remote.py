@@ -5,7 +5,7 @@ Starts Azurite (`.tools/node_modules/.bin/azurite-blob`) and a latency proxy (be
 a fresh process (so that its peak RSS is its own) through the proxy, with the proxy's counters:
 
   parquet   Parquet files in many tables          anchor: pyarrow's AzureFileSystem footer scan
-  csv       CSV folders                           (compared per file with the Parquet part)
+  csv       CSV folders                           anchor: every file downloaded whole (compared per file with Parquet too)
   big_csv   one big CSV                           anchor: the blob downloaded with parallel ranges
   delta     Delta tables with many commits        anchor: delta-rs (deltalake) log replay + row counts
   scale     one table of many Parquet files       (compared with the Parquet part: time, RSS)
@@ -278,7 +278,7 @@ def worker_ours(job: dict[str, Any]) -> dict[str, Any]:
     from executor.sandbox.pool import READER_PRELOAD, ReaderSandbox, scrub_environment
     from executor.settings import SandboxSettings
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     # as a run: its own reader sandbox (NUVYN_READER_ISOLATION=false: decoders in process), started inside the timing
     sandbox = ReaderSandbox(SandboxSettings.from_env(os.environ), env=scrub_environment(os.environ),
                             preload=READER_PRELOAD)
@@ -287,7 +287,7 @@ def worker_ours(job: dict[str, Any]) -> dict[str, Any]:
     finally:
         sandbox.close()
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "rows": {t.table_name: t.row_count for t in result.tables},
+    return {"cpu_seconds": _cpu_seconds() - c0, "seconds": seconds, "rows": {t.table_name: t.row_count for t in result.tables},
             "sandbox_calls": sandbox.stats().calls,
             "failed": {t.table_name: t.error_message for t in result.tables if t.status != "ok"},
             "files": result.files_found, "peak_rss_mb": _rss_mb()}
@@ -302,7 +302,7 @@ def worker_pyarrow(job: dict[str, Any]) -> dict[str, Any]:
     fs = AzureFileSystem(ACCOUNT, account_key=ACCOUNT_KEY, blob_storage_authority=job["authority"],
                          blob_storage_scheme="http", dfs_storage_authority=job["authority"],
                          dfs_storage_scheme="http")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     dataset = ds.dataset(job["container"], filesystem=fs, format="parquet")
     fragments = list(dataset.get_fragments())
 
@@ -313,7 +313,7 @@ def worker_pyarrow(job: dict[str, Any]) -> dict[str, Any]:
     with ThreadPoolExecutor(job["threads"]) as pool:
         counts = list(pool.map(rows, fragments))
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "total_rows": sum(counts), "files": len(fragments), "peak_rss_mb": _rss_mb()}
+    return {"cpu_seconds": _cpu_seconds() - c0, "seconds": seconds, "total_rows": sum(counts), "files": len(fragments), "peak_rss_mb": _rss_mb()}
 
 
 def worker_download(job: dict[str, Any]) -> dict[str, Any]:
@@ -344,9 +344,27 @@ def worker_download(job: dict[str, Any]) -> dict[str, Any]:
             return self.pos
 
     sink = Sink()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     blob.download_blob(max_concurrency=job["threads"]).readinto(sink)
-    return {"seconds": time.perf_counter() - t0, "bytes": sink.n, "peak_rss_mb": _rss_mb()}
+    return {"cpu_seconds": _cpu_seconds() - c0, "seconds": time.perf_counter() - t0, "bytes": sink.n, "peak_rss_mb": _rss_mb()}
+
+
+def worker_download_all(job: dict[str, Any]) -> dict[str, Any]:
+    """The transfer time of a container's blobs: listed, then each downloaded whole (one GET) in
+    `threads` threads, the bytes dropped (what the CSV folders cost before any parsing)."""
+    from azure.storage.blob import ContainerClient
+
+    container = ContainerClient.from_connection_string(job["connection_string"], job["container"],
+                                                       max_single_get_size=64 * 1024 * 1024)
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+    names = [b.name for b in container.list_blobs()]
+
+    def fetch(name: str) -> int:
+        return len(container.download_blob(name).readall())
+
+    with ThreadPoolExecutor(job["threads"]) as pool:
+        total = sum(pool.map(fetch, names))
+    return {"cpu_seconds": _cpu_seconds() - c0, "seconds": time.perf_counter() - t0, "bytes": total, "files": len(names), "peak_rss_mb": _rss_mb()}
 
 
 def worker_deltars(job: dict[str, Any]) -> dict[str, Any]:
@@ -355,33 +373,64 @@ def worker_deltars(job: dict[str, Any]) -> dict[str, Any]:
 
     options = {"account_name": ACCOUNT, "account_key": ACCOUNT_KEY, "endpoint": job["endpoint"],
                "allow_http": "true"}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     rows: dict[str, int] = {}
     for name in job["tables"]:
         dt = DeltaTable(f"az://{job['container']}/{name}", storage_options=options)
         dt.schema()
         actions = dt.get_add_actions(flatten=True)
         rows[name] = int(sum(x or 0 for x in actions.column("num_records").to_pylist()))
-    return {"seconds": time.perf_counter() - t0, "rows": rows, "peak_rss_mb": _rss_mb()}
+    return {"cpu_seconds": _cpu_seconds() - c0, "seconds": time.perf_counter() - t0, "rows": rows, "peak_rss_mb": _rss_mb()}
 
 
-WORKERS = {"ours": worker_ours, "pyarrow": worker_pyarrow, "download": worker_download, "deltars": worker_deltars}
+WORKERS = {"ours": worker_ours, "pyarrow": worker_pyarrow, "download": worker_download,
+           "download_all": worker_download_all, "deltars": worker_deltars}
+
+
+def _tree_cpu_seconds(roots: list[int]) -> float:
+    """CPU seconds (user + system) used so far by the processes under `roots` (them included)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    total = 0.0
+    for pid, (_ppid, cpu) in stats.items():
+        p, seen = pid, 0
+        while p and p not in roots and seen < 64:
+            p, seen = stats.get(p, (0, 0.0))[0], seen + 1
+        if p in roots:
+            total += cpu
+    return total
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_worker(servers: Servers, job: dict[str, Any]) -> dict[str, Any]:
-    """One worker process; the proxy's counters for exactly its run."""
+    """One worker process; the proxy's counters for exactly its run, and the CPU seconds Azurite
+    and the proxy used meanwhile (on this machine they share the cores with the worker)."""
     servers.control("/reset")
+    server_cpu = _tree_cpu_seconds([p.pid for p in servers.procs])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUVYN_", "AZURE_"))}
     env["PYTHONPATH"] = str(REPO)
     proc = subprocess.run([sys.executable, "-m", "bench.remote", "--worker", json.dumps(job)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=3600, check=False)
     stats = servers.control("/stats")
+    server_cpu = _tree_cpu_seconds([p.pid for p in servers.procs]) - server_cpu
     if proc.returncode != 0:
         raise RuntimeError(f"worker {job['kind']} failed: {proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["proxy"] = {"requests": stats["requests"], "kinds": stats["kinds"], "connections": stats["connections"],
                     "peak_open": stats["peak_open"], "mb_down": round(stats["bytes_s2c"] / 2**20, 2),
                     "range_sizes": stats["range_sizes"]}
+    out["server_cpu_seconds"] = server_cpu
     return out
 
 
@@ -409,6 +458,8 @@ def _summary(part: str, ours: dict[str, Any], files: int, rtt_ms: float, threads
             "requests_per_file": round(px["requests"] / max(files, 1), 2), "kinds": px["kinds"],
             "connections": px["connections"], "peak_open": px["peak_open"], "mb_down": px["mb_down"],
             "peak_rss_mb": round(ours["peak_rss_mb"], 1),
+            "cpu_seconds": round(ours.get("cpu_seconds", 0.0), 2),
+            "azurite_and_proxy_cpu_seconds": round(ours.get("server_cpu_seconds", 0.0), 2),
             "limit_seconds": round(px["requests"] * rtt_ms / 1000 / threads, 2)}
 
 
@@ -479,6 +530,10 @@ def _anchor(servers: Servers, base: dict[str, Any], part: str, files: int, expec
         anchor = run_worker(servers, {**base, "kind": "download", "container": container_of(part), "blob": "big.csv"})
         return {"name": "parallel ranged download (transfer time)", **_summary(part, anchor, files, rtt, threads),
                 "mb_per_s": round(anchor["bytes"] / 2**20 / anchor["seconds"], 1)}
+    if part == "csv":
+        anchor = run_worker(servers, {**base, "kind": "download_all", "container": container_of(part)})
+        return {"name": "every file downloaded whole (transfer time)", **_summary(part, anchor, files, rtt, threads),
+                "mb_per_s": round(anchor["bytes"] / 2**20 / anchor["seconds"], 1)}
     if part == "delta":
         anchor = run_worker(servers, {**base, "kind": "deltars", "container": container_of(part),
                                       "tables": sorted(expected)})
@@ -511,13 +566,14 @@ def _targets(parts: dict[str, Any]) -> dict[str, Any]:
 def render(out: dict[str, Any]) -> str:
     lines = [f"threads {out['threads']}, RTT {out['rtt_ms']:g} ms, {out['machine']['cpus']} cpus, "
              f"load {out['machine']['load']:.1f}", "",
-             "| part | who | seconds | requests/file | connections | MB down | peak RSS MB | limit s | rows exact |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| part | who | seconds | CPU s (worker / Azurite+proxy) | requests/file | connections | MB down | "
+             "peak RSS MB | limit s | rows exact |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for part, s in out["parts"].items():
         rows = [("ours", s)] + ([(s["anchor"]["name"], s["anchor"])] if "anchor" in s else [])
         for who, r in rows:
             lines.append(f"| {part} ({s['files']} files, {s['mb']} MB) | {who} | {r['seconds']} | "
-                         f"{r['requests_per_file']} | {r['connections']} | {r['mb_down']} | {r['peak_rss_mb']} | "
+                         f"{r['cpu_seconds']} / {r['azurite_and_proxy_cpu_seconds']} | {r['requests_per_file']} | {r['connections']} | {r['mb_down']} | {r['peak_rss_mb']} | "
                          f"{r['limit_seconds']} | {r.get('rows_exact', '')} |")
     lines += [f"{part}: anchor failed: {s['anchor_error']}" for part, s in out["parts"].items() if "anchor_error" in s]
     lines += ["", "targets: " + ", ".join(f"{k} {v}" for k, v in out["targets"].items())]

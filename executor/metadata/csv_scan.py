@@ -95,11 +95,21 @@ def _head_rows(text: str, delimiter: str, limit: int = 50) -> list[list[str]]:
     return rows
 
 
-def detect_delimiter(text: str, truncated: bool) -> str:
-    """The candidate delimiter that splits the head's records into the most consistent columns."""
+HEAD_ROWS = 200  # the records of a file's head that the header rule judges
+
+
+def detect_delimiter(text: str, truncated: bool, parsed: dict[str, list[list[str]]] | None = None) -> str:
+    """The candidate delimiter that splits the head's records into the most consistent columns
+    (judged on the first 50 records). A candidate absent from the text splits nothing (one field
+    per record) and is not parsed. `parsed` gets each parsed candidate's first HEAD_ROWS records."""
     best, best_score = ",", (0.0, 0)
     for cand in DELIMITERS:
-        rows = _head_rows(text, cand)
+        if cand not in text:
+            continue
+        head = _head_rows(text, cand, limit=HEAD_ROWS)
+        if parsed is not None:
+            parsed[cand] = head
+        rows = head[:50]  # what a parse stopped at 50 records gives
         if truncated and len(rows) > 1:
             rows = rows[:-1]  # the last record of a cut head may be incomplete
         if not rows:
@@ -141,18 +151,20 @@ def decide_header(rows: list[list[str]], spark_version: str = "3.5") -> HeaderDe
     3. a year (an integer 1800-2100) in the first record counts as a value only over a column of
        years: `district,2022` over counts or amounts is a header.
     A header cell that is text in a typed column (`id`, `2017-2018 season` over numbers) fails 1.
+    Columns are judged in order, each typed only when it is reached: the first column that shows a
+    header decides (the reason names it), so a header file is seldom typed past its first columns.
     """
     if len(rows) < 2:
         return HeaderDecision(True, "fewer than two records: the first record is the header (Spark header=true)")
     first, rest = rows[0], rows[1:]
     n = len(first)
     try:
-        inf = CsvSchemaInferrer(n, spark_version=spark_version).add_rows(rest)
-        types = inf.column_types()
+        inf = CsvSchemaInferrer(n, spark_version=spark_version)
         probe = CsvSchemaInferrer(1, spark_version=spark_version)
         evidence: list[str] = []
-        for i, t in enumerate(types):
-            cell = first[i] if i < len(first) else ""
+        for i in range(n):
+            cell = first[i]
+            t = inf.add_column(i, rest)  # typed even under a blank cell: a value left to Spark decides
             if t is STRING or cell == "":
                 continue
             if probe.widen(inf.types[i], cell) != inf.types[i]:
@@ -184,13 +196,14 @@ def sniff_dialect(head: bytes, *, delimiter: str | None = None, header: bool | N
     body = head[len(codecs.BOM_UTF8):] if bom else head
     text = body.decode(encoding, errors="replace")
     truncated = len(head) >= SNIFF_BYTES
-    delim = delimiter or detect_delimiter(text, truncated)
+    parsed: dict[str, list[list[str]]] = {}
+    delim = delimiter or detect_delimiter(text, truncated, parsed)
     if header is None and csv_header in (HEADER_TRUE, HEADER_FALSE):
         header, reason = csv_header == HEADER_TRUE, f"csv_header={csv_header} (payload)"
     elif header is not None:
         reason = f"header={str(header).lower()} (given)"
     else:
-        rows = _head_rows(text, delim, limit=200)
+        rows = parsed[delim] if delim in parsed else _head_rows(text, delim, limit=HEAD_ROWS)
         if truncated and len(rows) > 2:
             rows = rows[:-1]
         decision = decide_header(rows, spark_version)
@@ -647,7 +660,8 @@ def _fields_of(text: str, delimiter: str) -> _Fields | None:
         text = text.replace("\r\n", "\n")  # no field holds a newline (checked below): same records
     if text and not text.endswith("\n"):
         text += "\n"  # the last record may end without a newline
-    a = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    raw = text.encode("utf-8")
+    a = np.frombuffer(raw, dtype=np.uint8)
     is_nl = a == _NL
     is_sep = is_nl | (a == ord(delimiter))
     is_quote = a == ord(QUOTE)
@@ -667,7 +681,7 @@ def _fields_of(text: str, delimiter: str) -> _Fields | None:
     # a blank line's newline (at the start or after a newline) ends no record: not a separator
     starts = np.concatenate((np.zeros(1, dtype=seps.dtype), seps[:-1] + 1))  # where the field each one ends starts
     at_nl = is_nl[seps]
-    if "\n\n" in text or text.startswith("\n"):
+    if b"\n\n" in raw or raw.startswith(b"\n"):  # (bytes: sooner than the str search)
         blank = at_nl & ((seps == 0) | is_nl[np.maximum(seps - 1, 0)])
         index = np.flatnonzero(~blank)  # each separator's index among all of them
         seps, starts = seps[index], starts[index]
@@ -781,9 +795,13 @@ class CsvRecords:
 
 def iter_values(values: Any, step: int = 4096) -> Iterator[Any]:
     """A column's values as Python objects, converted a slice at a time (an Arrow array) so that a
-    reader that stops early (distinct samples) converts little."""
+    reader that stops early (distinct samples) converts little. A slice of an Arrow array gives
+    each of its values once, in order of first appearance (pc.unique): what distinct samples keep
+    of it, without a Python object per repeated value."""
     if not hasattr(values, "to_pylist"):
         yield from values
         return
+    import pyarrow.compute as pc
+
     for lo in range(0, len(values), step):
-        yield from values.slice(lo, step).to_pylist()
+        yield from pc.unique(values.slice(lo, step)).to_pylist()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from executor.errors import PayloadError
 from executor.metadata.csv_scan import decide_header, sniff_dialect
@@ -119,3 +121,49 @@ def test_extraction_records_decision_in_tables_row(tmp_path):
     assert row["column_notes"] is None
     forced = ex.extract_metadata(str(tmp_path), csv_header="false").tables[0]
     assert (forced.csv_header, forced.row_count, forced.csv_header_reason) == (False, 3, "csv_header=false (payload)")
+
+
+def _every_column_typed_first(rows_, spark_version="3.5"):  # type: ignore[no-untyped-def]
+    """The rule as it was before columns were typed lazily: every column typed, then judged."""
+    from executor.metadata.csv_scan import _is_year
+    from executor.metadata.types.algebra import NUMERIC_PRECEDENCE, STRING, DecimalType
+    from executor.metadata.types.csv_inference import CsvSchemaInferrer
+    from executor.metadata.types.fallback import SparkFallback
+
+    if len(rows_) < 2:
+        return True, None
+    first, rest = rows_[0], rows_[1:]
+    try:
+        inf = CsvSchemaInferrer(len(first), spark_version=spark_version).add_rows(rest)
+        probe = CsvSchemaInferrer(1)
+        evidence = 0
+        for i, t in enumerate(inf.column_types()):
+            cell = first[i]
+            if t is STRING or cell == "":
+                continue
+            if probe.widen(inf.types[i], cell) != inf.types[i]:
+                return True, i
+            if t in NUMERIC_PRECEDENCE or isinstance(t, DecimalType):
+                values = [r[i] for r in rest if i < len(r) and r[i] != ""]
+                if _is_year(cell) and not all(_is_year(v) for v in values):
+                    return True, i
+            evidence += 1
+    except SparkFallback:
+        return True, "fallback"
+    return (not evidence), None
+
+
+HEADER_TOKENS = ["id", "name", "", "1", "2021", "1999", "1.5", "2021-01-16", "2021-01-16 10:00:00", "true", "x",
+                 "\u0661", "2021-01-16 10:00:00 Mars/Olympus", "-3"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda n: st.lists(st.lists(st.sampled_from(HEADER_TOKENS), min_size=n, max_size=n),
+                                                    min_size=0, max_size=8)))
+def test_columns_typed_lazily_decide_as_every_column_typed_first(rows_):
+    # the same decision always; the same column named unless a value left to Spark decided before
+    header, column = _every_column_typed_first(rows_)
+    decision = decide_header(rows_)
+    assert decision.header == header
+    if isinstance(column, int):
+        assert decision.reason.startswith(f"first-record field {column + 1} ") or "types not judged" in decision.reason

@@ -224,3 +224,17 @@ def test_a_big_files_sample_shares_the_first_range_with_its_count(tmp_path, monk
     assert facts(shared) == facts(own)
     assert shared.tables[0].row_count == 6001
     assert own.reads["bytes_read"] - shared.reads["bytes_read"] == 32 * 1024
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["", "a", "b", "A", "x" * 150, "ü", "1", "01"])), max_size=60),
+       st.integers(1, 9), st.integers(1, 7))
+def test_distinct_samples_from_arrow_slices_equal_those_of_the_values(values, step, count):
+    # iter_values gives an Arrow slice's values once each, in order of first appearance: the same
+    # distinct samples as every value in order
+    import pyarrow as pa
+
+    from executor.metadata.samples import distinct_samples
+
+    column = pa.array(values, pa.string())
+    assert distinct_samples(csv_scan.iter_values(column, step), count, 100) == distinct_samples(values, count, 100)

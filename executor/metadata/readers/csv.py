@@ -200,7 +200,7 @@ class CsvReader(FormatReader):
         elif budget:
             # one read serves inference (the first `budget` records) and profiles (profile_max_rows)
             header, records = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows), files, used)
-            inferred = self._infer_sample(ctx, plan, dialect, header, records.head(budget).to_rows())
+            inferred = self._infer_sample(ctx, plan, dialect, header, records.head(budget))
         else:  # the full-scan path: Spark infers from every record of every file
             schema = (_spark_csv(ctx, dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
                       .csv(ctx.spark_uris(plan)).schema)
@@ -293,15 +293,17 @@ class CsvReader(FormatReader):
 
     @staticmethod
     def _infer_sample(ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect, header: list[str] | None,
-                      rows: list[list[str]]) -> list[tuple[str, str]]:
-        """[(Spark's column name, type)] for the sample: the ported rules, else Spark itself."""
+                      records: csv_scan.CsvRecords) -> list[tuple[str, str]]:
+        """[(Spark's column name, type)] for the sample: the ported rules (over the columns when
+        the sample came as columns), else Spark itself."""
         if ctx.fast:
             try:
                 return [(n, t.simple_string()) for n, t in infer_csv_schema(
-                    header if dialect.header else None, rows, spark_version=ctx.spark_version)]
+                    header if dialect.header else None, records.rows or (), spark_version=ctx.spark_version,
+                    columns=records.columns)]
             except SparkFallback as exc:
                 logger.debug("table %s: asking Spark for the CSV schema (%s)", plan.name, exc)
-        lines = csv_scan.to_csv_lines(header, rows, dialect.delimiter)
+        lines = csv_scan.to_csv_lines(header, records.to_rows(), dialect.delimiter)
         # Spark's reader over the lines themselves (classic: an RDD; Spark Connect: a Parse relation)
         return ctx.spark_schema(csv_from_lines(ctx.session(), lines, _spark_csv_options(dialect)).schema)
 

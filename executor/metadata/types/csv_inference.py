@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from executor.metadata.types.algebra import (
     BOOLEAN,
@@ -109,6 +110,20 @@ def make_safe_header(row: Sequence[str | None] | None, n_columns: int | None = N
 _KEEPS: dict[SparkType, Callable[[str], bool]] = {
     INT: lambda v: java_parse_int(v, 32), LONG: lambda v: java_parse_int(v, 64), DOUBLE: java_parse_double,
     DATE: strict_iso_date, TIMESTAMP: is_timestamp, BOOLEAN: java_bool,
+}
+
+# values that surely keep each type: an ASCII subset of what _KEEPS accepts (RE2, matched by
+# Arrow over a whole column at once); any other value goes through widen, in order
+_SURE_DAY = (r"[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+             r"|(?:0[13578]|1[02])-31)")
+_SURE: dict[SparkType, str] = {
+    INT: r"^[+-]?[0-9]{1,9}$",
+    LONG: r"^[+-]?[0-9]{1,18}$",
+    DOUBLE: r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$",
+    DATE: f"^{_SURE_DAY}$",
+    # Spark's timestamp parser reads a date alone too (midnight)
+    TIMESTAMP: f"^{_SURE_DAY}" + r"(?:[ T](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?)?$",
+    BOOLEAN: r"^(?i:true|false)$",
 }
 
 # where CSVInferSchema's tryParse* chain starts for each typeSoFar (a decimal: 2)
@@ -222,10 +237,17 @@ class CsvSchemaInferrer:
                 self.add_row(r)
         return self
 
-    def _add_columns(self, rows: list[Sequence[str | None]]) -> None:
+    def add_column(self, i: int, rows: Sequence[Sequence[str | None]]) -> SparkType:
+        """Column i's type after the records' values in it (what add_rows gives that column: a
+        column's type depends on its own values only), as Spark reports it (a column of nulls only
+        is string). Raises SparkFallback at the column's first value left to Spark."""
+        self._add_columns(rows if isinstance(rows, list) else list(rows), (i,))
+        return self.column_types()[i]
+
+    def _add_columns(self, rows: list[Sequence[str | None]], only: Sequence[int] | None = None) -> None:
         types = self.types
         null = self._null
-        for i in range(len(types)):
+        for i in range(len(types)) if only is None else only:
             t = types[i]
             if t is STRING:
                 continue
@@ -251,6 +273,59 @@ class CsvSchemaInferrer:
                     kept = set()
             types[i] = t
 
+    def add_columns(self, columns: Sequence[Any]) -> CsvSchemaInferrer:
+        """add_rows for records given as columns (Arrow string arrays of one length, null or ''
+        for a missing value): the values that surely keep a column's type (_SURE) are matched by
+        Arrow over the column at once, the others go through widen in record order. When a value
+        is left to Spark, the records are fed again one by one (see add_rows)."""
+        before = list(self.types)
+        try:
+            for i, column in enumerate(columns[: len(self.types)]):
+                self.types[i] = self._column_type(self.types[i], column)
+        except SparkFallback:
+            self.types = before
+            for r in zip(*(c.to_pylist() for c in columns)):
+                self.add_row(r)
+        return self
+
+    def _column_type(self, t: SparkType, column: Any) -> SparkType:
+        """The type after a column's values, from `t`: each pass skips the values that are null or
+        surely keep the type so far, and widens with the others in order until one changes it;
+        the next pass starts after that value (a type changes a few times at most)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        pos, n = 0, len(column)
+        while t is not STRING and pos < n:
+            rest = column.slice(pos) if pos else column
+            skip = pc.fill_null(pc.equal(rest, ""), True)
+            if self._null != "":
+                skip = pc.or_(skip, pc.fill_null(pc.equal(rest, self._null), False))
+            sure = _SURE.get(t)
+            if sure is not None:
+                skip = pc.or_(skip, pc.fill_null(pc.match_substring_regex(rest, sure), False))
+            todo = np.flatnonzero(~skip.to_numpy(zero_copy_only=False))
+            if not todo.size:
+                break
+            keeps = _KEEPS.get(t)
+            kept: set[str] = set()
+            changed = False
+            for k, v in zip(todo.tolist(), rest.take(pa.array(todo)).to_pylist()):
+                if v in kept:
+                    continue
+                if keeps is not None and v.isascii() and keeps(v):
+                    if len(kept) < 65536:
+                        kept.add(v)
+                    continue
+                w = self.widen(t, v)
+                if w != t:
+                    t, pos, changed = w, pos + k + 1, True
+                    break
+            if not changed:
+                break
+        return t
+
     def merge(self, other: CsvSchemaInferrer) -> CsvSchemaInferrer:
         """mergeRowTypes: incompatible types become NullType (a Spark quirk, kept)."""
         a, b = self.types, other.types
@@ -274,7 +349,7 @@ class CsvSchemaInferrer:
 
 def infer_csv_schema(header: Sequence[str | None] | None, rows: Iterable[Sequence[str | None]],
                      options: Mapping[str, object] | None = None, *, case_sensitive: bool = False,
-                     spark_version: str = "3.5") -> list[tuple[str, SparkType]]:
+                     spark_version: str = "3.5", columns: Sequence[Any] | None = None) -> list[tuple[str, SparkType]]:
     """Spark's CSV schema inference (``inferSchema=true``) over already-tokenized records.
 
     header:  the header record's fields (``header=true``), or None for ``header=false`` (then
@@ -286,9 +361,18 @@ def infer_csv_schema(header: Sequence[str | None] | None, rows: Iterable[Sequenc
              accepted and ignored; nullValue/nanValue/positiveInf/negativeInf are honoured; any
              other option that changes inference (dateFormat, timestampFormat, locale,
              preferDate=false ...) raises :class:`SparkFallback`.
+    columns: the same records as columns (Arrow string arrays, see CsvSchemaInferrer.add_columns)
+             instead of `rows` (then given as ()).
     Returns [(column name, Spark type)]. Raises :class:`SparkFallback` when a value is outside
     the exactly ported rules (region time-zone names, extended years, Unicode digits).
     """
+    if columns is not None:
+        if header is None and (not columns or not len(columns[0])):
+            return []
+        n = len(header) if header is not None else len(columns)
+        names = make_safe_header(header, n, header=header is not None, case_sensitive=case_sensitive,
+                                 null_value=_csv_options(options)["nullValue"])
+        return CsvSchemaInferrer(n, options, spark_version).add_columns(columns).schema(names)
     rows = iter(rows)
     pending: list[Sequence[str | None]] = []
     if header is None:
