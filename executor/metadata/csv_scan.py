@@ -417,7 +417,6 @@ def count_records(stream: BinaryIO, dialect: CsvDialect, chunk_bytes: int = CHUN
 
 RANGE_BYTES = 8 * 1024 * 1024  # one ranged read (one request on a remote store) per range
 SCAN_BYTES = 1024 * 1024  # a range is scanned in pieces of this size (combine)
-PARALLEL_MIN_BYTES = 4 * RANGE_BYTES  # smaller files are counted in one sequential pass
 
 Range = tuple[int, int]
 RangeRunner = Callable[[Callable[[Range], ChunkScan], Sequence[Range]], list[ChunkScan]]

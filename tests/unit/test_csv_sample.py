@@ -195,9 +195,11 @@ def test_a_shared_read_is_read_once_and_waited_for():
     assert failing.get(lambda: b"mine") == b"mine"  # the first read failed: a later caller reads
 
 
-def test_a_big_files_sample_shares_the_first_range_with_its_count(tmp_path, monkeypatch):
-    """The first range of a file counted from ranges is read once, for the count and the sample,
-    and the table's facts are those of a run where each reads it for itself."""
+@pytest.mark.parametrize("range_bytes", [32 * 1024, 128 * 1024])  # 6 ranges, 2 ranges
+def test_a_big_files_sample_shares_the_first_range_with_its_count(tmp_path, monkeypatch, range_bytes):
+    """The first range of a file counted from ranges (every uncompressed file above
+    COUNT_WITH_FACTS_BYTES) is read once, for the count and the sample, and the table's facts are
+    those of a run where each reads it for itself."""
     from executor.metadata.extractor import MetadataExtractor
     from executor.metadata.readers import csv as csv_reader
     from executor.settings import Settings
@@ -207,8 +209,7 @@ def test_a_big_files_sample_shares_the_first_range_with_its_count(tmp_path, monk
     (tmp_path / "t" / "big.csv").write_text("id,name,amount,day\n" + rows)
     (tmp_path / "t" / "small.csv").write_text('id,name,amount,day\n1,"a",2.5,2021-02-01\n')
     monkeypatch.setattr(csv_reader, "COUNT_WITH_FACTS_BYTES", 4096)  # counted by prefetch, from ranges
-    monkeypatch.setattr(csv_scan, "PARALLEL_MIN_BYTES", 4096)
-    monkeypatch.setattr(csv_scan, "RANGE_BYTES", 32 * 1024)
+    monkeypatch.setattr(csv_scan, "RANGE_BYTES", range_bytes)
     settings = Settings(io_threads=4, infer_sample_records=200, profile_max_rows=5000)
 
     def facts(result):  # type: ignore[no-untyped-def]
@@ -223,7 +224,7 @@ def test_a_big_files_sample_shares_the_first_range_with_its_count(tmp_path, monk
     own = MetadataExtractor(None, settings).extract_metadata(str(tmp_path))
     assert facts(shared) == facts(own)
     assert shared.tables[0].row_count == 6001
-    assert own.reads["bytes_read"] - shared.reads["bytes_read"] == 32 * 1024
+    assert own.reads["bytes_read"] - shared.reads["bytes_read"] == range_bytes
 
 
 @settings(max_examples=200, deadline=None)

@@ -245,7 +245,9 @@ def test_big_csv_files_are_counted_from_ranges_through_the_store(tmp_path, monke
     rows = "".join(f'{i},"text {i}\nmore"\r\n' if i % 5 == 0 else f"{i},plain {i}\n" for i in range(5000))
     path = tmp_path / "big.csv"
     path.write_bytes(("id,note\n" + rows).encode())
-    monkeypatch.setattr(csv_scan, "PARALLEL_MIN_BYTES", 4096)
+    from executor.metadata.readers import csv as csv_reader
+
+    monkeypatch.setattr(csv_reader, "COUNT_WITH_FACTS_BYTES", 4096)  # above it: counted from ranges
     monkeypatch.setattr(csv_scan, "RANGE_BYTES", 1000)
     store = LocalFileStore(str(tmp_path))
     opened = []

@@ -79,14 +79,16 @@ store: the first read of a file this small fetches all of it); larger files are 
 
 
 def _ranged(pf: PlannedFile) -> bool:
-    return pf.compression is None and pf.info.size >= csv_scan.PARALLEL_MIN_BYTES
+    """Every uncompressed file that prefetch counts is counted from parallel ranges, its first one
+    shared with the sample (a file read whole by the facts step, or a compressed one, is not)."""
+    return pf.compression is None and pf.info.size > COUNT_WITH_FACTS_BYTES
 
 
 def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool: Executor,
            first_range: csv_scan.SharedRead | None = None) -> csv_scan.CsvCount:
-    """The exact count of one file: a big uncompressed file from parallel ranges (each one ranged
-    read, fanned out over the run's pool; the first one through `first_range`, which the sample
-    shares), any other file in one sequential pass."""
+    """The exact count of one file: an uncompressed one from parallel ranges (each one ranged read,
+    fanned out over the run's pool; the first one through `first_range`, which the sample shares),
+    a compressed one in one sequential pass."""
     info = pf.info
     if _ranged(pf):
         def run(fn: Callable[[csv_scan.Range], csv_scan.ChunkScan],
