@@ -47,6 +47,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -448,10 +449,14 @@ class RangeGetter:
             return str(self._token.token)
 
     def headers(self, url: str, start: int, length: int, etag: str | None) -> dict[str, str]:
-        headers = {"x-ms-date": formatdate(usegmt=True), "x-ms-range": f"bytes={start}-{start + length - 1}",
-                   "x-ms-version": API_VERSION}
+        headers = {"x-ms-range": f"bytes={start}-{start + length - 1}"}
         if etag:
             headers["If-Match"] = etag
+        return self._signed(url, headers)
+
+    def _signed(self, url: str, headers: dict[str, str]) -> dict[str, str]:
+        """`headers` with the date, version and the credential's Authorization (none for a SAS)."""
+        headers = {"x-ms-date": formatdate(usegmt=True), "x-ms-version": API_VERSION, **headers}
         if self._key is not None:
             headers["Authorization"] = f"SharedKey {self.account}:{self.sign(url, headers)}"
         elif self.credential.kind == "default" and hasattr(self.token_credential, "get_token"):
@@ -474,14 +479,40 @@ class RangeGetter:
 
     def get(self, name: str, start: int, length: int, etag: str | None, label: str) -> tuple[int, bytes]:
         """(HTTP status, body) of one ranged GET, retried while the answer is transient."""
+        url = self.url(name)
+        return self._request(url, lambda: self.headers(url, start, length, etag), label)
+
+    def list_page(self, prefix: str, delimiter: str | None, marker: str | None, label: str,
+                  max_results: int | None = None) -> tuple[int, bytes]:
+        """(HTTP status, body) of one List Blobs page (5000 blobs, metadata included: ADLS folder
+        markers), parsed by parse_list_page; the same request the SDK makes, without its deserializer
+        (~0.2 ms of CPU per blob: 200 s for a million-blob listing, against ~20 s)."""
+        from urllib.parse import urlencode
+
+        params = {"restype": "container", "comp": "list", "include": "metadata"}
+        if prefix:
+            params["prefix"] = prefix
+        if delimiter:
+            params["delimiter"] = delimiter
+        if marker:
+            params["marker"] = marker
+        if max_results:
+            params["maxresults"] = str(max_results)
+        url = f"{self.container_url}?{urlencode(params, quote_via=quote, safe='/')}"
+        sas = getattr(self.token_credential, "signature", None)
+        if sas is None and self.credential.kind == "sas":
+            sas = reveal(self.credential.sas_token)
+        if sas:
+            url += "&" + sas.lstrip("?")
+        return self._request(url, lambda: self._signed(url, {}), label)
+
+    def _request(self, url: str, headers: Callable[[], dict[str, str]], label: str) -> tuple[int, bytes]:
         import urllib3
 
-        url = self.url(name)
         for attempt in range(self.retries + 1):
             try:
                 with self.limiter.request():
-                    response = self.http.request("GET", url, headers=self.headers(url, start, length, etag),
-                                                 preload_content=True)
+                    response = self.http.request("GET", url, headers=headers(), preload_content=True)
             except urllib3.exceptions.HTTPError as exc:  # connection refused, reset, timed out
                 if attempt == self.retries:
                     raise OSError(f"{label}: the storage account cannot be reached ({type(exc).__name__})") from None
@@ -539,7 +570,8 @@ class AzureBlobFileStore:
         self.cache = WholeFileCache(self.settings.io_cache_bytes)
         self._pool: ThreadPoolExecutor | None = None  # read-ahead ranges and listing pages
         self._sleep: Callable[[float], None] = time.sleep
-        self.getter = getter  # ranged GETs without the SDK's pipeline (None: through the SDK client)
+        self.getter = getter  # ranged GETs and listings without the SDK's pipeline (None: through the SDK client)
+        self.list_page_size: int | None = None  # blobs per listing page (None: the service's 5000)
         self.counter = ReadCounter()  # bytes downloaded from blobs (summary.bytes_read)
 
     # ------------------------------------------------------------------ construction (the edge)
@@ -675,13 +707,38 @@ class AzureBlobFileStore:
         raise SourceError(f"no blobs under {where} in container {self.location.container!r} of storage account "
                           f"{self.location.account!r}; check data_source_path")
 
-    def _pages(self, paged: Any) -> Iterator[list[Any]]:
-        """The pages of an SDK listing, each fetched (under the limiter) while the one before is consumed."""
-        pages = paged.by_page()
+    def _list_page(self, prefix: str, delimiter: str | None, marker: str | None) -> tuple[list[Any], str | None]:
+        """One page of a listing and the marker of the next (None: the last page): the blobs, and with
+        a delimiter the sub-folder prefixes before them (the SDK's order). Requested and parsed without
+        the SDK's deserializer (RangeGetter.list_page); a refused or failed request is made again by
+        the SDK, whose error (or answer) is the listing's."""
+        if self.getter is not None:
+            try:
+                status, body = self.getter.list_page(prefix, delimiter, marker, f"listing {self._label(prefix)}",
+                                                     self.list_page_size)
+                if status < 300:
+                    return parse_list_page(body)
+            except OSError:
+                pass
+        per_page = {"results_per_page": self.list_page_size} if self.list_page_size else {}
+        paged = (self.client.walk_blobs(name_starts_with=prefix or None, delimiter=delimiter, include=["metadata"],
+                                        **per_page)
+                 if delimiter else self.client.list_blobs(name_starts_with=prefix or None, include=["metadata"],
+                                                          **per_page))
+        pages = paged.by_page(continuation_token=marker)
+        page = self._call(lambda: next(pages, None))
+        return ([] if page is None else list(page)), pages.continuation_token or None
+
+    def _pages(self, prefix: str) -> Iterator[list[Any]]:
+        """The pages of a flat listing, each fetched (under the limiter) while the one before is consumed."""
+        state: dict[str, Any] = {"marker": None, "done": False}
 
         def fetch() -> list[Any] | None:
-            page = self._call(lambda: next(pages, None))
-            return None if page is None else list(page)
+            if state["done"]:
+                return None
+            items, state["marker"] = self._list_page(prefix, None, state["marker"])
+            state["done"] = state["marker"] is None
+            return items
 
         nxt: Future[list[Any] | None] = self.pool.submit(fetch)
         while True:
@@ -692,9 +749,9 @@ class AzureBlobFileStore:
             yield items
 
     def _flat(self, prefix: str, prune: PruneRule) -> Iterator[Any]:
-        """Blobs (SDK items) and pruned folders ((relative folder, reason), once each) in name order."""
+        """Blobs and pruned folders ((relative folder, reason), once each) in name order."""
         reported: set[str] = set()
-        for page in self._pages(self.client.list_blobs(name_starts_with=prefix or None, include=["metadata"])):
+        for page in self._pages(prefix):
             for blob in page:
                 segs = blob.name[len(prefix):].split("/")
                 pruned = None
@@ -712,11 +769,13 @@ class AzureBlobFileStore:
     def _folder(self, folder: str) -> list[Any]:
         """The blobs and sub-folder prefixes directly in `folder` (every page), in name order. Runs
         in the pool: its pages are fetched here, one after another (a task never waits on the pool)."""
-        pages = self.client.walk_blobs(name_starts_with=folder or None, delimiter="/", include=["metadata"]).by_page()
         items: list[Any] = []
-        while (page := self._call(lambda: next(pages, None))) is not None:
+        marker: str | None = None
+        while True:
+            page, marker = self._list_page(folder, "/", marker)
             items.extend(page)
-        return items
+            if marker is None:
+                return items
 
     def _walk(self, prefix: str, prune: PruneRule) -> Iterator[Any]:
         """Depth first in name order (the flat listing's order); while a folder is walked, the next
@@ -1012,6 +1071,55 @@ def _container(location: Location) -> str:
     if not location.is_azure or not location.container:
         raise SourceError(f"{location.display!r} is not an Azure container path")
     return location.container
+
+
+@dataclass(frozen=True)
+class ListedBlob:
+    """A blob of a List Blobs page (the fields of the SDK's BlobProperties the store reads)."""
+
+    name: str
+    size: int
+    etag: str | None
+    last_modified: datetime | None
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ListedPrefix:
+    """A sub-folder of a delimiter listing (the SDK's BlobPrefix): its name ends with the delimiter."""
+
+    name: str
+    size: None = None
+
+
+def parse_list_page(body: bytes) -> tuple[list[Any], str | None]:
+    """(items, next marker) of a List Blobs answer (EnumerationResults XML): the page's prefixes,
+    then its blobs, each in the answer's order, as the SDK gives them; a name the service encoded
+    (Encoded="true": characters XML cannot hold) is decoded as the SDK decodes it."""
+    import xml.etree.ElementTree as ET
+    from email.utils import parsedate_to_datetime
+    from urllib.parse import unquote
+
+    root = ET.fromstring(body)
+    prefixes: list[Any] = []
+    blobs: list[Any] = []
+    listed = root.find("Blobs")
+    for el in () if listed is None else listed:
+        name_el = el.find("Name")
+        name = (name_el.text or "") if name_el is not None else ""
+        if name_el is not None and name_el.get("Encoded") == "true":
+            name = unquote(name)
+        if el.tag == "BlobPrefix":
+            prefixes.append(ListedPrefix(name))
+        elif el.tag == "Blob":
+            props = el.find("Properties")
+            get = props.findtext if props is not None else (lambda _tag: None)
+            modified = get("Last-Modified")
+            meta_el = el.find("Metadata")
+            blobs.append(ListedBlob(name=name, size=int(get("Content-Length") or 0), etag=get("Etag"),
+                                    last_modified=parsedate_to_datetime(modified) if modified else None,
+                                    metadata={} if meta_el is None else {m.tag: m.text or "" for m in meta_el}))
+    return prefixes + blobs, root.findtext("NextMarker") or None
 
 
 def _is_prefix(item: Any) -> bool:

@@ -66,10 +66,32 @@ class FakePaged:
     def __iter__(self):
         return iter(self.items)
 
-    def by_page(self):
-        for i in range(0, max(len(self.items), 1), self.page_size):
-            self.store.list_requests += 1
-            yield iter(self.items[i:i + self.page_size])
+    def by_page(self, continuation_token=None):
+        return FakePages(self, int(continuation_token or 0))
+
+
+class FakePages:
+    """The SDK's page iterator: each next() is one request; continuation_token marks the next page
+    (None after the last one), and by_page(continuation_token=...) starts there."""
+
+    def __init__(self, paged: FakePaged, start: int) -> None:
+        self.paged, self.start, self.continuation_token = paged, start, None
+        self.done = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        p = self.paged
+        if self.done:
+            raise StopIteration
+        p.store.list_requests += 1
+        end = self.start + p.page_size
+        page = p.items[self.start:end]
+        self.continuation_token = str(end) if end < len(p.items) else None
+        self.done = self.continuation_token is None
+        self.start = end
+        return iter(page)
 
 
 class FakeContainer:
@@ -500,3 +522,30 @@ def test_every_resolved_credential_keeps_its_secret_as_a_secret():
         held = cred.sas_token if cred.kind == "sas" else cred.account_key
         assert isinstance(held, Secret) and held.get_secret_value() == value
         assert value not in repr(cred) and value not in str(held)
+
+
+def test_a_list_blobs_page_is_parsed_as_the_sdk_reads_it():
+    from datetime import datetime, timezone
+
+    from executor.sources.azure import _is_folder_marker, _is_prefix, parse_list_page
+
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<EnumerationResults ServiceEndpoint="https://acct.blob.core.windows.net/" ContainerName="c">
+  <Prefix>d/</Prefix><Delimiter>/</Delimiter>
+  <Blobs>
+    <Blob><Name>d/a b.csv</Name><Properties><Last-Modified>Sun, 06 Dec 2026 07:00:01 GMT</Last-Modified>
+      <Etag>0x8DE0001</Etag><Content-Length>12</Content-Length></Properties><Metadata /></Blob>
+    <BlobPrefix><Name>d/e/</Name></BlobPrefix>
+    <Blob><Name Encoded="true">d/%EF%BF%BEx.csv</Name><Properties><Etag>0x8DE0002</Etag>
+      <Content-Length>0</Content-Length></Properties><Metadata><hdi_isfolder>true</hdi_isfolder></Metadata></Blob>
+  </Blobs>
+  <NextMarker>2!abc</NextMarker>
+</EnumerationResults>"""
+    items, marker = parse_list_page(body)
+    assert marker == "2!abc"
+    assert [i.name for i in items] == ["d/e/", "d/a b.csv", "d/\ufffex.csv"]  # prefixes first, as the SDK
+    assert _is_prefix(items[0]) and not _is_prefix(items[1])
+    assert (items[1].size, items[1].etag, items[1].metadata) == (12, "0x8DE0001", {})
+    assert items[1].last_modified == datetime(2026, 12, 6, 7, 0, 1, tzinfo=timezone.utc)
+    assert items[2].last_modified is None and _is_folder_marker(items[2])
+    assert parse_list_page(b"<EnumerationResults><Blobs /><NextMarker /></EnumerationResults>") == ([], None)
