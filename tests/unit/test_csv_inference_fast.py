@@ -19,8 +19,8 @@ TOKENS = ["", "1", "-7", "+3", "2147483648", "99999999999999999999", "1.5", "1e3
           "290001-01-01 00:00:00", "12:30", "T12:30:00"]
 
 
-def row_by_row(rows, n):  # type: ignore[no-untyped-def]
-    inf = CsvSchemaInferrer(n)
+def row_by_row(rows, n, options=None):  # type: ignore[no-untyped-def]
+    inf = CsvSchemaInferrer(n, options)
     try:
         for r in rows:
             inf.add_row(r)
@@ -65,16 +65,6 @@ def by_columns(rows, n, options=None):  # type: ignore[no-untyped-def]
     return inf.types
 
 
-def row_by_row_with(rows, n, options=None):  # type: ignore[no-untyped-def]
-    inf = CsvSchemaInferrer(n, options)
-    try:
-        for r in rows:
-            inf.add_row(r)
-    except SparkFallback as exc:
-        return ("fallback", str(exc))
-    return inf.types
-
-
 @settings(max_examples=600, deadline=None)
 @given(st.integers(1, 4).flatmap(lambda n: st.tuples(
     st.just(n), st.lists(st.lists(st.sampled_from(TOKENS + EDGES), min_size=n, max_size=n), max_size=30))),
@@ -82,7 +72,7 @@ def row_by_row_with(rows, n, options=None):  # type: ignore[no-untyped-def]
 def test_arrow_columns_equal_records_one_by_one(n_rows, options):
     # the patterns matched by Arrow over a column keep exactly what the rules keep
     n, rows = n_rows
-    assert by_columns(rows, n, options) == row_by_row_with(rows, n, options)
+    assert by_columns(rows, n, options) == row_by_row(rows, n, options)
 
 
 @pytest.mark.parametrize("kind", sorted(csv_inference._SURE, key=str))
@@ -100,7 +90,7 @@ def test_every_value_a_sure_pattern_matches_keeps_its_type(kind, data):
     ["2021-01-16", "2021-01-16 10:00:00", "2021-04-31"], ["true", "FALSE", "1"], ["", None, "7"], [None, None],
     ["2021-01-16 15:12:51Z"] * 3 + ["2021-01-16"], ["12345678901234567890", "1"], ["\u0661", "1"]])
 def test_columns_whose_type_changes_on_the_way(column):
-    assert by_columns([[v] for v in column], 1) == row_by_row_with([[v] for v in column], 1)
+    assert by_columns([[v] for v in column], 1) == row_by_row([[v] for v in column], 1)
 
 
 @settings(max_examples=300, deadline=None)
@@ -108,7 +98,7 @@ def test_columns_whose_type_changes_on_the_way(column):
        st.sampled_from(["", " 23:59:59", "T00:00:00.5", " 24:00:00"]))
 def test_generated_dates_and_timestamps_by_columns(parts, time_part):
     rows = [[f"{y:04d}-{m:02d}-{d:02d}{time_part}"] for y, m, d in parts]
-    assert by_columns(rows, 1) == row_by_row_with(rows, 1)
+    assert by_columns(rows, 1) == row_by_row(rows, 1)
 
 
 def test_a_generator_of_records_and_none_values():

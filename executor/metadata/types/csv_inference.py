@@ -246,38 +246,41 @@ class CsvSchemaInferrer:
 
     def _add_columns(self, rows: list[Sequence[str | None]], only: Sequence[int] | None = None) -> None:
         types = self.types
-        null = self._null
         for i in range(len(types)) if only is None else only:
-            t = types[i]
-            if t is STRING:
-                continue
-            keeps = _KEEPS.get(t)
-            kept: set[str] = set()  # values seen to keep the type (repeated values are common)
-            for r in rows:
-                if i >= len(r):
-                    continue
-                v = r[i]
-                if v is None or v == "" or v == null or v in kept:
-                    continue
-                # a value that parses as the column's type keeps it (what widen gives, sooner)
-                if keeps is not None and v.isascii() and keeps(v):
-                    if len(kept) < 65536:
-                        kept.add(v)
-                    continue
-                w = self.widen(t, v)
-                if w is not t:
-                    t = w
-                    if t is STRING:
-                        break
-                    keeps = _KEEPS.get(t)
-                    kept = set()
+            values = [r[i] for r in rows if i < len(r)]
+            t, start = types[i], 0
+            while t is not STRING:
+                t, changed_at = self._first_change(t, values, start)
+                if changed_at is None:
+                    break
+                start = changed_at + 1
             types[i] = t
+
+    def _first_change(self, t: SparkType, values: Sequence[str | None], start: int) -> tuple[SparkType, int | None]:
+        """From values[start], the type after the first value that changes `t` and that value's
+        position, or (t, None) when none does. A value that parses as the type keeps it (what widen
+        gives, sooner); a value seen keeping it is not parsed again (repeated values are common)."""
+        keeps = _KEEPS.get(t)
+        kept: set[str] = set()
+        null = self._null
+        for k in range(start, len(values)):
+            v = values[k]
+            if v is None or v == "" or v == null or v in kept:
+                continue
+            if keeps is not None and v.isascii() and keeps(v):
+                if len(kept) < 65536:
+                    kept.add(v)
+                continue
+            w = self.widen(t, v)
+            if w != t:
+                return w, k
+        return t, None
 
     def add_columns(self, columns: Sequence[Any]) -> CsvSchemaInferrer:
         """add_rows for records given as columns (Arrow string arrays of one length, null or ''
         for a missing value): the values that surely keep a column's type (_SURE) are matched by
-        Arrow over the column at once, the others go through widen in record order. When a value
-        is left to Spark, the records are fed again one by one (see add_rows)."""
+        Arrow over the column at once, the others go through the rules in record order. When a
+        value is left to Spark, the records are fed again one by one (see add_rows)."""
         before = list(self.types)
         try:
             for i, column in enumerate(columns[: len(self.types)]):
@@ -290,8 +293,8 @@ class CsvSchemaInferrer:
 
     def _column_type(self, t: SparkType, column: Any) -> SparkType:
         """The type after a column's values, from `t`: each pass skips the values that are null or
-        surely keep the type so far, and widens with the others in order until one changes it;
-        the next pass starts after that value (a type changes a few times at most)."""
+        surely keep the type so far, and takes the others in order until one changes it; the next
+        pass starts after that value (a type changes a few times at most)."""
         import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -308,22 +311,10 @@ class CsvSchemaInferrer:
             todo = np.flatnonzero(~skip.to_numpy(zero_copy_only=False))
             if not todo.size:
                 break
-            keeps = _KEEPS.get(t)
-            kept: set[str] = set()
-            changed = False
-            for k, v in zip(todo.tolist(), rest.take(pa.array(todo)).to_pylist()):
-                if v in kept:
-                    continue
-                if keeps is not None and v.isascii() and keeps(v):
-                    if len(kept) < 65536:
-                        kept.add(v)
-                    continue
-                w = self.widen(t, v)
-                if w != t:
-                    t, pos, changed = w, pos + k + 1, True
-                    break
-            if not changed:
+            t, changed_at = self._first_change(t, rest.take(pa.array(todo)).to_pylist(), 0)
+            if changed_at is None:
                 break
+            pos += int(todo[changed_at]) + 1
         return t
 
     def merge(self, other: CsvSchemaInferrer) -> CsvSchemaInferrer:
