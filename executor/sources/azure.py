@@ -435,12 +435,15 @@ class RangeGetter:
 
     def url(self, name: str) -> str:
         url = f"{self.container_url}/{quote(name, safe='~/')}"
-        sas = getattr(self.token_credential, "signature", None)  # a renewing SAS (Unity Catalog): its current token
+        sas = self._sas()
+        return url + "?" + sas if sas else url
+
+    def _sas(self) -> str | None:
+        """The SAS token's query (without '?'): a renewing SAS's current token (Unity Catalog), or the given one."""
+        sas = getattr(self.token_credential, "signature", None)
         if sas is None and self.credential.kind == "sas":
             sas = reveal(self.credential.sas_token)
-        if sas:
-            url += "?" + sas.lstrip("?")
-        return url
+        return sas.lstrip("?") if sas else None
 
     def _bearer(self) -> str:
         with self._token_lock:
@@ -499,11 +502,9 @@ class RangeGetter:
         if max_results:
             params["maxresults"] = str(max_results)
         url = f"{self.container_url}?{urlencode(params, quote_via=quote, safe='/')}"
-        sas = getattr(self.token_credential, "signature", None)
-        if sas is None and self.credential.kind == "sas":
-            sas = reveal(self.credential.sas_token)
+        sas = self._sas()
         if sas:
-            url += "&" + sas.lstrip("?")
+            url += "&" + sas
         return self._request(url, lambda: self._signed(url, {}), label)
 
     def _request(self, url: str, headers: Callable[[], dict[str, str]], label: str) -> tuple[int, bytes]:
@@ -711,14 +712,14 @@ class AzureBlobFileStore:
         """One page of a listing and the marker of the next (None: the last page): the blobs, and with
         a delimiter the sub-folder prefixes before them (the SDK's order). Requested and parsed without
         the SDK's deserializer (RangeGetter.list_page); a refused or failed request is made again by
-        the SDK, whose error (or answer) is the listing's."""
+        the SDK, whose error (or answer) is the listing's; so is one whose answer does not parse."""
         if self.getter is not None:
             try:
                 status, body = self.getter.list_page(prefix, delimiter, marker, f"listing {self._label(prefix)}",
                                                      self.list_page_size)
                 if status < 300:
                     return parse_list_page(body)
-            except OSError:
+            except (OSError, SyntaxError, ValueError):  # unreachable, or an answer that does not parse (ParseError)
                 pass
         per_page = {"results_per_page": self.list_page_size} if self.list_page_size else {}
         paged = (self.client.walk_blobs(name_starts_with=prefix or None, delimiter=delimiter, include=["metadata"],

@@ -549,3 +549,23 @@ def test_a_list_blobs_page_is_parsed_as_the_sdk_reads_it():
     assert items[1].last_modified == datetime(2026, 12, 6, 7, 0, 1, tzinfo=timezone.utc)
     assert items[2].last_modified is None and _is_folder_marker(items[2])
     assert parse_list_page(b"<EnumerationResults><Blobs /><NextMarker /></EnumerationResults>") == ([], None)
+
+
+@pytest.mark.parametrize("answer", [(200, b"<EnumerationResults><Blobs><Blob>"), (503, b"ServerBusy"), OSError("reset")])
+def test_a_listing_page_the_raw_request_cannot_give_is_asked_of_the_sdk(answer):
+    class Getter:  # RangeGetter.list_page answering badly: a cut body, a failure after its retries, no connection
+        calls = 0
+
+        def list_page(self, *args, **kwargs):
+            Getter.calls += 1
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    data = {f"lake/{n}": b"a\n1\n" for n in ("t.csv", "x/y.csv")}
+    s = store(data)
+    want = [(f.relative, f.etag) for f in s.list_files(prune_dir)]
+    s.getter = Getter()  # type: ignore[assignment]
+    assert [(f.relative, f.etag) for f in s.list_files(prune_dir)] == want == [("t.csv", "etag-lake/t.csv"),
+                                                                               ("x/y.csv", "etag-lake/x/y.csv")]
+    assert Getter.calls == 1
