@@ -565,6 +565,8 @@ def _targets(parts: dict[str, Any]) -> dict[str, Any]:
     if csv and pq_:
         t["csv_per_file_over_parquet_per_file"] = round((csv["seconds"] / csv["files"]) /
                                                         (pq_["seconds"] / pq_["files"]), 2)  # <= 2
+    if csv and "anchor" in csv:
+        t["csv_over_download"] = round(csv["seconds"] / csv["anchor"]["seconds"], 2)  # (information: the transfer alone)
     if big and "anchor" in big:
         t["big_csv_over_transfer"] = round(big["seconds"] / big["anchor"]["seconds"], 2)  # <= 2
     if delta and "anchor" in delta:
