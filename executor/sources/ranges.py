@@ -175,6 +175,22 @@ class RangeReader(io.RawIOBase):
         self._pos += n
         return n
 
+    def readall(self) -> bytes:
+        """The rest of the file (io.RawIOBase.readall would call readinto 8 KiB at a time): ranges
+        fetched as reads of that size would be, a range holding all of the rest returned as it is."""
+        if self.closed:
+            raise ValueError(f"I/O operation on closed reader ({self._label})")
+        parts: list[bytes] = []
+        while self._pos < self._size:
+            start, data = self._segment_at(self._pos) or self._load(self._pos, 1)  # ranges as small reads get them
+            off = self._pos - start
+            end = min(len(data), self._size - start)
+            if end <= off:  # the store gave fewer bytes than the listing's size
+                raise OSError(f"{self._label}: the file is shorter than listed ({self._size} bytes)")
+            parts.append(data if off == 0 and end == len(data) else bytes(memoryview(data)[off:end]))
+            self._pos = start + end
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def close(self) -> None:
         if not self.closed:
             self._cancel_ahead()

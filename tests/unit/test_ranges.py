@@ -203,3 +203,30 @@ def test_limiter_byte_reservations():
     assert limiter.try_reserve(60, force=True) and limiter.reserved == 120
     limiter.release(120)
     assert limiter.reserved == 0
+
+
+@pytest.mark.parametrize("size,start", [(100, 0), (100, 37), (3 * BLOCK_BYTES + 5, 0), (3 * BLOCK_BYTES + 5, BLOCK_BYTES - 3)])
+def test_readall_gives_the_rest_in_one_piece(size, start):
+    # what reading to the end gives (BufferedReader.read() calls readall), without 8 KiB readintos
+    data = bytes(range(256)) * (size // 256 + 1)
+    f = Remote(data[:size])
+    with f.open() as fh:
+        fh.seek(start)
+        assert fh.read() == f.data[start:]
+        assert fh.read() == b""
+    g = Remote(f.data)  # the same requests as reading 8 KiB at a time
+    with g.open() as fh:
+        fh.seek(start)
+        assert b"".join(iter(lambda: fh.read(8192), b"")) == f.data[start:]
+    assert f.requests == g.requests
+    with Remote(f.data).open(read_ahead=ReadAhead(ThreadPoolExecutor(2), RequestLimiter(2, 1 << 30), max_ahead=2)) as fh:
+        fh.seek(start)
+        assert fh.read() == f.data[start:]
+
+
+def test_readall_of_a_file_in_memory_is_that_data():
+    data = b"a,b\n" * 1000
+    raw = RangeReader(len(data), lambda s, n: pytest.fail("no request"), data=data)
+    assert raw.readall() is data
+    with pytest.raises(OSError, match="shorter than listed"):  # the store has no more bytes than it gave
+        RangeReader(len(data) + 5, lambda s, n: b"", data=data).readall()
