@@ -732,22 +732,14 @@ class AzureBlobFileStore:
 
     def _pages(self, prefix: str) -> Iterator[list[Any]]:
         """The pages of a flat listing, each fetched (under the limiter) while the one before is consumed."""
-        state: dict[str, Any] = {"marker": None, "done": False}
-
-        def fetch() -> list[Any] | None:
-            if state["done"]:
-                return None
-            items, state["marker"] = self._list_page(prefix, None, state["marker"])
-            state["done"] = state["marker"] is None
-            return items
-
-        nxt: Future[list[Any] | None] = self.pool.submit(fetch)
+        nxt: Future[tuple[list[Any], str | None]] = self.pool.submit(self._list_page, prefix, None, None)
         while True:
-            items = nxt.result()
-            if items is None:
-                return
-            nxt = self.pool.submit(fetch)
+            items, marker = nxt.result()
+            if marker is not None:
+                nxt = self.pool.submit(self._list_page, prefix, None, marker)
             yield items
+            if marker is None:
+                return
 
     def _flat(self, prefix: str, prune: PruneRule) -> Iterator[Any]:
         """Blobs and pruned folders ((relative folder, reason), once each) in name order."""
