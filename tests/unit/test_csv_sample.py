@@ -239,3 +239,30 @@ def test_distinct_samples_from_arrow_slices_equal_those_of_the_values(values, st
 
     column = pa.array(values, pa.string())
     assert distinct_samples(csv_scan.iter_values(column, step), count, 100) == distinct_samples(values, count, 100)
+
+
+def test_only_the_files_the_sample_may_read_share_their_first_range(tmp_path, monkeypatch):
+    """A count's shared first range is kept until the table's sample is read: files beyond
+    NUVYN_INFER_SAMPLE_FILES (which the sample never reads) count without one."""
+    from executor.metadata.extractor import MetadataExtractor
+    from executor.metadata.readers import csv as csv_reader
+    from executor.settings import Settings
+
+    (tmp_path / "t").mkdir()
+    for k in range(3):
+        rows = "".join(f"{i},n{i % 7},{i * 0.5}\n" for i in range(k * 3000, (k + 1) * 3000))
+        (tmp_path / "t" / f"part-{k}.csv").write_text("id,name,amount\n" + rows)
+    monkeypatch.setattr(csv_reader, "COUNT_WITH_FACTS_BYTES", 4096)  # every file counted from ranges
+    monkeypatch.setattr(csv_scan, "RANGE_BYTES", 16 * 1024)
+    made = []
+
+    class Counted(csv_scan.SharedRead):
+        def __init__(self) -> None:
+            super().__init__()
+            made.append(self)
+
+    monkeypatch.setattr(csv_scan, "SharedRead", Counted)
+    result = MetadataExtractor(None, Settings(io_threads=4, infer_sample_files=1, infer_sample_records=100,
+                                              profile_max_rows=1000)).extract_metadata(str(tmp_path))
+    assert result.tables[0].row_count == 9000
+    assert len(made) == 1

@@ -101,6 +101,13 @@ def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool
         return csv_scan.count_records(fh, dialect)
 
 
+def _drop_first_ranges(facts: Sequence[FileFacts]) -> None:
+    """Once the sample is read (or not needed), the shared first ranges are not kept (8 MiB each)."""
+    for fact in facts:
+        if isinstance(fact, CsvFacts):
+            fact.first_range = None
+
+
 def _done(fn: Callable[[], csv_scan.CsvCount]) -> Future[csv_scan.CsvCount]:
     """fn() as a finished future (its error kept for the table step, as a pool's future would)."""
     fut: Future[csv_scan.CsvCount] = Future()
@@ -176,11 +183,14 @@ class CsvReader(FormatReader):
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
         """Every file's exact count starts in the pool: counting is most of a CSV table's time (a big
         file's count fans out into parallel ranges from there, see _count)."""
-        for f in plan.files:
+        for i, f in enumerate(plan.files):
             fact = facts[f.info.uri]
             assert isinstance(fact, CsvFacts) and fact.dialect is not None
             if fact.count is None:  # an incremental run's unchanged file has its count from the record
-                first_range = csv_scan.SharedRead() if _ranged(f) else None
+                # shared only where the sample may read it (a count's first range is kept until the
+                # sample is read: other files' would be 8 MiB each held for nobody)
+                shared = _ranged(f) and self.rereads(ctx.settings, i, None)
+                first_range = csv_scan.SharedRead() if shared else None
                 fact.first_range = first_range
                 fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool, first_range)
 
@@ -211,10 +221,8 @@ class CsvReader(FormatReader):
         if earlier is None:
             filled = records.n >= max(budget, s.profile_max_rows)
             records = records.head(s.profile_max_rows)
-        else:  # no sample read: the shared first ranges are not kept (see _sample)
-            for fact in files:
-                if isinstance(fact, CsvFacts):
-                    fact.first_range = None
+        else:  # no sample read: the shared first ranges are not kept
+            _drop_first_ranges(files)
         # the counts (started in prefetch) ran while the sample was read and typed
         total = 0
         for f, fact in zip(plan.files, files):
@@ -285,9 +293,7 @@ class CsvReader(FormatReader):
         try:
             samples = ctx.first_files(plan.files[: ctx.settings.infer_sample_files], None, budget, head)
         finally:
-            for fact in facts:  # the shared first ranges are not kept (8 MiB each)
-                if isinstance(fact, CsvFacts):
-                    fact.first_range = None
+            _drop_first_ranges(facts)
         if used is not None:
             used.append(len(samples))
         header = next((h.header for h in samples if h.header is not None), None)
