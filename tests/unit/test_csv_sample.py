@@ -59,10 +59,10 @@ PLAIN = [
     b"\n\n",
     b"a,b\n",  # a header only
     b'a,b\n1," x "\n',  # spaces inside quotes
+    b'a,b\n1,"x,y"\n"a,,b",2\r\n',  # delimiters inside quotes
 ]
 
 NOT_PLAIN = [
-    b'a,b\n1,"x,y"\n',  # a delimiter inside quotes
     b'a,b\n1,"x\ny"\n2,3\n',  # a newline inside quotes
     b'a,b\n1,"he said ""hi"""\n',  # doubled quotes
     b'a,b\n1,5" screen\n2,3\n',  # a stray quote
