@@ -275,13 +275,16 @@ def worker_ours(job: dict[str, Any]) -> dict[str, Any]:
     settings = Settings(azure_connection_string=job["connection_string"], io_threads=job["threads"],
                         **job.get("settings", {}))
     url = f"{job['endpoint']}/{job['container']}"
-    # the libraries the run uses (numpy, pandas, pyarrow), imported before the clock starts as each
-    # anchor's are (the executor imports them lazily, on first use: pandas comes with pyarrow's first
-    # array); a job process has them loaded once, for all its sources
+    # the libraries the run uses (numpy, pandas, pyarrow, the Azure SDK), imported before the clock
+    # starts as each anchor's are (the executor imports them lazily, on first use: pandas comes with
+    # pyarrow's first array); a job process has them loaded once, for all its sources
+    import azure.storage.blob  # noqa: F401
     import numpy  # noqa: F401
     import pandas  # noqa: F401
     import pyarrow.compute  # noqa: F401
+    import pyarrow.csv  # noqa: F401
     import pyarrow.parquet  # noqa: F401
+    import urllib3  # noqa: F401
 
     from executor.sandbox.pool import READER_PRELOAD, ReaderSandbox, scrub_environment
     from executor.settings import SandboxSettings

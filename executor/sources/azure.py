@@ -863,7 +863,8 @@ class AzureBlobFileStore:
     def _fetch(self, name: str, etag: str | None) -> Fetch:
         """(start, length) -> bytes of one blob: one ranged GET, with If-Match when the listing gave
         the etag, so that a blob replaced mid-read is an error instead of a silent mix of two versions."""
-        blob = self.client.get_blob_client(name)
+        # the SDK's blob client only where the SDK reads (a client object per file for nothing otherwise)
+        blob: Any = self.client.get_blob_client(name) if self.getter is None else None
         label = self._label(name)
         kwargs: dict[str, Any] = {}
         if etag:
@@ -880,7 +881,7 @@ class AzureBlobFileStore:
             from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
             if self.getter is not None:
-                return self._get(name, blob, start, length, etag, label)
+                return self._get(name, start, length, etag, label)
             try:
                 return bytes(self._call(lambda: blob.download_blob(offset=start, length=length, **kwargs).readall()))
             except ResourceNotFoundError:
@@ -892,7 +893,7 @@ class AzureBlobFileStore:
 
         return fetch
 
-    def _get(self, name: str, blob: Any, start: int, length: int, etag: str | None, label: str) -> bytes:
+    def _get(self, name: str, start: int, length: int, etag: str | None, label: str) -> bytes:
         """One ranged GET through the RangeGetter, its answer turned into bytes or a clear error."""
         assert self.getter is not None
         status, body = self.getter.get(name, start, length, etag, label)
@@ -902,7 +903,7 @@ class AzureBlobFileStore:
         if status == 404:
             raise BlobGoneError(f"{label} disappeared after listing (blob not found)")
         if status == 412:
-            if not self._exists(blob):  # a conditional read of a deleted blob can answer 412 (Azurite does)
+            if not self._exists(self.client.get_blob_client(name)):  # a conditional read of a deleted blob can answer 412 (Azurite does)
                 raise BlobGoneError(f"{label} disappeared after listing (blob not found)")
             raise BlobChangedError(f"{label} changed after listing (etag mismatch); rerun the job")
         if status in (401, 403):
