@@ -60,10 +60,11 @@ PLAIN = [
     b"a,b\n",  # a header only
     b'a,b\n1," x "\n',  # spaces inside quotes
     b'a,b\n1,"x,y"\n"a,,b",2\r\n',  # delimiters inside quotes
+    b'a,b\n1,"x\ny"\n2,"\r\n"\n',  # newlines inside quotes
+    b'"a\nb",c\n1,2\n',  # in the first record
 ]
 
 NOT_PLAIN = [
-    b'a,b\n1,"x\ny"\n2,3\n',  # a newline inside quotes
     b'a,b\n1,"he said ""hi"""\n',  # doubled quotes
     b'a,b\n1,5" screen\n2,3\n',  # a stray quote
     b'a,b\n1,"x"y\n2,3\n',  # text after the closing quote
