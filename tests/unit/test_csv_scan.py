@@ -298,3 +298,69 @@ def test_a_small_files_facts_read_it_from_storage_once(tmp_path, codec):
     facts = CsvReader().file_facts(FileContext(store, Settings()), PlannedFile(info, compression=codec), "csv", 0)
     assert facts.count is not None and facts.count.result().data_rows == 12000
     assert store.counter.bytes == len(data)
+
+
+def test_small_files_are_parsed_in_cpu_slots_and_read_outside_them(tmp_path, monkeypatch):
+    """The facts step parses a small file (sniff, head, count) holding one of readers.base.CPU_SLOTS,
+    taken only once the file is read: many I/O threads never parse more files at once than there
+    are slots, and no thread waits on storage while it holds one."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from executor.metadata import csv_scan as scan
+    from executor.metadata.grouping import PlannedFile
+    from executor.metadata.readers import base
+    from executor.metadata.readers.base import FileContext
+    from executor.metadata.readers.csv import CsvReader
+    from executor.settings import Settings
+    from executor.sources.base import FileInfo
+    from executor.sources.local import LocalFileStore
+
+    class Slots:
+        def __init__(self, n: int) -> None:
+            self.sem, self.lock, self.inside, self.most = threading.BoundedSemaphore(n), threading.Lock(), 0, 0
+            self.holders: set[int] = set()
+
+        def __enter__(self) -> None:
+            self.sem.acquire()
+            with self.lock:
+                self.inside += 1
+                self.most = max(self.most, self.inside)
+                self.holders.add(threading.get_ident())
+
+        def __exit__(self, *exc: object) -> None:
+            with self.lock:
+                self.inside -= 1
+                self.holders.discard(threading.get_ident())
+            self.sem.release()
+
+    slots = Slots(2)
+    monkeypatch.setattr(base, "CPU_SLOTS", slots)
+    counted = scan.count_records
+
+    def slow_count(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.02)  # a parse long enough for the threads to overlap
+        return counted(*args, **kwargs)
+
+    monkeypatch.setattr(scan, "count_records", slow_count)
+    store = LocalFileStore(str(tmp_path))
+    opened_in_slot: list[bool] = []
+    open_file = store.open
+
+    def watched_open(uri: str):  # type: ignore[no-untyped-def]
+        opened_in_slot.append(threading.get_ident() in slots.holders)
+        return open_file(uri)
+
+    monkeypatch.setattr(store, "open", watched_open)
+    infos = []
+    for i in range(12):
+        path = tmp_path / f"part-{i}.csv"
+        path.write_text("id,name\n" + "".join(f"{j},n{j}\n" for j in range(100)))
+        infos.append(FileInfo(path.name, str(path), path.stat().st_size, path.stat().st_mtime))
+    ctx = FileContext(store, Settings())
+    with ThreadPoolExecutor(8) as pool:
+        facts = list(pool.map(lambda info: CsvReader().file_facts(ctx, PlannedFile(info), "csv", 0), infos))
+    assert [f.count.result().data_rows for f in facts] == [100] * 12  # type: ignore[union-attr]
+    assert slots.most == 2  # eight threads, two parsing at once
+    assert opened_in_slot == [False] * 12

@@ -4,6 +4,7 @@ rules, else Spark itself), samples and profiles from the same read."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
@@ -17,6 +18,7 @@ from executor.metadata.fanout import fan_out
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import ColumnFacts, TableFacts
 from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, profile_column
+from executor.metadata.readers import base
 from executor.metadata.readers.base import (
     SNIFF_BYTES,
     FileContext,
@@ -156,7 +158,10 @@ class CsvReader(FormatReader):
     def file_facts(self, ctx: FileContext, pf: PlannedFile, file_format: str, sample_rows: int) -> FileFacts:
         info = pf.info
         # a file the facts step also counts is read from storage once (sniff, head and count reread it)
-        with open_data(ctx.store, info.uri, pf.compression, whole=info.size <= COUNT_WITH_FACTS_BYTES) as fh:
+        whole = info.size <= COUNT_WITH_FACTS_BYTES
+        # read whole, the file is then parsed from memory in a CPU slot (readers.base.CPU_SLOTS)
+        with open_data(ctx.store, info.uri, pf.compression, whole=whole) as fh, \
+                (base.CPU_SLOTS if whole else contextlib.nullcontext()):
             head = fh.read(csv_scan.SNIFF_BYTES)
             if b"\x00" in head[:4096]:
                 return FileFacts(error=f"{info.relative or info.name} is not a text file (binary content)")
@@ -166,7 +171,7 @@ class CsvReader(FormatReader):
             fh.seek(0)
             first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1)
             count = None
-            if info.size <= COUNT_WITH_FACTS_BYTES:  # counted from the bytes already read
+            if whole:  # counted from the bytes already read
                 fh.seek(0)
                 count = _done(lambda: csv_scan.count_records(fh, dialect))
         header = first.header
