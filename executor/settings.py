@@ -524,7 +524,8 @@ class JobInputSettings(EnvSettings):
         "Comma-separated globs: files to skip, when neither a flag nor the payload gives exclude.")
 
 
-def _cores() -> int:
+def cores() -> int:
+    """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -571,7 +572,7 @@ class SandboxSettings(EnvSettings):
         "memory shared among the workers, at least 1024 and at most 8192.", ge=0)
 
     def worker_count(self) -> int:
-        return self.workers or max(2, min(8, _cores()))
+        return self.workers or max(2, min(8, cores()))
 
     def memory_bytes(self) -> int:
         if self.memory_mb:

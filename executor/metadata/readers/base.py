@@ -9,7 +9,6 @@ FileContext and TableContext passed in, never from the extractor.
 
 from __future__ import annotations
 
-import os
 import struct
 import threading
 import zlib
@@ -32,7 +31,7 @@ from executor.metadata.types.partition_inference import HIVE_DEFAULT_PARTITION, 
 from executor.metadata.window import Window, WindowSlot, share_files
 from executor.redaction import SECRETS
 from executor.sandbox.pool import ReaderSandbox, in_process
-from executor.settings import Settings
+from executor.settings import Settings, cores
 from executor.sources.base import FileStore
 
 if TYPE_CHECKING:
@@ -92,13 +91,6 @@ def options_for(format_options: FormatOptions, file_format: str) -> dict[str, Op
     return {**base, **format_options.get(file_format, {})}
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 # Parsing bytes already in memory (a CSV file's sniff and count in the facts step) is done by at
 # most as many threads at once as the machine has cores (two at least). The I/O pool has 32 threads
 # on a remote store; when most of them parse at once, on 2 cores, they spend CPU handing the GIL
@@ -106,7 +98,7 @@ def _cores() -> int:
 # without slots interleaved: 1.92 -> 1.86 s mean over five pairs, each pair faster with them; CPU
 # 1.66 -> 1.61 s). A thread takes a slot only after its reads (a slot is never held over the
 # network) and takes no other slot inside it.
-CPU_SLOTS = threading.BoundedSemaphore(max(2, _cores()))
+CPU_SLOTS = threading.BoundedSemaphore(max(2, cores()))
 
 
 @dataclass
