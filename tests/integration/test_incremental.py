@@ -153,10 +153,14 @@ def test_azure_etags_come_from_the_listing_and_a_same_size_rewrite_is_read_again
         client.upload_blob(f"raw/t/part-{i}.csv", f"id,name\n{i},a{i}\n{i + 10},b{i}\n".encode())
     opened: list[str] = []
 
-    def factory(location, s):  # the real store, its per-blob clients counted (one per open)
+    def factory(location, s):  # the real store, the blobs it reads counted (each ranged GET's blob)
         store = default_store_factory(location, s)
-        real = store.client.get_blob_client
-        store.client.get_blob_client = lambda name: (opened.append(name), real(name))[1]
+        if store.getter is not None:
+            get = store.getter.get
+            store.getter.get = lambda name, *a, **k: (opened.append(name), get(name, *a, **k))[1]
+        else:  # the SDK reads: one blob client per open
+            real = store.client.get_blob_client
+            store.client.get_blob_client = lambda name: (opened.append(name), real(name))[1]
         return store
 
     ex = MetadataExtractor(None, replace(settings, azure_connection_string=azurite.connection_string),
