@@ -547,8 +547,8 @@ def to_csv_lines(header: list[str] | None, rows: list[list[str]], delimiter: str
 # csv module's records are those of RFC 4180 without doubled quotes (non-blank records split at
 # the delimiters outside quotes, a field's wrapping quotes removed, a quoted newline kept in its
 # field): exactly what pyarrow's CSV reader gives when it reads every column as text, nulls
-# off (C++, off the GIL: a 650 KB file's sample in ~2.3 ms against ~5.8 ms for the numpy
-# cut it replaced). The text is the csv module's own (decoded with the same codec and errors='replace',
+# off (C++, off the GIL: a 650 KB file's sample in ~2.3 ms against ~5.8 ms for the numpy cut it
+# replaced). The text is the csv module's own (decoded with the same codec and errors='replace',
 # re-encoded as UTF-8). Any other text (a quote elsewhere, a doubled quote, a lone CR, a NUL, a
 # leading U+FEFF, records of different widths) is read by read_head, from the bytes already read:
 # the same records either way (tests/unit/test_csv_sample.py compares the two on tricky inputs
