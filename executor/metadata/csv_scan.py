@@ -555,6 +555,7 @@ def to_csv_lines(header: list[str] | None, rows: list[list[str]], delimiter: str
 # and generated ones).
 
 SAMPLE_READ_BYTES = HEAD_READ_BYTES  # the first read of read_sample (the next ones are sized from it)
+PARSE_BLOCK_BYTES = 1 << 30  # the largest block pyarrow's CSV reader parses plain text in
 SAMPLE_MAX_READ_BYTES = 64 * 1024 * 1024
 
 
@@ -669,18 +670,21 @@ def _plain_of(text: str, delimiter: str) -> _Plain | None:
     try:
         table = pacsv.read_csv(
             pa.py_buffer(raw),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False, block_size=n + 1),
+            # one block (the reader's int32 block size caps it: a bigger sample is parsed in blocks)
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, use_threads=False,
+                                           block_size=min(n + 1, PARSE_BLOCK_BYTES)),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=QUOTE, double_quote=True,
                                               escape_char=False, newlines_in_values=True, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(column_types={f"f{j}": strings for j in range(width)},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False,
                                                  null_values=[], check_utf8=False),
             memory_pool=pa.system_memory_pool())  # freed at once (the default pool keeps freed memory: peak RSS)
-    except pa.ArrowException:  # a record of another width
+        if table.num_columns != width:
+            return None
+        columns = [c.combine_chunks() for c in table.columns]
+    except (pa.ArrowException, OverflowError):  # a record of another width; a column past 2 GiB of text
         return None
-    if table.num_columns != width:
-        return None
-    return _Plain(table.num_rows, width, [c.combine_chunks() for c in table.columns])
+    return _Plain(table.num_rows, width, columns)
 
 
 def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvSample:

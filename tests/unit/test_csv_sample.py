@@ -267,3 +267,13 @@ def test_only_the_files_the_sample_may_read_share_their_first_range(tmp_path, mo
                                               profile_max_rows=1000)).extract_metadata(str(tmp_path))
     assert result.tables[0].row_count == 9000
     assert len(made) == 1
+
+
+@pytest.mark.parametrize(("block", "kind"), [(7, "rows"), (64, "columns"), (1000, "columns")])
+def test_plain_text_parsed_in_several_blocks_gives_the_same_records(block, kind, monkeypatch):
+    """A sample bigger than one block of pyarrow's reader (1 GiB) is parsed in blocks: the same
+    records, quoted newlines across block edges included; a record longer than a block (pyarrow
+    refuses it) is read by the csv module."""
+    monkeypatch.setattr(csv_scan, "PARSE_BLOCK_BYTES", block)
+    data = b'id,v\n' + b"".join(b'%d,"x\n%d"\n' % (i, i) if i % 3 else b'%d,"a,b"\n' % i for i in range(200))
+    assert same(data, CsvDialect(), 1000) == kind
