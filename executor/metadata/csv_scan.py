@@ -629,9 +629,20 @@ class _Plain:
         return [c.slice(first, last - first) for c in self.columns]
 
 
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines with their LF, one at a time (io.StringIO would first copy the whole text
+    into 4 bytes a character)."""
+    pos, n = 0, len(text)
+    while pos < n:
+        end = text.find("\n", pos)
+        end = n if end < 0 else end + 1
+        yield text[pos:end]
+        pos = end
+
+
 def _first_record_width(text: str, delimiter: str) -> int:
     """The field count of the text's first record (blank lines are none)."""
-    for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=QUOTE):
+    for row in csv.reader(_lines(text), delimiter=delimiter, quotechar=QUOTE):
         if row:
             return len(row)
     return 0
