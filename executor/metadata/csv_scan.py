@@ -619,7 +619,6 @@ class _Plain:
     """The records of plain CSV text, one Arrow string array per field position."""
 
     records: int
-    width: int
     columns: list[Any]
 
     def texts(self, record: int) -> list[str]:
@@ -676,7 +675,7 @@ def _plain_of(text: str, delimiter: str) -> _Plain | None:
             return None
     width = _first_record_width(text, delimiter)
     if not width:
-        return _Plain(0, 0, [])
+        return _Plain(0, [])
     strings = pa.string()
     try:
         table = pacsv.read_csv(
@@ -695,7 +694,7 @@ def _plain_of(text: str, delimiter: str) -> _Plain | None:
         columns = [c.combine_chunks() for c in table.columns]
     except (pa.ArrowException, OverflowError):  # a record of another width; a column past 2 GiB of text
         return None
-    return _Plain(table.num_rows, width, columns)
+    return _Plain(table.num_rows, columns)
 
 
 def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvSample:

@@ -887,7 +887,7 @@ class AzureBlobFileStore:
             except ResourceNotFoundError:
                 raise BlobGoneError(f"{label} disappeared after listing (blob not found)") from None
             except ResourceModifiedError:
-                if not self._exists(blob):  # a conditional read of a deleted blob can answer 412 (Azurite does)
+                if not self._exists(name):  # a conditional read of a deleted blob can answer 412 (Azurite does)
                     raise BlobGoneError(f"{label} disappeared after listing (blob not found)") from None
                 raise BlobChangedError(f"{label} changed after listing (etag mismatch); rerun the job") from None
 
@@ -903,7 +903,7 @@ class AzureBlobFileStore:
         if status == 404:
             raise BlobGoneError(f"{label} disappeared after listing (blob not found)")
         if status == 412:
-            if not self._exists(self.client.get_blob_client(name)):  # a conditional read of a deleted blob can answer 412 (Azurite does)
+            if not self._exists(name):  # a conditional read of a deleted blob can answer 412 (Azurite does)
                 raise BlobGoneError(f"{label} disappeared after listing (blob not found)")
             raise BlobChangedError(f"{label} changed after listing (etag mismatch); rerun the job")
         if status in (401, 403):
@@ -911,11 +911,11 @@ class AzureBlobFileStore:
                                   f"({self.credential.source}) needs read permission")
         raise OSError(f"{label}: ranged read failed (HTTP {status} {code})".rstrip())
 
-    def _exists(self, blob: Any) -> bool:
+    def _exists(self, name: str) -> bool:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
-            self._call(blob.get_blob_properties)
+            self._call(self.client.get_blob_client(name).get_blob_properties)
             return True
         except ResourceNotFoundError:
             return False
