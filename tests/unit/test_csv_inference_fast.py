@@ -4,6 +4,8 @@ spelling against SparkDateTimeUtils' segment parser."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -73,6 +75,25 @@ def test_arrow_columns_equal_records_one_by_one(n_rows, options):
     # the patterns matched by Arrow over a column keep exactly what the rules keep
     n, rows = n_rows
     assert by_columns(rows, n, options) == row_by_row(rows, n, options)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3])
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.lists(st.sampled_from(TOKENS + EDGES), min_size=n, max_size=n), max_size=30))))
+def test_columns_converted_a_block_at_a_time_equal_records_one_by_one(block, n_rows):
+    # add_columns converts the values it must look at in growing blocks: the type is the same
+    # wherever a block ends (blocks of 1-3 values here, 64 by default)
+    n, rows = n_rows
+    with mock.patch.object(csv_inference, "_FIRST_BLOCK", block):
+        assert by_columns(rows, n) == row_by_row(rows, n)
+
+
+@pytest.mark.parametrize("tail", [[], ["x"], ["2021-01-16"], ["7"]])
+def test_a_long_column_whose_values_the_patterns_do_not_settle(tail):
+    # 400 timestamps with a zone (kept by the rules, not by the sure pattern): blocks of 64, 256, ...
+    column = [None, "2021-01-16 15:12:51Z"] * 200 + tail
+    assert by_columns([[v] for v in column], 1) == row_by_row([[v] for v in column], 1)
 
 
 @pytest.mark.parametrize("kind", sorted(csv_inference._SURE, key=str))

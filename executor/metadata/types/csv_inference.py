@@ -126,6 +126,8 @@ _SURE: dict[SparkType, str] = {
     BOOLEAN: r"^(?i:true|false)$",
 }
 
+_FIRST_BLOCK = 64  # the values add_columns converts to Python first (then 4 times as many each time)
+
 # where CSVInferSchema's tryParse* chain starts for each typeSoFar (a decimal: 2)
 _STEP: dict[SparkType, int] = {NULL: 0, INT: 0, LONG: 1, DOUBLE: 3, DATE: 4, TIMESTAMP: 5, BOOLEAN: 6}
 
@@ -311,7 +313,15 @@ class CsvSchemaInferrer:
             todo = np.flatnonzero(~skip.to_numpy(zero_copy_only=False))
             if not todo.size:
                 break
-            t, changed_at = self._first_change(t, rest.take(pa.array(todo)).to_pylist(), 0)
+            # the values to look at, as Python strings a block at a time: the first one often changes
+            # the type (a column's first value from null), and the rest need not be converted
+            t0, changed_at, lo, step = t, None, 0, _FIRST_BLOCK
+            while changed_at is None and lo < todo.size:
+                block = todo[lo:lo + step]
+                t, at = self._first_change(t0, rest.take(pa.array(block)).to_pylist(), 0)
+                if at is not None:
+                    changed_at = lo + at
+                lo, step = lo + block.size, step * 4
             if changed_at is None:
                 break
             pos += int(todo[changed_at]) + 1
