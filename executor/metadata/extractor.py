@@ -10,6 +10,7 @@ error, and the run goes on. Extraction never writes anything: storage is a separ
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import time
@@ -35,7 +36,7 @@ from executor.metadata.plan import (
     plan_source,
     sample_share,
 )
-from executor.metadata.readers.base import FileContext, FileFacts, TableContext, first_line, parent
+from executor.metadata.readers.base import EarlyTables, FileContext, FileFacts, TableContext, first_line, parent
 from executor.metadata.readers.registry import READERS
 from executor.metadata.window import WindowSlot
 from executor.redaction import SECRETS
@@ -161,68 +162,78 @@ class MetadataExtractor:
 
         restored: dict[str, dict[str, Any] | None] = {}  # uri -> the record's facts, for files not opened
         reuse = self._reuse(prior, rules, restored)
-        sandbox = self.sandbox
-        source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
-                             store_factory=self.store_factory, csv_header=csv_header,
-                             spark_version=self.spark_version, readers=self.readers, format_options=format_options,
-                             reuse=reuse, sandbox=sandbox)
-        reused = self._reusable_tables(source, prior, rules)
-        reads, windows = self._read_missing_facts(source, reused, restored, csv_header), \
-            self._window_slots(source, reused, prior, restored, self.settings)
-        location, store, listing = source.location, source.store, source.listing
-        store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
-        logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
-                    location.display, listing.files_found, listing.total_size_bytes, len(listing.tables),
-                    len(listing.skipped))
-        result = MetadataResult(
-            source_path=location.display,
-            source_type=location.kind,
-            extraction_timestamp=started,
-            files_found=listing.files_found,
-            total_size_bytes=listing.total_size_bytes,
-            skipped=listing.skipped,
-        )
-        threads = io_threads(self.settings, store)
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nuvyn-io") as pool, \
-                ThreadPoolExecutor(max_workers=table_workers(threads, len(source.tables)),
-                                   thread_name_prefix="nuvyn-table") as tables_pool:
-            ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads,
-                               dict(format_options or {}), sandbox=sandbox, windows=windows)
-            for table in source.tables:
-                if source.problem(table) is None and table.name not in reused:
-                    self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)
-            totals = {"tables_done": 0, "tables_total": len(source.tables), "files_done": 0,
-                      "files_total": listing.files_found, "bytes_done": 0, "bytes_total": listing.total_size_bytes,
-                      "rows": 0}
-            # tables in parallel (their reads go to the I/O pool); results kept in plan order; an
-            # incremental run's unchanged tables are the earlier run's results (nothing read), done
-            # before the first notification
-            done_tables: dict[int, TableFacts] = {i: self._reused_table(source, table, reused[table.name])
-                                                  for i, table in enumerate(source.tables) if table.name in reused}
-            for done in done_tables.values():
-                totals["tables_done"] += 1
-                totals["files_done"] += done.file_count
-                totals["bytes_done"] += done.size_bytes
-                totals["rows"] += done.row_count or 0
-            _notify(progress, None, totals)
-            running = {tables_pool.submit(in_job_group(self.spark, self._extract_table), ctx, source, table): i
-                       for i, table in enumerate(source.tables) if table.name not in reused}
-            for fut in as_completed(running):
-                i = running[fut]
-                done = done_tables[i] = fut.result()
-                release_files(store, table_uris(source.tables[i]))  # staged copies, cached bytes
-                totals["tables_done"] += 1
-                totals["files_done"] += done.file_count
-                totals["bytes_done"] += done.size_bytes
-                totals["rows"] += done.row_count or 0
-                _notify(progress, done, totals)
-            result.tables.extend(done_tables[i] for i in range(len(source.tables)))
-        result.file_records = self._file_records(source, result, rules, restored, windows)
-        result.reads = self._reads_summary(result, reads, reused, prior, store, windows)
-        logger.info("extracted %d tables (%d failed) in %.1fs: %d files read, %d reused, %s bytes read",
-                    len(result.tables), len(result.failed_tables), time.monotonic() - t0, reads.files_read,
-                    reads.files_reused, result.reads["bytes_read"])
-        return result
+        # a full run's tables start their extraction while other tables' files are read (an incremental
+        # run may reuse a table's window instead of reading it)
+        with contextlib.ExitStack() as stack:
+            early_tables = stack.enter_context(EarlyTables()) if prior is None else None
+            sandbox = self.sandbox
+            source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
+                                 store_factory=self.store_factory, csv_header=csv_header,
+                                 spark_version=self.spark_version, readers=self.readers, format_options=format_options,
+                                 reuse=reuse, sandbox=sandbox, early_tables=early_tables)
+            reused = self._reusable_tables(source, prior, rules)
+            reads, windows = self._read_missing_facts(source, reused, restored, csv_header), \
+                self._window_slots(source, reused, prior, restored, self.settings)
+            location, store, listing = source.location, source.store, source.listing
+            store.configure_spark(self.spark)  # Azure: Spark gets the listing's credential
+            logger.info("listed %s: %d data files (%d bytes) in %d groups, %d skipped",
+                        location.display, listing.files_found, listing.total_size_bytes, len(listing.tables),
+                        len(listing.skipped))
+            result = MetadataResult(
+                source_path=location.display,
+                source_type=location.kind,
+                extraction_timestamp=started,
+                files_found=listing.files_found,
+                total_size_bytes=listing.total_size_bytes,
+                skipped=listing.skipped,
+            )
+            threads = io_threads(self.settings, store)
+            with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nuvyn-io") as pool, \
+                    ThreadPoolExecutor(max_workers=table_workers(threads, len(source.tables)),
+                                       thread_name_prefix="nuvyn-table") as tables_pool:
+                ctx = TableContext(store, self.settings, self.spark, self.spark_version, pool, threads,
+                                   dict(format_options or {}), sandbox=sandbox, windows=windows, early=early_tables)
+                for table in source.tables:
+                    if source.problem(table) is None and table.name not in reused:
+                        self.readers.reader(table.file_format).prefetch(ctx, table, source.facts)
+                result.tables.extend(self._run_tables(ctx, source, reused, tables_pool, progress))
+            result.file_records = self._file_records(source, result, rules, restored, windows)
+            result.reads = self._reads_summary(result, reads, reused, prior, store, windows)
+            logger.info("extracted %d tables (%d failed) in %.1fs: %d files read, %d reused, %s bytes read",
+                        len(result.tables), len(result.failed_tables), time.monotonic() - t0, reads.files_read,
+                        reads.files_reused, result.reads["bytes_read"])
+            return result
+
+    def _run_tables(self, ctx: TableContext, source: SourcePlan, reused: Mapping[str, TableFacts],
+                    tables_pool: ThreadPoolExecutor, progress: ProgressCallback | None) -> list[TableFacts]:
+        """Every table's result, in plan order: tables in parallel (their reads go to the I/O pool); an
+        incremental run's unchanged tables are the earlier run's results (nothing read), done before the
+        first notification."""
+        listing = source.listing
+        totals = {"tables_done": 0, "tables_total": len(source.tables), "files_done": 0,
+                  "files_total": listing.files_found, "bytes_done": 0, "bytes_total": listing.total_size_bytes,
+                  "rows": 0}
+
+        def count(done: TableFacts) -> None:
+            totals["tables_done"] += 1
+            totals["files_done"] += done.file_count
+            totals["bytes_done"] += done.size_bytes
+            totals["rows"] += done.row_count or 0
+
+        done_tables: dict[int, TableFacts] = {i: self._reused_table(source, table, reused[table.name])
+                                              for i, table in enumerate(source.tables) if table.name in reused}
+        for done in done_tables.values():
+            count(done)
+        _notify(progress, None, totals)
+        running = {tables_pool.submit(in_job_group(self.spark, self._extract_table), ctx, source, table): i
+                   for i, table in enumerate(source.tables) if table.name not in reused}
+        for fut in as_completed(running):
+            i = running[fut]
+            done = done_tables[i] = fut.result()
+            release_files(source.store, table_uris(source.tables[i]))  # staged copies, cached bytes
+            count(done)
+            _notify(progress, done, totals)
+        return [done_tables[i] for i in range(len(source.tables))]
 
     # ------------------------------------------------------------------ incremental runs
 

@@ -22,7 +22,15 @@ from executor.metadata.grouping import (
     prune_listing,
     split_by_schema,
 )
-from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, Registry, first_line
+from executor.metadata.readers.base import (
+    EarlyTables,
+    FileContext,
+    FileFacts,
+    FormatReader,
+    Registry,
+    TableContext,
+    first_line,
+)
 from executor.metadata.readers.registry import READERS
 from executor.sandbox.pool import ReaderSandbox, SandboxError, shared_sandbox
 from executor.settings import Settings
@@ -175,16 +183,18 @@ def sample_share(settings: Settings, table: TablePlan) -> int:
 
 def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry = READERS,
                     pool: ThreadPoolExecutor | None = None, early: EarlyReads | None = None,
-                    reuse: ReuseFacts | None = None) -> dict[str, FileFacts]:
+                    reuse: ReuseFacts | None = None,
+                    ready: Callable[[TablePlan, dict[str, FileFacts]], None] | None = None) -> dict[str, FileFacts]:
     """Every file's facts (uri -> facts), read in the pool (io_threads threads). Formats read as a
     whole (Delta) have none. Each file keeps its share of profile_max_rows rows for profiles. `reuse`
-    (an incremental run) gives the facts of unchanged files, which are then not opened.
+    (an incremental run) gives the facts of unchanged files, which are then not opened. `ready(table,
+    facts)` is called as soon as a table's files all have their facts (in table order).
 
     Facts are collected table by table, file by file: a small file the table step reads again
     (FormatReader.rereads) stays in the store's cache, every other one leaves it at once."""
     if pool is None:
         with ThreadPoolExecutor(max_workers=io_threads(ctx.settings, ctx.store), thread_name_prefix="nuvyn-io") as own:
-            return read_file_facts(ctx, tables, readers, own, early, reuse)
+            return read_file_facts(ctx, tables, readers, own, early, reuse, ready)
     started = early.facts if early is not None else {}
     jobs: dict[str, Future[FileFacts]] = {}
     restored: dict[str, FileFacts] = {}
@@ -219,8 +229,21 @@ def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry
                 if not reader.rereads(ctx.settings, i, rows):
                     forget_cached(ctx.store, [uri])
             rows = None if rows is None or fact.rows is None else rows + fact.rows
+        if ready is not None:
+            ready(t, facts)
     forget_cached(ctx.store, [uri for uri in started if uri not in jobs])
     return facts
+
+
+def _early_starter(early_tables: EarlyTables, ctx: TableContext,
+                   readers: Registry) -> Callable[[TablePlan, dict[str, FileFacts]], None]:
+    """read_file_facts' `ready`: a table whose files are read starts its reader's `prepare` early."""
+    def ready(table: TablePlan, facts: dict[str, FileFacts]) -> None:
+        work = readers.reader(table.file_format).prepare(ctx, table, facts)
+        if work is not None:
+            early_tables.offer(table, work)
+
+    return ready
 
 
 @dataclass
@@ -245,13 +268,15 @@ def plan_source(data_source_path: str, data_source_type: str = "auto", include: 
                 exclude: Sequence[str] = (), *, settings: Settings, store_factory: StoreFactory = default_store_factory,
                 read_facts: bool = True, csv_header: str = "auto", spark_version: str = "3.5",
                 readers: Registry = READERS, format_options: FormatOptions | None = None,
-                reuse: ReuseFacts | None = None, sandbox: ReaderSandbox | None = None) -> SourcePlan:
+                reuse: ReuseFacts | None = None, sandbox: ReaderSandbox | None = None,
+                early_tables: EarlyTables | None = None) -> SourcePlan:
     """List, group, read file facts (unless read_facts is False: the pre-split grouping), split by
     schema, split files that hold several tables (each reader's `split_tables`) and name: the tables
     a run would extract. Never starts Spark. `format_options` (validated by executor.formats) reach
     the readers through the FileContext; `csv_header` is format_options.csv.header's old name.
     `reuse` (an incremental run): read_file_facts. Footers and headers are decoded in `sandbox` (the
-    run's; default: the process's shared one)."""
+    run's; default: the process's shared one). `early_tables` (a run that extracts the tables, not
+    an incremental one): each table's `prepare` starts there once its files' facts are read."""
     location, store = open_source(data_source_path, data_source_type, settings, store_factory)
     facts: dict[str, FileFacts] = {}
     options = dict(format_options or {})
@@ -266,7 +291,10 @@ def plan_source(data_source_path: str, data_source_type: str = "auto", include: 
             listing = group_listing(store, data_source_type, include, exclude, readers, early)
             tables = listing.tables
             if read_facts:
-                facts = read_file_facts(ctx, listing.tables, readers, pool, early, reuse)
+                ready = _early_starter(early_tables, TableContext(
+                    store, settings, None, spark_version, early_tables.reads, threads=1, format_options=options,
+                    sandbox=ctx.sandbox), readers) if early_tables is not None and reuse is None else None
+                facts = read_file_facts(ctx, listing.tables, readers, pool, early, reuse, ready)
                 signatures = {uri: f.signature for uri, f in facts.items() if f.signature is not None}
                 tables = split_by_schema(listing.tables, signatures)
         finally:

@@ -9,6 +9,7 @@ FileContext and TableContext passed in, never from the extractor.
 
 from __future__ import annotations
 
+import logging
 import struct
 import threading
 import zlib
@@ -36,6 +37,8 @@ from executor.sources.base import FileStore
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrameReader, SparkSession
+
+logger = logging.getLogger(__name__)
 
 SNIFF_BYTES = 4096  # bytes read (decompressed) to recognise a file without an extension
 _T = TypeVar("_T")
@@ -118,6 +121,73 @@ class FileContext:
         return options_for(self.format_options, file_format)
 
 
+class EarlyTables:
+    """Tables whose extraction starts while the facts of other tables' files are still being read.
+
+    The plan is final only when every file's facts are known (the schema split, the names), so the
+    table step waits for all of them; on a remote store that is the time of the downloads, with CPU to
+    spare. A reader's `prepare` gives the part of a table's extraction that needs only the table's
+    own files' facts (CSV: its window: sample, types, profiles); it runs here, in the background, at
+    most `workers` tables at once, as soon as the table's files are read. The table step takes the
+    result when its table's files are exactly these (`take`); work not started by then is cancelled
+    and done by the table step itself (in parallel with the other tables), and work that failed is
+    done again there, where its error fails the table as usual."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or max(1, cores() // 2)
+        self._work = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="nuvyn-early")
+        # the early tables' reads (each table's sample files, two at a time: see TableContext.first_files)
+        self.reads = ThreadPoolExecutor(max_workers=2 * self.workers, thread_name_prefix="nuvyn-early-io")
+        self._lock = threading.Lock()
+        self._futures: dict[tuple[str, ...], Future[Any]] = {}
+        self._closed = False
+        self.taken = 0  # results a table step used
+
+    @staticmethod
+    def key(plan: TablePlan) -> tuple[str, ...]:
+        return tuple(f.info.uri for f in plan.files)
+
+    def offer(self, plan: TablePlan, work: Callable[[], Any]) -> None:
+        """Start `work` (the early part of `plan`'s extraction) in the background."""
+        with self._lock:
+            if not self._closed:
+                self._futures[self.key(plan)] = self._work.submit(work)
+
+    def take(self, plan: TablePlan) -> Any | None:
+        """The early result of a table with exactly `plan`'s files (waiting for it when it runs), or
+        None: none offered, not started yet (cancelled now), or failed."""
+        with self._lock:
+            fut = self._futures.pop(self.key(plan), None)
+        if fut is None or fut.cancel():
+            return None
+        try:
+            result = fut.result()
+        except Exception as exc:  # noqa: BLE001 - the table step does the work again and reports it
+            logger.debug("table %s: its early extraction failed (%s), done again in the table step",
+                         plan.name, type(exc).__name__)
+            return None
+        if result is not None:
+            with self._lock:
+                self.taken += 1
+        return result
+
+    def __enter__(self) -> EarlyTables:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel what was not taken; wait for the work running (at most `workers` tables)."""
+        with self._lock:
+            self._closed = True
+            futures, self._futures = list(self._futures.values()), {}
+        for fut in futures:
+            fut.cancel()
+        self._work.shutdown(wait=True, cancel_futures=True)
+        self.reads.shutdown(wait=True, cancel_futures=True)
+
+
 @dataclass
 class TableContext:
     """What a reader needs to fill one table: the store, settings, Spark (None in a run that must
@@ -134,9 +204,15 @@ class TableContext:
     sandbox: ReaderSandbox = field(default_factory=in_process)
     # table name -> its window (executor.metadata.window): the earlier run's to reuse, this run's to record
     windows: dict[str, WindowSlot] = field(default_factory=dict)
+    # tables whose extraction started during the facts step (EarlyTables; None: none did)
+    early: EarlyTables | None = None
 
     def options(self, file_format: str) -> dict[str, OptionValue]:
         return options_for(self.format_options, file_format)
+
+    def prepared(self, plan: TablePlan) -> Any | None:
+        """What the reader's `prepare` gave for this table during the facts step (EarlyTables.take), or None."""
+        return self.early.take(plan) if self.early is not None else None
 
     def window(self, table_name: str) -> WindowSlot | None:
         """The table's window slot (None: the run records no windows, e.g. a dry run or a test's context)."""
@@ -365,6 +441,15 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
 
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
         """Start work for a table before tables are extracted one by one (in ctx.pool)."""
+        return None
+
+    def prepare(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> Callable[[], Any] | None:
+        """Work for a table that may start as soon as its files' facts are read, before the plan is
+        final (EarlyTables): a function run in the background whose result extract_table takes with
+        ctx.prepared(plan), or None (the default: nothing starts early). `ctx` has no Spark and a pool
+        of its own; `plan` is the table before the schema split (the result is used only when the
+        table keeps exactly these files). The function must give what extract_table would compute,
+        and leave nothing behind that the table step needs (no shared reads consumed)."""
         return None
 
     @abstractmethod

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from executor.errors import TableExtractionError
 from executor.metadata import csv_scan
@@ -17,7 +17,7 @@ from executor.metadata.compression import open_data
 from executor.metadata.fanout import fan_out
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import ColumnFacts, TableFacts
-from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, profile_column
+from executor.metadata.profile import PROFILE_EXACT, PROFILE_SAMPLED, ColumnProfile, profile_column
 from executor.metadata.readers import base
 from executor.metadata.readers.base import (
     SNIFF_BYTES,
@@ -47,6 +47,19 @@ class CsvFacts(FileFacts):
     count: Future[csv_scan.CsvCount] | None = None  # the exact count, running in the pool
     # a big file's first range, read once for its count and its sample (whichever asks first)
     first_range: csv_scan.SharedRead | None = None
+
+
+@dataclass
+class _WindowRead:
+    """What a CSV table's window gave (CsvReader._read_window): its types, the records profiled,
+    whether they filled the budget, the files they came from, and each column's profile (scope
+    unset) and samples."""
+
+    inferred: list[tuple[str, str]]
+    seen: int
+    filled: bool
+    used: int
+    columns: list[tuple[ColumnProfile, list[str]]]
 
 
 def column_names(header: list[str] | None, spark_names: list[str], where: str = "the file") -> list[str]:
@@ -199,6 +212,23 @@ class CsvReader(FormatReader):
                 fact.first_range = first_range
                 fact.count = ctx.pool.submit(_count, ctx.store, f, fact.dialect, ctx.pool, first_range)
 
+    def prepare(self, ctx: TableContext, plan: TablePlan,
+                facts: Mapping[str, FileFacts]) -> Callable[[], _WindowRead] | None:
+        """The table's window (sample, types, profiles) read while other tables' files are still
+        read (base.EarlyTables), when the ported rules infer the types and the sample's files are
+        small ones the facts step read whole (a big file's first range is shared with its count,
+        which starts in the table step). Never Spark: a sample the rules leave to Spark fails here
+        and is read again by the table step."""
+        s = ctx.settings
+        files = [facts.get(f.info.uri) for f in plan.files]
+        if not (files and s.infer_sample_records and ctx.fast) \
+                or any(not isinstance(f, CsvFacts) or f.dialect is None for f in files) \
+                or any(f.info.size > COUNT_WITH_FACTS_BYTES for f in plan.files[: s.infer_sample_files]):
+            return None
+        dialect = cast(CsvFacts, files[0]).dialect
+        assert dialect is not None
+        return lambda: self._read_window(ctx, plan, dialect, ())  # no shared first range to use or drop
+
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
         s = ctx.settings
@@ -207,27 +237,16 @@ class CsvReader(FormatReader):
         assert isinstance(first, CsvFacts) and first.dialect is not None
         dialect = first.dialect
         table.format_details = csv_details(dialect)
-        budget = s.infer_sample_records
         # an incremental run: the earlier run's sample when it is provably this one (executor.metadata.window)
-        slot = ctx.window(plan.name) if budget else None
+        slot = ctx.window(plan.name) if s.infer_sample_records else None
         earlier = slot.usable([f.info.uri for f in plan.files[: s.infer_sample_files]]) if slot is not None else None
-        used: list[int] = []
+        read: _WindowRead | None = None
         if earlier is not None:
             inferred = list(earlier.names_types)
-        elif budget:
-            # one read serves inference (the first `budget` records) and profiles (profile_max_rows)
-            header, records = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows), files, used)
-            inferred = self._infer_sample(ctx, plan, dialect, header, records.head(budget))
-        else:  # the full-scan path: Spark infers from every record of every file
-            schema = (_spark_csv(ctx, dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
-                      .csv(ctx.spark_uris(plan)).schema)
-            inferred = ctx.spark_schema(schema)
-            records = self._sample(ctx, plan, dialect, s.profile_max_rows, files)[1]
-        if earlier is None:
-            filled = records.n >= max(budget, s.profile_max_rows)
-            records = records.head(s.profile_max_rows)
-        else:  # no sample read: the shared first ranges are not kept
-            _drop_first_ranges(files)
+            _drop_first_ranges(files)  # no sample read: the shared first ranges are not kept
+        else:  # read during the facts step (prepare), else now
+            read = ctx.prepared(plan) or self._read_window(ctx, plan, dialect, files)
+            inferred = read.inferred
         # the counts (started in prefetch) ran while the sample was read and typed
         total = 0
         for f, fact in zip(plan.files, files):
@@ -236,29 +255,54 @@ class CsvReader(FormatReader):
         table.row_count = total
         names = column_names(first.header, [n for n, _t in inferred], plan.files[0].info.relative or plan.files[0].info.name)
         cols: list[ColumnFacts] = []
-        if earlier is not None:
-            slot.use(earlier)  # type: ignore[union-attr]
+        if read is None:
+            assert slot is not None and earlier is not None
+            slot.use(earlier)
             for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
                 profile, samples = earlier.profile(str(i), total)
                 cols.append(ColumnFacts(name, type_string, i + 1, True, samples).set_profile(profile))
             ctx.finish(plan, table, cols)
             return
-        scope = PROFILE_EXACT if records.n >= total else PROFILE_SAMPLED
-        window = Window(files=[slot.relative.get(f.info.uri, f.info.uri) for f in plan.files[: used[0]]]
-                        if slot is not None and used else [], filled=filled, seen=records.n,
+        scope = PROFILE_EXACT if read.seen >= total else PROFILE_SAMPLED
+        window = Window(files=[slot.relative.get(f.info.uri, f.info.uri) for f in plan.files[: read.used]]
+                        if slot is not None and read.used else [], filled=read.filled, seen=read.seen,
                         names_types=list(inferred))
-        by_column = records.by_column()  # Arrow string arrays, or tuples where short records give None
         for i, (name, (_spark_name, type_string)) in enumerate(zip(names, inferred)):
+            profile, samples = read.columns[i]
+            profile.profile_scope = scope
+            window.put(str(i), profile, samples)
+            cols.append(ColumnFacts(name, type_string, i + 1, True, samples).set_profile(profile))
+        if slot is not None and read.used:
+            slot.record(window)
+        ctx.finish(plan, table, cols)
+
+    def _read_window(self, ctx: TableContext, plan: TablePlan, dialect: csv_scan.CsvDialect,
+                     files: Sequence[FileFacts]) -> _WindowRead:
+        """The table's types and its columns' profiles and samples from its window: one read of the
+        first records of its first files serves inference (the first NUVYN_INFER_SAMPLE_RECORDS) and
+        profiles (NUVYN_PROFILE_MAX_ROWS). Profiles come without their scope (it needs the count)."""
+        s = ctx.settings
+        budget = s.infer_sample_records
+        used: list[int] = []
+        if budget:
+            header, records = self._sample(ctx, plan, dialect, max(budget, s.profile_max_rows), files, used)
+            inferred = self._infer_sample(ctx, plan, dialect, header, records.head(budget))
+        else:  # the full-scan path: Spark infers from every record of every file
+            schema = (_spark_csv(ctx, dialect).option("multiLine", "true").option("encoding", dialect.spark_encoding)
+                      .csv(ctx.spark_uris(plan)).schema)
+            inferred = ctx.spark_schema(schema)
+            records = self._sample(ctx, plan, dialect, s.profile_max_rows, files)[1]
+        filled = records.n >= max(budget, s.profile_max_rows)
+        records = records.head(s.profile_max_rows)
+        by_column = records.by_column()  # Arrow string arrays, or tuples where short records give None
+        columns: list[tuple[ColumnProfile, list[str]]] = []
+        for i, (_spark_name, type_string) in enumerate(inferred):
             values = by_column[i] if i < len(by_column) else [None] * records.n
             if isinstance(values, tuple):
                 values = list(values)
-            profile = profile_column(values, type_string, scope, text=True, max_chars=s.sample_value_max_chars)
-            samples = ctx.samples(csv_scan.iter_values(values))
-            window.put(str(i), profile, samples)
-            cols.append(ColumnFacts(name, type_string, i + 1, True, samples).set_profile(profile))
-        if slot is not None and used:
-            slot.record(window)
-        ctx.finish(plan, table, cols)
+            profile = profile_column(values, type_string, PROFILE_SAMPLED, text=True, max_chars=s.sample_value_max_chars)
+            columns.append((profile, ctx.samples(csv_scan.iter_values(values))))
+        return _WindowRead(inferred, records.n, filled, used[0] if used else 0, columns)
 
     def plan_details(self, plan: TablePlan, facts: Mapping[str, FileFacts]) -> dict[str, Any]:
         dialect = next((f.dialect for f in (facts.get(p.info.uri) for p in plan.files)
@@ -316,9 +360,10 @@ class CsvReader(FormatReader):
                     columns=records.columns)]
             except SparkFallback as exc:
                 logger.debug("table %s: asking Spark for the CSV schema (%s)", plan.name, exc)
+        spark = ctx.session()  # first: a context without Spark (an early table) gives up before the lines
         lines = csv_scan.to_csv_lines(header, records.to_rows(), dialect.delimiter)
         # Spark's reader over the lines themselves (classic: an RDD; Spark Connect: a Parse relation)
-        return ctx.spark_schema(csv_from_lines(ctx.session(), lines, _spark_csv_options(dialect)).schema)
+        return ctx.spark_schema(csv_from_lines(spark, lines, _spark_csv_options(dialect)).schema)
 
 
 def csv_details(dialect: csv_scan.CsvDialect) -> dict[str, Any]:

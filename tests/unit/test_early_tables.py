@@ -1,0 +1,161 @@
+"""Tables whose extraction starts during the facts step (readers.base.EarlyTables, CsvReader.prepare):
+the early result is taken only for a table with exactly the files it was read for, work not started is
+cancelled, failed work is done again by the table step, and an extraction gives what it gives without
+early tables (lakes where the schema split changes a table, a sample left to Spark, a broken file)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import wait
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+from executor.metadata import extractor as extractor_module
+from executor.metadata.extractor import MetadataExtractor
+from executor.metadata.grouping import PlannedFile, TablePlan
+from executor.metadata.readers.base import EarlyTables
+from executor.metadata.readers.csv import CsvReader
+from executor.settings import Settings
+from executor.sources.base import FileInfo
+
+SETTINGS = Settings(io_threads=4, infer_sample_files=3, infer_sample_records=40, profile_max_rows=60)
+
+
+def plan(*uris: str) -> TablePlan:
+    return TablePlan(folder="t", file_format="csv", partition_keys=(), name="t",
+                     files=[PlannedFile(FileInfo(relative=u, uri=u, size=1)) for u in uris])
+
+
+def test_a_result_is_taken_once_and_only_for_the_same_files():
+    with EarlyTables(workers=1) as early:
+        early.offer(plan("a", "b"), lambda: 42)
+        assert early.take(plan("a")) is None and early.take(plan("b", "a")) is None  # other files: not this table
+        assert early.take(plan("a", "b")) == 42 and early.taken == 1
+        assert early.take(plan("a", "b")) is None  # taken: the table step of another run does its own
+
+
+def test_work_not_started_is_cancelled_and_failed_work_gives_none():
+    gate = threading.Event()
+    ran: list[str] = []
+    with EarlyTables(workers=1) as early:
+        early.offer(plan("slow"), lambda: (gate.wait(10), ran.append("slow"))[1])
+        early.offer(plan("queued"), lambda: ran.append("queued"))
+        early.offer(plan("broken"), lambda: 1 / 0)
+        assert early.take(plan("queued")) is None  # behind the running one: cancelled, the table step does it
+        gate.set()
+        assert early.take(plan("slow")) is None  # ran (append gives None): nothing to use
+        assert early.take(plan("broken")) is None  # failed: done again where its error fails the table
+        assert early.taken == 0
+    assert ran == ["slow"]
+
+
+def test_close_cancels_what_was_not_taken_and_refuses_more():
+    gate = threading.Event()
+    ran: list[str] = []
+    early = EarlyTables(workers=1)
+    early.offer(plan("running"), lambda: (gate.wait(10), ran.append("running")))
+    early.offer(plan("never"), lambda: ran.append("never"))
+    gate.set()
+    early.close()
+    early.offer(plan("late"), lambda: ran.append("late"))
+    assert ran == ["running"] and early.take(plan("late")) is None
+
+
+# ---------------------------------------------------------------------- whole extractions
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode())
+    return path
+
+
+def lake(root: Path) -> None:
+    for t in range(4):  # plain tables of 5 files, their windows read early
+        for f in range(5):
+            rows = "".join(f"{t * 1000 + f * 20 + r},n{r % 7},{r * 1.5},2024-01-{r % 28 + 1:02d}\n" for r in range(20))
+            write(root / f"t{t}" / f"part-{f}.csv", "id,name,amount,day\n" + rows)
+    # one folder, two headers: the schema split makes two tables, neither the folder read early
+    for f in range(3):
+        write(root / "mixed" / f"a-{f}.csv", "id,x\n" + "".join(f"{f}{r},{r}\n" for r in range(10)))
+        write(root / "mixed" / f"b-{f}.csv", "key;y;z\n" + "".join(f"k{r};{r};{r % 2 == 0}\n" for r in range(10)))
+    # a time zone the ported rules leave to Spark (no Spark here: the table fails, early or not)
+    write(root / "zoned" / "z.csv", "ts\n2021-01-16 15:12:51 Mars/Olympus\n")
+
+
+class Recording(EarlyTables):
+    made: list[Recording] = []
+
+    def __init__(self, workers: int | None = None) -> None:
+        super().__init__(workers)
+        self.offered: list[tuple[str, ...]] = []
+        Recording.made.append(self)
+
+    def offer(self, plan: TablePlan, work):  # type: ignore[no-untyped-def]
+        self.offered.append(self.key(plan))
+        super().offer(plan, work)
+
+    def take(self, plan: TablePlan):  # type: ignore[no-untyped-def]
+        fut = self._futures.get(self.key(plan))
+        if fut is not None:  # each table's early work runs to its end first (the test does not race it)
+            wait([fut])
+        return super().take(plan)
+
+
+def comparable(result):  # type: ignore[no-untyped-def]
+    out = []
+    for t in result.tables:
+        d = asdict(t)
+        d.pop("extraction_duration_ms", None)
+        out.append(d)
+    return out
+
+
+def test_an_extraction_with_early_tables_equals_one_without(tmp_path, monkeypatch):
+    lake(tmp_path)
+    real = CsvReader._read_window
+
+    def read_window(self, ctx, plan, dialect, files):  # type: ignore[no-untyped-def]
+        if plan.folder == "t1" and threading.current_thread().name.startswith("nuvyn-early"):
+            raise RuntimeError("early work failed")  # the table step reads the window again
+        return real(self, ctx, plan, dialect, files)
+
+    monkeypatch.setattr(CsvReader, "_read_window", read_window)
+    monkeypatch.setattr(extractor_module, "EarlyTables", Recording)
+    Recording.made.clear()
+    early = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
+    made = Recording.made[-1]
+    monkeypatch.setattr(CsvReader, "prepare", lambda self, ctx, plan, facts: None)
+    plain = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
+    assert comparable(early) == comparable(plain)
+    by_name = {t.table_name: t for t in early.tables}
+    assert [n for n, t in by_name.items() if t.status != "ok"] == ["zoned"]
+    assert "Spark" in (by_name["zoned"].error_message or "")  # left to Spark early too: no Spark here
+    assert sum(1 for n in by_name if n.startswith("mixed")) == 2  # the schema split: two tables
+    # every folder was offered; t0, t2 and t3 were taken; t1 failed early and `mixed` split into two
+    # tables of other files (each read its own window); `zoned` was left to Spark
+    assert len(made.offered) == 6 and made.taken == 3
+
+
+@pytest.mark.parametrize("change", [
+    {"inference": "spark"},  # Spark infers: nothing early (no Spark in the facts step)
+    {"infer_sample_records": 0},  # the full-scan path: Spark reads every record
+])
+def test_nothing_starts_early_when_spark_infers(tmp_path, monkeypatch, change):
+    lake(tmp_path)
+    monkeypatch.setattr(extractor_module, "EarlyTables", Recording)
+    Recording.made.clear()
+    MetadataExtractor(None, replace(SETTINGS, **change)).extract_metadata(str(tmp_path / "t0"))
+    assert Recording.made[-1].offered == []
+
+
+def test_a_big_file_in_the_sample_is_left_to_the_table_step(tmp_path, monkeypatch):
+    # its first range is shared by its count and its sample, and its count starts in the table step
+    monkeypatch.setattr("executor.metadata.readers.csv.COUNT_WITH_FACTS_BYTES", 100)
+    write(tmp_path / "big" / "a.csv", "id,v\n" + "".join(f"{i},{i}\n" for i in range(100)))
+    monkeypatch.setattr(extractor_module, "EarlyTables", Recording)
+    Recording.made.clear()
+    result = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
+    assert result.tables[0].row_count == 100 and Recording.made[-1].offered == []
