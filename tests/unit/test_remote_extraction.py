@@ -125,3 +125,25 @@ def test_a_footer_larger_than_the_tail_is_read_in_two_requests(tmp_path):
     facts_requests = containers[0].ranges[:2]
     assert facts_requests[0][1] == len(buf.getvalue()) - 64 * 1024  # the tail first
     assert facts_requests[1][1] < facts_requests[0][1]  # then the rest of the footer
+
+
+def test_a_csv_table_read_early_frees_its_cached_files_at_once(tmp_path, monkeypatch):
+    """The CSV table's window is read while the other files download (readers.base.EarlyTables): its
+    files' cached bytes are dropped then (the table step reads none again), still one request a file."""
+    from executor.metadata import extractor as extractor_module
+    from executor.metadata.readers import csv as csv_reader
+    from tests.unit.test_early_tables import Recording
+
+    root = tmp_path / "lake"
+    _lake(root)
+    data = {"lake/" + p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    forgotten: list[list[str]] = []
+    real = csv_reader.forget_cached
+    monkeypatch.setattr(csv_reader, "forget_cached", lambda store, uris: (forgotten.append(list(uris)), real(store, uris)))
+    monkeypatch.setattr(extractor_module, "EarlyTables", Recording)
+    Recording.made.clear()
+    containers: list[CountingContainer] = []
+    result = MetadataExtractor(None, Settings(io_threads=4), store_factory=_store_factory(data, containers)).extract_metadata(URL)
+    assert all(t.status == "ok" for t in result.tables) and Recording.made[-1].taken == 1
+    assert forgotten == [[f"{URL}/c/part-{f}.csv" for f in range(4)]]
+    assert containers[0].per_file() == {name: 1 for name in data}

@@ -31,7 +31,7 @@ from executor.metadata.types.csv_inference import infer_csv_schema, make_safe_he
 from executor.metadata.types.fallback import SparkFallback
 from executor.metadata.window import Window
 from executor.settings import Settings
-from executor.sources.base import FileStore
+from executor.sources.base import FileStore, forget_cached
 from executor.spark_connect import csv_from_lines
 
 if TYPE_CHECKING:
@@ -227,7 +227,16 @@ class CsvReader(FormatReader):
             return None
         dialect = cast(CsvFacts, files[0]).dialect
         assert dialect is not None
-        return lambda: self._read_window(ctx, plan, dialect, ())  # no shared first range to use or drop
+
+        def work() -> _WindowRead:
+            read = self._read_window(ctx, plan, dialect, ())  # no shared first range to use or drop
+            # the table step reads none of its files again (small files are counted by the facts step):
+            # their cached bytes make room for the files still downloading (a table the schema split
+            # changed reads its window again, from storage)
+            forget_cached(ctx.store, [f.info.uri for f in plan.files])
+            return read
+
+        return work
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
