@@ -274,6 +274,8 @@ def profile_column(values: Any, type_string: str, scope: str, *, text: bool = Fa
             typed = pc.cast(arr, target) if target != pa.string() else arr
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return slow()
+        if pa.types.is_integer(typed.type) and pc.any(pc.match_substring(arr, "x", ignore_case=True)).as_py():
+            return slow()  # hexadecimal text: Arrow's cast reads 0x10 as 16, Spark's rules (and int()) do not
         if pa.types.is_floating(typed.type) and pc.any(pc.is_nan(typed)).as_py():
             return slow()  # NaN text: the slow path's exact rules (never a min or max)
     elif pa.types.is_binary(typed.type) or pa.types.is_large_binary(typed.type):

@@ -47,6 +47,8 @@ def test_csv_strings(values):
     (["1.5", "NaN", "-2"], "double"),
     (["123456789012345678901", "5"], "decimal(21,0)"),
     (["2020-1-1", "2020-01-02 10:00"], "timestamp"),  # Arrow cannot cast: the slow path answers
+    # hexadecimal text past the inference sample: Arrow's cast reads 0x10 as 16, the rules do not
+    (["0x10", "7", "12"], "int"), (["3", "0X1F", ""], "bigint"), (["-0x5", "2"], "bigint"),
 ])
 def test_csv_typed_columns(values, type_string):
     fast, slow = both(values, type_string, True)
