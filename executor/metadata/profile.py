@@ -231,6 +231,23 @@ def _arrow_cast_target(type_string: str) -> Any:
     return pa.timestamp("us") if name == "timestamp_us" else getattr(pa, name)()
 
 
+def _holds_any(arr: Any, needles: tuple[bytes, ...]) -> bool:
+    """Whether a value of a string array holds one of `needles`: its text searched at C speed
+    (pc.match_substring with ignore_case is a regex: 4 ms per 100,000 values against 0.03 ms)."""
+    import numpy as np
+    import pyarrow as pa
+
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        _validity, offsets, data = chunk.buffers()[:3]
+        if not len(chunk) or data is None:
+            continue
+        at = np.frombuffer(offsets, dtype=np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+        text = memoryview(data)[int(at[chunk.offset]):int(at[chunk.offset + len(chunk)])].tobytes()
+        if any(n in text for n in needles):
+            return True
+    return False
+
+
 def profile_column(values: Any, type_string: str, scope: str, *, text: bool = False,
                    max_chars: int = 100) -> ColumnProfile:
     """One column's profile with pyarrow compute (C++), the same facts as ColumnProfiler.
@@ -274,7 +291,7 @@ def profile_column(values: Any, type_string: str, scope: str, *, text: bool = Fa
             typed = pc.cast(arr, target) if target != pa.string() else arr
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return slow()
-        if pa.types.is_integer(typed.type) and pc.any(pc.match_substring(arr, "x", ignore_case=True)).as_py():
+        if pa.types.is_integer(typed.type) and _holds_any(arr, (b"x", b"X")):
             return slow()  # hexadecimal text: Arrow's cast reads 0x10 as 16, Spark's rules (and int()) do not
         if pa.types.is_floating(typed.type) and pc.any(pc.is_nan(typed)).as_py():
             return slow()  # NaN text: the slow path's exact rules (never a min or max)

@@ -95,3 +95,16 @@ def test_arrow_string_columns_whole_or_chunked(values, cut, typ, text):
     for column in (array, array.combine_chunks()):
         fast, slow = both(column, "string", text)
         assert fast == slow
+
+
+def test_hexadecimal_text_is_found_in_slices_and_chunks_only_where_it_is():
+    from executor.metadata.profile import _holds_any
+
+    a = pa.array(["1", "0x5", "3"])
+    hexa = (b"x", b"X")
+    assert _holds_any(a, hexa) and _holds_any(pa.array(["0X1"], pa.large_string()), hexa)
+    assert not _holds_any(a.slice(2), hexa) and not _holds_any(a.slice(0, 1), hexa)  # the buffer's other bytes
+    assert _holds_any(pa.chunked_array([a.slice(2), a]), hexa) and not _holds_any(pa.array(["", None]), hexa)
+    # a slice past the hex value: Arrow's cast and the rules agree, the fast path answers
+    fast, slow = both(pa.array(["0x10", "7", "12"]).slice(1), "int", True)
+    assert fast == slow and fast.max_value == "12"
