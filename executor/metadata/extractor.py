@@ -164,8 +164,7 @@ class MetadataExtractor:
         reuse = self._reuse(prior, rules, restored)
         # a full run's tables start their extraction while other tables' files are read (an incremental
         # run may reuse a table's window instead of reading it)
-        with contextlib.ExitStack() as stack:
-            early_tables = stack.enter_context(EarlyTables()) if prior is None else None
+        with EarlyTables() if prior is None else contextlib.nullcontext() as early_tables:
             sandbox = self.sandbox
             source = plan_source(data_source_path, data_source_type, include, exclude, settings=self.settings,
                                  store_factory=self.store_factory, csv_header=csv_header,

@@ -315,10 +315,10 @@ class CsvSchemaInferrer:
                 break
             # the values to look at, as Python strings a block at a time: the first one often changes
             # the type (a column's first value from null), and the rest need not be converted
-            t0, changed_at, lo, step = t, None, 0, _FIRST_BLOCK
+            changed_at, lo, step = None, 0, _FIRST_BLOCK
             while changed_at is None and lo < todo.size:
                 block = todo[lo:lo + step]
-                t, at = self._first_change(t0, rest.take(pa.array(block)).to_pylist(), 0)
+                t, at = self._first_change(t, rest.take(pa.array(block)).to_pylist(), 0)
                 if at is not None:
                     changed_at = lo + at
                 lo, step = lo + block.size, step * 4
