@@ -237,11 +237,17 @@ def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry
 
 def _early_starter(early_tables: EarlyTables, ctx: TableContext,
                    readers: Registry) -> Callable[[TablePlan, dict[str, FileFacts]], None]:
-    """read_file_facts' `ready`: a table whose files are read starts its reader's `prepare` early."""
+    """read_file_facts' `ready`: a table whose files are read starts its reader's `prepare` early, for
+    each table the schema split will make of it (split_by_schema needs only the table's own facts; a
+    partitioned table is never split, and is not asked, so that no error is set on it twice)."""
     def ready(table: TablePlan, facts: dict[str, FileFacts]) -> None:
-        work = readers.reader(table.file_format).prepare(ctx, table, facts)
-        if work is not None:
-            early_tables.offer(table, work)
+        signatures = {f.info.uri: sig for f in table.files if (sig := facts[f.info.uri].signature) is not None}
+        parts = [table] if table.partitioned else split_by_schema([table], signatures)
+        reader = readers.reader(table.file_format)
+        for part in parts:
+            work = reader.prepare(ctx, part, facts)
+            if work is not None:
+                early_tables.offer(part, work)
 
     return ready
 

@@ -447,8 +447,8 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
         """Work for a table that may start as soon as its files' facts are read, before the plan is
         final (EarlyTables): a function run in the background whose result extract_table takes with
         ctx.prepared(plan), or None (the default: nothing starts early). `ctx` has no Spark and a pool
-        of its own; `plan` is the table before the schema split (the result is used only when the
-        table keeps exactly these files). The function must give what extract_table would compute,
+        of its own; `plan` is one table of the schema split, not yet named (the result is used only
+        when the final table has exactly these files). The function must give what extract_table would compute,
         and leave nothing behind that the table step needs (no shared reads consumed)."""
         return None
 

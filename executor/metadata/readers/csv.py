@@ -231,8 +231,8 @@ class CsvReader(FormatReader):
         def work() -> _WindowRead:
             read = self._read_window(ctx, plan, dialect, ())  # no shared first range to use or drop
             # the table step reads none of its files again (small files are counted by the facts step):
-            # their cached bytes make room for the files still downloading (a table the schema split
-            # changed reads its window again, from storage)
+            # their cached bytes make room for the files still downloading (a table whose files the plan
+            # changed afterwards would read its window again, from storage)
             forget_cached(ctx.store, [f.info.uri for f in plan.files])
             return read
 
