@@ -1,7 +1,7 @@
 """Tables whose extraction starts during the facts step (readers.base.EarlyTables, CsvReader.prepare):
 the early result is taken only for a table with exactly the files it was read for, work not started is
 cancelled, failed work is done again by the table step, and an extraction gives what it gives without
-early tables (lakes where the schema split changes a table, a sample left to Spark, a broken file)."""
+early tables (a folder the schema split divides, a sample left to Spark, early work that fails)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def test_close_cancels_what_was_not_taken_and_refuses_more():
     early = EarlyTables(workers=1)
     early.offer(plan("running"), lambda: (gate.wait(10), ran.append("running")))
     early.offer(plan("never"), lambda: ran.append("never"))
-    gate.set()
+    # the gate opens only after close() has cancelled the queued work (it then waits for the running one)
+    threading.Timer(0.2, gate.set).start()
     early.close()
     early.offer(plan("late"), lambda: ran.append("late"))
     assert ran == ["running"] and early.take(plan("late")) is None
