@@ -9,6 +9,11 @@ queue that only it could drain: no deadlock whatever the pool size, and the pool
 add parallelism when there are some. The first item's error (in item order) is raised once
 every claimed item has finished; items nobody started yet are dropped after an error.
 
+`width` bounds how many items run at once (the caller included): that many walkers claim the
+items in order, so the first items finish first instead of all of them sharing the link and
+finishing together (a big file's ranges: each range is scanned as soon as it has arrived, while
+the next ones download, with no more scans at once than the machine has room for).
+
 Pure: threads only (no Spark, Azure or HTTP).
 """
 
@@ -31,9 +36,11 @@ class _Item:
         self.error: BaseException | None = None
 
 
-def fan_out(pool: Executor | None, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-    """[fn(item) for item in items], run concurrently in `pool` and the calling thread."""
-    if pool is None or len(items) <= 1:
+def fan_out(pool: Executor | None, fn: Callable[[Any], Any], items: Sequence[Any],
+            width: int | None = None) -> list[Any]:
+    """[fn(item) for item in items], run concurrently in `pool` and the calling thread; at most
+    `width` at once when given, claimed in item order."""
+    if pool is None or len(items) <= 1 or (width is not None and width <= 1):
         return [fn(item) for item in items]
     work = [_Item(item) for item in items]
     failed = threading.Event()
@@ -50,13 +57,20 @@ def fan_out(pool: Executor | None, fn: Callable[[Any], Any], items: Sequence[Any
         finally:
             it.done.set()
 
-    for it in work[1:]:  # the caller starts on the first item at once
+    def walk() -> None:
+        for it in work:
+            run(it)
+
+    # the caller starts on the first item at once; a pool thread runs one item, or walks the list
+    # claiming items in order when the width is bounded
+    tasks: list[tuple[Callable[..., None], tuple[Any, ...]]] = (
+        [(run, (it,)) for it in work[1:]] if width is None else [(walk, ())] * (min(width, len(work)) - 1))
+    for task, args in tasks:
         try:
-            pool.submit(run, it)
+            pool.submit(task, *args)
         except RuntimeError:  # the pool is shut down: the caller runs the rest itself
             break
-    for it in work:
-        run(it)
+    walk()
     for it in work:
         it.done.wait()
     for it in work:

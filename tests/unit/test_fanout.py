@@ -82,3 +82,28 @@ def test_a_task_runs_ahead_in_the_pool_or_in_the_caller_and_can_be_dropped():
         failing = Task(None, lambda x: 1 / x, 0)
         with pytest.raises(ZeroDivisionError):
             failing.result()
+
+
+def test_a_bounded_width_runs_that_many_items_at_once_claimed_in_order():
+    """width=2 over a pool of 6: two items run at a time (the barrier needs both), never three,
+    and an item starts only once every item two places before it has been claimed."""
+    barrier = threading.Barrier(2, timeout=wait_budget(30))
+    lock = threading.Lock()
+    running, peak, started = [0], [0], []
+
+    def fn(x):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            started.append(x)
+        barrier.wait()
+        with lock:
+            running[0] -= 1
+        return -x
+
+    with ThreadPoolExecutor(6) as pool:
+        assert fan_out(pool, fn, list(range(10)), width=2) == [-x for x in range(10)]
+    assert peak[0] == 2
+    assert all(abs(x - i) <= 1 for i, x in enumerate(started))  # claimed in order (two walkers race by one)
+    with ThreadPoolExecutor(2) as pool:  # width 1: the caller alone, one item after another
+        assert fan_out(pool, lambda x: threading.get_ident(), [1, 2, 3], width=1) == [threading.get_ident()] * 3

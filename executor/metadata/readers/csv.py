@@ -30,7 +30,7 @@ from executor.metadata.readers.base import (
 from executor.metadata.types.csv_inference import infer_csv_schema, make_safe_header
 from executor.metadata.types.fallback import SparkFallback
 from executor.metadata.window import Window
-from executor.settings import Settings
+from executor.settings import Settings, cores
 from executor.sources.base import FileStore, forget_cached
 from executor.spark_connect import csv_from_lines
 
@@ -93,6 +93,14 @@ store: the first read of a file this small fetches all of it); larger files are 
 `prefetch` (see _count)."""
 
 
+def ranges_at_once() -> int:
+    """The ranges of one big file read at once: enough connections to fill the link, few enough
+    that they arrive one after another and each is scanned while the next ones download (all at
+    once, they share the link and arrive together at the end, the scans after them: on the remote
+    bench's 200 MB CSV, 2 cores, 1.15 s against 0.95 s with 4, and 0.2 s less CPU, no scans thrashing)."""
+    return max(4, 2 * cores())
+
+
 def _ranged(pf: PlannedFile) -> bool:
     """Every uncompressed file that prefetch counts is counted from parallel ranges, its first one
     shared with the sample (a file read whole by the facts step, or a compressed one, is not)."""
@@ -108,7 +116,7 @@ def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool
     if _ranged(pf):
         def run(fn: Callable[[csv_scan.Range], csv_scan.ChunkScan],
                 ranges: Sequence[csv_scan.Range]) -> list[csv_scan.ChunkScan]:
-            return fan_out(pool, fn, ranges)
+            return fan_out(pool, fn, ranges, width=ranges_at_once())
 
         return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run,
                                              first=first_range)
