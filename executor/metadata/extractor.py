@@ -160,7 +160,7 @@ class MetadataExtractor:
         rules = inc.Rules(__version__, inc.settings_fingerprint(self.settings, self.spark_version, csv_header,
                                                                 data_source_type, format_options))
 
-        restored: dict[str, dict[str, Any] | None] = {}  # uri -> the record's facts, for files not opened
+        restored: dict[str, FileRecord] = {}  # uri -> the earlier run's record, for files not opened
         reuse = self._reuse(prior, rules, restored)
         # a full run's tables start their extraction while other tables' files are read (an incremental
         # run may reuse a table's window instead of reading it)
@@ -237,9 +237,9 @@ class MetadataExtractor:
     # ------------------------------------------------------------------ incremental runs
 
     def _reuse(self, prior: inc.PriorRun | None, rules: inc.Rules,
-               restored: dict[str, dict[str, Any] | None]) -> ReuseFacts | None:
+               restored: dict[str, FileRecord]) -> ReuseFacts | None:
         """plan_source's `reuse` of an incremental run (None in a full run): an unchanged file's facts from
-        the record (incremental.restorable); `restored` collects the record's facts of those files."""
+        the record (incremental.restorable); `restored` collects the records of those files."""
         if prior is None:
             return None
 
@@ -247,7 +247,7 @@ class MetadataExtractor:
             version = self.readers.reader(table.file_format).rule_version
             facts = inc.restorable(prior, pf.info, table.file_format, pf.compression, version, rules)
             if facts is not None:
-                restored[pf.info.uri] = prior.files[pf.info.relative].facts
+                restored[pf.info.uri] = prior.files[pf.info.relative]
             return facts
 
         return reuse
@@ -343,7 +343,7 @@ class MetadataExtractor:
         return table
 
     def _file_records(self, source: SourcePlan, result: MetadataResult, rules: inc.Rules,
-                      restored: Mapping[str, dict[str, Any] | None],
+                      restored: Mapping[str, FileRecord],
                       windows: Mapping[str, WindowSlot]) -> list[FileRecord]:
         """The file_facts rows of this run: every file of each ok table, with the facts a later run restores
         (a file not opened keeps its record's facts: same identity, same rules). An extracted table's window
@@ -358,15 +358,17 @@ class MetadataExtractor:
             entries += [(info, None, ROLE_LOG, None) for info in table.log_files]
             slot = windows.get(table.name)
             for i, (info, compression, role, fact) in enumerate(entries):
-                facts = restored[info.uri] if info.uri in restored \
-                    else inc.facts_to_json(fact) if fact is not None else None
-                if slot is not None and facts is not None:  # extracted: this run's window, on its first file
-                    facts = inc.with_window(facts, slot.out if i == 0 else None)
+                prior = restored.get(info.uri)
+                facts = prior.facts_json if prior is not None else inc.facts_to_json(fact) if fact is not None else None
+                rows = prior.rows if prior is not None else fact.rows if fact is not None else None
+                # extracted: this run's window, on its first file (serialized now: one record per file is kept)
+                text = inc.record_facts(facts, slot.out if slot is not None and i == 0 else None, slot is not None)
                 out.append(FileRecord(table_name=table.name, path=info.relative, size=info.size,
                                       modified_us=inc.modified_us(info), etag=info.etag, file_format=table.file_format,
                                       compression=compression, rule_version=version,
                                       executor_version=rules.executor_version,
-                                      settings_fingerprint=rules.settings_fingerprint, role=role, facts=facts))
+                                      settings_fingerprint=rules.settings_fingerprint, role=role, facts_json=text,
+                                      rows=rows if text is not None else None))
         return out
 
     def _extract_table(self, ctx: TableContext, source: SourcePlan, plan: TablePlan) -> TableFacts:

@@ -218,6 +218,32 @@ def facts_to_json(facts: FileFacts) -> dict[str, Any] | None:
     return out
 
 
+def dump_facts(facts: dict[str, Any]) -> str:
+    """A record's facts as the file_facts row's JSON text."""
+    return json.dumps(facts, ensure_ascii=False, sort_keys=True)
+
+
+def record_facts(facts: dict[str, Any] | str | None, window: Window | None, extracted: bool) -> str | None:
+    """A record's facts as JSON text: `facts` are this run's (facts_to_json) or a restored record's
+    text. `extracted`: the file's table was extracted, so `window` (None on all but its first file)
+    replaces any window the facts held; a restored text without a window is kept as it is."""
+    if facts is None:
+        return None
+    if extracted:
+        if isinstance(facts, str):
+            if window is None and '"window"' not in facts:
+                return facts
+            try:
+                parsed = json.loads(facts)
+            except ValueError:
+                return None
+            if not isinstance(parsed, dict):
+                return None
+            facts = parsed
+        facts = with_window(facts, window)
+    return facts if isinstance(facts, str) else dump_facts(facts)
+
+
 def _done(value: csv_scan.CsvCount) -> Future[csv_scan.CsvCount]:
     fut: Future[csv_scan.CsvCount] = Future()
     fut.set_result(value)
@@ -301,6 +327,8 @@ def prior_window(prior: PriorRun | None, table_name: str, unchanged: frozenset[s
     if prior is None:
         return None
     for path, record in prior.files_of(table_name).items():
+        if record.facts_json is None or '"window"' not in record.facts_json:
+            continue  # not parsed: a table's records are many, its window is on one
         data = record.facts
         if data and "window" in data:
             return Window.from_json(data["window"]) if path in unchanged else None

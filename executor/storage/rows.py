@@ -131,8 +131,7 @@ def metadata_rows(result: MetadataResult, workflow_id: str, source_id: str | Non
         id=row_id(run_id, "file", f.table_name, f.path, f.role), **ids, table_name=f.table_name, path=f.path,
         role=f.role, size_bytes=f.size, modified_us=f.modified_us, etag=f.etag, file_format=f.file_format,
         compression=f.compression, rule_version=f.rule_version, executor_version=f.executor_version,
-        settings_fingerprint=f.settings_fingerprint, row_count=(f.facts or {}).get("rows"),
-        facts=json.dumps(f.facts, ensure_ascii=False, sort_keys=True) if f.facts is not None else None)
+        settings_fingerprint=f.settings_fingerprint, row_count=f.rows, facts=f.facts_json)
         for f in result.file_records]
     out: dict[str, list[S.Row]] = {S.SOURCES: sources, S.TABLES: tables, S.COLUMNS: columns}
     if files:
@@ -179,13 +178,14 @@ def _format_details(table: dict[str, Any]) -> dict[str, Any]:
 
 
 def file_record(row: dict[str, Any]) -> FileRecord:
-    """A FileRecord from its file_facts row."""
-    facts = _json(row.get("facts"), None)
+    """A FileRecord from its file_facts row (its facts kept as the text, parsed when restored)."""
+    facts, rows = row.get("facts"), row.get("row_count")
     return FileRecord(table_name=row["table_name"], path=row["path"], size=row["size_bytes"],
                       modified_us=row.get("modified_us"), etag=row.get("etag"), file_format=row["file_format"],
                       compression=row.get("compression"), rule_version=row["rule_version"],
                       executor_version=row["executor_version"], settings_fingerprint=row["settings_fingerprint"],
-                      role=row.get("role") or "data", facts=facts if isinstance(facts, dict) else None)
+                      role=row.get("role") or "data", facts_json=facts if isinstance(facts, str) else None,
+                      rows=rows if isinstance(rows, int) else None)
 
 
 def prior_run(run_id: str, tables: list[dict[str, Any]], columns: list[dict[str, Any]],

@@ -61,10 +61,12 @@ def test_a_nan_statistic_crosses_json_and_other_values_are_refused():
 
 def test_an_older_record_format_is_read_again():
     r = FileRecord("t", "t/a.parquet", 10, 1, None, "parquet", None, 1, "v", "f",
-                   facts={"signature": ["parquet", [["a", "int"]]], "rows": 3})
+                   facts_json=inc.dump_facts({"signature": ["parquet", [["a", "int"]]], "rows": 3}))
     assert inc.restore(r) is None  # format 1 held no statistics: read, never half-restored
-    r.facts = {**r.facts, "format": inc.RECORD_FORMAT}  # type: ignore[dict-item]
+    r.facts_json = inc.dump_facts({**(r.facts or {}), "format": inc.RECORD_FORMAT})
     assert inc.restore(r) is not None
+    for text in ("not json", "[1, 2]"):  # a row whose facts are not an object holds none
+        assert replace(r, facts_json=text).facts is None and inc.restore(replace(r, facts_json=text)) is None
 
 
 # ---------------------------------------------------------------------- the window rule
@@ -356,8 +358,8 @@ def test_json_file_records_restore_the_scan_losslessly(tmp_path):
     records = [r for r in first.file_records if r.file_format == "json"]
     assert len(records) == 4
     for r in records:
-        data = json.loads(json.dumps(r.facts))
-        back = inc.restore(replace(r, facts=data))
+        assert r.facts_json is not None and r.rows == json.loads(r.facts_json)["rows"]
+        back = inc.restore(replace(r, facts_json=str(r.facts_json)))
         assert isinstance(back, JsonFacts) and back.scan is not None and not back.scan.sampled
         assert not inc.needs_read(back)
     by_path = {r.path: r for r in records}
@@ -446,7 +448,7 @@ def test_xml_types_cross_json_losslessly(tmp_path):
         write_xml(tmp_path, f)
     first = MetadataExtractor(None, JSON_WINDOW).extract_metadata(str(tmp_path), format_options=XML_OPTIONS)
     for r in first.file_records:
-        back = inc.restore(replace(r, facts=json.loads(json.dumps(r.facts))))
+        back = inc.restore(r)
         assert isinstance(back, XmlFacts) and back.scan is not None and not inc.needs_read(back)
         assert back.row_tag == "row" and back.scan.root[0] == "struct"
         assert isinstance(back.scan.root[1], tuple) and all(isinstance(x, tuple) for x in back.scan.root[1])
