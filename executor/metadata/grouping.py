@@ -222,7 +222,7 @@ def early_format(info: FileInfo, detect: Detector, format_filter: str | None = N
     if info.skip_reason:
         return None
     name = info.name
-    if _name_reason(name, info.relative.split("/")[:-1] if info.relative else []) is not None:
+    if _name_reason(name, info.relative.split("/")[:-1] if info.relative else [])[0] is not None:
         return None
     if _pattern_reason(info.relative, include, exclude) is not None:
         return None

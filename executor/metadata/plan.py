@@ -6,6 +6,7 @@ schema and name the tables. The extractor reads the tables of this plan; the dry
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -65,7 +66,12 @@ class EarlyReads:
     """Work started while the listing goes on (pages are consumed while the first files are read):
     the facts of files whose format their name tells and whose reader does not need the table's
     size (FormatReader.early_facts), and the first bytes of files without an extension (sniffing).
-    A file that turns out not to be read (part of a Delta table seen later) costs its request only."""
+    A file that turns out not to be read (part of a Delta table seen later) costs its request only.
+
+    Facts are started only while fewer than `queued` of them wait for a pool thread: the listing
+    outruns the reads (a page of 5,000 names against ~1,000 footers a second), so the pool stays
+    busy through the listing without a future per listed file; the files passed over are read by
+    read_file_facts, in order, once the listing is grouped."""
 
     def __init__(self, ctx: FileContext, pool: ThreadPoolExecutor, readers: Registry, format_filter: str | None,
                  include: Sequence[str], exclude: Sequence[str], read_facts: bool,
@@ -77,6 +83,7 @@ class EarlyReads:
         self.facts: dict[str, Future[FileFacts]] = {}
         self.sniffs: dict[str, Future[tuple[str | None, str | None]]] = {}
         self._delta_roots: set[str] = set()
+        self._room = threading.Semaphore(max(16, 2 * io_threads(ctx.settings, ctx.store)))  # facts not started yet
 
     def _in_delta(self, relative: str) -> bool:
         segs = relative.split("/")
@@ -100,7 +107,14 @@ class EarlyReads:
             pf = PlannedFile(info, compression=codec)
             if self.reuse is not None and self.reuse(TablePlan("", fmt, ()), pf) is not None:
                 return  # unchanged since the earlier run: read_file_facts restores it
-            self.facts[info.uri] = self.pool.submit(file_facts, reader, self.ctx, pf, fmt, self.ctx.settings.profile_max_rows)
+            if not self._room.acquire(blocking=False):
+                return  # the pool has enough waiting: read_file_facts reads this one
+
+            def read() -> FileFacts:
+                self._room.release()  # started: room for the next listed file
+                return file_facts(reader, self.ctx, pf, fmt, self.ctx.settings.profile_max_rows)
+
+            self.facts[info.uri] = self.pool.submit(read)
 
     def listing(self, files: Iterable[FileInfo]) -> Iterator[FileInfo]:
         for info in files:

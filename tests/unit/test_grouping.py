@@ -121,3 +121,18 @@ def test_a_delta_table_in_a_folder_named_checkpoint_is_a_table_and_streaming_che
     assert grouping.prune_listing("checkpoint") is None and grouping.prune_listing("checkpoints") is None
     assert grouping.prune_listing("_sidecars") is None and grouping.prune_listing("_checkpoint")
     assert grouping.prune_listing("_temporary") and grouping.prune_listing(".git")
+
+
+def test_early_format_is_what_the_grouping_makes_of_a_file_its_path_tells():
+    """plan.EarlyReads starts a file's facts while the listing goes on when this gives its format:
+    (format, compression) for a data file, (None, None) for one to sniff, None for a skipped one."""
+    def early(path, **kw):
+        return grouping.early_format(FileInfo(path, f"/root/{path}", 10), READERS.detect, **kw)
+
+    assert early("t/part-0.parquet") == ("parquet", None)
+    assert early("t/a.csv.gz") == ("csv", "gzip")
+    assert early("t/noext") == (None, None)
+    for skipped in ("t/_SUCCESS", "t/.hidden.csv", "t/_tmp/a.csv", "t/notes.txt", "t/a.csv.crc"):
+        assert early(skipped) is None, skipped
+    assert early("t/a.csv", format_filter="parquet") is None
+    assert early("t/a.csv", exclude=["*.csv"]) is None
