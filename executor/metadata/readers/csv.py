@@ -96,9 +96,11 @@ store: the first read of a file this small fetches all of it); larger files are 
 def ranges_at_once() -> int:
     """The ranges of one big file read at once: enough connections to fill the link, few enough
     that they arrive one after another and each is scanned while the next ones download (all at
-    once, they share the link and arrive together at the end, the scans after them: on the remote
-    bench's 200 MB CSV, 2 cores, 1.15 s against 0.95 s with 4, and 0.2 s less CPU, no scans thrashing)."""
-    return max(4, 2 * cores())
+    once, they share the link and arrive together at the end, the scans after them). The remote
+    bench's 200 MB CSV on 2 cores (fresh workers, interleaved): every range at once 1.21-1.24 s;
+    4 at once 0.94-1.16 s (mean 1.08, 328 MB peak RSS); 8 at once 0.85-1.08 s (mean 0.99, 370-398 MB);
+    12 at once 1.07-1.08 s."""
+    return max(8, 2 * cores())
 
 
 def _ranged(pf: PlannedFile) -> bool:
