@@ -31,6 +31,10 @@ from urllib.parse import parse_qs, urlsplit
 
 STATE: dict[str, float] = {"delay_ms": 0.0, "connect_rtts": 1}
 STATS: dict[str, Any] = {}
+# the connection handlers: asyncio keeps only weak references to tasks, and a handler whose client
+# has gone (its stream protocol drops the task) while it waits for the upstream to close was
+# collected mid-wait ("Task was destroyed but it is pending!", its upstream connection leaked)
+HANDLERS: set[asyncio.Task[Any]] = set()
 _RANGE = re.compile(rb"bytes=(\d+)-(\d*)")
 
 
@@ -147,6 +151,10 @@ async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter,
     (its keep-alive setting is not read, v3), Azure keeps them minutes; so the counters show the
     client's connections, not Azurite's timeouts (reopened upstreams: `upstream_reconnects`)."""
     loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+    if me is not None:
+        HANDLERS.add(me)
+        me.add_done_callback(HANDLERS.discard)
     STATS["connections"] += 1
     STATS["open"] += 1
     STATS["peak_open"] = max(STATS["peak_open"], STATS["open"])

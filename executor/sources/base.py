@@ -144,6 +144,19 @@ def open_sequential(store: Any, uri: str) -> BinaryIO:
     return got
 
 
+def read_range(store: Any, uri: str, start: int, length: int) -> bytes:
+    """`length` bytes of the file from `start` (fewer at its end): the store's own ranged read when
+    it has one (Azure: the GET's body, not copied through a reader), else open, seek and read."""
+    reader = getattr(store, "read_range", None)
+    if reader is not None:
+        got: bytes = reader(uri, start, length)
+        return got
+    with store.open(uri) as fh:
+        fh.seek(start)
+        data: bytes = fh.read(length)
+        return data
+
+
 def cached_bytes(store: Any, uri: str) -> bytes | None:
     """The whole file when the store's cache holds it (a decoder can then read memory: pyarrow
     over a Python file object takes the GIL for every read, which many threads queue for)."""

@@ -31,7 +31,7 @@ from executor.metadata.types.csv_inference import infer_csv_schema, make_safe_he
 from executor.metadata.types.fallback import SparkFallback
 from executor.metadata.window import Window
 from executor.settings import Settings, cores
-from executor.sources.base import FileStore, forget_cached
+from executor.sources.base import FileStore, forget_cached, read_range
 from executor.spark_connect import csv_from_lines
 
 if TYPE_CHECKING:
@@ -121,9 +121,14 @@ def _count(store: FileStore, pf: PlannedFile, dialect: csv_scan.CsvDialect, pool
             return fan_out(pool, fn, ranges, width=ranges_at_once())
 
         return csv_scan.count_records_ranges(lambda: store.open(info.uri), info.size, dialect, run,
-                                             first=first_range)
+                                             first=first_range, read_range=_range_of(store, info.uri))
     with open_data(store, info.uri, pf.compression, sequential=True) as fh:  # remote: ranges fetched ahead
         return csv_scan.count_records(fh, dialect)
+
+
+def _range_of(store: FileStore, uri: str) -> Callable[[int, int], bytes]:
+    """(lo, hi) -> the file's bytes in [lo, hi), read by the store's ranged read."""
+    return lambda lo, hi: read_range(store, uri, lo, hi - lo)
 
 
 def _drop_first_ranges(facts: Sequence[FileFacts]) -> None:
@@ -348,7 +353,8 @@ class CsvReader(FormatReader):
             shared = first_ranges.get(f.info.uri)
             data = b""
             if shared is not None:
-                data = csv_scan.read_first_range(lambda: ctx.store.open(f.info.uri), f.info.size, shared)
+                data = csv_scan.read_first_range(lambda: ctx.store.open(f.info.uri), f.info.size, shared,
+                                                 _range_of(ctx.store, f.info.uri))
             if data:
                 with ctx.store.open(f.info.uri) as rest:
                     rest.seek(len(data))
