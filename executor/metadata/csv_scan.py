@@ -266,25 +266,27 @@ def _runs(ends: np.ndarray, n: int) -> int:
     return int(ends.size) - adjacent - (1 if int(ends[-1]) == n - 1 else 0)
 
 
-def _runs_unquoted(chunk: bytes) -> int:
-    """_runs for a chunk without quotes that starts outside quotes: every CR and LF terminates."""
-    n = len(chunk)
-    if b"\r" not in chunk:
-        if b"\n\n" not in chunk:  # the common chunk: each LF ends a record, no blank line
-            return chunk.count(b"\n") - (chunk[-1] == _NL)
-    elif b"\n\n" not in chunk and b"\r\r" not in chunk and b"\n\r" not in chunk:
+def _runs_unquoted(data: bytes, lo: int, hi: int) -> int:
+    """_runs for data[lo:hi], without quotes and starting outside quotes: every CR and LF terminates."""
+    n = hi - lo
+    if data.find(b"\r", lo, hi) < 0:
+        if data.find(b"\n\n", lo, hi) < 0:  # the common chunk: each LF ends a record, no blank line
+            return data.count(b"\n", lo, hi) - (data[hi - 1] == _NL)
+    elif data.find(b"\n\n", lo, hi) < 0 and data.find(b"\r\r", lo, hi) < 0 and data.find(b"\n\r", lo, hi) < 0:
         # CR LF or CR-only endings without blank lines: each LF, CR or CR LF ends one record
-        groups = chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
-        return groups - (chunk[-1] in _NEWLINES)
-    a = np.frombuffer(chunk, dtype=np.uint8)
+        groups = data.count(b"\n", lo, hi) + data.count(b"\r", lo, hi) - data.count(b"\r\n", lo, hi)
+        return groups - (data[hi - 1] in _NEWLINES)
+    a = np.frombuffer(data, dtype=np.uint8, count=n, offset=lo)
     return _runs(np.flatnonzero((a == _NL) | (a == _CR)), n)
 
 
-def scan_chunk(chunk: bytes, delimiter: str, parity: int | None = None) -> ChunkScan:
-    """The chunk's facts under both quote states at its start, or only under `parity` when it
-    is known (the other state's facts are then zeros, never read)."""
-    n = len(chunk)
-    if not n:
+def scan_chunk(chunk: bytes, delimiter: str, parity: int | None = None, lo: int = 0, hi: int | None = None) -> ChunkScan:
+    """The facts of chunk[lo:hi] (the whole chunk by default; the span is read in place, not
+    copied) under both quote states at its start, or only under `parity` when it is known (the
+    other state's facts are then zeros, never read)."""
+    hi = len(chunk) if hi is None else hi
+    n = hi - lo
+    if n <= 0:
         return ChunkScan(0, 0, 0, False, (0, 0), (False, False), (False, False), (False, False))
     states = (0, 1) if parity is None else (parity,)
     records = [0, 0]
@@ -292,15 +294,15 @@ def scan_chunk(chunk: bytes, delimiter: str, parity: int | None = None) -> Chunk
     open_at_start = [False, False]
     close_at_end = [False, False]
     odd = False
-    if b'"' not in chunk:
+    if chunk.find(b'"', lo, hi) < 0:
         if 0 in states:  # inside quotes (state 1) the whole chunk is one field's text: no run starts
-            records[0] = _runs_unquoted(chunk)
+            records[0] = _runs_unquoted(chunk, lo, hi)
     else:
-        a = np.frombuffer(chunk, dtype=np.uint8)
+        a = np.frombuffer(chunk, dtype=np.uint8, count=n, offset=lo)
         q = np.flatnonzero(a == ord(QUOTE))
         m = int(q.size)
         odd = bool(m & 1)
-        ends = np.flatnonzero((a == _NL) | (a == _CR)) if b"\r" in chunk else np.flatnonzero(a == _NL)
+        ends = np.flatnonzero((a == _NL) | (a == _CR)) if chunk.find(b"\r", lo, hi) >= 0 else np.flatnonzero(a == _NL)
         before = np.searchsorted(q, ends) if ends.size else _EMPTY  # quotes before each newline
         allowed = _allowed(ord(delimiter))
         for p in states:
@@ -312,7 +314,7 @@ def scan_chunk(chunk: bytes, delimiter: str, parity: int | None = None) -> Chunk
                             and bool((allowed[a[np.minimum(closing + 1, n - 1)]] | (closing == n - 1)).all()))
             open_at_start[p] = p == 0 and int(q[0]) == 0
             close_at_end[p] = int(q[-1]) == n - 1 and (m - 1) % 2 != p
-    return ChunkScan(n, chunk[0], chunk[-1], odd, (records[0], records[1]), (stray[0], stray[1]),
+    return ChunkScan(n, chunk[lo], chunk[hi - 1], odd, (records[0], records[1]), (stray[0], stray[1]),
                      (open_at_start[0], open_at_start[1]), (close_at_end[0], close_at_end[1]))
 
 
@@ -481,7 +483,8 @@ def count_records_ranges(open_stream: Callable[[], BinaryIO], size: int, dialect
             raise OSError(f"the file changed while it was counted: {len(data)} bytes at offset {lo}, "
                           f"{hi - lo} expected (size {size} when listed); rerun the job")
         # scanned in small pieces: numpy's temporaries stay a few MiB per range in flight
-        pieces = [scan_chunk(data[i:i + SCAN_BYTES], delimiter) for i in range(0, len(data), SCAN_BYTES)]
+        pieces = [scan_chunk(data, delimiter, lo=i, hi=min(i + SCAN_BYTES, len(data)))
+                  for i in range(0, len(data), SCAN_BYTES)]
         return functools.reduce(lambda x, y: combine(x, y, delimiter), pieces)
 
     stitch = _Stitch(delimiter)

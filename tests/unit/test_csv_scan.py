@@ -275,6 +275,18 @@ def test_scans_combine_exactly_whatever_the_split(data, cuts):
     assert reduce(lambda x, y: combine(x, y, ","), pieces) == scan_chunk(data, ",")
 
 
+@settings(max_examples=150, deadline=None)
+@given(csv_bytes(), st.integers(0, 200), st.integers(0, 200), st.sampled_from([None, 0, 1]))
+def test_a_span_scanned_in_place_is_the_span_copied_out(data, a, b, parity):
+    """scan_chunk(data, lo=a, hi=b) reads data[a:b] where it lies (a big range's 1 MiB pieces
+    are not copied): the same facts as scanning the copy, at any bounds and either start state."""
+    from executor.metadata.csv_scan import scan_chunk
+
+    lo, hi = sorted((min(a, len(data)), min(b, len(data))))
+    for chunk in (data, data + b'\r\n"x"'):  # the span's neighbours never count
+        assert scan_chunk(chunk, ",", parity, lo=lo, hi=hi) == scan_chunk(data[lo:hi], ",", parity)
+
+
 @pytest.mark.parametrize("codec", [None, "gzip"])
 def test_a_small_files_facts_read_it_from_storage_once(tmp_path, codec):
     """The facts step sniffs, parses the head of and counts a small file: three passes, one read of
