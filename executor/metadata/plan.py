@@ -68,10 +68,10 @@ class EarlyReads:
     size (FormatReader.early_facts), and the first bytes of files without an extension (sniffing).
     A file that turns out not to be read (part of a Delta table seen later) costs its request only.
 
-    Facts are started only while fewer than `queued` of them wait for a pool thread: the listing
-    outruns the reads (a page of 5,000 names against ~1,000 footers a second), so the pool stays
-    busy through the listing without a future per listed file; the files passed over are read by
-    read_file_facts, in order, once the listing is grouped."""
+    Facts are started only while fewer than max(16, 2 x threads) of them wait for a pool thread:
+    the listing outruns the reads (a page of 5,000 names against ~1,000 footers a second), so the
+    pool stays busy through the listing without a future per listed file; the files passed over
+    are read by read_file_facts, in order, once the listing is grouped."""
 
     def __init__(self, ctx: FileContext, pool: ThreadPoolExecutor, readers: Registry, format_filter: str | None,
                  include: Sequence[str], exclude: Sequence[str], read_facts: bool,
