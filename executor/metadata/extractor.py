@@ -243,11 +243,16 @@ class MetadataExtractor:
         if prior is None:
             return None
 
+        known: dict[str, FileFacts] = {}  # the listing asks first (EarlyReads), the facts step again
+
         def reuse(table: TablePlan, pf: PlannedFile) -> FileFacts | None:
+            uri = pf.info.uri
+            if uri in known:  # restored once: a record's facts are JSON text, parsed when restored
+                return known[uri]
             version = self.readers.reader(table.file_format).rule_version
             facts = inc.restorable(prior, pf.info, table.file_format, pf.compression, version, rules)
             if facts is not None:
-                restored[pf.info.uri] = prior.files[pf.info.relative]
+                restored[uri], known[uri] = prior.files[pf.info.relative], facts
             return facts
 
         return reuse

@@ -19,6 +19,7 @@ Pure: threads only (no Spark, Azure or HTTP).
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -63,11 +64,10 @@ def fan_out(pool: Executor | None, fn: Callable[[Any], Any], items: Sequence[Any
 
     # the caller starts on the first item at once; a pool thread runs one item, or walks the list
     # claiming items in order when the width is bounded
-    tasks: list[tuple[Callable[..., None], tuple[Any, ...]]] = (
-        [(run, (it,)) for it in work[1:]] if width is None else [(walk, ())] * (min(width, len(work)) - 1))
-    for task, args in tasks:
+    tasks = [functools.partial(run, it) for it in work[1:]] if width is None else [walk] * (min(width, len(work)) - 1)
+    for task in tasks:
         try:
-            pool.submit(task, *args)
+            pool.submit(task)
         except RuntimeError:  # the pool is shut down: the caller runs the rest itself
             break
     walk()

@@ -926,14 +926,11 @@ class AzureBlobFileStore:
         return self._open(uri, sequential=False)
 
     def read_range(self, uri: str, start: int, length: int) -> bytes:
-        """`length` bytes from `start`: one ranged GET (If-Match the listing's etag), its body
-        returned as it came (no reader between: a big file's count reads 8 MiB ranges this way)."""
+        """`length` bytes from `start`: one ranged GET (If-Match the listing's etag when it gave
+        one), its body returned as it came (no reader between: a big file's count reads 8 MiB
+        ranges this way)."""
         known = self._etags.get(uri)
-        if known is None:
-            with self.open(uri) as fh:
-                fh.seek(start)
-                return fh.read(length)
-        return self._fetch(self.blob_name(uri), known[1])(start, length)
+        return self._fetch(self.blob_name(uri), known[1] if known is not None else None)(start, length)
 
     def open_sequential(self, uri: str) -> BinaryIO:
         """`open` for a read of the whole file from where it starts: ranges are fetched ahead, in

@@ -233,6 +233,19 @@ def test_an_unchanged_lake_reads_nothing_and_gives_the_same_result(tmp_path, ext
     assert comparable(third) == comparable(full) and third.reads["bytes_read"] == 0
 
 
+def test_each_unchanged_file_is_restored_once(tmp_path, extractor, monkeypatch):
+    """The listing asks whether a file is unchanged (so as not to read it early), the facts step
+    again: a record's facts are JSON text, parsed once per file, not at each question."""
+    build_lake(tmp_path)
+    full = extractor.extract_metadata(str(tmp_path))
+    restores: list[str] = []
+    real = inc.restore
+    monkeypatch.setattr(inc, "restore", lambda record: (restores.append(record.path), real(record))[1])
+    again = extractor.extract_metadata(str(tmp_path), prior=prior_from(full, "r1"))
+    assert again.reads["files_reused"] == full.files_found > 0
+    assert sorted(restores) == sorted(set(restores)) and len(restores) == full.files_found
+
+
 def test_a_changed_lake_gives_what_a_full_run_gives_and_reads_only_what_changed(tmp_path, extractor):
     build_lake(tmp_path)
     first = extractor.extract_metadata(str(tmp_path))
