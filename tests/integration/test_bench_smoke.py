@@ -32,3 +32,23 @@ def test_bench_quick_json(tmp_path):
     # ours reads footers and runs the ported inference rules: no Spark job at all
     assert out["spark_jobs"]["naive_spark"] > out["spark_jobs"]["ours"] >= 0
     assert out["peak_rss_mb"] > 0
+
+
+def test_bench_remote_quick_json(tmp_path):
+    """python -m bench --remote --quick: Azurite and the latency proxy started by the bench, every
+    part's rows exact in every run, ours and each anchor run --repeat times (the scale part once)."""
+    proc = subprocess.run([sys.executable, "-m", "bench", "--remote", "--quick", "--json", "--repeat", "2",
+                           "--cache-dir", str(tmp_path)],
+                          cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(out["parts"]) == {"parquet", "csv", "big_csv", "delta", "scale"}
+    for name, part in out["parts"].items():
+        assert part["rows_exact"], (name, part.get("mismatch"))
+        runs = 1 if name == "scale" else 2
+        assert len(part["runs_seconds"]) == runs and part["seconds"] in part["runs_seconds"], name
+        assert len(part["anchor"]["runs_seconds"]) == runs, name
+        assert part["requests"] > 0 and part["connections"] > 0, name
+    assert set(out["targets"]) >= {"parquet_over_pyarrow", "csv_per_file_over_parquet_per_file",
+                                   "big_csv_over_transfer", "delta_over_deltars", "scale_time_ratio",
+                                   "scale_rss_ratio"}
