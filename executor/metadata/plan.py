@@ -259,7 +259,8 @@ def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry
                 fact = facts[uri] = share_schema(jobs.pop(uri).result(), first_of)
                 if not reader.rereads(ctx.settings, i, rows):
                     forget_cached(ctx.store, [uri])
-            rows = None if rows is None or fact.rows is None else rows + fact.rows
+            known = reader.known_rows(fact)
+            rows = None if rows is None or known is None else rows + known
         if ready is not None:
             ready(t, facts)
     forget_cached(ctx.store, [uri for uri in started if uri not in used])

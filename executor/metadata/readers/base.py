@@ -439,6 +439,11 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
         cache from the facts step (no second request). Default: no file is read again."""
         return False
 
+    def known_rows(self, fact: FileFacts) -> int | None:
+        """The rows of a file as far as its facts know them now (the `rows_before` rereads is given):
+        its exact rows by default; a reader whose count finishes later may know them sooner."""
+        return fact.rows
+
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
         """Start work for a table before tables are extracted one by one (in ctx.pool)."""
         return None
