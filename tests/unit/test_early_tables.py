@@ -1,7 +1,8 @@
-"""Tables whose extraction starts during the facts step (readers.base.EarlyTables, CsvReader.prepare):
-the early result is taken only for a table with exactly the files it was read for, work not started is
-cancelled, failed work is done again by the table step, and an extraction gives what it gives without
-early tables (a folder the schema split divides, a sample left to Spark, early work that fails)."""
+"""Tables whose extraction starts during the facts step (readers.base.EarlyTables, CsvReader.prepare,
+ParquetReader.prepare): the early result is taken only for a table with exactly the files it was read
+for, work not started is cancelled, failed work is done again by the table step, and an extraction
+gives what it gives without early tables (a folder the schema split divides, a sample left to Spark,
+early work that fails)."""
 
 from __future__ import annotations
 
@@ -160,3 +161,67 @@ def test_a_big_file_in_the_sample_is_left_to_the_table_step(tmp_path, monkeypatc
     Recording.made.clear()
     result = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
     assert result.tables[0].row_count == 100 and Recording.made[-1].offered == []
+
+
+def parquet_lake(root: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for t in range(3):  # plain tables, their windows read early (the first files' 60 rows)
+        for f in range(4):
+            n = 25 + 5 * f
+            path = root / f"p{t}" / f"part-{f}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.table({"id": list(range(t * 1000 + f * 100, t * 1000 + f * 100 + n)),
+                                     "name": [f"n{i % 9}" if i % 6 else None for i in range(n)],
+                                     "score": [i / 4 for i in range(n)]}), path)
+    for f in range(2):  # one folder, two schemas: two tables, each read early on its own files
+        (root / "mixed").mkdir(exist_ok=True)
+        pq.write_table(pa.table({"a": [f, f + 1]}), root / "mixed" / f"a-{f}.parquet")
+        pq.write_table(pa.table({"b": ["x", "y"], "c": [1.5, None]}), root / "mixed" / f"b-{f}.parquet")
+    for day in ("2024-01-01", "2024-01-02"):  # partitioned: data columns early, partition columns after
+        path = root / "events" / f"day={day}" / "part-0.parquet"
+        path.parent.mkdir(parents=True)
+        pq.write_table(pa.table({"v": [1, 2, 3]}), path)
+
+
+def test_parquet_windows_read_early_equal_the_table_steps(tmp_path, monkeypatch):
+    """ParquetReader.prepare: each table's samples and profiles read during the facts step are what
+    the table step reads (also the table whose early read fails, read again there)."""
+    from executor.metadata.readers import parquet as parquet_reader
+
+    parquet_lake(tmp_path)
+    real = parquet_reader.read_window
+
+    def read_window(ctx, table_name, uris, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "/p1/" in uris[0] and threading.current_thread().name.startswith("nuvyn-early"):
+            raise RuntimeError("early work failed")  # the table step reads the window again
+        return real(ctx, table_name, uris, *args, **kwargs)
+
+    monkeypatch.setattr(parquet_reader, "read_window", read_window)
+    monkeypatch.setattr(extractor_module, "EarlyTables", Recording)
+    Recording.made.clear()
+    early = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
+    made = Recording.made[-1]
+    monkeypatch.setattr(parquet_reader.ParquetReader, "prepare", lambda self, ctx, plan, facts: None)
+    plain = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
+    assert comparable(early) == comparable(plain)
+    assert all(t.status == "ok" for t in early.tables) and len(early.tables) == 6
+    by_name = {t.table_name: t for t in early.tables}
+    assert [c.distinct_count for c in by_name["p0"].columns] == [60, 9, 30]  # the window: the first 60 rows
+    assert [c.column_name for c in by_name["events"].columns] == ["v", "day"]
+    # p0, p2, both `mixed` tables and `events` taken; p1 failed early
+    assert len(made.offered) == 6 and made.taken == 5
+
+
+def test_a_parquet_window_read_early_is_not_used_for_other_notes(tmp_path, monkeypatch):
+    """The early read is used only when it answers what the table step would ask (the same files,
+    columns, rows and notes before the read): a note the table got meanwhile makes it read again."""
+    from executor.metadata.readers.arrow import ArrowWindowRead
+
+    read = ArrowWindowRead(["u1"], [("a", "int")], 10, {})
+    assert read.answers(["u1"], [("a", "int")], 10, {})
+    assert not read.answers(["u1"], [("a", "int")], 10, {"*": "a table note"})
+    assert not read.answers(["u1", "u2"], [("a", "int")], 10, {})
+    assert not read.answers(["u1"], [("a", "bigint")], 10, {})
+    assert not read.answers(["u1"], [("a", "int")], 11, {})

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from executor.metadata.model import add_table_note
@@ -109,27 +110,43 @@ def _values(present: list[Any], name: str) -> list[Any]:
     return values
 
 
-def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
-                  names_types: list[tuple[str, str]], total: int, notes: dict[str, str],
-                  rows: Sequence[int | None] | None = None,
-                  window: WindowSlot | None = None) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
+@dataclass
+class ArrowWindowRead:
+    """One read of a table's window (read_window): what it was asked (`uris`, `names_types`,
+    `total`, the notes before it) and what it gave: each column's profile and samples, the columns
+    computed from values, the rows seen and the files they came from (None: read column by column),
+    whether a read failed, and the notes after it. A read made early (ParquetReader.prepare) is used
+    by the table step only when it was asked exactly what the table step would ask (`answers`)."""
+
+    uris: list[str]
+    names_types: list[tuple[str, str]]
+    total: int
+    notes_before: dict[str, str]
+    profiles: dict[str, ColumnProfile] = field(default_factory=dict)
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    computed: set[str] = field(default_factory=set)
+    seen: int = 0
+    files_read: int | None = None
+    failed: bool = False
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def answers(self, uris: list[str], names_types: list[tuple[str, str]], total: int,
+                notes: Mapping[str, str]) -> bool:
+        return (self.uris, self.names_types, self.total, self.notes_before) == (uris, names_types, total, dict(notes))
+
+
+def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
+                names_types: list[tuple[str, str]], total: int, notes: dict[str, str],
+                rows: Sequence[int | None] | None = None) -> ArrowWindowRead:
     """Profiles and samples of `names_types` from the first rows of `uris` (one read; column by
-    column when reading them all fails). `notes[column]` says why a column has none. `rows`: each
-    file's rows when known (only the files the sample needs are read, all at once). `window`: the
-    table's window slot (executor.metadata.window): the earlier run's window when it is provably this
-    one (nothing read), and this run's window recorded (a whole read only)."""
-    noted = sorted(n for n, _t in names_types if n in notes)
-    earlier = window.usable(uris, names_types, noted) if window is not None else None
-    if earlier is not None:
-        window.use(earlier)  # type: ignore[union-attr]
-        return _from_window(earlier, names_types, total, notes)
-    before = set(notes)
+    column when reading them all fails), `notes` updated with why a column has none. `rows`: each
+    file's rows when known (only the files the sample needs are read, all at once)."""
+    out = ArrowWindowRead(list(uris), list(names_types), total, dict(notes))
     by_column: dict[str, tuple[list[Any], int]] = {}
     failure: BaseException | None = None
-    files_read: int | None = None  # the window's files (a whole read only)
     try:
-        whole_read, whole_seen, files_read = _read(ctx, uris, file_batches, None, notes, rows)
-        whole = (whole_read, whole_seen)
+        whole_read, out.seen, out.files_read = _read(ctx, uris, file_batches, None, notes, rows)
+        whole = (whole_read, out.seen)
         by_column = {n: whole for n, _t in names_types}
     except SandboxError:
         raise  # the decoder crashed, hung or ran out of memory: the file's verdict, not a column's
@@ -147,35 +164,57 @@ def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batc
                 failure = failure or col_exc
         if failure is not None:
             add_table_note(notes, unreadable_note(failure))
-    profiles: dict[str, ColumnProfile] = {}
-    samples: dict[str, list[str]] = {}
-    computed: set[str] = set()
+            out.failed = True
     for n, t in names_types:
         read, seen = by_column.get(n, ([], 0))
         present = [b for b in read if n in b.schema.names]
-        profiles[n] = ColumnProfile(profile_scope=PROFILE_SAMPLED)
-        samples[n] = []
+        out.profiles[n] = ColumnProfile(profile_scope=PROFILE_SAMPLED)
+        out.samples[n] = []
         if n in notes or not present:
             if n not in notes and read:
                 notes[n] = "no samples or profile: the column is not in the rows read"
             continue
         try:
             profile = profile_arrow([(n, t)], read, ctx.scope(seen, total), ctx.settings.sample_value_max_chars)[n]
-            samples[n] = ctx.samples(_values(present, n))
-            profiles[n] = profile
-            computed.add(n)
+            out.samples[n] = ctx.samples(_values(present, n))
+            out.profiles[n] = profile
+            out.computed.add(n)
         except Exception as exc:  # noqa: BLE001 - values Python cannot hold (dates past year 9999...)
             notes[n] = f"no samples or profile: its values cannot be converted ({short_error(exc)})"
-            samples[n] = []
-    if window is not None and files_read is not None and failure is None:
-        rec = Window(files=[window.relative.get(u, u) for u in uris[:files_read]],
-                     filled=whole_seen >= ctx.settings.profile_max_rows, seen=whole_seen,
+            out.samples[n] = []
+    out.notes = dict(notes)
+    return out
+
+
+def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
+                  names_types: list[tuple[str, str]], total: int, notes: dict[str, str],
+                  rows: Sequence[int | None] | None = None, window: WindowSlot | None = None,
+                  prepared: ArrowWindowRead | None = None) -> tuple[dict[str, ColumnProfile], dict[str, list[str]]]:
+    """read_window's profiles and samples, `notes` updated. `window`: the table's window slot
+    (executor.metadata.window): the earlier run's window when it is provably this one (nothing read),
+    and this run's window recorded (a whole read only). `prepared`: the same read made early (during
+    the facts step), used when it answers exactly these arguments."""
+    noted = sorted(n for n, _t in names_types if n in notes)
+    earlier = window.usable(uris, names_types, noted) if window is not None else None
+    if earlier is not None:
+        window.use(earlier)  # type: ignore[union-attr]
+        return _from_window(earlier, names_types, total, notes)
+    before = set(notes)
+    if prepared is not None and prepared.answers(uris, names_types, total, notes):
+        got = prepared
+        notes.clear()
+        notes.update(prepared.notes)
+    else:
+        got = read_window(ctx, table_name, uris, file_batches, names_types, total, notes, rows)
+    if window is not None and got.files_read is not None and not got.failed:
+        rec = Window(files=[window.relative.get(u, u) for u in uris[:got.files_read]],
+                     filled=got.seen >= ctx.settings.profile_max_rows, seen=got.seen,
                      names_types=[(n, t) for n, t in names_types], noted=noted,
                      notes={k: v for k, v in notes.items() if k not in before})
         for n, _t in names_types:
-            rec.put(n, profiles[n] if n in computed else None, samples[n], scoped=n in computed)
+            rec.put(n, got.profiles[n] if n in got.computed else None, got.samples[n], scoped=n in got.computed)
         window.record(rec)
-    return profiles, samples
+    return got.profiles, got.samples
 
 
 def _from_window(window: Window, names_types: list[tuple[str, str]], total: int,

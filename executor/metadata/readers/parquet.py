@@ -8,16 +8,16 @@ from __future__ import annotations
 import logging
 import struct
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from executor.metadata.grouping import PlannedFile, TablePlan
-from executor.metadata.model import TableFacts
+from executor.metadata.model import TableFacts, add_table_note
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, apply_exact, orderable, render
-from executor.metadata.readers.arrow import arrow_profile
+from executor.metadata.readers.arrow import ArrowWindowRead, arrow_profile, read_window
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.metadata.readers.parquet_footer import (
     MAGIC,
@@ -35,6 +35,7 @@ from executor.metadata.readers.parquet_footer import (
 from executor.metadata.types.fallback import SparkFallback, UnsupportedParquetType
 from executor.metadata.types.parquet_mapping import parquet_schema_to_spark
 from executor.settings import Settings
+from executor.sources.base import forget_cached
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +295,44 @@ class ParquetReader(FormatReader):
         """The samples read the first files until profile_max_rows rows."""
         return rows_before is None or rows_before < settings.profile_max_rows
 
+    @staticmethod
+    def _window_args(plan: TablePlan, files: list[FileFacts]) -> tuple[list[str], list[int | None], int, dict[str, str]]:
+        """What the table's window is read from: (uris, their rows, the table's rows, the notes before
+        the read: its files' footer notes)."""
+        notes: dict[str, str] = {}
+        for f in files:
+            for note in (f.notes or []) if isinstance(f, ParquetFacts) else []:
+                add_table_note(notes, note)
+        # values come from the files Spark returns rows of (a corrupt footer Spark counts as 0 rows is skipped)
+        with_rows = [(f.info.uri, fact.rows) for f, fact in zip(plan.files, files) if fact.rows != 0 or not isinstance(
+            fact, ParquetFacts) or not fact.notes]
+        return [u for u, _ in with_rows], [r for _, r in with_rows], sum(f.rows or 0 for f in files), notes
+
+    def prepare(self, ctx: TableContext, plan: TablePlan,
+                facts: Mapping[str, FileFacts]) -> Callable[[], ArrowWindowRead] | None:
+        """The table's window (samples and profiles from its first files, decoded in the sandbox from
+        the bytes the facts step kept) read while other tables' footers are still fetched
+        (base.EarlyTables), when the footers give the types (no Spark)."""
+        files = [facts.get(f.info.uri) for f in plan.files]
+        if not files or not ctx.fast or any(not isinstance(f, ParquetFacts) for f in files):
+            return None
+        first = files[0]
+        assert isinstance(first, ParquetFacts)
+        if first.spark_columns is None:
+            return None
+        partition_names = set(plan.partition_keys)
+        data_fields = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+        uris, rows, total, notes = self._window_args(plan, cast(list[FileFacts], files))
+
+        def work() -> ArrowWindowRead:
+            read = read_window(ctx, plan.name, uris, parquet_batches, data_fields, total, dict(notes), rows)
+            # the table step reads none of these files again: their cached bytes make room for the
+            # footers still downloading (a table the plan changed afterwards reads its window again)
+            forget_cached(ctx.store, [f.info.uri for f in plan.files])
+            return read
+
+        return work
+
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
         files = [facts[f.info.uri] for f in plan.files]
@@ -305,8 +344,10 @@ class ParquetReader(FormatReader):
         first = files[0]
         assert isinstance(first, ParquetFacts)
         part_types: list[tuple[str, str]] | None = None
+        prepared: ArrowWindowRead | None = None
         if ctx.fast and first.spark_columns is not None:
             data_fields = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+            prepared = ctx.prepared(plan)  # read during the facts step (prepare), when it was
         else:
             reader = ctx.reader()
             if plan.partitioned:
@@ -314,12 +355,10 @@ class ParquetReader(FormatReader):
             fields = ctx.spark_schema(reader.parquet(*ctx.spark_uris(plan)).schema)
             data_fields = [(n, t) for n, t in fields if n not in partition_names]
             part_types = [(n, t) for n, t in fields if n in partition_names]
-        # values come from the files Spark returns rows of (a corrupt footer Spark counts as 0 rows is skipped)
-        with_rows = [(f.info.uri, fact.rows) for f, fact in zip(plan.files, files) if fact.rows != 0 or not isinstance(
-            fact, ParquetFacts) or not fact.notes]
-        profiles, samples = arrow_profile(ctx, plan.name, [u for u, _ in with_rows], parquet_batches,
-                                          data_fields, table.row_count, table.column_notes,
-                                          rows=[r for _, r in with_rows], window=ctx.window(plan.name))
+        uris, rows, _total, _notes = self._window_args(plan, files)
+        profiles, samples = arrow_profile(ctx, plan.name, uris, parquet_batches, data_fields, table.row_count,
+                                          table.column_notes, rows=rows, window=ctx.window(plan.name),
+                                          prepared=prepared)
         stats = [f.stats if isinstance(f, ParquetFacts) else None for f in files]
         if any(p.profile_scope == PROFILE_SAMPLED for p in profiles.values()) and all(m is not None for m in stats):
             # footer statistics: exact null counts, min and max without reading data pages
