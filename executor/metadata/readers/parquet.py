@@ -296,17 +296,17 @@ class ParquetReader(FormatReader):
         return rows_before is None or rows_before < settings.profile_max_rows
 
     @staticmethod
-    def _window_args(plan: TablePlan, files: list[FileFacts]) -> tuple[list[str], list[int | None], int, dict[str, str]]:
-        """What the table's window is read from: (uris, their rows, the table's rows, the notes before
-        the read: its files' footer notes)."""
-        notes: dict[str, str] = {}
-        for f in files:
-            for note in (f.notes or []) if isinstance(f, ParquetFacts) else []:
-                add_table_note(notes, note)
-        # values come from the files Spark returns rows of (a corrupt footer Spark counts as 0 rows is skipped)
+    def _footer_notes(files: list[FileFacts]) -> list[str]:
+        """The table notes its files' footers gave (the table's first notes), in file order."""
+        return [note for f in files if isinstance(f, ParquetFacts) for note in f.notes or []]
+
+    @staticmethod
+    def _window_files(plan: TablePlan, files: list[FileFacts]) -> tuple[list[str], list[int | None]]:
+        """(uris, rows) of the files the table's window reads from: the files Spark returns rows of (a
+        corrupt footer Spark counts as 0 rows is skipped)."""
         with_rows = [(f.info.uri, fact.rows) for f, fact in zip(plan.files, files) if fact.rows != 0 or not isinstance(
             fact, ParquetFacts) or not fact.notes]
-        return [u for u, _ in with_rows], [r for _, r in with_rows], sum(f.rows or 0 for f in files), notes
+        return [u for u, _ in with_rows], [r for _, r in with_rows]
 
     def prepare(self, ctx: TableContext, plan: TablePlan,
                 facts: Mapping[str, FileFacts]) -> Callable[[], ArrowWindowRead] | None:
@@ -322,7 +322,12 @@ class ParquetReader(FormatReader):
             return None
         partition_names = set(plan.partition_keys)
         data_fields = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
-        uris, rows, total, notes = self._window_args(plan, cast(list[FileFacts], files))
+        known = cast(list[FileFacts], files)
+        uris, rows = self._window_files(plan, known)
+        total = sum(f.rows or 0 for f in known)
+        notes: dict[str, str] = {}  # what the table step's notes are when it reads: its footers' notes
+        for note in self._footer_notes(known):
+            add_table_note(notes, note)
 
         def work() -> ArrowWindowRead:
             read = read_window(ctx, plan.name, uris, parquet_batches, data_fields, total, dict(notes), rows)
@@ -337,9 +342,8 @@ class ParquetReader(FormatReader):
                       table: TableFacts) -> None:
         files = [facts[f.info.uri] for f in plan.files]
         table.row_count = sum(f.rows or 0 for f in files)
-        for f in files:
-            for note in (f.notes or []) if isinstance(f, ParquetFacts) else []:
-                table.add_table_note(note)
+        for note in self._footer_notes(files):
+            table.add_table_note(note)
         partition_names = set(plan.partition_keys)
         first = files[0]
         assert isinstance(first, ParquetFacts)
@@ -355,7 +359,7 @@ class ParquetReader(FormatReader):
             fields = ctx.spark_schema(reader.parquet(*ctx.spark_uris(plan)).schema)
             data_fields = [(n, t) for n, t in fields if n not in partition_names]
             part_types = [(n, t) for n, t in fields if n in partition_names]
-        uris, rows, _total, _notes = self._window_args(plan, files)
+        uris, rows = self._window_files(plan, files)
         profiles, samples = arrow_profile(ctx, plan.name, uris, parquet_batches, data_fields, table.row_count,
                                           table.column_notes, rows=rows, window=ctx.window(plan.name),
                                           prepared=prepared)
