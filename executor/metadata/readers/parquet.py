@@ -301,6 +301,14 @@ class ParquetReader(FormatReader):
         return [note for f in files if isinstance(f, ParquetFacts) for note in f.notes or []]
 
     @staticmethod
+    def _data_fields(plan: TablePlan, first: ParquetFacts) -> list[tuple[str, str]] | None:
+        """The table's data columns from its first footer (None: the footer does not give them, Spark does)."""
+        if first.spark_columns is None:
+            return None
+        partition_names = set(plan.partition_keys)
+        return [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+
+    @staticmethod
     def _window_files(plan: TablePlan, files: list[FileFacts]) -> tuple[list[str], list[int | None]]:
         """(uris, rows) of the files the table's window reads from: the files Spark returns rows of (a
         corrupt footer Spark counts as 0 rows is skipped)."""
@@ -318,10 +326,9 @@ class ParquetReader(FormatReader):
             return None
         first = files[0]
         assert isinstance(first, ParquetFacts)
-        if first.spark_columns is None:
+        data_fields = self._data_fields(plan, first)
+        if data_fields is None:
             return None
-        partition_names = set(plan.partition_keys)
-        data_fields = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
         known = cast(list[FileFacts], files)
         uris, rows = self._window_files(plan, known)
         total = sum(f.rows or 0 for f in known)
@@ -349,8 +356,9 @@ class ParquetReader(FormatReader):
         assert isinstance(first, ParquetFacts)
         part_types: list[tuple[str, str]] | None = None
         prepared: ArrowWindowRead | None = None
-        if ctx.fast and first.spark_columns is not None:
-            data_fields = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+        footer_fields = self._data_fields(plan, first) if ctx.fast else None
+        if footer_fields is not None:
+            data_fields = footer_fields
             prepared = ctx.prepared(plan)  # read during the facts step (prepare), when it was
         else:
             reader = ctx.reader()
