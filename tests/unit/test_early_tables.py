@@ -225,3 +225,35 @@ def test_a_parquet_window_read_early_is_not_used_for_other_notes(tmp_path, monke
     assert not read.answers(["u1", "u2"], [("a", "int")], 10, {})
     assert not read.answers(["u1"], [("a", "bigint")], 10, {})
     assert not read.answers(["u1"], [("a", "int")], 11, {})
+
+
+def test_a_decoder_crash_in_an_early_read_fails_the_table_without_a_second_crash(tmp_path, monkeypatch):
+    """A window read early whose decoder crashes (a hostile file: a sandbox worker killed by a signal)
+    fails its table with that verdict; the table step does not read the same bytes again (another
+    worker crashed and restarted for nothing). The other tables are untouched."""
+    from executor.metadata.readers import arrow as arrow_reader
+    from executor.metadata.readers import parquet as parquet_reader
+    from executor.sandbox.pool import ReaderCrashed
+
+    parquet_lake(tmp_path)
+    real = parquet_reader.read_window
+    reads: list[str] = []
+    verdict = ("the Parquet reader crashed (SIGSEGV) reading p1/part-0.parquet; the file is corrupt or hostile "
+               "(it killed the decoder)")
+
+    def read_window(ctx, table_name, uris, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(uris[0])
+        if "/p1/" in uris[0]:
+            raise ReaderCrashed(verdict, path="p1/part-0.parquet", reader="Parquet reader", signal_name="SIGSEGV")
+        return real(ctx, table_name, uris, *args, **kwargs)
+
+    monkeypatch.setattr(parquet_reader, "read_window", read_window)
+    monkeypatch.setattr(arrow_reader, "read_window", read_window)  # the table step's own read, were it made
+    monkeypatch.setattr(extractor_module, "EarlyTables", Recording)
+    Recording.made.clear()
+    result = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
+    by_name = {t.table_name: t for t in result.tables}
+    assert by_name["p1"].status == "failed" and by_name["p1"].error_message == verdict
+    assert sum("/p1/" in u for u in reads) == 1  # read once, early; the table step took the verdict
+    assert all(t.status == "ok" for n, t in by_name.items() if n != "p1") and len(by_name) == 6
+    assert Recording.made[-1].taken == 6

@@ -15,7 +15,7 @@ from executor.metadata.model import add_table_note
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_arrow
 from executor.metadata.readers.base import TableContext
 from executor.metadata.window import Window, WindowSlot
-from executor.sandbox.pool import SandboxError
+from executor.sandbox.pool import ReaderCrashed, SandboxError
 from executor.sources.base import cached_bytes
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,9 @@ class ArrowWindowRead:
     `total`, the notes before it) and what it gave: each column's profile and samples, the columns
     computed from values, the rows seen and the files they came from (None: read column by column),
     whether a read failed, and the notes after it. A read made early (ParquetReader.prepare) is used
-    by the table step only when it was asked exactly what the table step would ask (`answers`)."""
+    by the table step only when it was asked exactly what the table step would ask (`answers`);
+    `crashed`: the early read's decoder crashed on a file of it (the table fails with that verdict
+    rather than crash a second worker on the same bytes)."""
 
     uris: list[str]
     names_types: list[tuple[str, str]]
@@ -129,6 +131,7 @@ class ArrowWindowRead:
     files_read: int | None = None
     failed: bool = False
     notes: dict[str, str] = field(default_factory=dict)
+    crashed: ReaderCrashed | None = None
 
     def answers(self, uris: list[str], names_types: list[tuple[str, str]], total: int,
                 notes: Mapping[str, str]) -> bool:
@@ -201,6 +204,8 @@ def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batc
         return _from_window(earlier, names_types, total, notes)
     before = set(notes)
     if prepared is not None and prepared.answers(uris, names_types, total, notes):
+        if prepared.crashed is not None:
+            raise prepared.crashed
         got = prepared
         notes.clear()
         notes.update(prepared.notes)

@@ -34,6 +34,7 @@ from executor.metadata.readers.parquet_footer import (
 )
 from executor.metadata.types.fallback import SparkFallback, UnsupportedParquetType
 from executor.metadata.types.parquet_mapping import parquet_schema_to_spark
+from executor.sandbox.pool import ReaderCrashed
 from executor.settings import Settings
 from executor.sources.base import forget_cached
 
@@ -337,7 +338,12 @@ class ParquetReader(FormatReader):
             add_table_note(notes, note)
 
         def work() -> ArrowWindowRead:
-            read = read_window(ctx, plan.name, uris, parquet_batches, data_fields, total, dict(notes), rows)
+            try:
+                read = read_window(ctx, plan.name, uris, parquet_batches, data_fields, total, dict(notes), rows)
+            except ReaderCrashed as exc:
+                # the decoder died on a file's bytes: the table step fails with this verdict rather than
+                # crash another worker on them (a hang or the memory bound: the table step reads again)
+                read = ArrowWindowRead(uris, data_fields, total, dict(notes), crashed=exc)
             # the table step reads none of these files again: their cached bytes make room for the
             # footers still downloading (a table the plan changed afterwards reads its window again)
             forget_cached(ctx.store, [f.info.uri for f in plan.files])
