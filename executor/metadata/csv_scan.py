@@ -698,7 +698,8 @@ def _plain_of(text: str, delimiter: str) -> _Plain | None:
             memory_pool=pa.system_memory_pool())  # freed at once (the default pool keeps freed memory: peak RSS)
         if table.num_columns != width:
             return None
-        columns = [c.combine_chunks() for c in table.columns]
+        # one block gives one chunk a column, kept as it is (combine_chunks would copy it)
+        columns = [c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for c in table.columns]
     except (pa.ArrowException, OverflowError):  # a record of another width; a column past 2 GiB of text
         return None
     return _Plain(table.num_rows, columns)
