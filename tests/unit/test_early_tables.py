@@ -1,5 +1,5 @@
 """Tables whose extraction starts during the facts step (readers.base.EarlyTables, CsvReader.prepare,
-ParquetReader.prepare): the early result is taken only for a table with exactly the files it was read
+ParquetReader.prepare, OrcReader.prepare): the early result is taken only for a table with exactly the files it was read
 for, work not started is cancelled, failed work is done again by the table step, and an extraction
 gives what it gives without early tables (a folder the schema split divides, a sample left to Spark,
 early work that fails)."""
@@ -163,47 +163,54 @@ def test_a_big_file_in_the_sample_is_left_to_the_table_step(tmp_path, monkeypatc
     assert result.tables[0].row_count == 100 and Recording.made[-1].offered == []
 
 
-def parquet_lake(root: Path) -> None:
+def footer_lake(root: Path, fmt: str = "parquet") -> None:
+    """Tables whose types come from their footers (Parquet or ORC): plain ones, a folder of two
+    schemas, a partitioned one."""
     import pyarrow as pa
+    import pyarrow.orc as orc
     import pyarrow.parquet as pq
+
+    def put(table: pa.Table, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (pq.write_table if fmt == "parquet" else orc.write_table)(table, path.with_suffix(f".{fmt}"))
 
     for t in range(3):  # plain tables, their windows read early (the first files' 60 rows)
         for f in range(4):
             n = 25 + 5 * f
-            path = root / f"p{t}" / f"part-{f}.parquet"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(pa.table({"id": list(range(t * 1000 + f * 100, t * 1000 + f * 100 + n)),
-                                     "name": [f"n{i % 9}" if i % 6 else None for i in range(n)],
-                                     "score": [i / 4 for i in range(n)]}), path)
+            put(pa.table({"id": list(range(t * 1000 + f * 100, t * 1000 + f * 100 + n)),
+                          "name": [f"n{i % 9}" if i % 6 else None for i in range(n)],
+                          "score": [i / 4 for i in range(n)]}), root / f"p{t}" / f"part-{f}")
     for f in range(2):  # one folder, two schemas: two tables, each read early on its own files
-        (root / "mixed").mkdir(exist_ok=True)
-        pq.write_table(pa.table({"a": [f, f + 1]}), root / "mixed" / f"a-{f}.parquet")
-        pq.write_table(pa.table({"b": ["x", "y"], "c": [1.5, None]}), root / "mixed" / f"b-{f}.parquet")
+        put(pa.table({"a": [f, f + 1]}), root / "mixed" / f"a-{f}")
+        put(pa.table({"b": ["x", "y"], "c": [1.5, None]}), root / "mixed" / f"b-{f}")
     for day in ("2024-01-01", "2024-01-02"):  # partitioned: data columns early, partition columns after
-        path = root / "events" / f"day={day}" / "part-0.parquet"
-        path.parent.mkdir(parents=True)
-        pq.write_table(pa.table({"v": [1, 2, 3]}), path)
+        put(pa.table({"v": [1, 2, 3]}), root / "events" / f"day={day}" / "part-0")
 
 
-def test_parquet_windows_read_early_equal_the_table_steps(tmp_path, monkeypatch):
-    """ParquetReader.prepare: each table's samples and profiles read during the facts step are what
-    the table step reads (also the table whose early read fails, read again there)."""
-    from executor.metadata.readers import parquet as parquet_reader
+@pytest.mark.parametrize("fmt", ["parquet", "orc"])
+def test_footer_windows_read_early_equal_the_table_steps(tmp_path, monkeypatch, fmt):
+    """ParquetReader.prepare and OrcReader.prepare: each table's samples and profiles read during
+    the facts step are what the table step reads (also the table whose early read fails, read
+    again there)."""
+    from executor.metadata.readers import arrow as arrow_reader
+    from executor.metadata.readers.orc import OrcReader
+    from executor.metadata.readers.parquet import ParquetReader
 
-    parquet_lake(tmp_path)
-    real = parquet_reader.read_window
+    footer_lake(tmp_path, fmt)
+    real = arrow_reader.read_window
 
     def read_window(ctx, table_name, uris, *args, **kwargs):  # type: ignore[no-untyped-def]
         if "/p1/" in uris[0] and threading.current_thread().name.startswith("nuvyn-early"):
             raise RuntimeError("early work failed")  # the table step reads the window again
         return real(ctx, table_name, uris, *args, **kwargs)
 
-    monkeypatch.setattr(parquet_reader, "read_window", read_window)
+    monkeypatch.setattr(arrow_reader, "read_window", read_window)
     monkeypatch.setattr(extractor_module, "EarlyTables", Recording)
     Recording.made.clear()
     early = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
     made = Recording.made[-1]
-    monkeypatch.setattr(parquet_reader.ParquetReader, "prepare", lambda self, ctx, plan, facts: None)
+    monkeypatch.setattr(ParquetReader if fmt == "parquet" else OrcReader, "prepare",
+                        lambda self, ctx, plan, facts: None)
     plain = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))
     assert comparable(early) == comparable(plain)
     assert all(t.status == "ok" for t in early.tables) and len(early.tables) == 6
@@ -232,11 +239,10 @@ def test_a_decoder_crash_in_an_early_read_fails_the_table_without_a_second_crash
     fails its table with that verdict; the table step does not read the same bytes again (another
     worker crashed and restarted for nothing). The other tables are untouched."""
     from executor.metadata.readers import arrow as arrow_reader
-    from executor.metadata.readers import parquet as parquet_reader
     from executor.sandbox.pool import ReaderCrashed
 
-    parquet_lake(tmp_path)
-    real = parquet_reader.read_window
+    footer_lake(tmp_path)
+    real = arrow_reader.read_window
     reads: list[str] = []
     verdict = ("the Parquet reader crashed (SIGSEGV) reading p1/part-0.parquet; the file is corrupt or hostile "
                "(it killed the decoder)")
@@ -247,8 +253,7 @@ def test_a_decoder_crash_in_an_early_read_fails_the_table_without_a_second_crash
             raise ReaderCrashed(verdict, path="p1/part-0.parquet", reader="Parquet reader", signal_name="SIGSEGV")
         return real(ctx, table_name, uris, *args, **kwargs)
 
-    monkeypatch.setattr(parquet_reader, "read_window", read_window)
-    monkeypatch.setattr(arrow_reader, "read_window", read_window)  # the table step's own read, were it made
+    monkeypatch.setattr(arrow_reader, "read_window", read_window)  # the early read and the table step's
     monkeypatch.setattr(extractor_module, "EarlyTables", Recording)
     Recording.made.clear()
     result = MetadataExtractor(None, SETTINGS).extract_metadata(str(tmp_path))

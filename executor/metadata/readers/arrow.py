@@ -16,7 +16,7 @@ from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_ar
 from executor.metadata.readers.base import TableContext
 from executor.metadata.window import Window, WindowSlot
 from executor.sandbox.pool import ReaderCrashed, SandboxError
-from executor.sources.base import cached_bytes
+from executor.sources.base import cached_bytes, forget_cached
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +187,28 @@ def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batche
             out.samples[n] = []
     out.notes = dict(notes)
     return out
+
+
+def early_window(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
+                 names_types: list[tuple[str, str]], total: int, notes: dict[str, str],
+                 rows: Sequence[int | None] | None, table_uris: list[str]) -> Callable[[], ArrowWindowRead]:
+    """A reader's `prepare` work (Parquet, ORC): the table's window read during the facts step
+    (base.EarlyTables), decoded from the bytes the facts step kept; the table step uses it when it
+    answers its own arguments (arrow_profile's `prepared`)."""
+
+    def work() -> ArrowWindowRead:
+        try:
+            read = read_window(ctx, table_name, uris, file_batches, names_types, total, dict(notes), rows)
+        except ReaderCrashed as exc:
+            # the decoder died on a file's bytes: the table step fails with this verdict rather than
+            # crash another worker on them (a hang or the memory bound: the table step reads again)
+            read = ArrowWindowRead(list(uris), list(names_types), total, dict(notes), crashed=exc)
+        # the table step reads none of the table's files again: their cached bytes make room for the
+        # files still downloading (a table the plan changed afterwards reads its window again)
+        forget_cached(ctx.store, table_uris)
+        return read
+
+    return work
 
 
 def arrow_profile(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,

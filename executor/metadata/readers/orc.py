@@ -9,13 +9,13 @@ a decimal whose precision or scale the footer leaves out (old Hive writers) take
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
-from executor.metadata.readers.arrow import arrow_profile
+from executor.metadata.readers.arrow import ArrowWindowRead, arrow_profile, early_window
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.metadata.readers.orc_footer import (
     DEFAULT_DECIMAL,
@@ -144,20 +144,42 @@ class OrcReader(FormatReader):
         """The samples read the first files until profile_max_rows rows."""
         return rows_before is None or rows_before < settings.profile_max_rows
 
-    def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
-                      table: TableFacts) -> None:
-        first = facts[plan.files[0].info.uri]
+    @staticmethod
+    def _window_args(plan: TablePlan, files: list[FileFacts]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+        """The table's data columns (the first footer's, partition columns left out) and the column
+        notes its files' facts give before the window is read."""
+        first = files[0]
         assert isinstance(first, OrcFacts) and first.spark_columns is not None
-        table.row_count = sum(facts[f.info.uri].rows or 0 for f in plan.files)
         partition_names = set(plan.partition_keys)
-        names_types = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
-        for f in plan.files:
-            fact = facts[f.info.uri]
+        notes: dict[str, str] = {}
+        for fact in files:
             if isinstance(fact, OrcFacts):
                 for n, why in (fact.no_values or {}).items():
-                    table.column_notes.setdefault(n, why)
+                    notes.setdefault(n, why)
+        return [(n, t) for n, t, _ in first.spark_columns if n not in partition_names], notes
+
+    def prepare(self, ctx: TableContext, plan: TablePlan,
+                facts: Mapping[str, FileFacts]) -> Callable[[], ArrowWindowRead] | None:
+        """The table's window read while other tables' tails are still fetched (as Parquet's: the
+        footers give the types)."""
+        files = [facts.get(f.info.uri) for f in plan.files]
+        if not files or any(not isinstance(f, OrcFacts) or f.spark_columns is None for f in files):
+            return None
+        known = [f for f in files if f is not None]
+        names_types, notes = self._window_args(plan, known)
+        return early_window(ctx, plan.name, [f.info.uri for f in plan.files], orc_batches, names_types,
+                            sum(f.rows or 0 for f in known), notes, [f.rows for f in known],
+                            [f.info.uri for f in plan.files])
+
+    def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
+                      table: TableFacts) -> None:
+        files = [facts[f.info.uri] for f in plan.files]
+        table.row_count = sum(f.rows or 0 for f in files)
+        names_types, notes = self._window_args(plan, files)
+        for n, why in notes.items():
+            table.column_notes.setdefault(n, why)
         profiles, samples = arrow_profile(ctx, plan.name, [f.info.uri for f in plan.files], orc_batches,
                                           names_types, table.row_count, table.column_notes,
-                                          rows=[facts[f.info.uri].rows for f in plan.files],
-                                          window=ctx.window(plan.name))
+                                          rows=[f.rows for f in files], window=ctx.window(plan.name),
+                                          prepared=ctx.prepared(plan))
         ctx.finish(plan, table, ctx.columns(names_types, {}, samples, profiles))

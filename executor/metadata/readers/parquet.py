@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, cast
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts, add_table_note
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, apply_exact, orderable, render
-from executor.metadata.readers.arrow import ArrowWindowRead, arrow_profile, read_window
+from executor.metadata.readers.arrow import ArrowWindowRead, arrow_profile, early_window
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.metadata.readers.parquet_footer import (
     MAGIC,
@@ -34,9 +34,7 @@ from executor.metadata.readers.parquet_footer import (
 )
 from executor.metadata.types.fallback import SparkFallback, UnsupportedParquetType
 from executor.metadata.types.parquet_mapping import parquet_schema_to_spark
-from executor.sandbox.pool import ReaderCrashed
 from executor.settings import Settings
-from executor.sources.base import forget_cached
 
 logger = logging.getLogger(__name__)
 
@@ -337,19 +335,8 @@ class ParquetReader(FormatReader):
         for note in self._footer_notes(known):
             add_table_note(notes, note)
 
-        def work() -> ArrowWindowRead:
-            try:
-                read = read_window(ctx, plan.name, uris, parquet_batches, data_fields, total, dict(notes), rows)
-            except ReaderCrashed as exc:
-                # the decoder died on a file's bytes: the table step fails with this verdict rather than
-                # crash another worker on them (a hang or the memory bound: the table step reads again)
-                read = ArrowWindowRead(uris, data_fields, total, dict(notes), crashed=exc)
-            # the table step reads none of these files again: their cached bytes make room for the
-            # footers still downloading (a table the plan changed afterwards reads its window again)
-            forget_cached(ctx.store, [f.info.uri for f in plan.files])
-            return read
-
-        return work
+        return early_window(ctx, plan.name, uris, parquet_batches, data_fields, total, notes, rows,
+                            [f.info.uri for f in plan.files])
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
