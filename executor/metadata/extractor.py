@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from executor import __version__
 from executor.errors import ExecutorError, TableExtractionError
 from executor.formats import FormatOptions
+from executor.gc_scope import startup_heap_frozen
 from executor.metadata import incremental as inc
 from executor.metadata.csv_scan import HEADER_AUTO
 from executor.metadata.grouping import PlannedFile, TablePlan
@@ -144,6 +145,7 @@ class MetadataExtractor:
     def open_source(self, data_source_path: str, data_source_type: str = "auto") -> tuple[Location, FileStore]:
         return open_source(data_source_path, data_source_type, self.settings, self.store_factory)
 
+    @startup_heap_frozen()  # the collector leaves the imported libraries' objects alone (executor.gc_scope)
     def extract_metadata(self, data_source_path: str, data_source_type: str = "auto",
                          include: Sequence[str] = (), exclude: Sequence[str] = (),
                          progress: ProgressCallback | None = None, csv_header: str = HEADER_AUTO,
