@@ -3,7 +3,7 @@
 A job process imports pyarrow, pandas, numpy, the Azure SDK and pyspark before it extracts: a few
 hundred thousand objects the collector tracks and that live as long as the process. A run allocates
 enough to trigger full (generation 2) collections, and each one traversed all of them with the GIL
-held: 30-60 ms a collection in the remote bench's CSV and Parquet parts (`gc.callbacks`, fresh
+held: 30-65 ms a collection in the remote bench's CSV and Parquet parts (`gc.callbacks`, fresh
 workers), in which every other Python thread of the run waits. `startup_heap_frozen` moves the
 objects alive at the start of the first extraction of the process into the collector's permanent
 generation (`gc.freeze`) and back when the last one ends (`gc.unfreeze`): collections during the run

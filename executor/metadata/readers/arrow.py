@@ -115,10 +115,10 @@ class ArrowWindowRead:
     """One read of a table's window (read_window): what it was asked (`uris`, `names_types`,
     `total`, the notes before it) and what it gave: each column's profile and samples, the columns
     computed from values, the rows seen and the files they came from (None: read column by column),
-    whether a read failed, and the notes after it. A read made early (ParquetReader.prepare) is used
-    by the table step only when it was asked exactly what the table step would ask (`answers`);
-    `crashed`: the early read's decoder crashed on a file of it (the table fails with that verdict
-    rather than crash a second worker on the same bytes)."""
+    whether a read failed, and the notes after it. A read made early (early_window: Parquet's and
+    ORC's `prepare`) is used by the table step only when it was asked exactly what the table step
+    would ask (`answers`); `crashed`: the early read's decoder crashed on a file of it (the table
+    fails with that verdict rather than crash a second worker on the same bytes)."""
 
     uris: list[str]
     names_types: list[tuple[str, str]]
