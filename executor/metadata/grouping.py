@@ -27,6 +27,7 @@ import fnmatch
 import re
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from executor.metadata.compression import has_extension, split_compression
 from executor.metadata.model import SkippedFile
@@ -129,6 +130,12 @@ class TablePlan:
     @property
     def partitioned(self) -> bool:
         return bool(self.partition_keys)
+
+    def data_columns(self, columns: Iterable[tuple[Any, ...]]) -> list[tuple[str, str]]:
+        """(name, type) of `columns` ((name, type, ...) each) that are not partition columns (those
+        come from the folder names)."""
+        keys = set(self.partition_keys)
+        return [(c[0], c[1]) for c in columns if c[0] not in keys]
 
     def partition_value_lists(self) -> dict[str, list[str]]:
         """Every raw folder value of each partition key, in key order (one entry per file)."""

@@ -136,3 +136,10 @@ def test_early_format_is_what_the_grouping_makes_of_a_file_its_path_tells():
         assert early(skipped) is None, skipped
     assert early("t/a.csv", format_filter="parquet") is None
     assert early("t/a.csv", exclude=["*.csv"]) is None
+
+
+def test_data_columns_leave_out_the_partition_columns_in_order():
+    plan = grouping.TablePlan(folder="events", file_format="parquet", partition_keys=("year", "day"))
+    assert plan.data_columns([("id", "bigint", True), ("year", "int", True), ("v", "string", False),
+                              ("day", "date", True)]) == [("id", "bigint"), ("v", "string")]
+    assert plan.data_columns([("a", "int")]) == [("a", "int")]

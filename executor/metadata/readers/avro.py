@@ -408,8 +408,7 @@ class AvroReader(FormatReader):
         first = facts[plan.files[0].info.uri]
         assert isinstance(first, AvroFileFacts) and first.spark_columns is not None
         table.row_count = sum(facts[f.info.uri].rows or 0 for f in plan.files)
-        partition_names = set(plan.partition_keys)
-        names_types = [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+        names_types = plan.data_columns(first.spark_columns)
         nullable = {n: nl for n, _t, nl in first.spark_columns}
         uris = [f.info.uri for f in plan.files]
         slot = ctx.window(plan.name)  # an incremental run: the earlier run's window when provably this one

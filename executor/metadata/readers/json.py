@@ -214,8 +214,7 @@ class JsonReader(FormatReader):
         else:  # inference=spark: Spark reads the files (one job)
             reader = ctx.reader().option("multiLine", "true" if scans[0].mode == "document" else "false")
             inferred = ctx.spark_schema(reader.json(ctx.spark_uris(plan)).schema)
-        partition_names = set(plan.partition_keys)
-        names_types = [(n, t) for n, t in inferred if n not in partition_names]
+        names_types = plan.data_columns(inferred)
         share = ctx.sample_share(plan)
         if ctx.reused_window(plan, table, names_types, total, {"share": share}):
             return  # an incremental run: the earlier run's window, provably this table's

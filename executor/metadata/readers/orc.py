@@ -150,13 +150,12 @@ class OrcReader(FormatReader):
         notes its files' facts give before the window is read."""
         first = files[0]
         assert isinstance(first, OrcFacts) and first.spark_columns is not None
-        partition_names = set(plan.partition_keys)
         notes: dict[str, str] = {}
         for fact in files:
             if isinstance(fact, OrcFacts):
                 for n, why in (fact.no_values or {}).items():
                     notes.setdefault(n, why)
-        return [(n, t) for n, t, _ in first.spark_columns if n not in partition_names], notes
+        return plan.data_columns(first.spark_columns), notes
 
     def prepare(self, ctx: TableContext, plan: TablePlan,
                 facts: Mapping[str, FileFacts]) -> Callable[[], ArrowWindowRead] | None:

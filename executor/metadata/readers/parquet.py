@@ -304,8 +304,7 @@ class ParquetReader(FormatReader):
         """The table's data columns from its first footer (None: the footer does not give them, Spark does)."""
         if first.spark_columns is None:
             return None
-        partition_names = set(plan.partition_keys)
-        return [(n, t) for n, t, _ in first.spark_columns if n not in partition_names]
+        return plan.data_columns(first.spark_columns)
 
     @staticmethod
     def _window_files(plan: TablePlan, files: list[FileFacts]) -> tuple[list[str], list[int | None]]:
@@ -344,7 +343,6 @@ class ParquetReader(FormatReader):
         table.row_count = sum(f.rows or 0 for f in files)
         for note in self._footer_notes(files):
             table.add_table_note(note)
-        partition_names = set(plan.partition_keys)
         first = files[0]
         assert isinstance(first, ParquetFacts)
         part_types: list[tuple[str, str]] | None = None
@@ -358,8 +356,8 @@ class ParquetReader(FormatReader):
             if plan.partitioned:
                 reader = reader.option("basePath", ctx.root_spark_uri(plan))
             fields = ctx.spark_schema(reader.parquet(*ctx.spark_uris(plan)).schema)
-            data_fields = [(n, t) for n, t in fields if n not in partition_names]
-            part_types = [(n, t) for n, t in fields if n in partition_names]
+            data_fields = plan.data_columns(fields)
+            part_types = [(n, t) for n, t in fields if n in plan.partition_keys]
         uris, rows = self._window_files(plan, files)
         profiles, samples = arrow_profile(ctx, plan.name, uris, parquet_batches, data_fields, table.row_count,
                                           table.column_notes, rows=rows, window=ctx.window(plan.name),

@@ -138,8 +138,7 @@ class XmlReader(TypedFormatReader[XmlFacts, XmlOptions]):
                 raise
         if total == 0:
             table.add_table_note(f"no <{row_tag}> element in the files: check format_options.xml.rowTag")
-        partition_names = set(plan.partition_keys)
-        names_types = [(n, t) for n, t in inferred if n not in partition_names]
+        names_types = plan.data_columns(inferred)
         canonical_root = canonical(root) or EMPTY_STRUCT
         # the rows each file gives the sample, and the merged type the sampled rows are conformed to
         share = ctx.sample_share(plan)
