@@ -1,8 +1,8 @@
 """Tables whose extraction starts during the facts step (readers.base.EarlyTables, CsvReader.prepare,
-ParquetReader.prepare, OrcReader.prepare): the early result is taken only for a table with exactly the files it was read
-for, work not started is cancelled, failed work is done again by the table step, and an extraction
-gives what it gives without early tables (a folder the schema split divides, a sample left to Spark,
-early work that fails)."""
+ParquetReader.prepare, OrcReader.prepare): the early result is taken only for a table with exactly
+the files it was read for, work not started is cancelled, failed work is done again by the table
+step (a decoder crash excepted: that is the table's verdict), and an extraction gives what it gives
+without early tables (a folder the schema split divides, a sample left to Spark, early work that fails)."""
 
 from __future__ import annotations
 

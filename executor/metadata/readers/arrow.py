@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from executor.metadata.grouping import TablePlan
 from executor.metadata.model import add_table_note
 from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_arrow
 from executor.metadata.readers.base import TableContext
@@ -189,23 +190,23 @@ def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batche
     return out
 
 
-def early_window(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
+def early_window(ctx: TableContext, plan: TablePlan, uris: list[str], file_batches: FileBatches,
                  names_types: list[tuple[str, str]], total: int, notes: dict[str, str],
-                 rows: Sequence[int | None] | None, table_uris: list[str]) -> Callable[[], ArrowWindowRead]:
-    """A reader's `prepare` work (Parquet, ORC): the table's window read during the facts step
-    (base.EarlyTables), decoded from the bytes the facts step kept; the table step uses it when it
-    answers its own arguments (arrow_profile's `prepared`)."""
+                 rows: Sequence[int | None] | None) -> Callable[[], ArrowWindowRead]:
+    """A reader's `prepare` work (Parquet, ORC): `plan`'s window (from `uris`, its files the window
+    reads) read during the facts step (base.EarlyTables), decoded from the bytes the facts step kept;
+    the table step uses it when it answers its own arguments (arrow_profile's `prepared`)."""
 
     def work() -> ArrowWindowRead:
         try:
-            read = read_window(ctx, table_name, uris, file_batches, names_types, total, dict(notes), rows)
+            read = read_window(ctx, plan.name, uris, file_batches, names_types, total, dict(notes), rows)
         except ReaderCrashed as exc:
             # the decoder died on a file's bytes: the table step fails with this verdict rather than
             # crash another worker on them (a hang or the memory bound: the table step reads again)
             read = ArrowWindowRead(list(uris), list(names_types), total, dict(notes), crashed=exc)
         # the table step reads none of the table's files again: their cached bytes make room for the
         # files still downloading (a table the plan changed afterwards reads its window again)
-        forget_cached(ctx.store, table_uris)
+        forget_cached(ctx.store, [f.info.uri for f in plan.files])
         return read
 
     return work

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
@@ -164,11 +164,10 @@ class OrcReader(FormatReader):
         files = [facts.get(f.info.uri) for f in plan.files]
         if not files or any(not isinstance(f, OrcFacts) or f.spark_columns is None for f in files):
             return None
-        known = [f for f in files if f is not None]
+        known = cast(list[FileFacts], files)
         names_types, notes = self._window_args(plan, known)
-        return early_window(ctx, plan.name, [f.info.uri for f in plan.files], orc_batches, names_types,
-                            sum(f.rows or 0 for f in known), notes, [f.rows for f in known],
-                            [f.info.uri for f in plan.files])
+        return early_window(ctx, plan, [f.info.uri for f in plan.files], orc_batches, names_types,
+                            sum(f.rows or 0 for f in known), notes, [f.rows for f in known])
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:

@@ -334,8 +334,7 @@ class ParquetReader(FormatReader):
         for note in self._footer_notes(known):
             add_table_note(notes, note)
 
-        return early_window(ctx, plan.name, uris, parquet_batches, data_fields, total, notes, rows,
-                            [f.info.uri for f in plan.files])
+        return early_window(ctx, plan, uris, parquet_batches, data_fields, total, notes, rows)
 
     def extract_table(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts],
                       table: TableFacts) -> None:
