@@ -267,17 +267,16 @@ def _runs(ends: np.ndarray, n: int) -> int:
 
 
 def _runs_unquoted(data: bytes, lo: int, hi: int) -> int:
-    """_runs for data[lo:hi], without quotes and starting outside quotes: every CR and LF terminates."""
+    """_runs for data[lo:hi], without quotes and starting outside quotes: every CR and LF terminates.
+    Counted over a mask rather than from positions: the run starts are the terminators less those
+    right after another and less a terminator at the end (bytes.count runs at ~2.3 GB/s and a search
+    for b"\n\n" at ~1 GB/s in text where LF is frequent; the mask at ~5 GB/s)."""
     n = hi - lo
-    if data.find(b"\r", lo, hi) < 0:
-        if data.find(b"\n\n", lo, hi) < 0:  # the common chunk: each LF ends a record, no blank line
-            return data.count(b"\n", lo, hi) - (data[hi - 1] == _NL)
-    elif data.find(b"\n\n", lo, hi) < 0 and data.find(b"\r\r", lo, hi) < 0 and data.find(b"\n\r", lo, hi) < 0:
-        # CR LF or CR-only endings without blank lines: each LF, CR or CR LF ends one record
-        groups = data.count(b"\n", lo, hi) + data.count(b"\r", lo, hi) - data.count(b"\r\n", lo, hi)
-        return groups - (data[hi - 1] in _NEWLINES)
     a = np.frombuffer(data, dtype=np.uint8, count=n, offset=lo)
-    return _runs(np.flatnonzero((a == _NL) | (a == _CR)), n)
+    ends = a == _NL
+    if data.find(b"\r", lo, hi) >= 0:
+        ends |= a == _CR
+    return int(np.count_nonzero(ends)) - int(np.count_nonzero(ends[1:] & ends[:-1])) - int(ends[-1])
 
 
 def scan_chunk(chunk: bytes, delimiter: str, parity: int | None = None, lo: int = 0, hi: int | None = None) -> ChunkScan:
@@ -705,6 +704,14 @@ def _plain_of(text: str, delimiter: str) -> _Plain | None:
     return _Plain(table.num_rows, columns)
 
 
+def _terminators(chunk: bytes) -> int:
+    """The LF and CR bytes of a chunk (a CR is looked for before it is counted: seldom there),
+    counted over a mask (~4x bytes.count)."""
+    a = np.frombuffer(chunk, dtype=np.uint8)
+    n = int(np.count_nonzero(a == _NL))
+    return n + int(np.count_nonzero(a == _CR)) if chunk.find(b"\r") >= 0 else n
+
+
 def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvSample:
     """The header and up to `max_records` data records from the start of a file: the records
     read_head gives, as columns when the text is plain (see above), else as read_head's rows."""
@@ -721,8 +728,7 @@ def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvS
         chunk = stream.read(size)
         eof = not chunk
         buf += chunk
-        # an upper bound of the records read (a CR is looked for before it is counted: seldom there)
-        newlines += chunk.count(b"\n") + (chunk.count(b"\r") if b"\r" in chunk else 0)
+        newlines += _terminators(chunk)  # an upper bound of the records read
         # the next read: what the lines still wanted take at the mean line length so far, and a
         # tenth more (one request on a remote store rather than a few ever larger ones)
         per_line = len(buf) / max(newlines, 1)

@@ -248,6 +248,25 @@ def _holds_any(arr: Any, needles: tuple[bytes, ...]) -> bool:
     return False
 
 
+def _has_empty(arr: Any) -> bool:
+    """Whether a string array holds a value of length 0 (an empty string, or a null), from its
+    offsets (~0.02 ms per 100,000 values, against ~0.3 ms to compare and replace them all)."""
+    import numpy as np
+    import pyarrow as pa
+
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if chunk.null_count:
+            return True
+        if not len(chunk):
+            continue
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        at = np.frombuffer(chunk.buffers()[1], dtype=width, count=len(chunk) + 1,
+                           offset=chunk.offset * np.dtype(width).itemsize)
+        if bool((at[1:] == at[:-1]).any()):
+            return True
+    return False
+
+
 def profile_column(values: Any, type_string: str, scope: str, *, text: bool = False,
                    max_chars: int = 100) -> ColumnProfile:
     """One column's profile with pyarrow compute (C++), the same facts as ColumnProfiler.
@@ -270,7 +289,8 @@ def profile_column(values: Any, type_string: str, scope: str, *, text: bool = Fa
     if text:
         if not pa.types.is_string(arr.type):
             return slow()
-        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        if _has_empty(arr):  # '' is null (a column without one is kept as it is: no copy)
+            arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     elif pa.types.is_nested(arr.type) or pa.types.is_dictionary(arr.type) or pa.types.is_null(arr.type):
         return slow()
     profile = ColumnProfile(null_count=arr.null_count, profile_scope=scope)

@@ -376,3 +376,21 @@ def test_small_files_are_parsed_in_cpu_slots_and_read_outside_them(tmp_path, mon
     assert [f.count.result().data_rows for f in facts] == [100] * 12  # type: ignore[union-attr]
     assert slots.most == 2  # eight threads, two parsing at once
     assert opened_in_slot == [False] * 12
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b",", b"\n", b"\r", b"\r\n", b"xy"]), max_size=40),
+       st.integers(0, 60), st.integers(0, 60))
+def test_unquoted_runs_from_a_mask_equal_runs_from_positions(parts, a, b):
+    """The unquoted count (a mask of terminators) gives what the positions of the terminators give,
+    over any span of the text, whatever its line endings and blank lines."""
+    import numpy as np
+
+    from executor.metadata.csv_scan import _runs, _runs_unquoted
+
+    data = b"".join(parts)
+    lo, hi = sorted((min(a, len(data)), min(b, len(data))))
+    if hi == lo:
+        return
+    span = np.frombuffer(data[lo:hi], dtype=np.uint8)
+    assert _runs_unquoted(data, lo, hi) == _runs(np.flatnonzero((span == 10) | (span == 13)), hi - lo)

@@ -108,3 +108,15 @@ def test_hexadecimal_text_is_found_in_slices_and_chunks_only_where_it_is():
     # a slice past the hex value: Arrow's cast and the rules agree, the fast path answers
     fast, slow = both(pa.array(["0x10", "7", "12"]).slice(1), "int", True)
     assert fast == slow and fast.max_value == "12"
+
+
+@pytest.mark.parametrize("values", [["3", "1", "2", "7"], ["3", "", "2", "7"], ["1", "2", "4", ""], ["", "1", "2", ""], [None, "5", "4", "6"]])
+@pytest.mark.parametrize("type_string", ["bigint", "string"])
+def test_a_sliced_text_column_counts_its_own_empty_values(values, type_string):
+    """A CSV sample column is a slice of the parsed file's column: '' and nulls are looked for in
+    the slice's own values (its offsets start past the file's first records), not around it."""
+    column = pa.array(["x", "yy", *values, "z"], pa.string()).slice(2, len(values))
+    fast = profile_column(column, type_string, "exact", text=True)
+    slow = ColumnProfiler(type_string, text=True).add_all(values).result("exact")
+    assert fast == slow
+    assert fast.null_count == sum(1 for v in values if not v)
