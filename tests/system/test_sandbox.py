@@ -539,3 +539,65 @@ def test_when_no_worker_can_start_the_tables_that_need_one_fail_and_the_others_a
         assert "the reader sandbox cannot start a worker" in tables[name].error_message
         assert tables[name].error_message.endswith("set NUVYN_READER_ISOLATION=false to read in process")
     assert result.status == "partial"
+
+
+def _window_files(root: Path, names: list[str], hostile: str | None = None):
+    """Small Parquet files of 20 rows (one holding the marker of tasks.abort_on_marker_batches), a
+    store whose cache holds their bytes (as the facts step leaves them), and a table context."""
+    from executor.sources.local import LocalFileStore
+    from executor.sources.ranges import WholeFileCache
+
+    store = LocalFileStore(str(root))
+    store.cache = WholeFileCache(1 << 24)  # type: ignore[attr-defined]
+    uris = []
+    for k, name in enumerate(names):
+        text = ["HOSTILE-MARKER" if name == hostile else f"v{k}-{i % 7}" for i in range(20)]
+        pq.write_table(pa.table({"id": pa.array(range(k * 100, k * 100 + 20), pa.int64()), "s": text}),
+                       root / name)
+        uris.append(str(root / name))
+        store.cache.put(uris[-1], (root / name).read_bytes())
+    return store, uris
+
+
+def test_a_windows_small_files_are_decoded_in_one_task_equal_to_file_by_file(sandbox, tmp_path):
+    """The window's small files whose bytes are kept and rows known are decoded in one sandbox task
+    (one call, not one a file), with the profiles and samples of files read one by one in process."""
+    from concurrent.futures import ThreadPoolExecutor as Pool
+
+    from executor.metadata.readers.arrow import arrow_profile
+    from executor.metadata.readers.base import TableContext
+    from executor.metadata.readers.parquet import parquet_batches
+    from executor.settings import Settings
+
+    store, uris = _window_files(tmp_path, [f"p{k}.parquet" for k in range(5)])
+    names_types = [("id", "bigint"), ("s", "string")]
+    settings = Settings(profile_max_rows=70)  # the first four files: 20 + 20 + 20 + 10 rows
+    with Pool(2) as pool:
+        before = sandbox.stats().calls
+        ctx = TableContext(store, settings, None, "3.5", pool, 2, sandbox=sandbox)
+        batched = arrow_profile(ctx, "t", uris, parquet_batches, names_types, 100, {}, rows=[20] * 5)
+        assert sandbox.stats().calls - before == 1
+        here = ReaderSandbox(SandboxSettings(isolation=False))
+        ctx = TableContext(store, settings, None, "3.5", pool, 2, sandbox=here)
+        one_by_one = arrow_profile(ctx, "t", uris, parquet_batches, names_types, 100, {}, rows=[20] * 5)
+    assert batched == one_by_one
+    assert batched[0]["id"].distinct_count == 70 and batched[0]["id"].max_value == "309"
+
+
+def test_a_crash_in_a_batch_is_read_again_file_by_file_and_names_the_file(sandbox, tmp_path):
+    """A file that kills the decoder among a window's small files: the batch's task crashes, the files
+    are read again one by one, and the table's error names the hostile file (its worker crashed)."""
+    from concurrent.futures import ThreadPoolExecutor as Pool
+
+    from executor.metadata.readers.arrow import arrow_profile
+    from executor.metadata.readers.base import TableContext
+    from executor.settings import Settings
+
+    store, uris = _window_files(tmp_path, ["a.parquet", "b.parquet", "c.parquet"], hostile="b.parquet")
+    before = sandbox.stats().crashes
+    with Pool(2) as pool:
+        ctx = TableContext(store, Settings(), None, "3.5", pool, 2, sandbox=sandbox)
+        with pytest.raises(ReaderCrashed, match=r"^the Arrow reader crashed \(SIGABRT\) reading .*b\.parquet; "):
+            arrow_profile(ctx, "t", uris, tasks.abort_on_marker_batches, [("id", "bigint"), ("s", "string")], 60, {},
+                          rows=[20, 20, 20])
+    assert sandbox.stats().crashes - before == 2  # the batch's task, then the file's own
