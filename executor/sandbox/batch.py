@@ -2,15 +2,15 @@
 
 A sandbox task costs ~0.25 ms of the caller's CPU and about as much of a worker's besides its own
 work: a lake of small Parquet files made a task per footer, 2,000 for 2,000 files. A `TaskBatcher`
-gathers the calls that threads make at the same time into one task: a thread whose call finds a
-worker's worth of leaders free sends every call queued by then (its own among them, up to
-`max_items`) as one task, and the calls queued meanwhile go in the next. Nothing waits for a batch
-to fill: alone, a call is sent alone (as `one`), at once.
+gathers the calls that threads make at the same time into one task: a thread whose call finds
+fewer batches in flight than the sandbox has workers sends every call queued by then (its own among
+them, up to `max_items`) as one task, and the calls queued meanwhile go in the next. Nothing waits
+for a batch to fill: alone, a call is sent alone (as `one`), at once.
 
 A batch whose task fails (a crash, a hang, the memory bound, or one call's own exception) is sent
 again call by call, so that each call gets its own result or error, naming its own file. A hostile
-file then kills two workers instead of one; a batch is small (a footer each) and holds no more than
-one file's read of time or memory in the common case.
+file then kills two workers instead of one, and a batch of footers too large together for the
+worker's memory bound is read one footer a task.
 """
 
 from __future__ import annotations
