@@ -172,10 +172,3 @@ def abort_on_marker_batches(f: BinaryIO, columns: list[str] | None, budget: int,
         os.abort()
     f.seek(0)
     return parquet_batches(f, columns, budget, notes)
-
-
-def square_unless(x: int, abort_on: int) -> int:
-    """x squared; the process aborts when x is `abort_on` (a hostile file among a batch's)."""
-    if x == abort_on:
-        os.abort()
-    return x * x

@@ -44,7 +44,6 @@ from typing import Any, BinaryIO, TypeVar
 from executor.errors import ExecutorError
 from executor.redaction import SECRETS, Redactor
 from executor.sandbox import protocol as wire
-from executor.sandbox.batch import TaskBatcher
 from executor.settings import MIB, SandboxSettings
 
 __all__ = ["SandboxSettings"]  # re-exported: the settings class lives in executor.settings
@@ -428,7 +427,6 @@ class ReaderSandbox:
         self._spawner = _Spawner()
         self._stats = SandboxStats()
         self._pid = os.getpid()
-        self._batchers: dict[Callable[..., Any], TaskBatcher[Any]] = {}
         _install_hooks()
         _POOLS.add(self)
 
@@ -488,15 +486,6 @@ class ReaderSandbox:
             self._release(worker, worker.reusable)
             if position is not None and source is not None and source[0] == "remote":
                 _restore(file, position)
-
-    def batcher(self, task: Callable[..., R]) -> TaskBatcher[R]:
-        """The pool's TaskBatcher of `task` (executor.sandbox.batch): calls of it that threads make
-        at the same time go to a worker as one task."""
-        with self._cond:
-            found: TaskBatcher[R] | None = self._batchers.get(task)
-            if found is None:
-                found = self._batchers[task] = TaskBatcher(self, task)
-            return found
 
     def start(self, count: int | None = None) -> None:
         """Start up to `count` workers now (all by default) and wait until they are ready, so the

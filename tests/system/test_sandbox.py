@@ -10,11 +10,9 @@ import pickle
 import signal
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import fastavro
 import pyarrow as pa
@@ -603,32 +601,3 @@ def test_a_crash_in_a_batch_is_read_again_file_by_file_and_names_the_file(sandbo
             arrow_profile(ctx, "t", uris, tasks.abort_on_marker_batches, [("id", "bigint"), ("s", "string")], 60, {},
                           rows=[20, 20, 20])
     assert sandbox.stats().crashes - before == 2  # the batch's task, then the file's own
-
-
-def test_calls_from_many_threads_go_in_few_tasks_and_a_crash_fails_only_its_call(sandbox):
-    """TaskBatcher on real workers: twenty threads' calls at once take fewer than twenty tasks; when
-    one call's input kills the worker, its caller gets the crash naming its file and every other
-    caller its result (the batch is sent again call by call)."""
-    from concurrent.futures import ThreadPoolExecutor as Pool
-
-    batcher = sandbox.batcher(tasks.square_unless)
-    assert sandbox.batcher(tasks.square_unless) is batcher  # one per task and pool
-    start = threading.Barrier(20)
-
-    def call(x: int, abort_on: int) -> Any:
-        start.wait()
-        try:
-            return batcher.call(x, abort_on, path=f"file-{x}.bin", reader="Test reader")
-        except ReaderCrashed as exc:
-            return exc
-
-    with Pool(20) as pool:
-        calls, before = sandbox.stats().calls, batcher.batches
-        assert list(pool.map(lambda x: call(x, -1), range(20))) == [x * x for x in range(20)]
-        assert batcher.batches > before and sandbox.stats().calls - calls < 20
-        crashes = sandbox.stats().crashes
-        out = list(pool.map(lambda x: call(x, 13), range(20)))
-    assert [v for x, v in enumerate(out) if x != 13] == [x * x for x in range(20) if x != 13]
-    assert isinstance(out[13], ReaderCrashed) and str(out[13]).startswith(
-        "the Test reader crashed (SIGABRT) reading file-13.bin; ")
-    assert 1 <= sandbox.stats().crashes - crashes <= 2  # its batch's task (when it had company), then its own

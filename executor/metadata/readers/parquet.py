@@ -286,10 +286,9 @@ class ParquetReader(FormatReader):
                 return FileFacts(error=f"{where}: corrupt Parquet footer: {exc}; Spark cannot read this file either "
                                        "(rewrite it, or remove it from the folder)")
         where = info.relative or info.name
-        # pyarrow decodes the footer (statistics, schema) in the sandbox: plain facts come back (the
-        # footers other threads have at the same time go in the same task)
-        return ctx.sandbox.batcher(parquet_facts).call(footer, where, ctx.spark_version, info.size, path=where,
-                                                       reader="Parquet reader")
+        # pyarrow decodes the footer (statistics, schema) in the sandbox: plain facts come back
+        return ctx.sandbox.run(parquet_facts, footer, where, ctx.spark_version, info.size, path=where,
+                               reader="Parquet reader")
 
     def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
         """The samples read the first files until profile_max_rows rows."""
