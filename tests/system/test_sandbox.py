@@ -542,8 +542,8 @@ def test_when_no_worker_can_start_the_tables_that_need_one_fail_and_the_others_a
 
 
 def _window_files(root: Path, names: list[str], hostile: str | None = None):
-    """Small Parquet files of 20 rows (one holding the marker of tasks.abort_on_marker_batches), a
-    store whose cache holds their bytes (as the facts step leaves them), and a table context."""
+    """Small Parquet files of 20 rows (one holding the marker of tasks.abort_on_marker_batches) and a
+    store whose cache holds their bytes (as the facts step leaves them): the store and the files' uris."""
     from executor.sources.local import LocalFileStore
     from executor.sources.ranges import WholeFileCache
 
