@@ -264,6 +264,30 @@ def _has_empty(arr: Any) -> bool:
     return any(chunk.null_count or bool((at[1:] == at[:-1]).any()) for chunk, at in _string_chunks(arr))
 
 
+def _strictly_monotonic(arr: Any) -> bool:
+    """Whether a numeric or temporal array without nulls strictly increases or strictly decreases
+    (ids, sequence numbers and event times often do): its values are then all distinct, known in
+    ~0.1 ms per 100,000 values where hashing them takes 3-5 ms. NaN compares false: never monotonic."""
+    import numpy as np
+    import pyarrow as pa
+
+    t = arr.type
+    if arr.null_count or len(arr) < 2 or not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_date(t)
+                                              or pa.types.is_timestamp(t) or pa.types.is_time(t)
+                                              or pa.types.is_duration(t)):
+        return False
+    kind = "f" if pa.types.is_floating(t) else "u" if pa.types.is_unsigned_integer(t) else "i"
+    width = np.dtype(f"{kind}{t.bit_width // 8}")
+    parts = [np.frombuffer(c.buffers()[1], dtype=width, count=len(c), offset=c.offset * width.itemsize)
+             for c in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]) if len(c)]
+    v = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    if v[1] > v[0]:
+        return bool((v[1:] > v[:-1]).all())
+    if v[1] < v[0]:
+        return bool((v[1:] < v[:-1]).all())
+    return False
+
+
 def profile_column(values: Any, type_string: str, scope: str, *, text: bool = False,
                    max_chars: int = 100) -> ColumnProfile:
     """One column's profile with pyarrow compute (C++), the same facts as ColumnProfiler.
@@ -291,28 +315,34 @@ def profile_column(values: Any, type_string: str, scope: str, *, text: bool = Fa
     elif pa.types.is_nested(arr.type) or pa.types.is_dictionary(arr.type) or pa.types.is_null(arr.type):
         return slow()
     profile = ColumnProfile(null_count=arr.null_count, profile_scope=scope)
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+    typed: Any = None  # the values as their type, for min and max (None: the type has none)
+    if orderable(type_string) and arr.null_count < len(arr):
+        typed = arr
+        if text:
+            target = _arrow_cast_target(type_string)
+            if target is None:
+                return slow()
+            try:
+                typed = pc.cast(arr, target) if target != pa.string() else arr
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return slow()
+            if pa.types.is_integer(typed.type) and _holds_any(arr, (b"x", b"X")):
+                return slow()  # hexadecimal text: Arrow's cast reads 0x10 as 16, Spark's rules (and int()) do not
+            if pa.types.is_floating(typed.type) and pc.any(pc.is_nan(typed)).as_py():
+                return slow()  # NaN text: the slow path's exact rules (never a min or max)
+        elif pa.types.is_binary(typed.type) or pa.types.is_large_binary(typed.type):
+            typed = None
+    if _strictly_monotonic(arr if typed is None else typed):
+        # every value differs from the one before in one direction: all distinct (as text too: a
+        # text's value is a function of the text, so different values come from different texts)
+        profile.distinct_count = len(arr) - arr.null_count
+    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         # the same count, about three times sooner than count_distinct's hash aggregate (null is
         # one of the unique values when there are nulls)
         profile.distinct_count = len(pc.unique(arr)) - (1 if arr.null_count else 0)
     else:
         profile.distinct_count = pc.count_distinct(arr, mode="only_valid").as_py()
-    if not orderable(type_string) or arr.null_count == len(arr):
-        return profile
-    typed = arr
-    if text:
-        target = _arrow_cast_target(type_string)
-        if target is None:
-            return slow()
-        try:
-            typed = pc.cast(arr, target) if target != pa.string() else arr
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return slow()
-        if pa.types.is_integer(typed.type) and _holds_any(arr, (b"x", b"X")):
-            return slow()  # hexadecimal text: Arrow's cast reads 0x10 as 16, Spark's rules (and int()) do not
-        if pa.types.is_floating(typed.type) and pc.any(pc.is_nan(typed)).as_py():
-            return slow()  # NaN text: the slow path's exact rules (never a min or max)
-    elif pa.types.is_binary(typed.type) or pa.types.is_large_binary(typed.type):
+    if typed is None:
         return profile
     mm = pc.min_max(typed)
     lo, hi = mm["min"], mm["max"]

@@ -120,3 +120,51 @@ def test_a_sliced_text_column_counts_its_own_empty_values(values, type_string):
     slow = ColumnProfiler(type_string, text=True).add_all(values).result("exact")
     assert fast == slow
     assert fast.null_count == sum(1 for v in values if not v)
+
+
+_MONOTONIC_TYPES = [(pa.int8(), "tinyint"), (pa.int64(), "bigint"), (pa.uint16(), "int"), (pa.float32(), "float"),
+                    (pa.float64(), "double"), (pa.date32(), "date"), (pa.timestamp("us"), "timestamp_ntz")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 120), min_size=0, max_size=30), st.sampled_from(_MONOTONIC_TYPES),
+       st.booleans(), st.integers(0, 3), st.integers(0, 30))
+def test_ordered_columns_count_their_distinct_values_as_hashing_does(values, typed, descending, skip, cut):
+    """A column whose values strictly increase or decrease is counted without hashing: the counts of
+    sorted columns with and without repeated values, sliced (the slice's offset read) and in chunks,
+    equal the plain-Python profile's."""
+    arrow_type, type_string = typed
+    values = sorted(values, reverse=descending)
+    if pa.types.is_date(arrow_type):
+        values = [dt.date(2020, 1, 1) + dt.timedelta(days=v) for v in values]
+    elif pa.types.is_timestamp(arrow_type):
+        values = [dt.datetime(2020, 1, 1) + dt.timedelta(seconds=v) for v in values]
+    elif pa.types.is_floating(arrow_type):
+        values = [v / 4 for v in values]
+    padded = pa.array([*values[:1] * skip, *values], arrow_type).slice(skip)  # a slice whose buffer starts earlier
+    chunked = pa.chunked_array([padded.slice(0, cut), padded.slice(cut)], arrow_type)
+    for column in (padded, chunked):
+        fast, slow = both(column, type_string, False)
+        assert fast == slow, (values, column)
+    text = [str(v) for v in values]  # CSV text of the same values
+    if not pa.types.is_timestamp(arrow_type):
+        fast, slow = both(text, type_string, True)
+        assert fast == slow
+
+
+def test_a_sorted_column_is_told_apart_only_when_every_step_is_strict():
+    from executor.metadata.profile import _strictly_monotonic
+
+    assert _strictly_monotonic(pa.array([1, 2, 5])) and _strictly_monotonic(pa.array([5.0, 2.5, -1.0]))
+    assert _strictly_monotonic(pa.chunked_array([[1, 2], [], [3, 9]]))
+    assert not _strictly_monotonic(pa.chunked_array([[1, 2], [2, 9]]))  # the repeat across the chunks
+    assert not _strictly_monotonic(pa.array([1, 2, 2, 3])) and not _strictly_monotonic(pa.array([1, 3, 2]))
+    assert not _strictly_monotonic(pa.array([1, None, 3])) and not _strictly_monotonic(pa.array([1]))
+    assert not _strictly_monotonic(pa.array([0.0, float("nan"), 1.0])) and not _strictly_monotonic(pa.array([-0.0, 0.0]))
+    assert not _strictly_monotonic(pa.array(["a", "b"])) and not _strictly_monotonic(pa.array([True, False]))
+    assert _strictly_monotonic(pa.array([1, 1, 2, 3]).slice(1))  # the slice's own values
+    assert not _strictly_monotonic(pa.array([0, 1, 2, 2]).slice(1))
+    assert _strictly_monotonic(pa.array([3, 2], pa.duration("s"))) and _strictly_monotonic(pa.array([1, 2], pa.time32("s")))
+    # text: different values come from different texts, equal values may not ("7" and "007"): hashed
+    assert profile_column(["7", "007", "8"], "int", "exact", text=True).distinct_count == 3
+    assert profile_column(["6", "7", "8"], "int", "exact", text=True).distinct_count == 3
