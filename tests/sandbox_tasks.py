@@ -172,3 +172,15 @@ def abort_on_marker_batches(f: BinaryIO, columns: list[str] | None, budget: int,
         os.abort()
     f.seek(0)
     return parquet_batches(f, columns, budget, notes)
+
+
+def hang_on_marker_batches(f: BinaryIO, columns: list[str] | None, budget: int, notes: dict[str, str]) -> Any:
+    """parquet_batches, except that a file whose bytes hold the marker hangs its worker (a file that
+    sends a decoder into an endless loop, among good ones)."""
+    from executor.metadata.readers.parquet import parquet_batches
+
+    data = f.read()
+    if b"HOSTILE-MARKER" in data:
+        time.sleep(3600)
+    f.seek(0)
+    return parquet_batches(f, columns, budget, notes)

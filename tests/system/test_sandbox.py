@@ -601,3 +601,31 @@ def test_a_crash_in_a_batch_is_read_again_file_by_file_and_names_the_file(sandbo
             arrow_profile(ctx, "t", uris, tasks.abort_on_marker_batches, [("id", "bigint"), ("s", "string")], 60, {},
                           rows=[20, 20, 20])
     assert sandbox.stats().crashes - before == 2  # the batch's task, then the file's own
+
+
+def test_a_hang_in_an_early_batch_costs_two_timeouts_and_names_the_file(tmp_path):
+    """A file that hangs the decoder among a window's small files, read early (the facts step's
+    early_window): the batch's task times out once and is not read again file by file there; its
+    bytes leave the cache, and the table step reads the files one by one from storage, where the
+    hostile file times out a second time and is named. Two timeouts, as before windows were batched."""
+    from concurrent.futures import ThreadPoolExecutor as Pool
+
+    from executor.metadata.grouping import PlannedFile, TablePlan
+    from executor.metadata.readers.arrow import arrow_profile, early_window
+    from executor.metadata.readers.base import TableContext
+    from executor.settings import Settings
+    from executor.sources.base import FileInfo, cached_bytes
+
+    store, uris = _window_files(tmp_path, ["a.parquet", "b.parquet", "c.parquet"], hostile="b.parquet")
+    plan = TablePlan("", "parquet", (), [PlannedFile(FileInfo(u.rsplit("/", 1)[-1], u, 1)) for u in uris], name="t")
+    names_types = [("id", "bigint"), ("s", "string")]
+    with ReaderSandbox(SandboxSettings(workers=2, timeout_seconds=wait_budget(1.5)), preload=()) as box, Pool(2) as pool:
+        ctx = TableContext(store, Settings(), None, "3.5", pool, 2, sandbox=box)
+        work = early_window(ctx, plan, uris, tasks.hang_on_marker_batches, names_types, 60, {}, [20, 20, 20])
+        with pytest.raises(ReaderTimedOut, match=r"reading 3 files of a table.s window within"):
+            work()
+        assert box.stats().timeouts == 1
+        assert [cached_bytes(store, u) for u in uris] == [None, None, None]  # the table step reads from storage
+        with pytest.raises(ReaderTimedOut, match=r"reading .*b\.parquet within"):
+            arrow_profile(ctx, "t", uris, tasks.hang_on_marker_batches, names_types, 60, {}, rows=[20, 20, 20])
+        assert box.stats().timeouts == 2

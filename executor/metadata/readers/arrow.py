@@ -104,11 +104,15 @@ def _file_batches(ctx: TableContext, uri: str, file_batches: FileBatches, column
 
 
 def _read(ctx: TableContext, uris: list[str], file_batches: FileBatches, columns: list[str] | None,
-          notes: dict[str, str], rows: Sequence[int | None] | None = None) -> tuple[list[Any], int, int]:
+          notes: dict[str, str], rows: Sequence[int | None] | None = None,
+          early: bool = False) -> tuple[list[Any], int, int]:
     """Record batches from the first files, up to profile_max_rows rows, the rows and the number of
     files they came from. The first files, when small, their rows known and their bytes kept, are
     decoded in one sandbox task (_batch); the others in parallel (TableContext.first_files: with
-    `rows` per file, exactly those the budget needs)."""
+    `rows` per file, exactly those the budget needs). A batch whose task fails is read again file by
+    file, which names the file; `early` (the facts step's read, early_window), a batch that hung or
+    ran out of memory is not: the table step reads the files again one by one anyway (the verdict may
+    be the load's), and the hostile file then costs two timeouts rather than three."""
     budget = ctx.settings.profile_max_rows
     per_file: list[list[Any]] = []
     got = start = 0
@@ -119,6 +123,8 @@ def _read(ctx: TableContext, uris: list[str], file_batches: FileBatches, columns
                                              path=f"{len(datas)} files of a table's window",
                                              reader=_reader_name(file_batches))
         except SandboxError as exc:  # crashed, hung or out of memory: read again file by file, which names the file
+            if early and not isinstance(exc, ReaderCrashed):
+                raise
             logger.info("reading %d files in one task failed (%s); reading them one by one", len(datas), exc)
             break
         for name, why in added.items():
@@ -215,7 +221,7 @@ class ArrowWindowRead:
 
 def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batches: FileBatches,
                 names_types: list[tuple[str, str]], total: int, notes: dict[str, str],
-                rows: Sequence[int | None] | None = None) -> ArrowWindowRead:
+                rows: Sequence[int | None] | None = None, early: bool = False) -> ArrowWindowRead:
     """Profiles and samples of `names_types` from the first rows of `uris` (one read; column by
     column when reading them all fails), `notes` updated with why a column has none. `rows`: each
     file's rows when known (only the files the sample needs are read, all at once)."""
@@ -223,7 +229,7 @@ def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batche
     by_column: dict[str, tuple[list[Any], int]] = {}
     failure: BaseException | None = None
     try:
-        whole_read, out.seen, out.files_read = _read(ctx, uris, file_batches, None, notes, rows)
+        whole_read, out.seen, out.files_read = _read(ctx, uris, file_batches, None, notes, rows, early)
         whole = (whole_read, out.seen)
         by_column = {n: whole for n, _t in names_types}
     except SandboxError:
@@ -232,7 +238,7 @@ def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batche
         logger.info("table %s: reading all columns failed (%s); reading column by column", table_name, exc)
         for n, _t in names_types:
             try:
-                col_read, col_seen, _files = _read(ctx, uris, file_batches, [n], notes, rows)
+                col_read, col_seen, _files = _read(ctx, uris, file_batches, [n], notes, rows, early)
                 by_column[n] = (col_read, col_seen)
             except SandboxError:
                 raise
@@ -273,14 +279,17 @@ def early_window(ctx: TableContext, plan: TablePlan, uris: list[str], file_batch
 
     def work() -> ArrowWindowRead:
         try:
-            read = read_window(ctx, plan.name, uris, file_batches, names_types, total, dict(notes), rows)
+            read = read_window(ctx, plan.name, uris, file_batches, names_types, total, dict(notes), rows, early=True)
         except ReaderCrashed as exc:
             # the decoder died on a file's bytes: the table step fails with this verdict rather than
-            # crash another worker on them (a hang or the memory bound: the table step reads again)
+            # crash another worker on them (a hang or the memory bound: the table step reads again,
+            # file by file, from storage)
             read = ArrowWindowRead(list(uris), list(names_types), total, dict(notes), crashed=exc)
-        # the table step reads none of the table's files again: their cached bytes make room for the
-        # files still downloading (a table the plan changed afterwards reads its window again)
-        forget_cached(ctx.store, [f.info.uri for f in plan.files])
+        finally:
+            # the table step reads none of the table's files again: their cached bytes make room for
+            # the files still downloading (a table the plan changed afterwards, or whose early read
+            # hung, reads its window again)
+            forget_cached(ctx.store, [f.info.uri for f in plan.files])
         return read
 
     return work
