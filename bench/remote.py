@@ -460,6 +460,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rtt-ms", type=float, default=20.0, help="round trip added by the proxy")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     p.add_argument("--no-anchors", action="store_true", help="time only ours")
+    p.add_argument("--profile-rows", type=int, default=None,
+                   help="NUVYN_PROFILE_MAX_ROWS of ours (default: the setting's, 100,000 rows a table)")
     p.add_argument("--repeat", type=int, default=3,
                    help="runs of ours and of its anchor per part, alternated; the median run's figures are shown "
                         "(the scale part runs once: about 90 s a run)")
@@ -511,12 +513,15 @@ def main(argv: list[str] | None = None) -> int:
     manifest = generate(spec, root)
     gen_s = time.perf_counter() - t0
     threads, rtt = args.threads, args.rtt_ms
-    out: dict[str, Any] = {"spec": asdict(spec), "threads": threads, "rtt_ms": rtt, "generate_seconds": round(gen_s, 1),
+    out: dict[str, Any] = {"spec": asdict(spec), "threads": threads, "rtt_ms": rtt, "profile_rows": args.profile_rows,
+                           "generate_seconds": round(gen_s, 1),
                            "parts": {}, "targets": {}, "machine": {"cpus": os.cpu_count(),
                                                                    "load": os.getloadavg()[0]}}
     with Servers(root / "azurite", rtt / 2) as servers:
         out["upload_seconds"] = round(upload(servers, root / "lake"), 1)
         base = {"connection_string": servers.connection_string(), "endpoint": servers.endpoint(), "threads": threads}
+        if args.profile_rows is not None:
+            base["settings"] = {"profile_max_rows": args.profile_rows}
         for part in parts:
             expected = manifest["rows"][part]
             # Azurite answers its first requests after a start slower (Node's JIT): every blob of
