@@ -103,7 +103,7 @@ def spark(settings):
 @pytest.fixture(autouse=True)
 def _drop_delta_logs(request):
     """After a test on the shared Spark session, Delta's cache of table logs is emptied. Delta keeps
-    each table's DeltaLog and its snapshot (~6 MB of heap on delta-spark 3.3, with the plans and
+    each table's DeltaLog and its snapshot (~5 MB of heap on delta-spark 3.3, with the plans and
     encoders of its state) for an hour, up to 10,000 tables: a suite that makes hundreds of tables
     in one driver filled the default 1 GiB heap (OutOfMemoryError in a late test; measured: 160
     small tables held 1.0 GB live, 0.16 GB once the cache was emptied). A job touches its four
