@@ -520,8 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     with Servers(root / "azurite", rtt / 2) as servers:
         out["upload_seconds"] = round(upload(servers, root / "lake"), 1)
         base = {"connection_string": servers.connection_string(), "endpoint": servers.endpoint(), "threads": threads}
-        if args.profile_rows is not None:
-            base["settings"] = {"profile_max_rows": args.profile_rows}
+        settings = {} if args.profile_rows is None else {"profile_max_rows": args.profile_rows}  # ours only
         for part in parts:
             expected = manifest["rows"][part]
             # Azurite answers its first requests after a start slower (Node's JIT): every blob of
@@ -533,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
             anchor_error = None
             # ours and its anchor alternately: a machine whose speed drifts (shared cores) moves both
             for _ in range(1 if part == "scale" else max(1, args.repeat)):
-                ours = run_worker(servers, {**base, "kind": "ours", "container": container_of(part)})
+                ours = run_worker(servers, {**base, "kind": "ours", "container": container_of(part), "settings": settings})
                 run = _summary(part, ours, files, rtt, threads)
                 run["rows_exact"] = ours["rows"] == expected and not ours["failed"]
                 if not run["rows_exact"]:

@@ -332,7 +332,7 @@ def profile_column(values: Any, type_string: str, scope: str, *, text: bool = Fa
                 return slow()  # NaN text: the slow path's exact rules (never a min or max)
         elif pa.types.is_binary(typed.type) or pa.types.is_large_binary(typed.type):
             typed = None
-    if _strictly_monotonic(arr if typed is None else typed):
+    if typed is not None and _strictly_monotonic(typed):
         # every value differs from the one before in one direction: all distinct (as text too: a
         # text's value is a function of the text, so different values come from different texts)
         profile.distinct_count = len(arr) - arr.null_count
