@@ -11,7 +11,10 @@ replace the sampled null count, min and max when every file carries them (`apply
 - `distinct_count`: distinct non-null values, counted exactly over the rows profiled (a set of
   their text form; nested values as canonical JSON). Exact when the profile is exact; over a
   sample it is a lower bound of the table's true distinct count (no estimator error: it is the
-  sample's exact count).
+  sample's exact count). Vectorized (`distinct_count`): numbers, dates and times, and short
+  strings where most values differ, are sorted as 64-bit keys and their steps counted (~0.6 ms per
+  100,000 values, against 3-7 ms for a hash table when most values differ); a column whose values
+  strictly rise or fall needs neither; the rest is hashed by pyarrow.
 - `min_value` / `max_value`: as text, for orderable types only (numbers compared as numbers,
   strings, dates and timestamps in their natural order, booleans false < true); NULL for binary,
   nested types and columns without a non-null value.
@@ -288,6 +291,151 @@ def _strictly_monotonic(arr: Any) -> bool:
     return False
 
 
+# ------------------------------------------------------------- distinct counts without a hash table
+
+_SORT_MIN = 256  # below this, pc.unique's hash table is as quick as anything here
+_PROBE = 2048
+_WORD_MASKS = None
+
+
+def _word_masks() -> Any:
+    """masks[L]: the low L bytes of a 64-bit word (L = 0..8)."""
+    global _WORD_MASKS
+    if _WORD_MASKS is None:
+        import numpy as np
+
+        _WORD_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+    return _WORD_MASKS
+
+
+def _sorted_distinct(keys: Any) -> int:
+    """Distinct values of a 1-D numpy array of integers: sorted (vectorized, ~0.6 ms per 100,000
+    64-bit keys where pc.unique takes 3-6 ms when most values differ), then its steps counted."""
+    import numpy as np
+
+    if not keys.size:
+        return 0
+    s = np.sort(keys)
+    return int(np.count_nonzero(s[1:] != s[:-1])) + 1
+
+
+def _fixed_width_keys(arr: Any) -> Any:
+    """The non-null values of a numeric or temporal array as integers of the same width (a float's
+    bit pattern: what Arrow's own distinct count compares, so -0.0 and 0.0, and NaNs of different
+    payloads, stay apart), or None for another type."""
+    import numpy as np
+    import pyarrow as pa
+
+    t = arr.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_date(t) or pa.types.is_timestamp(t)
+            or pa.types.is_time(t) or pa.types.is_duration(t)) or t.bit_width not in (8, 16, 32, 64):
+        return None
+    width = np.dtype(f"u{t.bit_width // 8}")
+    parts = []
+    for c in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if not len(c) or c.null_count == len(c):
+            continue
+        v = np.frombuffer(c.buffers()[1], dtype=width, count=len(c), offset=c.offset * width.itemsize)
+        if c.null_count:
+            v = v[c.is_valid().to_numpy(zero_copy_only=False)]
+        parts.append(v)
+    if not parts:
+        return np.zeros(0, dtype=width)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _short_string_keys(arr: Any) -> Any:
+    """The non-null values of a string or binary array as 64-bit integers, one a value, when that
+    is exact: every value holds no NUL byte (so a value is its bytes zero-padded to 8) and is at most
+    8 bytes long once the bytes every value starts with are set aside ("name_1", "name_2" ...).
+    None otherwise (longer values, NUL bytes, another type)."""
+    import numpy as np
+    import pyarrow as pa
+
+    t = arr.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)):
+        return None
+    starts_, lengths_, datas = [], [], []
+    base = 0
+    for c in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if not len(c) or c.null_count == len(c):
+            continue
+        wide = pa.types.is_large_string(c.type) or pa.types.is_large_binary(c.type)
+        off = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32, count=len(c) + 1,
+                            offset=c.offset * (8 if wide else 4)).astype(np.int64)
+        lo, hi = int(off[0]), int(off[-1])
+        data = c.buffers()[2]
+        region = np.frombuffer(data, dtype=np.uint8, count=hi - lo, offset=lo) if data is not None and hi > lo \
+            else np.zeros(0, dtype=np.uint8)
+        starts, lengths = off[:-1] - lo, off[1:] - off[:-1]
+        if c.null_count:
+            valid = c.is_valid().to_numpy(zero_copy_only=False)
+            starts, lengths = starts[valid], lengths[valid]
+        starts_.append(starts + base)
+        lengths_.append(lengths)
+        datas.append(region)
+        base += region.size
+    if not starts_:
+        return np.zeros(0, dtype=np.uint64)
+    if max(int(w.max()) for w in lengths_ if w.size) > 16:  # past one word after the shared one
+        return None
+    starts = starts_[0] if len(starts_) == 1 else np.concatenate(starts_)
+    lengths = lengths_[0] if len(lengths_) == 1 else np.concatenate(lengths_)
+    shortest, longest = int(lengths.min()), int(lengths.max())
+    if longest - shortest > 8:  # the bytes set aside below are at most the shortest value's
+        return None
+    # the values' bytes with 8 zero bytes after them: a word read at any value's start stays inside
+    padded = np.zeros(base + 8, dtype=np.uint8)
+    at = 0
+    for region in datas:
+        padded[at:at + region.size] = region
+        at += region.size
+    if not padded[:base].all():
+        return None  # a NUL byte: "a" and "a\0" would pad alike
+    words = np.ndarray(shape=(base + 1,), dtype="<u8", buffer=padded, strides=(1,))  # a word at every byte
+    masks = _word_masks()
+    skip = 0
+    if longest > 8:  # set aside the bytes every value starts with (at most the shortest value's)
+        first = words[starts] & masks[np.minimum(lengths, 8)]
+        differ = int(np.bitwise_or.reduce(first ^ first[0]))
+        same = (differ & -differ).bit_length() - 1 if differ else 64  # lowest differing bit
+        skip = min(same // 8, shortest)
+        if longest - skip > 8:
+            return None
+    return words[starts + skip] & masks[lengths - skip]
+
+
+def _mostly_distinct(arr: Any) -> bool:
+    """Whether 19 in 20 of the first _PROBE values of a string array differ from each other (~0.05
+    ms): where hashing is slow. pc.unique takes ~1.5 ms per 100,000 values with 10,000 distinct ones
+    (whose first 2,048 hold ~1,850 distinct) and 4-7 ms with 60,000-100,000, against ~2 ms to build
+    64-bit keys and sort them whatever their number."""
+    import pyarrow.compute as pc
+
+    probe = arr.slice(0, _PROBE)
+    return len(pc.unique(probe)) * 20 > len(probe) * 19
+
+
+def distinct_count(arr: Any) -> int:
+    """The distinct non-null values of an Arrow array (or ChunkedArray), exactly: numbers, dates and
+    times, and short strings where most values differ, are sorted as 64-bit keys (see above); other
+    values are hashed by pyarrow (pc.unique for strings, about three times sooner than
+    count_distinct's hash aggregate)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(arr) - arr.null_count >= _SORT_MIN:
+        keys = _fixed_width_keys(arr)
+        if keys is None and _mostly_distinct(arr):
+            keys = _short_string_keys(arr)
+        if keys is not None:
+            return _sorted_distinct(keys)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        return len(pc.unique(arr)) - (1 if arr.null_count else 0)  # null is one of the unique values
+    return int(pc.count_distinct(arr, mode="only_valid").as_py())
+
+
 def profile_column(values: Any, type_string: str, scope: str, *, text: bool = False,
                    max_chars: int = 100) -> ColumnProfile:
     """One column's profile with pyarrow compute (C++), the same facts as ColumnProfiler.
@@ -336,12 +484,8 @@ def profile_column(values: Any, type_string: str, scope: str, *, text: bool = Fa
         # every value differs from the one before in one direction: all distinct (as text too: a
         # text's value is a function of the text, so different values come from different texts)
         profile.distinct_count = len(arr) - arr.null_count
-    elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        # the same count, about three times sooner than count_distinct's hash aggregate (null is
-        # one of the unique values when there are nulls)
-        profile.distinct_count = len(pc.unique(arr)) - (1 if arr.null_count else 0)
     else:
-        profile.distinct_count = pc.count_distinct(arr, mode="only_valid").as_py()
+        profile.distinct_count = distinct_count(arr)
     if typed is None:
         return profile
     mm = pc.min_max(typed)

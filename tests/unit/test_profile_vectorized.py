@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import struct
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -168,3 +170,91 @@ def test_a_sorted_column_is_told_apart_only_when_every_step_is_strict():
     # text: different values come from different texts, equal values may not ("7" and "007"): hashed
     assert profile_column(["7", "007", "8"], "int", "exact", text=True).distinct_count == 3
     assert profile_column(["6", "7", "8"], "int", "exact", text=True).distinct_count == 3
+
+
+_KEYED_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint64(), pa.float32(), pa.float64(),
+                pa.date32(), pa.timestamp("us"), pa.timestamp("ns", "UTC"), pa.time64("us"), pa.duration("ms")]
+_ODD_FLOATS = [0.0, -0.0, float("nan"), struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000001))[0], 1.5, -2.25]
+
+
+def _as(arrow_type, ints):
+    if pa.types.is_floating(arrow_type):
+        return [None if v is None else _ODD_FLOATS[v % len(_ODD_FLOATS)] + (v // len(_ODD_FLOATS)) for v in ints]
+    if pa.types.is_unsigned_integer(arrow_type) or pa.types.is_date(arrow_type):
+        return [None if v is None else abs(v) for v in ints]
+    return ints
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-100, 100)), max_size=60), st.sampled_from(_KEYED_TYPES),
+       st.integers(0, 3), st.integers(0, 60))
+def test_numbers_and_times_sorted_as_keys_count_what_arrow_counts(ints, arrow_type, skip, cut):
+    """Numbers, dates and times counted by sorting their fixed-width values give Arrow's own exact
+    count (a float's bit pattern: -0.0 and 0.0, NaNs of two payloads, are each two values), with
+    nulls, in a slice whose buffer starts earlier, and in chunks."""
+    from executor.metadata.profile import _fixed_width_keys, _sorted_distinct
+
+    values = _as(arrow_type, ints)
+    padded = pa.array([*values[:1] * skip, *values], arrow_type).slice(skip)
+    chunked = pa.chunked_array([padded.slice(0, cut), padded.slice(cut)], arrow_type)
+    want = pc.count_distinct(padded, mode="only_valid").as_py()
+    for column in (padded, chunked):
+        keys = _fixed_width_keys(column)
+        assert keys is not None and _sorted_distinct(keys) == want, (values, column)
+
+
+_PREFIXES = st.sampled_from(["", "a", "name_", "2024-01-0", "ééé", "x" * 9])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.tuples(_PREFIXES, st.text(max_size=9))), max_size=60),
+       st.sampled_from([pa.string(), pa.large_string(), pa.binary()]), st.integers(0, 3), st.integers(0, 60))
+def test_short_strings_sorted_as_keys_count_what_hashing_counts(pairs, arrow_type, skip, cut):
+    """Strings made 64-bit keys (set aside the bytes they all start with, at most 8 left) count as
+    pc.unique does; strings that cannot be keys exactly (a NUL byte; longer ones) are left to it."""
+    from executor.metadata.profile import _short_string_keys, _sorted_distinct
+
+    values = [None if p is None else p[0] + p[1] for p in pairs]
+    if pa.types.is_binary(arrow_type):
+        values = [None if v is None else v.encode() for v in values]
+    padded = pa.array([*values[:1] * skip, *values], arrow_type).slice(skip)
+    chunked = pa.chunked_array([padded.slice(0, cut), padded.slice(cut)], arrow_type)
+    want = len(pc.unique(padded.drop_null()))
+    present = [v for v in values if v is not None]
+    nul = any(("\x00" if isinstance(v, str) else b"\x00") in v for v in present)
+    for column in (padded, chunked):
+        keys = _short_string_keys(column)
+        if keys is None:
+            lengths = [len(v.encode() if isinstance(v, str) else v) for v in present]
+            assert nul or max(lengths) > 8, (values, column)  # refused only where it must be
+        else:
+            assert not nul and _sorted_distinct(keys) == want, (values, column)
+
+
+def test_distinct_counts_of_long_columns_take_the_sorted_keys_where_they_are_quicker():
+    """Columns long enough for the sorted keys: the counts equal hashing's, the keys are built only
+    where most values differ (a column of few values is hashed: quicker)."""
+    from executor.metadata import profile as prof
+
+    n = 5000
+    short_mostly_distinct = pa.array([f"{(i * 7919) % n}.5" for i in range(n)] + [None, ""])
+    few = pa.array([f"name_{i % 40}" for i in range(n)])
+    long_strings = pa.array([f"2024-01-01 00:{i % 60:02d}:{i // 60 % 60:02d}.000000" for i in range(n)])
+    numbers = pa.array([(i * 7919) % 3001 for i in range(n)] + [None], pa.int64())
+    for column in (short_mostly_distinct, few, long_strings, numbers):
+        want = (len(pc.unique(column)) - (1 if column.null_count else 0) if pa.types.is_string(column.type)
+                else pc.count_distinct(column, mode="only_valid").as_py())
+        assert prof.distinct_count(column) == want
+    assert prof._mostly_distinct(short_mostly_distinct) and not prof._mostly_distinct(few)
+    assert prof._short_string_keys(long_strings) is None  # 26 bytes, 17 of them the same: hashed
+    text = profile_column([v or "" for v in short_mostly_distinct.to_pylist()], "string", "exact", text=True)
+    assert text.distinct_count == len(set(short_mostly_distinct.to_pylist()) - {None, ""})
+
+
+def test_strings_with_a_nul_byte_are_hashed_not_padded():
+    """ "a" and "a\\0" pad to the same 8 bytes: a column holding a NUL byte is never made keys."""
+    from executor.metadata import profile as prof
+
+    column = pa.array(["a", "a\x00", "b\x00\x00", "b"] * 100 + [str(i) for i in range(600)])
+    assert prof._short_string_keys(column) is None
+    assert prof.distinct_count(column) == 604
