@@ -258,3 +258,60 @@ def test_strings_with_a_nul_byte_are_hashed_not_padded():
     column = pa.array(["a", "a\x00", "b\x00\x00", "b"] * 100 + [str(i) for i in range(600)])
     assert prof._short_string_keys(column) is None
     assert prof.distinct_count(column) == 604
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["2024-01-0#", "20##-0#-## ##:##:##.000000", "ID-######", "##########", "#", "x#y#z",
+                        "####################", "#-#-#-#-#-#-#-#-#-#-#-#-#-#-#-#"]),
+       st.lists(st.one_of(st.none(), st.integers(0, 10**20)), max_size=60), st.integers(0, 3), st.integers(0, 60),
+       st.sampled_from(["", "a", "é"]))
+def test_fixed_width_digit_text_sorted_as_keys_counts_what_hashing_counts(template, numbers, skip, cut, odd):
+    """Text of one length whose differing bytes are digits within 16 positions (timestamps, dates,
+    padded numbers) is made 64-bit keys exactly; other text (a letter or a longer value where they
+    differ, digits spread over more than 16 positions) is left to hashing."""
+    from executor.metadata.profile import _fixed_text_keys, _sorted_distinct
+
+    def fill(v):
+        digits = str(v).zfill(template.count("#"))[-template.count("#"):] if "#" in template else ""
+        out, k = [], 0
+        for ch in template:
+            out.append(digits[k] if ch == "#" else ch)
+            k += ch == "#"
+        return "".join(out)
+
+    values = [None if v is None else fill(v) for v in numbers]
+    if odd and values and values[0] is not None:  # a letter (one byte, or two) where values differ
+        values.append(values[0][:-1] + odd if odd != "é" else values[0][:-2] + odd)
+    padded = pa.array([*values[:1] * skip, *values], pa.string()).slice(skip)
+    chunked = pa.chunked_array([padded.slice(0, cut), padded.slice(cut)], pa.string())
+    want = len(pc.unique(padded.drop_null()))
+    for column in (padded, chunked):
+        keys = _fixed_text_keys(column)
+        if keys is not None:
+            assert _sorted_distinct(keys) == want, (values, column)
+        else:
+            present = [v for v in values if v is not None]
+            varying = [i for i in range(len(present[0])) if len({v.encode()[i:i + 1] for v in present}) > 1] \
+                if present and len({len(v.encode()) for v in present}) == 1 else None
+            assert (not present or varying is None or varying[-1] - varying[0] >= 16
+                    or any(not v.encode()[i:i + 1].isdigit() for v in present for i in varying)), (values, column)
+
+
+def test_timestamps_as_text_count_their_distinct_values_without_hashing():
+    from executor.metadata import profile as prof
+
+    values = [f"2021-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{i // 60 % 60:02d}.000000"
+              for i in range(3000)] + [None, "2021-01-01 00:00:00.000000"]
+    column = pa.array(values)
+    keys = prof._fixed_text_keys(column)
+    assert keys is not None and prof._sorted_distinct(keys) == len(set(values) - {None})
+    assert prof.distinct_count(column) == len(set(values) - {None})
+    assert prof._fixed_text_keys(pa.array(["2021-01-01 00:00:0a", "2021-01-01 00:00:01"])) is None
+    assert prof._fixed_text_keys(pa.array(["2021-01-01", "2021-01-1"])) is None  # lengths differ
+    assert prof._fixed_text_keys(pa.array(["1" + "0" * 16 + "1", "2" + "0" * 16 + "2"])) is None  # 18 bytes apart
+    # every one of the 16 positions counts, and a byte 0x3A-0x3F is told apart from the digits
+    one_apart = ["0" * 16] + ["0" * p + "1" + "0" * (15 - p) for p in range(16)] + ["0" * p + ":" + "0" * (15 - p) for p in range(16)]
+    assert prof._sorted_distinct(prof._fixed_text_keys(pa.array(["x" + v + "y" for v in one_apart]))) == 33
+    assert prof._fixed_text_keys(pa.array(["a0", "a@"])) is None and prof._fixed_text_keys(pa.array(["a0", "a "])) is None
+    for last in range(16):  # a space (0x20: low half 0, as "0") where values differ, at each of the 16 positions
+        assert prof._fixed_text_keys(pa.array(["1" + "0" * 15, "0" * 16, "0" * last + " " + "0" * (15 - last)])) is None
