@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from executor.metadata.readers.varint import varint
+from executor.metadata.readers.varint import VarintTooLong, VarintTruncated, read_varint, varint
 
 MAGIC = b"ORC"
 TAIL_READ = 16 * 1024  # bytes read from the end first; a longer tail is read in a second request
@@ -52,18 +52,12 @@ class OrcUnsupportedCodec(OrcTailError):
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        if pos >= len(data):
-            raise OrcTailError("ORC tail ends inside a protobuf varint")
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 70:
-            raise OrcTailError("protobuf varint too long")
+    try:
+        return read_varint(data, pos)
+    except VarintTruncated:
+        raise OrcTailError("ORC tail ends inside a protobuf varint") from None
+    except VarintTooLong:
+        raise OrcTailError("protobuf varint too long") from None
 
 
 def decode_message(data: bytes) -> list[list[Any]]:

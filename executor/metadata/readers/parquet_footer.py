@@ -20,7 +20,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from executor.metadata.readers.varint import varint, zigzag_varint
+from executor.metadata.readers.varint import VarintTooLong, VarintTruncated, read_varint, varint, zigzag_varint
 from executor.metadata.types.algebra import ArrayType, MapType, SparkType, StructField, StructType
 from executor.metadata.types.parquet_mapping import parquet_leaf_type
 
@@ -64,19 +64,13 @@ def _ends() -> FooterError:
     return FooterError("footer ends inside a Thrift value")
 
 
-def _varint(data: bytes, n: int, pos: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        if pos >= n:
-            raise _ends()
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 70:
-            raise FooterError("varint too long")
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    try:
+        return read_varint(data, pos)
+    except VarintTruncated:
+        raise _ends() from None
+    except VarintTooLong:
+        raise FooterError("varint too long") from None
 
 
 def _take(n: int, pos: int, size: int) -> int:
@@ -87,10 +81,10 @@ def _take(n: int, pos: int, size: int) -> int:
 
 def _value(data: bytes, n: int, t: int, pos: int, depth: int) -> tuple[Any, int]:
     if t == T_I32 or t == T_I64 or t == T_I16:
-        z, pos = _varint(data, n, pos)
+        z, pos = _varint(data, pos)
         return (z >> 1) ^ -(z & 1), pos
     if t == T_BINARY:
-        size, pos = _varint(data, n, pos)
+        size, pos = _varint(data, pos)
         end = _take(n, pos, size)
         return data[pos:end], end
     if t == T_STRUCT:
@@ -104,7 +98,7 @@ def _value(data: bytes, n: int, t: int, pos: int, depth: int) -> tuple[Any, int]
         size, et = head >> 4, head & 0x0F
         pos += 1
         if size == 15:
-            size, pos = _varint(data, n, pos)
+            size, pos = _varint(data, pos)
         items: list[Any] = []
         for _ in range(size):
             v, pos = _element(data, n, et, pos, depth)
@@ -132,7 +126,7 @@ def _element(data: bytes, n: int, t: int, pos: int, depth: int) -> tuple[Any, in
 
 
 def _map(data: bytes, n: int, pos: int, depth: int) -> tuple[Any, int]:
-    size, pos = _varint(data, n, pos)
+    size, pos = _varint(data, pos)
     if size == 0:
         return [0, 0, []], pos
     if pos >= n:
@@ -165,7 +159,7 @@ def _struct(data: bytes, n: int, pos: int, depth: int) -> tuple[list[list[Any]],
         if delta:
             fid = last + delta
         else:
-            z, pos = _varint(data, n, pos)
+            z, pos = _varint(data, pos)
             fid = (z >> 1) ^ -(z & 1)
         if t == T_I32 or t == T_I64 or t == T_I16:  # most fields: inline, a one-byte varint at once
             if pos >= n:
@@ -174,7 +168,7 @@ def _struct(data: bytes, n: int, pos: int, depth: int) -> tuple[list[list[Any]],
             if z < 0x80:
                 pos += 1
             else:
-                z, pos = _varint(data, n, pos)
+                z, pos = _varint(data, pos)
             v: Any = (z >> 1) ^ -(z & 1)
         else:
             v, pos = _value(data, n, t, pos, depth)
