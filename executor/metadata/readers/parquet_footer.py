@@ -48,18 +48,6 @@ class FooterError(ValueError):
 # build footers pyarrow cannot write).
 
 
-class _Reader:
-    """The compact protocol decoded from `data` (FooterError: truncated, too deep, an unknown type).
-    Plain functions over the bytes, their length and a position (no method call per byte): a
-    footer's ~300 values decode ~2.5x sooner than byte by byte."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def struct(self) -> list[list[Any]]:
-        return _struct(self.data, len(self.data), 0, 0)[0]
-
-
 def _ends() -> FooterError:
     return FooterError("footer ends inside a Thrift value")
 
@@ -221,7 +209,10 @@ def encode_struct(fields: list[list[Any]]) -> bytes:
 
 
 def decode_struct(data: bytes) -> list[list[Any]]:
-    return _Reader(data).struct()
+    """The Thrift struct in `data` (FooterError: truncated, too deep, an unknown type). Plain
+    functions over the bytes and a position, ints read inline (no method call per byte): a footer's
+    ~300 values decode ~2.5x sooner than byte by byte."""
+    return _struct(data, len(data), 0, 0)[0]
 
 
 def get(fields: list[list[Any]], fid: int, default: Any = None) -> Any:
