@@ -237,14 +237,16 @@ def _arrow_cast_target(type_string: str) -> Any:
 
 def _string_chunks(arr: Any) -> Any:
     """(chunk, its values' offsets: len + 1 of them, into the chunk's data buffer) for each non-empty
-    chunk of a string array (an Array or a ChunkedArray; a slice's offsets start where it starts)."""
+    chunk of a string or binary array (an Array or a ChunkedArray; a slice's offsets start where it
+    starts)."""
     import numpy as np
     import pyarrow as pa
 
     for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
         if not len(chunk):
             continue
-        width = np.dtype(np.int64 if pa.types.is_large_string(chunk.type) else np.int32)
+        wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+        width = np.dtype(np.int64 if wide else np.int32)
         yield chunk, np.frombuffer(chunk.buffers()[1], dtype=width, count=len(chunk) + 1,
                                    offset=chunk.offset * width.itemsize)
 
@@ -268,23 +270,42 @@ def _has_empty(arr: Any) -> bool:
     return any(chunk.null_count or bool((at[1:] == at[:-1]).any()) for chunk, at in _string_chunks(arr))
 
 
-def _strictly_monotonic(arr: Any) -> bool:
-    """Whether a numeric or temporal array without nulls strictly increases or strictly decreases
-    (ids, sequence numbers and event times often do): its values are then all distinct, known in
-    ~0.1 ms per 100,000 values where hashing them takes 3-5 ms. NaN compares false: never monotonic."""
+def _fixed_width_values(arr: Any, *, bits: bool = False) -> Any:
+    """The non-null values of a numeric or temporal array as a numpy array over its buffers (no copy
+    for one chunk without nulls): as their numbers (signed, unsigned or floating), or with `bits` as
+    unsigned integers of the same width (a float's bit pattern: what Arrow's own distinct count
+    compares, so -0.0 and 0.0, and NaNs of different payloads, stay apart). None for another type."""
     import numpy as np
     import pyarrow as pa
 
     t = arr.type
-    if arr.null_count or len(arr) < 2 or not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_date(t)
-                                              or pa.types.is_timestamp(t) or pa.types.is_time(t)
-                                              or pa.types.is_duration(t)):
-        return False
-    kind = "f" if pa.types.is_floating(t) else "u" if pa.types.is_unsigned_integer(t) else "i"
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_date(t) or pa.types.is_timestamp(t)
+            or pa.types.is_time(t) or pa.types.is_duration(t)) or t.bit_width not in (8, 16, 32, 64):
+        return None
+    kind = "u" if bits or pa.types.is_unsigned_integer(t) else "f" if pa.types.is_floating(t) else "i"
     width = np.dtype(f"{kind}{t.bit_width // 8}")
-    parts = [np.frombuffer(c.buffers()[1], dtype=width, count=len(c), offset=c.offset * width.itemsize)
-             for c in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]) if len(c)]
-    v = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    parts = []
+    for c in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if not len(c) or c.null_count == len(c):
+            continue
+        v = np.frombuffer(c.buffers()[1], dtype=width, count=len(c), offset=c.offset * width.itemsize)
+        if c.null_count:
+            v = v[c.is_valid().to_numpy(zero_copy_only=False)]
+        parts.append(v)
+    if not parts:
+        return np.zeros(0, dtype=width)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _strictly_monotonic(arr: Any) -> bool:
+    """Whether a numeric or temporal array without nulls strictly increases or strictly decreases
+    (ids, sequence numbers and event times often do): its values are then all distinct, known in
+    ~0.1 ms per 100,000 values where hashing them takes 3-5 ms. NaN compares false: never monotonic."""
+    if arr.null_count or len(arr) < 2:
+        return False
+    v = _fixed_width_values(arr)
+    if v is None:
+        return False
     if v[1] > v[0]:
         return bool((v[1:] > v[:-1]).all())
     if v[1] < v[0]:
@@ -320,31 +341,6 @@ def _sorted_distinct(keys: Any) -> int:
     return int(np.count_nonzero(s[1:] != s[:-1])) + 1
 
 
-def _fixed_width_keys(arr: Any) -> Any:
-    """The non-null values of a numeric or temporal array as integers of the same width (a float's
-    bit pattern: what Arrow's own distinct count compares, so -0.0 and 0.0, and NaNs of different
-    payloads, stay apart), or None for another type."""
-    import numpy as np
-    import pyarrow as pa
-
-    t = arr.type
-    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_date(t) or pa.types.is_timestamp(t)
-            or pa.types.is_time(t) or pa.types.is_duration(t)) or t.bit_width not in (8, 16, 32, 64):
-        return None
-    width = np.dtype(f"u{t.bit_width // 8}")
-    parts = []
-    for c in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
-        if not len(c) or c.null_count == len(c):
-            continue
-        v = np.frombuffer(c.buffers()[1], dtype=width, count=len(c), offset=c.offset * width.itemsize)
-        if c.null_count:
-            v = v[c.is_valid().to_numpy(zero_copy_only=False)]
-        parts.append(v)
-    if not parts:
-        return np.zeros(0, dtype=width)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
 def _short_string_keys(arr: Any) -> Any:
     """The non-null values of a string or binary array as 64-bit integers, one a value, when that
     is exact: every value holds no NUL byte (so a value is its bytes zero-padded to 8) and is at most
@@ -359,12 +355,10 @@ def _short_string_keys(arr: Any) -> Any:
         return None
     starts_, lengths_, datas = [], [], []
     base = 0
-    for c in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
-        if not len(c) or c.null_count == len(c):
+    for c, at in _string_chunks(arr):
+        if c.null_count == len(c):
             continue
-        wide = pa.types.is_large_string(c.type) or pa.types.is_large_binary(c.type)
-        off = np.frombuffer(c.buffers()[1], dtype=np.int64 if wide else np.int32, count=len(c) + 1,
-                            offset=c.offset * (8 if wide else 4)).astype(np.int64)
+        off = at.astype(np.int64)
         lo, hi = int(off[0]), int(off[-1])
         data = c.buffers()[2]
         region = np.frombuffer(data, dtype=np.uint8, count=hi - lo, offset=lo) if data is not None and hi > lo \
@@ -445,14 +439,11 @@ def _fixed_text_keys(arr: Any) -> Any:
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     if arr.null_count:
         arr = arr.drop_null()
-    n = len(arr)
-    wide = pa.types.is_large_string(arr.type)
-    off = np.frombuffer(arr.buffers()[1], dtype=np.int64 if wide else np.int32, count=n + 1,
-                        offset=arr.offset * (8 if wide else 4))
-    width = int(off[1] - off[0]) if n else 0
-    if not n or not width or int(off[-1] - off[0]) != n * width or bool((off[1:] - off[:-1] != width).any()):
+    n, width = len(arr), int(lengths["min"].as_py())
+    if not width:
         return None
-    matrix = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=n * width, offset=int(off[0])).reshape(n, width)
+    start = int(next(_string_chunks(arr))[1][0])  # every value `width` bytes, one after another
+    matrix = np.frombuffer(arr.buffers()[2], dtype=np.uint8, count=n * width, offset=start).reshape(n, width)
     varying = np.flatnonzero(_reduce_rows(matrix, np.bitwise_or) != _reduce_rows(matrix, np.bitwise_and))
     if not varying.size:
         return np.zeros(n, dtype=np.uint64)
@@ -498,9 +489,11 @@ def distinct_count(arr: Any) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    t = arr.type
     if len(arr) - arr.null_count >= _SORT_MIN:
-        keys = _fixed_width_keys(arr)
-        if keys is None and _mostly_distinct(arr):
+        keys = _fixed_width_values(arr, bits=True)
+        if keys is None and (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+                             or pa.types.is_large_binary(t)) and _mostly_distinct(arr):
             keys = _short_string_keys(arr)
             if keys is None:
                 keys = _fixed_text_keys(arr)

@@ -192,14 +192,14 @@ def test_numbers_and_times_sorted_as_keys_count_what_arrow_counts(ints, arrow_ty
     """Numbers, dates and times counted by sorting their fixed-width values give Arrow's own exact
     count (a float's bit pattern: -0.0 and 0.0, NaNs of two payloads, are each two values), with
     nulls, in a slice whose buffer starts earlier, and in chunks."""
-    from executor.metadata.profile import _fixed_width_keys, _sorted_distinct
+    from executor.metadata.profile import _fixed_width_values, _sorted_distinct
 
     values = _as(arrow_type, ints)
     padded = pa.array([*values[:1] * skip, *values], arrow_type).slice(skip)
     chunked = pa.chunked_array([padded.slice(0, cut), padded.slice(cut)], arrow_type)
     want = pc.count_distinct(padded, mode="only_valid").as_py()
     for column in (padded, chunked):
-        keys = _fixed_width_keys(column)
+        keys = _fixed_width_values(column, bits=True)
         assert keys is not None and _sorted_distinct(keys) == want, (values, column)
 
 
