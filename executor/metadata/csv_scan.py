@@ -284,6 +284,28 @@ def _terminator_mask(data: bytes, lo: int, hi: int) -> np.ndarray:
     return ends
 
 
+BOUND_PIECE_BYTES = 64 * 1024
+
+
+def records_bound(data: bytes) -> int:
+    """At least the records of a file of these bytes (count_records' records): its line ends (LF,
+    CR LF and a lone CR alike, quoted ones too) plus one; a few numpy passes, no quote parity."""
+    if not data:
+        return 0
+    a = np.frombuffer(data, dtype=np.uint8)
+    # compared in pieces into one small mask: a mask of the whole file is a fresh mapping to fault in
+    mask = np.empty(min(a.size, BOUND_PIECE_BYTES), dtype=bool)
+    ends = 1
+    for lo in range(0, a.size, BOUND_PIECE_BYTES):
+        piece = a[lo:lo + BOUND_PIECE_BYTES]
+        m = mask[: piece.size]
+        np.equal(piece, _NL, out=m)
+        ends += int(np.count_nonzero(m))
+    if data.find(b"\r") >= 0:  # a CR not followed by an LF ends a record too (seldom there)
+        ends += int(np.count_nonzero((a[:-1] == _CR) & (a[1:] != _NL))) + int(a[-1] == _CR)
+    return ends
+
+
 def scan_chunk(chunk: bytes, delimiter: str, parity: int | None = None, lo: int = 0, hi: int | None = None) -> ChunkScan:
     """The facts of chunk[lo:hi] (the whole chunk by default; the span is read in place, not
     copied) under both quote states at its start, or only under `parity` when it is known (the
@@ -397,7 +419,9 @@ class CsvCount:
     records: int  # non-empty records, the header included
     data_rows: int  # records minus the header
     bytes_read: int
-    exact_path: str  # 'vectorized', 'vectorized-ranges' (parallel ranges) or 'csv-module' (stray quotes)
+    # 'vectorized', 'vectorized-ranges' (parallel ranges), 'csv-module' (stray quotes) or 'parsed'
+    # (the records of the file's whole sample, CsvSample.whole_count)
+    exact_path: str
 
 
 def _result(records: int, nbytes: int, path: str, dialect: CsvDialect) -> CsvCount:
@@ -582,6 +606,16 @@ class CsvSample:
     n: int  # data records
     columns: list[Any] | None = None  # pyarrow.StringArray per field position
     rows: list[list[str]] | None = None
+    # the whole file's records (header included) when the sample parsed all of it as plain text
+    # decoded without loss: count_records' own count of the file (see whole_count)
+    file_records: int | None = None
+
+    def whole_count(self, dialect: CsvDialect) -> CsvCount | None:
+        """The file's exact count from this sample, when it parsed the whole file, else None:
+        a file the sample reads whole is not also scanned to be counted."""
+        if self.file_records is None:
+            return None
+        return _result(self.file_records, 0, "parsed", dialect)
 
     def to_rows(self) -> list[list[str]]:
         if self.rows is not None:
@@ -733,9 +767,13 @@ def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvS
     cut = len(buf) if eof else buf.rfind(b"\n") + 1  # whole lines (a CR LF's CR stays before its LF)
     if not eof and cut == 0:
         cut = -1
-    found = None if cut < 0 else _plain_of(str(memoryview(buf)[:cut], dialect.python_encoding, "replace"),
-                                           dialect.delimiter)
+    text = None if cut < 0 else str(memoryview(buf)[:cut], dialect.python_encoding, "replace")
+    found = None if text is None else _plain_of(text, dialect.delimiter)
     records = 0 if found is None else found.records
+    # every record of the file was parsed: its count, when the text is the file's bytes (no byte
+    # was replaced in decoding: a Latin-1 byte always decodes, UTF-8 without U+FFFD did)
+    whole = eof and found is not None and text is not None \
+        and (dialect.python_encoding == "iso-8859-1" or "\ufffd" not in text)
     if found is None or (not eof and records < want):  # not plain, or blank lines hid records: read_head
         h = read_head(cast(BinaryIO, io.BufferedReader(_Prefixed(bytes(buf), stream), SAMPLE_READ_BYTES)),
                       dialect, max_records)
@@ -747,7 +785,7 @@ def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvS
         first = 1
     last = min(records, first + max_records)
     columns = found.slice(first, last)
-    return CsvSample(header, last - first, columns=columns)
+    return CsvSample(header, last - first, columns=columns, file_records=records if whole else None)
 
 
 @dataclass(frozen=True)

@@ -257,8 +257,7 @@ def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry
                 collected += 1
                 submit_through(collected + ahead)
                 fact = facts[uri] = share_schema(jobs.pop(uri).result(), first_of)
-                if not reader.rereads(ctx.settings, i, rows):
-                    forget_cached(ctx.store, [uri])
+                reader.collected(ctx, uri, fact, reader.rereads(ctx.settings, i, rows), pool)
             known = reader.known_rows(fact)
             rows = None if rows is None or known is None else rows + known
         if ready is not None:

@@ -42,6 +42,16 @@ def same(data: bytes, dialect: CsvDialect = CsvDialect(), max_records: int = 100
     assert got.header == ref.header
     assert got.to_rows() == ref.rows
     assert got.n == len(ref.rows)
+    # a sample of the whole file gives the file's count: count_records' own (the window's files are
+    # not counted apart); the facts step's bound is never below it
+    count = csv_scan.count_records(io.BytesIO(data), dialect)
+    if got.file_records is not None:
+        assert got.file_records == count.records
+        whole = got.whole_count(dialect)
+        assert whole is not None and (whole.records, whole.data_rows) == (count.records, count.data_rows)
+    else:
+        assert got.whole_count(dialect) is None
+    assert csv_scan.records_bound(data) >= count.records
     return "columns" if got.columns is not None else "rows"
 
 
@@ -81,6 +91,19 @@ NOT_PLAIN = [
 def test_plain_text_is_read_as_columns(data, header):
     kind = same(data, CsvDialect(header=header))
     assert kind == "columns"
+    # read whole: the sample knows the file's count
+    assert read_sample(io.BytesIO(data), CsvDialect(header=header), 1000).file_records is not None
+
+
+def test_a_sample_that_stops_early_or_decodes_with_loss_gives_no_count(monkeypatch):
+    monkeypatch.setattr(csv_scan, "SAMPLE_READ_BYTES", 8)
+    data = b"id,v\n" + b"".join(b"%d,x\n" % i for i in range(50))
+    assert read_sample(io.BytesIO(data), CsvDialect(), 3).file_records is None  # the rest never read
+    assert read_sample(io.BytesIO(data), CsvDialect(), 100).file_records == 51
+    lossy = b"id,name\n1,ab\xff\n2,c\n"  # invalid UTF-8: the parsed text is not the file's bytes
+    assert read_sample(io.BytesIO(lossy), CsvDialect(), 10).file_records is None
+    latin = "id;n\xe4me\n1;gr\xfc\xdf\n".encode("iso-8859-1")  # every Latin-1 byte decodes
+    assert read_sample(io.BytesIO(latin), CsvDialect(delimiter=";", encoding="iso-8859-1"), 10).file_records == 2
 
 
 @pytest.mark.parametrize("data", NOT_PLAIN)

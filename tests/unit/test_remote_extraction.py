@@ -153,9 +153,10 @@ def test_a_csv_table_read_early_frees_its_cached_files_at_once(tmp_path, monkeyp
 def test_csv_files_past_the_window_leave_the_cache_with_their_facts(tmp_path, monkeypatch):
     """A CSV table of four 90-record files and a window of 100 records (max(infer_sample_records,
     profile_max_rows)): the facts step keeps files 0 and 1 cached for the window (its second file
-    gives the last 10 records) and drops files 2 and 3 as soon as their facts are read (their counts
-    are known then); every file is still read once."""
+    gives the last 10 records) and drops files 2 and 3 as soon as their facts are read (counted then
+    from the cached bytes, in the pool); every file is still read once."""
     from executor.metadata import plan as plan_module
+    from executor.metadata.readers import csv as csv_module
 
     root = tmp_path / "lake"
     _lake(root)
@@ -164,12 +165,30 @@ def test_csv_files_past_the_window_leave_the_cache_with_their_facts(tmp_path, mo
     real = plan_module.forget_cached
     monkeypatch.setattr(plan_module, "forget_cached",
                         lambda store, uris: (dropped.extend(uris := list(uris)), real(store, uris)))
+    settle = csv_module.DeferredCount.settle
+
+    def settled(count, forget=False):
+        settle(count, forget)
+        if forget:  # the facts step's count of a file the window does not read
+            dropped.append(count.uri)
+
+    monkeypatch.setattr(csv_module.DeferredCount, "settle", settled)
+    offered: dict[str, str | None] = {}
+    offer = csv_module.DeferredCount.offer
+
+    def offering(count, got):
+        offered[count.uri.rsplit("/", 1)[1]] = None if got is None else got.exact_path
+        offer(count, got)
+
+    monkeypatch.setattr(csv_module.DeferredCount, "offer", offering)
     containers: list[CountingContainer] = []
     settings = Settings(io_threads=4, infer_sample_records=50, profile_max_rows=100)
     result = MetadataExtractor(None, settings, store_factory=_store_factory(data, containers)).extract_metadata(URL)
     (csv_table,) = [t for t in result.tables if t.table_name == "c"]
     assert csv_table.status == "ok" and csv_table.row_count == 360
-    assert [u for u in dropped if u.startswith(f"{URL}/c/")] == [f"{URL}/c/part-{f}.csv" for f in (2, 3)]
+    assert sorted(u for u in dropped if u.startswith(f"{URL}/c/")) == [f"{URL}/c/part-{f}.csv" for f in (2, 3)]
+    # the window parsed file 0 whole (its count is that parse's) and file 1 in part (counted apart)
+    assert offered == {"part-0.csv": "parsed", "part-1.csv": None}
     assert containers[0].per_file() == {name: 1 for name in data}
     # the window's profiles: its 100 records, sampled
     ids = next(c for c in csv_table.columns if c.column_name == "id")

@@ -16,7 +16,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Generic, TypeAlias, TypeVar
 
@@ -33,7 +33,7 @@ from executor.metadata.window import Window, WindowSlot, share_files
 from executor.redaction import SECRETS
 from executor.sandbox.pool import ReaderSandbox, in_process
 from executor.settings import Settings, cores
-from executor.sources.base import FileStore
+from executor.sources.base import FileStore, forget_cached
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrameReader, SparkSession
@@ -438,6 +438,13 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
         rows of the files before it (None: unknown). A small file it rereads stays in the store's
         cache from the facts step (no second request). Default: no file is read again."""
         return False
+
+    def collected(self, ctx: FileContext, uri: str, fact: FileFacts, rereads: bool, pool: Executor) -> None:
+        """The facts step took a file's facts, in table order; `rereads`: its table reads it again
+        (rereads). Default: a file not read again leaves the store's cache at once (a reader may
+        first finish work on its cached bytes in `pool`, the facts step's)."""
+        if not rereads:
+            forget_cached(ctx.store, [uri])
 
     def known_rows(self, fact: FileFacts) -> int | None:
         """The rows of a file as far as its facts know them now (the `rows_before` rereads is given):

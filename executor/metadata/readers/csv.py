@@ -5,7 +5,9 @@ rules, else Spark itself), samples and profiles from the same read."""
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from executor.metadata.types.csv_inference import infer_csv_schema, make_safe_he
 from executor.metadata.types.fallback import SparkFallback
 from executor.metadata.window import Window
 from executor.settings import Settings, cores
-from executor.sources.base import FileStore, forget_cached, read_range
+from executor.sources.base import FileStore, cached_bytes, forget_cached, read_range
 from executor.spark_connect import csv_from_lines
 
 if TYPE_CHECKING:
@@ -44,7 +46,8 @@ logger = logging.getLogger(__name__)
 class CsvFacts(FileFacts):
     dialect: csv_scan.CsvDialect | None = None
     header: list[str] | None = None  # the file's header record, None when it has none
-    count: Future[csv_scan.CsvCount] | None = None  # the exact count, running in the pool
+    # the exact count: running in the pool (a big file), done, or a DeferredCount (a small cached one)
+    count: Future[csv_scan.CsvCount] | None = None
     # a big file's first range, read once for its count and its sample (whichever asks first)
     first_range: csv_scan.SharedRead | None = None
 
@@ -88,9 +91,60 @@ def column_names(header: list[str] | None, spark_names: list[str], where: str = 
 
 
 COUNT_WITH_FACTS_BYTES = 4 * 1024 * 1024
-"""A file up to this size is counted by the facts step from the same read (one request on a remote
-store: the first read of a file this small fetches all of it); larger files are counted by
+"""A file up to this size is counted from the facts step's read (one request on a remote store: the
+first read of a file this small fetches all of it; see DeferredCount); larger files are counted by
 `prefetch` (see _count)."""
+
+
+class DeferredCount(Future[csv_scan.CsvCount]):
+    """The exact count of a small file whose bytes the facts step left in the store's cache, taken
+    from the read that needs them anyway: the table's window parses the file whole (offer: the
+    records of that parse, csv_scan.CsvSample.whole_count), so such a file is not also scanned to be
+    counted (on the bench's CSV folders, 12 of each table's 20 files). A file the window will not read
+    (read_file_facts tells, see CsvReader.collected) is counted from the cached bytes in the facts
+    step's pool, which then drops them; any other is counted when its count is first asked for
+    (settle, from the cache, else from storage). `bound`: at least its data records (its line
+    terminators, plus one), the rows the window's extent is judged by before the count is known
+    (CsvReader.known_rows: where it overstates, a file the window reads is counted apart and read
+    again from storage)."""
+
+    def __init__(self, store: FileStore, uri: str, dialect: csv_scan.CsvDialect, bound: int) -> None:
+        super().__init__()
+        self.store, self.uri, self.dialect, self.bound = store, uri, dialect, bound
+        self._settling = threading.Lock()
+
+    def offer(self, count: csv_scan.CsvCount | None) -> None:
+        """The count from a read of the whole file (None: that read did not give it: counted now)."""
+        if count is None:
+            self.settle()
+            return
+        with self._settling:
+            if not self.done():
+                self.set_result(count)
+
+    def settle(self, forget: bool = False) -> None:
+        """Count the file now unless its count is known; `forget`: then drop its cached bytes."""
+        with self._settling:
+            if not self.done():
+                try:
+                    data = cached_bytes(self.store, self.uri)
+                    if data is None:
+                        with self.store.open(self.uri) as fh:
+                            data = fh.read()
+                    with base.CPU_SLOTS:
+                        self.set_result(csv_scan.count_records(io.BytesIO(data), self.dialect))
+                except Exception as exc:  # noqa: BLE001 - raised where the count is used, failing the table
+                    self.set_exception(exc)
+        if forget:
+            forget_cached(self.store, [self.uri])
+
+    def result(self, timeout: float | None = None) -> csv_scan.CsvCount:
+        self.settle()
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self.settle()
+        return super().exception(timeout)
 
 
 def ranges_at_once() -> int:
@@ -136,6 +190,12 @@ def _drop_first_ranges(facts: Sequence[FileFacts]) -> None:
     for fact in facts:
         if isinstance(fact, CsvFacts):
             fact.first_range = None
+
+
+def _waits(fact: FileFacts | None) -> bool:
+    """Whether a file's count still waits for its cached bytes (DeferredCount)."""
+    count = fact.count if isinstance(fact, CsvFacts) else None
+    return isinstance(count, DeferredCount) and not count.done()
 
 
 def _done(fn: Callable[[], csv_scan.CsvCount]) -> Future[csv_scan.CsvCount]:
@@ -198,10 +258,15 @@ class CsvReader(FormatReader):
                                              spark_version=ctx.spark_version)
             fh.seek(0)
             first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1)
-            count = None
-            if whole:  # counted from the bytes already read
-                fh.seek(0)
-                count = _done(lambda: csv_scan.count_records(fh, dialect))
+            count: Future[csv_scan.CsvCount] | None = None
+            if whole:  # counted from the bytes already read: later where they wait in the store's cache
+                data = cached_bytes(ctx.store, info.uri) if pf.compression is None else None
+                if data is not None:
+                    bound = csv_scan.records_bound(data) - (1 if dialect.header else 0)
+                    count = DeferredCount(ctx.store, info.uri, dialect, max(bound, 0))
+                else:
+                    fh.seek(0)
+                    count = _done(lambda: csv_scan.count_records(fh, dialect))
         header = first.header
         # headerless files are told apart by their width (Spark takes it from the first record):
         # files of different widths never merge into one table
@@ -219,11 +284,25 @@ class CsvReader(FormatReader):
 
     def known_rows(self, fact: FileFacts) -> int | None:
         """The data records of a file the facts step counted (a small one, from its bytes in memory);
-        None while its count runs (a big file's, in the table step)."""
+        at least them while its count waits for the window (DeferredCount.bound); None while its count
+        runs (a big file's, in the table step)."""
         count = fact.count if isinstance(fact, CsvFacts) else None
+        if isinstance(count, DeferredCount) and not count.done():
+            return count.bound
         if count is None or not count.done() or count.exception() is not None:
             return None
         return count.result().data_rows
+
+    def collected(self, ctx: FileContext, uri: str, fact: FileFacts, rereads: bool, pool: Executor) -> None:
+        """A small file the window will not read is counted now, in the pool, from its cached bytes,
+        which the count then drops (DeferredCount); one it reads keeps them for the window."""
+        count = fact.count if isinstance(fact, CsvFacts) else None
+        if rereads:
+            return
+        if isinstance(count, DeferredCount) and not count.done():
+            pool.submit(count.settle, True)
+        else:
+            forget_cached(ctx.store, [uri])
 
     def prefetch(self, ctx: TableContext, plan: TablePlan, facts: Mapping[str, FileFacts]) -> None:
         """Every file's exact count starts in the pool: counting is most of a CSV table's time (a big
@@ -256,11 +335,13 @@ class CsvReader(FormatReader):
         assert dialect is not None
 
         def work() -> _WindowRead:
-            read = self._read_window(ctx, plan, dialect, ())  # no shared first range to use or drop
-            # the table step reads none of its files again (small files are counted by the facts step):
-            # their cached bytes make room for the files still downloading (a table whose files the plan
-            # changed afterwards would read its window again, from storage)
-            forget_cached(ctx.store, [f.info.uri for f in plan.files])
+            # the window's files give their counts (DeferredCount); none is big: no shared first range
+            read = self._read_window(ctx, plan, dialect, cast(list[FileFacts], files))
+            # the table step reads none of its files again: their cached bytes make room for the files
+            # still downloading (a table whose files the plan changed afterwards would read its window
+            # again, from storage), except a file whose count still waits for them
+            forget_cached(ctx.store, [f.info.uri for f, fact in zip(plan.files, files)
+                                      if not _waits(fact)])
             return read
 
         return work
@@ -356,10 +437,12 @@ class CsvReader(FormatReader):
                 used: list[int] | None = None) -> tuple[list[str] | None, csv_scan.CsvRecords]:
         """The header and up to `budget` records from the table's first files (read in parallel;
         as columns where the text is plain, see csv_scan.read_sample). A big file starts with the
-        first range its count reads too (`facts[i].first_range`: read once, by whichever asks first).
-        `used` gets the number of files the records came from (the table's window, executor.metadata.window)."""
+        first range its count reads too (`facts[i].first_range`: read once, by whichever asks first);
+        a small file whose count waits (DeferredCount) gets it from its sample. `used` gets the number of files the records came from (the table's window, executor.metadata.window)."""
         first_ranges = {f.info.uri: fact.first_range for f, fact in zip(plan.files, facts)
                         if isinstance(fact, CsvFacts) and fact.first_range is not None}
+        deferred = {f.info.uri: fact.count for f, fact in zip(plan.files, facts)
+                    if isinstance(fact, CsvFacts) and isinstance(fact.count, DeferredCount)}
 
         def head(f: PlannedFile, want: int) -> tuple[csv_scan.CsvSample, int]:
             shared = first_ranges.get(f.info.uri)
@@ -374,6 +457,9 @@ class CsvReader(FormatReader):
             else:
                 with open_data(ctx.store, f.info.uri, f.compression) as fh:
                     h = csv_scan.read_sample(fh, dialect, max_records=want)
+                waiting = deferred.get(f.info.uri)
+                if waiting is not None:  # the whole file parsed gives its count, else it is counted now
+                    waiting.offer(h.whole_count(dialect))
             return h, h.n
 
         try:
