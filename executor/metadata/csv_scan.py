@@ -536,10 +536,12 @@ class CsvHead:
     rows: list[list[str]]  # parsed data records (header excluded)
 
 
-def read_head(stream: BinaryIO, dialect: CsvDialect, max_records: int, max_bytes: int | None = None) -> CsvHead:
-    """The header and up to `max_records` data records from the start of a file."""
+def read_head(stream: BinaryIO, dialect: CsvDialect, max_records: int, max_bytes: int | None = None,
+              chunk_bytes: int = HEAD_READ_BYTES) -> CsvHead:
+    """The header and up to `max_records` data records from the start of a file, decoded
+    `chunk_bytes` at a time (a file in memory: a few KiB are enough for its first record)."""
     text = io.TextIOWrapper(stream, encoding=dialect.python_encoding, errors="replace", newline="")
-    cast(Any, text)._CHUNK_SIZE = HEAD_READ_BYTES  # not 8 KiB raw reads (one request each on a remote reader)
+    cast(Any, text)._CHUNK_SIZE = chunk_bytes  # not 8 KiB raw reads (one request each on a remote reader)
     reader = csv.reader(text, delimiter=dialect.delimiter, quotechar=dialect.quotechar)
     header: list[str] | None = None
     rows: list[list[str]] = []
@@ -673,36 +675,35 @@ class _Plain:
         return [c.slice(first, last - first) for c in self.columns]
 
 
-def _lines(text: str) -> Iterator[str]:
-    """The text's lines with their LF, one at a time (io.StringIO would first copy the whole text
-    into 4 bytes a character)."""
-    pos, n = 0, len(text)
+def _lines(raw: bytes | bytearray) -> Iterator[str]:
+    """The lines of UTF-8 text with their LF, decoded one at a time (an LF is never inside a
+    character's bytes): the csv module reads only as many as the first record takes."""
+    pos, n = 0, len(raw)
     while pos < n:
-        end = text.find("\n", pos)
+        end = raw.find(b"\n", pos)
         end = n if end < 0 else end + 1
-        yield text[pos:end]
+        yield raw[pos:end].decode("utf-8")
         pos = end
 
 
-def _first_record_width(text: str, delimiter: str) -> int:
-    """The field count of the text's first record (blank lines are none)."""
-    for row in csv.reader(_lines(text), delimiter=delimiter, quotechar=QUOTE):
+def _first_record_width(raw: bytes | bytearray, delimiter: str) -> int:
+    """The field count of the first record of UTF-8 text (blank lines are none)."""
+    for row in csv.reader(_lines(raw), delimiter=delimiter, quotechar=QUOTE):
         if row:
             return len(row)
     return 0
 
 
-def _plain_of(text: str, delimiter: str) -> _Plain | None:
-    """The records of plain CSV text (see above), parsed by pyarrow's CSV reader, or None when the
-    text is not plain or its records differ in width."""
+def _plain_of(raw: bytes | bytearray, delimiter: str) -> _Plain | None:
+    """The records of plain CSV text given as UTF-8 (see above), parsed by pyarrow's CSV reader, or
+    None when the text is not plain or its records differ in width."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    if "\x00" in text or text.startswith("\ufeff"):
+    if b"\x00" in raw or raw.startswith(codecs.BOM_UTF8):  # a NUL; a U+FEFF the decoding left
         return None
-    if "\r" in text and text.count("\r") != text.count("\r\n"):
+    if b"\r" in raw and raw.count(b"\r") != raw.count(b"\r\n"):
         return None  # a lone CR ends a record too: left to the csv module
-    raw = text.encode("utf-8")
     n = len(raw)
     if b'"' in raw:
         # every quote wraps a whole field that holds no quote: quotes pair up in order, each pair
@@ -718,7 +719,7 @@ def _plain_of(text: str, delimiter: str) -> _Plain | None:
         if not bool(((before == d) | (before == _NL) | (opening == 0)).all()) \
                 or not bool(((after == d) | (after == _NL) | (after == _CR) | (closing == n - 1)).all()):
             return None
-    width = _first_record_width(text, delimiter)
+    width = _first_record_width(raw, delimiter)
     if not width:
         return _Plain(0, [])
     strings = pa.string()
@@ -743,11 +744,23 @@ def _plain_of(text: str, delimiter: str) -> _Plain | None:
     return _Plain(table.num_rows, columns)
 
 
+def _columnar(dialect: CsvDialect) -> bool:
+    """Whether a file of this dialect may be read as plain text (else read_head reads it)."""
+    return dialect.quotechar == QUOTE and dialect.encoding in ("utf-8", "iso-8859-1") \
+        and len(dialect.delimiter) == 1 and ord(dialect.delimiter) < 128 and dialect.delimiter not in "\r\n\""
+
+
+def _next_read(read: int, newlines: int, want: int) -> int:
+    """The size of read_sample's next read: what the lines still wanted take at the mean line length
+    so far, and a tenth more (one request on a remote store rather than a few ever larger ones)."""
+    per_line = read / max(newlines, 1)
+    return max(SAMPLE_READ_BYTES, min(int((want + 1 - newlines) * per_line * 1.1), SAMPLE_MAX_READ_BYTES))
+
+
 def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvSample:
     """The header and up to `max_records` data records from the start of a file: the records
     read_head gives, as columns when the text is plain (see above), else as read_head's rows."""
-    if dialect.quotechar != QUOTE or dialect.encoding not in ("utf-8", "iso-8859-1") \
-            or len(dialect.delimiter) != 1 or ord(dialect.delimiter) >= 128 or dialect.delimiter in "\r\n\"":
+    if not _columnar(dialect):
         h = read_head(stream, dialect, max_records)
         return CsvSample(h.header, len(h.rows), rows=h.rows)
     want = max_records + (1 if dialect.header else 0)
@@ -760,23 +773,51 @@ def read_sample(stream: BinaryIO, dialect: CsvDialect, max_records: int) -> CsvS
         eof = not chunk
         buf += chunk
         newlines += int(np.count_nonzero(_terminator_mask(chunk, 0, len(chunk))))  # an upper bound of the records
-        # the next read: what the lines still wanted take at the mean line length so far, and a
-        # tenth more (one request on a remote store rather than a few ever larger ones)
-        per_line = len(buf) / max(newlines, 1)
-        size = max(SAMPLE_READ_BYTES, min(int((want + 1 - newlines) * per_line * 1.1), SAMPLE_MAX_READ_BYTES))
-    cut = len(buf) if eof else buf.rfind(b"\n") + 1  # whole lines (a CR LF's CR stays before its LF)
-    if not eof and cut == 0:
-        cut = -1
-    text = None if cut < 0 else str(memoryview(buf)[:cut], dialect.python_encoding, "replace")
-    found = None if text is None else _plain_of(text, dialect.delimiter)
+        size = _next_read(len(buf), newlines, want)
+    return _sample_of(buf, len(buf), eof, dialect, max_records,
+                      lambda: cast(BinaryIO, io.BufferedReader(_Prefixed(bytes(buf), stream), SAMPLE_READ_BYTES)))
+
+
+def read_sample_of(data: bytes, dialect: CsvDialect, max_records: int) -> CsvSample:
+    """read_sample of a file whose bytes are all in memory (the store's cache): the same records,
+    read in place (no copy of the file's bytes when its sample takes all of it)."""
+    if not _columnar(dialect):
+        h = read_head(io.BytesIO(data), dialect, max_records)
+        return CsvSample(h.header, len(h.rows), rows=h.rows)
+    want = max_records + (1 if dialect.header else 0)
+    end = newlines = 0
+    size = SAMPLE_READ_BYTES
+    while end < len(data) and newlines <= want:  # as far as read_sample's reads would go
+        nxt = min(len(data), end + size)
+        newlines += int(np.count_nonzero(_terminator_mask(data, end, nxt)))
+        end = nxt
+        size = _next_read(end, newlines, want)
+    return _sample_of(data, end, end == len(data), dialect, max_records, lambda: cast(BinaryIO, io.BytesIO(data)))
+
+
+def _sample_of(buf: bytes | bytearray, end: int, eof: bool, dialect: CsvDialect, max_records: int,
+               whole_stream: Callable[[], BinaryIO]) -> CsvSample:
+    """read_sample's records from the file's first `end` bytes (`eof`: all of it); `whole_stream()`
+    reads the file from its start (read_head's, where the text is not plain)."""
+    want = max_records + (1 if dialect.header else 0)
+    cut = end if eof else buf.rfind(b"\n", 0, end) + 1  # whole lines (a CR LF's CR stays before its LF)
+    found: _Plain | None = None
+    whole = False
+    if eof or cut > 0:
+        part = buf if cut == len(buf) else buf[:cut]
+        if part.isascii():  # its UTF-8 text is these bytes (ASCII decodes the same from UTF-8 and Latin-1)
+            raw, lossless = part, True
+        else:
+            text = str(part, dialect.python_encoding, "replace")
+            raw = text.encode("utf-8")
+            # a Latin-1 byte always decodes; UTF-8 without U+FFFD did without loss
+            lossless = dialect.python_encoding == "iso-8859-1" or "\ufffd" not in text
+        found = _plain_of(raw, dialect.delimiter)
+        # every record of the file parsed, from text that is the file's own: the file's count
+        whole = eof and lossless
     records = 0 if found is None else found.records
-    # every record of the file was parsed: its count, when the text is the file's bytes (no byte
-    # was replaced in decoding: a Latin-1 byte always decodes, UTF-8 without U+FFFD did)
-    whole = eof and found is not None and text is not None \
-        and (dialect.python_encoding == "iso-8859-1" or "\ufffd" not in text)
     if found is None or (not eof and records < want):  # not plain, or blank lines hid records: read_head
-        h = read_head(cast(BinaryIO, io.BufferedReader(_Prefixed(bytes(buf), stream), SAMPLE_READ_BYTES)),
-                      dialect, max_records)
+        h = read_head(whole_stream(), dialect, max_records)
         return CsvSample(h.header, len(h.rows), rows=h.rows)
     header: list[str] | None = None
     first = 0

@@ -45,12 +45,16 @@ def same(data: bytes, dialect: CsvDialect = CsvDialect(), max_records: int = 100
     # a sample of the whole file gives the file's count: count_records' own (the window's files are
     # not counted apart); the facts step's bound is never below it
     count = csv_scan.count_records(io.BytesIO(data), dialect)
-    if got.file_records is not None:
-        assert got.file_records == count.records
-        whole = got.whole_count(dialect)
-        assert whole is not None and (whole.records, whole.data_rows) == (count.records, count.data_rows)
-    else:
-        assert got.whole_count(dialect) is None
+    # the same sample from the file's bytes in memory (the store's cache), read in place
+    in_place = csv_scan.read_sample_of(data, dialect, max_records)
+    assert (in_place.header, in_place.to_rows()) == (ref.header, ref.rows)
+    for sample in (got, in_place):
+        if sample.file_records is not None:
+            assert sample.file_records == count.records
+            whole = sample.whole_count(dialect)
+            assert whole is not None and (whole.records, whole.data_rows) == (count.records, count.data_rows)
+        else:
+            assert sample.whole_count(dialect) is None
     assert csv_scan.records_bound(data) >= count.records
     return "columns" if got.columns is not None else "rows"
 
@@ -99,7 +103,9 @@ def test_a_sample_that_stops_early_or_decodes_with_loss_gives_no_count(monkeypat
     monkeypatch.setattr(csv_scan, "SAMPLE_READ_BYTES", 8)
     data = b"id,v\n" + b"".join(b"%d,x\n" % i for i in range(50))
     assert read_sample(io.BytesIO(data), CsvDialect(), 3).file_records is None  # the rest never read
+    assert csv_scan.read_sample_of(data, CsvDialect(), 3).file_records is None  # nor looked at
     assert read_sample(io.BytesIO(data), CsvDialect(), 100).file_records == 51
+    assert csv_scan.read_sample_of(data, CsvDialect(), 100).file_records == 51
     lossy = b"id,name\n1,ab\xff\n2,c\n"  # invalid UTF-8: the parsed text is not the file's bytes
     assert read_sample(io.BytesIO(lossy), CsvDialect(), 10).file_records is None
     latin = "id;n\xe4me\n1;gr\xfc\xdf\n".encode("iso-8859-1")  # every Latin-1 byte decodes

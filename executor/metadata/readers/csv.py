@@ -96,6 +96,9 @@ first read of a file this small fetches all of it; see DeferredCount); larger fi
 `prefetch` (see _count)."""
 
 
+HEAD_IN_MEMORY_BYTES = 16 * 1024  # read_head's reads of a file in memory (its first record, decoded)
+
+
 class DeferredCount(Future[csv_scan.CsvCount]):
     """The exact count of a small file whose bytes the facts step left in the store's cache, taken
     from the read that needs them anyway: the table's window parses the file whole (offer: the
@@ -257,7 +260,8 @@ class CsvReader(FormatReader):
                                              csv_header=str(ctx.options(file_format).get("header", ctx.csv_header)),
                                              spark_version=ctx.spark_version)
             fh.seek(0)
-            first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1)
+            first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1,
+                                       **({"chunk_bytes": HEAD_IN_MEMORY_BYTES} if whole else {}))
             count: Future[csv_scan.CsvCount] | None = None
             if whole:  # counted from the bytes already read: later where they wait in the store's cache
                 data = cached_bytes(ctx.store, info.uri) if pf.compression is None else None
@@ -455,8 +459,12 @@ class CsvReader(FormatReader):
                     rest.seek(len(data))
                     h = csv_scan.read_sample(csv_scan.prefixed(data, rest), dialect, max_records=want)
             else:
-                with open_data(ctx.store, f.info.uri, f.compression) as fh:
-                    h = csv_scan.read_sample(fh, dialect, max_records=want)
+                cached = cached_bytes(ctx.store, f.info.uri) if f.compression is None else None
+                if cached is not None:  # read in place
+                    h = csv_scan.read_sample_of(cached, dialect, max_records=want)
+                else:
+                    with open_data(ctx.store, f.info.uri, f.compression) as fh:
+                        h = csv_scan.read_sample(fh, dialect, max_records=want)
                 waiting = deferred.get(f.info.uri)
                 if waiting is not None:  # the whole file parsed gives its count, else it is counted now
                     waiting.offer(h.whole_count(dialect))
