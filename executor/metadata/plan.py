@@ -249,17 +249,20 @@ def read_file_facts(ctx: FileContext, tables: list[TablePlan], readers: Registry
         if not reader.file_facts_per_file:
             continue
         rows: int | None = 0
+        again = True  # rereads holds for the files up to the window's end only (FormatReader.rereads)
         for i, f in enumerate(t.files):
             uri = f.info.uri
+            again = again and reader.rereads(ctx.settings, i, rows)
             if uri in restored:  # not opened: nothing cached
                 fact = facts[uri] = restored[uri]
             else:
                 collected += 1
                 submit_through(collected + ahead)
                 fact = facts[uri] = share_schema(jobs.pop(uri).result(), first_of)
-                reader.collected(ctx, uri, fact, reader.rereads(ctx.settings, i, rows), pool)
-            known = reader.known_rows(fact)
-            rows = None if rows is None or known is None else rows + known
+                reader.collected(ctx, uri, fact, again, pool)
+            if again:  # the next file's verdict needs the rows so far
+                known = reader.known_rows(fact)
+                rows = None if rows is None or known is None else rows + known
         if ready is not None:
             ready(t, facts)
     forget_cached(ctx.store, [uri for uri in started if uri not in used])

@@ -436,7 +436,8 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
     def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
         """Whether extract_table reads file number `index` of its table again (samples), given the
         rows of the files before it (None: unknown). A small file it rereads stays in the store's
-        cache from the facts step (no second request). Default: no file is read again."""
+        cache from the facts step (no second request). The files read again come first: once a file
+        is not, the facts step asks no more of its table (nor its rows). Default: no file is read again."""
         return False
 
     def collected(self, ctx: FileContext, uri: str, fact: FileFacts, rereads: bool, pool: Executor) -> None:

@@ -106,15 +106,25 @@ class DeferredCount(Future[csv_scan.CsvCount]):
     counted (on the bench's CSV folders, 12 of each table's 20 files). A file the window will not read
     (read_file_facts tells, see CsvReader.collected) is counted from the cached bytes in the facts
     step's pool, which then drops them; any other is counted when its count is first asked for
-    (settle, from the cache, else from storage). `bound`: at least its data records (its line
-    terminators, plus one), the rows the window's extent is judged by before the count is known
-    (CsvReader.known_rows: where it overstates, a file the window reads is counted apart and read
-    again from storage)."""
+    (settle, from the cache, else from storage)."""
 
-    def __init__(self, store: FileStore, uri: str, dialect: csv_scan.CsvDialect, bound: int) -> None:
+    def __init__(self, store: FileStore, uri: str, dialect: csv_scan.CsvDialect) -> None:
         super().__init__()
-        self.store, self.uri, self.dialect, self.bound = store, uri, dialect, bound
+        self.store, self.uri, self.dialect = store, uri, dialect
         self._settling = threading.Lock()
+        self._bound: int | None = None
+
+    def bound(self) -> int | None:
+        """At least the file's data records (its line ends, plus one), from its cached bytes (None
+        once they are gone): the rows the window's extent is judged by before the count is known
+        (CsvReader.known_rows; where it overstates, a file the window reads is counted apart and read
+        again from storage). Computed when first asked: only for the files up to the window's end."""
+        if self._bound is None:
+            data = cached_bytes(self.store, self.uri)
+            if data is None:
+                return None
+            self._bound = max(csv_scan.records_bound(data) - (1 if self.dialect.header else 0), 0)
+        return self._bound
 
     def offer(self, count: csv_scan.CsvCount | None) -> None:
         """The count from a read of the whole file (None: that read did not give it: counted now)."""
@@ -264,10 +274,8 @@ class CsvReader(FormatReader):
                                        **({"chunk_bytes": HEAD_IN_MEMORY_BYTES} if whole else {}))
             count: Future[csv_scan.CsvCount] | None = None
             if whole:  # counted from the bytes already read: later where they wait in the store's cache
-                data = cached_bytes(ctx.store, info.uri) if pf.compression is None else None
-                if data is not None:
-                    bound = csv_scan.records_bound(data) - (1 if dialect.header else 0)
-                    count = DeferredCount(ctx.store, info.uri, dialect, max(bound, 0))
+                if pf.compression is None and cached_bytes(ctx.store, info.uri) is not None:
+                    count = DeferredCount(ctx.store, info.uri, dialect)
                 else:
                     fh.seek(0)
                     count = _done(lambda: csv_scan.count_records(fh, dialect))
@@ -292,7 +300,7 @@ class CsvReader(FormatReader):
         runs (a big file's, in the table step)."""
         count = fact.count if isinstance(fact, CsvFacts) else None
         if isinstance(count, DeferredCount) and not count.done():
-            return count.bound
+            return count.bound()
         if count is None or not count.done() or count.exception() is not None:
             return None
         return count.result().data_rows
