@@ -440,11 +440,11 @@ class TypedFormatReader(ABC, Generic[FactsT, OptionsT]):  # noqa: UP046 - Python
         is not, the facts step asks no more of its table (nor its rows). Default: no file is read again."""
         return False
 
-    def collected(self, ctx: FileContext, uri: str, fact: FileFacts, rereads: bool, pool: Executor) -> None:
-        """The facts step took a file's facts, in table order; `rereads`: its table reads it again
+    def collected(self, ctx: FileContext, uri: str, fact: FileFacts, read_again: bool, pool: Executor) -> None:
+        """The facts step took a file's facts, in table order; `read_again`: its table reads it again
         (rereads). Default: a file not read again leaves the store's cache at once (a reader may
         first finish work on its cached bytes in `pool`, the facts step's)."""
-        if not rereads:
+        if not read_again:
             forget_cached(ctx.store, [uri])
 
     def known_rows(self, fact: FileFacts) -> int | None:

@@ -299,20 +299,19 @@ class CsvReader(FormatReader):
         at least them while its count waits for the window (DeferredCount.bound); None while its count
         runs (a big file's, in the table step)."""
         count = fact.count if isinstance(fact, CsvFacts) else None
-        if isinstance(count, DeferredCount) and not count.done():
-            return count.bound()
+        if _waits(fact):
+            return cast(DeferredCount, count).bound()
         if count is None or not count.done() or count.exception() is not None:
             return None
         return count.result().data_rows
 
-    def collected(self, ctx: FileContext, uri: str, fact: FileFacts, rereads: bool, pool: Executor) -> None:
+    def collected(self, ctx: FileContext, uri: str, fact: FileFacts, read_again: bool, pool: Executor) -> None:
         """A small file the window will not read is counted now, in the pool, from its cached bytes,
         which the count then drops (DeferredCount); one it reads keeps them for the window."""
-        count = fact.count if isinstance(fact, CsvFacts) else None
-        if rereads:
+        if read_again:
             return
-        if isinstance(count, DeferredCount) and not count.done():
-            pool.submit(count.settle, True)
+        if _waits(fact):
+            pool.submit(cast(DeferredCount, cast(CsvFacts, fact).count).settle, True)
         else:
             forget_cached(ctx.store, [uri])
 
@@ -450,7 +449,9 @@ class CsvReader(FormatReader):
         """The header and up to `budget` records from the table's first files (read in parallel;
         as columns where the text is plain, see csv_scan.read_sample). A big file starts with the
         first range its count reads too (`facts[i].first_range`: read once, by whichever asks first);
-        a small file whose count waits (DeferredCount) gets it from its sample. `used` gets the number of files the records came from (the table's window, executor.metadata.window)."""
+        a small file whose count waits (DeferredCount) gets it from its sample, read in place from the
+        store's cache. `used` gets the number of files the records came from (the table's window,
+        executor.metadata.window)."""
         first_ranges = {f.info.uri: fact.first_range for f, fact in zip(plan.files, facts)
                         if isinstance(fact, CsvFacts) and fact.first_range is not None}
         deferred = {f.info.uri: fact.count for f, fact in zip(plan.files, facts)
