@@ -194,3 +194,39 @@ def test_csv_files_past_the_window_leave_the_cache_with_their_facts(tmp_path, mo
     # the window's profiles: its 100 records, sampled
     ids = next(c for c in csv_table.columns if c.column_name == "id")
     assert ids.profile_scope == "sampled" and ids.distinct_count == 100
+
+
+TRICKY_CSV = {
+    "crlf/a.csv": b"id,name\r\n" + b"".join(b'%d,"n %d"\r\n' % (i, i) for i in range(40)),
+    "blank/a.csv": b"id,name\n\n1,a\n\n\n2,b\n" + b"".join(b"%d,x\n" % i for i in range(3, 30)) + b"\n\n",
+    "quoted_newlines/a.csv": b'id,note\n1,"two\nlines"\n2,"three\r\nlines\nhere"\n3,plain\n',
+    "stray_quote/a.csv": b'id,size\n1,5" screen\n2,7" tablet\n3,"x"\n',
+    "doubled/a.csv": b'id,q\n1,"say ""hi"""\n2,"a,b"\n',
+    "latin1/a.csv": "id;name\n1;Gr\xfc\xdfe\n2;caf\xe9\n3;na\xefve\n".encode("iso-8859-1"),
+    "utf8/a.csv": "id,name\n1,caf\u00e9\n2,\u20ac uro\n3,\U0001f600\n".encode(),
+    "bad_utf8/a.csv": b"id,name\n1,ab\xff\n2,c\xc3\n3,d\n",
+    "lone_cr/a.csv": b"id,v\r1,a\r2,b\r3,c\r",
+    "no_final_newline/a.csv": b"id,v\n1,a\n2,b",
+    "widths/a.csv": b"id,v\n1,a\n2,b,c\n3\n",
+}
+
+
+@pytest.mark.parametrize("profile_max_rows", [100_000, 25])
+def test_csv_counts_from_the_samples_parse_are_the_scanners_counts(tmp_path, profile_max_rows):
+    """Remote (counts taken from the window's parse of each file, or counted from the cached bytes)
+    against local disk (every small file scanned by the facts step): the same rows and facts on
+    files shaped to trip the parse (CR LF, blank lines, quoted newlines, stray and doubled quotes,
+    Latin-1, UTF-8 valid and not, lone CRs, no final newline, records of other widths)."""
+    root = tmp_path / "lake"
+    for rel, body in TRICKY_CSV.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(body)
+        (root / rel).with_name("b.csv").write_bytes(body)  # two files a table: one may be read in part
+    data = {"lake/" + p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    settings = Settings(io_threads=4, infer_sample_records=10, profile_max_rows=profile_max_rows)
+    local = MetadataExtractor(None, settings).extract_metadata(str(root))
+    containers: list[CountingContainer] = []
+    remote = MetadataExtractor(None, settings, store_factory=_store_factory(data, containers)).extract_metadata(URL)
+    assert _facts(remote) == _facts(local)
+    assert {t.table_name: t.row_count for t in remote.tables if t.status == "ok"}["crlf"] == 80
+    assert containers[0].per_file() == {name: 1 for name in data}
