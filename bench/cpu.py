@@ -5,7 +5,7 @@ profile, a Parquet footer's facts (what a sandbox worker does per file).
 
 Data made in memory (seeded): the CSV text is bench.remote's CSV folders' columns (id, qty, amount,
 name, created, updated_at, active) written by pyarrow and read back as the CSV window reads it
-(csv_scan.read_sample, one file); the Arrow table holds five columns of mostly distinct values (ids,
+(csv_scan.read_sample_of, one file in memory); the Arrow table holds five columns of mostly distinct values (ids,
 amounts, timestamps) and two of few (small integers, codes); the footers are those of 150-row files
 of the same seven columns. Each figure is the best of --repeat runs, in milliseconds.
 """
@@ -36,7 +36,7 @@ def best_ms(fn: Callable[[], Any], repeat: int) -> float:
 
 
 def csv_window(rows: int) -> list[Any]:
-    """The window's text columns: `rows` CSV records (bench.remote._frame) as read_sample gives them."""
+    """The window's text columns: `rows` CSV records (bench.remote._frame) as read_sample_of gives them."""
     import pyarrow.csv as pacsv
 
     from bench.remote import _frame
@@ -46,7 +46,7 @@ def csv_window(rows: int) -> list[Any]:
     pacsv.write_csv(_frame(np.random.default_rng(11), rows, 0), buf)
     data = buf.getvalue()
     dialect = csv_scan.sniff_dialect(data[:csv_scan.SNIFF_BYTES], csv_header="true", spark_version="3.5")
-    sample = csv_scan.read_sample(io.BytesIO(data), dialect, rows)
+    sample = csv_scan.read_sample_of(data, dialect, rows)  # as the window reads a cached file
     assert sample.columns is not None and sample.n == rows
     return list(sample.columns)
 

@@ -35,6 +35,7 @@ from executor.metadata.types.fallback import SparkFallback
 CHUNK_BYTES = 8 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
 HEAD_READ_BYTES = 256 * 1024  # the text reads of read_head (TextIOWrapper reads 8 KiB at a time by default)
+HEAD_MEMORY_BYTES = 16 * 1024  # read_head's reads of a file in memory (its first record, decoded)
 DELIMITERS = (",", ";", "\t", "|")
 QUOTE = '"'
 

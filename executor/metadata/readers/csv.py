@@ -96,9 +96,6 @@ first read of a file this small fetches all of it; see DeferredCount); larger fi
 `prefetch` (see _count)."""
 
 
-HEAD_IN_MEMORY_BYTES = 16 * 1024  # read_head's reads of a file in memory (its first record, decoded)
-
-
 class DeferredCount(Future[csv_scan.CsvCount]):
     """The exact count of a small file whose bytes the facts step left in the store's cache, taken
     from the read that needs them anyway: the table's window parses the file whole (offer: the
@@ -271,7 +268,7 @@ class CsvReader(FormatReader):
                                              spark_version=ctx.spark_version)
             fh.seek(0)
             first = csv_scan.read_head(fh, dialect, max_records=0 if dialect.header else 1,
-                                       **({"chunk_bytes": HEAD_IN_MEMORY_BYTES} if whole else {}))
+                                       chunk_bytes=csv_scan.HEAD_MEMORY_BYTES if whole else csv_scan.HEAD_READ_BYTES)
             count: Future[csv_scan.CsvCount] | None = None
             if whole:  # counted from the bytes already read: later where they wait in the store's cache
                 if pf.compression is None and cached_bytes(ctx.store, info.uri) is not None:
