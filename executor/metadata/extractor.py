@@ -33,8 +33,10 @@ from executor.metadata.plan import (
     StoreFactory,
     default_store_factory,
     file_facts,
+    file_named,
     open_source,
     plan_source,
+    read_error,
     sample_share,
 )
 from executor.metadata.readers.base import EarlyTables, FileContext, FileFacts, TableContext, first_line, parent
@@ -394,11 +396,21 @@ class MetadataExtractor:
             self.readers.reader(plan.file_format).extract_table(ctx, plan, source.facts, table)
         except Exception as exc:  # noqa: BLE001 - one table fails, the run goes on
             table.status = TABLE_FAILED
-            table.error_message = first_line(exc) if not isinstance(exc, ExecutorError) else SECRETS.redact(str(exc))
+            table.error_message = _table_error(exc, plan)
             table.columns = []
             table.row_count = None
             logger.warning("table %s failed: %s", plan.name, table.error_message)
         return table
+
+
+def _table_error(exc: BaseException, plan: TablePlan) -> str:
+    """A failed table's message: the executor's own errors as they are (secrets redacted); a file
+    gone or unreadable since its facts were read named by its path in the source, as the facts
+    step names it; anything else by its first line."""
+    if isinstance(exc, ExecutorError):
+        return SECRETS.redact(str(exc))
+    where = file_named(plan.files, exc)
+    return (read_error(exc, where) if where is not None else None) or first_line(exc)
 
 
 TABLES_AT_ONCE = 2

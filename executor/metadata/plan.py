@@ -164,12 +164,35 @@ def file_facts(reader: FormatReader, ctx: FileContext, pf: PlannedFile, file_for
         return reader.file_facts(ctx, pf, file_format, sample_rows)
     except SandboxError as exc:  # the decoder crashed, hung or ran out of memory: its message names the file
         return FileFacts(error=str(exc))
-    except FileNotFoundError:
-        return FileFacts(error=f"{where} disappeared after listing")
-    except PermissionError:
-        return FileFacts(error=f"{where} is not readable (permission denied)")
     except Exception as exc:  # noqa: BLE001 - recorded as the table's error, the run goes on
-        return FileFacts(error=f"{where}: {first_line(exc)}")
+        return FileFacts(error=read_error(exc, where) or f"{where}: {first_line(exc)}")
+
+
+def read_error(exc: BaseException, where: str) -> str | None:
+    """What a listed file's read refused by the file system says, naming the file by `where`
+    (its path in the source, never the machine's): gone since the listing, or not readable.
+    None for any other error."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{where} disappeared after listing"
+    if isinstance(exc, PermissionError):
+        return f"{where} is not readable (permission denied)"
+    return None
+
+
+def file_named(files: Sequence[PlannedFile], exc: BaseException) -> str | None:
+    """The path in the source of the file of `files` an OS error names (by its uri, or by its
+    last component as a confined open reports it); None when it names none of them."""
+    name = getattr(exc, "filename", None)
+    if not isinstance(name, str) or not name:
+        return None
+    for pf in files:
+        if pf.info.uri == name:
+            return pf.info.relative or pf.info.name
+    if "/" not in name:
+        named = [pf for pf in files if pf.info.name == name]
+        if len(named) == 1:
+            return named[0].info.relative or named[0].info.name
+    return None
 
 
 def share_schema(fact: FileFacts, first_of: dict[Hashable, FileFacts]) -> FileFacts:

@@ -55,7 +55,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from executor.errors import SourceError
 from executor.redaction import Secret
 from executor.settings import Settings, reveal
-from executor.sources.base import FileInfo, PruneRule, ReadCounter, io_threads
+from executor.sources.base import FileChangedError, FileInfo, PruneRule, ReadCounter, io_threads
 from executor.sources.databricks_credentials import SERVICE_PRINCIPAL, UNITY_CATALOG, GovernedCredentials
 from executor.sources.local import escape_glob
 from executor.sources.location import Location, parse_connection_string
@@ -316,7 +316,7 @@ class BlobGoneError(FileNotFoundError):
     """The blob was listed but is gone (deleted between listing and reading)."""
 
 
-class BlobChangedError(OSError):
+class BlobChangedError(FileChangedError):
     """The blob was replaced after listing (its etag changed)."""
 
 

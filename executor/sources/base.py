@@ -20,6 +20,16 @@ REMOTE_IO_THREADS = 32  # a remote store: each request waits a round trip (10-50
 REMOTE_KINDS = frozenset({"azure_blob", "adls_gen2", "dbfs"})
 
 
+class FileChangedError(OSError):
+    """A listed file was replaced after the listing (its version changed)."""
+
+
+# A listed file's read refused for the file's state, not its content: gone since the listing, not
+# readable, replaced. Such a read fails the file's table; a reader that works around its content's
+# problems (reading column by column, samples as best effort) lets these through.
+FILE_STATE_ERRORS: tuple[type[OSError], ...] = (FileNotFoundError, PermissionError, FileChangedError)
+
+
 @dataclass(frozen=True)
 class FileInfo:
     relative: str  # path relative to the source root, '/'-separated; '' when the root is a file

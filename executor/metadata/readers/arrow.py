@@ -17,7 +17,7 @@ from executor.metadata.profile import PROFILE_SAMPLED, ColumnProfile, profile_ar
 from executor.metadata.readers.base import TableContext
 from executor.metadata.window import Window, WindowSlot
 from executor.sandbox.pool import ReaderCrashed, SandboxError
-from executor.sources.base import cached_bytes, forget_cached
+from executor.sources.base import FILE_STATE_ERRORS, cached_bytes, forget_cached
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +234,8 @@ def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batche
         by_column = {n: whole for n, _t in names_types}
     except SandboxError:
         raise  # the decoder crashed, hung or ran out of memory: the file's verdict, not a column's
+    except FILE_STATE_ERRORS:
+        raise  # gone, unreadable or replaced since its facts were read: the table fails, naming the file
     except Exception as exc:  # noqa: BLE001 - retried column by column below
         logger.info("table %s: reading all columns failed (%s); reading column by column", table_name, exc)
         for n, _t in names_types:
@@ -241,6 +243,8 @@ def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batche
                 col_read, col_seen, _files = _read(ctx, uris, file_batches, [n], notes, rows, early)
                 by_column[n] = (col_read, col_seen)
             except SandboxError:
+                raise
+            except FILE_STATE_ERRORS:
                 raise
             except Exception as col_exc:  # noqa: BLE001 - this column has no values, the table is ok
                 notes.setdefault(n, f"no samples or profile: its values cannot be read ({short_error(col_exc)})")

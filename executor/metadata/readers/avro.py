@@ -49,7 +49,7 @@ from executor.metadata.types.algebra import (
 from executor.metadata.window import Window
 from executor.sandbox.pool import SandboxError
 from executor.settings import Settings
-from executor.sources.base import open_sequential
+from executor.sources.base import FILE_STATE_ERRORS, open_sequential
 
 logger = logging.getLogger(__name__)
 
@@ -444,6 +444,8 @@ class AvroReader(FormatReader):
             sampled = True
         except SandboxError:
             raise  # fastavro crashed, hung or ran out of memory on a file: its table fails
+        except FILE_STATE_ERRORS:
+            raise  # gone, unreadable or replaced since its facts were read: its table fails
         except SampleSchemaError as exc:
             logger.warning("table %s: fastavro cannot read the schema for samples (%s)", plan.name, exc)
             for n, _t in names_types:
@@ -453,6 +455,8 @@ class AvroReader(FormatReader):
             try:  # a value Python cannot hold (a timestamp past year 9999), or records that do not decode?
                 raw_rows = read(raw=True)
             except SandboxError:
+                raise
+            except FILE_STATE_ERRORS:
                 raise
             except Exception:  # noqa: BLE001 - the records themselves do not decode
                 logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, exc)

@@ -1,0 +1,103 @@
+"""A file deleted, or refused by the file system, after the facts step read it and before its table's
+own read fails that table, not the run, with the facts step's message: the file named by its path in
+the source (never the machine's path), "disappeared after listing" or "not readable"."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import fastavro
+import pyarrow as pa
+import pyarrow.orc as orc
+import pyarrow.parquet as pq
+import pytest
+
+from executor.metadata.extractor import MetadataExtractor
+from executor.metadata.grouping import PlannedFile
+from executor.metadata.plan import default_store_factory, file_named, read_error
+from executor.settings import Settings
+from executor.sources.base import FileInfo
+
+
+def _lake(root: Path) -> Path:
+    for name in ("gone_csv", "locked_csv", "kept_csv"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            (root / name / f"part-{i}.csv").write_text("id,name\n" + "".join(f"{j},n{j}\n" for j in range(5)))
+    for name in ("gone_pq", "kept_pq"):
+        (root / name).mkdir()
+        for i in range(3):
+            pq.write_table(pa.table({"x": [i, i + 1]}), root / name / f"part-{i}.parquet")
+    (root / "gone_orc").mkdir()
+    (root / "gone_avro").mkdir()
+    for i in range(3):
+        orc.write_table(pa.table({"x": pa.array([i, i + 1], pa.int64())}), root / "gone_orc" / f"part-{i}.orc")
+        with (root / "gone_avro" / f"part-{i}.avro").open("wb") as fh:
+            fastavro.writer(fh, {"type": "record", "name": "r", "fields": [{"name": "x", "type": "long"}]},
+                            [{"x": i}, {"x": i + 1}])
+    return root
+
+
+def _second_open_fails(root: Path, opens: Counter):
+    """The store's open(): from its second open on (the first is the facts step's), part-1 of a
+    gone_* table is deleted, of a locked_* table refused (the tests run as root: the refusal is
+    simulated)."""
+    def factory(location, settings):
+        store = default_store_factory(location, settings)
+        real = store.open
+
+        def open_(uri):
+            rel = os.path.relpath(uri, root) if os.path.isabs(uri) else uri
+            opens[rel] += 1
+            if opens[rel] >= 2 and rel.rsplit("/", 1)[-1].startswith("part-1."):
+                if rel.startswith("gone_") and opens[rel] == 2:
+                    (root / rel).unlink()
+                elif rel.startswith("locked_"):
+                    raise PermissionError(13, "Permission denied", uri)
+            return real(uri)
+
+        store.open = open_
+        return store
+    return factory
+
+
+def test_a_file_gone_or_refused_after_its_facts_fails_its_table_by_name(tmp_path):
+    root = _lake(tmp_path / "lake")
+    opens: Counter = Counter()
+    result = MetadataExtractor(None, Settings(io_threads=4),
+                               store_factory=_second_open_fails(root, opens)).extract_metadata(str(root))
+    tables = {t.table_name: t for t in result.tables}
+    failed = {n: t.error_message for n, t in tables.items() if t.status == "failed"}
+    assert failed == {"gone_csv": "gone_csv/part-1.csv disappeared after listing",
+                      "gone_pq": "gone_pq/part-1.parquet disappeared after listing",
+                      "gone_orc": "gone_orc/part-1.orc disappeared after listing",
+                      "gone_avro": "gone_avro/part-1.avro disappeared after listing",
+                      "locked_csv": "locked_csv/part-1.csv is not readable (permission denied)"}
+    assert all(str(tmp_path) not in m for m in failed.values())
+    assert tables["kept_csv"].row_count == 15 and tables["kept_pq"].row_count == 6
+
+
+def _planned(relative: str, uri: str) -> PlannedFile:
+    return PlannedFile(FileInfo(relative, uri, 10))
+
+
+@pytest.mark.parametrize("filename, where", [
+    ("/data/lake/t/a.csv", "t/a.csv"),  # an open by uri names the uri
+    ("b.csv", "t/b.csv"),  # a confined open names the last component it could not open
+    ("c.csv", None),  # in two folders: which one is not known
+    ("t", None),  # a folder on the way
+    (None, None),  # the store's own error (its message names the file)
+])
+def test_an_os_error_names_the_file_by_its_path_in_the_source(filename, where):
+    files = [_planned("t/a.csv", "/data/lake/t/a.csv"), _planned("t/b.csv", "/data/lake/t/b.csv"),
+             _planned("t/c.csv", "/data/lake/t/c.csv"), _planned("u/c.csv", "/data/lake/u/c.csv")]
+    assert file_named(files, FileNotFoundError(2, "No such file or directory", filename)) == where
+
+
+def test_read_error_says_gone_or_unreadable_and_nothing_for_other_errors():
+    assert read_error(FileNotFoundError(2, "x"), "t/a.csv") == "t/a.csv disappeared after listing"
+    assert read_error(PermissionError(13, "x"), "t/a.csv") == "t/a.csv is not readable (permission denied)"
+    assert read_error(IsADirectoryError(21, "x"), "t/a.csv") is None
+    assert read_error(ValueError("x"), "t/a.csv") is None
