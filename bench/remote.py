@@ -428,15 +428,18 @@ def _cpu_seconds() -> float:
 
 def run_worker(servers: Servers, job: dict[str, Any]) -> dict[str, Any]:
     """One worker process; the proxy's counters for exactly its run, and the CPU seconds Azurite
-    and the proxy used meanwhile (on this machine they share the cores with the worker)."""
+    and the proxy used meanwhile (on this machine they share the cores with the worker), and
+    Azurite's alone (the server's own work for the run's requests)."""
     servers.control("/reset")
     server_cpu = _tree_cpu_seconds([p.pid for p in servers.procs])
+    azurite_cpu = _tree_cpu_seconds([servers.procs[0].pid])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NUVYN_", "AZURE_"))}
     env["PYTHONPATH"] = str(REPO)
     proc = subprocess.run([sys.executable, "-m", "bench.remote", "--worker", json.dumps(job)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=3600, check=False)
     stats = servers.control("/stats")
     server_cpu = _tree_cpu_seconds([p.pid for p in servers.procs]) - server_cpu
+    azurite_cpu = _tree_cpu_seconds([servers.procs[0].pid]) - azurite_cpu
     if proc.returncode != 0:
         raise RuntimeError(f"worker {job['kind']} failed: {proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -444,6 +447,7 @@ def run_worker(servers: Servers, job: dict[str, Any]) -> dict[str, Any]:
                     "peak_open": stats["peak_open"], "mb_down": round(stats["bytes_s2c"] / 2**20, 2),
                     "range_sizes": stats["range_sizes"]}
     out["server_cpu_seconds"] = server_cpu
+    out["azurite_cpu_seconds"] = azurite_cpu
     return out
 
 
@@ -478,6 +482,7 @@ def _summary(part: str, ours: dict[str, Any], files: int, rtt_ms: float, threads
             "peak_rss_mb": round(ours["peak_rss_mb"], 1),
             "cpu_seconds": round(ours.get("cpu_seconds", 0.0), 2),
             "azurite_and_proxy_cpu_seconds": round(ours.get("server_cpu_seconds", 0.0), 2),
+            "azurite_cpu_seconds": round(ours.get("azurite_cpu_seconds", 0.0), 2),
             "limit_seconds": round(px["requests"] * rtt_ms / 1000 / threads, 2)}
 
 
@@ -608,13 +613,19 @@ def _targets(parts: dict[str, Any]) -> dict[str, Any]:
     if scale and pq_:
         t["scale_time_ratio"] = round(scale["seconds"] / pq_["seconds"], 2)  # <= 11 for 10x the files
         t["scale_rss_ratio"] = round(scale["peak_rss_mb"] / pq_["peak_rss_mb"], 2)  # <= 1.5
+        # information: how much the server's own work grew for ten times the requests (Azurite's CPU
+        # per ranged GET rises with the number of blobs in the container), and the anchor's growth
+        if scale.get("azurite_cpu_seconds") and pq_.get("azurite_cpu_seconds"):
+            t["scale_azurite_cpu_ratio"] = round(scale["azurite_cpu_seconds"] / pq_["azurite_cpu_seconds"], 2)
+        if "anchor" in scale and "anchor" in pq_:
+            t["scale_anchor_time_ratio"] = round(scale["anchor"]["seconds"] / pq_["anchor"]["seconds"], 2)
     return t
 
 
 def render(out: dict[str, Any]) -> str:
     lines = [f"threads {out['threads']}, RTT {out['rtt_ms']:g} ms, {out['machine']['cpus']} cpus, "
              f"load {out['machine']['load']:.1f}", "",
-             "| part | who | seconds (median, runs' range) | CPU s (worker / Azurite+proxy) | requests/file | connections | MB down | "
+             "| part | who | seconds (median, runs' range) | CPU s (worker / Azurite+proxy / Azurite) | requests/file | connections | MB down | "
              "peak RSS MB | limit s | rows exact |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for part, s in out["parts"].items():
@@ -623,7 +634,7 @@ def render(out: dict[str, Any]) -> str:
             spread = r.get("runs_seconds", [])
             seconds = f"{r['seconds']} ({min(spread)}-{max(spread)})" if len(spread) > 1 else f"{r['seconds']}"
             lines.append(f"| {part} ({s['files']} files, {s['mb']} MB) | {who} | {seconds} | "
-                         f"{r['cpu_seconds']} / {r['azurite_and_proxy_cpu_seconds']} | {r['requests_per_file']} | {r['connections']} | {r['mb_down']} | {r['peak_rss_mb']} | "
+                         f"{r['cpu_seconds']} / {r['azurite_and_proxy_cpu_seconds']} / {r.get('azurite_cpu_seconds', '')} | {r['requests_per_file']} | {r['connections']} | {r['mb_down']} | {r['peak_rss_mb']} | "
                          f"{r['limit_seconds']} | {r.get('rows_exact', '')} |")
     lines += [f"{part}: anchor failed: {s['anchor_error']}" for part, s in out["parts"].items() if "anchor_error" in s]
     lines += ["", "targets: " + ", ".join(f"{k} {v}" for k, v in out["targets"].items())]

@@ -51,4 +51,5 @@ def test_bench_remote_quick_json(tmp_path):
         assert part["requests"] > 0 and part["connections"] > 0, name
     assert set(out["targets"]) >= {"parquet_over_pyarrow", "csv_per_file_over_parquet_per_file",
                                    "big_csv_over_transfer", "delta_over_deltars", "scale_time_ratio",
-                                   "scale_rss_ratio"}
+                                   "scale_rss_ratio", "scale_azurite_cpu_ratio", "scale_anchor_time_ratio"}
+    assert all(out["parts"][name]["azurite_cpu_seconds"] > 0 for name in ("parquet", "scale"))
