@@ -180,19 +180,12 @@ def read_error(exc: BaseException, where: str) -> str | None:
 
 
 def file_named(files: Sequence[PlannedFile], exc: BaseException) -> str | None:
-    """The path in the source of the file of `files` an OS error names (by its uri, or by its
-    last component as a confined open reports it); None when it names none of them."""
+    """The path in the source of the file of `files` an OS error names (its `filename`, the uri the
+    store's open was given); None when it names none of them."""
     name = getattr(exc, "filename", None)
     if not isinstance(name, str) or not name:
         return None
-    for pf in files:
-        if pf.info.uri == name:
-            return pf.info.relative or pf.info.name
-    if "/" not in name:
-        named = [pf for pf in files if pf.info.name == name]
-        if len(named) == 1:
-            return named[0].info.relative or named[0].info.name
-    return None
+    return next((pf.info.relative or pf.info.name for pf in files if pf.info.uri == name), None)
 
 
 def share_schema(fact: FileFacts, first_of: dict[Hashable, FileFacts]) -> FileFacts:

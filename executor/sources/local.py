@@ -224,6 +224,10 @@ class LocalFileStore:
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.EMLINK):
                 raise OutsideRoot(f"{uri!r}: too many symlinks") from None
+            if isinstance(exc, (FileNotFoundError, PermissionError)) and exc.filename != uri:
+                # named by the path asked for, as an unconfined open names it (the component the
+                # walk stopped at may be a folder, or a name shared by files of other partitions)
+                raise type(exc)(exc.errno, exc.strerror, uri) from None
             raise
 
     def _check_root_confined(self) -> None:

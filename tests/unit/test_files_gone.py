@@ -19,6 +19,7 @@ from executor.metadata.grouping import PlannedFile
 from executor.metadata.plan import default_store_factory, file_named, read_error
 from executor.settings import Settings
 from executor.sources.base import FileInfo
+from executor.sources.local import ConfinedRoot, LocalFileStore
 
 
 def _lake(root: Path) -> Path:
@@ -84,16 +85,47 @@ def _planned(relative: str, uri: str) -> PlannedFile:
 
 
 @pytest.mark.parametrize("filename, where", [
-    ("/data/lake/t/a.csv", "t/a.csv"),  # an open by uri names the uri
-    ("b.csv", "t/b.csv"),  # a confined open names the last component it could not open
-    ("c.csv", None),  # in two folders: which one is not known
-    ("t", None),  # a folder on the way
+    ("/data/lake/t/a.csv", "t/a.csv"),  # the uri the store's open was given
+    ("a.csv", None),  # not a uri of the table's files
+    ("/data/lake/u", None),  # a folder on the way
     (None, None),  # the store's own error (its message names the file)
 ])
 def test_an_os_error_names_the_file_by_its_path_in_the_source(filename, where):
-    files = [_planned("t/a.csv", "/data/lake/t/a.csv"), _planned("t/b.csv", "/data/lake/t/b.csv"),
-             _planned("t/c.csv", "/data/lake/t/c.csv"), _planned("u/c.csv", "/data/lake/u/c.csv")]
+    files = [_planned("t/a.csv", "/data/lake/t/a.csv"), _planned("u/a.csv", "/data/lake/u/a.csv")]
     assert file_named(files, FileNotFoundError(2, "No such file or directory", filename)) == where
+
+
+def test_a_confined_store_names_a_gone_partition_file_by_its_path(tmp_path):
+    """A job of the API reads through a store confined to its root, whose open walks the path with
+    openat: the file it cannot open is named by the path asked for, not by the last component it
+    reached (a name every partition's files share here)."""
+    root = tmp_path / "lake"
+    for day in ("d=1", "d=2"):
+        (root / "events" / day).mkdir(parents=True)
+        pq.write_table(pa.table({"x": [1, 2]}), root / "events" / day / "part-0.parquet")
+    opens: Counter = Counter()
+
+    def factory(location, settings):
+        store = LocalFileStore(str(root), confined=ConfinedRoot(str(root)))
+        real = store.open
+
+        def open_(uri):
+            rel = os.path.relpath(uri, root)
+            opens[rel] += 1
+            if rel == "events/d=2/part-0.parquet" and opens[rel] == 2:
+                (root / rel).unlink()
+            return real(uri)
+
+        store.open = open_
+        return store
+
+    result = MetadataExtractor(None, Settings(io_threads=2, profile_max_rows=3),
+                               store_factory=factory).extract_metadata(str(root))
+    (events,) = result.tables
+    assert (events.status, events.error_message) == ("failed", "events/d=2/part-0.parquet disappeared after listing")
+    with pytest.raises(FileNotFoundError) as gone:
+        LocalFileStore(str(root), confined=ConfinedRoot(str(root))).open(str(root / "events/d=3/part-0.parquet"))
+    assert gone.value.filename == str(root / "events/d=3/part-0.parquet")
 
 
 def test_read_error_says_gone_or_unreadable_and_nothing_for_other_errors():
