@@ -21,6 +21,11 @@ from executor.sources.base import FILE_STATE_ERRORS, cached_bytes, forget_cached
 
 logger = logging.getLogger(__name__)
 
+# A file's verdict, not a column's or a sample's: the decoder crashed, hung or ran out of memory on
+# it, or it is gone, unreadable or replaced since its facts were read. Readers that work around a
+# content problem (column by column, samples as best effort) let these through: the table fails.
+FILE_VERDICTS: tuple[type[BaseException], ...] = (SandboxError, *FILE_STATE_ERRORS)
+
 # (open file, columns to read or None for all, rows wanted, notes) -> the file's record batches,
 # or None when nothing more is to be read from this table
 FileBatches = Callable[[BinaryIO, "list[str] | None", int, dict[str, str]], "Iterable[Any] | None"]
@@ -232,19 +237,15 @@ def read_window(ctx: TableContext, table_name: str, uris: list[str], file_batche
         whole_read, out.seen, out.files_read = _read(ctx, uris, file_batches, None, notes, rows, early)
         whole = (whole_read, out.seen)
         by_column = {n: whole for n, _t in names_types}
-    except SandboxError:
-        raise  # the decoder crashed, hung or ran out of memory: the file's verdict, not a column's
-    except FILE_STATE_ERRORS:
-        raise  # gone, unreadable or replaced since its facts were read: the table fails, naming the file
+    except FILE_VERDICTS:
+        raise
     except Exception as exc:  # noqa: BLE001 - retried column by column below
         logger.info("table %s: reading all columns failed (%s); reading column by column", table_name, exc)
         for n, _t in names_types:
             try:
                 col_read, col_seen, _files = _read(ctx, uris, file_batches, [n], notes, rows, early)
                 by_column[n] = (col_read, col_seen)
-            except SandboxError:
-                raise
-            except FILE_STATE_ERRORS:
+            except FILE_VERDICTS:
                 raise
             except Exception as col_exc:  # noqa: BLE001 - this column has no values, the table is ok
                 notes.setdefault(n, f"no samples or profile: its values cannot be read ({short_error(col_exc)})")

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from executor.metadata.grouping import PlannedFile, TablePlan
 from executor.metadata.model import TableFacts
 from executor.metadata.profile import profile_rows
-from executor.metadata.readers.arrow import unreadable_note
+from executor.metadata.readers.arrow import FILE_VERDICTS, unreadable_note
 from executor.metadata.readers.base import FileContext, FileFacts, FormatReader, TableContext
 from executor.metadata.readers.varint import zigzag_varint
 from executor.metadata.types.algebra import (
@@ -47,9 +47,8 @@ from executor.metadata.types.algebra import (
     StructType,
 )
 from executor.metadata.window import Window
-from executor.sandbox.pool import SandboxError
 from executor.settings import Settings
-from executor.sources.base import FILE_STATE_ERRORS, open_sequential
+from executor.sources.base import open_sequential
 
 logger = logging.getLogger(__name__)
 
@@ -442,10 +441,8 @@ class AvroReader(FormatReader):
         try:
             rows = read(raw=False)
             sampled = True
-        except SandboxError:
-            raise  # fastavro crashed, hung or ran out of memory on a file: its table fails
-        except FILE_STATE_ERRORS:
-            raise  # gone, unreadable or replaced since its facts were read: its table fails
+        except FILE_VERDICTS:
+            raise  # fastavro crashed, hung or ran out of memory on a file, or it is gone: its table fails
         except SampleSchemaError as exc:
             logger.warning("table %s: fastavro cannot read the schema for samples (%s)", plan.name, exc)
             for n, _t in names_types:
@@ -454,9 +451,7 @@ class AvroReader(FormatReader):
         except Exception as exc:  # noqa: BLE001 - samples are best effort, counts are not
             try:  # a value Python cannot hold (a timestamp past year 9999), or records that do not decode?
                 raw_rows = read(raw=True)
-            except SandboxError:
-                raise
-            except FILE_STATE_ERRORS:
+            except FILE_VERDICTS:
                 raise
             except Exception:  # noqa: BLE001 - the records themselves do not decode
                 logger.warning("table %s: Avro records unreadable for samples (%s)", plan.name, exc)
