@@ -230,3 +230,43 @@ def test_csv_counts_from_the_samples_parse_are_the_scanners_counts(tmp_path, pro
     assert _facts(remote) == _facts(local)
     assert {t.table_name: t.row_count for t in remote.tables if t.status == "ok"}["crlf"] == 80
     assert containers[0].per_file() == {name: 1 for name in data}
+
+
+def test_a_blob_deleted_after_its_facts_fails_its_table_with_the_stores_message(tmp_path):
+    """Without the cache the window reads a Parquet file again: a blob deleted since its footer was
+    read fails its table ('disappeared after listing'), where the column-by-column retry once left
+    the table ok with a note; the other table is unchanged."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data: dict[str, bytes] = {}
+    for t in ("gone", "kept"):
+        for f in range(3):
+            buf = io.BytesIO()
+            pq.write_table(pa.table({"x": [f, f + 1]}), buf)
+            data[f"lake/{t}/part-{f}.parquet"] = buf.getvalue()
+    victim = "lake/gone/part-1.parquet"
+
+    class DeletingContainer(CountingContainer):
+        def get_blob_client(self, name):
+            blob = super().get_blob_client(name)
+            real = blob.download_blob
+
+            def download(offset, length, **kw):
+                if name == victim and any(n == victim for n, _s, _l in self.ranges):
+                    self.data.pop(victim, None)  # deleted after the facts step's read
+                return real(offset, length, **kw)
+
+            blob.download_blob = download
+            return blob
+
+    def factory(location, settings):
+        return AzureBlobFileStore(parse_location(URL), DeletingContainer(data), AzureCredential(DEFAULT), settings)
+
+    result = MetadataExtractor(None, Settings(io_threads=2, io_cache_bytes=0),
+                               store_factory=factory).extract_metadata(URL)
+    tables = {t.table_name: t for t in result.tables}
+    assert tables["gone"].status == "failed"
+    assert "part-1.parquet" in tables["gone"].error_message
+    assert "disappeared after listing (blob not found)" in tables["gone"].error_message
+    assert (tables["kept"].status, tables["kept"].row_count) == ("ok", 6)
