@@ -41,34 +41,39 @@ def _lake(root: Path) -> Path:
     return root
 
 
-def _second_open_fails(root: Path, opens: Counter):
+def _watched(store, root: Path, before_open):
+    """`store` whose open() first calls before_open(path below root, its open count so far + 1, uri)."""
+    real = store.open
+    opens: Counter = Counter()
+
+    def open_(uri):
+        rel = os.path.relpath(uri, root)
+        opens[rel] += 1
+        before_open(rel, opens[rel], uri)
+        return real(uri)
+
+    store.open = open_
+    return store
+
+
+def _second_open_fails(root: Path):
     """The store's open(): from its second open on (the first is the facts step's), part-1 of a
     gone_* table is deleted, of a locked_* table refused (the tests run as root: the refusal is
     simulated)."""
-    def factory(location, settings):
-        store = default_store_factory(location, settings)
-        real = store.open
+    def before_open(rel, n, uri):
+        if n >= 2 and rel.rsplit("/", 1)[-1].startswith("part-1."):
+            if rel.startswith("gone_") and n == 2:
+                (root / rel).unlink()
+            elif rel.startswith("locked_"):
+                raise PermissionError(13, "Permission denied", uri)
 
-        def open_(uri):
-            rel = os.path.relpath(uri, root) if os.path.isabs(uri) else uri
-            opens[rel] += 1
-            if opens[rel] >= 2 and rel.rsplit("/", 1)[-1].startswith("part-1."):
-                if rel.startswith("gone_") and opens[rel] == 2:
-                    (root / rel).unlink()
-                elif rel.startswith("locked_"):
-                    raise PermissionError(13, "Permission denied", uri)
-            return real(uri)
-
-        store.open = open_
-        return store
-    return factory
+    return lambda location, settings: _watched(default_store_factory(location, settings), root, before_open)
 
 
 def test_a_file_gone_or_refused_after_its_facts_fails_its_table_by_name(tmp_path):
     root = _lake(tmp_path / "lake")
-    opens: Counter = Counter()
     result = MetadataExtractor(None, Settings(io_threads=4),
-                               store_factory=_second_open_fails(root, opens)).extract_metadata(str(root))
+                               store_factory=_second_open_fails(root)).extract_metadata(str(root))
     tables = {t.table_name: t for t in result.tables}
     failed = {n: t.error_message for n, t in tables.items() if t.status == "failed"}
     assert failed == {"gone_csv": "gone_csv/part-1.csv disappeared after listing",
@@ -103,21 +108,13 @@ def test_a_confined_store_names_a_gone_partition_file_by_its_path(tmp_path):
     for day in ("d=1", "d=2"):
         (root / "events" / day).mkdir(parents=True)
         pq.write_table(pa.table({"x": [1, 2]}), root / "events" / day / "part-0.parquet")
-    opens: Counter = Counter()
+
+    def before_open(rel, n, uri):
+        if rel == "events/d=2/part-0.parquet" and n == 2:  # the facts step's open, then the window's
+            (root / rel).unlink()
 
     def factory(location, settings):
-        store = LocalFileStore(str(root), confined=ConfinedRoot(str(root)))
-        real = store.open
-
-        def open_(uri):
-            rel = os.path.relpath(uri, root)
-            opens[rel] += 1
-            if rel == "events/d=2/part-0.parquet" and opens[rel] == 2:
-                (root / rel).unlink()
-            return real(uri)
-
-        store.open = open_
-        return store
+        return _watched(LocalFileStore(str(root), confined=ConfinedRoot(str(root))), root, before_open)
 
     result = MetadataExtractor(None, Settings(io_threads=2, profile_max_rows=3),
                                store_factory=factory).extract_metadata(str(root))
