@@ -38,6 +38,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 AZURITE_BIN = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
+# Preloaded into Azurite unless --azurite-stock: blobs looked up by their indexed name (the emulator's
+# own query walks every blob it holds on each GET; see the file's comment)
+AZURITE_LOOKUP = REPO / "bench" / "azurite_lookup.js"
 ACCOUNT = "devstoreaccount1"
 # The emulator's well-known development key (public).
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -181,9 +184,10 @@ def _stop(proc: subprocess.Popen) -> None:
 class Servers:
     """Azurite (data kept under `data_dir`, so the upload survives runs) and the latency proxy."""
 
-    def __init__(self, data_dir: Path, delay_ms: float) -> None:
+    def __init__(self, data_dir: Path, delay_ms: float, stock: bool = False) -> None:
         self.data_dir = data_dir
         self.delay_ms = delay_ms
+        self.stock = stock
         self.procs: list[subprocess.Popen] = []
         self.azurite_port = 0
         self.proxy_port = 0
@@ -193,9 +197,12 @@ class Servers:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.azurite_port = _free_port()
         log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - closed with the process
+        env = dict(os.environ)
+        if not self.stock:
+            env["NODE_OPTIONS"] = f"{env.get('NODE_OPTIONS', '')} --require {json.dumps(str(AZURITE_LOOKUP))}".strip()
         az = subprocess.Popen([str(AZURITE_BIN), "--blobHost", "127.0.0.1", "--blobPort", str(self.azurite_port),
                                "--location", str(self.data_dir / "db"), "--skipApiVersionCheck", "--loose", "--silent"],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         self.procs.append(az)
         _wait_port(self.azurite_port, az, "azurite")
         proxy = subprocess.Popen([sys.executable, "-m", "bench.proxy", "--upstream", f"127.0.0.1:{self.azurite_port}",
@@ -469,6 +476,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=3,
                    help="runs of ours and of its anchor per part, alternated; the median run's figures are shown "
                         "(the scale part runs once: about 90 s a run)")
+    p.add_argument("--azurite-stock", action="store_true",
+                   help="Azurite as shipped, without bench/azurite_lookup.js (its CPU per GET grows with the "
+                        "blobs it holds)")
     p.add_argument("--cache-dir", default=str(REPO / ".bench"))
     p.add_argument("--worker", help=argparse.SUPPRESS)
     return p
@@ -519,10 +529,11 @@ def main(argv: list[str] | None = None) -> int:
     gen_s = time.perf_counter() - t0
     threads, rtt = args.threads, args.rtt_ms
     out: dict[str, Any] = {"spec": asdict(spec), "threads": threads, "rtt_ms": rtt, "profile_rows": args.profile_rows,
+                           "azurite": "stock" if args.azurite_stock else "blobs looked up by name (bench/azurite_lookup.js)",
                            "generate_seconds": round(gen_s, 1),
                            "parts": {}, "targets": {}, "machine": {"cpus": os.cpu_count(),
                                                                    "load": os.getloadavg()[0]}}
-    with Servers(root / "azurite", rtt / 2) as servers:
+    with Servers(root / "azurite", rtt / 2, stock=args.azurite_stock) as servers:
         out["upload_seconds"] = round(upload(servers, root / "lake"), 1)
         base = {"connection_string": servers.connection_string(), "endpoint": servers.endpoint(), "threads": threads}
         settings = {} if args.profile_rows is None else {"profile_max_rows": args.profile_rows}  # ours only
@@ -624,7 +635,7 @@ def _targets(parts: dict[str, Any]) -> dict[str, Any]:
 
 def render(out: dict[str, Any]) -> str:
     lines = [f"threads {out['threads']}, RTT {out['rtt_ms']:g} ms, {out['machine']['cpus']} cpus, "
-             f"load {out['machine']['load']:.1f}", "",
+             f"load {out['machine']['load']:.1f}, Azurite: {out.get('azurite', 'stock')}", "",
              "| part | who | seconds (median, runs' range) | CPU s (worker / Azurite+proxy / Azurite) | requests/file | connections | MB down | "
              "peak RSS MB | limit s | rows exact |",
              "|---|---|---|---|---|---|---|---|---|---|"]

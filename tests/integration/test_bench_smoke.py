@@ -53,3 +53,33 @@ def test_bench_remote_quick_json(tmp_path):
                                    "big_csv_over_transfer", "delta_over_deltars", "scale_time_ratio",
                                    "scale_rss_ratio", "scale_azurite_cpu_ratio", "scale_anchor_time_ratio"}
     assert all(out["parts"][name]["azurite_cpu_seconds"] > 0 for name in ("parquet", "scale"))
+
+
+def test_the_bench_azurite_looks_each_blob_up_in_its_own_container_and_snapshot(tmp_path):
+    """bench/azurite_lookup.js (preloaded into the benchmark's Azurite) reorders the emulator's lookup
+    conditions: the same blob name in two containers, a snapshot and the blob it was taken of, a
+    missing blob and a missing container still answer as the stock emulator does."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.blob import BlobServiceClient
+
+    sys.path.insert(0, str(REPO))
+    from bench.remote import Servers
+
+    with Servers(tmp_path / "azurite", 0) as servers:
+        service = BlobServiceClient.from_connection_string(servers.connection_string(direct=True))
+        for name in ("one", "two"):
+            service.create_container(name)
+            service.get_blob_client(name, "t/part-0.parquet").upload_blob(f"{name} v1".encode())
+        blob = service.get_blob_client("one", "t/part-0.parquet")
+        snapshot = blob.create_snapshot()["snapshot"]
+        blob.upload_blob(b"one v2", overwrite=True)
+        got = [service.get_blob_client(c, "t/part-0.parquet").download_blob().readall() for c in ("one", "two")]
+        assert got == [b"one v2", b"two v1"]
+        old = service.get_blob_client("one", "t/part-0.parquet", snapshot=snapshot).download_blob().readall()
+        assert old == b"one v1"
+        assert service.get_container_client("two").get_container_properties().name == "two"
+        with pytest.raises(ResourceNotFoundError):
+            service.get_blob_client("one", "t/missing.parquet").download_blob()
+        with pytest.raises(ResourceNotFoundError):
+            service.get_blob_client("three", "t/part-0.parquet").download_blob()
+    assert "looked up by name first" in (tmp_path / "azurite" / "azurite.log").read_text()
