@@ -67,6 +67,20 @@ def sleep_then(seconds: float, value: Any) -> Any:
     return value
 
 
+def item(value: str, seconds: float = 0.0) -> tuple[str, int]:
+    """A grouped task's item: aborts on "abort", raises on "error", else (value, worker pid)."""
+    time.sleep(seconds)
+    if value == "abort":
+        os.abort()
+    if value == "error":
+        raise ValueError(f"no value in {value}")
+    return value, os.getpid()
+
+
+def items(batch: list[tuple[Any, ...]]) -> list[tuple[str, int]]:
+    return [item(*args) for args in batch]
+
+
 def digest(f: BinaryIO) -> tuple[int, str]:
     data = f.read()
     return len(data), hashlib.sha256(data).hexdigest()

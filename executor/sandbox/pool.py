@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypeVar
@@ -44,6 +44,7 @@ from typing import Any, BinaryIO, TypeVar
 from executor.errors import ExecutorError
 from executor.redaction import SECRETS, Redactor
 from executor.sandbox import protocol as wire
+from executor.sandbox.grouped import GroupedCalls
 from executor.settings import MIB, SandboxSettings
 
 __all__ = ["SandboxSettings"]  # re-exported: the settings class lives in executor.settings
@@ -426,6 +427,7 @@ class ReaderSandbox:
         self._start_failures = 0
         self._spawner = _Spawner()
         self._stats = SandboxStats()
+        self._grouped: dict[Callable[..., Any], GroupedCalls[Any]] = {}
         self._pid = os.getpid()
         _install_hooks()
         _POOLS.add(self)
@@ -486,6 +488,17 @@ class ReaderSandbox:
             self._release(worker, worker.reusable)
             if position is not None and source is not None and source[0] == "remote":
                 _restore(file, position)
+
+    def grouped(self, many: Callable[[Sequence[tuple[Any, ...]]], list[R]], one: Callable[..., R],
+                reader: str) -> GroupedCalls[R]:
+        """This sandbox's GroupedCalls of `many` (made at first use): `grouped(item, path)` is
+        `one(*item)`, sent with the other threads' pending items as one `many(items)` call
+        (executor/sandbox/grouped.py)."""
+        with self._cond:
+            calls = self._grouped.get(many)
+            if calls is None:
+                calls = self._grouped[many] = GroupedCalls(self, many, one, reader)
+            return calls
 
     def start(self, count: int | None = None) -> None:
         """Start up to `count` workers now (all by default) and wait until they are ready, so the

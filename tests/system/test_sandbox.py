@@ -629,3 +629,42 @@ def test_a_hang_in_an_early_batch_costs_two_timeouts_and_names_the_file(tmp_path
         with pytest.raises(ReaderTimedOut, match=r"reading .*b\.parquet within"):
             arrow_profile(ctx, "t", uris, tasks.hang_on_marker_batches, names_types, 60, {}, rows=[20, 20, 20])
         assert box.stats().timeouts == 2
+
+
+# ------------------------------------------------------------------------------ grouped calls
+
+
+def _grouped(sandbox: ReaderSandbox, values: list[str]) -> tuple[list[object], int, int]:
+    """`values` brought by their own threads while a slow first item holds the only leader slot: they
+    are sent as one group after it. Each caller's outcome (result or exception), and the sandbox
+    calls and crashes it took."""
+    from executor.sandbox.grouped import GroupedCalls
+
+    calls = GroupedCalls(sandbox, tasks.items, tasks.item, "test reader", leaders=1)
+    before = sandbox.stats()
+    with ThreadPoolExecutor(len(values) + 1) as pool:
+        first = pool.submit(calls, ("first", 1.0), "first.bin")
+        time.sleep(0.3)  # the first call is in the worker: the others queue behind it
+        futures = [pool.submit(calls, (v,), f"{v}.bin") for v in values]
+        assert first.result()[0] == "first"
+        outcomes = [f.exception() or f.result() for f in futures]
+    after = sandbox.stats()
+    return outcomes, after.calls - before.calls, after.crashes - before.crashes
+
+
+def test_items_that_arrive_while_the_sandbox_is_busy_go_as_one_call_each_with_its_own_result(sandbox):
+    values = [f"v{i}" for i in range(8)]
+    outcomes, calls, _ = _grouped(sandbox, values)
+    assert [o[0] for o in outcomes] == values  # type: ignore[index]
+    assert calls == 2  # the first alone, then the eight together
+
+
+def test_a_group_with_a_hostile_item_is_sent_again_item_by_item_and_only_that_item_fails(sandbox):
+    """The group's worker aborts: each item runs again alone, so the item that kills a worker fails
+    with the verdict naming it, a task error stays its item's own, and the others get their results."""
+    outcomes, calls, crashes = _grouped(sandbox, ["a", "abort", "b", "error", "c"])
+    assert [o[0] for i, o in enumerate(outcomes) if i in (0, 2, 4)] == ["a", "b", "c"]  # type: ignore[index]
+    assert isinstance(outcomes[1], ReaderCrashed)
+    assert str(outcomes[1]).startswith("the test reader crashed (SIGABRT) reading abort.bin;")
+    assert isinstance(outcomes[3], ValueError) and str(outcomes[3]) == "no value in error"
+    assert (calls, crashes) == (1 + 1 + 5, 2)  # the first; the group (crashed); each item alone (one crash)

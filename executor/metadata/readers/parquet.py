@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import struct
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
@@ -257,6 +257,12 @@ def parquet_facts(footer: bytes, where: str, spark_version: str, file_size: int)
                         spark_columns=spark_columns, notes=notes)
 
 
+def parquet_facts_many(items: Sequence[tuple[bytes, str, str, int]]) -> list[FileFacts]:
+    """parquet_facts of each (footer, where, spark_version, file_size), in order: the sandbox task of
+    a group of footers."""
+    return [parquet_facts(*item) for item in items]
+
+
 def apply_stats(profiles: dict[str, ColumnProfile], names_types: list[tuple[str, str]],
                 stats: Mapping[str, tuple[int | None, Any, Any]], max_chars: int) -> None:
     """Exact null count, min and max from file statistics into the sampled profiles."""
@@ -286,9 +292,10 @@ class ParquetReader(FormatReader):
                 return FileFacts(error=f"{where}: corrupt Parquet footer: {exc}; Spark cannot read this file either "
                                        "(rewrite it, or remove it from the folder)")
         where = info.relative or info.name
-        # pyarrow decodes the footer (statistics, schema) in the sandbox: plain facts come back
-        return ctx.sandbox.run(parquet_facts, footer, where, ctx.spark_version, info.size, path=where,
-                               reader="Parquet reader")
+        # pyarrow decodes the footer (statistics, schema) in the sandbox, with the footers other threads
+        # hold at the moment (one call for many: sandbox/grouped.py): plain facts come back
+        decode = ctx.sandbox.grouped(parquet_facts_many, parquet_facts, "Parquet reader")
+        return decode((footer, where, ctx.spark_version, info.size), where)
 
     def rereads(self, settings: Settings, index: int, rows_before: int | None) -> bool:
         """The samples read the first files until profile_max_rows rows."""
