@@ -23,6 +23,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 R = TypeVar("R")
 
+MAX_ITEMS = 32  # items in one call: about 50 KB of footers, 15-20 ms of decoding
+
 
 class Runner(Protocol):
     """What a GroupedCalls needs of the sandbox (pool.ReaderSandbox)."""
@@ -33,8 +35,6 @@ class Runner(Protocol):
     def isolated(self) -> bool: ...
 
     def run(self, task: Callable[..., Any], *args: Any, path: str = ..., reader: str = ...) -> Any: ...
-
-MAX_ITEMS = 32  # items in one call: about 50 KB of footers, 15-20 ms of decoding
 
 
 class GroupedCalls(Generic[R]):  # noqa: UP046 - Python 3.10/3.11 run it too
