@@ -41,6 +41,7 @@ AZURITE_BIN = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 # Preloaded into Azurite unless --azurite-stock: blobs looked up by their indexed name (the emulator's
 # own query walks every blob it holds on each GET; see the file's comment)
 AZURITE_LOOKUP = REPO / "bench" / "azurite_lookup.js"
+AZURITE_LOOKUP_SAYS = b"looked up by name first"  # its line in azurite.log
 ACCOUNT = "devstoreaccount1"
 # The emulator's well-known development key (public).
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -196,7 +197,9 @@ class Servers:
     def __enter__(self) -> Servers:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.azurite_port = _free_port()
-        log = open(self.data_dir / "azurite.log", "ab")  # noqa: SIM115 - closed with the process
+        log_path = self.data_dir / "azurite.log"
+        log_start = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
         env = dict(os.environ)
         if not self.stock:
             env["NODE_OPTIONS"] = f"{env.get('NODE_OPTIONS', '')} --require {json.dumps(str(AZURITE_LOOKUP))}".strip()
@@ -205,6 +208,13 @@ class Servers:
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         self.procs.append(az)
         _wait_port(self.azurite_port, az, "azurite")
+        if not self.stock:  # the preload says so before the server listens; figures are never the stock's unsaid
+            with open(log_path, "rb") as f:
+                f.seek(log_start)
+                if AZURITE_LOOKUP_SAYS not in f.read():
+                    self.__exit__()
+                    raise RuntimeError(f"Azurite started without {AZURITE_LOOKUP.name} (see {log_path}); "
+                                       "run the bench with --azurite-stock to time the emulator as shipped")
         proxy = subprocess.Popen([sys.executable, "-m", "bench.proxy", "--upstream", f"127.0.0.1:{self.azurite_port}",
                                   "--delay-ms", str(self.delay_ms)], cwd=REPO, stdout=subprocess.PIPE, text=True,
                                  start_new_session=True)

@@ -83,3 +83,19 @@ def test_the_bench_azurite_looks_each_blob_up_in_its_own_container_and_snapshot(
         with pytest.raises(ResourceNotFoundError):
             service.get_blob_client("three", "t/part-0.parquet").download_blob()
     assert "looked up by name first" in (tmp_path / "azurite" / "azurite.log").read_text()
+
+
+def test_the_bench_refuses_an_azurite_started_without_its_lookup(tmp_path, monkeypatch):
+    """Figures are never the stock emulator's unsaid: an Azurite that did not load the preload (here a
+    script that says nothing) stops the bench, naming --azurite-stock."""
+    sys.path.insert(0, str(REPO))
+    from bench import remote
+
+    silent = tmp_path / "silent.js"
+    silent.write_text("// loads, says nothing\n")
+    monkeypatch.setattr(remote, "AZURITE_LOOKUP", silent)
+    with pytest.raises(RuntimeError, match=r"started without silent\.js .*--azurite-stock"):
+        with remote.Servers(tmp_path / "azurite", 0):
+            pass
+    with remote.Servers(tmp_path / "azurite", 0, stock=True) as servers:  # as shipped, when asked
+        assert servers.azurite_port
