@@ -74,27 +74,19 @@ class GroupedCalls(Generic[R]):  # noqa: UP046 - Python 3.10/3.11 run it too
                     break
             try:
                 self._send(batch)
-            except BaseException as exc:  # an interrupt: the last leader leaves no item waiting for ever
-                with self._lock:
+            except BaseException as exc:  # an interrupt: no caller of the group, nor (the last leader
+                with self._lock:          # gone) of the items queued behind it, is left waiting for ever
                     self._leaders -= 1
                     orphans = self._pending if self._leaders == 0 else []
                     if orphans:
                         self._pending = []
-                for _, _, waiting in orphans:
-                    waiting.set_exception(exc)
+                for _, _, waiting in [*batch, *orphans]:
+                    if not waiting.done():
+                        waiting.set_exception(exc)
                 raise
         return future.result()
 
     def _send(self, batch: list[tuple[tuple[Any, ...], str, Future[R]]]) -> None:
-        try:
-            self._send_all(batch)
-        except BaseException as exc:  # no caller of the batch is left waiting for ever
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            raise
-
-    def _send_all(self, batch: list[tuple[tuple[Any, ...], str, Future[R]]]) -> None:
         if len(batch) > 1:
             try:
                 results = self._sandbox.run(self._many, [item for item, _, _ in batch],

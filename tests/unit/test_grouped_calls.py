@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -45,13 +44,36 @@ class Runner:
         return task(*args)
 
 
+def _call_in_a_thread(calls: GroupedCalls[str], value: str, outcomes: dict[str, object]) -> threading.Thread:
+    """`calls((value,))` in a daemon thread, its result or exception put in `outcomes` (a caller left
+    waiting for ever fails the test instead of hanging the run)."""
+
+    def call() -> None:
+        try:
+            outcomes[value] = calls((value,), f"{value}.bin")
+        except BaseException as exc:  # noqa: BLE001 - the outcome is the test's
+            outcomes[value] = exc
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    return thread
+
+
+def _joined(threads: list[threading.Thread], outcomes: dict[str, object], values: list[str]) -> list[object]:
+    for t in threads:
+        t.join(5)
+    assert sorted(outcomes) == sorted(values), "a caller is still waiting"
+    return [outcomes[v] for v in values]
+
+
 def _queued_behind_a_slow_first(runner: Runner, values: list[str]) -> tuple[Any, list[Any]]:
     calls = GroupedCalls(runner, many, one, "test reader", leaders=1)
-    with ThreadPoolExecutor(len(values) + 1) as pool:
-        first = pool.submit(calls, ("slow",), "slow.bin")
-        time.sleep(0.1)
-        futures = [pool.submit(calls, (v,), f"{v}.bin") for v in values]
-        return first.exception() or first.result(), [f.exception() or f.result() for f in futures]
+    outcomes: dict[str, object] = {}
+    threads = [_call_in_a_thread(calls, "slow", outcomes)]
+    time.sleep(0.1)
+    threads += [_call_in_a_thread(calls, v, outcomes) for v in values]
+    first, *rest = _joined(threads, outcomes, ["slow", *values])
+    return first, rest
 
 
 def test_a_group_whose_answer_has_the_wrong_length_is_sent_again_item_by_item():
@@ -81,30 +103,15 @@ def test_items_queued_behind_the_last_leader_when_it_is_interrupted_get_its_exce
 
     runner = Runner(interrupted_after_more_arrive)
     calls = GroupedCalls(runner, many, one, "test reader", leaders=1)
-    outcomes: dict[str, BaseException | str] = {}
-
-    def call(value: str) -> None:
-        try:
-            outcomes[value] = calls((value,), f"{value}.bin")
-        except BaseException as exc:  # noqa: BLE001 - the outcome is the test's
-            outcomes[value] = exc
-
-    def start(value: str) -> threading.Thread:  # daemon threads: a caller left waiting fails the test, not the run
-        t = threading.Thread(target=call, args=(value,), daemon=True)
-        t.start()
-        return t
-
-    threads = [start("slow")]
+    outcomes: dict[str, object] = {}
+    threads = [_call_in_a_thread(calls, "slow", outcomes)]
     time.sleep(0.1)
-    threads += [start("a"), start("b")]
+    threads += [_call_in_a_thread(calls, "a", outcomes), _call_in_a_thread(calls, "b", outcomes)]
     time.sleep(0.4)  # the leader has sent a and b as a group; c queues behind it
-    threads.append(start("c"))
+    threads.append(_call_in_a_thread(calls, "c", outcomes))
     time.sleep(0.1)
     arrived.set()
-    for t in threads:
-        t.join(5)
-    assert sorted(outcomes) == ["a", "b", "c", "slow"], "a caller is still waiting"
-    assert all(isinstance(o, KeyboardInterrupt) for o in outcomes.values())
+    assert all(isinstance(o, KeyboardInterrupt) for o in _joined(threads, outcomes, ["slow", "a", "b", "c"]))
 
 
 def test_with_isolation_off_each_item_is_its_own_call_in_the_callers_thread():
