@@ -24,6 +24,9 @@ def many(batch: list[tuple[str]]) -> list[str]:
     return [one(*item) for item in batch]
 
 
+SLOW = 1.0  # the first item's call: the others start (a thread each) well within it, even on a loaded machine
+
+
 class Runner:
     """Runs tasks here, as an isolated sandbox would in a worker; `on_group` decides a group's fate."""
 
@@ -40,7 +43,7 @@ class Runner:
             return self.on_group(args[0])
         self.calls.append(("one", 1))
         if args[0] == "slow":
-            time.sleep(0.3)
+            time.sleep(SLOW)
         return task(*args)
 
 
@@ -107,7 +110,7 @@ def test_items_queued_behind_the_last_leader_when_it_is_interrupted_get_its_exce
     threads = [_call_in_a_thread(calls, "slow", outcomes)]
     time.sleep(0.1)
     threads += [_call_in_a_thread(calls, "a", outcomes), _call_in_a_thread(calls, "b", outcomes)]
-    time.sleep(0.4)  # the leader has sent a and b as a group; c queues behind it
+    time.sleep(SLOW)  # the leader has sent a and b as a group; c queues behind it
     threads.append(_call_in_a_thread(calls, "c", outcomes))
     time.sleep(0.1)
     arrived.set()
