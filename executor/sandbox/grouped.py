@@ -9,8 +9,8 @@ which a leader's call brings, or for the slot a leader hands it (the caller of t
 still pending) when its own item is done. A leader works for its own item and the ones ahead of
 it, never for the items that keep arriving behind it: its own result (its file's facts, its
 table's readiness) is not held back while the others' files stream in. Each caller is woken by
-its own result or its own turn, never all of them at every call. Nothing waits for a batch to fill: an item that arrives while
-the sandbox is idle goes alone at once.
+its own result or its own turn, never all of them at every call. Nothing waits for a batch to
+fill: an item that arrives while the sandbox is idle goes alone at once.
 
 An item's outcome never depends on its neighbours: when a grouped call fails in any way (a task
 error, a worker that crashed, ran out of time or of memory on a hostile file), each of its items
@@ -101,12 +101,10 @@ class GroupedCalls(Generic[R]):  # noqa: UP046 - Python 3.10/3.11 run it too
                     if mine.promoted:
                         self._hand_over()
                 raise
-            with self._lock:
+            with self._lock:  # woken by its result (returned above) or by the slot handed to it
                 mine.wake.clear()
                 if mine.promoted:
                     mine.promoted, mine.leading = False, True
-                elif mine.future.done():
-                    mine.wake.set()
 
     def _lead(self, mine: _Entry[R]) -> None:
         """Send the pending items, oldest first, until `mine` is done (sent by this leader or by
