@@ -66,6 +66,6 @@ setup(
             "nuvyn-executor-job=executor.main:job_main",  # Databricks python_wheel_task entry_point
         ]
     },
-    package_data={"executor": ["resources/*.properties"]},  # log4j2 config of the local Spark JVM
+    package_data={"executor.resources": ["*.properties"]},  # log4j2 config of the local Spark JVM
     include_package_data=True,
 )
