@@ -49,9 +49,11 @@ def test_bench_remote_quick_json(tmp_path):
         assert len(part["runs_seconds"]) == runs and part["seconds"] in part["runs_seconds"], name
         assert len(part["anchor"]["runs_seconds"]) == runs, name
         assert part["requests"] > 0 and part["connections"] > 0, name
+        assert part["cpu_floor_seconds"] > 0, name  # the machine's bound, shown per run
     assert set(out["targets"]) >= {"parquet_over_pyarrow", "csv_per_file_over_parquet_per_file",
                                    "big_csv_over_transfer", "delta_over_deltars", "scale_time_ratio",
-                                   "scale_rss_ratio", "scale_azurite_cpu_ratio", "scale_anchor_time_ratio"}
+                                   "scale_rss_ratio", "scale_azurite_cpu_ratio", "scale_anchor_time_ratio",
+                                   "csv_cpu_floor_per_file_over_parquet_per_file"}
     assert all(out["parts"][name]["azurite_cpu_seconds"] > 0 for name in ("parquet", "scale"))
 
 

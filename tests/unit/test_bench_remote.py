@@ -1,4 +1,5 @@
-"""bench --remote's choice of the run it shows when a part runs several times (--repeat)."""
+"""bench --remote's figures: the run it shows when a part runs several times (--repeat), the lower
+bounds of a run's time, the targets' ratios."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.remote import _targets, median_run  # noqa: E402
+from bench.remote import _summary, _targets, median_run  # noqa: E402
 
 
 def _run(seconds: float, exact: bool = True, requests: int = 10) -> dict[str, object]:
@@ -40,3 +41,23 @@ def test_the_scale_part_is_shown_beside_the_servers_own_growth_and_the_anchors()
     assert (t["scale_azurite_cpu_ratio"], t["scale_anchor_time_ratio"]) == (11.0, 10.0)
     assert "scale_azurite_cpu_ratio" not in _targets({"parquet": {**parquet, "azurite_cpu_seconds": 0.0},
                                                       "scale": scale})
+
+
+def test_a_run_shows_its_link_limit_and_the_cpu_floor_of_the_machine():
+    worker = {"seconds": 1.3, "peak_rss_mb": 300.0, "cpu_seconds": 1.5, "server_cpu_seconds": 0.7,
+              "azurite_cpu_seconds": 0.5,
+              "proxy": {"requests": 201, "kinds": {}, "connections": 32, "peak_open": 32, "mb_down": 126.0}}
+    run = _summary("csv", worker, 200, 20.0, 32, cpus=2)
+    assert run["limit_seconds"] == 0.13  # 201 round trips of 20 ms over 32 threads
+    assert run["cpu_floor_seconds"] == 1.1  # (1.5 + 0.7) CPU seconds over 2 cores
+    assert _summary("csv", worker, 200, 20.0, 32, cpus=4)["cpu_floor_seconds"] == 0.55
+
+
+def test_the_csv_target_is_shown_beside_the_same_ratio_at_its_cpu_floor():
+    parquet = {"seconds": 5.0, "files": 2000, "connections": 32, "peak_rss_mb": 170.0}
+    csv = {"seconds": 1.3, "files": 200, "cpu_floor_seconds": 1.1}
+    t = _targets({"parquet": parquet, "csv": csv})
+    assert t["csv_per_file_over_parquet_per_file"] == 2.6  # 6.5 ms a CSV file over 2.5 ms a Parquet file
+    assert t["csv_cpu_floor_per_file_over_parquet_per_file"] == 2.2  # 5.5 ms: out of reach on this machine
+    assert "csv_cpu_floor_per_file_over_parquet_per_file" not in _targets(
+        {"parquet": parquet, "csv": {**csv, "cpu_floor_seconds": 0.0}})
