@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.remote import _summary, _targets, median_run  # noqa: E402
+from bench.remote import REPO, _summary, _targets, compile_executor, median_run  # noqa: E402
 
 
 def _run(seconds: float, exact: bool = True, requests: int = 10) -> dict[str, object]:
@@ -61,3 +61,13 @@ def test_the_csv_target_is_shown_beside_the_same_ratio_at_its_cpu_floor():
     assert t["csv_cpu_floor_per_file_over_parquet_per_file"] == 2.2  # 5.5 ms: out of reach on this machine
     assert "csv_cpu_floor_per_file_over_parquet_per_file" not in _targets(
         {"parquet": parquet, "csv": {**csv, "cpu_floor_seconds": 0.0}})
+
+
+def test_the_executor_is_byte_compiled_before_the_runs_as_an_installed_wheel_is():
+    import importlib.util
+
+    module = REPO / "executor" / "metadata" / "readers" / "parquet.py"
+    compiled = Path(importlib.util.cache_from_source(str(module)))
+    compiled.unlink(missing_ok=True)
+    assert compile_executor()
+    assert compiled.exists()  # what a sandbox worker loads instead of compiling the module again
