@@ -525,7 +525,15 @@ def _summary(part: str, ours: dict[str, Any], files: int, rtt_ms: float, threads
             "azurite_and_proxy_cpu_seconds": round(ours.get("server_cpu_seconds", 0.0), 2),
             "azurite_cpu_seconds": round(ours.get("azurite_cpu_seconds", 0.0), 2),
             "limit_seconds": round(px["requests"] * rtt_ms / 1000 / threads, 2),
-            "cpu_floor_seconds": round(cpu / (cpus or os.cpu_count() or 1), 2)}
+            "cpu_floor_seconds": round(cpu / (cpus or _cores()), 2)}
+
+
+def _cores() -> int:
+    """The cores this bench, and the servers and workers it starts, may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -565,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {"spec": asdict(spec), "threads": threads, "rtt_ms": rtt, "profile_rows": args.profile_rows,
                            "azurite": "stock" if args.azurite_stock else "blobs looked up by name (bench/azurite_lookup.js)",
                            "generate_seconds": round(gen_s, 1),
-                           "parts": {}, "targets": {}, "machine": {"cpus": os.cpu_count(),
+                           "parts": {}, "targets": {}, "machine": {"cpus": _cores(),
                                                                    "load": os.getloadavg()[0]}}
     with Servers(root / "azurite", rtt / 2, stock=args.azurite_stock) as servers:
         out["upload_seconds"] = round(upload(servers, root / "lake"), 1)
