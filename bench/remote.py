@@ -512,9 +512,9 @@ def _summary(part: str, ours: dict[str, Any], files: int, rtt_ms: float, threads
              cpus: int | None = None) -> dict[str, Any]:
     """One run's figures. Two lower bounds of its time: `limit_seconds`, its requests' round trips
     spread over the threads (the link), and `cpu_floor_seconds`, the CPU it took (the worker's, and
-    Azurite's and the proxy's, which share this machine's cores) spread over every core (the machine:
-    a run cannot end sooner than that, however well its work overlaps; on a real store the server's
-    share is not on the client's cores)."""
+    Azurite's and the proxy's, which share this machine's cores) spread over the cores they may run
+    on (`cpus`, default: this bench's, see _cores): the machine's bound, which no overlap of the work
+    can beat (on a real store the server's share is not on the client's cores)."""
     px = ours["proxy"]
     cpu = ours.get("cpu_seconds", 0.0) + ours.get("server_cpu_seconds", 0.0)
     return {"seconds": round(ours["seconds"], 2), "files": files, "requests": px["requests"],
