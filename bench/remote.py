@@ -513,8 +513,11 @@ def _summary(part: str, ours: dict[str, Any], files: int, rtt_ms: float, threads
     """One run's figures. Two lower bounds of its time: `limit_seconds`, its requests' round trips
     spread over the threads (the link), and `cpu_floor_seconds`, the CPU it took (the worker's, and
     Azurite's and the proxy's, which share this machine's cores) spread over the cores they may run
-    on (`cpus`, default: this bench's, see _cores): the machine's bound, which no overlap of the work
-    can beat (on a real store the server's share is not on the client's cores)."""
+    on (`cpus`, default: this bench's, which the servers and workers it starts inherit): the
+    machine's bound, which no overlap of the work can beat (on a real store the server's share is
+    not on the client's cores)."""
+    from executor.settings import cores  # the cores this process may run on (its CPU affinity)
+
     px = ours["proxy"]
     cpu = ours.get("cpu_seconds", 0.0) + ours.get("server_cpu_seconds", 0.0)
     return {"seconds": round(ours["seconds"], 2), "files": files, "requests": px["requests"],
@@ -525,15 +528,7 @@ def _summary(part: str, ours: dict[str, Any], files: int, rtt_ms: float, threads
             "azurite_and_proxy_cpu_seconds": round(ours.get("server_cpu_seconds", 0.0), 2),
             "azurite_cpu_seconds": round(ours.get("azurite_cpu_seconds", 0.0), 2),
             "limit_seconds": round(px["requests"] * rtt_ms / 1000 / threads, 2),
-            "cpu_floor_seconds": round(cpu / (cpus or _cores()), 2)}
-
-
-def _cores() -> int:
-    """The cores this bench, and the servers and workers it starts, may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+            "cpu_floor_seconds": round(cpu / (cpus or cores()), 2)}
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -556,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench --remote: skipped, azurite is not installed at {AZURITE_BIN} (scripts/bootstrap.sh installs it)",
               file=sys.stderr)
         return 2
+    from executor.settings import cores
+
     spec = RemoteSpec.quick() if args.quick else RemoteSpec()
     if not args.no_compile:
         compile_executor()
@@ -573,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {"spec": asdict(spec), "threads": threads, "rtt_ms": rtt, "profile_rows": args.profile_rows,
                            "azurite": "stock" if args.azurite_stock else "blobs looked up by name (bench/azurite_lookup.js)",
                            "generate_seconds": round(gen_s, 1),
-                           "parts": {}, "targets": {}, "machine": {"cpus": _cores(),
+                           "parts": {}, "targets": {}, "machine": {"cpus": cores(),
                                                                    "load": os.getloadavg()[0]}}
     with Servers(root / "azurite", rtt / 2, stock=args.azurite_stock) as servers:
         out["upload_seconds"] = round(upload(servers, root / "lake"), 1)
@@ -655,13 +652,14 @@ def _targets(parts: dict[str, Any]) -> dict[str, Any]:
         t["parquet_connections_over_threads"] = pq_["connections"]  # <= threads + 4
     csv, big, delta, scale = parts.get("csv"), parts.get("big_csv"), parts.get("delta"), parts.get("scale")
     if csv and pq_:
-        t["csv_per_file_over_parquet_per_file"] = round((csv["seconds"] / csv["files"]) /
-                                                        (pq_["seconds"] / pq_["files"]), 2)  # <= 2
+        def per_parquet_file(seconds: float) -> float:  # CSV seconds a file over Parquet seconds a file
+            return round((seconds / csv["files"]) / (pq_["seconds"] / pq_["files"]), 2)
+
+        t["csv_per_file_over_parquet_per_file"] = per_parquet_file(csv["seconds"])  # <= 2
         # information: the same ratio were the CSV part to end at its CPU floor (see _summary): above 2,
         # the target is out of this machine's reach whatever the overlap
         if csv.get("cpu_floor_seconds"):
-            t["csv_cpu_floor_per_file_over_parquet_per_file"] = round((csv["cpu_floor_seconds"] / csv["files"]) /
-                                                                      (pq_["seconds"] / pq_["files"]), 2)
+            t["csv_cpu_floor_per_file_over_parquet_per_file"] = per_parquet_file(csv["cpu_floor_seconds"])
     if csv and "anchor" in csv:
         t["csv_over_download"] = round(csv["seconds"] / csv["anchor"]["seconds"], 2)  # (information: the transfer alone)
     if big and "anchor" in big:
